@@ -1,0 +1,288 @@
+"""Hardware profiles: one TOML file per device, validated on load, looked up by id or alias.
+
+Built-in profiles ship in ``hardware_profiles/``. Users add their own from a directory given
+as ``profile_path=`` or in the ``COSTMODEL_PROFILE_PATH`` environment variable (several
+directories separated by ``os.pathsep``); a user profile with a built-in's id replaces it.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
+from types import MappingProxyType
+from typing import Mapping
+
+import pint
+
+from .errors import InputError
+from .profiles import FieldReader, Source, lookup, normalise, read_figure, read_toml
+
+__all__ = ["HardwareProfile", "Price", "get_hardware", "list_hardware", "PRECISIONS",
+           "canonical_dtype"]
+
+PRECISIONS = ("fp32", "tf32", "bf16", "fp16", "fp8", "int8", "int4")
+KINDS = ("gpu", "tpu", "cpu", "edge")
+PRICE_KINDS = ("on_demand", "spot", "reserved", "purchase")
+_DTYPE_ALIASES = {
+    "fp32": "fp32", "float32": "fp32", "float": "fp32", "single": "fp32",
+    "tf32": "tf32", "tensorfloat32": "tf32",
+    "bf16": "bf16", "bfloat16": "bf16",
+    "fp16": "fp16", "float16": "fp16", "half": "fp16",
+    "fp8": "fp8", "float8": "fp8", "fp8-e4m3": "fp8", "e4m3": "fp8",
+    "int8": "int8", "i8": "int8", "int4": "int4", "i4": "int4",
+}
+_TOP_KEYS = {"id", "name", "vendor", "kind", "launch_year", "device", "aliases", "memory",
+             "memory_bandwidth", "tdp", "idle_power", "interconnect", "pcie", "dense", "sparse",
+             "price"}
+
+
+def canonical_dtype(dtype: str, name: str = "dtype") -> str:
+    """Map a precision name (``"bfloat16"``, ``"FP8"``) to its canonical short name."""
+    key = normalise(dtype) if isinstance(dtype, str) else None
+    if key not in _DTYPE_ALIASES:
+        raise InputError(f"{name}: expected one of {', '.join(PRECISIONS)}, got {dtype!r}")
+    return _DTYPE_ALIASES[key]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Price:
+    """A price per device-hour (or a purchase price) with who charged it and when."""
+
+    value: pint.Quantity
+    provider: str
+    date: str
+    source: Source
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class HardwareProfile:
+    """One accelerator or CPU socket, with every figure's source.
+
+    Throughput figures are DENSE peaks per precision; 2:4 structured-sparsity figures live
+    in ``sparse`` and are never used for estimates. Link bandwidths are per direction.
+    """
+
+    id: str
+    name: str
+    vendor: str
+    kind: str
+    launch_year: int
+    device: str = field(repr=False)
+    aliases: tuple[str, ...] = field(repr=False)
+    memory: pint.Quantity
+    memory_bandwidth: pint.Quantity
+    tdp: pint.Quantity
+    idle_power: pint.Quantity | None = None
+    interconnect_bandwidth: pint.Quantity | None = None
+    interconnect: str = ""
+    pcie_bandwidth: pint.Quantity | None = None
+    dense: Mapping[str, pint.Quantity] = field(default_factory=dict, repr=False)
+    sparse: Mapping[str, pint.Quantity] = field(default_factory=dict, repr=False)
+    prices: Mapping[str, Price] = field(default_factory=dict, repr=False)
+    sources: Mapping[str, Source] = field(default_factory=dict, repr=False)
+    path: str = field(default="", repr=False)
+    _floats: Mapping[str, float] = field(default_factory=dict, repr=False, compare=False)
+
+    def __post_init__(self):
+        # Canonical floats for the vectorised core, recomputed by dataclasses.replace().
+        floats = {k: float(v.to("FLOP/s").magnitude) for k, v in self.dense.items()}
+        for key, unit in (("memory", "byte"), ("memory_bandwidth", "byte/s"), ("tdp", "W"),
+                          ("idle_power", "W"), ("interconnect_bandwidth", "byte/s"),
+                          ("pcie_bandwidth", "byte/s")):
+            value = getattr(self, key)
+            floats[key] = None if value is None else float(value.to(unit).magnitude)
+        object.__setattr__(self, "_floats", MappingProxyType(floats))
+
+    @classmethod
+    def from_mapping(cls, data: dict, path: Path | str = "<mapping>") -> "HardwareProfile":
+        """Validate a parsed profile table and build the profile (ProfileError on any problem)."""
+        r = FieldReader(path, data)
+        r.check_keys(_TOP_KEYS, required=("id", "name", "vendor", "kind", "launch_year", "device",
+                                          "memory", "memory_bandwidth", "tdp", "dense"))
+        kind = r.get("kind", str, required=True)
+        if kind not in KINDS:
+            raise r.error("kind", f"expected one of {', '.join(KINDS)}, got {kind!r}")
+        aliases = r.get("aliases", list, [])
+        if not all(isinstance(a, str) and a.strip() for a in aliases):
+            raise r.error("aliases", "expected a list of non-empty strings")
+        sources: dict[str, Source] = {}
+        figures = {}
+        for key, unit in (("memory", "byte"), ("memory_bandwidth", "bandwidth"), ("tdp", "power"),
+                          ("idle_power", "power")):
+            got = read_figure(r, key, unit, required=key != "idle_power")
+            if got:
+                figures[key], sources[key] = got[0], got[1]
+        links = {k: _read_link(r, k, sources) for k in ("interconnect", "pcie")}
+        dense = _read_precisions(r, "dense", sources, required=True)
+        sparse = _read_precisions(r, "sparse", sources)
+        return cls(
+            id=r.get("id", str, required=True), name=r.get("name", str), vendor=r.get("vendor", str),
+            kind=kind, launch_year=r.get("launch_year", int), device=r.get("device", str),
+            aliases=tuple(aliases), dense=MappingProxyType(dense), sparse=MappingProxyType(sparse),
+            interconnect_bandwidth=links["interconnect"][0], interconnect=links["interconnect"][1],
+            pcie_bandwidth=links["pcie"][0], prices=MappingProxyType(_read_prices(r, sources)),
+            sources=MappingProxyType(sources), path=str(path), **figures,
+        )
+
+    @property
+    def default_dtype(self) -> str:
+        """The usual mixed-precision format: bf16, else fp16, else fp32."""
+        return next((d for d in ("bf16", "fp16", "fp32") if d in self.dense), next(iter(self.dense)))
+
+    def peak_flops(self, dtype: str | None = None) -> float:
+        """Dense peak throughput at ``dtype`` in FLOP/s (a float, for the core)."""
+        return self._floats[self.resolve_dtype(dtype)]
+
+    def number(self, name: str) -> float | None:
+        """A figure as a canonical float (bytes, bytes/s, W) for the vectorised core."""
+        return self._floats[name]
+
+    def resolve_dtype(self, dtype: str | None) -> str:
+        """Canonical dtype name, checked against what this device supports."""
+        if dtype is None:
+            return self.default_dtype
+        name = canonical_dtype(dtype)
+        if name not in self.dense:
+            raise InputError(f"dtype: {self.id} does not support {name} (supported: "
+                             f"{', '.join(d for d in PRECISIONS if d in self.dense)})")
+        return name
+
+    def to_dict(self) -> dict:
+        """Plain JSON-ready data: every figure as ``{value, unit, source, retrieved, note}``."""
+        def fig(key, q):
+            src = self.sources.get(key)
+            out = {"value": float(q.magnitude), "unit": f"{q.units:~P}"}
+            if src is not None:
+                out.update(source=src.source, retrieved=src.retrieved, estimate=src.estimate)
+                if src.note:
+                    out["note"] = src.note
+            return out
+
+        data = {k: getattr(self, k) for k in ("id", "name", "vendor", "kind", "launch_year", "device")}
+        data["aliases"] = list(self.aliases)
+        for key, src_key in (("memory", "memory"), ("memory_bandwidth", "memory_bandwidth"),
+                             ("tdp", "tdp"), ("idle_power", "idle_power"),
+                             ("interconnect_bandwidth", "interconnect"), ("pcie_bandwidth", "pcie")):
+            q = getattr(self, key)
+            if q is not None:
+                data[key] = fig(src_key, q)
+                if key in ("interconnect_bandwidth", "pcie_bandwidth"):
+                    data[key]["direction"] = "per-direction"
+        data["interconnect"] = self.interconnect
+        data["dense"] = {k: fig(f"dense.{k}", q) for k, q in self.dense.items()}
+        data["sparse"] = {k: fig(f"sparse.{k}", q) for k, q in self.sparse.items()}
+        data["prices"] = {k: {**fig(f"price.{k}", p.value), "provider": p.provider, "date": p.date}
+                          for k, p in self.prices.items()}
+        return data
+
+    def price_per_hour(self, kind: str = "on_demand") -> float | None:
+        """Price of one device-hour in USD/h (a float), or None when no price is recorded."""
+        price = self.prices.get(kind)
+        return None if price is None else float(price.value.magnitude)
+
+
+def _read_link(r: FieldReader, key: str, sources: dict):
+    got = read_figure(r, key, "bandwidth")
+    if got is None:
+        return None, ""
+    value, source, table = got
+    direction = table.get("direction", str, required=True)
+    if direction not in ("per-direction", "bidirectional"):
+        raise table.error("direction", f"expected 'per-direction' or 'bidirectional', got {direction!r}")
+    sources[key] = source
+    # Vendors often add both directions; estimates use what one direction carries.
+    return (value / 2 if direction == "bidirectional" else value), table.get("name", str, "")
+
+
+def _read_precisions(r: FieldReader, key: str, sources: dict, *, required: bool = False) -> dict:
+    table = r.table(key, required=required)
+    if table is None:
+        return {}
+    table.check_keys(PRECISIONS)
+    if required and not table.data:
+        raise r.error(key, "must list at least one precision")
+    out = {}
+    for precision in PRECISIONS:
+        got = read_figure(table, precision, "flop_rate")
+        if got:
+            out[precision], sources[f"{key}.{precision}"] = got[0], got[1]
+    return out
+
+
+def _read_prices(r: FieldReader, sources: dict) -> dict:
+    table = r.table("price")
+    if table is None:
+        return {}
+    table.check_keys(PRICE_KINDS)
+    out = {}
+    for kind in PRICE_KINDS:
+        got = read_figure(table, kind, "usd" if kind == "purchase" else "usd_rate")
+        if got:
+            value, source, sub = got
+            out[kind] = Price(value=value, provider=sub.get("provider", str, required=True),
+                              date=str(sub.get("date", str, required=True)), source=source)
+            sources[f"price.{kind}"] = source
+    return out
+
+
+@cache
+def builtin_dir() -> Path:
+    """The directory of shipped profiles (inside the wheel, or at the repository root)."""
+    here = Path(__file__).resolve().parent
+    for candidate in (here / "hardware_profiles", here.parent / "hardware_profiles"):
+        if candidate.is_dir():
+            return candidate
+    return here / "hardware_profiles"
+
+
+def _search_path(profile_path) -> tuple[str, ...]:
+    env = os.environ.get("COSTMODEL_PROFILE_PATH", "")
+    if profile_path is None and not env:
+        return (str(builtin_dir()),)
+    dirs = [str(builtin_dir())] + [p for p in env.split(os.pathsep) if p]
+    if profile_path is not None:
+        extra = [profile_path] if isinstance(profile_path, (str, os.PathLike)) else list(profile_path)
+        dirs += [os.fspath(p) for p in extra]
+    return tuple(dirs)
+
+
+@cache
+def _registry(dirs: tuple[str, ...]):
+    profiles: dict[str, HardwareProfile] = {}
+    for directory in map(Path, dirs):
+        if not directory.is_dir():
+            from .errors import ProfileError
+            raise ProfileError(f"{directory}: profile directory does not exist")
+        for path in sorted(directory.glob("*.toml")):
+            profile = HardwareProfile.from_mapping(read_toml(path), path)
+            if profile.id != path.stem:
+                from .errors import ProfileError
+                raise ProfileError(f"{path}: field id: {profile.id!r} must match the file name {path.stem!r}")
+            profiles[profile.id] = profile  # later directories override earlier ones
+    index = {}
+    for profile in profiles.values():
+        for name in profile.aliases:
+            index.setdefault(normalise(name), profile)
+    for profile in profiles.values():
+        index[normalise(profile.id)] = profile
+    return profiles, index
+
+
+def get_hardware(name, *, profile_path=None) -> HardwareProfile:
+    """Look up a hardware profile by id or alias (case-insensitive), e.g. ``"H100"``.
+
+    >>> get_hardware("h100").id
+    'h100-sxm5-80gb'
+    """
+    if isinstance(name, HardwareProfile):
+        return name
+    return lookup(name, _registry(_search_path(profile_path))[1], what="hardware profile",
+                  command="costmodel hardware list")
+
+
+def list_hardware(*, profile_path=None) -> list[HardwareProfile]:
+    """All known hardware profiles, sorted by id."""
+    profiles = _registry(_search_path(profile_path))[0]
+    return [profiles[k] for k in sorted(profiles)]

@@ -1,0 +1,193 @@
+"""The model catalog: published shapes, parameter counts and training data, with sources.
+
+The catalog lives in ``costmodel/data/models.toml``; every entry names its source.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+
+import pint
+
+from .profiles import FieldReader, lookup, normalise, read_toml
+from .units import parse_count, quantity
+
+__all__ = ["ModelSpec", "get_model", "list_models", "KINDS"]
+
+KINDS = ("dense-decoder", "moe-decoder", "encoder", "encoder-decoder", "cnn", "vit", "linear")
+TRANSFORMERS = ("dense-decoder", "moe-decoder", "encoder", "encoder-decoder", "vit")
+_INT_FIELDS = ("layers", "d_model", "heads", "kv_heads", "head_dim", "ffn_dim", "vocab", "context",
+               "type_vocab", "experts", "experts_per_token", "shared_experts", "expert_ffn_dim",
+               "dense_layers", "q_lora_rank", "kv_lora_rank", "qk_nope_head_dim",
+               "qk_rope_head_dim", "v_head_dim", "image_size", "patch_size", "channels",
+               "num_classes", "decoder_layers", "train_context")
+_STR_FIELDS = ("ffn_type", "position", "norm", "attention")
+_BOOL_FIELDS = ("tied_embeddings", "bias", "embedding_norm", "pooler", "estimate")
+_CHOICES = {"ffn_type": ("gelu", "relu", "swiglu", "geglu"),
+            "position": ("learned", "rope", "alibi", "relative", "sinusoidal", "none"),
+            "norm": ("layernorm", "rmsnorm"), "attention": ("mha", "gqa", "mqa", "mla")}
+_KEYS = {"id", "name", "family", "kind", "params", "active_params", "source", "retrieved",
+         "notes", "forward_flops", "training_tokens", "training_samples", "aliases",
+         *_INT_FIELDS, *_STR_FIELDS, *_BOOL_FIELDS}
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ModelSpec:
+    """One catalogued model. Architecture fields are None where they do not apply."""
+
+    id: str
+    name: str
+    family: str
+    kind: str
+    params: pint.Quantity
+    active_params: pint.Quantity
+    source: str
+    retrieved: str
+    notes: str = ""
+    estimate: bool = False
+    aliases: tuple[str, ...] = ()
+    layers: int | None = None
+    d_model: int | None = None
+    heads: int | None = None
+    kv_heads: int | None = None
+    head_dim: int | None = None
+    ffn_dim: int | None = None
+    ffn_type: str | None = None
+    vocab: int | None = None
+    context: int | None = None
+    train_context: int | None = None  # sequence length of pre-training, where it differs
+    position: str | None = None
+    tied_embeddings: bool = False
+    bias: bool = False
+    norm: str | None = None
+    embedding_norm: bool = False
+    pooler: bool = False
+    type_vocab: int | None = None
+    decoder_layers: int | None = None
+    experts: int | None = None
+    experts_per_token: int | None = None
+    shared_experts: int | None = None
+    expert_ffn_dim: int | None = None
+    dense_layers: int | None = None
+    attention: str | None = None
+    q_lora_rank: int | None = None
+    kv_lora_rank: int | None = None
+    qk_nope_head_dim: int | None = None
+    qk_rope_head_dim: int | None = None
+    v_head_dim: int | None = None
+    image_size: int | None = None
+    patch_size: int | None = None
+    channels: int | None = None
+    num_classes: int | None = None
+    forward_flops: pint.Quantity | None = None
+    training_tokens: pint.Quantity | None = None
+    training_samples: pint.Quantity | None = None
+
+    @classmethod
+    def from_mapping(cls, data: dict, path: Path | str = "<mapping>") -> "ModelSpec":
+        """Validate one catalog table and build the entry (ProfileError naming the field)."""
+        r = FieldReader(path, data, prefix=f"model[{data.get('id', '?')}].")
+        r.check_keys(_KEYS, required=("id", "name", "family", "kind", "params", "source", "retrieved"))
+        kind = r.get("kind", str)
+        if kind not in KINDS:
+            raise r.error("kind", f"expected one of {', '.join(KINDS)}, got {kind!r}")
+        fields = {k: r.get(k, int) for k in _INT_FIELDS if k in data}
+        for key in _STR_FIELDS:
+            if key in data:
+                fields[key] = r.get(key, str)
+                if fields[key] not in _CHOICES[key]:
+                    raise r.error(key, f"expected one of {', '.join(_CHOICES[key])}, got {fields[key]!r}")
+        fields.update({k: r.get(k, bool) for k in _BOOL_FIELDS if k in data})
+        counts = {k: _count(r, k) for k in ("params", "active_params", "training_tokens",
+                                             "training_samples") if k in data}
+        if "active_params" not in counts:
+            counts["active_params"] = counts["params"]
+        for key in ("params", "active_params"):
+            counts[key] = quantity(counts[key], "count")
+        for key in ("training_tokens", "training_samples"):
+            if key in counts:
+                counts[key] = quantity(counts[key], "token" if key == "training_tokens" else "count")
+        if "forward_flops" in data:
+            fields["forward_flops"] = r.quantity("forward_flops", "flop")
+        return cls(id=r.get("id", str), name=r.get("name", str), family=r.get("family", str),
+                   kind=kind, source=r.get("source", str), retrieved=str(data["retrieved"]),
+                   notes=r.get("notes", str, ""), aliases=tuple(r.get("aliases", list, [])),
+                   **counts, **fields)
+
+    def to_dict(self) -> dict:
+        """Plain JSON-ready data (counts as floats; None fields left out)."""
+        import dataclasses
+
+        out = {}
+        for f in dataclasses.fields(self):
+            value = getattr(self, f.name)
+            if value is None or (f.name == "aliases" and not value):
+                continue
+            if hasattr(value, "magnitude"):
+                value = float(value.magnitude)
+            out[f.name] = list(value) if isinstance(value, tuple) else value
+        return out
+
+    @property
+    def is_transformer(self) -> bool:
+        return self.kind in TRANSFORMERS and self.layers is not None
+
+    @property
+    def attention_dim(self) -> int | None:
+        """Width of the attention (heads x head size), d_attn in Kaplan et al. 2020."""
+        if self.heads is None or self.d_model is None:
+            return None
+        return self.heads * (self.head_dim or self.d_model // self.heads)
+
+
+def _count(r: FieldReader, key: str) -> float:
+    value = r.data[key]
+    try:
+        return parse_count(value, key)
+    except Exception as exc:
+        raise r.error(key, str(exc).split(": ", 1)[-1]) from None
+
+
+def catalog_path() -> Path:
+    return Path(__file__).resolve().parent / "data" / "models.toml"
+
+
+@cache
+def _catalog():
+    path = catalog_path()
+    data = read_toml(path)
+    entries = data.get("model", [])
+    models = {}
+    for entry in entries:
+        spec = ModelSpec.from_mapping(entry, path)
+        models[spec.id] = spec
+    index = {}
+    for spec in models.values():
+        for alias in spec.aliases:
+            index.setdefault(normalise(alias), spec)
+        index[normalise(spec.id)] = spec
+    return models, index
+
+
+def get_model(name) -> ModelSpec:
+    """Look up a catalogued model by id or alias (case-insensitive).
+
+    >>> get_model("gpt3-175b").name
+    'GPT-3 175B'
+    """
+    if isinstance(name, ModelSpec):
+        return name
+    return lookup(name, _catalog()[1], what="model", command="costmodel models list")
+
+
+def list_models() -> list[ModelSpec]:
+    """All catalogued models, in catalog order."""
+    return list(_catalog()[0].values())
+
+
+# Used by estimators: the canonical float of a Quantity field.
+def magnitude(q: pint.Quantity | None) -> float | None:
+    return None if q is None else float(q.magnitude)
+

@@ -1,0 +1,152 @@
+"""Shared machinery for data files: TOML reading, sourced figures, name lookup.
+
+Data files are parsed as data only (TOML); nothing in them is executed or imported.
+"""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from .errors import ProfileError, did_you_mean
+from .units import Quantity, parse_quantity, quantity
+
+# Units a figure read from a data file is shown in (the core uses canonical floats).
+DISPLAY_UNITS = {"byte": "GiB", "bandwidth": "GB/s", "flop_rate": "TFLOP/s", "usd_rate": "USD/hour"}
+DISPLAY_FACTORS = {"byte": 2.0**30, "bandwidth": 1e9, "flop_rate": 1e12, "usd_rate": 1.0}
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+MAX_FILE_BYTES = 1_000_000
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Source:
+    """Where a figure comes from: a URL or document and table, and when it was read."""
+
+    source: str
+    retrieved: str
+    note: str = ""
+    estimate: bool = False
+
+    def __str__(self) -> str:
+        flag = " (estimate)" if self.estimate else ""
+        return f"{self.source}, retrieved {self.retrieved}{flag}"
+
+
+def read_toml(path: Path) -> dict:
+    """Read a TOML file, turning every failure into a ProfileError naming the file."""
+    try:
+        size = path.stat().st_size
+        if size > MAX_FILE_BYTES:
+            raise ProfileError(f"{path}: file is {size:,} bytes; profile files are limited to "
+                               f"{MAX_FILE_BYTES:,} bytes")
+        text = path.read_bytes().decode("utf-8")
+        return tomllib.loads(text)
+    except UnicodeDecodeError as exc:
+        raise ProfileError(f"{path}: not valid UTF-8 (byte {exc.start}); save the file as UTF-8") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ProfileError(f"{path}: not valid TOML ({exc})") from None
+    except OSError as exc:
+        raise ProfileError(f"{path}: cannot read the file ({exc.strerror})") from None
+
+
+class FieldReader:
+    """Reads fields out of one parsed data-file table, naming the file and field on error."""
+
+    def __init__(self, path: Path | str, data: dict, prefix: str = ""):
+        self.path, self.data, self.prefix = path, data, prefix
+
+    def error(self, field: str, message: str) -> ProfileError:
+        return ProfileError(f"{self.path}: field {self.prefix}{field!s}: {message}")
+
+    def check_keys(self, allowed, required=()) -> None:
+        for key in self.data:
+            if key not in allowed:
+                raise did_you_mean_field(self, key, allowed)
+        for key in required:
+            if key not in self.data:
+                raise self.error(key, "is required but missing")
+
+    def get(self, key: str, kind: type, default=None, *, required: bool = False):
+        if key not in self.data:
+            if required:
+                raise self.error(key, "is required but missing")
+            return default
+        value = self.data[key]
+        ok = isinstance(value, kind) and not (kind in (int, float) and isinstance(value, bool))
+        if kind is float and isinstance(value, int) and not isinstance(value, bool):
+            value, ok = float(value), True
+        if not ok:
+            raise self.error(key, f"expected {kind.__name__}, got {type(value).__name__} {value!r}")
+        if kind is str and not value.strip():
+            raise self.error(key, "must not be empty")
+        if kind in (int, float) and value <= 0:
+            raise self.error(key, f"must be positive, got {value!r}")
+        return value
+
+    def table(self, key: str, *, required: bool = False) -> FieldReader | None:
+        value = self.get(key, dict, required=required)
+        return None if value is None else FieldReader(self.path, value, f"{self.prefix}{key}.")
+
+    def quantity(self, key: str, kind: str, *, required: bool = False):
+        text = self.get(key, str, required=required)
+        if text is None:
+            return None
+        try:
+            value = parse_quantity(text, kind, key)
+            unit = DISPLAY_UNITS.get(kind)
+            if unit is None:
+                return quantity(value, kind)
+            # divide by the exact factor so "1307.4 TFLOP/s" reads back as 1307.4
+            return Quantity(value / DISPLAY_FACTORS[kind], unit)
+        except ProfileError:
+            raise
+        except Exception as exc:  # UnitError: re-raise naming the file
+            raise self.error(key, str(exc).split(": ", 1)[-1]) from None
+
+
+def did_you_mean_field(reader: FieldReader, key: str, allowed) -> ProfileError:
+    import difflib
+
+    close = difflib.get_close_matches(key, list(allowed), n=1)
+    hint = f"; did you mean {close[0]!r}?" if close else ""
+    return reader.error(key, f"unknown key{hint} (allowed: {', '.join(sorted(allowed))})")
+
+
+FIGURE_KEYS = frozenset({"value", "source", "retrieved", "note", "direction", "name",
+                         "provider", "date", "estimate"})
+
+
+def read_figure(reader: FieldReader, key: str, kind: str, *, required: bool = False):
+    """Read a sourced figure table ``{value, source, retrieved, ...}``.
+
+    Returns ``(Quantity, Source, table_reader)`` or ``None`` when absent and optional.
+    """
+    table = reader.table(key, required=required)
+    if table is None:
+        return None
+    table.check_keys(FIGURE_KEYS, required=("value", "source", "retrieved"))
+    value = table.quantity("value", kind, required=True)
+    source = Source(source=table.get("source", str), retrieved=str(table.data["retrieved"]),
+                    note=table.get("note", str, ""), estimate=table.get("estimate", bool, False))
+    return value, source, table
+
+
+def normalise(name: str) -> str:
+    """Fold case and separators so "NVIDIA H100_SXM" and "nvidia-h100-sxm" match."""
+    return "-".join(name.strip().lower().replace("_", " ").replace("-", " ").split())
+
+
+def lookup(name, index: dict, *, what: str, command: str):
+    """Find ``name`` in an index of normalised ids and aliases, or raise with suggestions."""
+    if not isinstance(name, str):
+        raise did_you_mean(repr(name), index, what=what, command=command)
+    try:
+        return index[normalise(name)]
+    except KeyError:
+        raise did_you_mean(name, index, what=what, command=command) from None

@@ -1,0 +1,262 @@
+"""``estimate_training``: parse inputs once, run the vectorised core, wrap the results."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+import pint
+
+from . import training as core
+from .calibration import mfu_default
+from .errors import InputError
+from .hardware import HardwareProfile, get_hardware
+from .models import ModelSpec, get_model
+from .units import parse_count, parse_quantity, quantity
+
+__all__ = ["TrainingEstimate", "MemoryBreakdown", "estimate_training", "TrainingInputs"]
+
+_TP_CHOICES = (1, 2, 4, 8, 16, 32, 64)
+_GIB = float(2**30)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class MemoryBreakdown:
+    """Bytes held on each device, by kind; ``total`` is their sum."""
+
+    weights: pint.Quantity
+    gradients: pint.Quantity
+    optimizer: pint.Quantity
+    activations: pint.Quantity
+
+    @property
+    def total(self) -> pint.Quantity:
+        return self.weights + self.gradients + self.optimizer + self.activations
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TrainingEstimate:
+    """What one training run takes. Every figure is a Quantity; ``assumptions`` says why."""
+
+    model: str | None
+    hardware: str
+    n_gpus: int
+    dtype: str
+    params: pint.Quantity
+    active_params: pint.Quantity
+    tokens: pint.Quantity | None
+    flops: pint.Quantity
+    hardware_flops: pint.Quantity
+    mfu: pint.Quantity
+    wall_time: pint.Quantity
+    gpu_hours: pint.Quantity
+    memory_per_gpu: pint.Quantity
+    memory: MemoryBreakdown
+    min_gpus: pint.Quantity
+    fits: bool
+    tp: int
+    assumptions: dict = field(default_factory=dict)
+
+    def to_dict(self) -> dict:
+        """Plain floats with unit-suffixed keys (stable names; see README)."""
+        out = {"model": self.model, "hardware": self.hardware, "n_gpus": self.n_gpus,
+               "dtype": self.dtype, "tp": self.tp, "fits": self.fits}
+        for name, unit, key in _DICT_FIELDS:
+            q = _get(self, name)
+            out[key] = None if q is None else float(q.to(unit).magnitude)
+        return out
+
+
+# (attribute, unit, key) of to_dict(); keys carry their unit and are part of the public API.
+_DICT_FIELDS = (
+    ("params", "dimensionless", "params"), ("active_params", "dimensionless", "active_params"),
+    ("tokens", "token", "tokens"), ("flops", "FLOP", "flops_FLOP"),
+    ("hardware_flops", "FLOP", "hardware_flops_FLOP"), ("mfu", "dimensionless", "mfu"),
+    ("wall_time", "day", "wall_time_days"), ("gpu_hours", "hour", "gpu_hours_h"),
+    ("memory_per_gpu", "GiB", "memory_per_gpu_GiB"), ("memory.weights", "GiB", "memory_weights_GiB"),
+    ("memory.gradients", "GiB", "memory_gradients_GiB"),
+    ("memory.optimizer", "GiB", "memory_optimizer_GiB"),
+    ("memory.activations", "GiB", "memory_activations_GiB"),
+    ("min_gpus", "dimensionless", "min_gpus"),
+)
+
+
+def _get(obj, dotted: str):
+    for part in dotted.split("."):
+        obj = getattr(obj, part)
+    return obj
+
+
+@dataclass(frozen=True, slots=True)
+class TrainingInputs:
+    """Inputs in canonical floats, after parsing and validation."""
+
+    params: float
+    active_params: float
+    tokens: float | None
+    flops: float
+    attention: float  # n_layer n_ctx d_attn, per token
+    layers: float
+    d_model: float
+    heads: float
+    seq_len: float
+
+
+def _shape(spec: ModelSpec | None, seq_len):
+    if spec is None or not spec.is_transformer:
+        return 0.0, 0.0, 0.0, 0.0, 0.0
+    if spec.kind == "vit":
+        default_seq = (spec.image_size // spec.patch_size) ** 2 + 1
+    else:
+        default_seq = spec.train_context or spec.context or 2048
+    s = default_seq if seq_len is None else parse_count(seq_len, "seq_len")
+    d_attn = spec.attention_dim
+    return float(spec.layers * s * d_attn), float(spec.layers), float(spec.d_model), float(spec.heads), float(s)
+
+
+def resolve_inputs(model, params, active_params, tokens, samples, seq_len) -> tuple[ModelSpec | None, TrainingInputs]:
+    """Turn the user's model description into canonical floats (shared with sweeps)."""
+    spec = get_model(model) if model is not None else None
+    if spec is None and params is None:
+        raise InputError("params: give a catalogued model (e.g. 'gpt3-175b') or params=, e.g. params='7B'")
+    n = parse_count(params, "params") if params is not None else float(spec.params.magnitude)
+    if active_params is not None:
+        n_active = parse_count(active_params, "active_params")
+    elif params is not None or spec is None:
+        n_active = n
+    else:
+        n_active = float(spec.active_params.magnitude)
+    if n_active > n:
+        raise InputError(f"active_params: must not exceed params ({n_active:.4g} > {n:.4g})")
+    attention, layers, d_model, heads, s = _shape(spec if params is None else None, seq_len)
+    per_sample = spec is not None and spec.forward_flops is not None and spec.kind in ("cnn", "vit", "linear")
+    if per_sample and tokens is None:
+        if samples is None and spec.training_samples is None:
+            raise InputError(f"samples: {spec.id} has no reported training samples; give samples=")
+        count = parse_count(samples, "samples") if samples is not None else float(spec.training_samples.magnitude)
+        fwd = float(spec.forward_flops.magnitude)
+        if params is not None:  # a resized model: scale the per-sample FLOPs with parameters
+            fwd *= n_active / float(spec.active_params.magnitude)
+        return spec, TrainingInputs(n, n_active, None, 3.0 * fwd * count, 0.0, layers, d_model, heads, s)
+    if samples is not None:
+        raise InputError("samples: only image and tabular models (cnn, vit, linear) count samples; "
+                         "give tokens= for language models")
+    if tokens is None:
+        if spec is None or spec.training_tokens is None:
+            raise InputError("tokens: required when the model has no reported training tokens, e.g. tokens='300B'")
+        d = float(spec.training_tokens.magnitude)
+    else:
+        d = parse_count(tokens, "tokens")
+    flops = core.model_flops(n_active, d, attention)
+    return spec, TrainingInputs(n, n_active, d, flops, attention, layers, d_model, heads, s)
+
+
+def _whole(value, name: str, *, limit: float = 1e7) -> int:
+    number = parse_count(value, name)
+    if number != math.floor(number) or number > limit:
+        raise InputError(f"{name}: expected a whole number from 1 to {limit:.0e}, got {value!r}")
+    return int(number)
+
+
+def _fraction(value, name: str) -> float:
+    try:
+        x = float(value)
+    except (TypeError, ValueError):
+        raise InputError(f"{name}: expected a number in (0, 1], got {value!r}") from None
+    if not (0.0 < x <= 1.0):
+        raise InputError(f"{name}: expected a number in (0, 1], got {value!r}")
+    return x
+
+
+def estimate_training(model=None, *, params=None, active_params=None, tokens=None, samples=None,
+                      hardware, n_gpus, dtype=None, mfu=None, seq_len=None, micro_batch=1,
+                      tp=None, pp=1, zero_stage=3, recompute="selective",
+                      profile_path=None) -> TrainingEstimate:
+    """Estimate the compute, time and memory of one training run.
+
+    Parameters
+    ----------
+    model : str or ModelSpec, optional
+        A catalog id (``"gpt3-175b"``); its shape, parameters and reported training data are
+        the defaults for the arguments below.
+    params, active_params : count, optional
+        Total and per-token active parameters (``"7B"``, ``7e9``); override the catalog.
+    tokens : count [token], optional
+        Training tokens (``"300B"``); defaults to the catalog's reported figure.
+    samples : count, optional
+        Images (or rows) seen, for CNN, ViT and linear models: FLOPs are 3 x forward FLOPs
+        per sample x samples.
+    hardware : str or HardwareProfile
+        A hardware profile id or alias (``"a100"``).
+    n_gpus : int
+        Accelerators (TPU chips) used.
+    dtype : str, optional
+        Training precision; default bf16, or fp16 where the device has no bf16.
+    mfu : float, optional
+        Model FLOPs utilisation in (0, 1]; default from the fitted calibration.
+    seq_len, micro_batch, tp, pp, zero_stage, recompute
+        Memory layout: sequence length (default the model's context), micro-batch size,
+        tensor/pipeline parallel degrees (``tp=None`` picks the smallest that fits), ZeRO
+        stage (default 3, i.e. FSDP) and activation recomputation
+        (``"none" | "selective" | "full"``; default selective, as Megatron-LM runs do).
+
+    Returns
+    -------
+    TrainingEstimate
+
+    References
+    ----------
+    Kaplan et al. 2020 (FLOPs); Korthikanti et al. 2022 (activations); Rajbhandari et al.
+    2020 (ZeRO); Chowdhery et al. 2022, Appendix B (MFU).
+
+    Examples
+    --------
+    >>> est = estimate_training("gpt3-175b", hardware="v100-sxm2-32gb", n_gpus=10_000)
+    >>> round(est.flops.to("FLOP").magnitude / 1e23, 2)
+    3.15
+    """
+    spec, x = resolve_inputs(model, params, active_params, tokens, samples, seq_len)
+    hw = get_hardware(hardware, profile_path=profile_path)
+    n = _whole(n_gpus, "n_gpus")
+    dt = hw.resolve_dtype(dtype)
+    if recompute not in core.RECOMPUTE:
+        raise InputError(f"recompute: expected one of {', '.join(core.RECOMPUTE)}, got {recompute!r}")
+    if zero_stage not in (0, 1, 2, 3):
+        raise InputError(f"zero_stage: expected 0, 1, 2 or 3, got {zero_stage!r}")
+    peak = hw.peak_flops(dt)
+    bandwidth = hw.number("memory_bandwidth")
+    u = _fraction(mfu, "mfu") if mfu is not None else mfu_default(peak, bandwidth, x.active_params, n)
+    seconds = core.training_seconds(x.flops, n, peak, u)
+
+    capacity = hw.number("memory")
+    mb = _whole(micro_batch, "micro_batch")
+    tp_in = None if tp is None else _whole(tp, "tp")
+    pp_in = _whole(pp, "pp")
+    if (tp_in or 1) * pp_in > n:
+        raise InputError(f"tp x pp: the parallel degree {(tp_in or 1) * pp_in} exceeds n_gpus={n}")
+    acts = core.activation_bytes(x.layers, x.seq_len, mb, x.d_model, x.heads, 1.0, recompute)
+    acts_full = core.activation_bytes(x.layers, x.seq_len, mb, x.d_model, x.heads, 1.0, "full")
+    t, w, g, o, a = core.plan_memory(x.params, n, capacity, acts, dtype=dt, tp=tp_in, pp=pp_in,
+                                     zero_stage=zero_stage)
+    total = w + g + o + a
+    hardware_flops = (core.hardware_flops(x.active_params, x.tokens, x.attention, recompute)
+                      if x.tokens is not None else x.flops * (4.0 / 3.0 if recompute == "full" else 1.0))
+    gib = _GIB
+    return TrainingEstimate(
+        model=spec.id if spec is not None else None, hardware=hw.id, n_gpus=n, dtype=dt,
+        params=quantity(x.params, "count"), active_params=quantity(x.active_params, "count"),
+        tokens=None if x.tokens is None else quantity(x.tokens, "token"),
+        flops=quantity(x.flops, "flop"), hardware_flops=quantity(hardware_flops, "flop"),
+        mfu=quantity(u, "count"), wall_time=quantity(seconds / 86400.0, "day"),
+        gpu_hours=quantity(seconds * n / 3600.0, "hour"),
+        memory_per_gpu=quantity(total / gib, "GiB"),
+        memory=MemoryBreakdown(weights=quantity(w / gib, "GiB"), gradients=quantity(g / gib, "GiB"),
+                               optimizer=quantity(o / gib, "GiB"), activations=quantity(a / gib, "GiB")),
+        min_gpus=quantity(core.min_devices(x.params, capacity, acts, acts_full, dtype=dt), "count"),
+        fits=bool(total <= capacity), tp=int(t),
+        assumptions={"mfu": "given" if mfu is not None else "calibrated default (data/calibration.toml)",
+                     "recompute": recompute, "zero_stage": zero_stage, "pp": pp_in,
+                     "micro_batch": mb, "seq_len": x.seq_len,
+                     "peak_flops": f"{peak / 1e12:.4g} TFLOP/s dense {dt} ({hw.sources[f'dense.{dt}']})"},
+    )

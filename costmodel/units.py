@@ -1,0 +1,222 @@
+"""The unit registry and the parsing of user input into canonical floats.
+
+Everything that enters the library passes through :func:`parse_count` or
+:func:`parse_quantity` once; the core then works on plain floats (or numpy
+arrays) in canonical units, and results are wrapped back into Quantities with
+:func:`quantity`.
+
+Canonical units
+---------------
+FLOP, token, byte, second, watt, joule, USD, gram (of CO2e).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import re
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+import pint
+
+from .errors import UnitError
+
+__all__ = ["ureg", "Quantity", "parse_count", "parse_quantity", "quantity"]
+
+
+def _build_registry() -> pint.UnitRegistry:
+    registry = pint.UnitRegistry(None, on_redefinition="ignore")
+    registry.load_definitions(Path(pint.__file__).with_name("default_en.txt"))
+    # Our file replaces pint's dimensionless `bit`; silence pint's redefinition log line.
+    registry.on_redefinition = "warn"
+    log = logging.getLogger("pint.util")
+    level = log.level
+    log.setLevel(logging.ERROR)
+    try:
+        registry.load_definitions(Path(__file__).with_name("units.txt"))
+    finally:
+        log.setLevel(level)
+    registry._build_cache()
+    registry.default_format = "~P"
+    return registry
+
+
+ureg: pint.UnitRegistry = _build_registry()
+Quantity = ureg.Quantity
+pint.set_application_registry(ureg)
+
+# Dimension name -> (canonical unit, human description, example) for error messages.
+_CANONICAL = {
+    "count": ("dimensionless", "a count", "7e9"),
+    "flop": ("FLOP", "an amount of compute", "3.14e23 FLOP"),
+    "flop_rate": ("FLOP/s", "a compute throughput", "989 TFLOP/s"),
+    "token": ("token", "a number of tokens", "300B tokens"),
+    "byte": ("byte", "an amount of memory", "80 GiB"),
+    "bandwidth": ("byte/s", "a bandwidth", "3.35 TB/s"),
+    "time": ("s", "a duration", "30 days"),
+    "power": ("W", "a power", "700 W"),
+    "energy": ("J", "an energy", "450 MWh"),
+    "usd": ("USD", "an amount of money", "$1000"),
+    "usd_rate": ("USD/h", "a price per device-hour", "$2.10/h"),
+    "usd_per_energy": ("USD/kWh", "an electricity price", "$0.08/kWh"),
+    "co2e": ("g", "a mass of CO2e", "173 tCO2e"),
+    "intensity": ("g/kWh", "a carbon intensity", "385 g/kWh"),
+}
+_UNITS = {key: ureg.Unit(unit) for key, (unit, _, _) in _CANONICAL.items()}
+_DIMS = {key: unit.dimensionality for key, unit in _UNITS.items()}
+# Units results are reported in (magnitudes are converted by the caller).
+_UNITS.update({name: ureg.Unit(name) for name in (
+    "hour", "day", "GiB", "kWh", "MWh", "kg", "tonne", "ms", "token/s", "USD/MWh", "W")})
+
+_COUNT_SUFFIX = {
+    "": 1.0, "k": 1e3, "thousand": 1e3, "m": 1e6, "million": 1e6, "mn": 1e6,
+    "b": 1e9, "bn": 1e9, "g": 1e9, "billion": 1e9, "t": 1e12, "trillion": 1e12,
+    "q": 1e15, "quadrillion": 1e15,
+}
+_COUNT_RE = re.compile(
+    r"^\s*([+-]?(?:\d[\d_,]*\.?\d*|\.\d+)(?:e[+-]?\d+)?)\s*"
+    r"(k|thousand|m|mn|million|b|bn|g|billion|t|trillion|q|quadrillion)?\s*"
+    r"(tokens?|params?|parameters?|samples?|images?|examples?)?\s*$",
+    re.IGNORECASE,
+)
+_AMBIGUOUS_RATE = re.compile(r"(?<![A-Za-z])([kMGTPE]?)(FLOPS|flops|OPS|ops)(?![A-Za-z/])")
+_DOLLAR = re.compile(r"\$\s*(\d[\d_,]*\.?\d*(?:e[+-]?\d+)?)\s*([kKMB]\b|bn\b)?")
+_DOLLAR_SCALE = {None: "", "k": "e3", "K": "e3", "M": "e6", "B": "e9", "bn": "e9"}
+
+
+def quantity(magnitude, kind: str) -> pint.Quantity:
+    """Wrap a canonical float (or array) as a Quantity of the given kind, cheaply."""
+    q = object.__new__(Quantity)
+    q._magnitude = magnitude
+    q._units = _UNITS[kind]._units
+    return q
+
+
+def _fail(name: str, got, kind: str, why: str = "") -> UnitError:
+    _, description, example = _CANONICAL[kind]
+    detail = f" ({why})" if why else ""
+    return UnitError(f"{name}: expected {description} such as {example!r}, got {got!r}{detail}")
+
+
+def _check_finite(name, got, value: float, *, allow_zero: bool, allow_negative: bool = False):
+    if isinstance(value, float) and not math.isfinite(value):
+        raise UnitError(f"{name}: expected a finite number, got {got!r}")
+    if not allow_negative and (value < 0 or (value == 0 and not allow_zero)):
+        bound = "zero or more" if allow_zero else "more than zero"
+        raise UnitError(f"{name}: expected a value {bound}, got {got!r}")
+    return value
+
+
+def _as_float(value):
+    if isinstance(value, (bool, np.bool_)):
+        raise TypeError
+    if isinstance(value, (int, float, np.integer, np.floating)):
+        return float(value)
+    if isinstance(value, np.ndarray) and value.dtype.kind in "iuf":
+        return value.astype(np.float64)
+    raise TypeError
+
+
+def parse_count(value, name: str = "value", *, allow_zero: bool = False) -> float:
+    """Parse a count of parameters, tokens or samples into a float.
+
+    Accepts numbers (``7e9``, ``7_000_000_000``), strings (``"7B"``, ``"7 billion"``,
+    ``"1.7T"``, ``"350M"``, ``"300B tokens"``) and dimensionless or token Quantities.
+
+    >>> parse_count("1.7T")
+    1700000000000.0
+    """
+    try:
+        out = _as_float(value)
+    except TypeError:
+        if isinstance(value, str):
+            out = _count_from_string(value, name)
+        elif isinstance(value, pint.Quantity):
+            if value.dimensionality == _DIMS["token"]:
+                out = float(value.to(_UNITS["token"]).magnitude)
+            elif value.dimensionless:
+                out = float(value.to("dimensionless").magnitude)
+            else:
+                raise _fail(name, str(value), "count", f"it has units of {value.units:~}") from None
+        else:
+            raise _fail(name, value, "count") from None
+    if isinstance(out, np.ndarray):
+        if not np.all(np.isfinite(out)) or np.any(out < 0) or (not allow_zero and np.any(out == 0)):
+            raise UnitError(f"{name}: every value must be finite and {'zero or more' if allow_zero else 'positive'}")
+        return out
+    return _check_finite(name, value, out, allow_zero=allow_zero)
+
+
+@lru_cache(maxsize=4096)
+def _count_from_string(text: str, name: str) -> float:
+    match = _COUNT_RE.match(text)
+    if not match:
+        raise _fail(name, text, "count", "use a number with an optional k/M/B/T suffix")
+    number, suffix, _ = match.groups()
+    try:
+        return float(number.replace("_", "").replace(",", "")) * _COUNT_SUFFIX[(suffix or "").lower()]
+    except ValueError:
+        raise _fail(name, text, "count") from None
+
+
+def parse_quantity(value, kind: str, name: str = "value", *, allow_zero: bool = False,
+                   allow_negative: bool = False):
+    """Parse a number, a string with units, or a Quantity into a canonical float.
+
+    A bare number is taken to be in the canonical unit of ``kind`` (see the module
+    docstring). A wrong dimension raises :class:`~costmodel.UnitError` naming ``name``.
+
+    >>> parse_quantity("3.35 TB/s", "bandwidth")
+    3350000000000.0
+    """
+    try:
+        out = _as_float(value)
+    except TypeError:
+        if isinstance(value, str):
+            out = _quantity_from_string(value, kind, name)
+        elif isinstance(value, pint.Quantity):
+            out = _convert(value, kind, name, str(value))
+        else:
+            raise _fail(name, value, kind) from None
+    if isinstance(out, np.ndarray):
+        bad = ~np.isfinite(out) | (False if allow_negative else (out < 0) | ((out == 0) & (not allow_zero)))
+        if np.any(bad):
+            raise UnitError(f"{name}: every value must be finite and {'non-negative' if allow_zero else 'positive'}; "
+                            f"got {out[bad][0]!r}")
+        return out
+    return _check_finite(name, value, out, allow_zero=allow_zero, allow_negative=allow_negative)
+
+
+def _convert(q: pint.Quantity, kind: str, name: str, got: str):
+    if q.dimensionality != _DIMS[kind]:
+        units = f"{q.units:~}" or "no units"
+        raise _fail(name, got, kind, f"it has units of {units}")
+    mag = q.to(_UNITS[kind]).magnitude
+    return float(mag) if np.ndim(mag) == 0 else np.asarray(mag, dtype=np.float64)
+
+
+@lru_cache(maxsize=4096)
+def _quantity_from_string(text: str, kind: str, name: str) -> float:
+    if not text.strip():
+        raise _fail(name, text, kind, "the string is empty")
+    ambiguous = _AMBIGUOUS_RATE.search(text)
+    if ambiguous:
+        prefix, word = ambiguous.groups()
+        base = "FLOP" if word.lower() == "flops" else "OP"
+        raise _fail(name, text, kind, f"{prefix}{word!s} is ambiguous; write {prefix}{base}/s for a rate "
+                    f"or {prefix}{base} for an amount")
+    cleaned = _DOLLAR.sub(lambda m: f"{m.group(1)}{_DOLLAR_SCALE[m.group(2)]} USD", text)
+    cleaned = cleaned.replace("_", "").replace(",", "")
+    try:
+        parsed = ureg.parse_expression(cleaned)
+    except Exception:  # pint raises several types for malformed strings
+        raise _fail(name, text, kind, "could not read it") from None
+    if not isinstance(parsed, pint.Quantity):
+        parsed = Quantity(parsed, "dimensionless")
+    if parsed.dimensionless and kind not in ("count",):
+        # A bare number in a string means the canonical unit, like a bare float does.
+        if parsed.units == ureg.dimensionless:
+            return float(parsed.magnitude)
+    return _convert(parsed, kind, name, text)

@@ -1,0 +1,82 @@
+"""Compare estimates with published runs (used by the tests, the README report and the fit).
+
+Each function reads a table of published cases (``tests/data/*.csv`` in the repository) and
+returns a pandas DataFrame with the published figure, the estimate and the error.
+"""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import numpy as np
+
+__all__ = ["read_cases", "training_validation", "summary"]
+
+
+def read_cases(path) -> list[dict]:
+    """Rows of a CSV table as dicts of strings (empty cells as None)."""
+    with open(path, newline="", encoding="utf-8") as handle:
+        return [{k: (v if v != "" else None) for k, v in row.items()} for row in csv.DictReader(handle)]
+
+
+def published_hours(row: dict) -> float | None:
+    """Accelerator-hours as published, or wall-clock days x 24 x devices."""
+    if row.get("published_gpu_hours"):
+        return float(row["published_gpu_hours"])
+    if row.get("published_days") and row.get("n_gpus"):
+        return float(row["published_days"]) * 24.0 * float(row["n_gpus"])
+    return None
+
+
+def training_kwargs(row: dict) -> dict:
+    """Arguments of estimate_training for one published run (catalog shape when known)."""
+    kwargs = {"hardware": row["hardware"], "n_gpus": int(float(row["n_gpus"])),
+              "tokens": float(row["tokens"])}
+    if row.get("model_id"):
+        kwargs["model"] = row["model_id"]
+    else:
+        kwargs["params"] = float(row["params"])
+        if row.get("active_params"):
+            kwargs["active_params"] = float(row["active_params"])
+    if row.get("dtype"):
+        kwargs["dtype"] = row["dtype"]
+    return kwargs
+
+
+def training_validation(path, **overrides):
+    """Published vs estimated accelerator-hours for every usable run in ``path``."""
+    import pandas as pd
+
+    from .training_estimate import estimate_training
+
+    records = []
+    for row in read_cases(path):
+        hours = published_hours(row)
+        if hours is None or not row.get("n_gpus"):
+            continue
+        est = estimate_training(**training_kwargs(row), **overrides)
+        predicted = float(est.gpu_hours.magnitude)
+        records.append({
+            "run": row["run"], "hardware": row["hardware"], "n_gpus": int(float(row["n_gpus"])),
+            "params": float(row["params"]), "tokens": float(row["tokens"]),
+            "published_hours": hours, "estimated_hours": predicted,
+            "low_hours": None, "high_hours": None,
+            "error": predicted / hours - 1.0, "mfu": float(est.mfu.magnitude),
+            "published_flops": float(row["published_flops"]) if row.get("published_flops") else np.nan,
+            "estimated_flops": float(est.flops.magnitude),
+            "estimate": row.get("estimate") == "true", "source": row["source"],
+        })
+    return pd.DataFrame.from_records(records)
+
+
+def summary(errors) -> dict:
+    """Median absolute error and worst factor of a series of relative errors."""
+    e = np.asarray(errors, dtype=float)
+    ratio = 1.0 + e
+    return {"n": int(e.size), "median_abs_error": float(np.median(np.abs(e))),
+            "worst_factor": float(np.max(np.maximum(ratio, 1.0 / ratio)))}
+
+
+def repo_root() -> Path:
+    return Path(__file__).resolve().parent.parent
