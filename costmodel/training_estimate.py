@@ -11,6 +11,7 @@ import pint
 from . import training as core
 from .calibration import mfu_default
 from .errors import InputError
+from .footprint import Footprint, compute_footprint, resolve_footprint, wrap_footprint
 from .hardware import HardwareProfile, get_hardware
 from .models import ModelSpec, get_model
 from .units import parse_count, parse_quantity, quantity
@@ -56,6 +57,11 @@ class TrainingEstimate:
     min_gpus: pint.Quantity
     fits: bool
     tp: int
+    energy: pint.Quantity
+    it_energy: pint.Quantity
+    co2e: pint.Quantity
+    cost: pint.Quantity | None
+    footprint: Footprint
     assumptions: dict = field(default_factory=dict)
 
     def to_dict(self) -> dict:
@@ -78,7 +84,12 @@ _DICT_FIELDS = (
     ("memory.gradients", "GiB", "memory_gradients_GiB"),
     ("memory.optimizer", "GiB", "memory_optimizer_GiB"),
     ("memory.activations", "GiB", "memory_activations_GiB"),
-    ("min_gpus", "dimensionless", "min_gpus"),
+    ("min_gpus", "dimensionless", "min_gpus"), ("energy", "MWh", "energy_MWh"),
+    ("it_energy", "MWh", "it_energy_MWh"), ("co2e", "tonne", "co2e_t"), ("cost", "USD", "cost_USD"),
+    ("footprint.device_energy", "MWh", "device_energy_MWh"),
+    ("footprint.host_energy", "MWh", "host_energy_MWh"),
+    ("footprint.embodied_co2e", "tonne", "embodied_co2e_t"),
+    ("footprint.power_per_gpu", "W", "power_per_gpu_W"),
 )
 
 
@@ -171,8 +182,11 @@ def _fraction(value, name: str) -> float:
 
 def estimate_training(model=None, *, params=None, active_params=None, tokens=None, samples=None,
                       hardware, n_gpus, dtype=None, mfu=None, seq_len=None, micro_batch=1,
-                      tp=None, pp=1, zero_stage=3, recompute="selective",
-                      profile_path=None) -> TrainingEstimate:
+                      tp=None, pp=1, zero_stage=3, recompute="selective", pue=None,
+                      power_per_gpu=None, host_power_per_gpu=None, region=None,
+                      grid_intensity=None, price_per_gpu_hour=None, cost_basis="cloud",
+                      price_kind="on_demand", purchase_price=None, electricity_price=None,
+                      service_life=None, embodied=False, profile_path=None) -> TrainingEstimate:
     """Estimate the compute, time and memory of one training run.
 
     Parameters
@@ -200,6 +214,17 @@ def estimate_training(model=None, *, params=None, active_params=None, tokens=Non
         tensor/pipeline parallel degrees (``tp=None`` picks the smallest that fits), ZeRO
         stage (default 3, i.e. FSDP) and activation recomputation
         (``"none" | "selective" | "full"``; default selective, as Megatron-LM runs do).
+    pue, power_per_gpu, host_power_per_gpu, region, grid_intensity : optional
+        Energy and carbon: facility PUE (default the region's, else 1.10 for cloud and 1.56 for
+        owned hardware), average device draw [W] replacing the power model, server overhead per
+        device [W] (``0`` turns it off), a region id (``"france"``) for grid intensity and PUE, or
+        a grid intensity [mass/energy] replacing the region's (default: world average).
+    price_per_gpu_hour, cost_basis, price_kind, purchase_price, electricity_price, service_life
+        Dollars: ``cost_basis="cloud"`` (default) multiplies device-hours by the price per
+        device-hour (default the profile's ``price_kind`` price); ``"owned"`` amortises the
+        purchase price over ``service_life`` and adds electricity at ``electricity_price``.
+    embodied : bool
+        Also report manufacturing emissions amortised per device-hour (``footprint.embodied_co2e``).
 
     Returns
     -------
@@ -242,6 +267,13 @@ def estimate_training(model=None, *, params=None, active_params=None, tokens=Non
     total = w + g + o + a
     hardware_flops = (core.hardware_flops(x.active_params, x.tokens, x.attention, recompute)
                       if x.tokens is not None else x.flops * (4.0 / 3.0 if recompute == "full" else 1.0))
+    f = resolve_footprint(hw, pue=pue, power_per_gpu=power_per_gpu, host_power_per_gpu=host_power_per_gpu,
+                          region=region, grid_intensity=grid_intensity,
+                          price_per_gpu_hour=price_per_gpu_hour, cost_basis=cost_basis,
+                          price_kind=price_kind, purchase_price=purchase_price,
+                          electricity_price=electricity_price, service_life=service_life,
+                          embodied=embodied)
+    fp = wrap_footprint(f, compute_footprint(f, hw.number("tdp"), 1.0, n, seconds), "kWh")
     gib = _GIB
     return TrainingEstimate(
         model=spec.id if spec is not None else None, hardware=hw.id, n_gpus=n, dtype=dt,
@@ -254,9 +286,32 @@ def estimate_training(model=None, *, params=None, active_params=None, tokens=Non
         memory=MemoryBreakdown(weights=quantity(w / gib, "GiB"), gradients=quantity(g / gib, "GiB"),
                                optimizer=quantity(o / gib, "GiB"), activations=quantity(a / gib, "GiB")),
         min_gpus=quantity(core.min_devices(x.params, capacity, acts, acts_full, dtype=dt), "count"),
-        fits=bool(total <= capacity), tp=int(t),
+        fits=bool(total <= capacity), tp=int(t), energy=fp.energy, it_energy=fp.it_energy,
+        co2e=fp.co2e, cost=fp.cost, footprint=fp,
         assumptions={"mfu": "given" if mfu is not None else "calibrated default (data/calibration.toml)",
                      "recompute": recompute, "zero_stage": zero_stage, "pp": pp_in,
                      "micro_batch": mb, "seq_len": x.seq_len,
-                     "peak_flops": f"{peak / 1e12:.4g} TFLOP/s dense {dt} ({hw.sources[f'dense.{dt}']})"},
+                     "peak_flops": f"{peak / 1e12:.4g} TFLOP/s dense {dt} ({hw.sources[f'dense.{dt}']})",
+                     **footprint_assumptions(hw, f, price_kind)},
     )
+
+
+def footprint_assumptions(hw, f: dict, price_kind: str) -> dict:
+    """Human-readable statements of the energy/carbon/cost inputs used."""
+    power = ("given" if f["power_w"] is not None else
+             f"TDP {hw.number('tdp'):.0f} W x (idle {f['idle']:.2f} + ({f['busy']:.2f} - {f['idle']:.2f}) x busy "
+             "fraction) (data/energy_defaults.toml)")
+    if f["cost_basis"] == "cloud":
+        price = hw.prices.get(price_kind)
+        cost = ("no published price for this device; pass price_per_gpu_hour" if f["price"] is None else
+                f"${f['price']:.4g}/device-hour " + (f"({price.provider}, {price.date})" if price else "(given)"))
+    else:
+        cost = ("owned: no purchase price known; pass purchase_price" if f["purchase"] is None else
+                f"owned: ${f['purchase']:,.0f} over {f['life_h'] / 8760:.3g} years + electricity "
+                f"${f['electricity']:.3g}/kWh")
+    return {"power": power, "host_power_per_gpu": f"{f['host_w']:.0f} W",
+            "pue": f"{f['pue']:.3g}" + (f" (region {f['region']})" if f["region"] else
+                                          f" ({'hyperscale cloud' if f['cost_basis'] == 'cloud' else 'industry average'})"),
+            "grid_intensity": f"{f['grid']:.0f} gCO2e/kWh" + (f" (region {f['region']})" if f["region"] else
+                                                              " (world average unless given)"),
+            "cost": cost}

@@ -68,7 +68,7 @@ _UNITS = {key: ureg.Unit(unit) for key, (unit, _, _) in _CANONICAL.items()}
 _DIMS = {key: unit.dimensionality for key, unit in _UNITS.items()}
 # Units results are reported in (magnitudes are converted by the caller).
 _UNITS.update({name: ureg.Unit(name) for name in (
-    "hour", "day", "GiB", "kWh", "MWh", "kg", "tonne", "ms", "token/s", "USD/MWh", "W")})
+    "hour", "day", "GiB", "Wh", "kWh", "MWh", "kg", "tonne", "ms", "token/s", "USD/MWh", "W")})
 
 _COUNT_SUFFIX = {
     "": 1.0, "k": 1e3, "thousand": 1e3, "m": 1e6, "million": 1e6, "mn": 1e6,

@@ -1,0 +1,97 @@
+"""Grid regions: carbon intensity of electricity and typical data-centre PUE, with sources."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
+
+import pint
+
+from .errors import ProfileError
+from .profiles import FieldReader, lookup, normalise, read_toml
+from .units import parse_quantity, quantity
+
+__all__ = ["Region", "get_region", "list_regions"]
+
+_KEYS = {"id", "name", "aliases", "grid_intensity", "grid_year", "grid_source", "intensity_low",
+         "intensity_high", "pue", "pue_source", "retrieved", "note"}
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Region:
+    """One electricity grid / data-centre location."""
+
+    id: str
+    name: str
+    grid_intensity: pint.Quantity
+    intensity_low: pint.Quantity
+    intensity_high: pint.Quantity
+    grid_year: int
+    grid_source: str
+    pue: float
+    pue_source: str
+    retrieved: str
+    note: str = field(default="", repr=False)
+    aliases: tuple[str, ...] = field(default=(), repr=False)
+
+    @classmethod
+    def from_mapping(cls, data: dict, path: Path | str = "<mapping>") -> "Region":
+        r = FieldReader(path, data, prefix=f"region[{data.get('id', '?')}].")
+        r.check_keys(_KEYS, required=("id", "name", "grid_intensity", "grid_year", "grid_source",
+                                      "pue", "pue_source", "retrieved"))
+        intensity = _intensity(r, "grid_intensity")
+        pue = _pue(r)
+        return cls(id=r.get("id", str), name=r.get("name", str), grid_intensity=intensity,
+                   intensity_low=_intensity(r, "intensity_low") if "intensity_low" in data else intensity,
+                   intensity_high=_intensity(r, "intensity_high") if "intensity_high" in data else intensity,
+                   grid_year=r.get("grid_year", int), grid_source=r.get("grid_source", str), pue=pue,
+                   pue_source=r.get("pue_source", str), retrieved=str(data["retrieved"]),
+                   note=r.get("note", str, ""), aliases=tuple(r.get("aliases", list, [])))
+
+
+def _intensity(r: FieldReader, key: str) -> pint.Quantity:
+    try:
+        return quantity(parse_quantity(r.get(key, str, required=True), "intensity", key), "intensity")
+    except ProfileError:
+        raise
+    except Exception as exc:
+        raise r.error(key, str(exc).split(": ", 1)[-1]) from None
+
+
+def _pue(r: FieldReader) -> float:
+    text = r.get("pue", str, required=True)
+    try:
+        value = float(text)
+    except ValueError:
+        raise r.error("pue", f"expected a number such as '1.10', got {text!r}") from None
+    if not 1.0 <= value <= 5.0:
+        raise r.error("pue", f"must be between 1 and 5, got {value}")
+    return value
+
+
+@cache
+def _regions():
+    path = Path(__file__).resolve().parent / "data" / "regions.toml"
+    regions = {}
+    for entry in read_toml(path).get("region", []):
+        region = Region.from_mapping(entry, path)
+        regions[region.id] = region
+    index = {}
+    for region in regions.values():
+        for alias in region.aliases:
+            index.setdefault(normalise(alias), region)
+        index[normalise(region.id)] = region
+    return regions, index
+
+
+def get_region(name) -> Region:
+    """Look up a region by id or alias, e.g. ``"france"`` or ``"us-east-1"``."""
+    if isinstance(name, Region):
+        return name
+    return lookup(name, _regions()[1], what="region", command="costmodel regions list")
+
+
+def list_regions() -> list[Region]:
+    """Every region, in file order."""
+    return list(_regions()[0].values())
