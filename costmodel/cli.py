@@ -7,25 +7,14 @@ shows the traceback.
 
 from __future__ import annotations
 
-import json
 import sys
 import textwrap
 
 import click
 
 from . import format as fmt
-from .errors import CostModelError, InputError, UnitError
-
-# API argument names that the CLI spells differently.
-_OPTION_NAMES = {"n_gpus": "--gpus", "hardware": "--hardware"}
-
-
-def _as_option(message: str) -> str:
-    """'tokens: expected ...' -> '--tokens: expected ...' so the user sees the option."""
-    name, sep, rest = message.partition(": ")
-    if sep and name.replace("_", "").isalnum():
-        return f"{_OPTION_NAMES.get(name, '--' + name.replace('_', '-'))}: {rest}"
-    return message
+from .cli_common import _json, json_option
+from .errors import CostModelError
 
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 
@@ -38,8 +27,6 @@ class _Root(click.Group):
             return super().invoke(ctx)
         except (click.exceptions.Exit, click.exceptions.Abort, click.ClickException):
             raise
-        except (UnitError, InputError) as exc:
-            raise click.UsageError(_as_option(str(exc)), ctx) from None
         except CostModelError as exc:
             if ctx.obj and ctx.obj.get("debug"):
                 raise
@@ -67,11 +54,6 @@ def main(ctx, debug):
         click.echo(ctx.get_help())
 
 
-def _json(data) -> None:
-    click.echo(json.dumps(data, indent=2, default=str))
-
-
-json_option = click.option("--json", "as_json", is_flag=True, help="Write only JSON to stdout.")
 profile_option = click.option("--profile-path", type=click.Path(file_okay=False), default=None,
                               help="Extra directory of hardware profile TOML files "
                                    "(also: COSTMODEL_PROFILE_PATH). Example: --profile-path ./my_hw")

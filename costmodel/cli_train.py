@@ -7,6 +7,7 @@ import json
 import click
 
 from . import format as fmt
+from .cli_common import usage_errors
 
 
 @click.command(context_settings={"help_option_names": ["-h", "--help"]})
@@ -31,6 +32,7 @@ from . import format as fmt
 @click.option("--json", "as_json", is_flag=True, help="Write only JSON to stdout.")
 @click.option("--profile-path", type=click.Path(file_okay=False), default=None,
               help="Extra directory of hardware profile TOML files.")
+@usage_errors
 def train(model, params, active_params, tokens, samples, hardware_id, gpus, mfu, dtype, seq_len,
           micro_batch, tp, pp, zero_stage, recompute, as_json, profile_path):
     """Estimate FLOPs, time, GPU-hours and memory of a training run.

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pint
 
-from .profiles import FieldReader, lookup, normalise, read_toml
+from .profiles import FieldReader, lookup, normalise, read_toml, retrieved_date
 from .units import parse_count, quantity
 
 __all__ = ["ModelSpec", "get_model", "list_models", "KINDS"]
@@ -112,7 +112,7 @@ class ModelSpec:
         if "forward_flops" in data:
             fields["forward_flops"] = r.quantity("forward_flops", "flop")
         return cls(id=r.get("id", str), name=r.get("name", str), family=r.get("family", str),
-                   kind=kind, source=r.get("source", str), retrieved=str(data["retrieved"]),
+                   kind=kind, source=r.get("source", str), retrieved=retrieved_date(r),
                    notes=r.get("notes", str, ""), aliases=tuple(r.get("aliases", list, [])),
                    **counts, **fields)
 

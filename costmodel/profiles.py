@@ -132,9 +132,25 @@ def read_figure(reader: FieldReader, key: str, kind: str, *, required: bool = Fa
         return None
     table.check_keys(FIGURE_KEYS, required=("value", "source", "retrieved"))
     value = table.quantity("value", kind, required=True)
-    source = Source(source=table.get("source", str), retrieved=str(table.data["retrieved"]),
+    source = Source(source=table.get("source", str), retrieved=retrieved_date(table),
                     note=table.get("note", str, ""), estimate=table.get("estimate", bool, False))
     return value, source, table
+
+
+def retrieved_date(reader: FieldReader, key: str = "retrieved") -> str:
+    """A retrieval date: an ISO date string ("2026-11-23") or a TOML date."""
+    import datetime
+
+    value = reader.data.get(key)
+    if isinstance(value, datetime.date):
+        return value.isoformat()
+    if isinstance(value, str):
+        try:
+            datetime.date.fromisoformat(value.strip())
+            return value.strip()
+        except ValueError:
+            pass
+    raise reader.error(key, f"expected a date such as '2026-11-23', got {value!r}")
 
 
 def normalise(name: str) -> str:

@@ -9,7 +9,7 @@ from pathlib import Path
 import pint
 
 from .errors import ProfileError
-from .profiles import FieldReader, lookup, normalise, read_toml
+from .profiles import FieldReader, lookup, normalise, read_toml, retrieved_date
 from .units import parse_quantity, quantity
 
 __all__ = ["Region", "get_region", "list_regions"]
@@ -46,7 +46,7 @@ class Region:
                    intensity_low=_intensity(r, "intensity_low") if "intensity_low" in data else intensity,
                    intensity_high=_intensity(r, "intensity_high") if "intensity_high" in data else intensity,
                    grid_year=r.get("grid_year", int), grid_source=r.get("grid_source", str), pue=pue,
-                   pue_source=r.get("pue_source", str), retrieved=str(data["retrieved"]),
+                   pue_source=r.get("pue_source", str), retrieved=retrieved_date(r),
                    note=r.get("note", str, ""), aliases=tuple(r.get("aliases", list, [])))
 
 

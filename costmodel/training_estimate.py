@@ -5,16 +5,15 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
-import numpy as np
 import pint
 
 from . import training as core
 from .calibration import mfu_default
 from .errors import InputError
 from .footprint import Footprint, compute_footprint, resolve_footprint, wrap_footprint
-from .hardware import HardwareProfile, get_hardware
+from .hardware import get_hardware
 from .models import ModelSpec, get_model
-from .units import parse_count, parse_quantity, quantity
+from .units import parse_count, quantity
 
 __all__ = ["TrainingEstimate", "MemoryBreakdown", "estimate_training", "TrainingInputs"]
 

@@ -39,7 +39,7 @@ def _build_registry() -> pint.UnitRegistry:
     finally:
         log.setLevel(level)
     registry._build_cache()
-    registry.default_format = "~P"
+    registry.formatter.default_format = "~P"
     return registry
 
 

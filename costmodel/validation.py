@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["read_cases", "training_validation", "summary"]
+__all__ = ["read_cases", "training_validation", "energy_validation", "summary"]
 
 
 def read_cases(path) -> list[dict]:
@@ -57,14 +57,21 @@ def training_validation(path, **overrides):
             continue
         est = estimate_training(**training_kwargs(row), **overrides)
         predicted = float(est.gpu_hours.magnitude)
+        basis = row.get("flops_basis") or ""
+        if basis == "hardware-full-recompute":
+            flops = float(estimate_training(**training_kwargs(row), recompute="full", **overrides)
+                          .hardware_flops.magnitude)
+        else:
+            flops = float(est.flops.magnitude)
         records.append({
             "run": row["run"], "hardware": row["hardware"], "n_gpus": int(float(row["n_gpus"])),
             "params": float(row["params"]), "tokens": float(row["tokens"]),
             "published_hours": hours, "estimated_hours": predicted,
             "low_hours": None, "high_hours": None,
             "error": predicted / hours - 1.0, "mfu": float(est.mfu.magnitude),
-            "published_flops": float(row["published_flops"]) if row.get("published_flops") else np.nan,
-            "estimated_flops": float(est.flops.magnitude),
+            "published_flops": (float(row["published_flops"]) if basis in ("model", "hardware-full-recompute")
+                                else np.nan),
+            "estimated_flops": flops, "approximate": row.get("approximate") == "true",
             "estimate": row.get("estimate") == "true", "source": row["source"],
         })
     return pd.DataFrame.from_records(records)
@@ -80,3 +87,45 @@ def summary(errors) -> dict:
 
 def repo_root() -> Path:
     return Path(__file__).resolve().parent.parent
+
+
+def energy_validation(path):
+    """Published energy (or, where none, CO2e) of training runs vs estimates from defaults.
+
+    Only params, tokens, hardware and device count go in; MFU, power, host overhead and PUE
+    are the defaults. Each row's ``covers`` column says what its published energy includes
+    (``device`` power only, ``it`` = devices and servers, or ``facility`` = with PUE), and the
+    matching part of the estimate is compared. Rows with no published energy compare CO2e,
+    using the row's grid intensity where the authors give one: where a run took place is an
+    input no model can guess.
+    """
+    import pandas as pd
+
+    from .training_estimate import estimate_training
+
+    parts = {"device": "device_energy", "it": "it_energy", "facility": "energy"}
+    records = []
+    for row in read_cases(path):
+        if not (row.get("tokens") and row.get("n_gpus")):
+            continue
+        kwargs = {"params": float(row["params"]), "tokens": float(row["tokens"]),
+                  "hardware": row["hardware"], "n_gpus": int(float(row["n_gpus"]))}
+        if row.get("active_params"):
+            kwargs["active_params"] = float(row["active_params"])
+        if row.get("published_energy_MWh"):
+            est = estimate_training(**kwargs)
+            published = float(row["published_energy_MWh"])
+            estimated = float(getattr(est.footprint, parts[row["covers"]]).to("MWh").magnitude)
+            metric = f"energy ({row['covers']}) MWh"
+        elif row.get("published_co2e_t"):
+            grid = row.get("grid_intensity_g_per_kWh")
+            est = estimate_training(**kwargs, grid_intensity=float(grid) if grid else None)
+            published = float(row["published_co2e_t"])
+            estimated = float(est.co2e.to("tonne").magnitude)
+            metric = "CO2e t"
+        else:
+            continue
+        records.append({"run": row["run"], "hardware": row["hardware"], "metric": metric,
+                        "kind": row["kind"], "published": published, "estimated": estimated,
+                        "error": estimated / published - 1.0, "source": row["source"]})
+    return pd.DataFrame.from_records(records)

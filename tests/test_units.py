@@ -66,7 +66,7 @@ def test_tflops_is_refused_with_a_suggestion():
     ("-5 W", "power", "more than zero"), ("1e999 W", "power", "finite"),
 ])
 def test_wrong_dimension_names_argument_and_expectation(text, kind, message):
-    with pytest.raises(costmodel.UnitError, match=f"^arg: expected .* such as .*{message}"):
+    with pytest.raises(costmodel.UnitError, match=f"^arg: expected .*{message}"):
         parse_quantity(text, kind, "arg")
 
 

@@ -1,0 +1,41 @@
+"""Time single estimates: median wall time per call over many calls.
+
+    python benchmarks/bench_estimate.py
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+
+import costmodel
+
+
+def median_call_us(fn, calls: int = 2000, repeats: int = 7) -> float:
+    fn()  # warm the caches (profile and catalog loading happen once per process)
+    per_call = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        for _ in range(calls):
+            fn()
+        per_call.append((time.perf_counter() - start) / calls * 1e6)
+    return statistics.median(per_call)
+
+
+CASES = {
+    "estimate_training(gpt3-175b, v100 x 10000)":
+        lambda: costmodel.estimate_training("gpt3-175b", hardware="v100-sxm2-32gb", n_gpus=10_000),
+    "estimate_training(params='7B', tokens='2T', h100 x 512)":
+        lambda: costmodel.estimate_training(params="7B", tokens="2T", hardware="h100", n_gpus=512),
+    "estimate_training(deepseek-v3, h800 x 2048, fp8)":
+        lambda: costmodel.estimate_training("deepseek-v3", hardware="h800-sxm5-80gb", n_gpus=2048, dtype="fp8"),
+}
+
+
+def main() -> None:
+    for name, fn in CASES.items():
+        print(f"{median_call_us(fn):8.1f} us  {name}")
+
+
+if __name__ == "__main__":
+    main()

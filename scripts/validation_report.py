@@ -1,0 +1,102 @@
+"""Write the README's validation tables from the published-run tables in tests/data/.
+
+    python scripts/validation_report.py           # print the markdown
+    python scripts/validation_report.py --write   # replace the marked sections of README.md
+
+tests/test_readme.py fails when README.md differs from what this script writes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from costmodel.calibration import calibration  # noqa: E402
+from costmodel.validation import energy_validation, summary, training_validation  # noqa: E402
+
+DATA = ROOT / "tests" / "data"
+
+
+def _n(x: float) -> str:
+    return f"{x:,.0f}" if abs(x) >= 100 else f"{x:.3g}"
+
+
+def training_section() -> str:
+    t = training_validation(DATA / "training_runs.csv")
+    scored = t[~t.estimate]
+    exact = t[~t.estimate & ~t.approximate]
+    s, se = summary(scored.error), summary(exact.error)
+    loo = calibration()["mfu"]["loo_median_abs_error"]
+    lines = [
+        f"Accelerator-hours of {len(t)} published training runs, estimated with the default MFU "
+        "(no per-run overrides) from parameters, tokens, hardware and device count "
+        "(`tests/data/training_runs.csv`; every row has its source).",
+        "",
+        f"- median absolute error: **{s['median_abs_error']:.1%}** over {s['n']} runs "
+        f"(leave-one-out, i.e. each run predicted by a fit without it: **{loo:.1%}**)",
+        f"- worst run with an exactly published figure: **x{se['worst_factor']:.2f}** "
+        f"({se['n']} runs); rows marked *approx.* publish only a rough duration "
+        "(\"about two weeks\", an access window) and rows marked *estimate* are themselves "
+        "estimates (GPT-4, OPT's assumed 34 days); neither is fitted, both are shown",
+        "",
+        "| run | hardware | devices | published h | estimated h | error | MFU used | note |",
+        "|---|---|---:|---:|---:|---:|---:|---|",
+    ]
+    for r in t.itertuples():
+        note = "estimate" if r.estimate else "approx." if r.approximate else ""
+        lines.append(f"| {r.run} | {r.hardware} | {r.n_gpus:,} | {_n(r.published_hours)} | "
+                     f"{_n(r.estimated_hours)} | {r.error:+.0%} | {r.mfu:.2f} | {note} |")
+    return "\n".join(lines)
+
+
+def energy_section() -> str:
+    e = energy_validation(DATA / "energy_runs.csv")
+    s = summary(e.error)
+    lines = [
+        f"Published energy (or CO2e where no energy is published) of {len(e)} training runs, "
+        "estimated from parameters, tokens, hardware and device count with every other input "
+        "at its default (`tests/data/energy_runs.csv`). *measured*: the authors metered power; "
+        "*formula*: the authors multiplied GPU-hours by an assumed power (often TDP) and PUE.",
+        "",
+        f"- median absolute error: **{s['median_abs_error']:.1%}**; worst: **x{s['worst_factor']:.2f}**",
+        "",
+        "| run | hardware | metric | kind | published | estimated | error |",
+        "|---|---|---|---|---:|---:|---:|",
+    ]
+    for r in e.itertuples():
+        lines.append(f"| {r.run} | {r.hardware} | {r.metric} | {r.kind} | {_n(r.published)} | "
+                     f"{_n(r.estimated)} | {r.error:+.0%} |")
+    return "\n".join(lines)
+
+
+SECTIONS = {"training": training_section, "energy": energy_section}
+
+
+def render(readme: str) -> str:
+    for name, make in SECTIONS.items():
+        pattern = re.compile(rf"(<!-- validation:{name} -->\n).*?(<!-- /validation:{name} -->)", re.S)
+        if not pattern.search(readme):
+            raise SystemExit(f"README.md has no <!-- validation:{name} --> section")
+        readme = pattern.sub(lambda m: m.group(1) + make() + "\n" + m.group(2), readme)
+    return readme
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--write", action="store_true", help="rewrite the sections of README.md")
+    args = parser.parse_args()
+    readme = ROOT / "README.md"
+    new = render(readme.read_text())
+    if args.write:
+        readme.write_text(new)
+    else:
+        print(new)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,25 @@
+"""Hypothesis strategies shared by the property tests.
+
+Example budget: every property test runs with the profile set in tests/conftest_settings
+(`max_examples=60`, deadline off), fixed so CI time stays predictable.
+"""
+
+from hypothesis import settings
+from hypothesis import strategies as st
+
+settings.register_profile("ci", max_examples=60, deadline=None, derandomize=True)
+settings.load_profile("ci")
+
+# Parameter counts from 1 to 1e14, token counts from 1 to 1e14, devices from 1 to 1e6.
+params = st.floats(min_value=1.0, max_value=1e14, allow_nan=False, allow_infinity=False)
+tokens = st.floats(min_value=1.0, max_value=1e14, allow_nan=False, allow_infinity=False)
+devices = st.integers(min_value=1, max_value=1_000_000)
+mfu = st.floats(min_value=0.01, max_value=1.0)
+factor = st.floats(min_value=1.01, max_value=100.0)
+pue = st.floats(min_value=1.0, max_value=3.0)
+price = st.floats(min_value=0.01, max_value=100.0)
+intensity = st.floats(min_value=1.0, max_value=1500.0)
+gpu_hardware = st.sampled_from(["v100-sxm2-32gb", "a100-sxm4-40gb", "a100-sxm4-80gb", "h100-sxm5-80gb",
+                                "h200-sxm-141gb", "b200", "mi300x", "tpu-v4", "tpu-v5p", "l4"])
+catalog_lms = st.sampled_from(["gpt2", "gpt2-xl", "gpt-j-6b", "gpt3-175b", "llama-2-70b", "llama-3.1-405b",
+                               "mixtral-8x7b", "deepseek-v3", "gpt4", "palm-540b"])

@@ -1,0 +1,202 @@
+"""The command line: output, JSON, exit codes and help text."""
+
+import json
+
+import click
+import pytest
+
+from costmodel.cli import main
+from costmodel.hardware import list_hardware
+
+HARDWARE_IDS = [p.id for p in list_hardware()]
+TRAIN_GPT3 = ["train", "gpt3-175b", "--hardware", "v100-sxm2-32gb", "--gpus", "10000"]
+
+
+def _commands(command, path=()):
+    """Every command and subcommand under ``command``, as argument paths."""
+    yield list(path)
+    if isinstance(command, click.Group):
+        for name, sub in sorted(command.commands.items()):
+            yield from _commands(sub, (*path, name))
+
+
+def _ok(result):
+    assert result.exit_code == 0, (result.output, result.exception)
+    return result
+
+
+# --- hardware ---------------------------------------------------------------------------------
+
+def test_hardware_list_shows_every_profile(runner):
+    out = _ok(runner.invoke(main, ["hardware", "list"])).stdout
+    assert len(HARDWARE_IDS) == 24
+    first_column = [line.split()[0] for line in out.splitlines()[2:]]  # after header and rule
+    assert first_column == HARDWARE_IDS
+    h100 = next(line for line in out.splitlines() if line.startswith("h100-sxm5-80gb "))
+    assert h100.split()[1:6] == ["gpu", "2022", "80", "3.35", "989"]
+
+
+def test_hardware_list_json(runner):
+    data = json.loads(_ok(runner.invoke(main, ["hardware", "list", "--json"])).stdout)
+    assert [p["id"] for p in data] == HARDWARE_IDS
+    t4 = next(p for p in data if p["id"] == "t4")
+    assert "bf16" not in t4["dense"]
+    assert t4["dense"]["fp16"]["value"] == pytest.approx(65, rel=1e-9)
+
+
+def test_hardware_show_prints_figures_with_sources(runner):
+    out = _ok(runner.invoke(main, ["hardware", "show", "h100-sxm5-80gb"])).stdout
+    lines = out.splitlines()
+    assert lines[0] == "NVIDIA H100 SXM5 80GB (h100-sxm5-80gb) - NVIDIA gpu, 2022"
+    assert any(line.split() == ["dense", "bf16", "989.4", "TFLOP/s"] for line in lines)
+    assert any(line.split() == ["memory_bandwidth", "3.35", "TB/s"] for line in lines)
+    assert any(line.split() == ["tdp", "700", "W"] for line in lines)
+    assert any(line.split() == ["memory", "80", "GiB"] for line in lines)
+    assert "80 GiB" in out
+    # every figure line is followed by its source
+    figures = [i for i, line in enumerate(lines[2:], 2) if not line.startswith(" ")]
+    assert all(lines[i + 1].startswith("    source: ") for i in figures)
+    assert out.count("source:") == len(figures) >= 17
+
+
+def test_hardware_show_json(runner):
+    data = json.loads(_ok(runner.invoke(main, ["hardware", "show", "H100", "--json"])).stdout)
+    assert data["id"] == "h100-sxm5-80gb"
+    bf16 = data["dense"]["bf16"]
+    assert bf16["value"] == pytest.approx(989.4, rel=1e-9)
+    assert bf16["unit"] == "TFLOP/s"
+    assert "glennklockwood.com" in bf16["source"]
+    assert bf16["retrieved"] == "2026-11-23"
+    assert data["memory_bandwidth"]["value"] == pytest.approx(3350, rel=1e-9)  # in GB/s
+    assert data["memory_bandwidth"]["unit"] == "GB/s"
+    assert data["interconnect_bandwidth"]["direction"] == "per-direction"
+
+
+def test_hardware_show_reads_a_user_profile_directory(runner, write_profile):
+    out = _ok(runner.invoke(main, ["hardware", "show", "toy", "--profile-path",
+                                   str(write_profile())])).stdout
+    assert out.splitlines()[0] == "Toy accelerator (toy) - Acme gpu, 2024"
+
+
+# --- models -----------------------------------------------------------------------------------
+
+def test_models_list(runner):
+    out = _ok(runner.invoke(main, ["models", "list"])).stdout
+    gpt4 = next(line for line in out.splitlines() if line.startswith("gpt4 "))
+    assert gpt4.split() == ["gpt4", "moe-decoder", "1.8T", "280B", "13T", "estimate"]
+    assert next(line for line in out.splitlines() if line.startswith("gpt3-175b ")).split() == [
+        "gpt3-175b", "dense-decoder", "175B", "300B"]
+
+
+def test_models_list_json(runner):
+    data = json.loads(_ok(runner.invoke(main, ["models", "list", "--json"])).stdout)
+    ids = [m["id"] for m in data]
+    assert ids[0] == "linear-regression"  # catalog order
+    assert {"gpt3-175b", "llama-2-70b", "deepseek-v3"} <= set(ids)
+    assert all(m["source"] for m in data)
+
+
+def test_models_show(runner):
+    out = _ok(runner.invoke(main, ["models", "show", "gpt3-175b"])).stdout
+    rows = {line.split(None, 1)[0]: line.split(None, 1)[1] for line in out.splitlines()}
+    assert rows["params"] == "175B"
+    assert rows["training_tokens"] == "300B"
+    assert rows["layers"] == "96"
+    assert rows["source"].startswith("Brown et al. 2020")
+
+
+def test_models_show_json(runner):
+    data = json.loads(_ok(runner.invoke(main, ["models", "show", "gpt3-175b", "--json"])).stdout)
+    assert data["params"] == pytest.approx(175e9, rel=1e-12)
+    assert data["training_tokens"] == pytest.approx(300e9, rel=1e-12)
+    assert data["d_model"] == 12288
+    assert data["aliases"] == ["gpt-3"]
+
+
+# --- errors and exit codes --------------------------------------------------------------------
+
+@pytest.mark.parametrize("args, message", [
+    (["hardware", "show", "h100-sxm5-80g"],
+     "Error: 'h100-sxm5-80g' is not a known hardware profile; did you mean 'h100-sxm5-80gb'"),
+    (["models", "show", "llama-2-7"], "Error: 'llama-2-7' is not a known model; did you mean 'llama-2-7b'"),
+    (["train", "llama-2-7", "--hardware", "h100", "--gpus", "8"], "did you mean 'llama-2-7b'"),
+])
+def test_unknown_id_exits_1_with_one_line_and_a_suggestion(runner, args, message):
+    result = runner.invoke(main, args)
+    assert result.exit_code == 1
+    assert result.stdout == ""
+    assert len(result.stderr.splitlines()) == 1
+    assert message in result.stderr
+    assert "Traceback" not in result.output
+
+
+def test_unknown_option_exits_2(runner):
+    result = runner.invoke(main, ["hardware", "list", "--bogus"])
+    assert result.exit_code == 2
+    assert "Error: No such option '--bogus'." in result.stderr
+    assert "Traceback" not in result.output
+
+
+def test_no_arguments_prints_help(runner):
+    result = _ok(runner.invoke(main, []))
+    assert result.stdout.startswith("Usage: ")
+    assert "Commands:" in result.stdout
+    assert {"hardware", "models", "train"} <= {line.split()[0] for line in
+                                               result.stdout.split("Commands:")[1].splitlines() if line.strip()}
+
+
+@pytest.mark.parametrize("path", list(_commands(main)), ids=lambda p: " ".join(p) or "costmodel")
+def test_every_command_has_help_with_an_example(runner, path):
+    result = _ok(runner.invoke(main, [*path, "--help"]))
+    assert "Example" in result.stdout
+    command = main
+    for name in path:
+        command = command.commands[name]
+    for param in command.params:  # every option documents itself
+        if isinstance(param, click.Option):
+            assert param.help, f"{' '.join(path)} {param.opts} has no help text"
+
+
+def test_the_command_walk_finds_every_subcommand():
+    assert [" ".join(p) for p in _commands(main)] == [
+        "", "hardware", "hardware list", "hardware show", "models", "models list", "models show", "train"]
+
+
+# --- train ------------------------------------------------------------------------------------
+
+def test_train_gpt3_on_v100_json(runner):
+    data = json.loads(_ok(runner.invoke(main, [*TRAIN_GPT3, "--json"])).stdout)
+    # 6 N D = 6 x 175e9 x 300e9 = 3.15e23, plus attention FLOPs at 2048 context -> ~3.19e23
+    # (close to the 3.14e23 Brown et al. 2020 report in Table D.1)
+    assert data["flops_FLOP"] == pytest.approx(3.19e23, rel=0.02)
+    assert data["dtype"] == "fp16"  # V100 has no bf16
+    assert data["n_gpus"] == 10000
+    assert data["tokens"] == pytest.approx(300e9, rel=1e-12)
+    assert "125 TFLOP/s dense fp16" in data["assumptions"]["peak_flops"]
+
+
+def test_train_human_summary(runner):
+    out = _ok(runner.invoke(main, TRAIN_GPT3)).stdout
+    assert out.splitlines()[0] == "Training gpt3-175b on 10,000 x v100-sxm2-32gb (fp16)"
+    assert "Assumptions:" in out
+
+
+def test_train_tokens_with_a_unit_of_memory_is_a_usage_error(runner):
+    result = runner.invoke(main, [*TRAIN_GPT3, "--tokens", "80 GB"])
+    assert result.exit_code == 2
+    assert "Error: --tokens: expected a count such as '7e9', got '80 GB'" in result.stderr
+    assert "Traceback" not in result.output
+
+
+def test_train_bf16_on_v100_is_a_usage_error(runner):
+    result = runner.invoke(main, [*TRAIN_GPT3, "--dtype", "bf16"])
+    assert result.exit_code == 2
+    assert "Error: --dtype: v100-sxm2-32gb does not support bf16 (supported: fp32, fp16)" in result.stderr
+    assert "Traceback" not in result.output
+
+
+def test_train_usage_error_points_at_the_train_help(runner):
+    # click's own usage errors (e.g. an unknown option) name the subcommand; ours should too
+    result = runner.invoke(main, [*TRAIN_GPT3, "--tokens", "80 GB"], prog_name="costmodel")
+    assert result.exit_code == 2
+    assert "Try 'costmodel train --help' for help." in result.stderr

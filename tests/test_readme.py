@@ -1,0 +1,28 @@
+"""The README's generated sections match what the scripts produce (so they cannot drift)."""
+
+import importlib.util
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _load(name):
+    spec = importlib.util.spec_from_file_location(name, ROOT / "scripts" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_validation_tables_in_readme_are_current():
+    readme = (ROOT / "README.md").read_text()
+    assert _load("validation_report").render(readme) == readme, (
+        "README validation tables are stale: run `python scripts/validation_report.py --write`")
+
+
+def test_quick_start_has_exactly_two_commands():
+    readme = (ROOT / "README.md").read_text()
+    block = readme.split("## Quick start", 1)[1].split("```bash", 1)[1].split("```", 1)[0]
+    commands = [line for line in block.strip().splitlines() if line.strip()]
+    assert len(commands) == 2
+    assert commands[1] == 'pip install -e ".[test]" && pytest'
+    assert (ROOT / ".ci" / "run").read_text().count('pip install --quiet -e ".[test]" && python -m pytest') == 1

@@ -1,0 +1,183 @@
+"""Training estimates: FLOPs, time, memory, bad input, and physical properties."""
+
+import math
+
+import numpy as np
+import pytest
+from hypothesis import given
+
+import costmodel
+from costmodel import training as core
+from costmodel.training_estimate import estimate_training
+
+import strategies as st
+
+
+def test_gpt3_flops_match_the_paper():
+    # Brown et al. 2020 Table D.1: 3.14e23 FLOP for 175B params on 300B tokens. Our count adds
+    # Kaplan's attention term (96 layers x 2048 x 12288 per token), about +1.7%.
+    est = estimate_training("gpt3-175b", hardware="v100-sxm2-32gb", n_gpus=10_000)
+    assert est.flops.to("FLOP").magnitude == pytest.approx(3.14e23, rel=0.03)
+    assert est.dtype == "fp16"  # V100 has no bf16
+    assert est.tokens.to("token").magnitude == 300e9
+
+
+def test_six_n_d_without_shape():
+    est = estimate_training(params="7B", tokens="1T", hardware="a100", n_gpus=8, mfu=0.5)
+    assert est.flops.to("FLOP").magnitude == pytest.approx(6 * 7e9 * 1e12, rel=1e-12)
+    seconds = 6 * 7e9 * 1e12 / (8 * 312e12 * 0.5)
+    assert est.wall_time.to("s").magnitude == pytest.approx(seconds, rel=1e-9)
+    assert est.gpu_hours.to("hour").magnitude == pytest.approx(8 * seconds / 3600, rel=1e-9)
+
+
+def test_moe_uses_active_parameters():
+    dense = estimate_training(params="47B", tokens="1T", hardware="h100", n_gpus=64, mfu=0.4)
+    moe = estimate_training(params="47B", active_params="13B", tokens="1T", hardware="h100", n_gpus=64, mfu=0.4)
+    assert moe.flops.magnitude / dense.flops.magnitude == pytest.approx(13 / 47, rel=1e-9)
+
+
+def test_vision_models_count_samples():
+    est = estimate_training("resnet-50", hardware="v100-sxm2-32gb", n_gpus=8, mfu=0.4)
+    spec = costmodel.get_model("resnet-50")
+    expected = 3 * spec.forward_flops.to("FLOP").magnitude * spec.training_samples.magnitude
+    assert est.flops.to("FLOP").magnitude == pytest.approx(expected, rel=1e-12)
+    assert est.tokens is None
+
+
+def test_user_mfu_wins_and_default_is_calibrated():
+    a = estimate_training("llama-2-7b", hardware="a100-sxm4-80gb", n_gpus=64, mfu=0.5)
+    assert a.mfu.magnitude == 0.5 and a.assumptions["mfu"] == "given"
+    b = estimate_training("llama-2-7b", hardware="a100-sxm4-80gb", n_gpus=64)
+    # the fitted model gives A100 runs of 7B models an MFU between 0.25 and 0.45
+    assert 0.25 < b.mfu.magnitude < 0.45
+
+
+def test_memory_breakdown_of_mixed_precision_adam():
+    # 16 bytes per parameter (Rajbhandari et al. 2020), fully sharded over 64 devices
+    est = estimate_training(params="7B", tokens="1T", hardware="a100-sxm4-80gb", n_gpus=64, tp=1)
+    m = est.memory
+    assert m.weights.to("byte").magnitude == pytest.approx(2 * 7e9 / 64)
+    assert m.gradients.to("byte").magnitude == pytest.approx(2 * 7e9 / 64)
+    assert m.optimizer.to("byte").magnitude == pytest.approx(12 * 7e9 / 64)
+    assert m.activations.magnitude == 0  # no shape known for a bare parameter count
+    assert est.memory_per_gpu.to("GiB").magnitude == pytest.approx(m.total.to("GiB").magnitude)
+
+
+def test_activations_follow_korthikanti():
+    # llama-2-7b: 32 layers, d 4096, 32 heads, seq 4096, selective recompute: 34 s b h per layer
+    est = estimate_training("llama-2-7b", hardware="a100-sxm4-80gb", n_gpus=64, tp=1)
+    assert est.memory.activations.to("byte").magnitude == pytest.approx(32 * 34 * 4096 * 4096)
+    full = estimate_training("llama-2-7b", hardware="a100-sxm4-80gb", n_gpus=64, tp=1, recompute="full")
+    assert full.memory.activations.to("byte").magnitude == pytest.approx(32 * 2 * 4096 * 4096)
+    assert full.hardware_flops.magnitude == pytest.approx(4 / 3 * full.flops.magnitude, rel=1e-9)
+
+
+def test_auto_tensor_parallel_and_min_gpus():
+    est = estimate_training("gpt3-175b", hardware="v100-sxm2-32gb", n_gpus=1024)
+    assert est.fits and est.tp in (2, 4, 8)
+    assert est.memory_per_gpu.to("GiB").magnitude <= 32
+    # 175B x 16 bytes = 2.8 TB of states over 32 GiB devices needs at least 82 of them
+    assert 82 <= est.min_gpus.magnitude <= 200
+    one = estimate_training("gpt3-175b", hardware="v100-sxm2-32gb", n_gpus=1)
+    assert not one.fits
+
+
+def test_gpt4_scale_does_not_overflow():
+    est = estimate_training(params="1.7T", active_params="280B", tokens="13T", hardware="h100", n_gpus=25_000)
+    assert est.flops.to("FLOP").magnitude == pytest.approx(6 * 2.8e11 * 1.3e13, rel=1e-12)
+    d = est.to_dict()
+    assert all(math.isfinite(v) for v in d.values() if isinstance(v, float))
+
+
+def test_to_dict_keys_carry_units():
+    d = estimate_training("gpt2", hardware="a100", n_gpus=8, tokens="10B").to_dict()
+    for key in ("flops_FLOP", "gpu_hours_h", "wall_time_days", "memory_per_gpu_GiB", "energy_MWh",
+                "co2e_t", "cost_USD"):
+        assert key in d
+    assert d["gpu_hours_h"] == pytest.approx(d["wall_time_days"] * 24 * 8)
+
+
+@pytest.mark.parametrize("kwargs, error, message", [
+    (dict(params=-5, tokens=1e9), costmodel.UnitError, "params: expected a value more than zero"),
+    (dict(params=0, tokens=1e9), costmodel.UnitError, "params: .*more than zero"),
+    (dict(params="7B", tokens="80 GB"), costmodel.UnitError, "tokens: expected a count"),
+    (dict(params="7B", tokens=1e9, mfu=0), costmodel.InputError, r"mfu: expected a number in \(0, 1\]"),
+    (dict(params="7B", tokens=1e9, mfu=1.5), costmodel.InputError, r"mfu: expected a number in \(0, 1\]"),
+    (dict(params="7B"), costmodel.InputError, "tokens: required"),
+    (dict(tokens=1e9), costmodel.InputError, "params: give a catalogued model"),
+    (dict(params="7B", tokens=1e9, n_gpus=0), costmodel.UnitError, "n_gpus: .*more than zero"),
+    (dict(params="7B", tokens=1e9, n_gpus=2.5), costmodel.InputError, "n_gpus: expected a whole number"),
+    (dict(params="7B", tokens=1e9, recompute="some"), costmodel.InputError, "recompute: expected one of"),
+    (dict(params="7B", active_params="8B", tokens=1e9), costmodel.InputError, "active_params: must not exceed"),
+    (dict(params="7B", tokens=1e9, tp=16, n_gpus=8), costmodel.InputError, "exceeds n_gpus"),
+])
+def test_bad_input_names_the_argument(kwargs, error, message):
+    base = dict(hardware="a100", n_gpus=8)
+    base.update(kwargs)
+    with pytest.raises(error, match=message):
+        estimate_training(**base)
+
+
+@pytest.mark.parametrize("dtype", ["bf16", "fp8"])
+def test_unsupported_dtype_on_v100(dtype):
+    with pytest.raises(costmodel.InputError, match=f"dtype: v100-sxm2-32gb does not support {dtype}"):
+        estimate_training("gpt2", tokens="10B", hardware="v100-sxm2-32gb", n_gpus=8, dtype=dtype)
+
+
+def test_unknown_ids_are_key_errors():
+    with pytest.raises(KeyError, match="did you mean 'gpt3-175b'"):
+        estimate_training("gpt3-175", hardware="a100", n_gpus=8)
+    with pytest.raises(costmodel.UnknownProfileError, match="not a known hardware profile"):
+        estimate_training("gpt2", tokens="10B", hardware="a1000x", n_gpus=8)
+
+
+# ---- properties -------------------------------------------------------------------------
+
+@given(st.params, st.tokens, st.devices, st.gpu_hardware)
+def test_finite_and_non_negative_over_the_whole_domain(n, d, gpus, hw):
+    est = estimate_training(params=n, tokens=d, hardware=hw, n_gpus=gpus)
+    for key, value in est.to_dict().items():
+        if isinstance(value, float):
+            assert math.isfinite(value) and value >= 0, key
+    assert 0.05 <= est.mfu.magnitude <= 0.70
+
+
+@given(st.params, st.tokens, st.factor)
+def test_time_is_linear_in_tokens(n, d, k):
+    a = estimate_training(params=n, tokens=d, hardware="h100", n_gpus=8, mfu=0.4)
+    b = estimate_training(params=n, tokens=d * k, hardware="h100", n_gpus=8, mfu=0.4)
+    assert b.gpu_hours.magnitude == pytest.approx(k * a.gpu_hours.magnitude, rel=1e-9)
+    assert b.energy.magnitude == pytest.approx(k * a.energy.magnitude, rel=1e-9)
+
+
+@given(st.params, st.factor, st.devices)
+def test_more_parameters_never_cost_less(n, k, gpus):
+    a = estimate_training(params=n, tokens=1e12, hardware="a100", n_gpus=gpus)
+    b = estimate_training(params=n * k, tokens=1e12, hardware="a100", n_gpus=gpus)
+    assert b.flops.magnitude > a.flops.magnitude
+    # the calibrated MFU rises slowly with size (about +12% per decade), never as fast as FLOPs
+    assert b.gpu_hours.magnitude >= a.gpu_hours.magnitude * (1 - 1e-12)
+    assert b.memory.optimizer.magnitude >= a.memory.optimizer.magnitude
+
+
+@given(st.catalog_lms)
+def test_units_do_not_change_answers(model):
+    a = estimate_training(model, hardware="h100", n_gpus=64, tokens=1e12)
+    b = estimate_training(model, hardware="h100", n_gpus=64, tokens="1T tokens")
+    c = estimate_training(model, hardware="h100", n_gpus=64, tokens=costmodel.ureg.Quantity(1000, "Gtoken"))
+    assert a.gpu_hours == b.gpu_hours
+    assert c.gpu_hours.magnitude == pytest.approx(a.gpu_hours.magnitude, rel=1e-12)
+
+
+@given(st.params, st.devices)
+def test_memory_breakdown_sums_to_total(n, gpus):
+    est = estimate_training(params=n, tokens=1e9, hardware="h100", n_gpus=gpus)
+    assert est.memory.total.to("GiB").magnitude == pytest.approx(est.memory_per_gpu.to("GiB").magnitude)
+
+
+def test_core_functions_broadcast_over_arrays():
+    n = np.array([1e9, 7e9, 70e9])
+    flops = core.model_flops(n, 1e12)
+    assert flops.shape == (3,) and flops[1] == pytest.approx(4.2e22)
+    tp, w, g, o, a = core.plan_memory(n, 8.0, 80 * 2**30, np.array([1e9, 1e10, 1e12]))
+    assert tp.shape == (3,) and list(tp) == [1.0, 1.0, 8.0]
