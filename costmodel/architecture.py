@@ -20,7 +20,7 @@ Conventions (weights of every linear layer, embedding and norm):
 
 from __future__ import annotations
 
-__all__ = ["count_parameters"]
+__all__ = ["count_parameters", "expert_parameters"]
 
 
 def _ffn(d: int, ffn: int, gated: bool, bias: bool) -> int:
@@ -86,3 +86,14 @@ def count_parameters(spec) -> tuple[float, float]:
         total += layers * (attn + dense_ffn)
         active = total
     return float(total), float(active)
+
+
+def expert_parameters(spec) -> float:
+    """Parameters of the routed experts (0 for dense models): the weights a MoE decode step
+    reads only when some token in the batch is routed to them."""
+    if not spec.experts:
+        return 0.0
+    gated = spec.ffn_type in ("swiglu", "geglu")
+    moe_layers = spec.layers + (spec.decoder_layers or 0) - (spec.dense_layers or 0)
+    return float(moe_layers * spec.experts * _ffn(spec.d_model, spec.expert_ffn_dim or spec.ffn_dim,
+                                                  gated, spec.bias))

@@ -21,7 +21,7 @@ import numpy as np
 
 from .profiles import read_toml
 
-__all__ = ["mfu_default", "calibration"]
+__all__ = ["mfu_default", "calibration", "inference_calibration"]
 
 RIDGE_REF = 200.0  # FLOP per byte; near an A100's (312e12 / 2.04e12 = 153) and H100's (295)
 
@@ -30,6 +30,12 @@ RIDGE_REF = 200.0  # FLOP per byte; near an A100's (312e12 / 2.04e12 = 153) and 
 def calibration() -> dict:
     """The parsed calibration file (cached)."""
     return read_toml(Path(__file__).resolve().parent / "data" / "calibration.toml")
+
+
+@cache
+def inference_calibration() -> dict:
+    """Fitted achievable fractions and overheads of serving (``data/inference_calibration.toml``)."""
+    return read_toml(Path(__file__).resolve().parent / "data" / "inference_calibration.toml")["inference"]
 
 
 def mfu_features(peak_flops, bandwidth, active_params, n_gpus):

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["read_cases", "training_validation", "energy_validation", "summary"]
+__all__ = ["read_cases", "training_validation", "energy_validation", "inference_validation", "summary"]
 
 
 def read_cases(path) -> list[dict]:
@@ -128,4 +128,44 @@ def energy_validation(path):
         records.append({"run": row["run"], "hardware": row["hardware"], "metric": metric,
                         "kind": row["kind"], "published": published, "estimated": estimated,
                         "error": estimated / published - 1.0, "source": row["source"]})
+    return pd.DataFrame.from_records(records)
+
+
+def inference_kwargs(row: dict) -> dict:
+    """Arguments of estimate_inference for one measured point."""
+    kwargs = {"hardware": row["hardware"], "n_gpus": int(row["tp"] or row["n_gpus"]),
+              "batch_size": int(row["batch_size"]), "prompt_tokens": int(row["prompt_tokens"]),
+              "output_tokens": int(row["output_tokens"]), "dtype": row["dtype"] or None,
+              "kv_dtype": row["kv_dtype"] or None, "batching": row.get("batching") or "static"}
+    if row.get("model_id"):
+        kwargs["model"] = row["model_id"]
+    return kwargs
+
+
+def inference_validation(path, estimate=None):
+    """Measured TTFT and TPOT at a fixed batch vs estimates, one row per (point, metric).
+
+    Points measured under a request rate rather than a fixed batch are left out: their
+    batch size changes from step to step and is not published.
+    """
+    import pandas as pd
+
+    if estimate is None:
+        from .inference_estimate import estimate_inference as estimate
+    records = []
+    for row in read_cases(path):
+        if not (row.get("batch_size") and row.get("batching") in ("static", "continuous") and row.get("prompt_tokens") and row.get("output_tokens")
+                and row.get("model_id") and row.get("measured") == "true"):
+            continue
+        est = estimate(**inference_kwargs(row))
+        for metric in ("ttft", "tpot"):
+            if row.get(f"{metric}_ms"):
+                published = float(row[f"{metric}_ms"])
+                estimated = float(getattr(est, metric).to("ms").magnitude)
+                records.append({"point": row["point"], "model": row["model_id"], "hardware": row["hardware"],
+                                "n_gpus": int(row["tp"] or row["n_gpus"]), "batch": int(row["batch_size"]),
+                                "prompt": int(row["prompt_tokens"]), "output": int(row["output_tokens"]),
+                                "dtype": row["dtype"], "batching": row["batching"], "metric": metric, "published_ms": published,
+                                "estimated_ms": estimated, "error": estimated / published - 1.0,
+                                "engine": row["engine"], "source": row["source"]})
     return pd.DataFrame.from_records(records)

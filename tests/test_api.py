@@ -10,10 +10,11 @@ import pytest
 import costmodel
 
 PUBLIC = [
-    "CostModelError", "HardwareProfile", "InputError", "MemoryBreakdown", "ModelSpec",
-    "ProfileError", "Quantity", "TrainingEstimate", "UnitError", "UnknownProfileError",
-    "__version__", "estimate_training", "get_hardware", "get_model", "list_hardware",
-    "list_models", "ureg",
+    "CostModelError", "HardwareProfile", "InferenceEstimate", "InferenceMemory", "InputError",
+    "MemoryBreakdown", "ModelSpec", "ProfileError", "Quantity", "Region", "TrainingEstimate",
+    "UnitError", "UnknownProfileError", "__version__", "estimate_inference", "estimate_training",
+    "get_hardware", "get_model", "get_region", "list_hardware", "list_models", "list_regions",
+    "ureg",
 ]
 
 

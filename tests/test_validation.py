@@ -5,7 +5,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from costmodel.validation import energy_validation, read_cases, summary, training_validation
+from costmodel.validation import energy_validation, inference_validation, read_cases, summary, training_validation
 
 DATA = Path(__file__).parent / "data"
 TRAINING = training_validation(DATA / "training_runs.csv")
@@ -71,3 +71,26 @@ def test_energy_table_has_measured_and_formula_rows():
 def test_energy_from_defaults_every_run_within_a_factor_of_two():
     ratio = ENERGY.estimated / ENERGY.published
     assert ratio.between(0.5, 2.0).all(), ENERGY[["run", "published", "estimated"]]
+
+
+INFERENCE = inference_validation(DATA / "inference_points.csv")
+
+
+def test_inference_table_covers_sizes_devices_and_batches():
+    rows = read_cases(DATA / "inference_points.csv")
+    assert len(rows) >= 12 and all(r["measured"] == "true" and r["source"] for r in rows)
+    assert {"llama-2-7b", "llama-2-13b", "llama-2-70b", "falcon-180b"} <= set(INFERENCE.model)
+    assert {"a100-sxm4-80gb", "h100-sxm5-80gb"} <= set(INFERENCE.hardware)
+    assert INFERENCE.batch.min() == 1 and INFERENCE.batch.max() >= 64
+
+
+@pytest.mark.parametrize("metric, bound", [("tpot", 0.25), ("ttft", 0.35)])
+def test_inference_median_error(metric, bound):
+    stats = summary(INFERENCE.error[INFERENCE.metric == metric])
+    assert stats["n"] >= 8
+    assert stats["median_abs_error"] <= bound
+
+
+def test_every_measured_point_within_a_factor_of_two():
+    ratio = INFERENCE.estimated_ms / INFERENCE.published_ms
+    assert ratio.between(0.5, 2.0).all(), INFERENCE[["point", "metric", "published_ms", "estimated_ms"]]

@@ -1,0 +1,168 @@
+"""Inference estimates: roofline bounds, memory fit, batching, bad input, properties."""
+
+import math
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as hs
+
+import costmodel
+from costmodel import estimate_inference
+from costmodel.calibration import inference_calibration
+
+LLAMA7 = dict(model="llama-2-7b", hardware="a100-sxm4-80gb")
+
+
+def test_decode_of_a_7b_model_is_bound_by_reading_the_weights():
+    est = estimate_inference(**LLAMA7, prompt_tokens=128, output_tokens=128)
+    cal = inference_calibration()
+    weights = 6.74e9 * 2
+    kv = 32 * 2 * 32 * 128 * 2 * (128 + 64)  # layers x K,V x heads x head_dim x bytes x avg context
+    expected = (weights + kv) / (2.039e12 * cal["bandwidth_fraction"]) + cal["step_overhead_s"]
+    assert est.tpot.to("s").magnitude == pytest.approx(expected, rel=0.02)
+    assert est.bound == {"prefill": "compute", "decode": "memory"}
+    assert est.latency.to("s").magnitude == pytest.approx(
+        est.ttft.to("s").magnitude + 127 * est.tpot.to("s").magnitude, rel=1e-9)
+    assert est.throughput.to("token/s").magnitude == pytest.approx(128 / est.latency.to("s").magnitude)
+
+
+def test_gqa_shrinks_the_kv_cache():
+    # Llama-2-70B has 8 KV heads for 64 query heads: 8x less cache than full attention
+    est = estimate_inference("llama-2-70b", hardware="h100", n_gpus=4, prompt_tokens=1000, output_tokens=1000,
+                             batch_size=10)
+    per_token = 80 * 2 * 8 * 128 * 2
+    assert est.memory.kv_cache.to("byte").magnitude == pytest.approx(10 * 2000 * per_token / 4)
+
+
+def test_mla_caches_the_latent_only():
+    est = estimate_inference("deepseek-v3", hardware="h200", n_gpus=8, prompt_tokens=1000, output_tokens=0,
+                             dtype="fp8")
+    per_token = 61 * (512 + 64) * 1  # kv_lora_rank + rope dim, fp8
+    assert est.memory.kv_cache.to("byte").magnitude == pytest.approx(1000 * per_token / 8)
+
+
+def test_moe_decode_reads_only_the_experts_it_hits():
+    one = estimate_inference("mixtral-8x7b", hardware="h100", n_gpus=2, prompt_tokens=100, output_tokens=100)
+    dense_like = estimate_inference(params="46.7B", hardware="h100", n_gpus=2, prompt_tokens=100,
+                                    output_tokens=100)
+    # at batch 1, 2 of 8 experts per layer are read: far less than all 46.7B parameters
+    assert one.tpot.magnitude < 0.6 * dense_like.tpot.magnitude
+
+
+def test_model_that_does_not_fit_says_what_would():
+    est = estimate_inference("llama-2-70b", hardware="a100-sxm4-40gb", prompt_tokens=512, output_tokens=128)
+    assert not est.fits
+    assert est.min_gpus == 4  # 138 GB of bf16 weights over 40 GiB devices
+    # A100 has no fp8 and int8 weights (69 GB) are still too big; int4 (34.5 GB) fits
+    assert est.fitting_dtype == "int4"
+    est8 = estimate_inference("llama-2-13b", hardware="l4", prompt_tokens=512, output_tokens=128)
+    assert not est8.fits and est8.fitting_dtype in ("fp8", "int8")
+    with pytest.raises(costmodel.InputError, match="batch_size: 1 requests need .* GiB per device"):
+        estimate_inference("llama-2-70b", hardware="a100-sxm4-40gb", prompt_tokens=512, output_tokens=128,
+                           strict=True)
+
+
+def test_max_batch_size_is_the_largest_that_fits():
+    est = estimate_inference(**LLAMA7, prompt_tokens=1024, output_tokens=1024, batch_size=8)
+    at_max = estimate_inference(**LLAMA7, prompt_tokens=1024, output_tokens=1024, batch_size=est.max_batch_size)
+    over = estimate_inference(**LLAMA7, prompt_tokens=1024, output_tokens=1024, batch_size=est.max_batch_size + 1)
+    assert at_max.fits and not over.fits
+
+
+def test_encoders_vision_and_linear_are_one_forward_pass():
+    bert = estimate_inference("bert-base", hardware="t4", prompt_tokens=128, output_tokens=0, batch_size=8)
+    assert bert.tpot.magnitude == 0 and bert.latency == bert.ttft.to("s")
+    resnet = estimate_inference("resnet-50", hardware="jetson-agx-orin-64gb", prompt_tokens=1, output_tokens=0)
+    assert resnet.output_tokens == 0 and resnet.cost_per_million_tokens is None
+    lin = estimate_inference("linear-regression", hardware="epyc-9654", prompt_tokens=1, output_tokens=0)
+    seconds = lin.latency.to("s").magnitude
+    assert 0 < seconds < 0.01 and math.isfinite(seconds)
+
+
+def test_context_longer_than_the_model_warns_or_raises():
+    est = estimate_inference(**LLAMA7, prompt_tokens=4000, output_tokens=500)
+    assert est.warnings and "exceeds the model's context of 4096" in est.warnings[0]
+    with pytest.raises(costmodel.InputError, match="exceeds the model's context"):
+        estimate_inference(**LLAMA7, prompt_tokens=4000, output_tokens=500, strict=True)
+
+
+def test_continuous_batching_interleaves_prefills():
+    static = estimate_inference("llama-3.1-70b", hardware="h100", n_gpus=2, dtype="fp8", prompt_tokens=5000,
+                                output_tokens=500, batch_size=50)
+    cont = estimate_inference("llama-3.1-70b", hardware="h100", n_gpus=2, dtype="fp8", prompt_tokens=5000,
+                              output_tokens=500, batch_size=50, batching="continuous")
+    assert cont.ttft.magnitude < static.ttft.magnitude / 10  # one prompt at a time, not 50
+    assert cont.tpot.magnitude > static.tpot.magnitude  # decode steps share time with prefills
+
+
+def test_energy_and_cost_per_request():
+    est = estimate_inference(**LLAMA7, prompt_tokens=128, output_tokens=128, batch_size=16,
+                             price_per_gpu_hour="$2/h", power_per_gpu="300 W", host_power_per_gpu=0, pue=1.0)
+    seconds = est.latency.to("s").magnitude
+    assert est.energy.to("J").magnitude == pytest.approx(300 * seconds / 16, rel=1e-9)
+    assert est.cost.to("USD").magnitude == pytest.approx(2 * seconds / 3600 / 16, rel=1e-9)
+    assert est.cost_per_million_tokens.to("USD").magnitude == pytest.approx(
+        est.cost.to("USD").magnitude * 1e6 / 128, rel=1e-9)
+
+
+@pytest.mark.parametrize("kwargs, error, message", [
+    (dict(prompt_tokens=0, output_tokens=0), costmodel.InputError, "at least one token"),
+    (dict(prompt_tokens=-1, output_tokens=10), costmodel.UnitError, "prompt_tokens: .*zero or more"),
+    (dict(prompt_tokens=10, output_tokens=10, batch_size=0), costmodel.UnitError, "batch_size: .*more than zero"),
+    (dict(prompt_tokens=10, output_tokens=10, dtype="fp8"), costmodel.InputError, "does not support fp8"),
+    (dict(prompt_tokens=10, output_tokens=10, dtype="fp12"), costmodel.InputError, "dtype: expected one of"),
+    (dict(prompt_tokens=10, output_tokens=10, batching="eager"), costmodel.InputError, "batching: expected"),
+    (dict(prompt_tokens="10 GB", output_tokens=10), costmodel.UnitError, "prompt_tokens: expected a count"),
+])
+def test_bad_input(kwargs, error, message):
+    with pytest.raises(error, match=message):
+        estimate_inference(**LLAMA7, **kwargs)
+
+
+# ---- properties -------------------------------------------------------------------------
+
+models = hs.sampled_from(["llama-2-7b", "llama-2-70b", "llama-3.1-405b", "mixtral-8x7b", "gpt-j-6b", "falcon-180b"])
+devices = hs.sampled_from(["a100-sxm4-80gb", "h100-sxm5-80gb", "h200-sxm-141gb", "mi300x", "l40s"])
+tp = hs.sampled_from([1, 2, 4, 8])
+tokens = hs.integers(min_value=1, max_value=4000)
+batches = hs.integers(min_value=1, max_value=512)
+
+
+@given(models, devices, tp, tokens, tokens, batches)
+def test_tpot_never_beats_reading_the_bytes(model, hw, n, prompt, output, batch):
+    est = estimate_inference(model, hardware=hw, n_gpus=n, prompt_tokens=prompt, output_tokens=output + 1,
+                             batch_size=batch)
+    spec, prof = costmodel.get_model(model), costmodel.get_hardware(hw)
+    from costmodel.architecture import expert_parameters
+    experts_hit = 0 if not spec.experts else 1 - (1 - spec.experts_per_token / spec.experts) ** batch
+    weight_bytes = 2 * (spec.params.magnitude - expert_parameters(spec) * (1 - experts_hit))
+    floor = weight_bytes / (n * prof.number("memory_bandwidth"))
+    assert est.tpot.to("s").magnitude >= floor * (1 - 1e-9)
+    prefill_flops = 2 * spec.active_params.magnitude * prompt * batch
+    assert est.ttft.to("s").magnitude >= prefill_flops / (n * prof.peak_flops()) * (1 - 1e-9)
+
+
+@given(models, devices, tokens, tokens, hs.integers(min_value=1, max_value=1000))
+def test_latency_grows_with_output_tokens(model, hw, prompt, output, more):
+    a = estimate_inference(model, hardware=hw, n_gpus=8, prompt_tokens=prompt, output_tokens=output)
+    b = estimate_inference(model, hardware=hw, n_gpus=8, prompt_tokens=prompt, output_tokens=output + more)
+    assert b.latency.magnitude > a.latency.magnitude
+
+
+@given(models, devices, tokens, hs.integers(min_value=1, max_value=256))
+def test_throughput_does_not_fall_with_batch_while_memory_bound(model, hw, prompt, batch):
+    a = estimate_inference(model, hardware=hw, n_gpus=8, prompt_tokens=prompt, output_tokens=256, batch_size=batch)
+    b = estimate_inference(model, hardware=hw, n_gpus=8, prompt_tokens=prompt, output_tokens=256,
+                           batch_size=batch + 1)
+    if a.bound["decode"] == "memory" and b.bound["decode"] == "memory" and a.fits and b.fits:
+        assert b.throughput.magnitude >= a.throughput.magnitude * (1 - 1e-9)
+
+
+@given(models, devices, tokens, batches)
+def test_more_bytes_per_weight_never_decodes_faster(model, hw, prompt, batch):
+    fp8_ok = "fp8" in costmodel.get_hardware(hw).dense
+    small = estimate_inference(model, hardware=hw, n_gpus=8, prompt_tokens=prompt, output_tokens=64,
+                               batch_size=batch, dtype="fp8" if fp8_ok else "int8", kv_dtype="bf16")
+    big = estimate_inference(model, hardware=hw, n_gpus=8, prompt_tokens=prompt, output_tokens=64,
+                             batch_size=batch, dtype="bf16", kv_dtype="bf16")
+    assert big.tpot.magnitude >= small.tpot.magnitude * (1 - 1e-9)
