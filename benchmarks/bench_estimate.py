@@ -29,6 +29,12 @@ CASES = {
         lambda: costmodel.estimate_training(params="7B", tokens="2T", hardware="h100", n_gpus=512),
     "estimate_training(deepseek-v3, h800 x 2048, fp8)":
         lambda: costmodel.estimate_training("deepseek-v3", hardware="h800-sxm5-80gb", n_gpus=2048, dtype="fp8"),
+    "estimate_inference(llama-2-70b, h100 x 4, 512/256, batch 8)":
+        lambda: costmodel.estimate_inference("llama-2-70b", hardware="h100", n_gpus=4, prompt_tokens=512,
+                                             output_tokens=256, batch_size=8),
+    "estimate_inference(mixtral-8x7b, a100 x 2, continuous batch 32)":
+        lambda: costmodel.estimate_inference("mixtral-8x7b", hardware="a100", n_gpus=2, prompt_tokens=1024,
+                                             output_tokens=128, batch_size=32, batching="continuous"),
 }
 
 

@@ -7,7 +7,7 @@ import json
 import click
 
 from . import format as fmt
-from .cli_common import usage_errors
+from .cli_common import footprint_options, usage_errors
 
 
 @click.command(context_settings={"help_option_names": ["-h", "--help"]})
@@ -29,12 +29,13 @@ from .cli_common import usage_errors
               help="ZeRO stage sharding optimizer(1)/gradients(2)/weights(3) over data parallelism.")
 @click.option("--recompute", type=click.Choice(["none", "selective", "full"]), default="selective",
               show_default=True, help="Activation recomputation policy.")
+@footprint_options
 @click.option("--json", "as_json", is_flag=True, help="Write only JSON to stdout.")
 @click.option("--profile-path", type=click.Path(file_okay=False), default=None,
               help="Extra directory of hardware profile TOML files.")
 @usage_errors
 def train(model, params, active_params, tokens, samples, hardware_id, gpus, mfu, dtype, seq_len,
-          micro_batch, tp, pp, zero_stage, recompute, as_json, profile_path):
+          micro_batch, tp, pp, zero_stage, recompute, as_json, profile_path, **footprint):
     """Estimate FLOPs, time, GPU-hours and memory of a training run.
 
     MODEL is a catalog id (see `costmodel models list`); leave it out and give --params
@@ -47,7 +48,8 @@ def train(model, params, active_params, tokens, samples, hardware_id, gpus, mfu,
     est = estimate_training(model, params=params, active_params=active_params, tokens=tokens,
                             samples=samples, hardware=hardware_id, n_gpus=gpus, dtype=dtype, mfu=mfu,
                             seq_len=seq_len, micro_batch=micro_batch, tp=tp, pp=pp,
-                            zero_stage=zero_stage, recompute=recompute, profile_path=profile_path)
+                            zero_stage=zero_stage, recompute=recompute, profile_path=profile_path,
+                            **footprint)
     if as_json:
         click.echo(json.dumps({**est.to_dict(), "assumptions": est.assumptions}, indent=2, default=str))
         return
@@ -69,6 +71,11 @@ def render(est) -> str:
         f"activations {fmt.qty(m.activations, 'GiB')}) at tp={est.tp}"
         + ("" if est.fits else "  ** does not fit **"),
         f"  min devices  {fmt.number(est.min_gpus.magnitude)} (model states fully sharded)",
+        f"  energy       {fmt.number(est.energy.to('MWh').magnitude)} MWh (IT {fmt.number(est.it_energy.to('MWh').magnitude)}"
+        f" MWh x PUE {est.footprint.pue:.3g})",
+        f"  CO2e         {fmt.number(est.co2e.to('tonne').magnitude)} t",
+        f"  cost         " + ("- (no price for this device; pass --price)" if est.cost is None
+                              else f"${fmt.count(est.cost.to('USD').magnitude)} ({est.footprint.cost_basis})"),
     ]
     if est.tokens is not None:
         lines.insert(2, f"  tokens       {fmt.count(est.tokens.magnitude)}")

@@ -40,13 +40,19 @@ class UnknownProfileError(CostModelError, KeyError):
         return str(self.args[0]) if self.args else ""
 
 
-def did_you_mean(name: str, candidates, *, what: str, command: str) -> UnknownProfileError:
-    """Build the error for an unknown ``name``, with up to three close matches."""
+def did_you_mean(name: str, candidates, *, what: str, command: str, ranked: bool = False) -> UnknownProfileError:
+    """Build the error for an unknown ``name``, with up to three close matches.
+
+    ``ranked=True`` means ``candidates`` already are the suggestions, best first.
+    """
     import difflib
 
-    pool = sorted(set(candidates))
-    close = difflib.get_close_matches(name.lower(), pool, n=3, cutoff=0.5)
-    if not close:
-        close = [c for c in pool if name.lower() and name.lower() in c][:3]
+    if ranked:
+        close = list(candidates)[:3]
+    else:
+        pool = sorted(set(candidates))
+        close = difflib.get_close_matches(name.lower(), pool, n=3, cutoff=0.5)
+        if not close:
+            close = [c for c in pool if name.lower() and name.lower() in c][:3]
     hint = f"; did you mean {', '.join(repr(c) for c in close)}?" if close else ""
     return UnknownProfileError(f"{name!r} is not a known {what}{hint} (see: {command})")

@@ -159,10 +159,18 @@ def normalise(name: str) -> str:
 
 
 def lookup(name, index: dict, *, what: str, command: str):
-    """Find ``name`` in an index of normalised ids and aliases, or raise with suggestions."""
+    """Find ``name`` in an index of normalised ids and aliases, or raise with suggestions.
+
+    Suggestions are the ids of the entries whose id or alias is closest to ``name``.
+    """
     if not isinstance(name, str):
-        raise did_you_mean(repr(name), index, what=what, command=command)
-    try:
-        return index[normalise(name)]
-    except KeyError:
-        raise did_you_mean(name, index, what=what, command=command) from None
+        raise did_you_mean(repr(name), [], what=what, command=command)
+    key = normalise(name)
+    if key in index:
+        return index[key]
+    import difflib
+
+    close = difflib.get_close_matches(key, list(index), n=10, cutoff=0.5)
+    close += [k for k in index if key and key in k]
+    ids = list(dict.fromkeys(index[k].id for k in close))[:3]
+    raise did_you_mean(name, ids, what=what, command=command, ranked=True)

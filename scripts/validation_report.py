@@ -74,7 +74,32 @@ def energy_section() -> str:
     return "\n".join(lines)
 
 
-SECTIONS = {"training": training_section, "energy": energy_section}
+def inference_section() -> str:
+    from costmodel.validation import inference_validation
+
+    v = inference_validation(DATA / "inference_points.csv")
+    lines = [
+        f"Measured time to first token (TTFT) and time per output token (TPOT) of {v.point.nunique()} "
+        "fixed-batch serving benchmarks (`tests/data/inference_points.csv`: engine, statistic and "
+        "source per point), estimated with the fitted serving constants "
+        "(`costmodel/data/inference_calibration.toml`, `scripts/fit_inference.py`). Points measured "
+        "under a request rate instead of a fixed batch are kept in the table but not scored.",
+        "",
+    ]
+    for metric in ("ttft", "tpot"):
+        s = summary(v.error[v.metric == metric])
+        lines.append(f"- {metric.upper()}: median absolute error **{s['median_abs_error']:.1%}** over "
+                     f"{s['n']} points, worst **x{s['worst_factor']:.2f}**")
+    lines += ["", "| point | model | hardware x n | dtype | batch | in/out | metric | measured ms | estimated ms | error |",
+              "|---|---|---|---|---:|---|---|---:|---:|---:|"]
+    for r in v.itertuples():
+        lines.append(f"| {r.point} | {r.model} | {r.hardware} x {r.n_gpus} | {r.dtype} | {r.batch} "
+                     f"({r.batching}) | {r.prompt}/{r.output} | {r.metric.upper()} | {_n(r.published_ms)} | "
+                     f"{_n(r.estimated_ms)} | {r.error:+.0%} |")
+    return "\n".join(lines)
+
+
+SECTIONS = {"training": training_section, "energy": energy_section, "inference": inference_section}
 
 
 def render(readme: str) -> str:

@@ -159,7 +159,8 @@ def test_every_command_has_help_with_an_example(runner, path):
 
 def test_the_command_walk_finds_every_subcommand():
     assert [" ".join(p) for p in _commands(main)] == [
-        "", "hardware", "hardware list", "hardware show", "models", "models list", "models show", "train"]
+        "", "hardware", "hardware list", "hardware show", "infer", "models", "models list", "models show",
+        "regions", "regions list", "train"]
 
 
 # --- train ------------------------------------------------------------------------------------
@@ -200,3 +201,29 @@ def test_train_usage_error_points_at_the_train_help(runner):
     result = runner.invoke(main, [*TRAIN_GPT3, "--tokens", "80 GB"], prog_name="costmodel")
     assert result.exit_code == 2
     assert "Try 'costmodel train --help' for help." in result.stderr
+
+
+# --- infer and regions ---------------------------------------------------------------------------
+
+def test_infer_json_has_the_phases_and_their_bounds(runner):
+    args = ["infer", "llama-2-7b", "--hardware", "a100-sxm4-80gb", "--prompt", "128", "--output", "128", "--json"]
+    data = json.loads(_ok(runner.invoke(main, args)).stdout)
+    # 13.5 GB of weights over ~2 TB/s: about 10 ms per token, as LMDeploy measured
+    assert 8 < data["tpot_ms"] < 14
+    assert data["bound_prefill"] == "compute" and data["bound_decode"] == "memory"
+    assert data["cost_per_million_tokens_USD"] == pytest.approx(data["cost_USD"] * 1e6 / 128, rel=1e-9)
+
+
+def test_infer_wrong_unit_names_the_option(runner):
+    result = runner.invoke(main, ["infer", "llama-2-7b", "--hardware", "a100", "--price", "5 GB"])
+    assert result.exit_code == 2
+    assert "--price: expected a price per device-hour" in result.output
+    assert "Traceback" not in result.output
+
+
+def test_regions_list_shows_intensity_and_pue(runner):
+    out = _ok(runner.invoke(main, ["regions", "list"])).stdout
+    assert "france" in out and "quebec" in out
+    data = json.loads(_ok(runner.invoke(main, ["regions", "list", "--json"])).stdout)
+    world = next(r for r in data if r["id"] == "world")
+    assert world["grid_intensity_g_per_kWh"] == pytest.approx(481)
