@@ -180,9 +180,11 @@ def models_show(model_id, as_json):
         click.echo(f"{key.ljust(width)}  {shown}")
 
 
+from .cli_compare import compare  # noqa: E402
 from .cli_infer import infer, regions  # noqa: E402
 from .cli_train import train  # noqa: E402
 
+main.add_command(compare)
 main.add_command(train)
 main.add_command(infer)
 main.add_command(regions)

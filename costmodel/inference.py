@@ -12,7 +12,8 @@ References
 Pope et al. 2022, "Efficiently Scaling Transformer Inference" (decode is bound by reading the
 weights and KV cache; two all-reduces per layer under tensor parallelism, Sec. 3);
 Kaplan et al. 2020, Table 1 (forward FLOPs per token ``2 N + 2 n_layer n_ctx d_attn``);
-Shoeybi et al. 2019, "Megatron-LM" (two all-reduces per layer in the forward pass).
+Shoeybi et al. 2019, "Megatron-LM" (two all-reduces per layer in the forward pass);
+Thakur et al. 2005 (latency and bandwidth terms of collectives).
 """
 
 from __future__ import annotations
@@ -45,10 +46,17 @@ def expert_fraction(experts, experts_per_token, tokens_in_step):
 
 
 def allreduce_seconds(message_bytes, tp, link_bandwidth, latency):
-    """One ring all-reduce over ``tp`` devices: ``2 (tp - 1)`` steps, each a latency and a
-    ``1 / tp`` share of the message over one direction of the link (0 when tp == 1)."""
-    steps = 2.0 * (tp - 1.0)
-    return np.where(tp > 1, steps * (latency + message_bytes / tp / link_bandwidth), 0.0)
+    """One all-reduce over ``tp`` devices (0 when tp == 1).
+
+    Bandwidth term of a ring, ``2 (tp - 1) / tp`` of the message over one direction of the
+    link; latency term of a tree / recursive doubling, ``2 log2(tp)`` hops, as collective
+    libraries switch to latency-optimal algorithms for the small messages of decoding
+    (Thakur et al. 2005, "Optimization of Collective Communication Operations in MPICH").
+    """
+    tp = np.asarray(tp, dtype=float) if np.ndim(tp) else float(tp)
+    hops = 2.0 * np.log2(np.maximum(tp, 1.0))
+    ring = 2.0 * (tp - 1.0) / np.maximum(tp, 1.0) * message_bytes / link_bandwidth
+    return np.where(tp > 1, hops * latency + ring, 0.0)
 
 
 def phase_seconds(flops, bytes_moved, n, peak, bandwidth, compute_fraction, bandwidth_fraction):

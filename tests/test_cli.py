@@ -159,7 +159,7 @@ def test_every_command_has_help_with_an_example(runner, path):
 
 def test_the_command_walk_finds_every_subcommand():
     assert [" ".join(p) for p in _commands(main)] == [
-        "", "hardware", "hardware list", "hardware show", "infer", "models", "models list", "models show",
+        "", "compare", "hardware", "hardware list", "hardware show", "infer", "models", "models list", "models show",
         "regions", "regions list", "train"]
 
 
@@ -227,3 +227,40 @@ def test_regions_list_shows_intensity_and_pue(runner):
     data = json.loads(_ok(runner.invoke(main, ["regions", "list", "--json"])).stdout)
     world = next(r for r in data if r["id"] == "world")
     assert world["grid_intensity_g_per_kWh"] == pytest.approx(481)
+
+
+# --- compare, the README's main job -----------------------------------------------------------
+
+def test_compare_covers_gpt2_to_gpt4_and_costs_grow_with_size(runner):
+    rows = json.loads(_ok(runner.invoke(main, ["compare", "--json"])).stdout)
+    assert [r["model"] for r in rows] == ["gpt2", "gpt2-xl", "gpt3-175b", "llama-2-70b", "llama-3.1-405b", "gpt4"]
+    gpt3 = rows[2]
+    # 6 N D + attention = 3.19e23 FLOP on the default 1024 x H100
+    assert gpt3["train_flops"] == pytest.approx(3.19e23, rel=0.02)
+    flops = [r["train_flops"] for r in rows]
+    assert flops[0] < flops[1] < flops[2]
+    serve = [r["serve_gpus"] for r in rows]
+    assert serve[0] == 1 and serve[-1] >= 32  # a 1.8T-parameter model needs many 80 GiB devices
+    assert rows[0]["tokens_source"].startswith("20 x params")
+
+
+def test_compare_csv_and_table(runner):
+    out = _ok(runner.invoke(main, ["compare", "--models", "gpt2,llama-2-7b", "--csv"])).stdout
+    lines = out.strip().splitlines()
+    assert lines[0].startswith("model,params,tokens") and len(lines) == 3
+    table = _ok(runner.invoke(main, ["compare", "--models", "gpt2"])).stdout
+    assert "USD/M tok" in table and "Hoffmann" in table
+
+
+def test_readme_cli_section_matches_the_real_commands(runner):
+    import re
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    block = readme.split("## Command line", 1)[1].split("```", 2)[1]
+    for line in block.strip().splitlines():
+        words = line.split("#")[0].split()
+        command = [w for w in words[1:3] if re.fullmatch(r"[a-z]+", w)]
+        result = _ok(runner.invoke(main, [*command[:2], "--help"]))
+        for option in re.findall(r"--[a-z-]+", line):
+            assert option in result.output, f"README mentions {option} for `{' '.join(command)}`"

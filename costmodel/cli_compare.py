@@ -1,0 +1,111 @@
+"""``costmodel compare``: do bigger models cost more? Training and serving, side by side."""
+
+from __future__ import annotations
+
+import json
+
+import click
+
+from . import format as fmt
+from .cli_common import json_option, usage_errors
+
+DEFAULT_MODELS = "gpt2,gpt2-xl,gpt3-175b,llama-2-70b,llama-3.1-405b,gpt4"
+CHINCHILLA_TOKENS_PER_PARAM = 20.0  # Hoffmann et al. 2022: compute-optimal D is about 20 N
+
+COLUMNS = [("model", ""), ("params", ""), ("tokens", ""), ("train_flops", "FLOP"), ("gpu_hours", "h"),
+           ("wall_days", "days"), ("energy_MWh", "MWh"), ("co2e_t", "t"), ("train_cost_USD", "USD"),
+           ("serve_gpus", ""), ("ttft_ms", "ms"), ("tpot_ms", "ms"), ("usd_per_million_tokens", "USD")]
+
+
+def compare_rows(models, hardware, gpus, serve_hardware, prompt, output, batch, region):
+    """One row per model: its training run and its serving cost, as plain values."""
+    from .inference_estimate import estimate_inference
+    from .models import get_model
+    from .training_estimate import estimate_training
+
+    rows = []
+    for name in models:
+        spec = get_model(name)
+        tokens = None
+        if spec.training_tokens is None:
+            tokens = CHINCHILLA_TOKENS_PER_PARAM * spec.params.magnitude
+        t = estimate_training(spec, tokens=tokens, hardware=hardware, n_gpus=gpus, region=region)
+        n = 1
+        while True:  # fewest power-of-two devices that hold the model for serving
+            s = estimate_inference(spec, hardware=serve_hardware, n_gpus=n, prompt_tokens=prompt,
+                                   output_tokens=output, batch_size=batch, region=region)
+            if s.fits or n >= 1024:
+                break
+            n *= 2
+        rows.append({
+            "model": spec.id, "params": spec.params.magnitude, "tokens": t.tokens.magnitude,
+            "tokens_source": "catalog" if tokens is None else "20 x params (Hoffmann et al. 2022)",
+            "train_flops": t.flops.magnitude, "gpu_hours": t.gpu_hours.to("hour").magnitude,
+            "wall_days": t.wall_time.to("day").magnitude, "energy_MWh": t.energy.to("MWh").magnitude,
+            "co2e_t": t.co2e.to("tonne").magnitude,
+            "train_cost_USD": None if t.cost is None else t.cost.to("USD").magnitude,
+            "serve_gpus": n, "ttft_ms": s.ttft.to("ms").magnitude, "tpot_ms": s.tpot.to("ms").magnitude,
+            "usd_per_million_tokens": (None if s.cost_per_million_tokens is None
+                                       else s.cost_per_million_tokens.to("USD").magnitude),
+            "mfu": t.mfu.magnitude,
+        })
+    return rows
+
+
+@click.command(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--models", default=DEFAULT_MODELS, show_default=True,
+              help="Comma-separated catalog ids. Example: --models gpt2,llama-2-70b")
+@click.option("--hardware", "hardware_id", default="h100-sxm5-80gb", show_default=True,
+              help="Training hardware profile. Example: --hardware a100-sxm4-80gb")
+@click.option("--gpus", default="1024", show_default=True, help="Training devices. Example: --gpus 4096")
+@click.option("--serve-hardware", default="h100-sxm5-80gb", show_default=True,
+              help="Serving hardware; each model gets the fewest power-of-two devices that hold it.")
+@click.option("--prompt", default="512", show_default=True, help="Prompt tokens per request.")
+@click.option("--output", default="256", show_default=True, help="Output tokens per request.")
+@click.option("--batch", default="8", show_default=True, help="Requests served together.")
+@click.option("--region", help="Grid region for carbon intensity and PUE. Example: --region us")
+@click.option("--csv", "as_csv", is_flag=True, help="Write the table as CSV to stdout.")
+@json_option
+@usage_errors
+def compare(models, hardware_id, gpus, serve_hardware, prompt, output, batch, region, as_csv, as_json):
+    """Do bigger models cost more? Training and serving cost from GPT-2 to GPT-4.
+
+    Training runs on --gpus x --hardware with the calibrated MFU and the catalog's reported
+    tokens (20 tokens per parameter where none is reported); serving on --serve-hardware.
+
+    Example: costmodel compare --hardware a100-sxm4-80gb --gpus 2048 --region us
+    """
+    names = [m.strip() for m in models.split(",") if m.strip()]
+    rows = compare_rows(names, hardware_id, gpus, serve_hardware, prompt, output, batch, region)
+    if as_json:
+        click.echo(json.dumps(rows, indent=2))
+    elif as_csv:
+        import csv
+        import sys
+
+        writer = csv.DictWriter(sys.stdout, fieldnames=list(rows[0]), lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(rows)
+    else:
+        click.echo(render(rows, hardware_id, gpus, serve_hardware, prompt, output, batch, region))
+
+
+def render(rows, hardware, gpus, serve_hardware, prompt, output, batch, region) -> str:
+    table = []
+    for r in rows:
+        cost = "-" if r["train_cost_USD"] is None else fmt.count(r["train_cost_USD"])
+        per_m = "-" if r["usd_per_million_tokens"] is None else fmt.number(r["usd_per_million_tokens"])
+        table.append([r["model"], fmt.count(r["params"]), fmt.count(r["tokens"]) + ("*" if "Hoffmann" in r["tokens_source"] else ""),
+                      f"{r['train_flops']:.2e}", fmt.count(r["gpu_hours"]), fmt.number(r["wall_days"]),
+                      fmt.number(r["energy_MWh"]), fmt.number(r["co2e_t"]), cost, str(r["serve_gpus"]),
+                      fmt.number(r["ttft_ms"]), fmt.number(r["tpot_ms"]), per_m])
+    header = ["model", "params", "tokens", "FLOP", "GPU-hours", "days", "MWh", "tCO2e", "train USD",
+              "serve GPUs", "TTFT ms", "TPOT ms", "USD/M tok"]
+    notes = [
+        f"Training: {gpus} x {hardware}, calibrated MFU, {region or 'world-average grid, cloud PUE 1.10'}, "
+        "on-demand cloud price.",
+        f"Serving: {serve_hardware}, {prompt} prompt / {output} output tokens, batch {batch}; "
+        "USD per million output tokens at on-demand price.",
+        "* tokens not reported: 20 per parameter (Hoffmann et al. 2022). gpt4 is an estimate (catalog notes).",
+    ]
+    return fmt.table(table, header) + "\n" + "\n".join(notes)
