@@ -3,40 +3,40 @@
 >>> import costmodel
 >>> costmodel.get_hardware("h100").dense["bf16"].to("TFLOP/s").magnitude
 989.4
+
+Names are imported on first use (PEP 562), so ``import costmodel`` and the CLI start fast.
 """
 
+from importlib import import_module
+
 from .errors import CostModelError, InputError, ProfileError, UnitError, UnknownProfileError
-from .hardware import HardwareProfile, get_hardware, list_hardware
-from .inference_estimate import InferenceEstimate, InferenceMemory, estimate_inference
-from .models import ModelSpec, get_model, list_models
-from .regions import Region, get_region, list_regions
-from .training_estimate import MemoryBreakdown, TrainingEstimate, estimate_training
-from .units import Quantity, ureg
 
 __version__ = "0.1.0"
 
-__all__ = [
-    "CostModelError",
-    "HardwareProfile",
-    "InferenceEstimate",
-    "InferenceMemory",
-    "InputError",
-    "MemoryBreakdown",
-    "ModelSpec",
-    "ProfileError",
-    "Quantity",
-    "Region",
-    "TrainingEstimate",
-    "UnitError",
-    "UnknownProfileError",
-    "__version__",
-    "estimate_inference",
-    "estimate_training",
-    "get_hardware",
-    "get_model",
-    "get_region",
-    "list_hardware",
-    "list_models",
-    "list_regions",
-    "ureg",
-]
+_LAZY = {
+    "ureg": "units", "Quantity": "units",
+    "HardwareProfile": "hardware", "get_hardware": "hardware", "list_hardware": "hardware",
+    "ModelSpec": "models", "get_model": "models", "list_models": "models",
+    "Region": "regions", "get_region": "regions", "list_regions": "regions",
+    "TrainingEstimate": "training_estimate", "MemoryBreakdown": "training_estimate",
+    "estimate_training": "training_estimate",
+    "InferenceEstimate": "inference_estimate", "InferenceMemory": "inference_estimate",
+    "estimate_inference": "inference_estimate",
+}
+
+__all__ = sorted([
+    "CostModelError", "InputError", "ProfileError", "UnitError", "UnknownProfileError",
+    "__version__", *_LAZY,
+])
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        value = getattr(import_module(f".{_LAZY[name]}", __name__), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'costmodel' has no attribute {name!r}")
+
+
+def __dir__():
+    return __all__

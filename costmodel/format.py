@@ -31,6 +31,8 @@ def number(x: float, digits: int = 3) -> str:
 
 def count(x: float) -> str:
     """A count with a word-like suffix: 175B, 1.8T, 124M."""
+    if abs(x) >= 1e15:
+        return f"{x:.3g}"
     for scale, suffix in _COUNT_WORDS:
         if abs(x) >= scale:
             return f"{number(x / scale)}{suffix}"

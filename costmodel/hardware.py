@@ -16,7 +16,7 @@ from typing import Mapping
 
 import pint
 
-from .errors import InputError
+from .errors import InputError, ProfileError
 from .profiles import FieldReader, Source, lookup, normalise, read_figure, read_toml
 
 __all__ = ["HardwareProfile", "Price", "get_hardware", "list_hardware", "PRECISIONS",
@@ -249,18 +249,29 @@ def _search_path(profile_path) -> tuple[str, ...]:
 
 
 @cache
-def _registry(dirs: tuple[str, ...]):
-    profiles: dict[str, HardwareProfile] = {}
+def _files(dirs: tuple[str, ...]) -> dict[str, Path]:
+    """Profile id -> file; a later directory's file replaces an earlier one's."""
+    files: dict[str, Path] = {}
     for directory in map(Path, dirs):
         if not directory.is_dir():
-            from .errors import ProfileError
             raise ProfileError(f"{directory}: profile directory does not exist")
         for path in sorted(directory.glob("*.toml")):
-            profile = HardwareProfile.from_mapping(read_toml(path), path)
-            if profile.id != path.stem:
-                from .errors import ProfileError
-                raise ProfileError(f"{path}: field id: {profile.id!r} must match the file name {path.stem!r}")
-            profiles[profile.id] = profile  # later directories override earlier ones
+            files[path.stem] = path
+    return files
+
+
+@cache
+def _load(path: Path) -> HardwareProfile:
+    profile = HardwareProfile.from_mapping(read_toml(path), path)
+    if profile.id != path.stem:
+        raise ProfileError(f"{path}: field id: {profile.id!r} must match the file name {path.stem!r}")
+    return profile
+
+
+@cache
+def _registry(dirs: tuple[str, ...]):
+    """Every profile, and an index of normalised ids and aliases (loads every file)."""
+    profiles = {stem: _load(path) for stem, path in _files(dirs).items()}
     index = {}
     for profile in profiles.values():
         for name in profile.aliases:
@@ -273,13 +284,19 @@ def _registry(dirs: tuple[str, ...]):
 def get_hardware(name, *, profile_path=None) -> HardwareProfile:
     """Look up a hardware profile by id or alias (case-insensitive), e.g. ``"H100"``.
 
+    An exact id loads only its own file; an alias or a near miss reads them all.
+
     >>> get_hardware("h100").id
     'h100-sxm5-80gb'
     """
     if isinstance(name, HardwareProfile):
         return name
-    return lookup(name, _registry(_search_path(profile_path))[1], what="hardware profile",
-                  command="costmodel hardware list")
+    dirs = _search_path(profile_path)
+    if isinstance(name, str):
+        path = _files(dirs).get(normalise(name))
+        if path is not None:
+            return _load(path)
+    return lookup(name, _registry(dirs)[1], what="hardware profile", command="costmodel hardware list")
 
 
 def list_hardware(*, profile_path=None) -> list[HardwareProfile]:

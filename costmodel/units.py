@@ -12,7 +12,6 @@ FLOP, token, byte, second, watt, joule, USD, gram (of CO2e).
 
 from __future__ import annotations
 
-import logging
 import math
 import re
 from functools import lru_cache
@@ -27,18 +26,10 @@ __all__ = ["ureg", "Quantity", "parse_count", "parse_quantity", "quantity"]
 
 
 def _build_registry() -> pint.UnitRegistry:
-    registry = pint.UnitRegistry(None, on_redefinition="ignore")
-    registry.load_definitions(Path(pint.__file__).with_name("default_en.txt"))
-    # Our file replaces pint's dimensionless `bit`; silence pint's redefinition log line.
-    registry.on_redefinition = "warn"
-    log = logging.getLogger("pint.util")
-    level = log.level
-    log.setLevel(logging.ERROR)
-    try:
-        registry.load_definitions(Path(__file__).with_name("units.txt"))
-    finally:
-        log.setLevel(level)
-    registry._build_cache()
+    # Built from our own definitions file alone: it holds every unit the package reads or
+    # reports, with bytes in their own [information] dimension, and parses in ~10 ms where
+    # pint's full default set takes ~100 ms (the CLI pays this on every start).
+    registry = pint.UnitRegistry(str(Path(__file__).with_name("units.txt")), cache_folder=None)
     registry.formatter.default_format = "~P"
     return registry
 
