@@ -24,13 +24,15 @@ def _as_option(message: str) -> str:
 
 
 def usage_errors(command):
-    """Report a bad option value as a usage error of the command it was given to (exit 2)."""
+    """Report a bad option value in one line on stderr, naming the option, and exit 2."""
     @functools.wraps(command)
     def wrapper(*args, **kwargs):
         try:
             return command(*args, **kwargs)
         except (UnitError, InputError) as exc:
-            raise click.UsageError(_as_option(str(exc)), click.get_current_context()) from None
+            ctx = click.get_current_context()
+            click.echo(f"Error: {_as_option(str(exc))} (see '{ctx.command_path} --help')", err=True)
+            ctx.exit(2)
 
     return wrapper
 
