@@ -11,10 +11,10 @@ from . import inference as core
 from .architecture import expert_parameters
 from .calibration import inference_calibration
 from .errors import InputError
-from .footprint import Footprint, compute_footprint, resolve_footprint, wrap_footprint
+from .footprint import Footprint, compute_footprint, describe_footprint, resolve_footprint, wrap_footprint
 from .hardware import PRECISIONS, get_hardware
 from .models import get_model
-from .training_estimate import _whole, footprint_assumptions
+from .training_estimate import _whole
 from .units import parse_count, quantity
 
 __all__ = ["InferenceEstimate", "InferenceMemory", "estimate_inference"]
@@ -316,5 +316,5 @@ def estimate_inference(model=None, *, params=None, active_params=None, hardware,
                      "bandwidth": f"{hw_f['bandwidth'] / 1e12:.4g} TB/s x {cal['bandwidth_fraction']:.2f}",
                      "step_overhead": f"{cal['step_overhead_s'] * 1e3:.3g} ms per forward step",
                      "fractions": "fitted on measured points (data/inference_calibration.toml)",
-                     **footprint_assumptions(hw, f, price_kind)},
+                     **describe_footprint(hw, f, price_kind)},
     )

@@ -1,7 +1,7 @@
 """Training compute, memory and time: pure vectorised functions on canonical floats.
 
 Every function here accepts Python floats or numpy arrays (broadcasting), returns the same,
-and never builds a Quantity; :mod:`costmodel.estimate` wraps the results.
+and never builds a Quantity; :mod:`costmodel.training_estimate` wraps the results.
 
 References
 ----------
@@ -17,17 +17,16 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["model_flops", "hardware_flops", "training_seconds", "state_bytes",
-           "activation_bytes", "memory_per_gpu", "RECOMPUTE"]
+__all__ = ["model_flops", "hardware_flops", "training_seconds", "state_bytes", "activation_bytes",
+           "memory_per_gpu", "plan_memory", "min_devices", "RECOMPUTE"]
 
-RECOMPUTE = ("none", "selective", "full")
+RECOMPUTE = ("none", "selective", "full")  # codes 0, 1, 2 in the array functions
 
 # Bytes per parameter of mixed-precision Adam [3]: 16/8-bit weights and gradients, and fp32
 # master weights with two moments. Pure fp32 training keeps no separate master copy.
-_WEIGHT_BYTES = {"fp32": 4.0, "tf32": 4.0, "bf16": 2.0, "fp16": 2.0, "fp8": 2.0,
-                 "int8": 2.0, "int4": 2.0}
-_GRAD_BYTES = _WEIGHT_BYTES
-_OPTIMIZER_BYTES = {"fp32": 8.0, "tf32": 8.0}  # others: 12 (master + m + v)
+WEIGHT_BYTES = {"fp32": 4.0, "tf32": 4.0, "bf16": 2.0, "fp16": 2.0, "fp8": 2.0, "int8": 2.0, "int4": 2.0}
+OPTIMIZER_BYTES = {"fp32": 8.0, "tf32": 8.0, "bf16": 12.0, "fp16": 12.0, "fp8": 12.0, "int8": 12.0, "int4": 12.0}
+TP_CHOICES = np.array([1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0])
 
 
 def model_flops(active_params, tokens, attention_per_token=0.0):
@@ -44,18 +43,14 @@ def model_flops(active_params, tokens, attention_per_token=0.0):
     return 6.0 * tokens * (active_params + attention_per_token)
 
 
-def hardware_flops(active_params, tokens, attention_per_token=0.0, recompute="selective"):
-    """FLOPs the devices execute, including recomputation.
+def hardware_flops(flops, tokens, attention_per_token, recompute):
+    """FLOPs the devices execute, including recomputation (``recompute`` code 0, 1, 2).
 
-    Full recomputation repeats the forward pass (``+2 D (N + attn)``); selective recomputation
-    repeats only the attention score computations [2] (``+2 D attn``).
+    Full recomputation (2) repeats the forward pass, a third of the model FLOPs; selective
+    recomputation (1) repeats only the attention scores [2], ``2 D n_layer n_ctx d_attn``.
     """
-    forward = 2.0 * tokens * (active_params + attention_per_token)
-    if recompute == "full":
-        return 4.0 * forward
-    if recompute == "selective":
-        return 3.0 * forward + 2.0 * tokens * attention_per_token
-    return 3.0 * forward
+    extra = np.where(recompute == 2, flops / 3.0, np.where(recompute == 1, 2.0 * tokens * attention_per_token, 0.0))
+    return flops + extra
 
 
 def training_seconds(flops, n_gpus, peak_flops, mfu):
@@ -63,90 +58,77 @@ def training_seconds(flops, n_gpus, peak_flops, mfu):
     return flops / (n_gpus * peak_flops * mfu)
 
 
-def state_bytes(params, dtype="bf16"):
+def state_bytes(params, weight_bytes=2.0, optimizer_bytes=12.0):
     """Unsharded (weights, gradients, optimizer states) bytes of Adam training [3]."""
-    w = params * _WEIGHT_BYTES[dtype]
-    g = params * _GRAD_BYTES[dtype]
-    o = params * _OPTIMIZER_BYTES.get(dtype, 12.0)
-    return w, g, o
+    return params * weight_bytes, params * weight_bytes, params * optimizer_bytes
 
 
-def activation_bytes(layers, seq_len, micro_batch, d_model, heads, tp=1, recompute="selective"):
-    """Activation bytes held per device for one micro-batch [2].
+def activation_bytes(layers, seq_len, micro_batch, d_model, heads, recompute):
+    """Activation bytes of one micro-batch at tensor-parallel degree 1 [2].
 
-    Per layer: ``s b h (34 + 5 a s / h)`` without recomputation, ``34 s b h`` with selective
-    recomputation, ``2 s b h`` (the layer input) with full recomputation; tensor and sequence
-    parallelism divide by ``tp``. With 1F1B pipelining the first stage holds ``layers`` layers'
-    worth whatever the pipeline degree [2, Sec. 4.2.3].
+    Per layer: ``s b h (34 + 5 a s / h)`` without recomputation (code 0), ``34 s b h`` with
+    selective recomputation (1), ``2 s b h`` (the layer input) with full recomputation (2).
+    With 1F1B pipelining the first stage holds ``layers`` layers' worth whatever the
+    pipeline degree [2, Sec. 4.2.3]; tensor and sequence parallelism divide by ``tp``.
     """
     sbh = seq_len * micro_batch * d_model
-    if recompute == "full":
-        per_layer = 2.0 * sbh
-    elif recompute == "selective":
-        per_layer = 34.0 * sbh
-    else:
-        per_layer = sbh * (34.0 + 5.0 * heads * seq_len / np.maximum(d_model, 1.0))
-    return layers * per_layer / tp
+    none = sbh * (34.0 + 5.0 * heads * seq_len / np.maximum(d_model, 1.0))
+    per_layer = np.where(recompute == 2, 2.0 * sbh, np.where(recompute == 1, 34.0 * sbh, none))
+    return layers * per_layer
 
 
-def memory_per_gpu(params, n_gpus, *, dtype="bf16", tp=1, pp=1, zero_stage=3, activations=0.0):
+def memory_per_gpu(params, n_gpus, weight_bytes, optimizer_bytes, tp, pp, zero_stage, activations_tp1):
     """Per-device (weights, gradients, optimizer, activations) bytes.
 
     Tensor x pipeline parallelism divides every state; ZeRO stage 1/2/3 [3] further shards
     the optimizer / gradients / weights over the data-parallel degree ``n / (tp pp)``.
     """
-    w, g, o = state_bytes(params, dtype)
+    w, g, o = state_bytes(params, weight_bytes, optimizer_bytes)
     mp = tp * pp
     dp = np.maximum(n_gpus / mp, 1.0)
-    o = o / mp / (dp if zero_stage >= 1 else 1.0)
-    g = g / mp / (dp if zero_stage >= 2 else 1.0)
-    w = w / mp / (dp if zero_stage >= 3 else 1.0)
-    return w, g, o, activations
+    o = o / mp / np.where(zero_stage >= 1, dp, 1.0)
+    g = g / mp / np.where(zero_stage >= 2, dp, 1.0)
+    w = w / mp / np.where(zero_stage >= 3, dp, 1.0)
+    return w, g, o, activations_tp1 / tp
 
 
-TP_CHOICES = np.array([1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0])
+def plan_memory(params, n_gpus, capacity, activations_tp1, weight_bytes, optimizer_bytes, tp, pp, zero_stage):
+    """Per-device memory, choosing tensor parallelism where ``tp`` is NaN.
 
-
-def plan_memory(params, n_gpus, capacity, activations_tp1, *, dtype="bf16", tp=None, pp=1,
-                zero_stage=3):
-    """Per-device memory under a parallel layout, choosing tensor parallelism if not given.
-
-    ``activations_tp1`` is :func:`activation_bytes` at ``tp=1``. With ``tp=None`` the smallest
-    power of two (up to 64 and ``n_gpus / pp``) whose layout fits in ``capacity`` is used, or
-    the largest tried when none fits. Returns ``(tp, weights, gradients, optimizer,
-    activations)`` in bytes per device, each broadcast to the inputs' shape.
+    The smallest power of two (up to 64 and ``n_gpus / pp``) whose layout fits in
+    ``capacity`` is used, or the largest allowed when none fits. Returns ``(tp, weights,
+    gradients, optimizer, activations)`` in bytes per device, broadcast to the inputs.
     """
-    if tp is None:
-        candidates = TP_CHOICES.reshape((-1,) + (1,) * np.ndim(n_gpus * capacity * params))
-        allowed = candidates <= np.maximum(n_gpus / pp, 1.0)
-        w, g, o, a = memory_per_gpu(params, n_gpus, dtype=dtype, tp=candidates, pp=pp,
-                                    zero_stage=zero_stage, activations=activations_tp1 / candidates)
-        fits = allowed & (w + g + o + a <= capacity)
-        # first fitting candidate, else the largest allowed one
-        pick = np.where(fits.any(axis=0), fits.argmax(axis=0), allowed.sum(axis=0) - 1)
-        tp = np.take_along_axis(np.broadcast_to(candidates, fits.shape), pick[None], 0)[0]
-        if np.ndim(tp) == 0:
-            tp = float(tp)
-    w, g, o, a = memory_per_gpu(params, n_gpus, dtype=dtype, tp=tp, pp=pp, zero_stage=zero_stage,
-                                activations=activations_tp1 / tp)
-    return tp, w, g, o, a
+    shape = np.broadcast(params, n_gpus, capacity, activations_tp1, tp, pp, zero_stage).shape
+    cand = TP_CHOICES.reshape((-1,) + (1,) * len(shape))
+    allowed = cand <= np.maximum(n_gpus / pp, 1.0)
+    w, g, o, a = memory_per_gpu(params, n_gpus, weight_bytes, optimizer_bytes, cand, pp, zero_stage,
+                                activations_tp1)
+    fits = allowed & (w + g + o + a <= capacity)
+    pick = np.where(fits.any(axis=0), fits.argmax(axis=0), np.maximum(allowed.sum(axis=0) - 1, 0))
+    auto = np.take_along_axis(np.broadcast_to(cand, fits.shape), pick[None], 0)[0]
+    chosen = np.where(np.isnan(tp), auto, tp)
+    return (chosen, *memory_per_gpu(params, n_gpus, weight_bytes, optimizer_bytes, chosen, pp, zero_stage,
+                                    activations_tp1))
 
 
-def min_devices(params, capacity, activations_tp1, activations_full_tp1, *, dtype="bf16"):
+def min_devices(params, capacity, activations_tp1, activations_full_tp1, weight_bytes=2.0,
+                optimizer_bytes=12.0):
     """Fewest devices on which training fits with model states fully sharded.
 
-    States (weights, gradients, optimizer) are spread over every device, as ZeRO-3/FSDP or an
-    equivalent tensor x pipeline split does; each device also holds one micro-batch's
-    activations at tensor-parallel degree ``tp`` (searched over powers of two up to 1024,
-    never more than the device count). If no layout fits, full recomputation is assumed.
+    States are spread over every device, as ZeRO-3/FSDP or an equivalent tensor x pipeline
+    split does; each device also holds one micro-batch's activations at tensor-parallel
+    degree ``tp`` (powers of two up to 1024, never more than the device count). If no layout
+    fits, full recomputation is assumed.
     """
-    w, g, o = state_bytes(params, dtype)
+    w, g, o = state_bytes(params, weight_bytes, optimizer_bytes)
     states = w + g + o
-    tps = (2.0 ** np.arange(11)).reshape((-1,) + (1,) * np.ndim(states * capacity * activations_tp1))
-    best = np.full(np.shape(states * capacity * activations_tp1), np.inf)
+    shape = np.broadcast(states, capacity, activations_tp1).shape
+    tps = (2.0 ** np.arange(11)).reshape((-1,) + (1,) * len(shape))
+    best = np.full(shape, np.inf)
     for acts in (activations_tp1, activations_full_tp1):
         room = capacity - acts / tps
         with np.errstate(divide="ignore", invalid="ignore"):
             need = np.where(room > 0, np.maximum(np.ceil(states / room), tps), np.inf)
         best = np.where(np.isfinite(best), best, need.min(axis=0))
-    return best if np.ndim(best) else float(best)
+    return best

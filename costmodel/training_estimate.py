@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass, field
 
+import numpy as np
 import pint
 
 from . import training as core
-from .calibration import mfu_default
+from .calibration import calibration, mfu_from_constants
 from .errors import InputError
-from .footprint import Footprint, compute_footprint, resolve_footprint, wrap_footprint
+from .footprint import Footprint, at, compute_footprint, describe_footprint, resolve_footprint, wrap_footprint
 from .hardware import get_hardware
 from .models import ModelSpec, get_model
 from .units import parse_count, quantity
@@ -62,9 +64,22 @@ class TrainingEstimate:
     cost: pint.Quantity | None
     footprint: Footprint
     assumptions: dict = field(default_factory=dict)
+    low: "TrainingEstimate | None" = field(default=None, repr=False, compare=False)
+    high: "TrainingEstimate | None" = field(default=None, repr=False, compare=False)
 
-    def to_dict(self) -> dict:
-        """Plain floats with unit-suffixed keys (stable names; see README)."""
+    def to_dict(self, ranges: bool = False) -> dict:
+        """Plain floats with unit-suffixed keys (stable names; see README).
+
+        ``ranges=True`` adds ``<key>_low`` and ``<key>_high`` for every number.
+        """
+        out = self._flat()
+        if ranges and self.low is not None:
+            for bound, est in (("low", self.low), ("high", self.high)):
+                out.update({f"{k}_{bound}": v for k, v in est._flat().items()
+                            if isinstance(v, float) and k not in ("params", "active_params", "tokens")})
+        return out
+
+    def _flat(self) -> dict:
         out = {"model": self.model, "hardware": self.hardware, "n_gpus": self.n_gpus,
                "dtype": self.dtype, "tp": self.tp, "fits": self.fits}
         for name, unit, key in _DICT_FIELDS:
@@ -242,75 +257,123 @@ def estimate_training(model=None, *, params=None, active_params=None, tokens=Non
     """
     spec, x = resolve_inputs(model, params, active_params, tokens, samples, seq_len)
     hw = get_hardware(hardware, profile_path=profile_path)
-    n = _whole(n_gpus, "n_gpus")
     dt = hw.resolve_dtype(dtype)
-    if recompute not in core.RECOMPUTE:
-        raise InputError(f"recompute: expected one of {', '.join(core.RECOMPUTE)}, got {recompute!r}")
-    if zero_stage not in (0, 1, 2, 3):
-        raise InputError(f"zero_stage: expected 0, 1, 2 or 3, got {zero_stage!r}")
-    peak = hw.peak_flops(dt)
-    bandwidth = hw.number("memory_bandwidth")
-    u = _fraction(mfu, "mfu") if mfu is not None else mfu_default(peak, bandwidth, x.active_params, n)
-    seconds = core.training_seconds(x.flops, n, peak, u)
-
-    capacity = hw.number("memory")
-    mb = _whole(micro_batch, "micro_batch")
-    tp_in = None if tp is None else _whole(tp, "tp")
-    pp_in = _whole(pp, "pp")
-    if (tp_in or 1) * pp_in > n:
-        raise InputError(f"tp x pp: the parallel degree {(tp_in or 1) * pp_in} exceeds n_gpus={n}")
-    acts = core.activation_bytes(x.layers, x.seq_len, mb, x.d_model, x.heads, 1.0, recompute)
-    acts_full = core.activation_bytes(x.layers, x.seq_len, mb, x.d_model, x.heads, 1.0, "full")
-    t, w, g, o, a = core.plan_memory(x.params, n, capacity, acts, dtype=dt, tp=tp_in, pp=pp_in,
-                                     zero_stage=zero_stage)
-    total = w + g + o + a
-    hardware_flops = (core.hardware_flops(x.active_params, x.tokens, x.attention, recompute)
-                      if x.tokens is not None else x.flops * (4.0 / 3.0 if recompute == "full" else 1.0))
+    layout = resolve_layout(n_gpus, mfu, micro_batch, tp, pp, zero_stage, recompute)
     f = resolve_footprint(hw, pue=pue, power_per_gpu=power_per_gpu, host_power_per_gpu=host_power_per_gpu,
                           region=region, grid_intensity=grid_intensity,
                           price_per_gpu_hour=price_per_gpu_hour, cost_basis=cost_basis,
                           price_kind=price_kind, purchase_price=purchase_price,
                           electricity_price=electricity_price, service_life=service_life,
                           embodied=embodied)
-    fp = wrap_footprint(f, compute_footprint(f, hw.number("tdp"), 1.0, n, seconds), "kWh")
+    r = evaluate({**model_numbers(x), **hardware_numbers(hw, dt), **layout, **f, "mfu_scale": mfu_scales()})
+    estimates = [_wrap(r, i, spec, hw, dt, x, f, layout) for i in range(3)]
+    lo, hi = _bounds(estimates)
+    typical = estimates[0]
+    assumptions = {"mfu": "given" if mfu is not None else "calibrated default (data/calibration.toml)",
+                   "recompute": recompute, "zero_stage": zero_stage, "pp": int(layout["pp"]), "micro_batch": int(layout["micro_batch"]),
+                   "seq_len": x.seq_len,
+                   "peak_flops": f"{hw.peak_flops(dt) / 1e12:.4g} TFLOP/s dense {dt} ({hw.sources[f'dense.{dt}']})",
+                   **describe_footprint(hw, f, price_kind)}
+    return dataclasses.replace(typical, assumptions=assumptions, low=lo, high=hi)
+
+
+def resolve_layout(n_gpus, mfu, micro_batch, tp, pp, zero_stage, recompute) -> dict:
+    """Parallel layout and MFU options as floats (``NaN`` = choose automatically)."""
+    n = _whole(n_gpus, "n_gpus")
+    if recompute not in core.RECOMPUTE:
+        raise InputError(f"recompute: expected one of {', '.join(core.RECOMPUTE)}, got {recompute!r}")
+    if zero_stage not in (0, 1, 2, 3):
+        raise InputError(f"zero_stage: expected 0, 1, 2 or 3, got {zero_stage!r}")
+    tp_in = math.nan if tp is None else float(_whole(tp, "tp"))
+    pp_in = float(_whole(pp, "pp"))
+    if (1 if tp is None else tp_in) * pp_in > n:
+        raise InputError(f"tp x pp: the parallel degree {(1 if tp is None else tp_in) * pp_in:.0f} exceeds n_gpus={n}")
+    return {"n_gpus": float(n), "mfu": math.nan if mfu is None else _fraction(mfu, "mfu"),
+            "micro_batch": float(_whole(micro_batch, "micro_batch")), "tp": tp_in, "pp": pp_in,
+            "zero_stage": float(zero_stage), "recompute": float(core.RECOMPUTE.index(recompute))}
+
+
+def model_numbers(x: TrainingInputs) -> dict:
+    return {"params": x.params, "active_params": x.active_params, "tokens": 0.0 if x.tokens is None else x.tokens,
+            "flops": x.flops, "attention": x.attention, "layers": x.layers, "d_model": x.d_model,
+            "heads": x.heads, "seq_len": x.seq_len}
+
+
+def hardware_numbers(hw, dtype: str) -> dict:
+    return {"peak": hw.peak_flops(dtype), "bandwidth": hw.number("memory_bandwidth"),
+            "capacity": hw.number("memory"), "tdp": hw.number("tdp"),
+            "weight_bytes": core.WEIGHT_BYTES[dtype], "optimizer_bytes": core.OPTIMIZER_BYTES[dtype]}
+
+
+def mfu_scales():
+    """(typical, optimistic, pessimistic) multipliers of the default MFU: the 10th and 90th
+    percentiles of published / modelled MFU over the calibration runs."""
+    c = calibration()["mfu"]
+    return np.array([1.0, math.exp(c["resid_q90"]), math.exp(c["resid_q10"])])
+
+
+def evaluate(x: dict) -> dict:
+    """The whole training pipeline on arrays (or floats) of canonical inputs.
+
+    Every entry of ``x`` broadcasts against the others; a leading axis of length 3 carries
+    the (typical, optimistic, pessimistic) scenarios of the uncertain inputs.
+    """
+    default_mfu = mfu_from_constants(calibration()["mfu"], x["peak"], x["bandwidth"], x["active_params"], x["n_gpus"])
+    mfu = np.where(np.isnan(x["mfu"]), np.minimum(default_mfu * x["mfu_scale"], 1.0), x["mfu"])
+    seconds = core.training_seconds(x["flops"], x["n_gpus"], x["peak"], mfu)
+    acts = core.activation_bytes(x["layers"], x["seq_len"], x["micro_batch"], x["d_model"], x["heads"], x["recompute"])
+    acts_full = core.activation_bytes(x["layers"], x["seq_len"], x["micro_batch"], x["d_model"], x["heads"], 2.0)
+    tp, w, g, o, a = core.plan_memory(x["params"], x["n_gpus"], x["capacity"], acts, x["weight_bytes"],
+                                      x["optimizer_bytes"], x["tp"], x["pp"], x["zero_stage"])
+    fp = compute_footprint(x, x["tdp"], 1.0, x["n_gpus"], seconds)
+    return {"mfu": mfu, "seconds": seconds, "gpu_hours": seconds * x["n_gpus"] / 3600.0,
+            "hardware_flops": core.hardware_flops(x["flops"], x["tokens"], x["attention"], x["recompute"]),
+            "tp": tp, "weights": w, "gradients": g, "optimizer": o, "activations": a,
+            "min_gpus": core.min_devices(x["params"], x["capacity"], acts, acts_full, x["weight_bytes"],
+                                         x["optimizer_bytes"]),
+            "fits": w + g + o + a <= x["capacity"], **fp}
+
+
+def _wrap(r: dict, i: int, spec, hw, dt, x: TrainingInputs, f: dict, layout: dict) -> TrainingEstimate:
+    """The estimate of scenario ``i`` as Quantities."""
+    v = {k: at(val, i) for k, val in r.items()}
     gib = _GIB
+    fp = wrap_footprint(f, r, "kWh", i)
     return TrainingEstimate(
-        model=spec.id if spec is not None else None, hardware=hw.id, n_gpus=n, dtype=dt,
+        model=spec.id if spec is not None else None, hardware=hw.id, n_gpus=int(layout["n_gpus"]), dtype=dt,
         params=quantity(x.params, "count"), active_params=quantity(x.active_params, "count"),
         tokens=None if x.tokens is None else quantity(x.tokens, "token"),
-        flops=quantity(x.flops, "flop"), hardware_flops=quantity(hardware_flops, "flop"),
-        mfu=quantity(u, "count"), wall_time=quantity(seconds / 86400.0, "day"),
-        gpu_hours=quantity(seconds * n / 3600.0, "hour"),
-        memory_per_gpu=quantity(total / gib, "GiB"),
-        memory=MemoryBreakdown(weights=quantity(w / gib, "GiB"), gradients=quantity(g / gib, "GiB"),
-                               optimizer=quantity(o / gib, "GiB"), activations=quantity(a / gib, "GiB")),
-        min_gpus=quantity(core.min_devices(x.params, capacity, acts, acts_full, dtype=dt), "count"),
-        fits=bool(total <= capacity), tp=int(t), energy=fp.energy, it_energy=fp.it_energy,
-        co2e=fp.co2e, cost=fp.cost, footprint=fp,
-        assumptions={"mfu": "given" if mfu is not None else "calibrated default (data/calibration.toml)",
-                     "recompute": recompute, "zero_stage": zero_stage, "pp": pp_in,
-                     "micro_batch": mb, "seq_len": x.seq_len,
-                     "peak_flops": f"{peak / 1e12:.4g} TFLOP/s dense {dt} ({hw.sources[f'dense.{dt}']})",
-                     **footprint_assumptions(hw, f, price_kind)},
+        flops=quantity(x.flops, "flop"), hardware_flops=quantity(v["hardware_flops"], "flop"),
+        mfu=quantity(v["mfu"], "count"), wall_time=quantity(v["seconds"] / 86400.0, "day"),
+        gpu_hours=quantity(v["gpu_hours"], "hour"),
+        memory_per_gpu=quantity((v["weights"] + v["gradients"] + v["optimizer"] + v["activations"]) / gib, "GiB"),
+        memory=MemoryBreakdown(weights=quantity(v["weights"] / gib, "GiB"), gradients=quantity(v["gradients"] / gib, "GiB"),
+                               optimizer=quantity(v["optimizer"] / gib, "GiB"),
+                               activations=quantity(v["activations"] / gib, "GiB")),
+        min_gpus=quantity(v["min_gpus"], "count"), fits=bool(v["fits"]), tp=int(v["tp"]),
+        energy=fp.energy, it_energy=fp.it_energy, co2e=fp.co2e, cost=fp.cost, footprint=fp,
     )
 
 
-def footprint_assumptions(hw, f: dict, price_kind: str) -> dict:
-    """Human-readable statements of the energy/carbon/cost inputs used."""
-    power = ("given" if f["power_w"] is not None else
-             f"TDP {hw.number('tdp'):.0f} W x (idle {f['idle']:.2f} + ({f['busy']:.2f} - {f['idle']:.2f}) x busy "
-             "fraction) (data/energy_defaults.toml)")
-    if f["cost_basis"] == "cloud":
-        price = hw.prices.get(price_kind)
-        cost = ("no published price for this device; pass price_per_gpu_hour" if f["price"] is None else
-                f"${f['price']:.4g}/device-hour " + (f"({price.provider}, {price.date})" if price else "(given)"))
-    else:
-        cost = ("owned: no purchase price known; pass purchase_price" if f["purchase"] is None else
-                f"owned: ${f['purchase']:,.0f} over {f['life_h'] / 8760:.3g} years + electricity "
-                f"${f['electricity']:.3g}/kWh")
-    return {"power": power, "host_power_per_gpu": f"{f['host_w']:.0f} W",
-            "pue": f"{f['pue']:.3g}" + (f" (region {f['region']})" if f["region"] else
-                                          f" ({'hyperscale cloud' if f['cost_basis'] == 'cloud' else 'industry average'})"),
-            "grid_intensity": f"{f['grid']:.0f} gCO2e/kWh" + (f" (region {f['region']})" if f["region"] else
-                                                              " (world average unless given)"),
-            "cost": cost}
+def _bounds(estimates):
+    """Field-wise low and high over the scenarios (each output is monotone in each input, so
+    its extremes lie at the scenario ends; tests/test_ranges.py checks that)."""
+    typical, a, b = estimates
+    return _pick(typical, a, b, min), _pick(typical, a, b, max)
+
+
+def _pick(typical, a, b, choose):
+    def pick(x, y, z):
+        if x is None or isinstance(x, (str, bool, int)) and not hasattr(x, "magnitude"):
+            return x
+        return choose((x, y, z), key=lambda q: q.magnitude)
+
+    memory = MemoryBreakdown(**{k: pick(getattr(typical.memory, k), getattr(a.memory, k), getattr(b.memory, k))
+                                for k in ("weights", "gradients", "optimizer", "activations")})
+    fields = {k: pick(getattr(typical, k), getattr(a, k), getattr(b, k))
+              for k in ("mfu", "wall_time", "gpu_hours", "hardware_flops", "energy", "it_energy", "co2e", "cost")}
+    fp = {k: pick(getattr(typical.footprint, k), getattr(a.footprint, k), getattr(b.footprint, k))
+          for k in ("energy", "it_energy", "device_energy", "host_energy", "co2e", "embodied_co2e", "cost",
+                    "power_per_gpu", "host_power_per_gpu", "grid_intensity", "price_per_gpu_hour")}
+    fp["pue"] = choose(typical.footprint.pue, a.footprint.pue, b.footprint.pue)
+    return dataclasses.replace(typical, memory=memory, footprint=dataclasses.replace(typical.footprint, **fp), **fields)
