@@ -7,6 +7,7 @@ floats; ``compute_footprint`` turns device power, device count and time into a
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -143,27 +144,20 @@ def compute_footprint(f: dict, tdp_w, busy_time_fraction, n_devices, seconds) ->
             "cost": np.where(f["owned"] > 0, owned, cloud)}
 
 
-def at(value, i: int) -> float:
-    """Entry ``i`` of a scenario array, or the value itself when it does not vary."""
-    flat = np.ravel(value)
-    return float(flat[i] if flat.size > 1 else flat[0])
-
-
-def wrap_footprint(f: dict, x: dict, energy_unit: str = "kWh", i: int = 0) -> Footprint:
-    """Quantities of entry ``i`` of a footprint (energies in ``energy_unit``: kWh or Wh)."""
+def footprint_from_values(v: dict, f: dict, energy_unit: str = "kWh") -> Footprint:
+    """A Footprint from plain floats (``energy_j``, ``co2e_g``, ..., ``host_w``, ``pue``,
+    ``grid``, ``price``); energies in ``energy_unit`` (kWh or Wh)."""
     scale = core.J_PER_KWH / (1000.0 if energy_unit == "Wh" else 1.0)
-    keys = ("energy_j", "it_j", "device_j", "host_j", "co2e_g", "embodied_g", "cost", "device_w")
-    v = {k: at(x[k], i) for k in keys}
     e = lambda j: quantity(j / scale, energy_unit)  # noqa: E731
-    price = at(f["price"], i)
+    nan = math.isnan
     return Footprint(
         energy=e(v["energy_j"]), it_energy=e(v["it_j"]), device_energy=e(v["device_j"]),
         host_energy=e(v["host_j"]), co2e=quantity(v["co2e_g"] / 1000.0, "kg"),
-        embodied_co2e=None if np.isnan(v["embodied_g"]) else quantity(v["embodied_g"] / 1000.0, "kg"),
-        cost=None if np.isnan(v["cost"]) else quantity(v["cost"], "usd"), cost_basis=f["cost_basis"],
-        power_per_gpu=quantity(v["device_w"], "power"), host_power_per_gpu=quantity(at(f["host_w"], i), "power"),
-        pue=at(f["pue"], i), grid_intensity=quantity(at(f["grid"], i), "intensity"), region=f["region"],
-        price_per_gpu_hour=None if np.isnan(price) else quantity(price, "usd_rate"),
+        embodied_co2e=None if nan(v["embodied_g"]) else quantity(v["embodied_g"] / 1000.0, "kg"),
+        cost=None if nan(v["cost"]) else quantity(v["cost"], "usd"), cost_basis=f["cost_basis"],
+        power_per_gpu=quantity(v["device_w"], "power"), host_power_per_gpu=quantity(v["host_w"], "power"),
+        pue=v["pue"], grid_intensity=quantity(v["grid"], "intensity"), region=f["region"],
+        price_per_gpu_hour=None if nan(v["price"]) else quantity(v["price"], "usd_rate"),
     )
 
 

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass, field
+
+import numpy as np
 
 import pint
 
@@ -11,10 +14,10 @@ from . import inference as core
 from .architecture import expert_parameters
 from .calibration import inference_calibration
 from .errors import InputError
-from .footprint import Footprint, compute_footprint, describe_footprint, resolve_footprint, wrap_footprint
+from .footprint import Footprint, compute_footprint, describe_footprint, footprint_from_values, resolve_footprint
 from .hardware import PRECISIONS, get_hardware
 from .models import get_model
-from .training_estimate import _whole
+from .training_estimate import _whole, scenario_values
 from .units import parse_count, quantity
 
 __all__ = ["InferenceEstimate", "InferenceMemory", "estimate_inference"]
@@ -63,10 +66,39 @@ class InferenceEstimate:
     cost_per_million_tokens: pint.Quantity | None
     footprint: Footprint
     warnings: tuple[str, ...] = ()
-    assumptions: dict = field(default_factory=dict)
+    _describe: object = field(default=None, repr=False, compare=False)
+    _ranges: tuple | None = field(default=None, repr=False, compare=False)
+    _cache: dict = field(default_factory=dict, repr=False, compare=False)
 
-    def to_dict(self) -> dict:
-        """Plain floats with unit-suffixed keys (stable names; see README)."""
+    @property
+    def assumptions(self) -> dict:
+        """What was assumed (fitted fractions, power, PUE, grid, price) and where it comes from."""
+        if "assumptions" not in self._cache:
+            self._cache["assumptions"] = {} if self._describe is None else self._describe()
+        return self._cache["assumptions"]
+
+    @property
+    def low(self) -> "InferenceEstimate | None":
+        """The same estimate with every figure at the low end of its range."""
+        return None if self._ranges is None else self._ranges[0](self._ranges[1])
+
+    @property
+    def high(self) -> "InferenceEstimate | None":
+        """The same estimate with every figure at the high end of its range."""
+        return None if self._ranges is None else self._ranges[0](self._ranges[2])
+
+    def to_dict(self, ranges: bool = False) -> dict:
+        """Plain floats with unit-suffixed keys (stable names; see README).
+
+        ``ranges=True`` adds ``<key>_low`` and ``<key>_high`` for every measured figure.
+        """
+        out = self._flat()
+        if ranges and self.low is not None:
+            for bound, est in (("low", self.low), ("high", self.high)):
+                out.update({f"{k}_{bound}": v for k, v in est._flat().items() if k in _RANGED})
+        return out
+
+    def _flat(self) -> dict:
         out = {k: getattr(self, k) for k in ("model", "hardware", "n_gpus", "dtype", "kv_dtype", "batch_size",
                                              "prompt_tokens", "output_tokens", "fits", "max_batch_size",
                                              "min_gpus", "fitting_dtype")}
@@ -86,6 +118,10 @@ _DICT_FIELDS = (("ttft", "ms", "ttft_ms"), ("tpot", "ms", "tpot_ms"), ("latency"
                 ("memory.activations", "GiB", "memory_activations_GiB"), ("energy", "Wh", "energy_Wh"),
                 ("cost", "USD", "cost_USD"), ("cost_per_million_tokens", "USD", "cost_per_million_tokens_USD"),
                 ("footprint.co2e", "g", "co2e_g"), ("footprint.power_per_gpu", "W", "power_per_gpu_W"))
+
+
+_RANGED = {key for _, _, key in _DICT_FIELDS} - {"memory_per_gpu_GiB", "memory_weights_GiB",
+                                                 "memory_kv_cache_GiB", "memory_activations_GiB"}
 
 
 def _shape(spec, params, active_params, dtype_bytes, kv_bytes) -> dict:
@@ -142,7 +178,7 @@ def _step(m, hw_f, n, tokens_in_step, flops, moved, cal, link):
                                           cal["compute_fraction"], cal["bandwidth_fraction"])
     comm = 2.0 * m["layers"] * core.allreduce_seconds(tokens_in_step * m["d_model"] * 2.0, n, link,
                                                       cal["allreduce_latency_s"])
-    return float(t + cal["step_overhead_s"] + comm), float(t), bool(compute_bound)
+    return t + cal["step_overhead_s"] + comm, t, compute_bound
 
 
 def timings(m, hw_f, n, batch, prompt, output, cal, link, batching="static") -> dict:
@@ -168,11 +204,11 @@ def timings(m, hw_f, n, batch, prompt, output, cal, link, batching="static") -> 
     wait = 0.0
     if continuous and batch > 1:
         tpot += (batch - 1) * t_prefill / output  # the others' prefills, spread over our steps
-        load = min(0.95, (batch - 1) * t_prefill / (t_prefill + output * tpot))
+        load = np.minimum(0.95, (batch - 1) * t_prefill / (t_prefill + output * tpot))
         wait = load / (2.0 * (1.0 - load)) * t_prefill
     ttft = wait + t_prefill + t_first
     latency = ttft + (output - 1) * tpot
-    busy = min(1.0, (roof_p + roof_1 + (output - 1) * roof_d) / latency)
+    busy = np.minimum(1.0, (roof_p + roof_1 + (output - 1) * roof_d) / latency)
     return {"ttft": ttft, "tpot": tpot, "latency": latency, "busy": busy,
             "bound": {"prefill": _b(cb_p), "decode": _b(cb_d)}}
 
@@ -187,8 +223,9 @@ def _single_pass(m, hw_f, n, batch, prompt, cal, link) -> dict:
     return {"ttft": t, "tpot": 0.0, "latency": t, "busy": roof / t, "bound": {"prefill": _b(cb), "decode": "none"}}
 
 
-def _b(compute_bound: bool) -> str:
-    return "compute" if compute_bound else "memory"
+def _b(compute_bound) -> str:
+    """The binding resource of a phase in the typical scenario."""
+    return "compute" if np.ravel(compute_bound)[0] else "memory"
 
 
 def memory(m, n, batch, prompt, output, act_bytes=2.0):
@@ -285,7 +322,7 @@ def estimate_inference(model=None, *, params=None, active_params=None, hardware,
     link = hw.number("interconnect_bandwidth") or hw.number("pcie_bandwidth") or 16e9
     if batching not in ("static", "continuous"):
         raise InputError(f"batching: expected 'static' or 'continuous', got {batching!r}")
-    t = timings(m, hw_f, n, batch, prompt, output, cal, link, batching)
+    t = timings(m, hw_f, n, batch, prompt, output, cal_scenarios(cal), link, batching)
     fit = fit_report(m, n, batch, prompt, output, hw.number("memory"), dt, hw, core.BYTES[kv_dt])
     if strict and not fit["fits"]:
         raise InputError(f"batch_size: {batch} requests need {(fit['w'] + fit['kv'] + fit['a']) / 2**30:.1f} GiB "
@@ -295,26 +332,52 @@ def estimate_inference(model=None, *, params=None, active_params=None, hardware,
                           region=region, grid_intensity=grid_intensity, price_per_gpu_hour=price_per_gpu_hour,
                           cost_basis=cost_basis, price_kind=price_kind, purchase_price=purchase_price,
                           electricity_price=electricity_price, service_life=service_life, embodied=embodied)
-    per_request = compute_footprint(f, hw.number("tdp"), t["busy"], n / batch, t["latency"])
-    fp = wrap_footprint(f, per_request, "Wh")
+    r = {**t, **compute_footprint(f, hw.number("tdp"), t["busy"], n / batch, t["latency"])}
+    r.pop("bound")
+    typical, lo, hi = scenario_values(r, f)
+
+    def describe() -> dict:
+        return {"compute": f"{hw_f['peak'] / 1e12:.4g} TFLOP/s dense {compute_dt} x {cal['compute_fraction']:.2f}",
+                "bandwidth": f"{hw_f['bandwidth'] / 1e12:.4g} TB/s x {cal['bandwidth_fraction']:.2f}",
+                "step_overhead": f"{cal['step_overhead_s'] * 1e3:.3g} ms per forward step",
+                "fractions": "fitted on measured points (data/inference_calibration.toml); ranges from the "
+                             "10th-90th percentile of the fit's errors",
+                **describe_footprint(hw, f, price_kind)}
+
+    build = functools.partial(
+        _wrap, spec=spec, hw=hw, f=f, fit=fit, bound=t["bound"], describe=describe, warnings=tuple(warnings),
+        shape=dict(n_gpus=n, dtype=dt, kv_dtype=kv_dt, batch_size=batch, prompt_tokens=prompt, output_tokens=output))
+    return build(typical, ranges=(build, lo, hi))
+
+
+def cal_scenarios(cal: dict) -> dict:
+    """(typical, optimistic, pessimistic) serving constants from the fit's error percentiles.
+
+    Times scale about inversely with the achievable fractions and directly with the
+    overheads; fractions never exceed 1.
+    """
+    fast, slow = math.exp(cal.get("resid_q90", 0.0)), math.exp(cal.get("resid_q10", 0.0))
+    scale = np.array([1.0, fast, slow])
+    return {"compute_fraction": np.minimum(cal["compute_fraction"] * scale, 1.0),
+            "bandwidth_fraction": np.minimum(cal["bandwidth_fraction"] * scale, 1.0),
+            "step_overhead_s": cal["step_overhead_s"] / scale, "allreduce_latency_s": cal["allreduce_latency_s"] / scale}
+
+
+def _wrap(v: dict, *, spec, hw, f, fit, bound, describe, warnings, shape, ranges=None) -> InferenceEstimate:
+    fp = footprint_from_values(v, f, "Wh")
     gib = 2.0**30
+    output = shape["output_tokens"]
     return InferenceEstimate(
-        model=spec.id if spec else None, hardware=hw.id, n_gpus=n, dtype=dt, kv_dtype=kv_dt,
-        batch_size=batch, prompt_tokens=prompt, output_tokens=output,
-        ttft=quantity(t["ttft"] * 1e3, "ms"), tpot=quantity(t["tpot"] * 1e3, "ms"),
-        latency=quantity(t["latency"], "time"),
-        throughput=quantity(batch * output / t["latency"], "token/s"),
+        model=spec.id if spec else None, hardware=hw.id, **shape,
+        ttft=quantity(v["ttft"] * 1e3, "ms"), tpot=quantity(v["tpot"] * 1e3, "ms"),
+        latency=quantity(v["latency"], "time"),
+        throughput=quantity(shape["batch_size"] * output / v["latency"], "token/s"),
         memory_per_gpu=quantity((fit["w"] + fit["kv"] + fit["a"]) / gib, "GiB"),
         memory=InferenceMemory(weights=quantity(fit["w"] / gib, "GiB"), kv_cache=quantity(fit["kv"] / gib, "GiB"),
                                activations=quantity(fit["a"] / gib, "GiB")),
         fits=fit["fits"], max_batch_size=fit["max_batch"], min_gpus=fit["min_gpus"],
-        fitting_dtype=None if fit["fits"] else fit["fitting_dtype"], bound=t["bound"],
+        fitting_dtype=None if fit["fits"] else fit["fitting_dtype"], bound=bound,
         energy=fp.energy, cost=fp.cost,
         cost_per_million_tokens=None if fp.cost is None or output == 0 else fp.cost * (1e6 / output),
-        footprint=fp, warnings=tuple(warnings),
-        assumptions={"compute": f"{hw_f['peak'] / 1e12:.4g} TFLOP/s dense {compute_dt} x {cal['compute_fraction']:.2f}",
-                     "bandwidth": f"{hw_f['bandwidth'] / 1e12:.4g} TB/s x {cal['bandwidth_fraction']:.2f}",
-                     "step_overhead": f"{cal['step_overhead_s'] * 1e3:.3g} ms per forward step",
-                     "fractions": "fitted on measured points (data/inference_calibration.toml)",
-                     **describe_footprint(hw, f, price_kind)},
+        footprint=fp, warnings=warnings, _describe=describe, _ranges=ranges,
     )

@@ -71,10 +71,10 @@ def activation_bytes(layers, seq_len, micro_batch, d_model, heads, recompute):
     With 1F1B pipelining the first stage holds ``layers`` layers' worth whatever the
     pipeline degree [2, Sec. 4.2.3]; tensor and sequence parallelism divide by ``tp``.
     """
-    sbh = seq_len * micro_batch * d_model
-    none = sbh * (34.0 + 5.0 * heads * seq_len / np.maximum(d_model, 1.0))
-    per_layer = np.where(recompute == 2, 2.0 * sbh, np.where(recompute == 1, 34.0 * sbh, none))
-    return layers * per_layer
+    sbh = layers * seq_len * micro_batch * d_model
+    factor = np.where(recompute == 2, 2.0, np.where(recompute == 1, 34.0,
+                                                     34.0 + 5.0 * heads * seq_len / np.maximum(d_model, 1.0)))
+    return sbh * factor
 
 
 def memory_per_gpu(params, n_gpus, weight_bytes, optimizer_bytes, tp, pp, zero_stage, activations_tp1):
@@ -83,12 +83,11 @@ def memory_per_gpu(params, n_gpus, weight_bytes, optimizer_bytes, tp, pp, zero_s
     Tensor x pipeline parallelism divides every state; ZeRO stage 1/2/3 [3] further shards
     the optimizer / gradients / weights over the data-parallel degree ``n / (tp pp)``.
     """
-    w, g, o = state_bytes(params, weight_bytes, optimizer_bytes)
     mp = tp * pp
     dp = np.maximum(n_gpus / mp, 1.0)
-    o = o / mp / np.where(zero_stage >= 1, dp, 1.0)
-    g = g / mp / np.where(zero_stage >= 2, dp, 1.0)
-    w = w / mp / np.where(zero_stage >= 3, dp, 1.0)
+    o = params * optimizer_bytes / (mp * dp ** (zero_stage >= 1))
+    g = params * weight_bytes / (mp * dp ** (zero_stage >= 2))
+    w = params * weight_bytes / (mp * dp ** (zero_stage >= 3))
     return w, g, o, activations_tp1 / tp
 
 
@@ -99,15 +98,14 @@ def plan_memory(params, n_gpus, capacity, activations_tp1, weight_bytes, optimiz
     ``capacity`` is used, or the largest allowed when none fits. Returns ``(tp, weights,
     gradients, optimizer, activations)`` in bytes per device, broadcast to the inputs.
     """
-    shape = np.broadcast(params, n_gpus, capacity, activations_tp1, tp, pp, zero_stage).shape
-    cand = TP_CHOICES.reshape((-1,) + (1,) * len(shape))
+    ndim = max(np.ndim(params), np.ndim(n_gpus), np.ndim(capacity), np.ndim(activations_tp1), np.ndim(tp))
+    cand = TP_CHOICES.reshape((-1,) + (1,) * ndim)
+    total = sum(memory_per_gpu(params, n_gpus, weight_bytes, optimizer_bytes, cand, pp, zero_stage,
+                               activations_tp1))
     allowed = cand <= np.maximum(n_gpus / pp, 1.0)
-    w, g, o, a = memory_per_gpu(params, n_gpus, weight_bytes, optimizer_bytes, cand, pp, zero_stage,
-                                activations_tp1)
-    fits = allowed & (w + g + o + a <= capacity)
+    fits = allowed & (total <= capacity)
     pick = np.where(fits.any(axis=0), fits.argmax(axis=0), np.maximum(allowed.sum(axis=0) - 1, 0))
-    auto = np.take_along_axis(np.broadcast_to(cand, fits.shape), pick[None], 0)[0]
-    chosen = np.where(np.isnan(tp), auto, tp)
+    chosen = np.where(np.isnan(tp), TP_CHOICES[pick], tp)
     return (chosen, *memory_per_gpu(params, n_gpus, weight_bytes, optimizer_bytes, chosen, pp, zero_stage,
                                     activations_tp1))
 
@@ -121,14 +119,18 @@ def min_devices(params, capacity, activations_tp1, activations_full_tp1, weight_
     degree ``tp`` (powers of two up to 1024, never more than the device count). If no layout
     fits, full recomputation is assumed.
     """
-    w, g, o = state_bytes(params, weight_bytes, optimizer_bytes)
-    states = w + g + o
-    shape = np.broadcast(states, capacity, activations_tp1).shape
-    tps = (2.0 ** np.arange(11)).reshape((-1,) + (1,) * len(shape))
-    best = np.full(shape, np.inf)
-    for acts in (activations_tp1, activations_full_tp1):
-        room = capacity - acts / tps
-        with np.errstate(divide="ignore", invalid="ignore"):
-            need = np.where(room > 0, np.maximum(np.ceil(states / room), tps), np.inf)
-        best = np.where(np.isfinite(best), best, need.min(axis=0))
-    return best
+    states = params * (2.0 * weight_bytes + optimizer_bytes)
+    need = _min_devices(states, capacity, activations_tp1)
+    if not np.all(np.isfinite(need)):
+        need = np.where(np.isfinite(need), need, _min_devices(states, capacity, activations_full_tp1))
+    return need
+
+
+def _min_devices(states, capacity, activations_tp1):
+    tps = _TPS.reshape((-1,) + (1,) * max(np.ndim(states), np.ndim(capacity), np.ndim(activations_tp1)))
+    room = capacity - activations_tp1 / tps
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(room > 0, np.maximum(np.ceil(states / room), tps), np.inf).min(axis=0)
+
+
+_TPS = 2.0 ** np.arange(11)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import dataclasses
+import functools
 import math
 from dataclasses import dataclass, field
 
@@ -12,7 +12,7 @@ import pint
 from . import training as core
 from .calibration import calibration, mfu_from_constants
 from .errors import InputError
-from .footprint import Footprint, at, compute_footprint, describe_footprint, resolve_footprint, wrap_footprint
+from .footprint import Footprint, compute_footprint, describe_footprint, footprint_from_values, resolve_footprint
 from .hardware import get_hardware
 from .models import ModelSpec, get_model
 from .units import parse_count, quantity
@@ -63,9 +63,26 @@ class TrainingEstimate:
     co2e: pint.Quantity
     cost: pint.Quantity | None
     footprint: Footprint
-    assumptions: dict = field(default_factory=dict)
-    low: "TrainingEstimate | None" = field(default=None, repr=False, compare=False)
-    high: "TrainingEstimate | None" = field(default=None, repr=False, compare=False)
+    _describe: object = field(default=None, repr=False, compare=False)
+    _ranges: tuple | None = field(default=None, repr=False, compare=False)
+    _cache: dict = field(default_factory=dict, repr=False, compare=False)
+
+    @property
+    def assumptions(self) -> dict:
+        """What was assumed (MFU, layout, power, PUE, grid, price) and where it comes from."""
+        if "assumptions" not in self._cache:
+            self._cache["assumptions"] = {} if self._describe is None else self._describe()
+        return self._cache["assumptions"]
+
+    @property
+    def low(self) -> "TrainingEstimate | None":
+        """The same estimate with every figure at the low end of its range."""
+        return None if self._ranges is None else self._ranges[0](self._ranges[1])
+
+    @property
+    def high(self) -> "TrainingEstimate | None":
+        """The same estimate with every figure at the high end of its range."""
+        return None if self._ranges is None else self._ranges[0](self._ranges[2])
 
     def to_dict(self, ranges: bool = False) -> dict:
         """Plain floats with unit-suffixed keys (stable names; see README).
@@ -266,15 +283,18 @@ def estimate_training(model=None, *, params=None, active_params=None, tokens=Non
                           electricity_price=electricity_price, service_life=service_life,
                           embodied=embodied)
     r = evaluate({**model_numbers(x), **hardware_numbers(hw, dt), **layout, **f, "mfu_scale": mfu_scales()})
-    estimates = [_wrap(r, i, spec, hw, dt, x, f, layout) for i in range(3)]
-    lo, hi = _bounds(estimates)
-    typical = estimates[0]
-    assumptions = {"mfu": "given" if mfu is not None else "calibrated default (data/calibration.toml)",
-                   "recompute": recompute, "zero_stage": zero_stage, "pp": int(layout["pp"]), "micro_batch": int(layout["micro_batch"]),
-                   "seq_len": x.seq_len,
-                   "peak_flops": f"{hw.peak_flops(dt) / 1e12:.4g} TFLOP/s dense {dt} ({hw.sources[f'dense.{dt}']})",
-                   **describe_footprint(hw, f, price_kind)}
-    return dataclasses.replace(typical, assumptions=assumptions, low=lo, high=hi)
+    typical, lo, hi = scenario_values(r, f)
+
+    def describe() -> dict:
+        return {"mfu": "given" if mfu is not None else "calibrated default (data/calibration.toml)",
+                "recompute": recompute, "zero_stage": zero_stage, "pp": int(layout["pp"]),
+                "micro_batch": int(layout["micro_batch"]), "seq_len": x.seq_len,
+                "peak_flops": f"{hw.peak_flops(dt) / 1e12:.4g} TFLOP/s dense {dt} ({hw.sources[f'dense.{dt}']})",
+                **describe_footprint(hw, f, price_kind)}
+
+    build = functools.partial(_wrap, spec=spec, hw=hw, dt=dt, x=x, f=f, n=int(layout["n_gpus"]),
+                              describe=describe)
+    return build(typical, ranges=(build, lo, hi))
 
 
 def resolve_layout(n_gpus, mfu, micro_batch, tp, pp, zero_stage, recompute) -> dict:
@@ -334,13 +354,27 @@ def evaluate(x: dict) -> dict:
             "fits": w + g + o + a <= x["capacity"], **fp}
 
 
-def _wrap(r: dict, i: int, spec, hw, dt, x: TrainingInputs, f: dict, layout: dict) -> TrainingEstimate:
-    """The estimate of scenario ``i`` as Quantities."""
-    v = {k: at(val, i) for k, val in r.items()}
+def scenario_values(r: dict, f: dict) -> tuple[dict, dict, dict]:
+    """Typical, low and high value of every output as plain floats.
+
+    Low and high are taken field by field over the three scenarios: each output is monotone
+    in each uncertain input, so its extremes lie at the scenario ends (tests/test_ranges.py
+    checks that rather than assuming it).
+    """
+    keys = list(r) + ["host_w", "pue", "grid", "price"]
+    table = np.empty((len(keys), 3))
+    for j, k in enumerate(keys):
+        table[j] = r[k] if k in r else f[k]
+    return (dict(zip(keys, table[:, 0].tolist())), dict(zip(keys, table.min(axis=1).tolist())),
+            dict(zip(keys, table.max(axis=1).tolist())))
+
+
+def _wrap(v: dict, *, spec, hw, dt, x: TrainingInputs, f: dict, n: int, describe, ranges=None) -> TrainingEstimate:
+    """An estimate from one set of output values (floats) as Quantities."""
     gib = _GIB
-    fp = wrap_footprint(f, r, "kWh", i)
+    fp = footprint_from_values(v, f, "kWh")
     return TrainingEstimate(
-        model=spec.id if spec is not None else None, hardware=hw.id, n_gpus=int(layout["n_gpus"]), dtype=dt,
+        model=spec.id if spec is not None else None, hardware=hw.id, n_gpus=n, dtype=dt,
         params=quantity(x.params, "count"), active_params=quantity(x.active_params, "count"),
         tokens=None if x.tokens is None else quantity(x.tokens, "token"),
         flops=quantity(x.flops, "flop"), hardware_flops=quantity(v["hardware_flops"], "flop"),
@@ -352,28 +386,5 @@ def _wrap(r: dict, i: int, spec, hw, dt, x: TrainingInputs, f: dict, layout: dic
                                activations=quantity(v["activations"] / gib, "GiB")),
         min_gpus=quantity(v["min_gpus"], "count"), fits=bool(v["fits"]), tp=int(v["tp"]),
         energy=fp.energy, it_energy=fp.it_energy, co2e=fp.co2e, cost=fp.cost, footprint=fp,
+        _describe=describe, _ranges=ranges,
     )
-
-
-def _bounds(estimates):
-    """Field-wise low and high over the scenarios (each output is monotone in each input, so
-    its extremes lie at the scenario ends; tests/test_ranges.py checks that)."""
-    typical, a, b = estimates
-    return _pick(typical, a, b, min), _pick(typical, a, b, max)
-
-
-def _pick(typical, a, b, choose):
-    def pick(x, y, z):
-        if x is None or isinstance(x, (str, bool, int)) and not hasattr(x, "magnitude"):
-            return x
-        return choose((x, y, z), key=lambda q: q.magnitude)
-
-    memory = MemoryBreakdown(**{k: pick(getattr(typical.memory, k), getattr(a.memory, k), getattr(b.memory, k))
-                                for k in ("weights", "gradients", "optimizer", "activations")})
-    fields = {k: pick(getattr(typical, k), getattr(a, k), getattr(b, k))
-              for k in ("mfu", "wall_time", "gpu_hours", "hardware_flops", "energy", "it_energy", "co2e", "cost")}
-    fp = {k: pick(getattr(typical.footprint, k), getattr(a.footprint, k), getattr(b.footprint, k))
-          for k in ("energy", "it_energy", "device_energy", "host_energy", "co2e", "embodied_co2e", "cost",
-                    "power_per_gpu", "host_power_per_gpu", "grid_intensity", "price_per_gpu_hour")}
-    fp["pue"] = choose(typical.footprint.pue, a.footprint.pue, b.footprint.pue)
-    return dataclasses.replace(typical, memory=memory, footprint=dataclasses.replace(typical.footprint, **fp), **fields)
