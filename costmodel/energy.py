@@ -71,7 +71,7 @@ def defaults() -> dict:
 
     def triple(table, kind=None):
         conv = (lambda v: float(v)) if kind is None else (lambda v: parse_quantity(v, kind))
-        return tuple(conv(table[k]) for k in ("value", "low", "high"))
+        return tuple(conv(table[k]) for k in ("value", "low", "high"))  # (typical, low, high)
 
     def years(table):
         return tuple(float(str(table[k]).split()[0]) * 8760.0 for k in ("value", "low", "high"))

@@ -7,6 +7,7 @@ floats; ``compute_footprint`` turns device power, device count and time into a
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 
@@ -55,13 +56,16 @@ def _pue(value) -> float:
     return pue
 
 
+@functools.lru_cache(maxsize=1024)
 def _span(typical: float, low: float, high: float) -> np.ndarray:
-    """(typical, optimistic, pessimistic) values of an uncertain input."""
-    return np.array([typical, low, high], dtype=float)
+    """(typical, optimistic, pessimistic) values of an uncertain input (read-only, cached)."""
+    out = np.array([typical, low, high], dtype=float)
+    out.flags.writeable = False
+    return out
 
 
 def _fixed(value: float) -> np.ndarray:
-    return np.array([value, value, value], dtype=float)
+    return _span(value, value, value)
 
 
 def resolve_footprint(hw, *, pue=None, power_per_gpu=None, host_power_per_gpu=None, region=None,

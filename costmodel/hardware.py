@@ -293,7 +293,8 @@ def get_hardware(name, *, profile_path=None) -> HardwareProfile:
         return name
     dirs = _search_path(profile_path)
     if isinstance(name, str):
-        path = _files(dirs).get(normalise(name))
+        files = _files(dirs)
+        path = files.get(name) or files.get(normalise(name))
         if path is not None:
             return _load(path)
     return lookup(name, _registry(dirs)[1], what="hardware profile", command="costmodel hardware list")

@@ -165,6 +165,9 @@ def lookup(name, index: dict, *, what: str, command: str):
     """
     if not isinstance(name, str):
         raise did_you_mean(repr(name), [], what=what, command=command)
+    found = index.get(name)  # the common case: an exact id
+    if found is not None:
+        return found
     key = normalise(name)
     if key in index:
         return index[key]

@@ -342,7 +342,7 @@ def evaluate(x: dict) -> dict:
     mfu = np.where(np.isnan(x["mfu"]), np.minimum(default_mfu * x["mfu_scale"], 1.0), x["mfu"])
     seconds = core.training_seconds(x["flops"], x["n_gpus"], x["peak"], mfu)
     acts = core.activation_bytes(x["layers"], x["seq_len"], x["micro_batch"], x["d_model"], x["heads"], x["recompute"])
-    acts_full = core.activation_bytes(x["layers"], x["seq_len"], x["micro_batch"], x["d_model"], x["heads"], 2.0)
+    acts_full = 2.0 * x["layers"] * x["seq_len"] * x["micro_batch"] * x["d_model"]  # full recomputation
     tp, w, g, o, a = core.plan_memory(x["params"], x["n_gpus"], x["capacity"], acts, x["weight_bytes"],
                                       x["optimizer_bytes"], x["tp"], x["pp"], x["zero_stage"])
     fp = compute_footprint(x, x["tdp"], 1.0, x["n_gpus"], seconds)
