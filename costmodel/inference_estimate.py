@@ -133,11 +133,13 @@ def _shape(spec, params, active_params, dtype_bytes, kv_bytes) -> dict:
         act = n if params is not None else float(spec.active_params.magnitude)
     m = {"params": n, "active_params": act, "weight_bytes": n * dtype_bytes, "expert_bytes": 0.0,
          "experts": 0.0, "experts_per_token": 0.0, "kv_per_token": 0.0, "attention_per_ctx": 0.0,
-         "d_model": 0.0, "ffn": 0.0, "context": math.inf, "layers": 0.0, "kind": "dense-decoder" if spec is None else spec.kind,
-         "forward_flops": None}
+         "d_model": 0.0, "ffn": 0.0, "context": math.inf, "layers": 0.0,
+         "kind": "dense-decoder" if spec is None else spec.kind, "forward_flops": math.nan}
+    m["autoregressive"] = float(m["kind"] in AUTOREGRESSIVE)
     if spec is None or params is not None:
         return m
-    m["forward_flops"] = None if spec.forward_flops is None else float(spec.forward_flops.magnitude)
+    if spec.forward_flops is not None and spec.kind in ("cnn", "vit", "linear"):
+        m["forward_flops"] = float(spec.forward_flops.magnitude)
     if spec.is_transformer:
         head_dim = spec.head_dim or spec.d_model // spec.heads
         latent = (spec.kv_lora_rank + spec.qk_rope_head_dim) if spec.attention == "mla" else 0.0
@@ -181,51 +183,56 @@ def _step(m, hw_f, n, tokens_in_step, flops, moved, cal, link):
     return t + cal["step_overhead_s"] + comm, t, compute_bound
 
 
-def timings(m, hw_f, n, batch, prompt, output, cal, link, batching="static") -> dict:
+def timings(m, hw_f, n, batch, prompt, output, cal, link, continuous=False) -> dict:
     """TTFT, TPOT and end-to-end latency of a request; busy share of the devices.
 
-    ``static``: the batch's prompts are prefilled together, then decoded together.
-    ``continuous``: ``batch`` requests are in flight at once and each finished one is
-    replaced (in-flight batching); a request is prefilled alone, the other ``batch - 1``
-    requests' prefills are interleaved with its decode steps, and it waits for the prefills
-    ahead of it as in an M/D/1 queue (Pollaczek-Khinchine mean wait).
+    Works on floats or arrays (one row per configuration). Static batching: the batch's
+    prompts are prefilled together, then decoded together. Continuous (in-flight) batching:
+    ``batch`` requests are in flight at once and each finished one is replaced; a request is
+    prefilled alone, the other ``batch - 1`` requests' prefills are interleaved with its
+    decode steps, and it waits for the prefills ahead of it as in an M/D/1 queue
+    (Pollaczek-Khinchine mean wait). Models that do not generate (encoders, CNNs, ViTs,
+    linear models; ``m["autoregressive"] == 0``) and ``output == 0`` take one forward pass.
     """
-    if m["kind"] not in AUTOREGRESSIVE:
-        return _single_pass(m, hw_f, n, batch, prompt, cal, link)
-    step = lambda tokens, flops_bytes: _step(m, hw_f, n, tokens, *flops_bytes, cal, link)  # noqa: E731
-    continuous = batching == "continuous"
-    together = 1 if continuous else batch
-    t_prefill, roof_p, cb_p = step(together * prompt, core.prefill(m, together, prompt))
-    if output == 0:
-        return {"ttft": t_prefill, "tpot": 0.0, "latency": t_prefill, "busy": roof_p / t_prefill,
-                "bound": {"prefill": _b(cb_p), "decode": "none"}}
-    t_first, roof_1, _ = step(batch, core.decode_step(m, batch, prompt))
-    tpot, roof_d, cb_d = step(batch, core.decode_step(m, batch, prompt + output / 2.0))  # average context
-    wait = 0.0
-    if continuous and batch > 1:
-        tpot += (batch - 1) * t_prefill / output  # the others' prefills, spread over our steps
-        load = np.minimum(0.95, (batch - 1) * t_prefill / (t_prefill + output * tpot))
-        wait = load / (2.0 * (1.0 - load)) * t_prefill
-    ttft = wait + t_prefill + t_first
-    latency = ttft + (output - 1) * tpot
-    busy = np.minimum(1.0, (roof_p + roof_1 + (output - 1) * roof_d) / latency)
-    return {"ttft": ttft, "tpot": tpot, "latency": latency, "busy": busy,
-            "bound": {"prefill": _b(cb_p), "decode": _b(cb_d)}}
+    together = np.where(continuous, 1.0, batch)
+    t_prefill, roof_p, cb_p = _step(m, hw_f, n, together * prompt, *core.prefill(m, together, prompt), cal, link)
+    t_first, roof_1, _ = _step(m, hw_f, n, batch, *core.decode_step(m, batch, prompt), cal, link)
+    tpot, roof_d, cb_d = _step(m, hw_f, n, batch, *core.decode_step(m, batch, prompt + output / 2.0), cal, link)
+    others = np.where(continuous, batch - 1.0, 0.0)
+    steps = np.maximum(output, 1.0)
+    tpot = tpot + others * t_prefill / steps  # the others' prefills, spread over our steps
+    load = np.minimum(0.95, others * t_prefill / (t_prefill + steps * tpot))
+    ttft = load / (2.0 * (1.0 - load)) * t_prefill + t_prefill + t_first
+    generating = (m["autoregressive"] > 0) & (output > 0)
+    latency = np.where(generating, ttft + (output - 1.0) * tpot, t_prefill)
+    roof = roof_p + np.where(generating, roof_1 + (output - 1.0) * roof_d, 0.0)
+    one_pass, roof_one, cb_one = _single_pass(m, hw_f, n, batch, prompt, cal, link)
+    ar = m["autoregressive"] > 0
+    return {"ttft": np.where(ar, np.where(generating, ttft, t_prefill), one_pass),
+            "tpot": np.where(generating, tpot, 0.0),
+            "latency": np.where(ar, latency, one_pass),
+            "busy": np.minimum(1.0, np.where(ar, roof / latency, roof_one / one_pass)),
+            "compute_bound_prefill": np.where(ar, cb_p, cb_one), "compute_bound_decode": cb_d,
+            "generating": generating}
 
 
-def _single_pass(m, hw_f, n, batch, prompt, cal, link) -> dict:
-    # one forward pass: encoders over the prompt, CNN/ViT/linear over one input each
-    if m["forward_flops"] is not None and m["kind"] in ("cnn", "vit", "linear"):
-        flops = m["forward_flops"] * batch
-    else:
-        flops = 2.0 * m["active_params"] * batch * prompt + 4.0 * m["attention_per_ctx"] * prompt * prompt * batch
-    t, roof, cb = _step(m, hw_f, n, batch * max(prompt, 1), flops, m["weight_bytes"], cal, link)
-    return {"ttft": t, "tpot": 0.0, "latency": t, "busy": roof / t, "bound": {"prefill": _b(cb), "decode": "none"}}
+def _single_pass(m, hw_f, n, batch, prompt, cal, link):
+    """One forward pass: encoders over the prompt, CNN/ViT/linear over one input each."""
+    per_sample = np.isfinite(m["forward_flops"])
+    flops = np.where(per_sample, np.nan_to_num(m["forward_flops"]) * batch,
+                     2.0 * m["active_params"] * batch * prompt + 4.0 * m["attention_per_ctx"] * prompt * prompt * batch)
+    return _step(m, hw_f, n, batch * np.maximum(prompt, 1.0), flops, m["weight_bytes"], cal, link)
 
 
 def _b(compute_bound) -> str:
     """The binding resource of a phase in the typical scenario."""
     return "compute" if np.ravel(compute_bound)[0] else "memory"
+
+
+def bounds(t: dict) -> dict:
+    """Which resource binds each phase (typical scenario)."""
+    decode = _b(t["compute_bound_decode"]) if np.ravel(t["generating"])[0] else "none"
+    return {"prefill": _b(t["compute_bound_prefill"]), "decode": decode}
 
 
 def memory(m, n, batch, prompt, output, act_bytes=2.0):
@@ -322,7 +329,7 @@ def estimate_inference(model=None, *, params=None, active_params=None, hardware,
     link = hw.number("interconnect_bandwidth") or hw.number("pcie_bandwidth") or 16e9
     if batching not in ("static", "continuous"):
         raise InputError(f"batching: expected 'static' or 'continuous', got {batching!r}")
-    t = timings(m, hw_f, n, batch, prompt, output, cal_scenarios(cal), link, batching)
+    t = timings(m, hw_f, n, batch, prompt, output, cal_scenarios(cal), link, batching == "continuous")
     fit = fit_report(m, n, batch, prompt, output, hw.number("memory"), dt, hw, core.BYTES[kv_dt])
     if strict and not fit["fits"]:
         raise InputError(f"batch_size: {batch} requests need {(fit['w'] + fit['kv'] + fit['a']) / 2**30:.1f} GiB "
@@ -333,7 +340,9 @@ def estimate_inference(model=None, *, params=None, active_params=None, hardware,
                           cost_basis=cost_basis, price_kind=price_kind, purchase_price=purchase_price,
                           electricity_price=electricity_price, service_life=service_life, embodied=embodied)
     r = {**t, **compute_footprint(f, hw.number("tdp"), t["busy"], n / batch, t["latency"])}
-    r.pop("bound")
+    bound = bounds(t)
+    for key in ("compute_bound_prefill", "compute_bound_decode", "generating"):
+        r.pop(key)
     typical, lo, hi = scenario_values(r, f)
 
     def describe() -> dict:
@@ -345,7 +354,7 @@ def estimate_inference(model=None, *, params=None, active_params=None, hardware,
                 **describe_footprint(hw, f, price_kind)}
 
     build = functools.partial(
-        _wrap, spec=spec, hw=hw, f=f, fit=fit, bound=t["bound"], describe=describe, warnings=tuple(warnings),
+        _wrap, spec=spec, hw=hw, f=f, fit=fit, bound=bound, describe=describe, warnings=tuple(warnings),
         shape=dict(n_gpus=n, dtype=dt, kv_dtype=kv_dt, batch_size=batch, prompt_tokens=prompt, output_tokens=output))
     return build(typical, ranges=(build, lo, hi))
 

@@ -84,10 +84,10 @@ def memory_per_gpu(params, n_gpus, weight_bytes, optimizer_bytes, tp, pp, zero_s
     the optimizer / gradients / weights over the data-parallel degree ``n / (tp pp)``.
     """
     mp = tp * pp
-    dp = np.maximum(n_gpus / mp, 1.0)
-    o = params * optimizer_bytes / (mp * dp ** (zero_stage >= 1))
-    g = params * weight_bytes / (mp * dp ** (zero_stage >= 2))
-    w = params * weight_bytes / (mp * dp ** (zero_stage >= 3))
+    sharded = np.maximum(n_gpus, mp)  # tp x pp x data-parallel degree
+    o = params * optimizer_bytes / np.where(zero_stage >= 1, sharded, mp)
+    g = params * weight_bytes / np.where(zero_stage >= 2, sharded, mp)
+    w = params * weight_bytes / np.where(zero_stage >= 3, sharded, mp)
     return w, g, o, activations_tp1 / tp
 
 
@@ -100,8 +100,12 @@ def plan_memory(params, n_gpus, capacity, activations_tp1, weight_bytes, optimiz
     """
     ndim = max(np.ndim(params), np.ndim(n_gpus), np.ndim(capacity), np.ndim(activations_tp1), np.ndim(tp))
     cand = TP_CHOICES.reshape((-1,) + (1,) * ndim)
-    total = sum(memory_per_gpu(params, n_gpus, weight_bytes, optimizer_bytes, cand, pp, zero_stage,
-                               activations_tp1))
+    # states split by tensor x pipeline only, and states also sharded by ZeRO over data parallelism
+    w, g, o = state_bytes(params, weight_bytes, optimizer_bytes)
+    by_mp = np.where(zero_stage >= 3, 0.0, w) + np.where(zero_stage >= 2, 0.0, g) + np.where(zero_stage >= 1, 0.0, o)
+    by_all = w + g + o - by_mp
+    mp = cand * pp
+    total = by_mp / mp + by_all / np.maximum(n_gpus, mp) + activations_tp1 / cand
     allowed = cand <= np.maximum(n_gpus / pp, 1.0)
     fits = allowed & (total <= capacity)
     pick = np.where(fits.any(axis=0), fits.argmax(axis=0), np.maximum(allowed.sum(axis=0) - 1, 0))
