@@ -22,6 +22,7 @@ _LAZY = {
     "estimate_training": "training_estimate",
     "InferenceEstimate": "inference_estimate", "InferenceMemory": "inference_estimate",
     "estimate_inference": "inference_estimate",
+    "sweep_training": "sweep", "sweep_inference": "sweep",
 }
 
 __all__ = sorted([

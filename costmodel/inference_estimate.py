@@ -245,23 +245,31 @@ def memory(m, n, batch, prompt, output, act_bytes=2.0):
     return m["weight_bytes"] / n, kv / n, acts / n
 
 
-def fit_report(m, n, batch, prompt, output, capacity, dtype, hw, kv_bytes) -> dict:
-    """Does it fit; the largest batch that does; devices needed; a smaller dtype that fits."""
+def capacity_report(m, n, batch, prompt, output, capacity) -> dict:
+    """Per-device memory, whether it fits, the largest batch that fits (at most 1e6) and the
+    devices the request needs at this dtype; floats or arrays."""
     w, kv, a = memory(m, n, batch, prompt, output)
     per_seq = (kv + a) / batch
     room = capacity - w
-    max_batch = 0 if room <= 0 else (1_000_000 if per_seq <= 0 else int(min(room // per_seq, 1_000_000)))
-    need = (w + kv + a) * n
+    with np.errstate(divide="ignore", invalid="ignore"):
+        max_batch = np.where(room <= 0, 0.0, np.where(per_seq <= 0, 1e6, np.minimum(np.floor(np.divide(room, per_seq)), 1e6)))
+    return {"w": w, "kv": kv, "a": a, "fits": w + kv + a <= capacity, "max_batch": max_batch,
+            "min_gpus": np.maximum(1.0, np.ceil((w + kv + a) * n / capacity))}
+
+
+def fit_report(m, n, batch, prompt, output, capacity, dtype, hw, kv_bytes) -> dict:
+    """Does it fit; the largest batch that does; devices needed; a smaller dtype that fits."""
+    c = capacity_report(m, n, batch, prompt, output, capacity)
     fitting = None
     order = ("fp32", "bf16", "fp8", "int8", "int4")
     for smaller in order[order.index(dtype if dtype in order else "bf16") + 1:]:
         if smaller in hw.dense or smaller in ("int8", "int4"):
             scale = core.BYTES[smaller] / core.BYTES[dtype]
-            if w * scale + kv + a <= capacity:
+            if c["w"] * scale + c["kv"] + c["a"] <= capacity:
                 fitting = smaller
                 break
-    return {"fits": w + kv + a <= capacity, "max_batch": max_batch,
-            "min_gpus": max(1, math.ceil(need / capacity)), "fitting_dtype": fitting, "w": w, "kv": kv, "a": a}
+    return {**c, "fits": bool(c["fits"]), "max_batch": int(c["max_batch"]), "min_gpus": int(c["min_gpus"]),
+            "fitting_dtype": fitting}
 
 
 def estimate_inference(model=None, *, params=None, active_params=None, hardware, n_gpus=1,
@@ -340,6 +348,7 @@ def estimate_inference(model=None, *, params=None, active_params=None, hardware,
                           cost_basis=cost_basis, price_kind=price_kind, purchase_price=purchase_price,
                           electricity_price=electricity_price, service_life=service_life, embodied=embodied)
     r = {**t, **compute_footprint(f, hw.number("tdp"), t["busy"], n / batch, t["latency"])}
+    r["throughput"] = batch * output / r["latency"]  # its own key: it falls as latency rises
     bound = bounds(t)
     for key in ("compute_bound_prefill", "compute_bound_decode", "generating"):
         r.pop(key)
@@ -380,7 +389,7 @@ def _wrap(v: dict, *, spec, hw, f, fit, bound, describe, warnings, shape, ranges
         model=spec.id if spec else None, hardware=hw.id, **shape,
         ttft=quantity(v["ttft"] * 1e3, "ms"), tpot=quantity(v["tpot"] * 1e3, "ms"),
         latency=quantity(v["latency"], "time"),
-        throughput=quantity(shape["batch_size"] * output / v["latency"], "token/s"),
+        throughput=quantity(v["throughput"], "token/s"),
         memory_per_gpu=quantity((fit["w"] + fit["kv"] + fit["a"]) / gib, "GiB"),
         memory=InferenceMemory(weights=quantity(fit["w"] / gib, "GiB"), kv_cache=quantity(fit["kv"] / gib, "GiB"),
                                activations=quantity(fit["a"] / gib, "GiB")),

@@ -93,16 +93,23 @@ def column(results: list[dict], row: np.ndarray, key: str, scenarios: bool) -> n
     return picked.T if scenarios else picked
 
 
-def labels(names: list, row: np.ndarray):
+def labels(names: list, row: np.ndarray, rows: int):
     """A categorical column of per-combination labels (cheap for a million rows)."""
     import pandas as pd
 
     categories = list(dict.fromkeys(names))
-    codes = np.array([categories.index(n) for n in names])[row]
+    codes = np.broadcast_to(np.array([categories.index(n) for n in names])[row], (rows,))
     return pd.Categorical.from_codes(codes, categories=[str(c) for c in categories])
 
 
 CHUNK = 1 << 15  # rows per pass: keeps the temporaries of a pass in cache
+
+
+def input_column(vals: list, row: np.ndarray, rows: int):
+    """A swept input as a column: numbers stay numeric, anything else becomes categorical."""
+    if all(isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, bool) for v in vals):
+        return np.broadcast_to(np.array(vals, dtype=float)[row], (rows,))
+    return labels([str(v) for v in vals], row, rows)
 
 
 def chunked(fn, x: dict, rows: int) -> dict:

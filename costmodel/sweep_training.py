@@ -10,7 +10,7 @@ from . import training as core
 from .errors import InputError, did_you_mean
 from .footprint import FOOTPRINT_KEYWORDS, resolve_footprint
 from .hardware import get_hardware
-from .sweep import chunked, column, expand, frame, labels, resolved
+from .sweep import chunked, column, expand, frame, input_column, labels, resolved
 from .training_estimate import (_fraction, _whole, estimate_training, evaluate, hardware_numbers, mfu_scales,
                                 model_numbers, resolve_inputs)  # noqa: F401
 
@@ -128,9 +128,9 @@ def run(inputs: dict, ranges: bool):
 
 def _columns(values, index, models, mrow, hws, hrow, x, r, ranges, rows) -> dict:
     cols = {
-        "model": labels([m["model_id"] for m in models], mrow),
-        "hardware": labels([h["hardware_id"] for h in hws], hrow),
-        "dtype": labels([h["dtype_name"] for h in hws], hrow),
+        "model": labels([m["model_id"] for m in models], mrow, rows),
+        "hardware": labels([h["hardware_id"] for h in hws], hrow, rows),
+        "dtype": labels([h["dtype_name"] for h in hws], hrow, rows),
         "n_gpus": np.broadcast_to(x["n_gpus"], (rows,)).astype(np.int64),
         "params": np.broadcast_to(x["params"], (rows,)), "active_params": np.broadcast_to(x["active_params"], (rows,)),
         "tokens": np.broadcast_to(np.where(np.array([m["has_tokens"] for m in models])[mrow], x["tokens"], np.nan),
@@ -138,7 +138,7 @@ def _columns(values, index, models, mrow, hws, hrow, x, r, ranges, rows) -> dict
     }
     for key, vals in values.items():  # every other swept input, as given
         if key not in cols and len(vals) > 1:
-            cols[key] = labels([str(v) for v in vals], index[key])
+            cols[key] = input_column(vals, index[key], rows)
     cols["flops_FLOP"] = np.broadcast_to(x["flops"], (rows,))
     typical = {k: (v[0] if ranges and np.ndim(v) == 2 else v) for k, v in r.items()}
     cols["tp"] = np.broadcast_to(typical["tp"], (rows,)).astype(np.int64)

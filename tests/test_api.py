@@ -14,7 +14,7 @@ PUBLIC = [
     "MemoryBreakdown", "ModelSpec", "ProfileError", "Quantity", "Region", "TrainingEstimate",
     "UnitError", "UnknownProfileError", "__version__", "estimate_inference", "estimate_training",
     "get_hardware", "get_model", "get_region", "list_hardware", "list_models", "list_regions",
-    "ureg",
+    "sweep_inference", "sweep_training", "ureg",
 ]
 
 
