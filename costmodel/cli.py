@@ -27,6 +27,11 @@ class _Root(click.Group):
             return super().invoke(ctx)
         except (click.exceptions.Exit, click.exceptions.Abort, click.ClickException):
             raise
+        except BrokenPipeError:  # output piped into `head` and closed: stop quietly
+            import os
+
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            ctx.exit(0)
         except CostModelError as exc:
             if ctx.obj and ctx.obj.get("debug"):
                 raise
@@ -182,12 +187,14 @@ def models_show(model_id, as_json):
 
 from .cli_compare import compare  # noqa: E402
 from .cli_infer import infer, regions  # noqa: E402
+from .cli_sweep import sweep  # noqa: E402
 from .cli_train import train  # noqa: E402
 
 main.add_command(compare)
 main.add_command(train)
 main.add_command(infer)
 main.add_command(regions)
+main.add_command(sweep)
 
 
 def run() -> None:  # pragma: no cover

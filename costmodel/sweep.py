@@ -112,10 +112,16 @@ def input_column(vals: list, row: np.ndarray, rows: int):
     return labels([str(v) for v in vals], row, rows)
 
 
-def chunked(fn, x: dict, rows: int) -> dict:
-    """``fn(x)`` over blocks of rows (the last axis of per-row arrays), written into one output."""
+def chunked(fn, x: dict, rows: int, progress=None) -> dict:
+    """``fn(x)`` over blocks of rows (the last axis of per-row arrays), written into one output.
+
+    ``progress(done, total)`` is called after each block.
+    """
     if rows <= CHUNK:
-        return fn(x)
+        out = fn(x)
+        if progress is not None:
+            progress(rows, rows)
+        return out
     out = {}
     for start in range(0, rows, CHUNK):
         stop = min(start + CHUNK, rows)
@@ -125,6 +131,8 @@ def chunked(fn, x: dict, rows: int) -> dict:
             if key not in out:
                 out[key] = np.empty(shape[:-1] + (rows,), dtype=np.result_type(value))
             out[key][..., start:stop] = value
+        if progress is not None:
+            progress(stop, rows)
     return out
 
 
@@ -136,15 +144,46 @@ def frame(columns: dict, units: dict):
     return df
 
 
-def sweep_training(*, ranges: bool = False, **inputs):
-    """Evaluate ``estimate_training`` over the cartesian product of list-valued inputs."""
+def sweep_training(*, ranges: bool = False, progress=None, **inputs):
+    """Evaluate ``estimate_training`` over the cartesian product of list-valued inputs.
+
+    Parameters
+    ----------
+    **inputs
+        The keywords of :func:`costmodel.estimate_training`; any may be a list, tuple, range,
+        numpy array or pandas Series.
+    ranges : bool
+        Add ``<column>_low`` / ``<column>_high`` for every uncertain output.
+    progress : callable, optional
+        Called as ``progress(rows_done, rows_total)`` as the grid is evaluated.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per configuration; ``df.attrs["units"]`` maps each column to its unit.
+
+    Examples
+    --------
+    >>> df = sweep_training(model="llama-2-7b", hardware=["a100", "h100"], n_gpus=[64, 512])
+    >>> len(df)
+    4
+    """
     from .sweep_training import run
 
-    return run(inputs, ranges)
+    return run(inputs, ranges, progress)
 
 
-def sweep_inference(*, ranges: bool = False, **inputs):
-    """Evaluate ``estimate_inference`` over the cartesian product of list-valued inputs."""
+def sweep_inference(*, ranges: bool = False, progress=None, **inputs):
+    """Evaluate ``estimate_inference`` over the cartesian product of list-valued inputs.
+
+    Same conventions as :func:`sweep_training` (``strict`` is not accepted: a sweep reports
+    ``fits`` per row instead).
+
+    >>> df = sweep_inference(model="llama-2-7b", hardware="h100", prompt_tokens=512,
+    ...                      output_tokens=256, batch_size=[1, 8, 64])
+    >>> list(df.batch_size)
+    [1, 8, 64]
+    """
     from .sweep_inference import run
 
-    return run(inputs, ranges)
+    return run(inputs, ranges, progress)

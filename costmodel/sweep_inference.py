@@ -77,7 +77,7 @@ def evaluate(x: dict) -> dict:
     return {**t, **c, **fp, "output_used": output}
 
 
-def run(inputs: dict, ranges: bool):
+def run(inputs: dict, ranges: bool, progress=None):
     for key in inputs:
         if key not in ALLOWED:
             raise did_you_mean(key, ALLOWED, what="estimate_inference keyword", command="help(costmodel.estimate_inference)")
@@ -94,7 +94,7 @@ def run(inputs: dict, ranges: bool):
                                                         "electricity", "owned", "embodied")})
     cal = cal_scenarios(inference_calibration())
     x.update({k: (v[:, None] if ranges else v[0]) for k, v in cal.items()})
-    r = chunked(evaluate, x, rows)
+    r = chunked(evaluate, x, rows, progress)
     return frame(_columns(values, index, serving, srow, x, r, ranges, rows), UNITS)
 
 

@@ -100,7 +100,7 @@ def layout_arrays(values: dict, index: dict) -> dict:
     return out
 
 
-def run(inputs: dict, ranges: bool):
+def run(inputs: dict, ranges: bool, progress=None):
     for key in inputs:
         if key not in ALLOWED:
             raise did_you_mean(key, ALLOWED, what="estimate_training keyword", command="help(costmodel.estimate_training)")
@@ -122,7 +122,7 @@ def run(inputs: dict, ranges: bool):
                                                         "embodied_g", "embodied_life_h", "price", "purchase",
                                                         "electricity", "owned", "embodied")})
     x["mfu_scale"] = mfu_scales()[:, None] if ranges else 1.0
-    r = chunked(evaluate, x, rows)
+    r = chunked(evaluate, x, rows, progress)
     return frame(_columns(values, index, models, mrow, hws, hrow, x, r, ranges, rows), _units())
 
 

@@ -160,7 +160,7 @@ def test_every_command_has_help_with_an_example(runner, path):
 def test_the_command_walk_finds_every_subcommand():
     assert [" ".join(p) for p in _commands(main)] == [
         "", "compare", "hardware", "hardware list", "hardware show", "infer", "models", "models list", "models show",
-        "regions", "regions list", "train"]
+        "regions", "regions list", "sweep", "sweep infer", "sweep train", "train"]
 
 
 # --- train ------------------------------------------------------------------------------------
@@ -266,3 +266,48 @@ def test_readme_cli_section_matches_the_real_commands(runner):
         result = _ok(runner.invoke(main, [*command[:2], "--help"]))
         for option in re.findall(r"--[a-z-]+", line):
             assert option in result.output, f"README mentions {option} for `{' '.join(command)}`"
+
+
+# --- sweep ------------------------------------------------------------------------------------------
+
+def test_sweep_train_lists_and_ranges(runner):
+    args = ["sweep", "train", "--model", "llama-2-7b,llama-2-70b", "--hardware", "h100", "--gpus", "8..64x2",
+            "--json"]
+    rows = json.loads(_ok(runner.invoke(main, args)).stdout)
+    assert [r["n_gpus"] for r in rows] == [8, 16, 32, 64, 8, 16, 32, 64]
+    one = costmodel_estimate("llama-2-70b", "h100", 16)
+    assert rows[5]["gpu_hours_h"] == pytest.approx(one.gpu_hours.to("hour").magnitude, rel=1e-12)
+
+
+def costmodel_estimate(model, hardware, gpus):
+    import costmodel
+
+    return costmodel.estimate_training(model, hardware=hardware, n_gpus=gpus)
+
+
+def test_sweep_infer_csv_to_file(runner, tmp_path):
+    out = tmp_path / "grid.csv"
+    args = ["sweep", "infer", "--model", "llama-2-7b", "--hardware", "a100-sxm4-80gb", "--batch", "1..256x4",
+            "--csv", str(out), "--ranges"]
+    _ok(runner.invoke(main, args))
+    lines = out.read_text().splitlines()
+    assert len(lines) == 1 + 5  # 1, 4, 16, 64, 256
+    assert "tpot_ms_low" in lines[0] and "tpot_ms_high" in lines[0]
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--gpus", "8..1x2"], "--gpus: the range '8..1x2' never reaches its end"),
+    (["--gpus", "8,-1"], "--gpus: expected a value more than zero"),
+    (["--parquet", "out.pq"], "pyarrow"),
+])
+def test_sweep_errors_are_one_line(runner, args, message):
+    pytest.importorskip("pandas")
+    if "--parquet" in args:
+        try:
+            import pyarrow  # noqa: F401
+            pytest.skip("pyarrow is installed here")
+        except ImportError:
+            pass
+    result = runner.invoke(main, ["sweep", "train", "--model", "llama-2-7b", "--hardware", "h100", *args])
+    assert result.exit_code == 2
+    assert message in result.stderr and len(result.stderr.strip().splitlines()) == 1
