@@ -187,6 +187,7 @@ def models_show(model_id, as_json):
 
 from .cli_compare import compare  # noqa: E402
 from .cli_infer import infer, regions  # noqa: E402
+from .cli_plot import plot  # noqa: E402
 from .cli_sweep import sweep  # noqa: E402
 from .cli_train import train  # noqa: E402
 
@@ -195,6 +196,7 @@ main.add_command(train)
 main.add_command(infer)
 main.add_command(regions)
 main.add_command(sweep)
+main.add_command(plot)
 
 
 def run() -> None:  # pragma: no cover

@@ -168,7 +168,7 @@ def sweep_training(*, ranges: bool = False, progress=None, **inputs):
     >>> len(df)
     4
     """
-    from .sweep_training import run
+    from .sweep_train import run
 
     return run(inputs, ranges, progress)
 
@@ -184,6 +184,6 @@ def sweep_inference(*, ranges: bool = False, progress=None, **inputs):
     >>> list(df.batch_size)
     [1, 8, 64]
     """
-    from .sweep_inference import run
+    from .sweep_infer import run
 
     return run(inputs, ranges, progress)

@@ -1,0 +1,89 @@
+"""``costmodel plot``: training, inference and sweep pictures as PNG or SVG."""
+
+from __future__ import annotations
+
+import click
+
+from .cli_common import usage_errors
+from .errors import InputError
+
+out_option = click.option("--out", "out", required=True, type=click.Path(dir_okay=False),
+                          help="File to write; the extension picks the format (.png or .svg). Example: --out cost.png")
+
+
+def _save(fig, out: str) -> None:
+    if not out.lower().endswith((".png", ".svg", ".pdf")):
+        raise InputError(f"out: expected a .png, .svg or .pdf file name, got {out!r}")
+    fig.savefig(out, dpi=150)
+    click.echo(f"wrote {out}")
+
+
+def _split(text: str) -> list[str]:
+    return [t.strip() for t in text.split(",") if t.strip()]
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+def plot():
+    """Pictures of estimates (needs the plot extra: pip install 'costmodel[plot]').
+
+    Example: costmodel plot training --out training.png
+    """
+
+
+@plot.command("training")
+@click.option("--models", default=",".join(__import__("costmodel.plot", fromlist=["x"]).LANGUAGE_MODELS),
+              show_default=True, help="Comma-separated catalog ids.")
+@click.option("--hardware", default="a100-sxm4-80gb,h100-sxm5-80gb,b200", show_default=True,
+              help="Comma-separated hardware ids, one series each.")
+@click.option("--gpus", default=1024, show_default=True, type=click.IntRange(1), help="Training devices.")
+@click.option("--region", help="Grid region for energy and carbon. Example: --region us")
+@out_option
+@usage_errors
+def plot_training_cmd(models, hardware, gpus, region, out):
+    """Training cost and energy vs parameter count, GPT-2 to GPT-4, log-log.
+
+    Example: costmodel plot training --hardware a100-sxm4-80gb,h100-sxm5-80gb --out training.svg
+    """
+    from .plot import plot_training
+
+    _save(plot_training(models=_split(models), hardware=_split(hardware), n_gpus=gpus, region=region), out)
+
+
+@plot.command("inference")
+@click.option("--model", default="llama-2-70b", show_default=True, help="Catalog id.")
+@click.option("--hardware", default="a100-sxm4-80gb,h100-sxm5-80gb,h200-sxm-141gb", show_default=True,
+              help="Comma-separated hardware ids, one series each.")
+@click.option("--gpus", default=4, show_default=True, type=click.IntRange(1), help="Devices per replica.")
+@click.option("--prompt", default=512, show_default=True, type=click.IntRange(0), help="Prompt tokens.")
+@click.option("--output", default=256, show_default=True, type=click.IntRange(0), help="Output tokens.")
+@out_option
+@usage_errors
+def plot_inference_cmd(model, hardware, gpus, prompt, output, out):
+    """Serving latency (TTFT, TPOT) and cost per million tokens vs batch size.
+
+    Example: costmodel plot inference --model llama-2-7b --gpus 1 --out serving.png
+    """
+    from .plot import plot_inference
+
+    _save(plot_inference(model=model, hardware=_split(hardware), n_gpus=gpus, prompt_tokens=prompt,
+                         output_tokens=output), out)
+
+
+@plot.command("sweep")
+@click.argument("table", type=click.Path(exists=True, dir_okay=False))
+@click.option("--x", "x", required=True, help="Column for the x axis. Example: --x n_gpus")
+@click.option("--y", "y", required=True, help="Column for the y axis. Example: --y wall_time_days")
+@click.option("--hue", help="Column whose values become separate series. Example: --hue hardware")
+@out_option
+@usage_errors
+def plot_sweep_cmd(table, x, y, hue, out):
+    """Any sweep table (CSV from `costmodel sweep ... --csv`) as a log-log plot.
+
+    Example: costmodel plot sweep grid.csv --x n_gpus --y wall_time_days --hue hardware --out grid.png
+    """
+    import pandas as pd
+
+    from .plot import plot_sweep
+
+    df = pd.read_csv(table)
+    _save(plot_sweep(df, x, y, hue), out)
