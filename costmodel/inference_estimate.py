@@ -195,9 +195,10 @@ def timings(m, hw_f, n, batch, prompt, output, cal, link, continuous=False) -> d
     linear models; ``m["autoregressive"] == 0``) and ``output == 0`` take one forward pass.
     """
     together = np.where(continuous, 1.0, batch)
-    t_prefill, roof_p, cb_p = _step(m, hw_f, n, together * prompt, *core.prefill(m, together, prompt), cal, link)
-    t_first, roof_1, _ = _step(m, hw_f, n, batch, *core.decode_step(m, batch, prompt), cal, link)
-    tpot, roof_d, cb_d = _step(m, hw_f, n, batch, *core.decode_step(m, batch, prompt + output / 2.0), cal, link)
+    pre, dec = cal["prefill"], cal["decode"]
+    t_prefill, roof_p, cb_p = _step(m, hw_f, n, together * prompt, *core.prefill(m, together, prompt), pre, link)
+    t_first, roof_1, _ = _step(m, hw_f, n, batch, *core.decode_step(m, batch, prompt), dec, link)
+    tpot, roof_d, cb_d = _step(m, hw_f, n, batch, *core.decode_step(m, batch, prompt + output / 2.0), dec, link)
     others = np.where(continuous, batch - 1.0, 0.0)
     steps = np.maximum(output, 1.0)
     tpot = tpot + others * t_prefill / steps  # the others' prefills, spread over our steps
@@ -206,7 +207,7 @@ def timings(m, hw_f, n, batch, prompt, output, cal, link, continuous=False) -> d
     generating = (m["autoregressive"] > 0) & (output > 0)
     latency = np.where(generating, ttft + (output - 1.0) * tpot, t_prefill)
     roof = roof_p + np.where(generating, roof_1 + (output - 1.0) * roof_d, 0.0)
-    one_pass, roof_one, cb_one = _single_pass(m, hw_f, n, batch, prompt, cal, link)
+    one_pass, roof_one, cb_one = _single_pass(m, hw_f, n, batch, prompt, pre, link)
     ar = m["autoregressive"] > 0
     return {"ttft": np.where(ar, np.where(generating, ttft, t_prefill), one_pass),
             "tpot": np.where(generating, tpot, 0.0),
@@ -369,16 +370,20 @@ def estimate_inference(model=None, *, params=None, active_params=None, hardware,
 
 
 def cal_scenarios(cal: dict) -> dict:
-    """(typical, optimistic, pessimistic) serving constants from the fit's error percentiles.
-
-    Times scale about inversely with the achievable fractions and directly with the
-    overheads; fractions never exceed 1.
+    """(typical, optimistic, pessimistic) serving constants per phase, from the fit's
+    out-of-sample errors: the prefill's constants span TTFT's 5th-95th percentile errors, the
+    decode steps' span TPOT's. Times scale about inversely with the achievable fractions and
+    directly with the overheads; fractions never exceed 1.
     """
-    fast, slow = math.exp(cal.get("resid_q90", 0.0)), math.exp(cal.get("resid_q10", 0.0))
-    scale = np.array([1.0, fast, slow])
-    return {"compute_fraction": np.minimum(cal["compute_fraction"] * scale, 1.0),
-            "bandwidth_fraction": np.minimum(cal["bandwidth_fraction"] * scale, 1.0),
-            "step_overhead_s": cal["step_overhead_s"] / scale, "allreduce_latency_s": cal["allreduce_latency_s"] / scale}
+    def phase(high: float, low: float) -> dict:  # ln(estimate / measured) at the spread's ends
+        scale = np.exp([0.0, high, low])
+        return {"compute_fraction": np.minimum(cal["compute_fraction"] * scale, 1.0),
+                "bandwidth_fraction": np.minimum(cal["bandwidth_fraction"] * scale, 1.0),
+                "step_overhead_s": cal["step_overhead_s"] / scale,
+                "allreduce_latency_s": cal["allreduce_latency_s"] / scale}
+
+    return {"prefill": phase(cal.get("ttft_high", 0.0), cal.get("ttft_low", 0.0)),
+            "decode": phase(cal.get("tpot_high", 0.0), cal.get("tpot_low", 0.0))}
 
 
 def _wrap(v: dict, *, spec, hw, f, fit, bound, describe, warnings, shape, ranges=None) -> InferenceEstimate:

@@ -125,7 +125,8 @@ def chunked(fn, x: dict, rows: int, progress=None) -> dict:
     out = {}
     for start in range(0, rows, CHUNK):
         stop = min(start + CHUNK, rows)
-        block = {k: (v[..., start:stop] if np.ndim(v) and np.shape(v)[-1] == rows else v) for k, v in x.items()}
+        block = {k: (v[..., start:stop] if not isinstance(v, dict) and np.ndim(v) and np.shape(v)[-1] == rows else v)
+                 for k, v in x.items()}
         for key, value in fn(block).items():
             shape = np.broadcast_shapes(np.shape(value), (stop - start,))
             if key not in out:

@@ -71,7 +71,7 @@ def _request(values: dict, index: dict) -> dict:
 def evaluate(x: dict) -> dict:
     """Timings, memory and per-request footprint of every row (arrays in, arrays out)."""
     output = np.where(x["autoregressive"] > 0, x["output"], 0.0)
-    t = timings(x, x, x["n"], x["batch"], x["prompt"], output, x, x["link"], x["continuous"] > 0)
+    t = timings(x, x, x["n"], x["batch"], x["prompt"], output, x["cal"], x["link"], x["continuous"] > 0)
     c = capacity_report(x, x["n"], x["batch"], x["prompt"], output, x["capacity"])
     fp = compute_footprint(x, x["tdp"], t["busy"], x["n"] / x["batch"], t["latency"])
     return {**t, **c, **fp, "output_used": output}
@@ -93,7 +93,7 @@ def run(inputs: dict, ranges: bool, progress=None):
                                                         "embodied_g", "embodied_life_h", "price", "purchase",
                                                         "electricity", "owned", "embodied")})
     cal = cal_scenarios(inference_calibration())
-    x.update({k: (v[:, None] if ranges else v[0]) for k, v in cal.items()})
+    x["cal"] = {phase: {k: (v[:, None] if ranges else v[0]) for k, v in c.items()} for phase, c in cal.items()}
     r = chunked(evaluate, x, rows, progress)
     return frame(_columns(values, index, serving, srow, x, r, ranges, rows), UNITS)
 

@@ -112,7 +112,8 @@ def main() -> None:
     loo_err = np.median(np.abs(np.exp(loo) - 1))
     print(f"in-sample median |err| {np.median(np.abs(np.exp(resid[fitted]) - 1)):.1%}, "
           f"leave-one-out median |err| {loo_err:.1%}, LOO worst factor {np.exp(np.max(np.abs(loo))):.2f}")
-    q_lo, q_hi = np.quantile(resid[fitted], [0.1, 0.9])
+    # ranges use the out-of-sample (leave-one-out) spread: a new run is predicted without itself
+    q_lo, q_hi = np.quantile(loo, [0.1, 0.9])
     if args.write:
         cases = ", ".join(f'"{n}"' for n, est in names if not est)
         OUT.write_text(f'''# Fitted efficiency defaults. Written by scripts/fit_calibration.py; do not edit by hand.
@@ -126,8 +127,9 @@ c_size = {coef[2]:.6f}
 c_cluster = {coef[3]:.6f}
 min = 0.05
 max = 0.70
-# Spread of ln(estimated / published accelerator-hours) over the fitted runs (10th and 90th percentiles),
-# and the leave-one-out median absolute error of accelerator-hours.
+# Spread of ln(estimated / published accelerator-hours), each run predicted by a fit without it
+# (leave-one-out; 10th and 90th percentiles), used for the low/high range of the default MFU; and
+# the leave-one-out median absolute error of accelerator-hours.
 resid_q10 = {q_lo:.6f}
 resid_q90 = {q_hi:.6f}
 loo_median_abs_error = {loo_err:.4f}

@@ -81,10 +81,12 @@ def main() -> None:
     cal = constants(best)
     frame = inference_validation(TABLE)
     points = sorted(set(frame.point))
-    loo = []
+    loo, loo_metric = [], []
     for p in points:  # refit without each point, predict it
         x = nelder_mead(functools.partial(objective, keep=[q for q in points if q != p]), best, iterations=80)
         loo += list(errors(x, keep=[p]))
+        loo_metric += list(frame[frame.point == p].metric)
+    loo, loo_metric = np.array(loo), np.array(loo_metric)
     errs = errors(best)
     frame = inference_validation(TABLE)
     for metric in ("ttft", "tpot"):
@@ -103,8 +105,13 @@ bandwidth_fraction = {cal["bandwidth_fraction"]:.4f}  # of the memory bandwidth
 step_overhead_s = {cal["step_overhead_s"]:.6g}  # per forward step: launches, scheduling, sampling
 allreduce_latency_s = {cal["allreduce_latency_s"]:.6g}  # per ring step of an all-reduce
 loo_median_abs_error = {np.median(np.abs(np.exp(loo) - 1)):.4f}
-resid_q10 = {np.quantile(errs, 0.1):.6f}
-resid_q90 = {np.quantile(errs, 0.9):.6f}
+# leave-one-point-out spread of ln(estimate / measured) per phase, 5th and 95th percentiles (with
+# 16 TTFT and 10 TPOT points the 10th/90th are too noisy to cover 80% of new points): TTFT's
+# spread ranges the prefill's constants, TPOT's the decode steps'
+ttft_low = {np.quantile(loo[loo_metric == "ttft"], 0.05):.6f}
+ttft_high = {np.quantile(loo[loo_metric == "ttft"], 0.95):.6f}
+tpot_low = {np.quantile(loo[loo_metric == "tpot"], 0.05):.6f}
+tpot_high = {np.quantile(loo[loo_metric == "tpot"], 0.95):.6f}
 points = {len(points)}
 fitted = "{datetime.date.today().isoformat()}"
 ''')
