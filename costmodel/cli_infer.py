@@ -42,7 +42,7 @@ def infer(model, params, active_params, hardware_id, gpus, prompt, output, batch
                              batching=batching, dtype=dtype, kv_dtype=kv_dtype, strict=strict,
                              profile_path=profile_path, **footprint)
     if as_json:
-        click.echo(json.dumps({**est.to_dict(), "assumptions": est.assumptions}, indent=2, default=str))
+        click.echo(json.dumps({**est.to_dict(ranges=True), "assumptions": est.assumptions}, indent=2, default=str))
         return
     click.echo(render(est))
 
@@ -50,18 +50,24 @@ def infer(model, params, active_params, hardware_id, gpus, prompt, output, batch
 def render(est) -> str:
     m = est.memory
     name = est.model or "the model"
+    r = lambda path, unit, how=fmt.number: fmt.ranged(est, path, unit, how)  # noqa: E731
+    money = lambda v: f"${v:.3g}" if v < 1 else f"${fmt.number(v)}"  # noqa: E731
+    cost = ("- (no price; pass --price)" if est.cost is None else
+            f"{r('cost', 'USD', money)} per request, "
+            + (f"{r('cost_per_million_tokens', 'USD', money)} per million output tokens"
+               if est.cost_per_million_tokens is not None else "no output tokens"))
     lines = [
         f"Serving {name} on {est.n_gpus} x {est.hardware} ({est.dtype} weights, {est.kv_dtype} KV), "
-        f"batch {est.batch_size}, {est.prompt_tokens} in / {est.output_tokens} out",
-        f"  TTFT         {fmt.qty(est.ttft, 'ms')} (prefill {est.bound['prefill']}-bound)",
-        f"  TPOT         {fmt.qty(est.tpot, 'ms')} (decode {est.bound['decode']}-bound)",
-        f"  latency      {fmt.qty(est.latency, 's')} per request",
-        f"  throughput   {fmt.number(est.throughput.to('token/s').magnitude)} output tokens/s",
+        f"batch {est.batch_size}, {est.prompt_tokens} in / {est.output_tokens} out; ranges in brackets",
+        f"  TTFT         {r('ttft', 'ms')} ms (prefill {est.bound['prefill']}-bound)",
+        f"  TPOT         {r('tpot', 'ms')} ms (decode {est.bound['decode']}-bound)",
+        f"  latency      {r('latency', 's')} s per request",
+        f"  throughput   {r('throughput', 'token/s')} output tokens/s",
         f"  memory/GPU   {fmt.qty(est.memory_per_gpu, 'GiB')} (weights {fmt.qty(m.weights, 'GiB')}, "
         f"KV cache {fmt.qty(m.kv_cache, 'GiB')}, workspace {fmt.qty(m.activations, 'GiB')}); "
         f"max batch {est.max_batch_size:,}",
-        f"  energy       {fmt.qty(est.energy, 'Wh')} per request, {fmt.qty(est.footprint.co2e, 'g')} CO2e",
-        f"  cost         {_money(est.cost)} per request, {_money(est.cost_per_million_tokens)} per million output tokens",
+        f"  energy       {r('energy', 'Wh')} Wh per request, {r('footprint.co2e', 'g')} g CO2e",
+        f"  cost         {cost}",
     ]
     if not est.fits:
         hint = f"; {est.fitting_dtype} weights would fit" if est.fitting_dtype else ""

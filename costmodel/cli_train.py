@@ -51,7 +51,7 @@ def train(model, params, active_params, tokens, samples, hardware_id, gpus, mfu,
                             zero_stage=zero_stage, recompute=recompute, profile_path=profile_path,
                             **footprint)
     if as_json:
-        click.echo(json.dumps({**est.to_dict(), "assumptions": est.assumptions}, indent=2, default=str))
+        click.echo(json.dumps({**est.to_dict(ranges=True), "assumptions": est.assumptions}, indent=2, default=str))
         return
     click.echo(render(est))
 
@@ -59,23 +59,24 @@ def train(model, params, active_params, tokens, samples, hardware_id, gpus, mfu,
 def render(est) -> str:
     name = est.model or f"a {fmt.count(est.params.magnitude)}-parameter model"
     m = est.memory
+    r = lambda path, unit, how=fmt.number: fmt.ranged(est, path, unit, how)  # noqa: E731
+    cost = ("- (no price for this device; pass --price)" if est.cost is None
+            else f"${r('cost', 'USD', fmt.count)} ({est.footprint.cost_basis})")
     lines = [
-        f"Training {name} on {est.n_gpus:,} x {est.hardware} ({est.dtype})",
+        f"Training {name} on {est.n_gpus:,} x {est.hardware} ({est.dtype}); ranges in brackets",
         f"  compute      {fmt.number(est.flops.magnitude)} FLOP (model), "
         f"{fmt.number(est.hardware_flops.magnitude)} FLOP executed",
-        f"  MFU          {fmt.number(est.mfu.magnitude, 2)}",
-        f"  wall time    {fmt.number(est.wall_time.to('day').magnitude)} days",
-        f"  GPU-hours    {fmt.count(est.gpu_hours.to('hour').magnitude)} h",
+        f"  MFU          {r('mfu', 'dimensionless', lambda v: fmt.number(v, 2))}",
+        f"  wall time    {r('wall_time', 'day')} days",
+        f"  GPU-hours    {r('gpu_hours', 'hour', fmt.count)} h",
         f"  memory/GPU   {fmt.qty(est.memory_per_gpu, 'GiB')} (weights {fmt.qty(m.weights, 'GiB')}, "
         f"gradients {fmt.qty(m.gradients, 'GiB')}, optimizer {fmt.qty(m.optimizer, 'GiB')}, "
         f"activations {fmt.qty(m.activations, 'GiB')}) at tp={est.tp}"
         + ("" if est.fits else "  ** does not fit **"),
         f"  min devices  {fmt.number(est.min_gpus.magnitude)} (model states fully sharded)",
-        f"  energy       {fmt.number(est.energy.to('MWh').magnitude)} MWh (IT {fmt.number(est.it_energy.to('MWh').magnitude)}"
-        f" MWh x PUE {est.footprint.pue:.3g})",
-        f"  CO2e         {fmt.number(est.co2e.to('tonne').magnitude)} t",
-        f"  cost         " + ("- (no price for this device; pass --price)" if est.cost is None
-                              else f"${fmt.count(est.cost.to('USD').magnitude)} ({est.footprint.cost_basis})"),
+        f"  energy       {r('energy', 'MWh')} MWh (PUE {est.footprint.pue:.3g})",
+        f"  CO2e         {r('co2e', 'tonne')} t",
+        f"  cost         {cost}",
     ]
     if est.tokens is not None:
         lines.insert(2, f"  tokens       {fmt.count(est.tokens.magnitude)}")

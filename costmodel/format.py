@@ -73,3 +73,22 @@ def table(rows: list[list[str]], header: list[str]) -> str:
 def _looks_numeric(text) -> bool:
     s = str(text).strip()
     return bool(s) and (s[0].isdigit() or s[0] in "-+.") and s != "-"
+
+
+def ranged(est, path: str, unit: str, render=number) -> str:
+    """A figure with its range: '31 days (24-41)'; ``path`` is an attribute path of ``est``."""
+    def get(obj):
+        for part in path.split("."):
+            obj = getattr(obj, part)
+        return obj
+
+    typical = get(est)
+    if typical is None:
+        return "-"
+    value = float(typical.to(unit).magnitude) if hasattr(typical, "to") else float(typical)
+    text = render(value)
+    if est.low is None:
+        return text
+    lo, hi = (get(e) for e in (est.low, est.high))
+    lo, hi = (float(q.to(unit).magnitude) if hasattr(q, "to") else float(q) for q in (lo, hi))
+    return text if lo == hi == value else f"{text} ({render(lo)}-{render(hi)})"

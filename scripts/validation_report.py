@@ -99,7 +99,20 @@ def inference_section() -> str:
     return "\n".join(lines)
 
 
-SECTIONS = {"training": training_section, "energy": energy_section, "inference": inference_section}
+def ranges_section() -> str:
+    from costmodel.coverage import energy_coverage, inference_coverage, training_coverage
+
+    rows = [("training accelerator-hours", training_coverage(DATA / "training_runs.csv")),
+            ("inference TTFT", inference_coverage(DATA / "inference_points.csv", "ttft")),
+            ("inference TPOT", inference_coverage(DATA / "inference_points.csv", "tpot")),
+            ("training energy / CO2e (defaults)", energy_coverage(DATA / "energy_runs.csv"))]
+    lines = ["| metric | published values | inside [low, high] | median width (high / low) |", "|---|---:|---:|---:|"]
+    lines += [f"| {name} | {c['n']} | {c['coverage']:.0%} | {c['median_width']:.2f} |" for name, c in rows]
+    return "\n".join(lines)
+
+
+SECTIONS = {"training": training_section, "energy": energy_section, "inference": inference_section,
+            "ranges": ranges_section}
 
 
 def render(readme: str) -> str:

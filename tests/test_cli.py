@@ -179,7 +179,7 @@ def test_train_gpt3_on_v100_json(runner):
 
 def test_train_human_summary(runner):
     out = _ok(runner.invoke(main, TRAIN_GPT3)).stdout
-    assert out.splitlines()[0] == "Training gpt3-175b on 10,000 x v100-sxm2-32gb (fp16)"
+    assert out.splitlines()[0] == "Training gpt3-175b on 10,000 x v100-sxm2-32gb (fp16); ranges in brackets"
     assert "Assumptions:" in out
 
 

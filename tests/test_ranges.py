@@ -1,0 +1,137 @@
+"""Low/high ranges: calibrated on the published tables, ordered, and monotone in each input."""
+
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as hs
+
+import costmodel
+import strategies as st
+from costmodel import estimate_inference, estimate_training
+from costmodel.coverage import energy_coverage, inference_coverage, training_coverage
+
+DATA = Path(__file__).parent / "data"
+
+
+def test_training_ranges_cover_published_runs_and_stay_narrow():
+    c = training_coverage(DATA / "training_runs.csv")
+    assert c["n"] >= 20
+    assert c["coverage"] >= 0.80
+    assert c["median_width"] < 2.0
+
+
+@pytest.mark.parametrize("metric", ["ttft", "tpot"])
+def test_inference_ranges_cover_measurements(metric):
+    c = inference_coverage(DATA / "inference_points.csv", metric)
+    assert c["n"] >= 8 and c["coverage"] >= 0.80
+
+
+def test_energy_ranges_cover_published_figures():
+    assert energy_coverage(DATA / "energy_runs.csv")["coverage"] >= 0.80
+
+
+def _fields(est, names):
+    return {n: getattr(est, n) for n in names}
+
+
+TRAINING_FIELDS = ("mfu", "wall_time", "gpu_hours", "energy", "it_energy", "co2e", "cost")
+INFERENCE_FIELDS = ("ttft", "tpot", "latency", "throughput", "energy", "cost", "cost_per_million_tokens")
+
+
+@given(st.params, st.tokens, st.devices, st.gpu_hardware)
+def test_low_typical_high_are_ordered_for_training(n, d, gpus, hw):
+    est = estimate_training(params=n, tokens=d, hardware=hw, n_gpus=gpus)
+    for name in TRAINING_FIELDS:
+        typical, lo, hi = (getattr(e, name) for e in (est, est.low, est.high))
+        if typical is None:
+            continue
+        assert lo.magnitude <= typical.magnitude * (1 + 1e-12) and typical.magnitude <= hi.magnitude * (1 + 1e-12)
+        assert math.isfinite(lo.magnitude) and lo.magnitude >= 0
+
+
+@given(hs.sampled_from(["llama-2-7b", "llama-2-70b", "mixtral-8x7b", "bert-base"]),
+       hs.sampled_from(["a100-sxm4-80gb", "h100", "l4", "mi300x"]), hs.integers(1, 4000), hs.integers(0, 2000),
+       hs.integers(1, 256))
+def test_low_typical_high_are_ordered_for_inference(model, hw, prompt, output, batch):
+    est = estimate_inference(model, hardware=hw, n_gpus=4, prompt_tokens=prompt, output_tokens=output, batch_size=batch)
+    for name in INFERENCE_FIELDS:
+        typical, lo, hi = (getattr(e, name) for e in (est, est.low, est.high))
+        if typical is None:
+            continue
+        assert lo.magnitude <= typical.magnitude * (1 + 1e-12) <= hi.magnitude * (1 + 2e-12)
+
+
+# The range ends are the scenario ends only if every output is monotone in every uncertain
+# input. Check it: moving each input across its range moves the outputs one way.
+
+@given(st.mfu, st.factor)
+def test_hours_energy_cost_fall_as_mfu_rises(mfu, k):
+    hi_mfu = min(1.0, mfu * k)
+    a, b = (estimate_training(params="7B", tokens="1T", hardware="h100", n_gpus=64, mfu=m) for m in (mfu, hi_mfu))
+    for name in ("gpu_hours", "energy", "co2e", "cost"):
+        assert getattr(b, name).magnitude <= getattr(a, name).magnitude * (1 + 1e-12)
+
+
+@given(hs.floats(0, 1500), hs.floats(0, 1500))
+def test_outputs_rise_with_device_and_host_power(p1, p2):
+    lo, hi = sorted((p1, p2))
+    for key in ("power_per_gpu", "host_power_per_gpu"):
+        a = estimate_training(params="7B", tokens="1T", hardware="h100", n_gpus=64, **{key: lo})
+        b = estimate_training(params="7B", tokens="1T", hardware="h100", n_gpus=64, **{key: hi})
+        assert b.energy.magnitude >= a.energy.magnitude and b.co2e.magnitude >= a.co2e.magnitude
+
+
+@given(hs.floats(0.2, 1.0), hs.floats(0.2, 1.0))
+def test_inference_times_fall_as_achievable_fractions_rise(f1, f2):
+    from costmodel.calibration import inference_calibration
+    import costmodel.inference_estimate as ie
+
+    lo, hi = sorted((f1, f2))
+    base = dict(inference_calibration())
+    times = []
+    for f in (lo, hi):
+        cal = {**base, "compute_fraction": f, "bandwidth_fraction": f}
+        original = ie.inference_calibration
+        ie.inference_calibration = lambda cal=cal: cal
+        try:
+            est = estimate_inference("llama-2-70b", hardware="h100", n_gpus=4, prompt_tokens=1024, output_tokens=128,
+                                     batch_size=16)
+        finally:
+            ie.inference_calibration = original
+        times.append((est.ttft.magnitude, est.tpot.magnitude, est.energy.magnitude))
+    assert all(b <= a * (1 + 1e-12) for a, b in zip(*times))
+
+
+def test_user_given_inputs_carry_no_range():
+    est = estimate_training(params="7B", tokens="1T", hardware="h100", n_gpus=64, mfu=0.4, power_per_gpu="500 W",
+                            host_power_per_gpu=0, pue=1.2, grid_intensity=400, price_per_gpu_hour=2)
+    for name in ("gpu_hours", "energy", "co2e", "cost"):
+        assert est.low.__getattribute__(name) == getattr(est, name) == est.high.__getattribute__(name)
+
+
+def test_cli_prints_ranges_and_json_has_low_high():
+    from click.testing import CliRunner
+
+    from costmodel.cli import main
+
+    out = CliRunner().invoke(main, ["train", "llama-2-7b", "--hardware", "h100", "--gpus", "64"]).stdout
+    line = next(l for l in out.splitlines() if "wall time" in l)
+    est = estimate_training("llama-2-7b", hardware="h100", n_gpus=64)
+    lo, hi = (e.wall_time.to("day").magnitude for e in (est.low, est.high))
+    assert f"({costmodel.format.number(lo)}-{costmodel.format.number(hi)}) days" in line
+    data = json.loads(CliRunner().invoke(main, ["train", "llama-2-7b", "--hardware", "h100", "--gpus", "64",
+                                                "--json"]).stdout)
+    assert data["gpu_hours_h_low"] < data["gpu_hours_h"] < data["gpu_hours_h_high"]
+
+
+def test_sweep_ranges_match_scalar_ranges():
+    df = costmodel.sweep_training(model="llama-2-7b", hardware="h100", n_gpus=[64, 512], ranges=True)
+    est = estimate_training("llama-2-7b", hardware="h100", n_gpus=512)
+    row = df[df.n_gpus == 512].iloc[0]
+    assert row.gpu_hours_h_low == pytest.approx(est.low.gpu_hours.to("hour").magnitude, rel=1e-12)
+    assert row.energy_MWh_high == pytest.approx(est.high.energy.to("MWh").magnitude, rel=1e-12)
+    assert np.all(df.gpu_hours_h_low <= df.gpu_hours_h) and np.all(df.gpu_hours_h <= df.gpu_hours_h_high)
