@@ -1,0 +1,184 @@
+"""Malformed input across the API, the CLI and profile files: the exact error and message.
+
+Each row: what is called, with what, the error class it must raise and text it must contain.
+"""
+
+import math
+import os
+
+import pytest
+from click.testing import CliRunner
+
+import costmodel
+from costmodel import estimate_inference, estimate_training, sweep_training
+from costmodel.cli import main
+from costmodel.errors import InputError, ProfileError, UnitError, UnknownProfileError
+
+T = dict(params="7B", tokens="1T", hardware="h100", n_gpus=8)
+I = dict(model="llama-2-7b", hardware="a100", prompt_tokens=128, output_tokens=128)
+
+API = [
+    ("train", dict(params=-1), UnitError, "params: expected a value more than zero, got -1"),
+    ("train", dict(params=0), UnitError, "params: expected a value more than zero, got 0"),
+    ("train", dict(params=math.nan), UnitError, "params: expected a finite number, got nan"),
+    ("train", dict(params=math.inf), UnitError, "params: expected a finite number, got inf"),
+    ("train", dict(params=""), UnitError, "params: expected a count such as '7e9', got ''"),
+    ("train", dict(params="1e999"), UnitError, "params: expected a finite number, got '1e999'"),
+    ("train", dict(params="seven billion"), UnitError, "params: expected a count"),
+    ("train", dict(tokens="80 GB"), UnitError, "tokens: expected a count such as '7e9', got '80 GB'"),
+    ("train", dict(tokens=-5), UnitError, "tokens: expected a value more than zero"),
+    ("train", dict(tokens=None, params="7B"), InputError, "tokens: required when the model has no reported"),
+    ("train", dict(n_gpus=0), UnitError, "n_gpus: expected a value more than zero, got 0"),
+    ("train", dict(n_gpus=1.5), InputError, "n_gpus: expected a whole number from 1 to 1e+07, got 1.5"),
+    ("train", dict(n_gpus=1e9), InputError, "n_gpus: expected a whole number from 1 to 1e+07"),
+    ("train", dict(n_gpus="many"), UnitError, "n_gpus: expected a count"),
+    ("train", dict(mfu=0), InputError, r"mfu: expected a number in (0, 1], got 0"),
+    ("train", dict(mfu=1.01), InputError, r"mfu: expected a number in (0, 1], got 1.01"),
+    ("train", dict(mfu=math.nan), InputError, r"mfu: expected a number in (0, 1], got nan"),
+    ("train", dict(mfu="high"), InputError, r"mfu: expected a number in (0, 1], got 'high'"),
+    ("train", dict(dtype="fp12"), InputError, "dtype: expected one of fp32, tf32, bf16, fp16, fp8, int8, int4, got 'fp12'"),
+    ("train", dict(hardware="v100-sxm2-32gb", dtype="bf16"), InputError, "dtype: v100-sxm2-32gb does not support bf16"),
+    ("train", dict(hardware="v100-sxm2-32gb", dtype="fp8"), InputError, "dtype: v100-sxm2-32gb does not support fp8"),
+    ("train", dict(hardware="h1000"), UnknownProfileError, "'h1000' is not a known hardware profile; did you mean"),
+    ("train", dict(hardware=""), UnknownProfileError, "'' is not a known hardware profile"),
+    ("train", dict(hardware=None), UnknownProfileError, "'None' is not a known hardware profile"),
+    ("train", dict(model="gpt5", params=None), UnknownProfileError, "'gpt5' is not a known model; did you mean"),
+    ("train", dict(pue=0.5), InputError, "pue: expected a number from 1.0 to 10"),
+    ("train", dict(pue=math.inf), InputError, "pue: expected a number from 1.0 to 10"),
+    ("train", dict(power_per_gpu="400 J"), UnitError, "power_per_gpu: expected a power such as '700 W', got '400 J'"),
+    ("train", dict(power_per_gpu=-1), UnitError, "power_per_gpu: expected a value zero or more, got -1"),
+    ("train", dict(grid_intensity="0.4 kg"), UnitError, "grid_intensity: expected a carbon intensity"),
+    ("train", dict(price_per_gpu_hour="$2"), UnitError, "price_per_gpu_hour: expected a price per device-hour"),
+    ("train", dict(price_per_gpu_hour="2 TFLOPS"), UnitError, "TFLOPS is ambiguous; write TFLOP/s"),
+    ("train", dict(region="mars"), UnknownProfileError, "'mars' is not a known region"),
+    ("train", dict(cost_basis="lease"), InputError, "cost_basis: expected 'cloud' or 'owned'"),
+    ("train", dict(recompute="always"), InputError, "recompute: expected one of none, selective, full"),
+    ("train", dict(zero_stage=4), InputError, "zero_stage: expected 0, 1, 2 or 3, got 4"),
+    ("train", dict(active_params="9B"), InputError, "active_params: must not exceed params"),
+    ("infer", dict(prompt_tokens=-1), UnitError, "prompt_tokens: expected a value zero or more, got -1"),
+    ("infer", dict(prompt_tokens=0, output_tokens=0), InputError, "prompt_tokens: a request needs at least one token"),
+    ("infer", dict(batch_size=0), UnitError, "batch_size: expected a value more than zero, got 0"),
+    ("infer", dict(batch_size=2.5), InputError, "batch_size: expected a whole number"),
+    ("infer", dict(output_tokens="1e400"), UnitError, "output_tokens: expected a finite number"),
+    ("infer", dict(dtype="fp8"), InputError, "dtype: a100-sxm4-40gb does not support fp8"),
+    ("infer", dict(kv_dtype="int3"), InputError, "kv_dtype: expected one of"),
+    ("infer", dict(batching="eager"), InputError, "batching: expected 'static' or 'continuous', got 'eager'"),
+    ("infer", dict(prompt_tokens=5000, strict=True), InputError, "exceeds the model's context of 4096"),
+    ("infer", dict(model="llama-2-70b", hardware="t4", strict=True), InputError, "batch_size: 1 requests need"),
+    ("sweep", dict(n_gpus=[8, 0]), UnitError, "n_gpus: expected a value more than zero, got 0"),
+    ("sweep", dict(n_gpus=[]), InputError, "n_gpus: the list of values is empty"),
+    ("sweep", dict(gpu=[8]), UnknownProfileError, "'gpu' is not a known estimate_training keyword"),
+]
+
+
+@pytest.mark.parametrize("target, kwargs, error, message", API, ids=[f"{t}-{i}" for i, (t, *_) in enumerate(API)])
+def test_api_rejects_bad_input_with_a_clear_message(target, kwargs, error, message):
+    base, call = {"train": (T, estimate_training), "infer": (I, estimate_inference),
+                  "sweep": (T, sweep_training)}[target]
+    args = {**base, **kwargs}
+    args = {k: v for k, v in args.items() if not (k == "params" and v is None)}
+    if target == "train" and "model" in kwargs:
+        args.pop("params", None)
+    with pytest.raises(error) as info:
+        call(**args)
+    assert message in str(info.value)
+    assert "\n" not in str(info.value)  # one line
+
+
+CLI = [
+    (["train", "gpt2", "--hardware", "h100", "--gpus", "8", "--tokens", "80 GB"], 2, "--tokens: expected a count"),
+    (["train", "gpt2", "--hardware", "h100", "--gpus", "0", "--tokens", "1B"], 2, "--gpus: expected a value more than zero"),
+    (["train", "gpt2", "--hardware", "h100", "--gpus", "8", "--tokens", "1B", "--mfu", "nan"], 2, "--mfu: expected a number in (0, 1]"),
+    (["train", "gpt2", "--hardware", "h100", "--gpus", "8", "--tokens", "1B", "--price", "$2"], 2, "--price: expected a price per device-hour"),
+    (["train", "gpt2", "--hardware", "h1000", "--gpus", "8", "--tokens", "1B"], 1, "did you mean"),
+    (["train", "gpt9", "--hardware", "h100", "--gpus", "8"], 1, "'gpt9' is not a known model"),
+    (["train", "gpt2", "--gpus", "8"], 2, "Missing option '--hardware'"),
+    (["infer", "llama-2-7b", "--hardware", "a100", "--batch", "-3"], 2, "--batch: expected a value more than zero"),
+    (["infer", "llama-2-7b", "--hardware", "a100", "--power", "400 m"], 2, "--power: expected a power"),
+    (["infer", "llama-2-7b", "--hardware", "a100", "--region", "atlantis"], 1, "'atlantis' is not a known region"),
+    (["hardware", "show", "b300"], 1, "'b300' is not a known hardware profile"),
+    (["models", "show", ""], 1, "is not a known model"),
+    (["sweep", "train", "--model", "llama-2-7b", "--hardware", "h100", "--gpus", "4..1x2"], 2, "never reaches its end"),
+    (["frobnicate"], 2, "No such command 'frobnicate'"),
+]
+
+
+@pytest.mark.parametrize("args, code, message", CLI, ids=[" ".join(a[:2]) + f"-{i}" for i, (a, *_) in enumerate(CLI)])
+def test_cli_bad_input_is_one_line_with_the_right_exit_code(args, code, message):
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == code
+    assert message in result.output
+    assert "Traceback" not in result.output
+
+
+GOOD = """id = "{id}"
+name = "Toy"
+vendor = "Acme"
+kind = "gpu"
+launch_year = 2024
+device = "One toy chip."
+[memory]
+value = "16 GiB"
+source = "Acme datasheet"
+retrieved = "2026-01-01"
+[memory_bandwidth]
+value = "1 TB/s"
+source = "Acme datasheet"
+retrieved = "2026-01-01"
+[tdp]
+value = "300 W"
+source = "Acme datasheet"
+retrieved = "2026-01-01"
+[dense.bf16]
+value = "100 TFLOP/s"
+source = "Acme datasheet"
+retrieved = "2026-01-01"
+"""
+
+PROFILES = [
+    (lambda g: g.replace('[tdp]\nvalue = "300 W"\nsource = "Acme datasheet"\nretrieved = "2026-01-01"\n', ""),
+     "field tdp: is required but missing"),
+    (lambda g: g.replace('launch_year = 2024', 'launch_year = "2024"'), "field launch_year: expected int, got str"),
+    (lambda g: g.replace('vendor = "Acme"', 'vendor = "Acme"\ncolour = "green"'), "field colour: unknown key"),
+    (lambda g: g.replace('"1 TB/s"', '"1 TB"'), "field memory_bandwidth.value: expected a bandwidth"),
+    (lambda g: g.replace('"300 W"', '"-300 W"'), "field tdp.value: expected a value more than zero"),
+    (lambda g: g.replace('"100 TFLOP/s"', '"100 TFLOPS"'), "TFLOPS is ambiguous"),
+    (lambda g: g.replace('kind = "gpu"', 'kind = "fpga"'), "field kind: expected one of gpu, tpu, cpu, edge"),
+    (lambda g: g.replace('retrieved = "2026-01-01"', 'retrieved = "yesterday"', 1), "expected a date such as"),
+    (lambda g: g.replace('id = "{id}"', 'id = "other"'), "must match the file name"),
+    (lambda g: g + "[dense\n", "not valid TOML"),
+]
+
+
+@pytest.mark.parametrize("edit, message", PROFILES, ids=[m[:30] for _, m in PROFILES])
+def test_bad_profile_files_name_the_file_and_field(tmp_path, edit, message):
+    path = tmp_path / "toy.toml"
+    path.write_text(edit(GOOD).replace("{id}", "toy"))
+    before = sorted(os.listdir(tmp_path))
+    with pytest.raises(ProfileError) as info:
+        costmodel.get_hardware("toy", profile_path=tmp_path)
+    assert message in str(info.value) and str(path) in str(info.value)
+    assert sorted(os.listdir(tmp_path)) == before  # nothing written next to it
+
+
+def test_non_utf8_and_huge_profile_files(tmp_path):
+    bad = tmp_path / "a"
+    bad.mkdir()
+    (bad / "toy.toml").write_bytes(GOOD.replace("{id}", "toy").encode() + b"\xff\xfe")
+    with pytest.raises(ProfileError, match="not valid UTF-8"):
+        costmodel.get_hardware("toy", profile_path=bad)
+    huge = tmp_path / "b"
+    huge.mkdir()
+    (huge / "toy.toml").write_text(GOOD.replace("{id}", "toy") + "#" * 10_000_000)
+    with pytest.raises(ProfileError, match="file is 10,000,[0-9]+ bytes; profile files are limited to 1,000,000"):
+        costmodel.get_hardware("toy", profile_path=huge)
+
+
+def test_a_failed_cli_call_writes_nothing(tmp_path):
+    out = tmp_path / "grid.csv"
+    result = CliRunner().invoke(main, ["sweep", "train", "--model", "llama-2-7b", "--hardware", "h100", "--gpus", "8,-1",
+                                       "--csv", str(out)])
+    assert result.exit_code == 2 and not out.exists()
+    plot = tmp_path / "p.png"
+    result = CliRunner().invoke(main, ["plot", "inference", "--model", "nope", "--out", str(plot)])
+    assert result.exit_code == 1 and not plot.exists()
