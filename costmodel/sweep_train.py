@@ -8,13 +8,15 @@ import numpy as np
 
 from . import training as core
 from .errors import InputError, did_you_mean
+from .finetune import apply_method
 from .footprint import FOOTPRINT_KEYWORDS, resolve_footprint
 from .hardware import get_hardware
 from .sweep import chunked, column, expand, frame, input_column, labels, resolved
 from .training_estimate import (_fraction, _whole, estimate_training, evaluate, hardware_numbers, mfu_scales,
                                 model_numbers, resolve_inputs)  # noqa: F401
 
-MODEL_KEYS = ("model", "params", "active_params", "tokens", "samples", "seq_len")
+MODEL_KEYS = ("model", "params", "active_params", "tokens", "samples", "seq_len", "method", "trainable_params",
+              "lora_rank", "teacher")
 HARDWARE_KEYS = ("hardware", "dtype", "profile_path")
 FOOTPRINT_KEYS = ("hardware", "profile_path", *FOOTPRINT_KEYWORDS)
 GIB = float(2**30)
@@ -48,6 +50,8 @@ ALLOWED = set(inspect.signature(estimate_training).parameters)
 def _model(**kw) -> dict:
     spec, x = resolve_inputs(kw.get("model"), kw.get("params"), kw.get("active_params"), kw.get("tokens"),
                              kw.get("samples"), kw.get("seq_len"))
+    x = apply_method(spec, x, method=kw.get("method", "full"), trainable_params=kw.get("trainable_params"),
+                     lora_rank=kw.get("lora_rank", 8), teacher=kw.get("teacher"), seq_len=kw.get("seq_len"))
     return {**model_numbers(x), "model_id": spec.id if spec else None, "has_tokens": x.tokens is not None}
 
 
@@ -114,7 +118,8 @@ def run(inputs: dict, ranges: bool, progress=None):
     hws, hrow = resolved(values, index, HARDWARE_KEYS, _hardware)
     fps, frow = resolved(values, index, FOOTPRINT_KEYS, _footprint)
     x = {k: column(models, mrow, k, False) for k in ("params", "active_params", "tokens", "flops", "attention",
-                                                      "layers", "d_model", "heads", "seq_len")}
+                                                      "layers", "d_model", "heads", "seq_len", "trainable",
+                                                      "frozen_bytes")}
     x.update({k: column(hws, hrow, k, False) for k in ("peak", "bandwidth", "capacity", "tdp", "weight_bytes",
                                                         "optimizer_bytes")})
     x.update(layout_arrays(values, index))

@@ -58,9 +58,17 @@ def training_seconds(flops, n_gpus, peak_flops, mfu):
     return flops / (n_gpus * peak_flops * mfu)
 
 
-def state_bytes(params, weight_bytes=2.0, optimizer_bytes=12.0):
-    """Unsharded (weights, gradients, optimizer states) bytes of Adam training [3]."""
-    return params * weight_bytes, params * weight_bytes, params * optimizer_bytes
+def state_bytes(params, weight_bytes=2.0, optimizer_bytes=12.0, trainable=None, frozen_bytes=None):
+    """Unsharded (weights, gradients, optimizer states) bytes of Adam training [3].
+
+    Only ``trainable`` parameters (default: all) carry gradients and optimizer states; the
+    others are frozen and stored at ``frozen_bytes`` per parameter (default ``weight_bytes``;
+    4-bit for QLoRA).
+    """
+    trainable = params if trainable is None else trainable
+    frozen = params - trainable
+    frozen_bytes = weight_bytes if frozen_bytes is None else np.where(np.isnan(frozen_bytes), weight_bytes, frozen_bytes)
+    return trainable * weight_bytes + frozen * frozen_bytes, trainable * weight_bytes, trainable * optimizer_bytes
 
 
 def activation_bytes(layers, seq_len, micro_batch, d_model, heads, recompute):
@@ -77,53 +85,51 @@ def activation_bytes(layers, seq_len, micro_batch, d_model, heads, recompute):
     return sbh * factor
 
 
-def memory_per_gpu(params, n_gpus, weight_bytes, optimizer_bytes, tp, pp, zero_stage, activations_tp1):
-    """Per-device (weights, gradients, optimizer, activations) bytes.
+def memory_per_gpu(weights, gradients, optimizer, n_gpus, tp, pp, zero_stage, activations_tp1):
+    """Per-device (weights, gradients, optimizer, activations) bytes from unsharded totals.
 
     Tensor x pipeline parallelism divides every state; ZeRO stage 1/2/3 [3] further shards
     the optimizer / gradients / weights over the data-parallel degree ``n / (tp pp)``.
     """
     mp = tp * pp
     sharded = np.maximum(n_gpus, mp)  # tp x pp x data-parallel degree
-    o = params * optimizer_bytes / np.where(zero_stage >= 1, sharded, mp)
-    g = params * weight_bytes / np.where(zero_stage >= 2, sharded, mp)
-    w = params * weight_bytes / np.where(zero_stage >= 3, sharded, mp)
+    o = optimizer / np.where(zero_stage >= 1, sharded, mp)
+    g = gradients / np.where(zero_stage >= 2, sharded, mp)
+    w = weights / np.where(zero_stage >= 3, sharded, mp)
     return w, g, o, activations_tp1 / tp
 
 
-def plan_memory(params, n_gpus, capacity, activations_tp1, weight_bytes, optimizer_bytes, tp, pp, zero_stage):
+def plan_memory(weights, gradients, optimizer, n_gpus, capacity, activations_tp1, tp, pp, zero_stage):
     """Per-device memory, choosing tensor parallelism where ``tp`` is NaN.
 
     The smallest power of two (up to 64 and ``n_gpus / pp``) whose layout fits in
     ``capacity`` is used, or the largest allowed when none fits. Returns ``(tp, weights,
     gradients, optimizer, activations)`` in bytes per device, broadcast to the inputs.
     """
-    ndim = max(np.ndim(params), np.ndim(n_gpus), np.ndim(capacity), np.ndim(activations_tp1), np.ndim(tp))
+    ndim = max(np.ndim(weights), np.ndim(n_gpus), np.ndim(capacity), np.ndim(activations_tp1), np.ndim(tp))
     cand = TP_CHOICES.reshape((-1,) + (1,) * ndim)
     # states split by tensor x pipeline only, and states also sharded by ZeRO over data parallelism
-    w, g, o = state_bytes(params, weight_bytes, optimizer_bytes)
-    by_mp = np.where(zero_stage >= 3, 0.0, w) + np.where(zero_stage >= 2, 0.0, g) + np.where(zero_stage >= 1, 0.0, o)
-    by_all = w + g + o - by_mp
+    by_mp = (np.where(zero_stage >= 3, 0.0, weights) + np.where(zero_stage >= 2, 0.0, gradients)
+             + np.where(zero_stage >= 1, 0.0, optimizer))
+    by_all = weights + gradients + optimizer - by_mp
     mp = cand * pp
     total = by_mp / mp + by_all / np.maximum(n_gpus, mp) + activations_tp1 / cand
     allowed = cand <= np.maximum(n_gpus / pp, 1.0)
     fits = allowed & (total <= capacity)
     pick = np.where(fits.any(axis=0), fits.argmax(axis=0), np.maximum(allowed.sum(axis=0) - 1, 0))
     chosen = np.where(np.isnan(tp), TP_CHOICES[pick], tp)
-    return (chosen, *memory_per_gpu(params, n_gpus, weight_bytes, optimizer_bytes, chosen, pp, zero_stage,
-                                    activations_tp1))
+    return (chosen, *memory_per_gpu(weights, gradients, optimizer, n_gpus, chosen, pp, zero_stage, activations_tp1))
 
 
-def min_devices(params, capacity, activations_tp1, activations_full_tp1, weight_bytes=2.0,
-                optimizer_bytes=12.0):
+def min_devices(states, capacity, activations_tp1, activations_full_tp1):
     """Fewest devices on which training fits with model states fully sharded.
 
     States are spread over every device, as ZeRO-3/FSDP or an equivalent tensor x pipeline
     split does; each device also holds one micro-batch's activations at tensor-parallel
     degree ``tp`` (powers of two up to 1024, never more than the device count). If no layout
-    fits, full recomputation is assumed.
+    fits, full recomputation is assumed. ``states`` is the unsharded weights + gradients +
+    optimizer bytes.
     """
-    states = params * (2.0 * weight_bytes + optimizer_bytes)
     need = _min_devices(states, capacity, activations_tp1)
     if not np.all(np.isfinite(need)):
         need = np.where(np.isfinite(need), need, _min_devices(states, capacity, activations_full_tp1))

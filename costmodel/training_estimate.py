@@ -12,6 +12,7 @@ import pint
 from . import training as core
 from .calibration import calibration, mfu_from_constants
 from .errors import InputError
+from .finetune import apply_method
 from .footprint import Footprint, compute_footprint, describe_footprint, footprint_from_values, resolve_footprint
 from .hardware import get_hardware
 from .models import ModelSpec, get_model
@@ -58,6 +59,9 @@ class TrainingEstimate:
     min_gpus: pint.Quantity
     fits: bool
     tp: int
+    method: str
+    trainable_params: pint.Quantity
+    teacher_flops: pint.Quantity | None
     energy: pint.Quantity
     it_energy: pint.Quantity
     co2e: pint.Quantity
@@ -98,7 +102,7 @@ class TrainingEstimate:
 
     def _flat(self) -> dict:
         out = {"model": self.model, "hardware": self.hardware, "n_gpus": self.n_gpus,
-               "dtype": self.dtype, "tp": self.tp, "fits": self.fits}
+               "dtype": self.dtype, "tp": self.tp, "fits": self.fits, "method": self.method}
         for name, unit, key in _DICT_FIELDS:
             q = _get(self, name)
             out[key] = None if q is None else float(q.to(unit).magnitude)
@@ -115,7 +119,8 @@ _DICT_FIELDS = (
     ("memory.gradients", "GiB", "memory_gradients_GiB"),
     ("memory.optimizer", "GiB", "memory_optimizer_GiB"),
     ("memory.activations", "GiB", "memory_activations_GiB"),
-    ("min_gpus", "dimensionless", "min_gpus"), ("energy", "MWh", "energy_MWh"),
+    ("min_gpus", "dimensionless", "min_gpus"), ("trainable_params", "dimensionless", "trainable_params"),
+    ("teacher_flops", "FLOP", "teacher_flops_FLOP"), ("energy", "MWh", "energy_MWh"),
     ("it_energy", "MWh", "it_energy_MWh"), ("co2e", "tonne", "co2e_t"), ("cost", "USD", "cost_USD"),
     ("footprint.device_energy", "MWh", "device_energy_MWh"),
     ("footprint.host_energy", "MWh", "host_energy_MWh"),
@@ -143,6 +148,11 @@ class TrainingInputs:
     d_model: float
     heads: float
     seq_len: float
+    trainable: float = math.nan  # parameters with gradients and optimizer state (NaN: all)
+    frozen_bytes: float = math.nan  # bytes per frozen parameter (NaN: the training dtype's)
+    method: str = "full"
+    teacher_flops: float = 0.0
+    teacher_params: float = 0.0
 
 
 def _shape(spec: ModelSpec | None, seq_len):
@@ -217,7 +227,8 @@ def estimate_training(model=None, *, params=None, active_params=None, tokens=Non
                       power_per_gpu=None, host_power_per_gpu=None, region=None,
                       grid_intensity=None, price_per_gpu_hour=None, cost_basis="cloud",
                       price_kind="on_demand", purchase_price=None, electricity_price=None,
-                      service_life=None, embodied=False, profile_path=None) -> TrainingEstimate:
+                      service_life=None, embodied=False, method="full", trainable_params=None, lora_rank=8,
+                      teacher=None, profile_path=None) -> TrainingEstimate:
     """Estimate the compute, time and memory of one training run.
 
     Parameters
@@ -256,6 +267,14 @@ def estimate_training(model=None, *, params=None, active_params=None, tokens=Non
         purchase price over ``service_life`` and adds electricity at ``electricity_price``.
     embodied : bool
         Also report manufacturing emissions amortised per device-hour (``footprint.embodied_co2e``).
+    method, trainable_params, lora_rank : optional
+        ``"full"`` (default), ``"lora"`` or ``"qlora"``: frozen base weights take no gradients
+        or optimizer state and save the weight-gradient third of the backward pass (see
+        :mod:`costmodel.finetune`); adapters default to rank ``lora_rank`` on the query and
+        value projections, or give ``trainable_params``.
+    teacher : str or count, optional
+        Knowledge distillation: a teacher (catalog id or parameter count) runs a forward pass
+        on every token; its FLOPs are in ``teacher_flops`` and included in ``flops``.
 
     Returns
     -------
@@ -273,6 +292,8 @@ def estimate_training(model=None, *, params=None, active_params=None, tokens=Non
     3.15
     """
     spec, x = resolve_inputs(model, params, active_params, tokens, samples, seq_len)
+    x = apply_method(spec, x, method=method, trainable_params=trainable_params, lora_rank=lora_rank,
+                     teacher=teacher, seq_len=seq_len)
     hw = get_hardware(hardware, profile_path=profile_path)
     dt = hw.resolve_dtype(dtype)
     layout = resolve_layout(n_gpus, mfu, micro_batch, tp, pp, zero_stage, recompute)
@@ -314,9 +335,10 @@ def resolve_layout(n_gpus, mfu, micro_batch, tp, pp, zero_stage, recompute) -> d
 
 
 def model_numbers(x: TrainingInputs) -> dict:
+    trainable = x.params if math.isnan(x.trainable) else x.trainable
     return {"params": x.params, "active_params": x.active_params, "tokens": 0.0 if x.tokens is None else x.tokens,
             "flops": x.flops, "attention": x.attention, "layers": x.layers, "d_model": x.d_model,
-            "heads": x.heads, "seq_len": x.seq_len}
+            "heads": x.heads, "seq_len": x.seq_len, "trainable": trainable, "frozen_bytes": x.frozen_bytes}
 
 
 def hardware_numbers(hw, dtype: str) -> dict:
@@ -343,14 +365,13 @@ def evaluate(x: dict) -> dict:
     seconds = core.training_seconds(x["flops"], x["n_gpus"], x["peak"], mfu)
     acts = core.activation_bytes(x["layers"], x["seq_len"], x["micro_batch"], x["d_model"], x["heads"], x["recompute"])
     acts_full = 2.0 * x["layers"] * x["seq_len"] * x["micro_batch"] * x["d_model"]  # full recomputation
-    tp, w, g, o, a = core.plan_memory(x["params"], x["n_gpus"], x["capacity"], acts, x["weight_bytes"],
-                                      x["optimizer_bytes"], x["tp"], x["pp"], x["zero_stage"])
+    states = core.state_bytes(x["params"], x["weight_bytes"], x["optimizer_bytes"], x["trainable"], x["frozen_bytes"])
+    tp, w, g, o, a = core.plan_memory(*states, x["n_gpus"], x["capacity"], acts, x["tp"], x["pp"], x["zero_stage"])
     fp = compute_footprint(x, x["tdp"], 1.0, x["n_gpus"], seconds)
     return {"mfu": mfu, "seconds": seconds, "gpu_hours": seconds * x["n_gpus"] / 3600.0,
             "hardware_flops": core.hardware_flops(x["flops"], x["tokens"], x["attention"], x["recompute"]),
             "tp": tp, "weights": w, "gradients": g, "optimizer": o, "activations": a,
-            "min_gpus": core.min_devices(x["params"], x["capacity"], acts, acts_full, x["weight_bytes"],
-                                         x["optimizer_bytes"]),
+            "min_gpus": core.min_devices(sum(states), x["capacity"], acts, acts_full),
             "fits": w + g + o + a <= x["capacity"], **fp}
 
 
@@ -384,7 +405,9 @@ def _wrap(v: dict, *, spec, hw, dt, x: TrainingInputs, f: dict, n: int, describe
         memory=MemoryBreakdown(weights=quantity(v["weights"] / gib, "GiB"), gradients=quantity(v["gradients"] / gib, "GiB"),
                                optimizer=quantity(v["optimizer"] / gib, "GiB"),
                                activations=quantity(v["activations"] / gib, "GiB")),
-        min_gpus=quantity(v["min_gpus"], "count"), fits=bool(v["fits"]), tp=int(v["tp"]),
+        min_gpus=quantity(v["min_gpus"], "count"), fits=bool(v["fits"]), tp=int(v["tp"]), method=x.method,
+        trainable_params=quantity(x.params if math.isnan(x.trainable) else x.trainable, "count"),
+        teacher_flops=quantity(x.teacher_flops, "flop") if x.teacher_flops else None,
         energy=fp.energy, it_energy=fp.it_energy, co2e=fp.co2e, cost=fp.cost, footprint=fp,
         _describe=describe, _ranges=ranges,
     )

@@ -54,6 +54,7 @@ _CANONICAL = {
     "usd_per_energy": ("USD/kWh", "an electricity price", "$0.08/kWh"),
     "co2e": ("g", "a mass of CO2e", "173 tCO2e"),
     "intensity": ("g/kWh", "a carbon intensity", "385 g/kWh"),
+    "device_time": ("GPU*hour", "device-hours", "500000 GPU*h"),
 }
 _UNITS = {key: ureg.Unit(unit) for key, (unit, _, _) in _CANONICAL.items()}
 _DIMS = {key: unit.dimensionality for key, unit in _UNITS.items()}

@@ -179,5 +179,5 @@ def test_core_functions_broadcast_over_arrays():
     n = np.array([1e9, 7e9, 70e9])
     flops = core.model_flops(n, 1e12)
     assert flops.shape == (3,) and flops[1] == pytest.approx(4.2e22)
-    tp, w, g, o, a = core.plan_memory(n, 8.0, 80 * 2**30, np.array([1e9, 1e10, 1e12]), 2.0, 12.0, np.nan, 1.0, 3.0)
+    tp, w, g, o, a = core.plan_memory(*core.state_bytes(n), 8.0, 80 * 2**30, np.array([1e9, 1e10, 1e12]), np.nan, 1.0, 3.0)
     assert tp.shape == (3,) and list(tp) == [1.0, 1.0, 8.0]
