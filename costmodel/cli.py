@@ -188,6 +188,7 @@ def models_show(model_id, as_json):
 from .cli_compare import compare  # noqa: E402
 from .cli_infer import infer, regions  # noqa: E402
 from .cli_plot import plot  # noqa: E402
+from .cli_scaling import compare_sizes_cmd, optimal  # noqa: E402
 from .cli_sweep import sweep  # noqa: E402
 from .cli_train import train  # noqa: E402
 
@@ -197,6 +198,8 @@ main.add_command(infer)
 main.add_command(regions)
 main.add_command(sweep)
 main.add_command(plot)
+main.add_command(optimal)
+main.add_command(compare_sizes_cmd)
 
 
 def run() -> None:  # pragma: no cover

@@ -11,10 +11,11 @@ import costmodel
 
 PUBLIC = [
     "CostModelError", "HardwareProfile", "InferenceEstimate", "InferenceMemory", "InputError",
-    "MemoryBreakdown", "ModelSpec", "ProfileError", "Quantity", "Region", "TrainingEstimate",
-    "UnitError", "UnknownProfileError", "__version__", "estimate_inference", "estimate_training",
-    "get_hardware", "get_model", "get_region", "list_hardware", "list_models", "list_regions",
-    "sweep_inference", "sweep_training", "ureg",
+    "MemoryBreakdown", "ModelSpec", "OptimalResult", "ProfileError", "Quantity", "Region",
+    "TrainingEstimate", "UnitError", "UnknownProfileError", "__version__", "compare_sizes",
+    "compute_optimal", "estimate_inference", "estimate_training", "get_hardware", "get_model",
+    "get_region", "list_hardware", "list_models", "list_regions", "predict_loss", "sweep_inference",
+    "sweep_training", "ureg",
 ]
 
 

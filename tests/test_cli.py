@@ -159,7 +159,8 @@ def test_every_command_has_help_with_an_example(runner, path):
 
 def test_the_command_walk_finds_every_subcommand():
     assert [" ".join(p) for p in _commands(main)] == [
-        "", "compare", "hardware", "hardware list", "hardware show", "infer", "models", "models list", "models show",
+        "", "compare", "compare-sizes", "hardware", "hardware list", "hardware show", "infer", "models", "models list",
+        "models show", "optimal",
         "plot", "plot inference", "plot sweep", "plot training",
         "regions", "regions list", "sweep", "sweep infer", "sweep train", "train"]
 
