@@ -9,7 +9,7 @@ Names are imported on first use (PEP 562), so ``import costmodel`` and the CLI s
 
 from importlib import import_module
 
-from .errors import CostModelError, InputError, ProfileError, UnitError, UnknownProfileError
+from .errors import CostModelError, InputError, ProfileError, UnitError, UnknownProfileError  # noqa: F401
 
 __version__ = "0.1.0"
 

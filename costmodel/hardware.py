@@ -17,7 +17,7 @@ from typing import Mapping
 import pint
 
 from .errors import InputError, ProfileError
-from .profiles import FieldReader, Source, lookup, normalise, read_figure, read_toml
+from .profiles import FieldReader, Source, lookup, name_index, normalise, read_figure, read_toml
 
 __all__ = ["HardwareProfile", "Price", "get_hardware", "list_hardware", "PRECISIONS",
            "canonical_dtype"]
@@ -272,13 +272,7 @@ def _load(path: Path) -> HardwareProfile:
 def _registry(dirs: tuple[str, ...]):
     """Every profile, and an index of normalised ids and aliases (loads every file)."""
     profiles = {stem: _load(path) for stem, path in _files(dirs).items()}
-    index = {}
-    for profile in profiles.values():
-        for name in profile.aliases:
-            index.setdefault(normalise(name), profile)
-    for profile in profiles.values():
-        index[normalise(profile.id)] = profile
-    return profiles, index
+    return profiles, name_index(profiles.values())
 
 
 def get_hardware(name, *, profile_path=None) -> HardwareProfile:

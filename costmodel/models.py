@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pint
 
-from .profiles import FieldReader, lookup, normalise, read_toml, retrieved_date
+from .profiles import FieldReader, load_table_file, lookup, name_index, retrieved_date
 from .units import parse_count, quantity
 
 __all__ = ["ModelSpec", "get_model", "list_models", "KINDS"]
@@ -157,18 +157,8 @@ def catalog_path() -> Path:
 @cache
 def _catalog():
     path = catalog_path()
-    data = read_toml(path)
-    entries = data.get("model", [])
-    models = {}
-    for entry in entries:
-        spec = ModelSpec.from_mapping(entry, path)
-        models[spec.id] = spec
-    index = {}
-    for spec in models.values():
-        for alias in spec.aliases:
-            index.setdefault(normalise(alias), spec)
-        index[normalise(spec.id)] = spec
-    return models, index
+    models = load_table_file(path, "model", ModelSpec.from_mapping)
+    return models, name_index(models.values())
 
 
 def get_model(name) -> ModelSpec:

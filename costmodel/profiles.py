@@ -158,6 +158,26 @@ def normalise(name: str) -> str:
     return "-".join(name.strip().lower().replace("_", " ").replace("-", " ").split())
 
 
+def name_index(items) -> dict:
+    """Normalised id and alias -> item; an id wins over another item's alias."""
+    index = {}
+    for item in items:
+        for alias in item.aliases:
+            index.setdefault(normalise(alias), item)
+    for item in items:
+        index[normalise(item.id)] = item
+    return index
+
+
+def load_table_file(path: Path, key: str, build) -> dict:
+    """id -> ``build(entry, path)`` for every ``[[key]]`` table of a TOML data file."""
+    items = {}
+    for entry in read_toml(path).get(key, []):
+        item = build(entry, path)
+        items[item.id] = item
+    return items
+
+
 def lookup(name, index: dict, *, what: str, command: str):
     """Find ``name`` in an index of normalised ids and aliases, or raise with suggestions.
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import pint
 
 from .errors import ProfileError
-from .profiles import FieldReader, lookup, normalise, read_toml, retrieved_date
+from .profiles import FieldReader, load_table_file, lookup, name_index, retrieved_date
 from .units import parse_quantity, quantity
 
 __all__ = ["Region", "get_region", "list_regions"]
@@ -73,16 +73,8 @@ def _pue(r: FieldReader) -> float:
 @cache
 def _regions():
     path = Path(__file__).resolve().parent / "data" / "regions.toml"
-    regions = {}
-    for entry in read_toml(path).get("region", []):
-        region = Region.from_mapping(entry, path)
-        regions[region.id] = region
-    index = {}
-    for region in regions.values():
-        for alias in region.aliases:
-            index.setdefault(normalise(alias), region)
-        index[normalise(region.id)] = region
-    return regions, index
+    regions = load_table_file(path, "region", Region.from_mapping)
+    return regions, name_index(regions.values())
 
 
 def get_region(name) -> Region:

@@ -11,11 +11,12 @@ from .calibration import inference_calibration
 from .errors import InputError, did_you_mean
 from .footprint import FOOTPRINT_KEYWORDS, compute_footprint, resolve_footprint
 from .hardware import canonical_dtype, get_hardware
-from .inference_estimate import (_compute_dtype, _kv_dtype, _shape, cal_scenarios,
-                                 capacity_report, estimate_inference, timings)
+from .inference_estimate import estimate_inference
+from .inference_inputs import cal_scenarios, compute_dtype_for, kv_dtype_for, model_shape
+from .inference_pipeline import capacity_report, timings
 from .models import get_model
 from .sweep import chunked, column, expand, frame, input_column, labels, resolved
-from .training_estimate import _whole
+from .training_inputs import _whole
 from .units import parse_count
 
 SERVING_KEYS = ("model", "params", "active_params", "hardware", "dtype", "kv_dtype", "profile_path")
@@ -33,9 +34,9 @@ def _serving(**kw) -> dict:
         raise InputError("params: give a catalogued model (e.g. 'llama-2-7b') or params=, e.g. params='7B'")
     hw = get_hardware(kw["hardware"], profile_path=kw.get("profile_path"))
     dt = hw.default_dtype if kw.get("dtype") is None else canonical_dtype(kw["dtype"])
-    compute_dt = _compute_dtype(dt, hw)
-    kv_dt = _kv_dtype(kw.get("kv_dtype"), dt, hw)
-    m = _shape(spec, kw.get("params"), kw.get("active_params"), core.BYTES[dt], core.BYTES[kv_dt])
+    compute_dt = compute_dtype_for(dt, hw)
+    kv_dt = kv_dtype_for(kw.get("kv_dtype"), dt, hw)
+    m = model_shape(spec, kw.get("params"), kw.get("active_params"), core.BYTES[dt], core.BYTES[kv_dt])
     return {**{k: m[k] for k in MODEL_FLOATS}, "peak": hw.peak_flops(compute_dt),
             "bandwidth": hw.number("memory_bandwidth"), "capacity": hw.number("memory"), "tdp": hw.number("tdp"),
             "link": hw.number("interconnect_bandwidth") or hw.number("pcie_bandwidth") or 16e9,

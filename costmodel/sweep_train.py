@@ -12,8 +12,8 @@ from .finetune import apply_method
 from .footprint import FOOTPRINT_KEYWORDS, resolve_footprint
 from .hardware import get_hardware
 from .sweep import chunked, column, expand, frame, input_column, labels, resolved
-from .training_estimate import (_fraction, _whole, estimate_training, evaluate, hardware_numbers, mfu_scales,
-                                model_numbers, resolve_inputs)  # noqa: F401
+from .training_estimate import estimate_training, evaluate, mfu_scales
+from .training_inputs import _fraction, _whole, hardware_numbers, model_numbers, resolve_inputs
 
 MODEL_KEYS = ("model", "params", "active_params", "tokens", "samples", "seq_len", "method", "trainable_params",
               "lora_rank", "teacher")
