@@ -217,6 +217,6 @@ def _wrap(v: dict, *, spec, hw, f, fit, bound, describe, warnings, shape, ranges
         fits=fit["fits"], max_batch_size=fit["max_batch"], min_gpus=fit["min_gpus"],
         fitting_dtype=None if fit["fits"] else fit["fitting_dtype"], bound=bound,
         energy=fp.energy, cost=fp.cost,
-        cost_per_million_tokens=None if fp.cost is None or output == 0 else fp.cost * (1e6 / output),
+        cost_per_million_tokens=None if fp.cost is None or output == 0 else quantity(v["cost"] * 1e6 / output, "usd"),
         footprint=fp, warnings=warnings, _describe=describe, _ranges=ranges,
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import math
 
 import numpy as np
@@ -84,17 +85,27 @@ def fit_report(m, n, batch, prompt, output, capacity, dtype, hw, kv_bytes) -> di
 
 
 def cal_scenarios(cal: dict) -> dict:
+    return _cal_scenarios(tuple(sorted(cal.items())))
+
+
+@functools.lru_cache(maxsize=64)
+def _cal_scenarios(items: tuple) -> dict:
     """(typical, optimistic, pessimistic) serving constants per phase, from the fit's
     out-of-sample errors: the prefill's constants span TTFT's 5th-95th percentile errors, the
     decode steps' span TPOT's. Times scale about inversely with the achievable fractions and
     directly with the overheads; fractions never exceed 1.
     """
+    cal = dict(items)
+
     def phase(high: float, low: float) -> dict:  # ln(estimate / measured) at the spread's ends
         scale = np.exp([0.0, high, low])
-        return {"compute_fraction": np.minimum(cal["compute_fraction"] * scale, 1.0),
-                "bandwidth_fraction": np.minimum(cal["bandwidth_fraction"] * scale, 1.0),
-                "step_overhead_s": cal["step_overhead_s"] / scale,
-                "allreduce_latency_s": cal["allreduce_latency_s"] / scale}
+        out = {"compute_fraction": np.minimum(cal["compute_fraction"] * scale, 1.0),
+               "bandwidth_fraction": np.minimum(cal["bandwidth_fraction"] * scale, 1.0),
+               "step_overhead_s": cal["step_overhead_s"] / scale,
+               "allreduce_latency_s": cal["allreduce_latency_s"] / scale}
+        for array in out.values():
+            array.flags.writeable = False  # cached and shared between calls
+        return out
 
     return {"prefill": phase(cal.get("ttft_high", 0.0), cal.get("ttft_low", 0.0)),
             "decode": phase(cal.get("tpot_high", 0.0), cal.get("tpot_low", 0.0))}

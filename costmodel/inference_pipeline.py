@@ -46,8 +46,11 @@ def timings(m, hw_f, n, batch, prompt, output, cal, link, continuous=False) -> d
     generating = (m["autoregressive"] > 0) & (output > 0)
     latency = np.where(generating, ttft + (output - 1.0) * tpot, t_prefill)
     roof = roof_p + np.where(generating, roof_1 + (output - 1.0) * roof_d, 0.0)
-    one_pass, roof_one, cb_one = _single_pass(m, hw_f, n, batch, prompt, pre, link)
     ar = m["autoregressive"] > 0
+    if np.ndim(ar) == 0 and ar:  # a single generating model: the one-pass branch is not needed
+        one_pass, roof_one, cb_one = t_prefill, roof_p, cb_p
+    else:
+        one_pass, roof_one, cb_one = _single_pass(m, hw_f, n, batch, prompt, pre, link)
     return {"ttft": np.where(ar, np.where(generating, ttft, t_prefill), one_pass),
             "tpot": np.where(generating, tpot, 0.0),
             "latency": np.where(ar, latency, one_pass),
