@@ -187,7 +187,7 @@ def estimate_training(model=None, *, params=None, active_params=None, tokens=Non
     --------
     >>> est = estimate_training("gpt3-175b", hardware="v100-sxm2-32gb", n_gpus=10_000)
     >>> round(est.flops.to("FLOP").magnitude / 1e23, 2)
-    3.15
+    3.19
     """
     spec, x = resolve_inputs(model, params, active_params, tokens, samples, seq_len)
     x = apply_method(spec, x, method=method, trainable_params=trainable_params, lora_rank=lora_rank,

@@ -2,6 +2,12 @@
 
 import pytest
 from click.testing import CliRunner
+from hypothesis import settings
+
+# The property tests' fixed example budget: 60 examples each, derandomised (repeatable), no
+# deadline (timing is measured by benchmarks/, not by tests).
+settings.register_profile("ci", max_examples=60, deadline=None, derandomize=True)
+settings.load_profile("ci")
 
 
 # A valid minimal profile: every required field, one dense precision, nothing optional.

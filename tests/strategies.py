@@ -1,14 +1,10 @@
 """Hypothesis strategies shared by the property tests.
 
-Example budget: every property test runs with the profile set in tests/conftest_settings
-(`max_examples=60`, deadline off), fixed so CI time stays predictable.
+Example budget: tests/conftest.py loads the "ci" profile for every property test
+(60 examples, derandomised, no deadline), so CI time and results are repeatable.
 """
 
-from hypothesis import settings
 from hypothesis import strategies as st
-
-settings.register_profile("ci", max_examples=60, deadline=None, derandomize=True)
-settings.load_profile("ci")
 
 # Parameter counts from 1 to 1e14, token counts from 1 to 1e14, devices from 1 to 1e6.
 params = st.floats(min_value=1.0, max_value=1e14, allow_nan=False, allow_infinity=False)
