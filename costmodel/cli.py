@@ -13,7 +13,7 @@ import textwrap
 import click
 
 from . import format as fmt
-from .cli_common import _json, json_option
+from .cli_common import _json, csv_option, emit_table, json_option
 from .errors import CostModelError
 
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
@@ -74,8 +74,9 @@ def hardware():
 
 @hardware.command("list")
 @json_option
+@csv_option
 @profile_option
-def hardware_list(as_json, profile_path):
+def hardware_list(as_json, as_csv, profile_path):
     """List every hardware profile with its headline figures.
 
     Example: costmodel hardware list --json
@@ -94,8 +95,7 @@ def hardware_list(as_json, profile_path):
                      f"{fmt.number(p.dense[dt].to('TFLOP/s').magnitude)} {dt}",
                      fmt.number(p.tdp.to("W").magnitude),
                      fmt.number(price.value.magnitude) if price else "-"])
-    click.echo(fmt.table(rows, ["id", "kind", "year", "memory GiB", "bandwidth TB/s",
-                                "dense TFLOP/s", "TDP W", "USD/h"]))
+    emit_table(rows, ["id", "kind", "year", "memory GiB", "bandwidth TB/s", "dense TFLOP/s", "TDP W", "USD/h"], as_csv)
 
 
 @hardware.command("show")
@@ -148,7 +148,8 @@ def models():
 
 @models.command("list")
 @json_option
-def models_list(as_json):
+@csv_option
+def models_list(as_json, as_csv):
     """List every catalogued model.
 
     Example: costmodel models list
@@ -162,7 +163,7 @@ def models_list(as_json):
              fmt.count(m.active_params.magnitude) if m.kind == "moe-decoder" else "",
              fmt.count(m.training_tokens.magnitude) if m.training_tokens is not None else "-",
              "estimate" if m.estimate else ""] for m in specs]
-    click.echo(fmt.table(rows, ["id", "kind", "params", "active", "training tokens", ""]))
+    emit_table(rows, ["id", "kind", "params", "active", "training tokens", "note"], as_csv)
 
 
 @models.command("show")

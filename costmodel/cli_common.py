@@ -64,3 +64,23 @@ def footprint_options(command):
     for option in reversed(options):
         command = option(command)
     return command
+
+
+csv_option = click.option("--csv", "as_csv", is_flag=True, help="Write the table as CSV to stdout.")
+
+
+def emit_table(rows: list, header: list, as_csv: bool) -> None:
+    """A table for people, or CSV when asked."""
+    if as_csv:
+        import csv
+        import io
+
+        out = io.StringIO()
+        writer = csv.writer(out, lineterminator="\n")
+        writer.writerow(header)
+        writer.writerows(rows)
+        click.echo(out.getvalue(), nl=False)
+    else:
+        from . import format as fmt
+
+        click.echo(fmt.table(rows, header))

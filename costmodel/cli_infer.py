@@ -7,7 +7,7 @@ import json
 import click
 
 from . import format as fmt
-from .cli_common import footprint_options, json_option, usage_errors
+from .cli_common import csv_option, emit_table, footprint_options, json_option, usage_errors
 
 
 @click.command(context_settings={"help_option_names": ["-h", "--help"]})
@@ -95,7 +95,8 @@ def regions():
 
 @regions.command("list")
 @json_option
-def regions_list(as_json):
+@csv_option
+def regions_list(as_json, as_csv):
     """List every region with its grid intensity and PUE.
 
     Example: costmodel regions list --json
@@ -109,4 +110,4 @@ def regions_list(as_json):
                                 "pue_source": r.pue_source} for r in items], indent=2))
         return
     rows = [[r.id, r.name, fmt.number(r.grid_intensity.magnitude), str(r.grid_year), f"{r.pue:.2f}"] for r in items]
-    click.echo(fmt.table(rows, ["id", "name", "gCO2e/kWh", "year", "PUE"]))
+    emit_table(rows, ["id", "name", "gCO2e/kWh", "year", "PUE"], as_csv)

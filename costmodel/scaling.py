@@ -153,6 +153,7 @@ class OptimalResult:
     lifetime: "OptimalResult | None" = None
     inference_tokens: pint.Quantity | None = None
     lifetime_flops: pint.Quantity | None = None
+    serving_cost: pint.Quantity | None = None  # USD to serve inference_tokens (on-demand price)
     notes: tuple = field(default=())
 
 
@@ -265,9 +266,30 @@ def _with_lifetime(result, the_law, loss, n, d, t, hardware, n_gpus, options, la
     lifetime = OptimalResult(
         params=quantity(n_life, "count"), tokens=quantity(d_life, "token"), loss=float(the_law.loss(n_life, d_life)),
         flops=quantity(6.0 * n_life * d_life, "flop"), law=law, training=_train(n_life, d_life, hardware, n_gpus, options),
-        inference_tokens=quantity(t, "token"), lifetime_flops=quantity(6.0 * n_life * d_life + 2.0 * n_life * t, "flop"))
+        inference_tokens=quantity(t, "token"), lifetime_flops=quantity(6.0 * n_life * d_life + 2.0 * n_life * t, "flop"),
+        serving_cost=_serving_cost(n_life, t))
     return dataclasses.replace(result, lifetime=lifetime, inference_tokens=quantity(t, "token"),
-                               lifetime_flops=quantity(6.0 * n * d + 2.0 * n * t, "flop"))
+                               lifetime_flops=quantity(6.0 * n * d + 2.0 * n * t, "flop"), serving_cost=_serving_cost(n, t))
+
+
+def serve(n: float, hardware="h100-sxm5-80gb", prompt_tokens=512, output_tokens=256, batch_size=8):
+    """Serving estimate on the fewest power-of-two devices (up to 1024) that hold the model."""
+    from .inference_estimate import estimate_inference
+
+    gpus = 1
+    while True:
+        est = estimate_inference(params=n, hardware=hardware, n_gpus=gpus, prompt_tokens=prompt_tokens,
+                                 output_tokens=output_tokens, batch_size=batch_size)
+        if est.fits or gpus >= 1024:
+            return est, gpus
+        gpus *= 2
+
+
+def _serving_cost(n: float, tokens: float):
+    """USD to generate ``tokens`` with the model on H100s at on-demand price (512 in / 256 out, batch 8)."""
+    est, _ = serve(n)
+    per_m = est.cost_per_million_tokens
+    return None if per_m is None else quantity(per_m.to("USD").magnitude * tokens / 1e6, "usd")
 
 
 def compare_sizes(budget=None, *, sizes, tokens=None, law: str = "besiroglu2024", hardware=None, n_gpus=None,
@@ -279,8 +301,6 @@ def compare_sizes(budget=None, *, sizes, tokens=None, law: str = "besiroglu2024"
     Returns a pandas DataFrame, one row per size, with ``df.attrs["units"]``.
     """
     import pandas as pd
-
-    from .inference_estimate import estimate_inference
 
     if (budget is None) == (tokens is None):
         raise InputError("budget: give exactly one of budget= (every size spends it) or tokens= (fixed data)")
@@ -295,19 +315,13 @@ def compare_sizes(budget=None, *, sizes, tokens=None, law: str = "besiroglu2024"
         else:
             d = parse_count(tokens, "tokens")
         est = _train(n, d, hardware, n_gpus, training_options)
-        serve, gpus = None, 1
-        while gpus <= 1024:
-            serve = estimate_inference(params=n, hardware=serve_hardware, n_gpus=gpus, prompt_tokens=prompt_tokens,
-                                       output_tokens=output_tokens, batch_size=batch_size)
-            if serve.fits:
-                break
-            gpus *= 2
-        per_m = serve.cost_per_million_tokens
+        served, gpus = serve(n, serve_hardware, prompt_tokens, output_tokens, batch_size)
+        per_m = served.cost_per_million_tokens
         rows.append({"params": n, "tokens": d, "tokens_per_param": d / n, "loss": float(the_law.loss(n, d)),
                      "train_flops_FLOP": 6.0 * n * d, "gpu_hours_h": est.gpu_hours.to("hour").magnitude,
                      "train_cost_USD": None if est.cost is None else est.cost.to("USD").magnitude,
                      "energy_MWh": est.energy.to("MWh").magnitude, "serve_gpus": gpus,
-                     "tpot_ms": serve.tpot.to("ms").magnitude,
+                     "tpot_ms": served.tpot.to("ms").magnitude,
                      "usd_per_million_tokens": None if per_m is None else per_m.to("USD").magnitude})
     df = pd.DataFrame(rows)
     df.attrs["units"] = {"params": "", "tokens": "token", "loss": "nat/token", "train_flops_FLOP": "FLOP",

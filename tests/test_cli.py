@@ -313,3 +313,18 @@ def test_sweep_errors_are_one_line(runner, args, message):
     result = runner.invoke(main, ["sweep", "train", "--model", "llama-2-7b", "--hardware", "h100", *args])
     assert result.exit_code == 2
     assert message in result.stderr and len(result.stderr.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize("args, header", [
+    (["hardware", "list", "--csv"], "id,kind,year,memory GiB,bandwidth TB/s,dense TFLOP/s,TDP W,USD/h"),
+    (["models", "list", "--csv"], "id,kind,params,active,training tokens,note"),
+    (["regions", "list", "--csv"], "id,name,gCO2e/kWh,year,PUE"),
+])
+def test_list_tables_as_csv(runner, args, header):
+    import csv
+    import io
+
+    out = _ok(runner.invoke(main, args)).stdout
+    rows = list(csv.reader(io.StringIO(out)))
+    assert ",".join(rows[0]) == header
+    assert len(rows) > 15 and all(len(r) == len(rows[0]) for r in rows)

@@ -136,3 +136,10 @@ def test_lora_never_costs_more_flops_or_memory_than_full(model, rank, method):
     peft = estimate_training(model, tokens="1B", hardware="h100", n_gpus=8, method=method, lora_rank=rank)
     assert peft.flops.magnitude <= full.flops.magnitude
     assert peft.memory_per_gpu.magnitude <= full.memory_per_gpu.magnitude
+
+
+def test_lifetime_choice_reports_serving_cost_side_by_side():
+    r = compute_optimal("1e24 FLOP", inference_tokens="20T")
+    assert r.serving_cost is not None and r.lifetime.serving_cost is not None
+    # a smaller model is cheaper to serve the same tokens
+    assert r.lifetime.serving_cost.magnitude <= r.serving_cost.magnitude
