@@ -17,6 +17,22 @@ COLUMNS = [("model", ""), ("params", ""), ("tokens", ""), ("train_flops", "FLOP"
            ("serve_gpus", ""), ("ttft_ms", "ms"), ("tpot_ms", "ms"), ("usd_per_million_tokens", "USD")]
 
 
+RANGED = (("gpu_hours", "gpu_hours", "hour"), ("wall_days", "wall_time", "day"), ("energy_MWh", "energy", "MWh"),
+          ("co2e_t", "co2e", "tonne"), ("train_cost_USD", "cost", "USD"))
+
+
+def _value(q, unit):
+    return None if q is None else q.to(unit).magnitude
+
+
+def _ranged(r: dict, key: str, how) -> str:
+    if r.get(key) is None:
+        return "-"
+    lo, hi = r.get(f"{key}_low"), r.get(f"{key}_high")
+    text = how(r[key])
+    return text if lo is None or lo == hi else f"{text} ({how(lo)}-{how(hi)})"
+
+
 def compare_rows(models, hardware, gpus, serve_hardware, prompt, output, batch, region):
     """One row per model: its training run and its serving cost, as plain values."""
     from .inference_estimate import estimate_inference
@@ -48,6 +64,10 @@ def compare_rows(models, hardware, gpus, serve_hardware, prompt, output, batch, 
             "usd_per_million_tokens": (None if s.cost_per_million_tokens is None
                                        else s.cost_per_million_tokens.to("USD").magnitude),
             "mfu": t.mfu.magnitude,
+            **{f"{key}_{end}": _value(getattr(e, attr), unit) for key, attr, unit in RANGED
+               for end, e in (("low", t.low), ("high", t.high))},
+            **{f"usd_per_million_tokens_{end}": _value(e.cost_per_million_tokens, "USD")
+               for end, e in (("low", s.low), ("high", s.high))},
         })
     return rows
 
@@ -93,12 +113,11 @@ def compare(models, hardware_id, gpus, serve_hardware, prompt, output, batch, re
 def render(rows, hardware, gpus, serve_hardware, prompt, output, batch, region) -> str:
     table = []
     for r in rows:
-        cost = "-" if r["train_cost_USD"] is None else fmt.count(r["train_cost_USD"])
-        per_m = "-" if r["usd_per_million_tokens"] is None else fmt.number(r["usd_per_million_tokens"])
         table.append([r["model"], fmt.count(r["params"]), fmt.count(r["tokens"]) + ("*" if "Hoffmann" in r["tokens_source"] else ""),
-                      f"{r['train_flops']:.2e}", fmt.count(r["gpu_hours"]), fmt.number(r["wall_days"]),
-                      fmt.number(r["energy_MWh"]), fmt.number(r["co2e_t"]), cost, str(r["serve_gpus"]),
-                      fmt.number(r["ttft_ms"]), fmt.number(r["tpot_ms"]), per_m])
+                      f"{r['train_flops']:.2e}", _ranged(r, "gpu_hours", fmt.count), _ranged(r, "wall_days", fmt.number),
+                      fmt.number(r["energy_MWh"]), fmt.number(r["co2e_t"]), _ranged(r, "train_cost_USD", fmt.count),
+                      str(r["serve_gpus"]), fmt.number(r["ttft_ms"]), fmt.number(r["tpot_ms"]),
+                      _ranged(r, "usd_per_million_tokens", fmt.number)])
     header = ["model", "params", "tokens", "FLOP", "GPU-hours", "days", "MWh", "tCO2e", "train USD",
               "serve GPUs", "TTFT ms", "TPOT ms", "USD/M tok"]
     notes = [
@@ -107,5 +126,6 @@ def render(rows, hardware, gpus, serve_hardware, prompt, output, batch, region) 
         f"Serving: {serve_hardware}, {prompt} prompt / {output} output tokens, batch {batch}; "
         "USD per million output tokens at on-demand price.",
         "* tokens not reported: 20 per parameter (Hoffmann et al. 2022). gpt4 is an estimate (catalog notes).",
+        "Ranges in brackets (low-high); energy and CO2e ranges are in --json.",
     ]
     return fmt.table(table, header) + "\n" + "\n".join(notes)
