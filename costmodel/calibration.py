@@ -21,7 +21,7 @@ import numpy as np
 
 from .profiles import read_toml
 
-__all__ = ["mfu_default", "calibration", "inference_calibration"]
+__all__ = ["calibration", "inference_calibration", "mfu_from_constants"]
 
 RIDGE_REF = 200.0  # FLOP per byte; near an A100's (312e12 / 2.04e12 = 153) and H100's (295)
 
@@ -49,9 +49,3 @@ def mfu_from_constants(c: dict, peak_flops, bandwidth, active_params, n_gpus):
     ridge, size, cluster = mfu_features(peak_flops, bandwidth, active_params, n_gpus)
     log_mfu = c["c0"] + c["c_ridge"] * ridge + c["c_size"] * size + c["c_cluster"] * cluster
     return np.clip(np.exp(log_mfu), c["min"], c["max"])
-
-
-def mfu_default(peak_flops, bandwidth, active_params, n_gpus):
-    """Default MFU for a run (float or array), from the fitted constants."""
-    out = mfu_from_constants(calibration()["mfu"], peak_flops, bandwidth, active_params, n_gpus)
-    return float(out) if np.ndim(out) == 0 else out

@@ -12,11 +12,6 @@ from .cli_common import json_option, usage_errors
 DEFAULT_MODELS = "gpt2,gpt2-xl,gpt3-175b,llama-2-70b,llama-3.1-405b,gpt4"
 CHINCHILLA_TOKENS_PER_PARAM = 20.0  # Hoffmann et al. 2022: compute-optimal D is about 20 N
 
-COLUMNS = [("model", ""), ("params", ""), ("tokens", ""), ("train_flops", "FLOP"), ("gpu_hours", "h"),
-           ("wall_days", "days"), ("energy_MWh", "MWh"), ("co2e_t", "t"), ("train_cost_USD", "USD"),
-           ("serve_gpus", ""), ("ttft_ms", "ms"), ("tpot_ms", "ms"), ("usd_per_million_tokens", "USD")]
-
-
 RANGED = (("gpu_hours", "gpu_hours", "hour"), ("wall_days", "wall_time", "day"), ("energy_MWh", "energy", "MWh"),
           ("co2e_t", "co2e", "tonne"), ("train_cost_USD", "cost", "USD"))
 

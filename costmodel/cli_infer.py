@@ -78,13 +78,6 @@ def render(est) -> str:
     return "\n".join(lines)
 
 
-def _money(q) -> str:
-    if q is None:
-        return "- (no price; pass --price)"
-    value = q.to("USD").magnitude
-    return f"${value:.3g}" if value < 1 else f"${fmt.number(value)}"
-
-
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 def regions():
     """Grid regions: carbon intensity and typical PUE, with sources.

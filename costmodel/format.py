@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import math
 
-__all__ = ["number", "qty", "table"]
+__all__ = ["number", "count", "qty", "table", "ranged"]
 
-_PREFIXES = ((1e24, "Y"), (1e21, "Z"), (1e18, "E"), (1e15, "P"), (1e12, "T"), (1e9, "G"),
-             (1e6, "M"), (1e3, "k"))
 _COUNT_WORDS = ((1e12, "T"), (1e9, "B"), (1e6, "M"), (1e3, "k"))
 
 
@@ -37,14 +35,6 @@ def count(x: float) -> str:
         if abs(x) >= scale:
             return f"{number(x / scale)}{suffix}"
     return number(x)
-
-
-def prefixed(x: float, unit: str, digits: int = 3) -> str:
-    """A value with an SI prefix on ``unit``: 3.14e23 FLOP -> '314 ZFLOP'."""
-    for scale, prefix in _PREFIXES:
-        if abs(x) >= scale:
-            return f"{number(x / scale, digits)} {prefix}{unit}"
-    return f"{number(x, digits)} {unit}"
 
 
 def qty(q, unit: str | None = None, digits: int = 3) -> str:

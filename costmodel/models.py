@@ -175,9 +175,3 @@ def get_model(name) -> ModelSpec:
 def list_models() -> list[ModelSpec]:
     """All catalogued models, in catalog order."""
     return list(_catalog()[0].values())
-
-
-# Used by estimators: the canonical float of a Quantity field.
-def magnitude(q: pint.Quantity | None) -> float | None:
-    return None if q is None else float(q.magnitude)
-

@@ -7,7 +7,6 @@ returns a pandas DataFrame with the published figure, the estimate and the error
 from __future__ import annotations
 
 import csv
-from pathlib import Path
 
 import numpy as np
 
@@ -83,10 +82,6 @@ def summary(errors) -> dict:
     ratio = 1.0 + e
     return {"n": int(e.size), "median_abs_error": float(np.median(np.abs(e))),
             "worst_factor": float(np.max(np.maximum(ratio, 1.0 / ratio)))}
-
-
-def repo_root() -> Path:
-    return Path(__file__).resolve().parent.parent
 
 
 def energy_validation(path):
