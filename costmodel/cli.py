@@ -19,8 +19,27 @@ from .errors import CostModelError
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 
 
+# Subcommands defined in other modules, imported only when used (so `costmodel train`
+# does not pay for the sweep, plot or planning commands).
+_LAZY = {"compare": "cli_compare:compare", "compare-sizes": "cli_scaling:compare_sizes_cmd",
+         "infer": "cli_infer:infer", "optimal": "cli_scaling:optimal", "plot": "cli_plot:plot",
+         "regions": "cli_infer:regions", "sweep": "cli_sweep:sweep", "train": "cli_train:train"}
+
+
 class _Root(click.Group):
-    """Turns library errors into one line on stderr and the documented exit codes."""
+    """Turns library errors into one line on stderr and the documented exit codes, and
+    imports the modules of subcommands on demand."""
+
+    def list_commands(self, ctx):
+        return sorted([*super().list_commands(ctx), *_LAZY])
+
+    def get_command(self, ctx, name):
+        if name in _LAZY:
+            import importlib
+
+            module, attr = _LAZY[name].split(":")
+            return getattr(importlib.import_module(f".{module}", __package__), attr)
+        return super().get_command(ctx, name)
 
     def invoke(self, ctx):
         try:
@@ -186,21 +205,7 @@ def models_show(model_id, as_json):
         click.echo(f"{key.ljust(width)}  {shown}")
 
 
-from .cli_compare import compare  # noqa: E402
-from .cli_infer import infer, regions  # noqa: E402
-from .cli_plot import plot  # noqa: E402
-from .cli_scaling import compare_sizes_cmd, optimal  # noqa: E402
-from .cli_sweep import sweep  # noqa: E402
-from .cli_train import train  # noqa: E402
 
-main.add_command(compare)
-main.add_command(train)
-main.add_command(infer)
-main.add_command(regions)
-main.add_command(sweep)
-main.add_command(plot)
-main.add_command(optimal)
-main.add_command(compare_sizes_cmd)
 
 
 def run() -> None:  # pragma: no cover

@@ -16,7 +16,6 @@ import pint
 
 from . import energy as core
 from .errors import InputError
-from .regions import get_region
 from .units import parse_quantity, quantity
 
 __all__ = ["Footprint", "resolve_footprint", "compute_footprint", "FOOTPRINT_KEYWORDS"]
@@ -84,7 +83,12 @@ def resolve_footprint(hw, *, pue=None, power_per_gpu=None, host_power_per_gpu=No
         raise InputError(f"cost_basis: expected 'cloud' or 'owned', got {cost_basis!r}")
     if price_kind not in ("on_demand", "spot", "reserved"):
         raise InputError(f"price_kind: expected 'on_demand', 'spot' or 'reserved', got {price_kind!r}")
-    reg = get_region(region) if region is not None else None
+    if region is not None:
+        from .regions import get_region  # only runs that name a region read the region table
+
+        reg = get_region(region)
+    else:
+        reg = None
     out = {"region": reg.id if reg else None, "cost_basis": cost_basis,
            "owned": _fixed(cost_basis == "owned"), "embodied": _fixed(bool(embodied))}
     if pue is not None:

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pint
 
-from .profiles import FieldReader, load_table_file, lookup, name_index, retrieved_date
+from .profiles import FieldReader, lookup, name_index, read_toml, retrieved_date
 from .units import parse_count, quantity
 
 __all__ = ["ModelSpec", "get_model", "list_models", "KINDS"]
@@ -155,20 +155,34 @@ def catalog_path() -> Path:
 
 
 @cache
+def _entries() -> dict:
+    """id -> raw catalog table (validated only when the model is used)."""
+    return {entry.get("id"): entry for entry in read_toml(catalog_path()).get("model", [])}
+
+
+@cache
+def _build(model_id: str) -> ModelSpec:
+    return ModelSpec.from_mapping(_entries()[model_id], catalog_path())
+
+
+@cache
 def _catalog():
-    path = catalog_path()
-    models = load_table_file(path, "model", ModelSpec.from_mapping)
+    models = {model_id: _build(model_id) for model_id in _entries()}
     return models, name_index(models.values())
 
 
 def get_model(name) -> ModelSpec:
     """Look up a catalogued model by id or alias (case-insensitive).
 
+    An exact id builds only that entry; an alias or a near miss validates the whole catalog.
+
     >>> get_model("gpt3-175b").name
     'GPT-3 175B'
     """
     if isinstance(name, ModelSpec):
         return name
+    if isinstance(name, str) and name in _entries():
+        return _build(name)
     return lookup(name, _catalog()[1], what="model", command="costmodel models list")
 
 

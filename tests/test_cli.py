@@ -16,8 +16,9 @@ def _commands(command, path=()):
     """Every command and subcommand under ``command``, as argument paths."""
     yield list(path)
     if isinstance(command, click.Group):
-        for name, sub in sorted(command.commands.items()):
-            yield from _commands(sub, (*path, name))
+        ctx = click.Context(command)
+        for name in sorted(command.list_commands(ctx)):
+            yield from _commands(command.get_command(ctx, name), (*path, name))
 
 
 def _ok(result):
@@ -151,7 +152,7 @@ def test_every_command_has_help_with_an_example(runner, path):
     assert "Example" in result.stdout
     command = main
     for name in path:
-        command = command.commands[name]
+        command = command.get_command(click.Context(command), name)
     for param in command.params:  # every option documents itself
         if isinstance(param, click.Option):
             assert param.help, f"{' '.join(path)} {param.opts} has no help text"
