@@ -21,7 +21,6 @@ from .units import quantity
 
 __all__ = ["TrainingEstimate", "MemoryBreakdown", "estimate_training", "TrainingInputs"]
 
-_TP_CHOICES = (1, 2, 4, 8, 16, 32, 64)
 _GIB = float(2**30)
 
 
