@@ -75,6 +75,5 @@ def _with_teacher(x, teacher, seq_len):
         n_t = act_t = parse_count(teacher, "teacher")
         attn_t = 0.0
     teacher_flops = 2.0 * (act_t + attn_t) * x.tokens
-    # the frozen teacher's weights are held like frozen student weights
-    return dataclasses.replace(x, flops=x.flops + teacher_flops, teacher_flops=teacher_flops,
-                               params=x.params + n_t, teacher_params=n_t)
+    # the frozen teacher's weights are held in memory beside the student's
+    return dataclasses.replace(x, flops=x.flops + teacher_flops, teacher_flops=teacher_flops, teacher_params=n_t)

@@ -14,7 +14,7 @@ Inference in Language Model Scaling Laws" (lifetime-optimal size).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
@@ -154,7 +154,6 @@ class OptimalResult:
     inference_tokens: pint.Quantity | None = None
     lifetime_flops: pint.Quantity | None = None
     serving_cost: pint.Quantity | None = None  # USD to serve inference_tokens (on-demand price)
-    notes: tuple = field(default=())
 
 
 def _budget(budget):

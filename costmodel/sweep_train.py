@@ -119,7 +119,7 @@ def run(inputs: dict, ranges: bool, progress=None):
     fps, frow = resolved(values, index, FOOTPRINT_KEYS, _footprint)
     x = {k: column(models, mrow, k, False) for k in ("params", "active_params", "tokens", "flops", "attention",
                                                       "layers", "d_model", "heads", "seq_len", "trainable",
-                                                      "frozen_bytes")}
+                                                      "frozen_bytes", "teacher_params")}
     x.update({k: column(hws, hrow, k, False) for k in ("peak", "bandwidth", "capacity", "tdp", "weight_bytes",
                                                         "optimizer_bytes")})
     x.update(layout_arrays(values, index))

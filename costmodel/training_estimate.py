@@ -233,7 +233,8 @@ def evaluate(x: dict) -> dict:
     seconds = core.training_seconds(x["flops"], x["n_gpus"], x["peak"], mfu)
     acts = core.activation_bytes(x["layers"], x["seq_len"], x["micro_batch"], x["d_model"], x["heads"], x["recompute"])
     acts_full = 2.0 * x["layers"] * x["seq_len"] * x["micro_batch"] * x["d_model"]  # full recomputation
-    states = core.state_bytes(x["params"], x["weight_bytes"], x["optimizer_bytes"], x["trainable"], x["frozen_bytes"])
+    w, g, o = core.state_bytes(x["params"], x["weight_bytes"], x["optimizer_bytes"], x["trainable"], x["frozen_bytes"])
+    states = (w + x["teacher_params"] * x["weight_bytes"], g, o)  # a distillation teacher's weights
     tp, w, g, o, a = core.plan_memory(*states, x["n_gpus"], x["capacity"], acts, x["tp"], x["pp"], x["zero_stage"])
     fp = compute_footprint(x, x["tdp"], 1.0, x["n_gpus"], seconds)
     return {"mfu": mfu, "seconds": seconds, "gpu_hours": seconds * x["n_gpus"] / 3600.0,

@@ -119,7 +119,8 @@ def model_numbers(x: TrainingInputs) -> dict:
     trainable = x.params if math.isnan(x.trainable) else x.trainable
     return {"params": x.params, "active_params": x.active_params, "tokens": 0.0 if x.tokens is None else x.tokens,
             "flops": x.flops, "attention": x.attention, "layers": x.layers, "d_model": x.d_model,
-            "heads": x.heads, "seq_len": x.seq_len, "trainable": trainable, "frozen_bytes": x.frozen_bytes}
+            "heads": x.heads, "seq_len": x.seq_len, "trainable": trainable, "frozen_bytes": x.frozen_bytes,
+            "teacher_params": x.teacher_params}
 
 
 def hardware_numbers(hw, dtype: str) -> dict:

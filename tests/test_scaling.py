@@ -143,3 +143,12 @@ def test_lifetime_choice_reports_serving_cost_side_by_side():
     assert r.serving_cost is not None and r.lifetime.serving_cost is not None
     # a smaller model is cheaper to serve the same tokens
     assert r.lifetime.serving_cost.magnitude <= r.serving_cost.magnitude
+
+
+def test_distillation_reports_the_student_and_holds_the_teacher_in_memory():
+    student = estimate_training("llama-2-7b", tokens="10B", hardware="h100", n_gpus=64)
+    distilled = estimate_training("llama-2-7b", tokens="10B", hardware="h100", n_gpus=64, teacher="llama-2-70b")
+    assert distilled.params == student.params  # the result describes the student
+    extra = 70e9 * 2 / 64 / 2**30  # bf16 teacher weights, sharded like the student's
+    assert distilled.memory.weights.to("GiB").magnitude == pytest.approx(
+        student.memory.weights.to("GiB").magnitude + extra, rel=1e-9)
