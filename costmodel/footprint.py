@@ -144,12 +144,14 @@ def compute_footprint(f: dict, tdp_w, busy_time_fraction, n_devices, seconds) ->
     device_w = np.where(np.isnan(f["power_w"]), modelled, f["power_w"])
     device, host, it, facility = core.energy_joules(device_w, f["host_w"], n_devices, seconds, f["pue"])
     device_hours = n_devices * seconds / 3600.0
-    embodied = core.embodied_grams(device_hours, f["embodied_g"], f["embodied_life_h"])
+    # the embodied and owned-cost terms are only computed where some row asks for them
+    embodied = (np.where(f["embodied"] > 0, core.embodied_grams(device_hours, f["embodied_g"], f["embodied_life_h"]),
+                         np.nan) if np.any(f["embodied"]) else np.nan)
     cloud = core.cloud_cost(device_hours, f["price"])
-    owned = core.owned_cost(device_hours, f["purchase"], f["life_h"], facility, f["electricity"])
+    cost = (np.where(f["owned"] > 0, core.owned_cost(device_hours, f["purchase"], f["life_h"], facility,
+                                                     f["electricity"]), cloud) if np.any(f["owned"]) else cloud)
     return {"device_w": device_w, "device_j": device, "host_j": host, "it_j": it, "energy_j": facility,
-            "co2e_g": core.carbon_grams(facility, f["grid"]), "embodied_g": np.where(f["embodied"] > 0, embodied, np.nan),
-            "cost": np.where(f["owned"] > 0, owned, cloud)}
+            "co2e_g": core.carbon_grams(facility, f["grid"]), "embodied_g": embodied, "cost": cost}
 
 
 def footprint_from_values(v: dict, f: dict, energy_unit: str = "kWh") -> Footprint:

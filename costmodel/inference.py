@@ -53,7 +53,10 @@ def allreduce_seconds(message_bytes, tp, link_bandwidth, latency):
     libraries switch to latency-optimal algorithms for the small messages of decoding
     (Thakur et al. 2005, "Optimization of Collective Communication Operations in MPICH").
     """
-    tp = np.asarray(tp, dtype=float) if np.ndim(tp) else float(tp)
+    if not np.ndim(tp):
+        if tp <= 1:
+            return 0.0
+        tp = float(tp)
     hops = 2.0 * np.log2(np.maximum(tp, 1.0))
     ring = 2.0 * (tp - 1.0) / np.maximum(tp, 1.0) * message_bytes / link_bandwidth
     return np.where(tp > 1, hops * latency + ring, 0.0)

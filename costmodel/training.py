@@ -106,7 +106,15 @@ def plan_memory(weights, gradients, optimizer, n_gpus, capacity, activations_tp1
     ``capacity`` is used, or the largest allowed when none fits. Returns ``(tp, weights,
     gradients, optimizer, activations)`` in bytes per device, broadcast to the inputs.
     """
-    ndim = max(np.ndim(weights), np.ndim(n_gpus), np.ndim(capacity), np.ndim(activations_tp1), np.ndim(tp))
+    ndim = max(np.ndim(weights), np.ndim(n_gpus), np.ndim(capacity), np.ndim(activations_tp1), np.ndim(tp),
+               np.ndim(pp), np.ndim(zero_stage))
+    if ndim == 0:  # one configuration: evaluate the candidates and take the chosen one's figures
+        cand = TP_CHOICES if np.isnan(tp) else np.array([tp])
+        w, g, o, a = memory_per_gpu(weights, gradients, optimizer, n_gpus, cand, pp, zero_stage, activations_tp1)
+        allowed = cand <= max(n_gpus / pp, 1.0)
+        fits = allowed & (w + g + o + a <= capacity)
+        i = int(fits.argmax()) if fits.any() else max(int(allowed.sum()) - 1, 0)
+        return cand[i], w[i], g[i], o[i], a[i]
     cand = TP_CHOICES.reshape((-1,) + (1,) * ndim)
     # states split by tensor x pipeline only, and states also sharded by ZeRO over data parallelism
     by_mp = (np.where(zero_stage >= 3, 0.0, weights) + np.where(zero_stage >= 2, 0.0, gradients)

@@ -5,6 +5,7 @@ import math
 import numpy as np
 import pytest
 from hypothesis import given
+from hypothesis import strategies as hs
 
 import costmodel
 from costmodel import training as core
@@ -181,3 +182,16 @@ def test_core_functions_broadcast_over_arrays():
     assert flops.shape == (3,) and flops[1] == pytest.approx(4.2e22)
     tp, w, g, o, a = core.plan_memory(*core.state_bytes(n), 8.0, 80 * 2**30, np.array([1e9, 1e10, 1e12]), np.nan, 1.0, 3.0)
     assert tp.shape == (3,) and list(tp) == [1.0, 1.0, 8.0]
+
+
+@given(st.params, st.devices, hs.sampled_from([np.nan, 1.0, 2.0, 8.0]), hs.sampled_from([0.0, 1.0, 2.0, 3.0]))
+def test_memory_layout_scalar_and_array_paths_agree(n, gpus, tp, zero):
+    # the one-configuration shortcut in plan_memory must match the vectorised path exactly
+    if not np.isnan(tp) and tp > gpus:
+        tp = np.nan
+    states = core.state_bytes(n)
+    scalar = core.plan_memory(*states, float(gpus), 80 * 2**30, 3e10, tp, 1.0, zero)
+    arrays = core.plan_memory(*(np.array([s]) for s in states), np.array([float(gpus)]), 80 * 2**30, np.array([3e10]),
+                              np.array([tp]), 1.0, zero)
+    for a, b in zip(scalar, arrays):
+        assert float(a) == pytest.approx(float(b[0]), rel=1e-12)
