@@ -61,6 +61,9 @@ def _sweep_options(command):
         click.option("--pue", help="PUE value(s). Example: --pue 1.1,1.5"),
         click.option("--price", "price_per_gpu_hour", help="Price(s) per device-hour (default unit USD/h). Example: --price 2,4"),
         click.option("--power", "power_per_gpu", help="Device draw(s) replacing the power model (default unit W)."),
+        click.option("--host-power", "host_power_per_gpu", help="Server overhead per device (default unit W). Example: 0,100"),
+        click.option("--grid-intensity", help="CO2e per energy (default unit g/kWh). Example: --grid-intensity 50,400"),
+        click.option("--cost-basis", help="cloud and/or owned. Example: --cost-basis cloud,owned"),
         click.option("--dtype", help="Precision(s). Example: --dtype bf16,fp8"),
         click.option("--gpus", help="Device count(s) or a range. Example: --gpus 8,64,512 or --gpus 8..4096x2"),
         click.option("--hardware", "hardware_id", required=True,
@@ -85,9 +88,15 @@ def sweep():
 @_sweep_options
 @click.option("--tokens", help="Training tokens (count), list or range. Example: --tokens 100B,1T")
 @click.option("--mfu", help="MFU value(s) in (0, 1]. Example: --mfu 0.3,0.4,0.5")
+@click.option("--seq-len", help="Training sequence length(s). Example: --seq-len 2048,8192")
+@click.option("--micro-batch", help="Sequences per micro-batch per device. Example: --micro-batch 1,4")
+@click.option("--tp", help="Tensor-parallel degree(s). Example: --tp 1..8x2")
+@click.option("--recompute", help="none, selective and/or full. Example: --recompute selective,full")
+@click.option("--method", help="full, lora and/or qlora. Example: --method full,lora")
 @usage_errors
-def sweep_train(models, params, tokens, hardware_id, gpus, mfu, dtype, region, pue, price_per_gpu_hour,
-                power_per_gpu, ranges, csv_path, parquet_path, as_json):
+def sweep_train(models, params, tokens, hardware_id, gpus, mfu, seq_len, micro_batch, tp, recompute, method, dtype,
+                region, pue, price_per_gpu_hour, power_per_gpu, host_power_per_gpu, grid_intensity, cost_basis,
+                ranges, csv_path, parquet_path, as_json):
     """Training estimates over every combination of the given values.
 
     Example: costmodel sweep train --model llama-2-7b,llama-2-70b --hardware h100 --gpus 64,512 --csv out.csv
@@ -95,8 +104,10 @@ def sweep_train(models, params, tokens, hardware_id, gpus, mfu, dtype, region, p
     from .sweep import sweep_training
 
     kwargs = _collect(model=models, params=params, tokens=tokens, hardware=hardware_id, n_gpus=gpus or "8",
-                      mfu=mfu, dtype=dtype, region=region, pue=pue, price_per_gpu_hour=price_per_gpu_hour,
-                      power_per_gpu=power_per_gpu)
+                      mfu=mfu, seq_len=seq_len, micro_batch=micro_batch, tp=tp, recompute=recompute, method=method,
+                      dtype=dtype, region=region, pue=pue, price_per_gpu_hour=price_per_gpu_hour,
+                      power_per_gpu=power_per_gpu, host_power_per_gpu=host_power_per_gpu,
+                      grid_intensity=grid_intensity, cost_basis=cost_basis)
     _emit(sweep_training, kwargs, ranges, "train", csv_path, parquet_path, as_json)
 
 
@@ -106,9 +117,11 @@ def sweep_train(models, params, tokens, hardware_id, gpus, mfu, dtype, region, p
 @click.option("--output", default="256", show_default=True, help="Output tokens, list or range.")
 @click.option("--batch", default="1", show_default=True, help="Batch size(s). Example: --batch 1..256x2")
 @click.option("--batching", default="static", show_default=True, help="static and/or continuous.")
+@click.option("--kv-dtype", help="KV-cache precision(s). Example: --kv-dtype bf16,fp8")
 @usage_errors
-def sweep_infer(models, params, hardware_id, gpus, dtype, region, pue, price_per_gpu_hour, power_per_gpu, prompt,
-                output, batch, batching, ranges, csv_path, parquet_path, as_json):
+def sweep_infer(models, params, hardware_id, gpus, dtype, kv_dtype, region, pue, price_per_gpu_hour, power_per_gpu,
+                host_power_per_gpu, grid_intensity, cost_basis, prompt, output, batch, batching, ranges, csv_path,
+                parquet_path, as_json):
     """Serving estimates over every combination of the given values.
 
     Example: costmodel sweep infer --model llama-2-70b --hardware a100,h100 --gpus 4,8 --batch 1..256x2
@@ -116,8 +129,10 @@ def sweep_infer(models, params, hardware_id, gpus, dtype, region, pue, price_per
     from .sweep import sweep_inference
 
     kwargs = _collect(model=models, params=params, hardware=hardware_id, n_gpus=gpus or "1", dtype=dtype,
-                      region=region, pue=pue, price_per_gpu_hour=price_per_gpu_hour, power_per_gpu=power_per_gpu,
-                      prompt_tokens=prompt, output_tokens=output, batch_size=batch, batching=batching)
+                      kv_dtype=kv_dtype, region=region, pue=pue, price_per_gpu_hour=price_per_gpu_hour,
+                      power_per_gpu=power_per_gpu, host_power_per_gpu=host_power_per_gpu,
+                      grid_intensity=grid_intensity, cost_basis=cost_basis, prompt_tokens=prompt,
+                      output_tokens=output, batch_size=batch, batching=batching)
     _emit(sweep_inference, kwargs, ranges, "infer", csv_path, parquet_path, as_json)
 
 
