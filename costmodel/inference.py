@@ -18,6 +18,8 @@ Thakur et al. 2005 (latency and bandwidth terms of collectives).
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 __all__ = ["BYTES", "kv_bytes_per_token", "expert_fraction", "phase_seconds", "allreduce_seconds",
@@ -53,10 +55,10 @@ def allreduce_seconds(message_bytes, tp, link_bandwidth, latency):
     libraries switch to latency-optimal algorithms for the small messages of decoding
     (Thakur et al. 2005, "Optimization of Collective Communication Operations in MPICH").
     """
-    if not np.ndim(tp):
+    if not np.ndim(tp):  # one configuration: plain arithmetic (the formula below, unvectorised)
         if tp <= 1:
             return 0.0
-        tp = float(tp)
+        return 2.0 * math.log2(tp) * latency + 2.0 * (tp - 1.0) / tp * message_bytes / link_bandwidth
     hops = 2.0 * np.log2(np.maximum(tp, 1.0))
     ring = 2.0 * (tp - 1.0) / np.maximum(tp, 1.0) * message_bytes / link_bandwidth
     return np.where(tp > 1, hops * latency + ring, 0.0)

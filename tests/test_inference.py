@@ -166,3 +166,18 @@ def test_more_bytes_per_weight_never_decodes_faster(model, hw, prompt, batch):
     big = estimate_inference(model, hardware=hw, n_gpus=8, prompt_tokens=prompt, output_tokens=64,
                              batch_size=batch, dtype="bf16", kv_dtype="bf16")
     assert big.tpot.magnitude >= small.tpot.magnitude * (1 - 1e-9)
+
+
+@given(hs.sampled_from([1, 2, 4, 8, 16, 64]), hs.floats(1e3, 1e9), hs.floats(1e-7, 1e-4))
+def test_allreduce_scalar_and_array_forms_agree(tp, message, latency):
+    import numpy as np
+
+    from costmodel.inference import allreduce_seconds
+
+    scalar = allreduce_seconds(message, tp, 450e9, latency)
+    array = allreduce_seconds(message, np.array([float(tp)]), 450e9, latency)
+    assert float(scalar) == pytest.approx(float(array[0]), rel=1e-12, abs=1e-18)
+    # a ring moves 2 (tp - 1) / tp of the message; a tree pays 2 log2(tp) latencies
+    if tp > 1:
+        expected = 2 * np.log2(tp) * latency + 2 * (tp - 1) / tp * message / 450e9
+        assert float(scalar) == pytest.approx(expected, rel=1e-12)
