@@ -111,67 +111,43 @@ def test_cli_bad_input_is_one_line_with_the_right_exit_code(args, code, message)
     assert "Traceback" not in result.output
 
 
-GOOD = """id = "{id}"
-name = "Toy"
-vendor = "Acme"
-kind = "gpu"
-launch_year = 2024
-device = "One toy chip."
-[memory]
-value = "16 GiB"
-source = "Acme datasheet"
-retrieved = "2026-01-01"
-[memory_bandwidth]
-value = "1 TB/s"
-source = "Acme datasheet"
-retrieved = "2026-01-01"
-[tdp]
-value = "300 W"
-source = "Acme datasheet"
-retrieved = "2026-01-01"
-[dense.bf16]
-value = "100 TFLOP/s"
-source = "Acme datasheet"
-retrieved = "2026-01-01"
-"""
-
+# Edits of the toy profile in tests/conftest.py (old -> new), or text appended to it.
+TDP = '[tdp]\nvalue = "300 W"\nsource = "Acme toy datasheet"\nretrieved = "2026-01-01"\n'
 PROFILES = [
-    (lambda g: g.replace('[tdp]\nvalue = "300 W"\nsource = "Acme datasheet"\nretrieved = "2026-01-01"\n', ""),
-     "field tdp: is required but missing"),
-    (lambda g: g.replace('launch_year = 2024', 'launch_year = "2024"'), "field launch_year: expected int, got str"),
-    (lambda g: g.replace('vendor = "Acme"', 'vendor = "Acme"\ncolour = "green"'), "field colour: unknown key"),
-    (lambda g: g.replace('"1 TB/s"', '"1 TB"'), "field memory_bandwidth.value: expected a bandwidth"),
-    (lambda g: g.replace('"300 W"', '"-300 W"'), "field tdp.value: expected a value more than zero"),
-    (lambda g: g.replace('"100 TFLOP/s"', '"100 TFLOPS"'), "TFLOPS is ambiguous"),
-    (lambda g: g.replace('kind = "gpu"', 'kind = "fpga"'), "field kind: expected one of gpu, tpu, cpu, edge"),
-    (lambda g: g.replace('retrieved = "2026-01-01"', 'retrieved = "yesterday"', 1), "expected a date such as"),
-    (lambda g: g.replace('id = "{id}"', 'id = "other"'), "must match the file name"),
-    (lambda g: g + "[dense\n", "not valid TOML"),
+    (dict(replace={TDP: ""}), "field tdp: is required but missing"),
+    (dict(replace={"launch_year = 2024": 'launch_year = "2024"'}), "field launch_year: expected int, got str"),
+    (dict(replace={'vendor = "Acme"': 'vendor = "Acme"\ncolour = "green"'}), "field colour: unknown key"),
+    (dict(replace={'"1 TB/s"': '"1 TB"'}), "field memory_bandwidth.value: expected a bandwidth"),
+    (dict(replace={'"300 W"': '"-300 W"'}), "field tdp.value: expected a value more than zero"),
+    (dict(replace={'"100 TFLOP/s"': '"100 TFLOPS"'}), "TFLOPS is ambiguous"),
+    (dict(replace={'kind = "gpu"': 'kind = "fpga"'}), "field kind: expected one of gpu, tpu, cpu, edge"),
+    (dict(replace={'retrieved = "2026-01-01"': 'retrieved = "yesterday"'}), "expected a date such as"),
+    (dict(replace={'id = "toy"': 'id = "other"'}), "must match the file name"),
+    (dict(append="[dense\n"), "not valid TOML"),
 ]
 
 
 @pytest.mark.parametrize("edit, message", PROFILES, ids=[m[:30] for _, m in PROFILES])
-def test_bad_profile_files_name_the_file_and_field(tmp_path, edit, message):
-    path = tmp_path / "toy.toml"
-    path.write_text(edit(GOOD).replace("{id}", "toy"))
-    before = sorted(os.listdir(tmp_path))
+def test_bad_profile_files_name_the_file_and_field(write_profile, edit, message):
+    directory = write_profile(**edit)
+    path = directory / "toy.toml"
+    before = sorted(os.listdir(directory))
     with pytest.raises(ProfileError) as info:
-        costmodel.get_hardware("toy", profile_path=tmp_path)
+        costmodel.get_hardware("toy", profile_path=directory)
     assert message in str(info.value) and str(path) in str(info.value)
-    assert sorted(os.listdir(tmp_path)) == before  # nothing written next to it
+    assert sorted(os.listdir(directory)) == before  # nothing written next to it
 
 
-def test_non_utf8_and_huge_profile_files(tmp_path):
-    bad = tmp_path / "a"
-    bad.mkdir()
-    (bad / "toy.toml").write_bytes(GOOD.replace("{id}", "toy").encode() + b"\xff\xfe")
+def test_non_utf8_profile_file(write_profile):
+    directory = write_profile(append="# caf\xe9\n", encoding="latin-1")  # 0xE9 alone is not UTF-8
     with pytest.raises(ProfileError, match="not valid UTF-8"):
-        costmodel.get_hardware("toy", profile_path=bad)
-    huge = tmp_path / "b"
-    huge.mkdir()
-    (huge / "toy.toml").write_text(GOOD.replace("{id}", "toy") + "#" * 10_000_000)
+        costmodel.get_hardware("toy", profile_path=directory)
+
+
+def test_huge_profile_file(write_profile):
+    directory = write_profile(append="#" * 10_000_000)
     with pytest.raises(ProfileError, match="file is 10,000,[0-9]+ bytes; profile files are limited to 1,000,000"):
-        costmodel.get_hardware("toy", profile_path=huge)
+        costmodel.get_hardware("toy", profile_path=directory)
 
 
 def test_a_failed_cli_call_writes_nothing(tmp_path):
