@@ -6,6 +6,7 @@ import click
 
 from .cli_common import usage_errors
 from .errors import InputError
+from .plot import LANGUAGE_MODELS  # cheap: matplotlib is imported only when a plot is drawn
 
 out_option = click.option("--out", "out", required=True, type=click.Path(dir_okay=False),
                           help="File to write; the extension picks the format (.png or .svg). Example: --out cost.png")
@@ -31,7 +32,7 @@ def plot():
 
 
 @plot.command("training")
-@click.option("--models", default=",".join(__import__("costmodel.plot", fromlist=["x"]).LANGUAGE_MODELS),
+@click.option("--models", default=",".join(LANGUAGE_MODELS),
               show_default=True, help="Comma-separated catalog ids.")
 @click.option("--hardware", default="a100-sxm4-80gb,h100-sxm5-80gb,b200", show_default=True,
               help="Comma-separated hardware ids, one series each.")

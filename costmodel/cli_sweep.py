@@ -35,8 +35,6 @@ def values(text: str | None, name: str):
         try:
             a, b = parse_count(start, name, allow_zero=True), parse_count(stop, name, allow_zero=True)
             s = parse_count(step, name) if step else 1.0
-        except InputError:
-            raise
         except ValueError:
             raise InputError(f"{name}: could not read the range {part.strip()!r}; use e.g. 1..256x2 or 128..1024+128") from None
         if (op == "x" and s <= 1) or (op != "x" and s <= 0) or b < a or a <= 0 and op == "x":

@@ -12,7 +12,7 @@ from . import inference as core
 from .calibration import inference_calibration
 from .errors import InputError
 from .footprint import Footprint, compute_footprint, describe_footprint, footprint_from_values, resolve_footprint
-from .hardware import get_hardware
+from .hardware import canonical_dtype, get_hardware
 from .models import get_model
 from .inference_inputs import AUTOREGRESSIVE, compute_dtype_for, kv_dtype_for, model_shape, cal_scenarios, fit_report
 from .inference_pipeline import bounds, timings
@@ -152,8 +152,6 @@ def estimate_inference(model=None, *, params=None, active_params=None, hardware,
     output = int(parse_count(output_tokens, "output_tokens", allow_zero=True))
     if prompt + output < 1:
         raise InputError("prompt_tokens: a request needs at least one token in or out")
-    from .hardware import canonical_dtype
-
     dt = hw.default_dtype if dtype is None else canonical_dtype(dtype)
     compute_dt = compute_dtype_for(dt, hw)
     kv_dt = kv_dtype_for(kv_dtype, dt, hw)

@@ -77,6 +77,14 @@ def resolved(values: dict, index: dict, keys, resolve) -> tuple[list, np.ndarray
     return results, row
 
 
+def per_value(values: dict, index: dict, key: str, parse, default) -> np.ndarray:
+    """Parse each distinct value of a numeric option once and lay it out per row (``default``
+    when the option was not given)."""
+    if key not in values:
+        return np.float64(parse(default))
+    return np.array([parse(v) for v in values[key]], dtype=float)[index[key]]
+
+
 def column(results: list[dict], row: np.ndarray, key: str, scenarios: bool) -> np.ndarray:
     """Per-row array of ``key`` from per-combination results; scenario axis first if asked."""
     if np.ndim(results[0][key]) == 0:

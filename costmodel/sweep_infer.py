@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import inspect
 
 import numpy as np
@@ -16,6 +17,7 @@ from .inference_inputs import cal_scenarios, compute_dtype_for, kv_dtype_for, mo
 from .inference_pipeline import capacity_report, timings
 from .models import get_model
 from .sweep import chunked, column, expand, frame, input_column, labels, resolved
+from .sweep import per_value as sweep_per_value
 from .training_inputs import _whole
 from .units import parse_count
 
@@ -49,10 +51,7 @@ def _footprint(**kw) -> dict:
 
 
 def _request(values: dict, index: dict) -> dict:
-    def per_value(key, parse, default):
-        if key not in values:
-            return np.float64(parse(default))
-        return np.array([parse(v) for v in values[key]], dtype=float)[index[key]]
+    per_value = functools.partial(sweep_per_value, values, index)
 
     def batching(v):
         if v not in ("static", "continuous"):

@@ -11,7 +11,7 @@ from .errors import InputError, did_you_mean
 from .finetune import apply_method
 from .footprint import FOOTPRINT_KEYWORDS, resolve_footprint
 from .hardware import get_hardware
-from .sweep import chunked, column, expand, frame, input_column, labels, resolved
+from .sweep import chunked, column, expand, frame, input_column, labels, per_value, resolved
 from .training_estimate import estimate_training, evaluate, mfu_scales
 from .training_inputs import _fraction, _whole, hardware_numbers, model_numbers, resolve_inputs
 
@@ -66,14 +66,6 @@ def _footprint(**kw) -> dict:
     return resolve_footprint(hw, **kw)
 
 
-def _per_value(values: dict, index: dict, key: str, parse, default) -> np.ndarray:
-    """Parse each distinct value of a numeric option once and lay it out per row."""
-    if key not in values:
-        return np.float64(parse(default))
-    parsed = np.array([parse(v) for v in values[key]], dtype=float)
-    return parsed[index[key]]
-
-
 def layout_arrays(values: dict, index: dict) -> dict:
     """The parallel-layout options per row, validated like estimate_training's."""
     def zero(v):
@@ -87,13 +79,13 @@ def layout_arrays(values: dict, index: dict) -> dict:
         return float(core.RECOMPUTE.index(v))
 
     out = {
-        "n_gpus": _per_value(values, index, "n_gpus", lambda v: float(_whole(v, "n_gpus")), None),
-        "mfu": _per_value(values, index, "mfu", lambda v: np.nan if v is None else _fraction(v, "mfu"), None),
-        "micro_batch": _per_value(values, index, "micro_batch", lambda v: float(_whole(v, "micro_batch")), 1),
-        "tp": _per_value(values, index, "tp", lambda v: np.nan if v is None else float(_whole(v, "tp")), None),
-        "pp": _per_value(values, index, "pp", lambda v: float(_whole(v, "pp")), 1),
-        "zero_stage": _per_value(values, index, "zero_stage", zero, 3),
-        "recompute": _per_value(values, index, "recompute", recompute, "selective"),
+        "n_gpus": per_value(values, index, "n_gpus", lambda v: float(_whole(v, "n_gpus")), None),
+        "mfu": per_value(values, index, "mfu", lambda v: np.nan if v is None else _fraction(v, "mfu"), None),
+        "micro_batch": per_value(values, index, "micro_batch", lambda v: float(_whole(v, "micro_batch")), 1),
+        "tp": per_value(values, index, "tp", lambda v: np.nan if v is None else float(_whole(v, "tp")), None),
+        "pp": per_value(values, index, "pp", lambda v: float(_whole(v, "pp")), 1),
+        "zero_stage": per_value(values, index, "zero_stage", zero, 3),
+        "recompute": per_value(values, index, "recompute", recompute, "selective"),
     }
     degree = np.where(np.isnan(out["tp"]), 1.0, out["tp"]) * out["pp"]
     bad = degree > out["n_gpus"]
