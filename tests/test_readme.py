@@ -24,5 +24,11 @@ def test_quick_start_has_exactly_two_commands():
     block = readme.split("## Quick start", 1)[1].split("```bash", 1)[1].split("```", 1)[0]
     commands = [line for line in block.strip().splitlines() if line.strip()]
     assert len(commands) == 2
-    assert commands[1] == 'pip install -e ".[test]" && pytest'
-    assert (ROOT / ".ci" / "run").read_text().count('pip install --quiet -e ".[test]" && python -m pytest') == 1
+    venv = "python3 -m venv .venv && . .venv/bin/activate && "
+    assert commands == [venv + "pip install . && costmodel compare",
+                        venv + 'pip install -e ".[test]" && pytest']
+    # CI runs the same install and test command, in a venv of its own made fresh each run.
+    ci = (ROOT / ".ci" / "run").read_text()
+    assert ci.count("python3 -m venv") == 1
+    assert ci.count('pip install --quiet --disable-pip-version-check -e ".[test]"') == 1
+    assert ci.count("python -m pytest -q") == 1
