@@ -1,11 +1,19 @@
-"""The error tree.
+"""The error tree, and the one did-you-mean every lookup uses.
 
-Every error the library raises on bad input is a :class:`CostModelError`; each
-subclass also inherits the builtin a caller would expect, so ``except ValueError``
-and ``except KeyError`` keep working.
+Every error the library raises on bad input is a :class:`CostModelError`; each subclass also
+inherits the builtin a caller would expect, so ``except ValueError`` and ``except KeyError``
+keep working. An error knows what it is about: ``argument`` is the keyword of the public API
+that was wrong (``"n_gpus"``), so a surface can name its own spelling of it (the CLI's
+``--gpus``) without parsing the message; ``message`` is the text without that name.
+
+>>> err = InputError("expected a whole number, got 1.5", argument="n_gpus")
+>>> str(err), err.argument, err.message
+('n_gpus: expected a whole number, got 1.5', 'n_gpus', 'expected a whole number, got 1.5')
 """
 
 from __future__ import annotations
+
+from collections.abc import Iterable
 
 __all__ = [
     "CostModelError",
@@ -13,12 +21,36 @@ __all__ = [
     "InputError",
     "ProfileError",
     "UnknownProfileError",
-    "did_you_mean",
+    "suggest",
+    "unknown",
 ]
 
 
 class CostModelError(Exception):
-    """Base class of every error raised by costmodel on bad input or data."""
+    """Base class of every error raised by costmodel on bad input or data.
+
+    Parameters
+    ----------
+    message : str
+        What was wrong and what was expected, without the argument's name.
+    argument : str, optional
+        The public keyword the error is about; ``str(error)`` starts with it.
+    """
+
+    def __init__(self, message: str = "", *, argument: str | None = None):
+        self.message = message
+        self.argument = argument
+        super().__init__(f"{argument}: {message}" if argument else message)
+
+    def __str__(self) -> str:  # KeyError (a base of UnknownProfileError) would add quotes
+        return str(self.args[0]) if self.args else ""
+
+    def __reduce__(self):  # keep the keyword-only argument through pickling and copying
+        return _rebuild, (type(self), self.message, self.argument)
+
+
+def _rebuild(cls, message, argument):
+    return cls(message, argument=argument)
 
 
 class UnitError(CostModelError, ValueError):
@@ -34,25 +66,40 @@ class ProfileError(CostModelError, ValueError):
 
 
 class UnknownProfileError(CostModelError, KeyError):
-    """A hardware, model or region id is not known; the message suggests close matches."""
-
-    def __str__(self) -> str:  # KeyError would wrap the message in quotes
-        return str(self.args[0]) if self.args else ""
+    """A hardware, model or region id (or a keyword) is not known; the message suggests close
+    matches."""
 
 
-def did_you_mean(name: str, candidates, *, what: str, command: str, ranked: bool = False) -> UnknownProfileError:
-    """Build the error for an unknown ``name``, with up to three close matches.
+def suggest(name: str, candidates: Iterable[str], n: int = 3) -> list[str]:
+    """Up to ``n`` candidates close to ``name``, best first (case-insensitive).
 
-    ``ranked=True`` means ``candidates`` already are the suggestions, best first.
+    Close spellings first (difflib's ratio of at least 0.5), then candidates that contain
+    ``name``.
+
+    >>> suggest("h10", ["h100-sxm5-80gb", "a100-sxm4-80gb", "h200-sxm-141gb"])
+    ['h100-sxm5-80gb']
     """
     import difflib
 
-    if ranked:
-        close = list(candidates)[:3]
-    else:
-        pool = sorted(set(candidates))
-        close = difflib.get_close_matches(name.lower(), pool, n=3, cutoff=0.5)
-        if not close:
-            close = [c for c in pool if name.lower() and name.lower() in c][:3]
+    pool = list(dict.fromkeys(candidates))
+    folded = {c.lower(): c for c in pool}
+    key = name.lower().strip()
+    close = difflib.get_close_matches(key, list(folded), n=n, cutoff=0.5)
+    close += [c for c in folded if key and key in c and c not in close]
+    return [folded[c] for c in close][:n]
+
+
+def unknown(name, candidates: Iterable[str], *, what: str, command: str, argument: str | None = None,
+            ranked: bool = False) -> UnknownProfileError:
+    """The error for an unknown ``name`` of kind ``what``, with up to three suggestions.
+
+    ``ranked=True`` means ``candidates`` already are the suggestions, best first; ``command``
+    says where to see every valid name.
+
+    >>> str(unknown("a10", ["a100", "a10g"], what="hardware profile", command="costmodel hardware list"))
+    "'a10' is not a known hardware profile; did you mean 'a10g', 'a100'? (see: costmodel hardware list)"
+    """
+    close = list(candidates)[:3] if ranked else suggest(str(name), candidates)
     hint = f"; did you mean {', '.join(repr(c) for c in close)}?" if close else ""
-    return UnknownProfileError(f"{name!r} is not a known {what}{hint} (see: {command})")
+    shown = name if isinstance(name, str) else str(name)
+    return UnknownProfileError(f"{shown!r} is not a known {what}{hint} (see: {command})", argument=argument)

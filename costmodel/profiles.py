@@ -9,7 +9,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from .errors import ProfileError, did_you_mean
+from .errors import ProfileError, suggest, unknown
 from .units import Quantity, parse_quantity, quantity
 
 # Units a figure read from a data file is shown in (the core uses canonical floats).
@@ -111,9 +111,7 @@ class FieldReader:
 
 
 def did_you_mean_field(reader: FieldReader, key: str, allowed) -> ProfileError:
-    import difflib
-
-    close = difflib.get_close_matches(key, list(allowed), n=1)
+    close = suggest(key, allowed, n=1)
     hint = f"; did you mean {close[0]!r}?" if close else ""
     return reader.error(key, f"unknown key{hint} (allowed: {', '.join(sorted(allowed))})")
 
@@ -178,22 +176,18 @@ def load_table_file(path: Path, key: str, build) -> dict:
     return items
 
 
-def lookup(name, index: dict, *, what: str, command: str):
+def lookup(name, index: dict, *, what: str, command: str, argument: str | None = None):
     """Find ``name`` in an index of normalised ids and aliases, or raise with suggestions.
 
     Suggestions are the ids of the entries whose id or alias is closest to ``name``.
     """
     if not isinstance(name, str):
-        raise did_you_mean(repr(name), [], what=what, command=command)
+        raise unknown(repr(name), [], what=what, command=command, argument=argument)
     found = index.get(name)  # the common case: an exact id
     if found is not None:
         return found
     key = normalise(name)
     if key in index:
         return index[key]
-    import difflib
-
-    close = difflib.get_close_matches(key, list(index), n=10, cutoff=0.5)
-    close += [k for k in index if key and key in k]
-    ids = list(dict.fromkeys(index[k].id for k in close))[:3]
-    raise did_you_mean(name, ids, what=what, command=command, ranked=True)
+    ids = list(dict.fromkeys(index[k].id for k in suggest(key, index, n=10)))
+    raise unknown(name, ids, what=what, command=command, argument=argument, ranked=True)

@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 import pint
 
-from .errors import InputError, did_you_mean
+from .errors import InputError, unknown
 from .profiles import read_toml
 from .units import parse_count, quantity
 
@@ -96,7 +96,7 @@ def get_law(name: str) -> ScalingLaw:
     """A loss law by id: ``besiroglu2024`` (default), ``hoffmann2022``, ``kaplan2020``."""
     laws = _laws()[0]
     if name not in laws:
-        raise did_you_mean(str(name), laws, what="scaling law", command="costmodel optimal --help")
+        raise unknown(str(name), laws, what="scaling law", command="costmodel optimal --help", argument="law")
     return laws[name]
 
 

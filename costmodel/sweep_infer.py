@@ -9,7 +9,7 @@ import numpy as np
 
 from . import inference as core
 from .calibration import inference_calibration
-from .errors import InputError, did_you_mean
+from .errors import InputError, unknown
 from .footprint import FOOTPRINT_KEYWORDS, compute_footprint, resolve_footprint
 from .hardware import canonical_dtype, get_hardware
 from .inference_estimate import estimate_inference
@@ -80,7 +80,7 @@ def evaluate(x: dict) -> dict:
 def run(inputs: dict, ranges: bool, progress=None):
     for key in inputs:
         if key not in ALLOWED:
-            raise did_you_mean(key, ALLOWED, what="estimate_inference keyword", command="help(costmodel.estimate_inference)")
+            raise unknown(key, sorted(ALLOWED), what="estimate_inference keyword", command="help(costmodel.estimate_inference)")
     for key in ("hardware", "prompt_tokens", "output_tokens"):
         if key not in inputs:
             raise InputError(f"{key}: required")

@@ -7,7 +7,7 @@ import inspect
 import numpy as np
 
 from . import training as core
-from .errors import InputError, did_you_mean
+from .errors import InputError, unknown
 from .finetune import apply_method
 from .footprint import FOOTPRINT_KEYWORDS, resolve_footprint
 from .hardware import get_hardware
@@ -99,7 +99,7 @@ def layout_arrays(values: dict, index: dict) -> dict:
 def run(inputs: dict, ranges: bool, progress=None):
     for key in inputs:
         if key not in ALLOWED:
-            raise did_you_mean(key, ALLOWED, what="estimate_training keyword", command="help(costmodel.estimate_training)")
+            raise unknown(key, sorted(ALLOWED), what="estimate_training keyword", command="help(costmodel.estimate_training)")
     for key, example in (("hardware", "['h100']"), ("n_gpus", "[8, 64]")):
         if key not in inputs:
             raise InputError(f"{key}: required, e.g. {key}={example}")
