@@ -23,6 +23,7 @@ _LAZY = {
     "InferenceEstimate": "inference_estimate", "InferenceMemory": "inference_estimate",
     "estimate_inference": "inference_estimate",
     "sweep_training": "sweep", "sweep_inference": "sweep",
+    "provenance": "calibration",
     "compute_optimal": "scaling", "predict_loss": "scaling", "compare_sizes": "scaling", "OptimalResult": "scaling",
 }
 

@@ -21,7 +21,7 @@ import numpy as np
 
 from .profiles import read_toml
 
-__all__ = ["calibration", "inference_calibration", "mfu_from_constants"]
+__all__ = ["calibration", "inference_calibration", "mfu_from_constants", "provenance"]
 
 RIDGE_REF = 200.0  # FLOP per byte; near an A100's (312e12 / 2.04e12 = 153) and H100's (295)
 
@@ -49,3 +49,12 @@ def mfu_from_constants(c: dict, peak_flops, bandwidth, active_params, n_gpus):
     ridge, size, cluster = mfu_features(peak_flops, bandwidth, active_params, n_gpus)
     log_mfu = c["c0"] + c["c_ridge"] * ridge + c["c_size"] * size + c["c_cluster"] * cluster
     return np.clip(np.exp(log_mfu), c["min"], c["max"])
+
+
+def provenance() -> dict:
+    """What produced an estimate: the costmodel version and the date each set of fitted
+    constants was fitted. Every JSON output and report carries it."""
+    from . import __version__
+
+    return {"version": __version__,
+            "calibration": {"training": calibration()["fitted"], "serving": inference_calibration()["fitted"]}}

@@ -89,15 +89,15 @@ def quantity(magnitude, kind: str) -> pint.Quantity:
 def _fail(name: str, got, kind: str, why: str = "") -> UnitError:
     _, description, example = _CANONICAL[kind]
     detail = f" ({why})" if why else ""
-    return UnitError(f"{name}: expected {description} such as {example!r}, got {got!r}{detail}")
+    return UnitError(f"expected {description} such as {example!r}, got {got!r}{detail}", argument=name)
 
 
 def _check_finite(name, got, value: float, *, allow_zero: bool, allow_negative: bool = False):
     if isinstance(value, float) and not math.isfinite(value):
-        raise UnitError(f"{name}: expected a finite number, got {got!r}")
+        raise UnitError(f"expected a finite number, got {got!r}", argument=name)
     if not allow_negative and (value < 0 or (value == 0 and not allow_zero)):
         bound = "zero or more" if allow_zero else "more than zero"
-        raise UnitError(f"{name}: expected a value {bound}, got {got!r}")
+        raise UnitError(f"expected a value {bound}, got {got!r}", argument=name)
     return value
 
 
@@ -136,7 +136,8 @@ def parse_count(value, name: str = "value", *, allow_zero: bool = False) -> floa
             raise _fail(name, value, "count") from None
     if isinstance(out, np.ndarray):
         if not np.all(np.isfinite(out)) or np.any(out < 0) or (not allow_zero and np.any(out == 0)):
-            raise UnitError(f"{name}: every value must be finite and {'zero or more' if allow_zero else 'positive'}")
+            raise UnitError(f"every value must be finite and {'zero or more' if allow_zero else 'positive'}",
+                            argument=name)
         return out
     return _check_finite(name, value, out, allow_zero=allow_zero)
 
@@ -175,8 +176,8 @@ def parse_quantity(value, kind: str, name: str = "value", *, allow_zero: bool = 
     if isinstance(out, np.ndarray):
         bad = ~np.isfinite(out) | (False if allow_negative else (out < 0) | ((out == 0) & (not allow_zero)))
         if np.any(bad):
-            raise UnitError(f"{name}: every value must be finite and {'non-negative' if allow_zero else 'positive'}; "
-                            f"got {out[bad][0]!r}")
+            raise UnitError(f"every value must be finite and {'non-negative' if allow_zero else 'positive'}; "
+                            f"got {out[bad][0]!r}", argument=name)
         return out
     return _check_finite(name, value, out, allow_zero=allow_zero, allow_negative=allow_negative)
 
