@@ -57,4 +57,4 @@ def provenance() -> dict:
     from . import __version__
 
     return {"version": __version__,
-            "calibration": {"training": calibration()["fitted"], "serving": inference_calibration()["fitted"]}}
+            "calibration": {"training": calibration()["mfu"]["fitted"], "serving": inference_calibration()["fitted"]}}

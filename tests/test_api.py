@@ -14,7 +14,7 @@ PUBLIC = [
     "MemoryBreakdown", "ModelSpec", "OptimalResult", "ProfileError", "Quantity", "Region",
     "TrainingEstimate", "UnitError", "UnknownProfileError", "__version__", "compare_sizes",
     "compute_optimal", "estimate_inference", "estimate_training", "get_hardware", "get_model",
-    "get_region", "list_hardware", "list_models", "list_regions", "predict_loss", "sweep_inference",
+    "get_region", "list_hardware", "list_models", "list_regions", "predict_loss", "provenance", "sweep_inference",
     "sweep_training", "ureg",
 ]
 
