@@ -18,12 +18,13 @@ _LAZY = {
     "HardwareProfile": "hardware", "get_hardware": "hardware", "list_hardware": "hardware",
     "ModelSpec": "models", "get_model": "models", "list_models": "models",
     "Region": "regions", "get_region": "regions", "list_regions": "regions",
-    "TrainingEstimate": "training_estimate", "MemoryBreakdown": "training_estimate",
+    "TrainingEstimate": "results.training", "MemoryBreakdown": "results.training",
     "estimate_training": "training_estimate",
-    "InferenceEstimate": "inference_estimate", "InferenceMemory": "inference_estimate",
+    "InferenceEstimate": "results.inference", "InferenceMemory": "results.inference",
     "estimate_inference": "inference_estimate",
     "sweep_training": "sweep", "sweep_inference": "sweep",
-    "provenance": "calibration",
+    "provenance": "calibration", "Calibration": "calibration", "default_calibration": "calibration",
+    "load_calibration": "calibration",
     "compute_optimal": "scaling", "predict_loss": "scaling", "compare_sizes": "scaling", "OptimalResult": "scaling",
 }
 

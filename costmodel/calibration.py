@@ -1,41 +1,149 @@
-"""Fitted efficiency defaults, read from ``data/calibration.toml``.
+"""Fitted constants, as a value the estimators take (``calibration=``).
 
 Model FLOPs utilisation (MFU) of a training run is modelled as
 
     ln(mfu) = c0 + c_ridge ln(ridge / 200 FLOP/B) + c_size log10(N / 1e9) + c_cluster log10(n)
 
-clipped to ``[min, max]``, where ``ridge = dense peak / memory bandwidth`` is the device's
+clipped to ``[min_mfu, max_mfu]``, where ``ridge = dense peak / memory bandwidth`` is the device's
 roofline ridge point (newer devices add FLOP/s faster than bytes/s and reach a smaller
 fraction of peak), ``N`` the active parameters (larger matrices run closer to peak) and ``n``
-the device count (more devices lose more to communication and failures). The constants are
-fitted by ``scripts/fit_calibration.py`` on ``tests/data/training_runs.csv``; the data file
-lists the cases it came from and the residual spread used for ranges.
+the device count. Serving uses achievable fractions of peak compute and bandwidth, a per-step
+overhead and an all-reduce latency. ``scripts/fit_calibration.py`` and
+``scripts/fit_inference.py`` fit them on ``tests/data/``; each data file lists the cases it
+came from and the out-of-sample error spread used for ranges.
+
+A script that refits or perturbs the constants passes its own value instead of changing
+module state:
+
+>>> import dataclasses
+>>> cal = default_calibration()
+>>> slower = dataclasses.replace(cal, serving=dataclasses.replace(cal.serving, compute_fraction=0.3))
+>>> slower.serving.compute_fraction
+0.3
 """
 
 from __future__ import annotations
 
-from functools import cache
+import math
+import os
+from dataclasses import dataclass, fields
+from functools import cache, lru_cache
 from pathlib import Path
 
 import numpy as np
 
-from .profiles import read_toml
+from .datafiles import read_toml
+from .errors import InputError
 
-__all__ = ["calibration", "inference_calibration", "mfu_from_constants", "provenance"]
+__all__ = ["Calibration", "TrainingCalibration", "ServingCalibration", "default_calibration",
+           "load_calibration", "resolve_calibration", "default_mfu", "mfu_features", "mfu_scales",
+           "serving_scenarios", "provenance"]
 
 RIDGE_REF = 200.0  # FLOP per byte; near an A100's (312e12 / 2.04e12 = 153) and H100's (295)
+DATA = Path(__file__).resolve().parent / "data"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TrainingCalibration:
+    """The MFU model's constants; ``resid_q10``/``resid_q90`` are the leave-one-out 10th and 90th
+    percentiles of ln(estimated / published accelerator-hours), the width of the range."""
+
+    c0: float
+    c_ridge: float
+    c_size: float
+    c_cluster: float
+    min_mfu: float
+    max_mfu: float
+    resid_q10: float
+    resid_q90: float
+    loo_median_abs_error: float = math.nan
+    fitted: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ServingCalibration:
+    """Achievable fractions and overheads of serving; ``ttft_low``... are the 5th/95th
+    percentiles of ln(estimate / measured) per phase, the width of the range."""
+
+    compute_fraction: float
+    bandwidth_fraction: float
+    step_overhead_s: float
+    allreduce_latency_s: float
+    ttft_low: float = 0.0
+    ttft_high: float = 0.0
+    tpot_low: float = 0.0
+    tpot_high: float = 0.0
+    loo_median_abs_error: float = math.nan
+    fitted: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Calibration:
+    """Every fitted constant the estimators use, with the date of each fit."""
+
+    training: TrainingCalibration
+    serving: ServingCalibration
+
+
+def _build(cls, table: dict, path, renames: dict | None = None):
+    renames = renames or {}
+    names = {f.name for f in fields(cls)}
+    values = {renames.get(k, k): v for k, v in table.items() if renames.get(k, k) in names}
+    try:
+        return cls(**values)
+    except TypeError as exc:
+        raise InputError(f"{path}: {exc}", argument="calibration") from None
+
+
+_TRAINING_RENAMES = {"min": "min_mfu", "max": "max_mfu"}
 
 
 @cache
-def calibration() -> dict:
-    """The parsed calibration file (cached)."""
-    return read_toml(Path(__file__).resolve().parent / "data" / "calibration.toml")
+def default_calibration() -> Calibration:
+    """The shipped constants (``costmodel/data/calibration.toml`` and
+    ``inference_calibration.toml``)."""
+    return Calibration(
+        training=_build(TrainingCalibration, read_toml(DATA / "calibration.toml")["mfu"], "calibration.toml",
+                        _TRAINING_RENAMES),
+        serving=_build(ServingCalibration, read_toml(DATA / "inference_calibration.toml")["inference"],
+                       "inference_calibration.toml"))
 
 
-@cache
-def inference_calibration() -> dict:
-    """Fitted achievable fractions and overheads of serving (``data/inference_calibration.toml``)."""
-    return read_toml(Path(__file__).resolve().parent / "data" / "inference_calibration.toml")["inference"]
+def load_calibration(path) -> Calibration:
+    """Constants from a TOML file with an ``[mfu]`` and/or an ``[inference]`` table (the shipped
+    files' format); a table the file leaves out keeps the shipped constants."""
+    data = read_toml(Path(path))
+    base = default_calibration()
+    if "mfu" not in data and "inference" not in data:
+        raise InputError(f"{path}: expected an [mfu] or [inference] table", argument="calibration")
+    return Calibration(
+        training=(_build(TrainingCalibration, {**_asdict(base.training), **data["mfu"]}, path, _TRAINING_RENAMES)
+                  if "mfu" in data else base.training),
+        serving=(_build(ServingCalibration, {**_asdict(base.serving), **data["inference"]}, path)
+                 if "inference" in data else base.serving))
+
+
+def _asdict(obj) -> dict:
+    return {f.name: getattr(obj, f.name) for f in fields(obj)}
+
+
+def resolve_calibration(value) -> Calibration:
+    """``None`` (the shipped constants, or the file named by ``COSTMODEL_CALIBRATION``), a
+    :class:`Calibration`, or the path of a calibration TOML file."""
+    if value is None:
+        env = os.environ.get("COSTMODEL_CALIBRATION")
+        return _load_cached(env) if env else default_calibration()
+    if isinstance(value, Calibration):
+        return value
+    if isinstance(value, (str, os.PathLike)):
+        return _load_cached(os.fspath(value))
+    raise InputError(f"expected a Calibration or the path of a calibration file, got {value!r}",
+                     argument="calibration")
+
+
+@lru_cache(maxsize=16)
+def _load_cached(path: str) -> Calibration:
+    return load_calibration(path)
 
 
 def mfu_features(peak_flops, bandwidth, active_params, n_gpus):
@@ -45,16 +153,49 @@ def mfu_features(peak_flops, bandwidth, active_params, n_gpus):
             np.log10(np.maximum(n_gpus, 1.0)))
 
 
-def mfu_from_constants(c: dict, peak_flops, bandwidth, active_params, n_gpus):
+def default_mfu(c: TrainingCalibration, peak_flops, bandwidth, active_params, n_gpus):
+    """The calibrated MFU of a run (floats or arrays)."""
     ridge, size, cluster = mfu_features(peak_flops, bandwidth, active_params, n_gpus)
-    log_mfu = c["c0"] + c["c_ridge"] * ridge + c["c_size"] * size + c["c_cluster"] * cluster
-    return np.clip(np.exp(log_mfu), c["min"], c["max"])
+    log_mfu = c.c0 + c.c_ridge * ridge + c.c_size * size + c.c_cluster * cluster
+    return np.clip(np.exp(log_mfu), c.min_mfu, c.max_mfu)
 
 
-def provenance() -> dict:
+@lru_cache(maxsize=64)
+def mfu_scales(c: TrainingCalibration) -> np.ndarray:
+    """(typical, optimistic, pessimistic) multipliers of the default MFU: the fit's 10th and
+    90th percentile errors (a read-only array)."""
+    out = np.array([1.0, math.exp(c.resid_q90), math.exp(c.resid_q10)])
+    out.flags.writeable = False
+    return out
+
+
+@lru_cache(maxsize=64)
+def serving_scenarios(c: ServingCalibration) -> dict:
+    """(typical, optimistic, pessimistic) serving constants per phase, from the fit's
+    out-of-sample errors: the prefill's constants span TTFT's 5th-95th percentile errors, the
+    decode steps' span TPOT's. Times scale about inversely with the achievable fractions and
+    directly with the overheads; fractions never exceed 1.
+    """
+    from .inference import PhaseConstants
+
+    def phase(high: float, low: float) -> PhaseConstants:  # ln(estimate / measured) at the spread's ends
+        scale = np.exp([0.0, high, low])
+        out = {"compute_fraction": np.minimum(c.compute_fraction * scale, 1.0),
+               "bandwidth_fraction": np.minimum(c.bandwidth_fraction * scale, 1.0),
+               "step_overhead_s": c.step_overhead_s / scale,
+               "allreduce_latency_s": c.allreduce_latency_s / scale}
+        for array in out.values():
+            array.flags.writeable = False  # cached and shared between calls
+        return PhaseConstants(**out)
+
+    return {"prefill": phase(c.ttft_high, c.ttft_low), "decode": phase(c.tpot_high, c.tpot_low)}
+
+
+def provenance(calibration=None) -> dict:
     """What produced an estimate: the costmodel version and the date each set of fitted
     constants was fitted. Every JSON output and report carries it."""
     from . import __version__
 
+    cal = resolve_calibration(calibration)
     return {"version": __version__,
-            "calibration": {"training": calibration()["mfu"]["fitted"], "serving": inference_calibration()["fitted"]}}
+            "calibration": {"training": cal.training.fitted, "serving": cal.serving.fitted}}

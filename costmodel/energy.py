@@ -19,15 +19,29 @@ PUE, grid intensity); Luccioni et al. 2022, "Estimating the Carbon Footprint of 
 
 from __future__ import annotations
 
+import functools
+import math
+from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
-from .profiles import read_toml
+import numpy as np
+
+from .datafiles import read_toml
+from .errors import InputError
 from .units import parse_quantity
 
-__all__ = ["device_power", "energy_joules", "carbon_grams", "cloud_cost", "owned_cost", "defaults"]
+__all__ = ["device_power", "energy_joules", "carbon_grams", "embodied_grams", "cloud_cost", "owned_cost",
+           "defaults", "FootprintInputs", "FootprintLabels", "FootprintValues", "resolve_footprint",
+           "footprint_values", "describe_footprint", "FOOTPRINT_KEYWORDS"]
 
 J_PER_KWH = 3.6e6
+# The keyword arguments both estimators share for energy, carbon and dollars.
+FOOTPRINT_KEYWORDS = ("pue", "power_per_gpu", "host_power_per_gpu", "region", "grid_intensity",
+                      "price_per_gpu_hour", "cost_basis", "price_kind", "purchase_price",
+                      "electricity_price", "service_life", "embodied")
+COST_BASES = ("cloud", "owned")
+PRICE_KINDS = ("on_demand", "spot", "reserved")
 
 
 def device_power(tdp, busy_fraction_of_time, idle=0.2, busy=0.75):
@@ -63,6 +77,7 @@ def owned_cost(device_hours, purchase_price, life_hours, energy_j, electricity_u
     return device_hours * purchase_price / life_hours + energy_j / J_PER_KWH * electricity_usd_per_kwh
 
 
+
 @cache
 def defaults() -> dict:
     """Typical values (and their low/high range ends) of the energy model, as canonical floats."""
@@ -88,3 +103,192 @@ def defaults() -> dict:
         "electricity_usd_per_kwh": triple(raw["electricity_price"], "usd_per_energy"),
         "amortisation_h": years(raw["amortisation"]),
     }
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class FootprintInputs:
+    """The energy, carbon and price options as canonical floats (W, J, gCO2e/kWh, USD, h).
+
+    Each field is a length-3 array of (typical, optimistic, pessimistic) values, or per-row
+    arrays in a sweep. A value the user gave is certain (three equal entries); a default
+    spans its sourced range, the optimistic end being the one that lowers energy, carbon and
+    cost. ``NaN`` marks "model it" (``power_w``) or "not known" (``price``, ``purchase``).
+    ``owned`` and ``embodied`` are 0/1 flags.
+    """
+
+    pue: np.ndarray
+    grid: np.ndarray
+    power_w: np.ndarray
+    host_w: np.ndarray
+    idle: np.ndarray
+    busy: np.ndarray
+    life_h: np.ndarray
+    embodied_g: np.ndarray
+    embodied_life_h: np.ndarray
+    price: np.ndarray
+    purchase: np.ndarray
+    electricity: np.ndarray
+    owned: np.ndarray
+    embodied: np.ndarray
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class FootprintLabels:
+    """The named choices behind a :class:`FootprintInputs` (for descriptions and results)."""
+
+    region: str | None
+    cost_basis: str
+    price_kind: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class FootprintValues:
+    """A job's footprint in canonical floats (or arrays): draw per device [W], energies [J],
+    emissions [g], cost [USD; NaN without a price], and the uncertain inputs used."""
+
+    device_w: np.ndarray
+    host_w: np.ndarray
+    pue: np.ndarray
+    grid: np.ndarray
+    price: np.ndarray
+    device_j: np.ndarray
+    host_j: np.ndarray
+    it_j: np.ndarray
+    energy_j: np.ndarray
+    co2e_g: np.ndarray
+    embodied_g: np.ndarray
+    cost: np.ndarray
+
+
+@functools.lru_cache(maxsize=1024)
+def _span(typical: float, low: float, high: float) -> np.ndarray:
+    """(typical, optimistic, pessimistic) values of an uncertain input (read-only, cached)."""
+    out = np.array([typical, low, high], dtype=float)
+    out.flags.writeable = False
+    return out
+
+
+def _fixed(value: float) -> np.ndarray:
+    return _span(value, value, value)
+
+
+def _pue(value) -> float:
+    try:
+        pue = float(value)
+    except (TypeError, ValueError):
+        raise InputError(f"expected a number of at least 1.0 such as 1.1, got {value!r}", argument="pue") from None
+    if not 1.0 <= pue <= 10.0:
+        raise InputError(f"expected a number from 1.0 to 10 (facility / IT energy), got {value!r}", argument="pue")
+    return pue
+
+
+def _choice(value, allowed: tuple, argument: str) -> str:
+    if value not in allowed:
+        raise InputError(f"expected {' or '.join(repr(a) for a in allowed)}, got {value!r}", argument=argument)
+    return value
+
+
+def resolve_footprint(hw, *, pue=None, power_per_gpu=None, host_power_per_gpu=None, region=None,
+                      grid_intensity=None, price_per_gpu_hour=None, cost_basis="cloud",
+                      price_kind="on_demand", purchase_price=None, electricity_price=None,
+                      service_life=None, embodied=False) -> tuple[FootprintInputs, FootprintLabels]:
+    """Parse the energy/carbon/cost options for device ``hw`` once into canonical floats."""
+    d = defaults()
+    _choice(cost_basis, COST_BASES, "cost_basis")
+    _choice(price_kind, PRICE_KINDS, "price_kind")
+    reg = None
+    if region is not None:
+        from .regions import get_region  # only runs that name a region read the region table
+
+        reg = get_region(region)
+    if pue is not None:
+        pue_span = _fixed(_pue(pue))
+    else:  # rented devices sit in hyperscale data centres, owned ones in typical ones
+        typ, lo, hi = d["pue_cloud" if cost_basis == "cloud" else "pue_owned"]
+        pue_span = _span(reg.pue, min(lo, reg.pue), max(hi, reg.pue)) if reg else _span(typ, lo, hi)
+    if grid_intensity is not None:
+        grid = _fixed(parse_quantity(grid_intensity, "intensity", "grid_intensity", allow_zero=True))
+    elif reg is not None:
+        grid = _span(*(float(q.magnitude) for q in (reg.grid_intensity, reg.intensity_low, reg.intensity_high)))
+    else:
+        grid = _span(*d["grid_g_per_kwh"])
+    if host_power_per_gpu is not None:
+        host = _fixed(parse_quantity(host_power_per_gpu, "power", "host_power_per_gpu", allow_zero=True))
+    else:  # edge modules' power already covers their CPU and memory
+        host = _fixed(0.0) if hw.kind == "edge" else _span(*d["host_w"])
+    purchase = hw.prices.get("purchase")
+    inputs = FootprintInputs(
+        pue=pue_span, grid=grid, host_w=host,
+        power_w=_fixed(math.nan if power_per_gpu is None
+                       else parse_quantity(power_per_gpu, "power", "power_per_gpu", allow_zero=True)),
+        idle=_span(*d["idle_fraction"]), busy=_span(*d["busy_fraction"]),
+        life_h=_fixed(parse_quantity(service_life, "time", "service_life") / 3600.0
+                      if service_life is not None else d["amortisation_h"][0]),
+        embodied_g=_span(*d["embodied_g"]),
+        embodied_life_h=_span(d["service_life_h"][0], d["service_life_h"][2], d["service_life_h"][1]),
+        price=_price(hw, price_per_gpu_hour, price_kind),
+        purchase=_fixed(parse_quantity(purchase_price, "usd", "purchase_price", allow_zero=True)
+                        if purchase_price is not None
+                        else float(purchase.value.magnitude) if purchase is not None else math.nan),
+        electricity=(_fixed(parse_quantity(electricity_price, "usd_per_energy", "electricity_price",
+                                           allow_zero=True))
+                     if electricity_price is not None else _span(*d["electricity_usd_per_kwh"])),
+        owned=_fixed(float(cost_basis == "owned")), embodied=_fixed(float(bool(embodied))))
+    return inputs, FootprintLabels(region=reg.id if reg else None, cost_basis=cost_basis, price_kind=price_kind)
+
+
+def _price(hw, given, kind: str) -> np.ndarray:
+    """Price per device-hour: the one given, else the profile's, spanning to its cheapest."""
+    if given is not None:
+        return _fixed(parse_quantity(given, "usd_rate", "price_per_gpu_hour", allow_zero=True))
+    typical = hw.price_per_hour(kind)
+    if typical is None:
+        return _fixed(math.nan)
+    cheapest = min([p for k in PRICE_KINDS if (p := hw.price_per_hour(k)) is not None])
+    return _span(typical, min(cheapest, typical), typical)
+
+
+def footprint_values(f: FootprintInputs, tdp_w, busy_time_fraction, n_devices, seconds) -> FootprintValues:
+    """Energy, emissions and cost of ``n_devices`` busy ``busy_time_fraction`` of ``seconds``;
+    broadcasts over arrays."""
+    modelled = device_power(tdp_w, busy_time_fraction, f.idle, f.busy)
+    device_w = np.where(np.isnan(f.power_w), modelled, f.power_w)
+    device, host, it, facility = energy_joules(device_w, f.host_w, n_devices, seconds, f.pue)
+    device_hours = n_devices * seconds / 3600.0
+    # the embodied and owned-cost terms are only computed where some row asks for them
+    embodied = (np.where(f.embodied > 0, embodied_grams(device_hours, f.embodied_g, f.embodied_life_h), np.nan)
+                if np.any(f.embodied) else np.nan)
+    cloud = cloud_cost(device_hours, f.price)
+    cost = (np.where(f.owned > 0, owned_cost(device_hours, f.purchase, f.life_h, facility, f.electricity), cloud)
+            if np.any(f.owned) else cloud)
+    return FootprintValues(device_w=device_w, host_w=f.host_w, pue=f.pue, grid=f.grid, price=f.price,
+                           device_j=device, host_j=host, it_j=it, energy_j=facility,
+                           co2e_g=carbon_grams(facility, f.grid), embodied_g=embodied, cost=cost)
+
+
+def _span_text(values, fmt: str, unit: str = "") -> str:
+    typ, lo, hi = (float(v) for v in values)
+    text = f"{typ:{fmt}}{unit}"
+    return text if lo == hi == typ else f"{text} (range {lo:{fmt}}-{hi:{fmt}}{unit})"
+
+
+def describe_footprint(hw, f: FootprintInputs, labels: FootprintLabels) -> dict:
+    """Human-readable statements of the energy/carbon/cost inputs used, with their ranges."""
+    power = ("given" if not np.isnan(f.power_w[0]) else
+             f"TDP {hw.number('tdp'):.0f} W x (idle {f.idle[0]:.2f} + (busy {_span_text(f.busy, '.2f')} - idle) "
+             "x busy share of time) (data/energy_defaults.toml)")
+    if labels.cost_basis == "cloud":
+        price = hw.prices.get(labels.price_kind)
+        cost = ("no published price for this device; pass price_per_gpu_hour" if np.isnan(f.price[0]) else
+                "$" + _span_text(f.price, ".4g", "/device-hour") + " "
+                + (f"({price.provider}, {price.date})" if price else "(given)"))
+    else:
+        cost = ("owned: no purchase price known; pass purchase_price" if np.isnan(f.purchase[0]) else
+                f"owned: ${f.purchase[0]:,.0f} over {f.life_h[0] / 8760:.3g} years + electricity "
+                f"${_span_text(f.electricity, '.3g', '/kWh')}")
+    where = f" (region {labels.region})" if labels.region else ""
+    pue_basis = where or (" (hyperscale cloud)" if labels.cost_basis == "cloud" else " (industry average)")
+    return {"power": power, "host_power_per_gpu": _span_text(f.host_w, ".0f", " W"),
+            "pue": _span_text(f.pue, ".3g") + pue_basis,
+            "grid_intensity": _span_text(f.grid, ".0f", " gCO2e/kWh") + (where or " (world average)"),
+            "cost": cost}

@@ -67,7 +67,12 @@ class ProfileError(CostModelError, ValueError):
 
 class UnknownProfileError(CostModelError, KeyError):
     """A hardware, model or region id (or a keyword) is not known; the message suggests close
-    matches."""
+    matches. The message names the unknown value itself, so ``str()`` does not repeat the
+    argument."""
+
+    def __init__(self, message: str = "", *, argument: str | None = None):
+        super().__init__(message)
+        self.argument = argument
 
 
 def suggest(name: str, candidates: Iterable[str], n: int = 3) -> list[str]:

@@ -17,9 +17,9 @@ from typing import Mapping
 import pint
 
 from .errors import InputError, ProfileError
-from .profiles import FieldReader, Source, lookup, name_index, normalise, read_figure, read_toml
+from .datafiles import FieldReader, Source, lookup, name_index, normalise, read_figure, read_toml
 
-__all__ = ["HardwareProfile", "Price", "get_hardware", "list_hardware", "PRECISIONS",
+__all__ = ["HardwareProfile", "Price", "get_hardware", "list_hardware", "load_profile", "PRECISIONS",
            "canonical_dtype"]
 
 PRECISIONS = ("fp32", "tf32", "bf16", "fp16", "fp8", "int8", "int4")
@@ -42,7 +42,7 @@ def canonical_dtype(dtype: str, name: str = "dtype") -> str:
     """Map a precision name (``"bfloat16"``, ``"FP8"``) to its canonical short name."""
     key = normalise(dtype) if isinstance(dtype, str) else None
     if key not in _DTYPE_ALIASES:
-        raise InputError(f"{name}: expected one of {', '.join(PRECISIONS)}, got {dtype!r}")
+        raise InputError(f"expected one of {', '.join(PRECISIONS)}, got {dtype!r}", argument=name)
     return _DTYPE_ALIASES[key]
 
 
@@ -145,8 +145,8 @@ class HardwareProfile:
             return self.default_dtype
         name = canonical_dtype(dtype)
         if name not in self.dense:
-            raise InputError(f"dtype: {self.id} does not support {name} (supported: "
-                             f"{', '.join(d for d in PRECISIONS if d in self.dense)})")
+            raise InputError(f"{self.id} does not support {name} (supported: "
+                             f"{', '.join(d for d in PRECISIONS if d in self.dense)})", argument="dtype")
         return name
 
     def to_dict(self) -> dict:
@@ -268,6 +268,11 @@ def _load(path: Path) -> HardwareProfile:
     return profile
 
 
+def load_profile(path) -> HardwareProfile:
+    """The profile in one TOML file (validated; cached per path)."""
+    return _load(Path(path))
+
+
 @cache
 def _registry(dirs: tuple[str, ...]):
     """Every profile, and an index of normalised ids and aliases (loads every file)."""
@@ -291,7 +296,8 @@ def get_hardware(name, *, profile_path=None) -> HardwareProfile:
         path = files.get(name) or files.get(normalise(name))
         if path is not None:
             return _load(path)
-    return lookup(name, _registry(dirs)[1], what="hardware profile", command="costmodel hardware list")
+    return lookup(name, _registry(dirs)[1], what="hardware profile", command="costmodel hardware list",
+                  argument="hardware")
 
 
 def list_hardware(*, profile_path=None) -> list[HardwareProfile]:

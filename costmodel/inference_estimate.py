@@ -1,109 +1,167 @@
-"""``estimate_inference``: per-request latency, throughput, memory fit, energy and cost."""
+"""``estimate_inference``: resolve the inputs once into typed records, run the pipeline, wrap.
+
+The sweep (:mod:`costmodel.sweep`) resolves each distinct value with the same resolvers, lays
+the records out per row and runs the same :func:`evaluate` over arrays.
+"""
 
 from __future__ import annotations
 
-import functools
-from dataclasses import dataclass, field
+import math
+from dataclasses import dataclass, replace
 
-
-import pint
+import numpy as np
 
 from . import inference as core
-from .calibration import inference_calibration
+from .architecture import expert_parameters
+from .calibration import Calibration, resolve_calibration, serving_scenarios
+from .energy import FootprintInputs, FootprintValues, footprint_values, resolve_footprint
 from .errors import InputError
-from .footprint import Footprint, compute_footprint, describe_footprint, footprint_from_values, resolve_footprint
-from .hardware import canonical_dtype, get_hardware
-from .models import get_model
-from .inference_inputs import AUTOREGRESSIVE, compute_dtype_for, kv_dtype_for, model_shape, cal_scenarios, fit_report
-from .inference_pipeline import bounds, timings
-from .results import RangedEstimate, scenario_values
-from .training_inputs import _whole
-from .units import parse_count, quantity
+from .hardware import PRECISIONS, HardwareProfile, canonical_dtype, get_hardware
+from .inference import PhaseConstants, Request, ServingHardware, ServingModel
+from .models import ModelSpec, get_model
+from .results.inference import InferenceEstimate
+from .units import parse_count, parse_whole
 
-__all__ = ["InferenceEstimate", "InferenceMemory", "estimate_inference"]
+__all__ = ["AUTOREGRESSIVE", "ServingCase", "ServingValues", "resolve_serving", "resolve_request",
+           "check_request", "evaluate", "estimate_inference"]
 
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class InferenceMemory:
-    """Bytes per device while serving; ``total`` is their sum."""
-
-    weights: pint.Quantity
-    kv_cache: pint.Quantity
-    activations: pint.Quantity
-
-    @property
-    def total(self) -> pint.Quantity:
-        return self.weights + self.kv_cache + self.activations
+AUTOREGRESSIVE = ("dense-decoder", "moe-decoder", "encoder-decoder")
+BATCHING = ("static", "continuous")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class InferenceEstimate(RangedEstimate):
-    """One request of a batch: latency, throughput, memory, energy and cost, with reasons."""
+class ServingCase:
+    """Everything the serving pipeline needs, with each phase's fitted constants."""
 
-    model: str | None
-    hardware: str
-    n_gpus: int
-    dtype: str
-    kv_dtype: str
-    batch_size: int
-    prompt_tokens: int
-    output_tokens: int
-    ttft: pint.Quantity
-    tpot: pint.Quantity
-    latency: pint.Quantity
-    throughput: pint.Quantity
-    memory_per_gpu: pint.Quantity
-    memory: InferenceMemory
-    fits: bool
-    max_batch_size: int
-    min_gpus: int
-    fitting_dtype: str | None
-    bound: dict
-    energy: pint.Quantity
-    cost: pint.Quantity | None
-    cost_per_million_tokens: pint.Quantity | None
-    footprint: Footprint
-    warnings: tuple[str, ...] = ()
-    _describe: object = field(default=None, repr=False, compare=False)
-    _ranges: tuple | None = field(default=None, repr=False, compare=False)
-    _cache: dict = field(default_factory=dict, repr=False, compare=False)
-
-    def to_dict(self, ranges: bool = False) -> dict:
-        """Plain floats with unit-suffixed keys (stable names; see README).
-
-        ``ranges=True`` adds ``<key>_low`` and ``<key>_high`` for every measured figure.
-        """
-        out = self._flat()
-        if ranges and self.low is not None:
-            for bound, est in (("low", self.low), ("high", self.high)):
-                out.update({f"{k}_{bound}": v for k, v in est._flat().items() if k in _RANGED})
-        return out
-
-    def _flat(self) -> dict:
-        out = {k: getattr(self, k) for k in ("model", "hardware", "n_gpus", "dtype", "kv_dtype", "batch_size",
-                                             "prompt_tokens", "output_tokens", "fits", "max_batch_size",
-                                             "min_gpus", "fitting_dtype")}
-        out["bound_prefill"], out["bound_decode"] = self.bound["prefill"], self.bound["decode"]
-        for attr, unit, key in _DICT_FIELDS:
-            q = self
-            for part in attr.split("."):
-                q = getattr(q, part)
-            out[key] = None if q is None else float(q.to(unit).magnitude)
-        out["warnings"] = list(self.warnings)
-        return out
+    model: ServingModel
+    hardware: ServingHardware
+    request: Request
+    footprint: FootprintInputs
+    prefill: PhaseConstants
+    decode: PhaseConstants
 
 
-_DICT_FIELDS = (("ttft", "ms", "ttft_ms"), ("tpot", "ms", "tpot_ms"), ("latency", "s", "latency_s"),
-                ("throughput", "token/s", "throughput_tok_s"), ("memory_per_gpu", "GiB", "memory_per_gpu_GiB"),
-                ("memory.weights", "GiB", "memory_weights_GiB"), ("memory.kv_cache", "GiB", "memory_kv_cache_GiB"),
-                ("memory.activations", "GiB", "memory_activations_GiB"), ("energy", "Wh", "energy_Wh"),
-                ("cost", "USD", "cost_USD"), ("cost_per_million_tokens", "USD", "cost_per_million_tokens_USD"),
-                ("footprint.co2e", "g", "co2e_g"), ("footprint.power_per_gpu", "W", "power_per_gpu_W"))
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ServingValues:
+    """The pipeline's outputs per request (s, B, W, J, USD) as floats or arrays."""
+
+    timings: core.Timings
+    capacity: core.Capacity
+    output: np.ndarray  # output tokens generated (0 for models that do not generate)
+    throughput: np.ndarray  # output tokens per second of the whole batch
+    footprint: FootprintValues
 
 
-_RANGED = {key for _, _, key in _DICT_FIELDS} - {"memory_per_gpu_GiB", "memory_weights_GiB",
-                                                 "memory_kv_cache_GiB", "memory_activations_GiB"}
+def _serving_model(spec: ModelSpec | None, params, active_params, weight_bytes: float, kv_bytes: float) -> ServingModel:
+    if spec is None and params is None:
+        raise InputError("give a catalogued model (e.g. 'llama-2-7b') or params=, e.g. params='7B'", argument="params")
+    n = parse_count(params, "params") if params is not None else float(spec.params.magnitude)
+    if active_params is not None:
+        active = parse_count(active_params, "active_params")
+    else:
+        active = n if params is not None else float(spec.active_params.magnitude)
+    kind = "dense-decoder" if spec is None else spec.kind
+    fields: dict = {"params": n, "active_params": active, "weight_bytes": n * weight_bytes,
+                    "autoregressive": float(kind in AUTOREGRESSIVE)}
+    if spec is None or params is not None:
+        return ServingModel(**fields)
+    if spec.forward_flops is not None and spec.kind in ("cnn", "vit", "linear"):
+        fields["forward_flops"] = float(spec.forward_flops.magnitude)
+    if spec.is_transformer:
+        head_dim = spec.head_dim or spec.d_model // spec.heads
+        latent = (spec.kv_lora_rank + spec.qk_rope_head_dim) if spec.attention == "mla" else 0.0
+        fields.update(kv_per_token=float(core.kv_bytes_per_token(spec.layers, spec.kv_heads or spec.heads, head_dim,
+                                                                 kv_bytes, latent)),
+                      attention_per_ctx=float(spec.layers * spec.attention_dim), d_model=float(spec.d_model),
+                      layers=float(spec.layers + (spec.decoder_layers or 0)),
+                      ffn=float(spec.expert_ffn_dim or spec.ffn_dim or 4 * spec.d_model),
+                      context=float(spec.context or math.inf))
+    if spec.experts:
+        fields.update(expert_bytes=expert_parameters(spec) * weight_bytes, experts=float(spec.experts),
+                      experts_per_token=float(spec.experts_per_token))
+    return ServingModel(**fields)
+
+
+def _compute_dtype(dtype: str, hw: HardwareProfile) -> str:
+    """The precision the matrix units run at: the weight format, or for weight-only integer
+    quantisation the device's usual 16-bit format."""
+    if dtype in hw.dense:
+        return dtype
+    if dtype in ("int8", "int4"):
+        return hw.default_dtype
+    raise InputError(f"{hw.id} does not support {dtype} (supported: "
+                     f"{', '.join(d for d in PRECISIONS if d in hw.dense)}, or int8/int4 weight-only)", argument="dtype")
+
+
+def resolve_serving(model=None, *, params=None, active_params=None, hardware, dtype=None, kv_dtype=None,
+                    profile_path=None) -> tuple[ModelSpec | None, HardwareProfile, tuple[str, str], ServingModel,
+                                                ServingHardware]:
+    """The model at its weight and KV precisions on a device: ``(spec, profile, (dtype,
+    kv_dtype), model record, hardware record)``."""
+    spec = get_model(model) if model is not None else None
+    hw = get_hardware(hardware, profile_path=profile_path)
+    dt = hw.default_dtype if dtype is None else canonical_dtype(dtype)
+    compute = _compute_dtype(dt, hw)
+    if kv_dtype is None:  # integer weight formats keep a bf16 (or fp16) cache
+        kv = dt if dt not in ("int8", "int4") else hw.default_dtype
+    else:
+        kv = canonical_dtype(kv_dtype, "kv_dtype")
+    m = _serving_model(spec, params, active_params, core.BYTES[dt], core.BYTES[kv])
+    link = hw.number("interconnect_bandwidth") or hw.number("pcie_bandwidth") or 16e9
+    h = ServingHardware(peak=hw.peak_flops(compute), bandwidth=hw.number("memory_bandwidth"),
+                        capacity=hw.number("memory"), tdp=hw.number("tdp"), link=link)
+    return spec, hw, (dt, kv), m, h
+
+
+def parse_batching(value) -> float:
+    if value not in BATCHING:
+        raise InputError(f"expected 'static' or 'continuous', got {value!r}", argument="batching")
+    return float(value == "continuous")
+
+
+# keyword -> (record field, parser of one value, default); shared with the sweep
+REQUEST_PARSERS = {
+    "n_gpus": ("n", lambda v: float(parse_whole(v, "n_gpus", limit=1e6)), 1),
+    "batch_size": ("batch", lambda v: float(parse_whole(v, "batch_size", limit=1e7)), 1),
+    "prompt_tokens": ("prompt", lambda v: float(int(parse_count(v, "prompt_tokens", allow_zero=True))), None),
+    "output_tokens": ("output", lambda v: float(int(parse_count(v, "output_tokens", allow_zero=True))), None),
+    "batching": ("continuous", parse_batching, "static"),
+}
+
+
+def check_request(r: Request) -> Request:
+    """Refuse a request with no token in or out (floats or arrays)."""
+    if np.any(r.prompt + r.output < 1):
+        raise InputError("a request needs at least one token in or out", argument="prompt_tokens")
+    return r
+
+
+def resolve_request(**options) -> Request:
+    """Devices, batch, tokens and batching mode (see :data:`REQUEST_PARSERS`) as floats."""
+    return check_request(Request(**{name: parse(options.get(key, default))
+                                    for key, (name, parse, default) in REQUEST_PARSERS.items()}))
+
+
+def evaluate(case: ServingCase) -> ServingValues:
+    """Timings, memory and per-request footprint (floats or arrays in, the same out)."""
+    m, r = case.model, case.request
+    output = np.where(m.autoregressive > 0, r.output, 0.0)
+    r = replace(r, output=output)
+    t = core.timings(m, case.hardware, r, case.prefill, case.decode)
+    c = core.capacity_report(m, r.n, r.batch, r.prompt, output, case.hardware.capacity)
+    fp = footprint_values(case.footprint, case.hardware.tdp, t.busy, r.n / r.batch, t.latency)
+    return ServingValues(timings=t, capacity=c, output=output, throughput=r.batch * output / t.latency, footprint=fp)
+
+
+def _fitting_dtype(m: ServingModel, hw: HardwareProfile, dtype: str, c: core.Capacity) -> str | None:
+    """The first smaller weight precision the device has that would fit."""
+    order = ("fp32", "bf16", "fp8", "int8", "int4")
+    for smaller in order[order.index(dtype if dtype in order else "bf16") + 1:]:
+        if smaller in hw.dense or smaller in ("int8", "int4"):
+            scale = core.BYTES[smaller] / core.BYTES[dtype]
+            if float(c.weights) * scale + float(c.kv_cache) + float(c.activations) <= hw.number("memory"):
+                return smaller
+    return None
 
 
 def estimate_inference(model=None, *, params=None, active_params=None, hardware, n_gpus=1,
@@ -111,7 +169,8 @@ def estimate_inference(model=None, *, params=None, active_params=None, hardware,
                        batching="static", strict=False, pue=None, power_per_gpu=None, host_power_per_gpu=None,
                        region=None, grid_intensity=None, price_per_gpu_hour=None, cost_basis="cloud",
                        price_kind="on_demand", purchase_price=None, electricity_price=None,
-                       service_life=None, embodied=False, profile_path=None) -> InferenceEstimate:
+                       service_life=None, embodied=False, profile_path=None,
+                       calibration: Calibration | str | None = None) -> InferenceEstimate:
     """Estimate one request's latency, throughput, memory, energy and cost under batching.
 
     Parameters
@@ -134,87 +193,59 @@ def estimate_inference(model=None, *, params=None, active_params=None, hardware,
     strict : bool
         Raise instead of returning ``fits=False`` or a warning for a too-long context.
     pue, power_per_gpu, ... : optional
-        Energy, carbon and price options, as in :func:`estimate_training`.
+        Energy, carbon and price options, as in :func:`costmodel.estimate_training`.
+    calibration : Calibration or path, optional
+        Fitted constants (default: the shipped ones; see :mod:`costmodel.calibration`).
 
     Notes
     -----
     TTFT is the prefill plus the first decode step; TPOT is one decode step at the average
     context of the generated tokens (KV traffic grows linearly, so the average step equals
     the sum over steps divided by their number while decode stays memory-bound).
+
+    Examples
+    --------
+    >>> est = estimate_inference("llama-2-7b", hardware="h100", prompt_tokens=512, output_tokens=256)
+    >>> est.bound["decode"]
+    'memory'
     """
-    spec = get_model(model) if model is not None else None
-    if spec is None and params is None:
-        raise InputError("params: give a catalogued model (e.g. 'llama-2-7b') or params=, e.g. params='7B'")
-    hw = get_hardware(hardware, profile_path=profile_path)
-    n = _whole(n_gpus, "n_gpus", limit=1e6)
-    batch = _whole(batch_size, "batch_size", limit=1e7)
-    prompt = int(parse_count(prompt_tokens, "prompt_tokens", allow_zero=True))
-    output = int(parse_count(output_tokens, "output_tokens", allow_zero=True))
-    if prompt + output < 1:
-        raise InputError("prompt_tokens: a request needs at least one token in or out")
-    dt = hw.default_dtype if dtype is None else canonical_dtype(dtype)
-    compute_dt = compute_dtype_for(dt, hw)
-    kv_dt = kv_dtype_for(kv_dtype, dt, hw)
-    m = model_shape(spec, params, active_params, core.BYTES[dt], core.BYTES[kv_dt])
-    if m["kind"] not in AUTOREGRESSIVE:
-        output = 0
+    cal = resolve_calibration(calibration)
+    spec, hw, (dt, kv), m, h = resolve_serving(model, params=params, active_params=active_params, hardware=hardware,
+                                               dtype=dtype, kv_dtype=kv_dtype, profile_path=profile_path)
+    r = resolve_request(n_gpus=n_gpus, batch_size=batch_size, prompt_tokens=prompt_tokens,
+                        output_tokens=output_tokens, batching=batching)
     warnings = []
-    if prompt + output > m["context"]:
-        msg = f"prompt_tokens + output_tokens = {prompt + output} exceeds the model's context of {m['context']:.0f}"
+    if r.prompt + r.output * m.autoregressive > m.context:
+        msg = (f"prompt_tokens + output_tokens = {r.prompt + r.output * m.autoregressive:.0f} exceeds the model's "
+               f"context of {m.context:.0f}")
         if strict:
-            raise InputError(msg)
+            raise InputError(msg, argument="prompt_tokens")
         warnings.append(msg)
-    cal = inference_calibration()
-    hw_f = {"peak": hw.peak_flops(compute_dt), "bandwidth": hw.number("memory_bandwidth")}
-    link = hw.number("interconnect_bandwidth") or hw.number("pcie_bandwidth") or 16e9
-    if batching not in ("static", "continuous"):
-        raise InputError(f"batching: expected 'static' or 'continuous', got {batching!r}")
-    t = timings(m, hw_f, n, batch, prompt, output, cal_scenarios(cal), link, batching == "continuous")
-    fit = fit_report(m, n, batch, prompt, output, hw.number("memory"), dt, hw, core.BYTES[kv_dt])
-    if strict and not fit["fits"]:
-        raise InputError(f"batch_size: {batch} requests need {(fit['w'] + fit['kv'] + fit['a']) / 2**30:.1f} GiB "
-                         f"per device, more than {hw.id}'s {hw.number('memory') / 2**30:.0f} GiB; "
-                         f"use n_gpus >= {fit['min_gpus']} or a smaller dtype")
-    f = resolve_footprint(hw, pue=pue, power_per_gpu=power_per_gpu, host_power_per_gpu=host_power_per_gpu,
-                          region=region, grid_intensity=grid_intensity, price_per_gpu_hour=price_per_gpu_hour,
-                          cost_basis=cost_basis, price_kind=price_kind, purchase_price=purchase_price,
-                          electricity_price=electricity_price, service_life=service_life, embodied=embodied)
-    r = {**t, **compute_footprint(f, hw.number("tdp"), t["busy"], n / batch, t["latency"])}
-    r["throughput"] = batch * output / r["latency"]  # its own key: it falls as latency rises
-    bound = bounds(t)
-    for key in ("compute_bound_prefill", "compute_bound_decode", "generating"):
-        r.pop(key)
-    typical, lo, hi = scenario_values(r, f)
-
-    def describe() -> dict:
-        return {"compute": f"{hw_f['peak'] / 1e12:.4g} TFLOP/s dense {compute_dt} x {cal['compute_fraction']:.2f}",
-                "bandwidth": f"{hw_f['bandwidth'] / 1e12:.4g} TB/s x {cal['bandwidth_fraction']:.2f}",
-                "step_overhead": f"{cal['step_overhead_s'] * 1e3:.3g} ms per forward step",
-                "fractions": "fitted on measured points (data/inference_calibration.toml); ranges from the "
-                             "10th-90th percentile of the fit's errors",
-                **describe_footprint(hw, f, price_kind)}
-
-    build = functools.partial(
-        _wrap, spec=spec, hw=hw, f=f, fit=fit, bound=bound, describe=describe, warnings=tuple(warnings),
-        shape=dict(n_gpus=n, dtype=dt, kv_dtype=kv_dt, batch_size=batch, prompt_tokens=prompt, output_tokens=output))
-    return build(typical, ranges=(build, lo, hi))
-
-
-def _wrap(v: dict, *, spec, hw, f, fit, bound, describe, warnings, shape, ranges=None) -> InferenceEstimate:
-    fp = footprint_from_values(v, f, "Wh")
-    gib = 2.0**30
-    output = shape["output_tokens"]
+    f, labels = resolve_footprint(hw, pue=pue, power_per_gpu=power_per_gpu, host_power_per_gpu=host_power_per_gpu,
+                                  region=region, grid_intensity=grid_intensity, price_per_gpu_hour=price_per_gpu_hour,
+                                  cost_basis=cost_basis, price_kind=price_kind, purchase_price=purchase_price,
+                                  electricity_price=electricity_price, service_life=service_life, embodied=embodied)
+    phases = serving_scenarios(cal.serving)
+    case = ServingCase(model=m, hardware=h, request=r, footprint=f, prefill=phases["prefill"], decode=phases["decode"])
+    values = evaluate(_typical(case))
+    c = values.capacity
+    if strict and not c.fits:
+        raise InputError(f"{r.batch:.0f} requests need {(c.weights + c.kv_cache + c.activations) / 2**30:.1f} GiB "
+                         f"per device, more than {hw.id}'s {hw.number('memory') / 2**30:.0f} GiB; use n_gpus >= "
+                         f"{c.min_gpus:.0f} or a smaller dtype", argument="batch_size")
     return InferenceEstimate(
-        model=spec.id if spec else None, hardware=hw.id, **shape,
-        ttft=quantity(v["ttft"] * 1e3, "ms"), tpot=quantity(v["tpot"] * 1e3, "ms"),
-        latency=quantity(v["latency"], "time"),
-        throughput=quantity(v["throughput"], "token/s"),
-        memory_per_gpu=quantity((fit["w"] + fit["kv"] + fit["a"]) / gib, "GiB"),
-        memory=InferenceMemory(weights=quantity(fit["w"] / gib, "GiB"), kv_cache=quantity(fit["kv"] / gib, "GiB"),
-                               activations=quantity(fit["a"] / gib, "GiB")),
-        fits=fit["fits"], max_batch_size=fit["max_batch"], min_gpus=fit["min_gpus"],
-        fitting_dtype=None if fit["fits"] else fit["fitting_dtype"], bound=bound,
-        energy=fp.energy, cost=fp.cost,
-        cost_per_million_tokens=None if fp.cost is None or output == 0 else quantity(v["cost"] * 1e6 / output, "usd"),
-        footprint=fp, warnings=warnings, _describe=describe, _ranges=ranges,
-    )
+        model=spec.id if spec else None, hardware=hw.id, n_gpus=int(r.n), dtype=dt, kv_dtype=kv,
+        batch_size=int(r.batch), prompt_tokens=int(r.prompt), output_tokens=int(values.output),
+        fitting_dtype=None if c.fits else _fitting_dtype(m, hw, dt, c), warnings=tuple(warnings),
+        _case=case, _calibration=cal, _scenarios_of=scenarios, _values=values, _labels=labels, _profile=hw)
+
+
+def _typical(case: ServingCase) -> ServingCase:
+    first = lambda rec: type(rec)(**{k: float(getattr(rec, k)[0]) for k in type(rec).__slots__})  # noqa: E731
+    return replace(case, footprint=first(case.footprint), prefill=first(case.prefill), decode=first(case.decode))
+
+
+def scenarios(case: ServingCase, cal: Calibration) -> ServingValues:
+    """The pipeline over the (typical, optimistic, pessimistic) scenarios of a scalar case (its
+    footprint inputs and phase constants hold all three)."""
+    return evaluate(case)

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pint
 
-from .profiles import FieldReader, lookup, name_index, read_toml, retrieved_date
+from .datafiles import FieldReader, lookup, name_index, read_toml, retrieved_date
 from .units import parse_count, quantity
 
 __all__ = ["ModelSpec", "get_model", "list_models", "KINDS"]
@@ -171,7 +171,7 @@ def _catalog():
     return models, name_index(models.values())
 
 
-def get_model(name) -> ModelSpec:
+def get_model(name, *, argument: str = "model") -> ModelSpec:
     """Look up a catalogued model by id or alias (case-insensitive).
 
     An exact id builds only that entry; an alias or a near miss validates the whole catalog.
@@ -183,7 +183,7 @@ def get_model(name) -> ModelSpec:
         return name
     if isinstance(name, str) and name in _entries():
         return _build(name)
-    return lookup(name, _catalog()[1], what="model", command="costmodel models list")
+    return lookup(name, _catalog()[1], what="model", command="costmodel models list", argument=argument)
 
 
 def list_models() -> list[ModelSpec]:

@@ -9,7 +9,7 @@ from pathlib import Path
 import pint
 
 from .errors import ProfileError
-from .profiles import FieldReader, load_table_file, lookup, name_index, retrieved_date
+from .datafiles import FieldReader, load_table_file, lookup, name_index, retrieved_date
 from .units import parse_quantity, quantity
 
 __all__ = ["Region", "get_region", "list_regions"]
@@ -81,7 +81,7 @@ def get_region(name) -> Region:
     """Look up a region by id or alias, e.g. ``"france"`` or ``"us-east-1"``."""
     if isinstance(name, Region):
         return name
-    return lookup(name, _regions()[1], what="region", command="costmodel regions list")
+    return lookup(name, _regions()[1], what="region", command="costmodel regions list", argument="region")
 
 
 def list_regions() -> list[Region]:

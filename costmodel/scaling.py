@@ -22,7 +22,7 @@ import numpy as np
 import pint
 
 from .errors import InputError, unknown
-from .profiles import read_toml
+from .datafiles import read_toml
 from .units import parse_count, quantity
 
 __all__ = ["predict_loss", "compute_optimal", "compare_sizes", "ScalingLaw", "get_law", "OptimalResult"]

@@ -1,7 +1,20 @@
 """Training compute, memory and time: pure vectorised functions on canonical floats.
 
 Every function here accepts Python floats or numpy arrays (broadcasting), returns the same,
-and never builds a Quantity; :mod:`costmodel.training_estimate` wraps the results.
+and never builds a Quantity; :mod:`costmodel.training_estimate` resolves the inputs, runs
+these and wraps the results.
+
+Fine-tuning and distillation change which parameters train and so the FLOPs:
+
+- ``full``: every weight trains: ``6 (N + attn) D`` FLOPs [1].
+- ``lora`` / ``qlora``: the base weights are frozen. The forward pass and the backward pass
+  through the activations still run over every layer (``2 + 2`` per parameter and token), but
+  frozen weights need no weight gradients (the third ``2``) and no optimizer state [5]; the
+  adapters train fully: ``4 (N + attn) D + 6 T D`` for ``T`` adapter parameters. QLoRA stores
+  the frozen base in 4-bit NormalFloat with double quantisation, about 4.127 bits per
+  parameter [6].
+- distillation: the teacher runs a forward pass on every training token,
+  ``2 (N_t + attn_t) D`` FLOPs, and its weights sit in memory beside the student's [7].
 
 References
 ----------
@@ -11,16 +24,22 @@ References
 .. [3] Rajbhandari et al. 2020, "ZeRO: Memory Optimizations Toward Training Trillion
    Parameter Models", Sec. 3 (16 bytes per parameter for mixed-precision Adam).
 .. [4] Chowdhery et al. 2022, "PaLM", Appendix B (model FLOPs utilisation).
+.. [5] Hu et al. 2021, "LoRA: Low-Rank Adaptation of Large Language Models", Sec. 4 and 7.1.
+.. [6] Dettmers et al. 2023, "QLoRA: Efficient Finetuning of Quantized LLMs", Sec. 3.
+.. [7] Hinton et al. 2015, "Distilling the Knowledge in a Neural Network".
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["model_flops", "hardware_flops", "training_seconds", "state_bytes", "activation_bytes",
-           "memory_per_gpu", "plan_memory", "min_devices", "RECOMPUTE"]
+__all__ = ["model_flops", "finetune_flops", "teacher_flops", "sample_flops", "lora_parameters",
+           "hardware_flops", "training_seconds", "state_bytes", "activation_bytes", "memory_per_gpu",
+           "plan_memory", "min_devices", "RECOMPUTE", "METHODS", "QLORA_BYTES_PER_PARAM"]
 
 RECOMPUTE = ("none", "selective", "full")  # codes 0, 1, 2 in the array functions
+METHODS = ("full", "lora", "qlora")  # codes 0, 1, 2 in the array functions
+QLORA_BYTES_PER_PARAM = 4.127 / 8.0  # NF4 + double quantisation [6]
 
 # Bytes per parameter of mixed-precision Adam [3]: 16/8-bit weights and gradients, and fp32
 # master weights with two moments. Pure fp32 training keeps no separate master copy.
@@ -41,6 +60,38 @@ def model_flops(active_params, tokens, attention_per_token=0.0):
     3.15e+23
     """
     return 6.0 * tokens * (active_params + attention_per_token)
+
+
+def finetune_flops(active_params, tokens, attention_per_token, trainable, method):
+    """Model FLOPs of training by method code (0 full, 1-2 LoRA/QLoRA) [1, 5].
+
+    >>> float(finetune_flops(7e9, 1e9, 0.0, 4e6, 1))
+    2.8024e+19
+    """
+    peft = tokens * (4.0 * (active_params + attention_per_token) + 6.0 * trainable)
+    return np.where(method > 0, peft, model_flops(active_params, tokens, attention_per_token))
+
+
+def teacher_flops(teacher_active, teacher_attention, tokens):
+    """A distillation teacher's forward passes over the training tokens [7] (0 without one)."""
+    return 2.0 * (teacher_active + teacher_attention) * tokens
+
+
+def sample_flops(forward_flops_per_sample, samples):
+    """Training FLOPs of image and tabular models: forward + backward (twice the forward) per
+    sample seen."""
+    return 3.0 * forward_flops_per_sample * samples
+
+
+def lora_parameters(layers, d_model, heads, kv_heads, head_dim, rank):
+    """Adapter parameters of rank ``rank`` on the query and value projections of every layer,
+    the configuration of Hu et al. 2021 (Sec. 7.1) [5]: ``r (d + d_q) + r (d + d_kv)`` per layer.
+
+    >>> lora_parameters(32, 4096, 32, 32, 128, 8)
+    4194304.0
+    """
+    d_q, d_kv = heads * head_dim, kv_heads * head_dim
+    return float(layers * rank * (2 * d_model + d_q + d_kv))
 
 
 def hardware_flops(flops, tokens, attention_per_token, recompute):

@@ -1,121 +1,279 @@
-"""``estimate_training``: parse inputs once, run the vectorised core, wrap the results."""
+"""``estimate_training``: resolve the inputs once into a typed record, run the pipeline, wrap.
+
+The same three steps serve a sweep (:mod:`costmodel.sweep`): it resolves each distinct value
+with the resolvers below, lays the records out per row and runs :func:`evaluate` once over
+arrays.
+"""
 
 from __future__ import annotations
 
-import functools
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, replace
 
 import numpy as np
-import pint
 
 from . import training as core
-from .calibration import calibration, mfu_from_constants
-from .finetune import apply_method
-from .training_inputs import (TrainingInputs, _fraction, _whole, hardware_numbers, model_numbers,  # noqa: F401
-                              resolve_inputs, resolve_layout)
-from .results import RangedEstimate, scenario_values
-from .footprint import Footprint, compute_footprint, describe_footprint, footprint_from_values, resolve_footprint
-from .hardware import get_hardware
-from .units import quantity
+from .calibration import Calibration, TrainingCalibration, default_mfu, mfu_scales, resolve_calibration
+from .energy import FootprintInputs, FootprintValues, footprint_values, resolve_footprint
+from .errors import InputError
+from .hardware import HardwareProfile, get_hardware
+from .models import ModelSpec, get_model
+from .results.training import TrainingEstimate
+from .units import parse_count, parse_fraction, parse_whole
 
-__all__ = ["TrainingEstimate", "MemoryBreakdown", "estimate_training", "TrainingInputs"]
-
-_GIB = float(2**30)
+__all__ = ["TrainingModel", "TrainingHardware", "TrainingLayout", "TrainingCase", "TrainingValues",
+           "resolve_model", "resolve_hardware", "resolve_layout", "check_layout", "evaluate", "estimate_training"]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class MemoryBreakdown:
-    """Bytes held on each device, by kind; ``total`` is their sum."""
+class TrainingModel:
+    """The model and its data in canonical floats (or per-row arrays). ``forward_flops`` is the
+    forward pass per sample of image and tabular models (NaN for models counted in tokens);
+    ``method`` is a code of :data:`costmodel.training.METHODS`."""
 
-    weights: pint.Quantity
-    gradients: pint.Quantity
-    optimizer: pint.Quantity
-    activations: pint.Quantity
-
-    @property
-    def total(self) -> pint.Quantity:
-        return self.weights + self.gradients + self.optimizer + self.activations
+    params: float
+    active_params: float
+    trainable: float
+    frozen_bytes: float = math.nan  # bytes per frozen parameter (NaN: the training dtype's)
+    attention: float = 0.0  # n_layer n_ctx d_attn, per token
+    layers: float = 0.0
+    d_model: float = 0.0
+    heads: float = 0.0
+    seq_len: float = 0.0
+    method: float = 0.0
+    tokens: float = 0.0
+    samples: float = 0.0
+    forward_flops: float = math.nan
+    teacher_params: float = 0.0
+    teacher_active: float = 0.0
+    teacher_attention: float = 0.0
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class TrainingEstimate(RangedEstimate):
-    """What one training run takes. Every figure is a Quantity; ``assumptions`` says why."""
+class TrainingHardware:
+    """Dense peak at the training precision [FLOP/s], bandwidth [B/s], memory [B], TDP [W], and
+    the bytes per parameter of weights and of optimizer state at that precision."""
 
-    model: str | None
-    hardware: str
-    n_gpus: int
-    dtype: str
-    params: pint.Quantity
-    active_params: pint.Quantity
-    tokens: pint.Quantity | None
-    flops: pint.Quantity
-    hardware_flops: pint.Quantity
-    mfu: pint.Quantity
-    wall_time: pint.Quantity
-    gpu_hours: pint.Quantity
-    memory_per_gpu: pint.Quantity
-    memory: MemoryBreakdown
-    min_gpus: pint.Quantity
-    fits: bool
-    tp: int
-    method: str
-    trainable_params: pint.Quantity
-    teacher_flops: pint.Quantity | None
-    energy: pint.Quantity
-    it_energy: pint.Quantity
-    co2e: pint.Quantity
-    cost: pint.Quantity | None
-    footprint: Footprint
-    _describe: object = field(default=None, repr=False, compare=False)
-    _ranges: tuple | None = field(default=None, repr=False, compare=False)
-    _cache: dict = field(default_factory=dict, repr=False, compare=False)
-
-    def to_dict(self, ranges: bool = False) -> dict:
-        """Plain floats with unit-suffixed keys (stable names; see README).
-
-        ``ranges=True`` adds ``<key>_low`` and ``<key>_high`` for every number.
-        """
-        out = self._flat()
-        if ranges and self.low is not None:
-            for bound, est in (("low", self.low), ("high", self.high)):
-                out.update({f"{k}_{bound}": v for k, v in est._flat().items()
-                            if isinstance(v, float) and k not in ("params", "active_params", "tokens")})
-        return out
-
-    def _flat(self) -> dict:
-        out = {"model": self.model, "hardware": self.hardware, "n_gpus": self.n_gpus,
-               "dtype": self.dtype, "tp": self.tp, "fits": self.fits, "method": self.method}
-        for name, unit, key in _DICT_FIELDS:
-            q = _get(self, name)
-            out[key] = None if q is None else float(q.to(unit).magnitude)
-        return out
+    peak: float
+    bandwidth: float
+    capacity: float
+    tdp: float
+    weight_bytes: float
+    optimizer_bytes: float
 
 
-# (attribute, unit, key) of to_dict(); keys carry their unit and are part of the public API.
-_DICT_FIELDS = (
-    ("params", "dimensionless", "params"), ("active_params", "dimensionless", "active_params"),
-    ("tokens", "token", "tokens"), ("flops", "FLOP", "flops_FLOP"),
-    ("hardware_flops", "FLOP", "hardware_flops_FLOP"), ("mfu", "dimensionless", "mfu"),
-    ("wall_time", "day", "wall_time_days"), ("gpu_hours", "hour", "gpu_hours_h"),
-    ("memory_per_gpu", "GiB", "memory_per_gpu_GiB"), ("memory.weights", "GiB", "memory_weights_GiB"),
-    ("memory.gradients", "GiB", "memory_gradients_GiB"),
-    ("memory.optimizer", "GiB", "memory_optimizer_GiB"),
-    ("memory.activations", "GiB", "memory_activations_GiB"),
-    ("min_gpus", "dimensionless", "min_gpus"), ("trainable_params", "dimensionless", "trainable_params"),
-    ("teacher_flops", "FLOP", "teacher_flops_FLOP"), ("energy", "MWh", "energy_MWh"),
-    ("it_energy", "MWh", "it_energy_MWh"), ("co2e", "tonne", "co2e_t"), ("cost", "USD", "cost_USD"),
-    ("footprint.device_energy", "MWh", "device_energy_MWh"),
-    ("footprint.host_energy", "MWh", "host_energy_MWh"),
-    ("footprint.embodied_co2e", "tonne", "embodied_co2e_t"),
-    ("footprint.power_per_gpu", "W", "power_per_gpu_W"),
-)
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TrainingLayout:
+    """Devices, MFU (NaN: calibrated), micro-batch, tensor (NaN: smallest that fits) and pipeline
+    degrees, ZeRO stage and the recomputation code of :data:`costmodel.training.RECOMPUTE`."""
+
+    n_gpus: float
+    mfu: float
+    micro_batch: float
+    tp: float
+    pp: float
+    zero_stage: float
+    recompute: float
 
 
-def _get(obj, dotted: str):
-    for part in dotted.split("."):
-        obj = getattr(obj, part)
-    return obj
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TrainingCase:
+    """Everything the pipeline needs; ``mfu_scale`` multiplies the calibrated MFU (1, or the
+    three scenarios of its range)."""
+
+    model: TrainingModel
+    hardware: TrainingHardware
+    layout: TrainingLayout
+    footprint: FootprintInputs
+    mfu_scale: float | np.ndarray = 1.0
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TrainingValues:
+    """The pipeline's outputs in canonical floats (FLOP, s, h, B) or arrays."""
+
+    flops: np.ndarray
+    teacher_flops: np.ndarray
+    hardware_flops: np.ndarray
+    mfu: np.ndarray
+    seconds: np.ndarray
+    gpu_hours: np.ndarray
+    tp: np.ndarray
+    weights: np.ndarray
+    gradients: np.ndarray
+    optimizer: np.ndarray
+    activations: np.ndarray
+    min_gpus: np.ndarray
+    fits: np.ndarray
+    footprint: FootprintValues
+
+
+def _shape(spec: ModelSpec, seq_len) -> dict:
+    if spec.kind == "vit":
+        default_seq = (spec.image_size // spec.patch_size) ** 2 + 1
+    else:
+        default_seq = spec.train_context or spec.context or 2048
+    s = default_seq if seq_len is None else parse_count(seq_len, "seq_len")
+    return {"attention": float(spec.layers * s * spec.attention_dim), "layers": float(spec.layers),
+            "d_model": float(spec.d_model), "heads": float(spec.heads), "seq_len": float(s)}
+
+
+def _teacher(teacher, seq_len: float) -> dict:
+    """A distillation teacher: a catalog id or a parameter count."""
+    if isinstance(teacher, str) and not teacher.strip()[:1].isdigit():
+        t = get_model(teacher, argument="teacher")
+        attn = float(t.layers * seq_len * t.attention_dim) if t.is_transformer and seq_len else 0.0
+        return {"teacher_params": float(t.params.magnitude), "teacher_active": float(t.active_params.magnitude),
+                "teacher_attention": attn}
+    n = parse_count(teacher, "teacher")
+    return {"teacher_params": n, "teacher_active": n, "teacher_attention": 0.0}
+
+
+def _counts(spec: ModelSpec | None, params, active_params) -> tuple[float, float]:
+    if spec is None and params is None:
+        raise InputError("give a catalogued model (e.g. 'gpt3-175b') or params=, e.g. params='7B'", argument="params")
+    n = parse_count(params, "params") if params is not None else float(spec.params.magnitude)
+    if active_params is not None:
+        active = parse_count(active_params, "active_params")
+    else:
+        active = n if params is not None or spec is None else float(spec.active_params.magnitude)
+    if active > n:
+        raise InputError(f"must not exceed params ({active:.4g} > {n:.4g})", argument="active_params")
+    return n, active
+
+
+def _workload(spec: ModelSpec | None, n_active: float, params, tokens, samples) -> dict:
+    """Tokens for language models; samples (and the forward FLOPs per sample) otherwise."""
+    if spec is not None and spec.forward_flops is not None and spec.kind in ("cnn", "vit", "linear") and tokens is None:
+        if samples is None and spec.training_samples is None:
+            raise InputError(f"{spec.id} has no reported training samples; give samples=", argument="samples")
+        fwd = float(spec.forward_flops.magnitude)
+        if params is not None:  # a resized model: scale the per-sample FLOPs with parameters
+            fwd *= n_active / float(spec.active_params.magnitude)
+        count = parse_count(samples, "samples") if samples is not None else float(spec.training_samples.magnitude)
+        return {"samples": count, "forward_flops": fwd}
+    if samples is not None:
+        raise InputError("only image and tabular models (cnn, vit, linear) count samples; give tokens= for "
+                         "language models", argument="samples")
+    if tokens is None:
+        if spec is None or spec.training_tokens is None:
+            raise InputError("required when the model has no reported training tokens, e.g. tokens='300B'",
+                             argument="tokens")
+        return {"tokens": float(spec.training_tokens.magnitude)}
+    return {"tokens": parse_count(tokens, "tokens")}
+
+
+def _method(spec: ModelSpec | None, n: float, fields: dict, method, trainable_params, lora_rank) -> dict:
+    if method not in core.METHODS:
+        raise InputError(f"expected one of {', '.join(core.METHODS)}, got {method!r}", argument="method")
+    if method == "full":
+        return {"trainable": n, "method": 0.0}
+    if not fields.get("tokens"):
+        raise InputError("parameter-efficient fine-tuning needs a token count (tokens=)", argument="method")
+    if trainable_params is not None:
+        trainable = parse_count(trainable_params, "trainable_params")
+    elif spec is not None and spec.is_transformer:
+        rank = parse_whole(lora_rank, "lora_rank", limit=1e5)
+        trainable = core.lora_parameters(spec.layers, spec.d_model, spec.heads, spec.kv_heads or spec.heads,
+                                         spec.head_dim or spec.d_model // spec.heads, rank)
+    else:
+        raise InputError("required for LoRA on a model without a catalogued shape, e.g. trainable_params='20M'",
+                         argument="trainable_params")
+    if trainable > n:
+        raise InputError(f"must not exceed params ({trainable:.4g} > {n:.4g})", argument="trainable_params")
+    return {"trainable": trainable, "method": float(core.METHODS.index(method)),
+            "frozen_bytes": core.QLORA_BYTES_PER_PARAM if method == "qlora" else math.nan}
+
+
+def resolve_model(model=None, *, params=None, active_params=None, tokens=None, samples=None, seq_len=None,
+                  method="full", trainable_params=None, lora_rank=8, teacher=None) -> tuple[ModelSpec | None,
+                                                                                             TrainingModel]:
+    """The user's description of the model and its training data, as canonical floats."""
+    spec = get_model(model) if model is not None else None
+    n, active = _counts(spec, params, active_params)
+    fields: dict = {"params": n, "active_params": active}
+    if spec is not None and params is None and spec.is_transformer:
+        fields.update(_shape(spec, seq_len))
+    fields.update(_workload(spec, active, params, tokens, samples))
+    fields.update(_method(spec, n, fields, method, trainable_params, lora_rank))
+    if teacher is not None:
+        if not fields.get("tokens"):
+            raise InputError("distillation needs a token count (tokens=)", argument="teacher")
+        fields.update(_teacher(teacher, fields.get("seq_len", 0.0)))
+    return spec, TrainingModel(**fields)
+
+
+def resolve_hardware(hardware, dtype=None, profile_path=None) -> tuple[HardwareProfile, str, TrainingHardware]:
+    """The device, its training precision and the figures the pipeline needs."""
+    hw = get_hardware(hardware, profile_path=profile_path)
+    dt = hw.resolve_dtype(dtype)
+    return hw, dt, TrainingHardware(peak=hw.peak_flops(dt), bandwidth=hw.number("memory_bandwidth"),
+                                    capacity=hw.number("memory"), tdp=hw.number("tdp"),
+                                    weight_bytes=core.WEIGHT_BYTES[dt], optimizer_bytes=core.OPTIMIZER_BYTES[dt])
+
+
+def parse_recompute(value) -> float:
+    if value not in core.RECOMPUTE:
+        raise InputError(f"expected one of {', '.join(core.RECOMPUTE)}, got {value!r}", argument="recompute")
+    return float(core.RECOMPUTE.index(value))
+
+
+def parse_zero_stage(value) -> float:
+    if value not in (0, 1, 2, 3) or isinstance(value, bool):
+        raise InputError(f"expected 0, 1, 2 or 3, got {value!r}", argument="zero_stage")
+    return float(value)
+
+
+# keyword -> (parser of one value, default): shared with the sweep, which parses each distinct value
+LAYOUT_PARSERS = {
+    "n_gpus": (lambda v: float(parse_whole(v, "n_gpus")), None),
+    "mfu": (lambda v: math.nan if v is None else parse_fraction(v, "mfu"), None),
+    "micro_batch": (lambda v: float(parse_whole(v, "micro_batch")), 1),
+    "tp": (lambda v: math.nan if v is None else float(parse_whole(v, "tp")), None),
+    "pp": (lambda v: float(parse_whole(v, "pp")), 1),
+    "zero_stage": (parse_zero_stage, 3),
+    "recompute": (parse_recompute, "selective"),
+}
+
+
+def check_layout(layout: TrainingLayout) -> TrainingLayout:
+    """Refuse a tensor x pipeline degree above the device count (floats or arrays)."""
+    degree = np.where(np.isnan(layout.tp), 1.0, layout.tp) * layout.pp
+    bad = np.broadcast_to(degree > layout.n_gpus, np.broadcast(degree, layout.n_gpus).shape)
+    if np.any(bad):
+        i = int(np.argmax(np.ravel(bad)))
+        d, n = (float(np.ravel(np.broadcast_to(a, bad.shape))[i]) for a in (degree, layout.n_gpus))
+        raise InputError(f"the parallel degree tp x pp = {d:.0f} exceeds n_gpus={n:.0f}", argument="tp")
+    return layout
+
+
+def resolve_layout(**options) -> TrainingLayout:
+    """The parallel layout and MFU options (see :data:`LAYOUT_PARSERS`) as floats."""
+    return check_layout(TrainingLayout(**{k: parse(options.get(k, default)) for k, (parse, default)
+                                          in LAYOUT_PARSERS.items()}))
+
+
+def evaluate(case: TrainingCase, cal: TrainingCalibration) -> TrainingValues:
+    """The whole training pipeline on floats or arrays; every field broadcasts against the
+    others, and a leading axis of the footprint and ``mfu_scale`` carries scenarios."""
+    m, h, lay = case.model, case.hardware, case.layout
+    teacher = core.teacher_flops(m.teacher_active, m.teacher_attention, m.tokens)
+    per_token = core.finetune_flops(m.active_params, m.tokens, m.attention, m.trainable, m.method)
+    flops = np.where(np.isnan(m.forward_flops), per_token, core.sample_flops(m.forward_flops, m.samples)) + teacher
+    auto = np.minimum(default_mfu(cal, h.peak, h.bandwidth, m.active_params, lay.n_gpus) * case.mfu_scale, 1.0)
+    mfu = np.where(np.isnan(lay.mfu), auto, lay.mfu)
+    seconds = core.training_seconds(flops, lay.n_gpus, h.peak, mfu)
+    acts = core.activation_bytes(m.layers, m.seq_len, lay.micro_batch, m.d_model, m.heads, lay.recompute)
+    acts_full = 2.0 * m.layers * m.seq_len * lay.micro_batch * m.d_model  # full recomputation
+    w, g, o = core.state_bytes(m.params, h.weight_bytes, h.optimizer_bytes, m.trainable, m.frozen_bytes)
+    states = (w + m.teacher_params * h.weight_bytes, g, o)  # a distillation teacher's weights
+    tp, w, g, o, a = core.plan_memory(*states, lay.n_gpus, h.capacity, acts, lay.tp, lay.pp, lay.zero_stage)
+    return TrainingValues(
+        flops=flops, teacher_flops=teacher, mfu=mfu, seconds=seconds, gpu_hours=seconds * lay.n_gpus / 3600.0,
+        hardware_flops=core.hardware_flops(flops, m.tokens, m.attention, lay.recompute),
+        tp=tp, weights=w, gradients=g, optimizer=o, activations=a,
+        min_gpus=core.min_devices(sum(states), h.capacity, acts, acts_full), fits=w + g + o + a <= h.capacity,
+        footprint=footprint_values(case.footprint, h.tdp, 1.0, lay.n_gpus, seconds))
 
 
 def estimate_training(model=None, *, params=None, active_params=None, tokens=None, samples=None,
@@ -125,8 +283,9 @@ def estimate_training(model=None, *, params=None, active_params=None, tokens=Non
                       grid_intensity=None, price_per_gpu_hour=None, cost_basis="cloud",
                       price_kind="on_demand", purchase_price=None, electricity_price=None,
                       service_life=None, embodied=False, method="full", trainable_params=None, lora_rank=8,
-                      teacher=None, profile_path=None) -> TrainingEstimate:
-    """Estimate the compute, time and memory of one training run.
+                      teacher=None, profile_path=None, calibration: Calibration | str | None = None
+                      ) -> TrainingEstimate:
+    """Estimate the compute, time, memory, energy and cost of one training run.
 
     Parameters
     ----------
@@ -147,7 +306,7 @@ def estimate_training(model=None, *, params=None, active_params=None, tokens=Non
     dtype : str, optional
         Training precision; default bf16, or fp16 where the device has no bf16.
     mfu : float, optional
-        Model FLOPs utilisation in (0, 1]; default from the fitted calibration.
+        Model FLOPs utilisation in (0, 1]; default from the calibration.
     seq_len, micro_batch, tp, pp, zero_stage, recompute
         Memory layout: sequence length (default the model's context), micro-batch size,
         tensor/pipeline parallel degrees (``tp=None`` picks the smallest that fits), ZeRO
@@ -167,11 +326,15 @@ def estimate_training(model=None, *, params=None, active_params=None, tokens=Non
     method, trainable_params, lora_rank : optional
         ``"full"`` (default), ``"lora"`` or ``"qlora"``: frozen base weights take no gradients
         or optimizer state and save the weight-gradient third of the backward pass (see
-        :mod:`costmodel.finetune`); adapters default to rank ``lora_rank`` on the query and
+        :mod:`costmodel.training`); adapters default to rank ``lora_rank`` on the query and
         value projections, or give ``trainable_params``.
     teacher : str or count, optional
         Knowledge distillation: a teacher (catalog id or parameter count) runs a forward pass
         on every token; its FLOPs are in ``teacher_flops`` and included in ``flops``.
+    profile_path : path, optional
+        Extra directories of hardware profiles.
+    calibration : Calibration or path, optional
+        Fitted constants (default: the shipped ones; see :mod:`costmodel.calibration`).
 
     Returns
     -------
@@ -188,80 +351,31 @@ def estimate_training(model=None, *, params=None, active_params=None, tokens=Non
     >>> round(est.flops.to("FLOP").magnitude / 1e23, 2)
     3.19
     """
-    spec, x = resolve_inputs(model, params, active_params, tokens, samples, seq_len)
-    x = apply_method(spec, x, method=method, trainable_params=trainable_params, lora_rank=lora_rank,
-                     teacher=teacher, seq_len=seq_len)
-    hw = get_hardware(hardware, profile_path=profile_path)
-    dt = hw.resolve_dtype(dtype)
-    layout = resolve_layout(n_gpus, mfu, micro_batch, tp, pp, zero_stage, recompute)
-    f = resolve_footprint(hw, pue=pue, power_per_gpu=power_per_gpu, host_power_per_gpu=host_power_per_gpu,
-                          region=region, grid_intensity=grid_intensity,
-                          price_per_gpu_hour=price_per_gpu_hour, cost_basis=cost_basis,
-                          price_kind=price_kind, purchase_price=purchase_price,
-                          electricity_price=electricity_price, service_life=service_life,
-                          embodied=embodied)
-    r = evaluate({**model_numbers(x), **hardware_numbers(hw, dt), **layout, **f, "mfu_scale": mfu_scales()})
-    typical, lo, hi = scenario_values(r, f)
-
-    def describe() -> dict:
-        return {"mfu": "given" if mfu is not None else "calibrated default (data/calibration.toml)",
-                "recompute": recompute, "zero_stage": zero_stage, "pp": int(layout["pp"]),
-                "micro_batch": int(layout["micro_batch"]), "seq_len": x.seq_len,
-                "peak_flops": f"{hw.peak_flops(dt) / 1e12:.4g} TFLOP/s dense {dt} ({hw.sources[f'dense.{dt}']})",
-                **describe_footprint(hw, f, price_kind)}
-
-    build = functools.partial(_wrap, spec=spec, hw=hw, dt=dt, x=x, f=f, n=int(layout["n_gpus"]),
-                              describe=describe)
-    return build(typical, ranges=(build, lo, hi))
+    cal = resolve_calibration(calibration)
+    spec, m = resolve_model(model, params=params, active_params=active_params, tokens=tokens, samples=samples,
+                            seq_len=seq_len, method=method, trainable_params=trainable_params,
+                            lora_rank=lora_rank, teacher=teacher)
+    hw, dt, h = resolve_hardware(hardware, dtype, profile_path)
+    layout = resolve_layout(n_gpus=n_gpus, mfu=mfu, micro_batch=micro_batch, tp=tp, pp=pp,
+                            zero_stage=zero_stage, recompute=recompute)
+    f, labels = resolve_footprint(hw, pue=pue, power_per_gpu=power_per_gpu, host_power_per_gpu=host_power_per_gpu,
+                                  region=region, grid_intensity=grid_intensity,
+                                  price_per_gpu_hour=price_per_gpu_hour, cost_basis=cost_basis,
+                                  price_kind=price_kind, purchase_price=purchase_price,
+                                  electricity_price=electricity_price, service_life=service_life,
+                                  embodied=embodied)
+    case = TrainingCase(model=m, hardware=h, layout=layout, footprint=f)
+    typical = TrainingCase(model=m, hardware=h, layout=layout, footprint=_typical(f))
+    return TrainingEstimate(model=spec.id if spec is not None else None, hardware=hw.id, n_gpus=int(layout.n_gpus),
+                            dtype=dt, method=method, warnings=(), _case=case, _calibration=cal,
+                            _scenarios_of=scenarios, _values=evaluate(typical, cal.training), _labels=labels,
+                            _profile=hw)
 
 
-def mfu_scales():
-    """(typical, optimistic, pessimistic) multipliers of the default MFU: the 10th and 90th
-    percentiles of published / modelled MFU over the calibration runs."""
-    c = calibration()["mfu"]
-    return np.array([1.0, math.exp(c["resid_q90"]), math.exp(c["resid_q10"])])
+def _typical(f: FootprintInputs) -> FootprintInputs:
+    return FootprintInputs(**{name: float(getattr(f, name)[0]) for name in FootprintInputs.__slots__})
 
 
-def evaluate(x: dict) -> dict:
-    """The whole training pipeline on arrays (or floats) of canonical inputs.
-
-    Every entry of ``x`` broadcasts against the others; a leading axis of length 3 carries
-    the (typical, optimistic, pessimistic) scenarios of the uncertain inputs.
-    """
-    default_mfu = mfu_from_constants(calibration()["mfu"], x["peak"], x["bandwidth"], x["active_params"], x["n_gpus"])
-    mfu = np.where(np.isnan(x["mfu"]), np.minimum(default_mfu * x["mfu_scale"], 1.0), x["mfu"])
-    seconds = core.training_seconds(x["flops"], x["n_gpus"], x["peak"], mfu)
-    acts = core.activation_bytes(x["layers"], x["seq_len"], x["micro_batch"], x["d_model"], x["heads"], x["recompute"])
-    acts_full = 2.0 * x["layers"] * x["seq_len"] * x["micro_batch"] * x["d_model"]  # full recomputation
-    w, g, o = core.state_bytes(x["params"], x["weight_bytes"], x["optimizer_bytes"], x["trainable"], x["frozen_bytes"])
-    states = (w + x["teacher_params"] * x["weight_bytes"], g, o)  # a distillation teacher's weights
-    tp, w, g, o, a = core.plan_memory(*states, x["n_gpus"], x["capacity"], acts, x["tp"], x["pp"], x["zero_stage"])
-    fp = compute_footprint(x, x["tdp"], 1.0, x["n_gpus"], seconds)
-    return {"mfu": mfu, "seconds": seconds, "gpu_hours": seconds * x["n_gpus"] / 3600.0,
-            "hardware_flops": core.hardware_flops(x["flops"], x["tokens"], x["attention"], x["recompute"]),
-            "tp": tp, "weights": w, "gradients": g, "optimizer": o, "activations": a,
-            "min_gpus": core.min_devices(sum(states), x["capacity"], acts, acts_full),
-            "fits": w + g + o + a <= x["capacity"], **fp}
-
-
-def _wrap(v: dict, *, spec, hw, dt, x: TrainingInputs, f: dict, n: int, describe, ranges=None) -> TrainingEstimate:
-    """An estimate from one set of output values (floats) as Quantities."""
-    gib = _GIB
-    fp = footprint_from_values(v, f, "kWh")
-    return TrainingEstimate(
-        model=spec.id if spec is not None else None, hardware=hw.id, n_gpus=n, dtype=dt,
-        params=quantity(x.params, "count"), active_params=quantity(x.active_params, "count"),
-        tokens=None if x.tokens is None else quantity(x.tokens, "token"),
-        flops=quantity(x.flops, "flop"), hardware_flops=quantity(v["hardware_flops"], "flop"),
-        mfu=quantity(v["mfu"], "count"), wall_time=quantity(v["seconds"] / 86400.0, "day"),
-        gpu_hours=quantity(v["gpu_hours"], "hour"),
-        memory_per_gpu=quantity((v["weights"] + v["gradients"] + v["optimizer"] + v["activations"]) / gib, "GiB"),
-        memory=MemoryBreakdown(weights=quantity(v["weights"] / gib, "GiB"), gradients=quantity(v["gradients"] / gib, "GiB"),
-                               optimizer=quantity(v["optimizer"] / gib, "GiB"),
-                               activations=quantity(v["activations"] / gib, "GiB")),
-        min_gpus=quantity(v["min_gpus"], "count"), fits=bool(v["fits"]), tp=int(v["tp"]), method=x.method,
-        trainable_params=quantity(x.params if math.isnan(x.trainable) else x.trainable, "count"),
-        teacher_flops=quantity(x.teacher_flops, "flop") if x.teacher_flops else None,
-        energy=fp.energy, it_energy=fp.it_energy, co2e=fp.co2e, cost=fp.cost, footprint=fp,
-        _describe=describe, _ranges=ranges,
-    )
+def scenarios(case: TrainingCase, cal: Calibration) -> TrainingValues:
+    """The pipeline over the (typical, optimistic, pessimistic) scenarios of a scalar case."""
+    return evaluate(replace(case, mfu_scale=mfu_scales(cal.training)), cal.training)

@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 import pint
 
-from .errors import UnitError
+from .errors import InputError, UnitError
 
 __all__ = ["ureg", "Quantity", "parse_count", "parse_quantity", "quantity"]
 
@@ -213,3 +213,30 @@ def _quantity_from_string(text: str, kind: str, name: str) -> float:
         if parsed.units == ureg.dimensionless:
             return float(parsed.magnitude)
     return _convert(parsed, kind, name, text)
+
+
+def parse_whole(value, name: str = "value", *, limit: float = 1e7) -> int:
+    """A whole number from 1 to ``limit`` (device counts, batch sizes, parallel degrees).
+
+    >>> parse_whole("1k", "n_gpus")
+    1000
+    """
+    number = parse_count(value, name)
+    if number != math.floor(number) or number > limit:
+        raise InputError(f"expected a whole number from 1 to {limit:.0e}, got {value!r}", argument=name)
+    return int(number)
+
+
+def parse_fraction(value, name: str = "value") -> float:
+    """A number in (0, 1], such as an MFU.
+
+    >>> parse_fraction("0.4", "mfu")
+    0.4
+    """
+    try:
+        x = float(value)
+    except (TypeError, ValueError):
+        raise InputError(f"expected a number in (0, 1], got {value!r}", argument=name) from None
+    if not 0.0 < x <= 1.0:
+        raise InputError(f"expected a number in (0, 1], got {value!r}", argument=name)
+    return x

@@ -1,7 +1,10 @@
-"""Compare estimates with published runs (used by the tests, the README report and the fit).
+"""Compare estimates with published runs and measurements, and check the ranges cover them.
 
 Each function reads a table of published cases (``tests/data/*.csv`` in the repository) and
-returns a pandas DataFrame with the published figure, the estimate and the error.
+returns a pandas DataFrame with the published figure, the estimate and the error, or, for
+the ``*_coverage`` functions, how often the published figure falls inside ``[low, high]`` and
+how wide that range is. Used by the tests, the README report and the fitting scripts, which
+pass their own constants as ``calibration=``.
 """
 
 from __future__ import annotations
@@ -10,7 +13,11 @@ import csv
 
 import numpy as np
 
-__all__ = ["read_cases", "training_validation", "energy_validation", "inference_validation", "summary"]
+__all__ = ["read_cases", "published_hours", "training_kwargs", "inference_kwargs", "training_validation",
+           "energy_validation", "inference_validation", "summary", "training_coverage", "inference_coverage",
+           "energy_coverage"]
+
+_ENERGY_PARTS = {"device": "device_energy", "it": "it_energy", "facility": "energy"}
 
 
 def read_cases(path) -> list[dict]:
@@ -30,8 +37,7 @@ def published_hours(row: dict) -> float | None:
 
 def training_kwargs(row: dict) -> dict:
     """Arguments of estimate_training for one published run (catalog shape when known)."""
-    kwargs = {"hardware": row["hardware"], "n_gpus": int(float(row["n_gpus"])),
-              "tokens": float(row["tokens"])}
+    kwargs = {"hardware": row["hardware"], "n_gpus": int(float(row["n_gpus"])), "tokens": float(row["tokens"])}
     if row.get("model_id"):
         kwargs["model"] = row["model_id"]
     else:
@@ -43,30 +49,34 @@ def training_kwargs(row: dict) -> dict:
     return kwargs
 
 
-def training_validation(path, **overrides):
+def _training_runs(path):
+    """(row, published hours) of every run with a device count and a published figure."""
+    for row in read_cases(path):
+        hours = published_hours(row)
+        if hours is not None and row.get("n_gpus"):
+            yield row, hours
+
+
+def training_validation(path, calibration=None, **overrides):
     """Published vs estimated accelerator-hours for every usable run in ``path``."""
     import pandas as pd
 
     from .training_estimate import estimate_training
 
     records = []
-    for row in read_cases(path):
-        hours = published_hours(row)
-        if hours is None or not row.get("n_gpus"):
-            continue
-        est = estimate_training(**training_kwargs(row), **overrides)
+    for row, hours in _training_runs(path):
+        est = estimate_training(**training_kwargs(row), calibration=calibration, **overrides)
         predicted = float(est.gpu_hours.magnitude)
         basis = row.get("flops_basis") or ""
         if basis == "hardware-full-recompute":
-            flops = float(estimate_training(**training_kwargs(row), recompute="full", **overrides)
-                          .hardware_flops.magnitude)
+            flops = float(estimate_training(**training_kwargs(row), recompute="full", calibration=calibration,
+                                            **overrides).hardware_flops.magnitude)
         else:
             flops = float(est.flops.magnitude)
         records.append({
             "run": row["run"], "hardware": row["hardware"], "n_gpus": int(float(row["n_gpus"])),
             "params": float(row["params"]), "tokens": float(row["tokens"]),
-            "published_hours": hours, "estimated_hours": predicted,
-            "low_hours": None, "high_hours": None,
+            "published_hours": hours, "estimated_hours": predicted, "low_hours": None, "high_hours": None,
             "error": predicted / hours - 1.0, "mfu": float(est.mfu.magnitude),
             "published_flops": (float(row["published_flops"]) if basis in ("model", "hardware-full-recompute")
                                 else np.nan),
@@ -84,8 +94,8 @@ def summary(errors) -> dict:
             "worst_factor": float(np.max(np.maximum(ratio, 1.0 / ratio)))}
 
 
-def energy_validation(path):
-    """Published energy (or, where none, CO2e) of training runs vs estimates from defaults.
+def _energy_cases(path):
+    """(row, estimate, published figure, getter of the matching figure of an estimate).
 
     Only params, tokens, hardware and device count go in; MFU, power, host overhead and PUE
     are the defaults. Each row's ``covers`` column says what its published energy includes
@@ -94,35 +104,34 @@ def energy_validation(path):
     using the row's grid intensity where the authors give one: where a run took place is an
     input no model can guess.
     """
-    import pandas as pd
-
     from .training_estimate import estimate_training
 
-    parts = {"device": "device_energy", "it": "it_energy", "facility": "energy"}
-    records = []
     for row in read_cases(path):
         if not (row.get("tokens") and row.get("n_gpus")):
             continue
-        kwargs = {"params": float(row["params"]), "tokens": float(row["tokens"]),
-                  "hardware": row["hardware"], "n_gpus": int(float(row["n_gpus"]))}
+        kwargs = {"params": float(row["params"]), "tokens": float(row["tokens"]), "hardware": row["hardware"],
+                  "n_gpus": int(float(row["n_gpus"]))}
         if row.get("active_params"):
             kwargs["active_params"] = float(row["active_params"])
         if row.get("published_energy_MWh"):
-            est = estimate_training(**kwargs)
-            published = float(row["published_energy_MWh"])
-            estimated = float(getattr(est.footprint, parts[row["covers"]]).to("MWh").magnitude)
-            metric = f"energy ({row['covers']}) MWh"
+            part = _ENERGY_PARTS[row["covers"]]
+            yield (row, estimate_training(**kwargs), float(row["published_energy_MWh"]),
+                   lambda e, part=part: float(getattr(e.footprint, part).to("MWh").magnitude),
+                   f"energy ({row['covers']}) MWh")
         elif row.get("published_co2e_t"):
             grid = row.get("grid_intensity_g_per_kWh")
-            est = estimate_training(**kwargs, grid_intensity=float(grid) if grid else None)
-            published = float(row["published_co2e_t"])
-            estimated = float(est.co2e.to("tonne").magnitude)
-            metric = "CO2e t"
-        else:
-            continue
-        records.append({"run": row["run"], "hardware": row["hardware"], "metric": metric,
-                        "kind": row["kind"], "published": published, "estimated": estimated,
-                        "error": estimated / published - 1.0, "source": row["source"]})
+            yield (row, estimate_training(**kwargs, grid_intensity=float(grid) if grid else None),
+                   float(row["published_co2e_t"]), lambda e: float(e.co2e.to("tonne").magnitude), "CO2e t")
+
+
+def energy_validation(path):
+    """Published energy (or, where none, CO2e) of training runs vs estimates from defaults."""
+    import pandas as pd
+
+    records = [{"run": row["run"], "hardware": row["hardware"], "metric": metric, "kind": row["kind"],
+                "published": published, "estimated": get(est), "error": get(est) / published - 1.0,
+                "source": row["source"]}
+               for row, est, published, get, metric in _energy_cases(path)]
     return pd.DataFrame.from_records(records)
 
 
@@ -137,22 +146,24 @@ def inference_kwargs(row: dict) -> dict:
     return kwargs
 
 
-def inference_validation(path, estimate=None):
-    """Measured TTFT and TPOT at a fixed batch vs estimates, one row per (point, metric).
+def _fixed_batch_points(path):
+    """Measured points at a fixed batch. Points measured under a request rate are left out:
+    their batch size changes from step to step and is not published."""
+    for row in read_cases(path):
+        if (row.get("batch_size") and row.get("batching") in ("static", "continuous") and row.get("prompt_tokens")
+                and row.get("output_tokens") and row.get("model_id") and row.get("measured") == "true"):
+            yield row
 
-    Points measured under a request rate rather than a fixed batch are left out: their
-    batch size changes from step to step and is not published.
-    """
+
+def inference_validation(path, calibration=None):
+    """Measured TTFT and TPOT at a fixed batch vs estimates, one row per (point, metric)."""
     import pandas as pd
 
-    if estimate is None:
-        from .inference_estimate import estimate_inference as estimate
+    from .inference_estimate import estimate_inference
+
     records = []
-    for row in read_cases(path):
-        if not (row.get("batch_size") and row.get("batching") in ("static", "continuous") and row.get("prompt_tokens") and row.get("output_tokens")
-                and row.get("model_id") and row.get("measured") == "true"):
-            continue
-        est = estimate(**inference_kwargs(row))
+    for row in _fixed_batch_points(path):
+        est = estimate_inference(**inference_kwargs(row), calibration=calibration)
         for metric in ("ttft", "tpot"):
             if row.get(f"{metric}_ms"):
                 published = float(row[f"{metric}_ms"])
@@ -160,7 +171,53 @@ def inference_validation(path, estimate=None):
                 records.append({"point": row["point"], "model": row["model_id"], "hardware": row["hardware"],
                                 "n_gpus": int(row["tp"] or row["n_gpus"]), "batch": int(row["batch_size"]),
                                 "prompt": int(row["prompt_tokens"]), "output": int(row["output_tokens"]),
-                                "dtype": row["dtype"], "batching": row["batching"], "metric": metric, "published_ms": published,
-                                "estimated_ms": estimated, "error": estimated / published - 1.0,
-                                "engine": row["engine"], "source": row["source"]})
+                                "dtype": row["dtype"], "batching": row["batching"], "metric": metric,
+                                "published_ms": published, "estimated_ms": estimated,
+                                "error": estimated / published - 1.0, "engine": row["engine"],
+                                "source": row["source"]})
     return pd.DataFrame.from_records(records)
+
+
+def _coverage(inside: list, width: list) -> dict:
+    return {"n": len(inside), "coverage": float(np.mean(inside)), "median_width": float(np.median(width))}
+
+
+def training_coverage(path) -> dict:
+    """Published accelerator-hours inside [low, high] (runs whose figure is not an estimate)."""
+    from .training_estimate import estimate_training
+
+    inside, width = [], []
+    for row, hours in _training_runs(path):
+        if row.get("estimate") == "true":
+            continue
+        est = estimate_training(**training_kwargs(row))
+        lo, hi = est.low.gpu_hours.to("hour").magnitude, est.high.gpu_hours.to("hour").magnitude
+        inside.append(lo <= hours <= hi)
+        width.append(hi / lo)
+    return _coverage(inside, width)
+
+
+def inference_coverage(path, metric: str) -> dict:
+    """Measured TTFT or TPOT (fixed-batch points) inside [low, high]."""
+    from .inference_estimate import estimate_inference
+
+    inside, width = [], []
+    for row in read_cases(path):
+        if not (row.get("batch_size") and row.get("batching") in ("static", "continuous") and row.get("model_id")
+                and row.get("prompt_tokens") and row.get("output_tokens") and row.get(f"{metric}_ms")):
+            continue
+        est = estimate_inference(**inference_kwargs(row))
+        lo, hi = (getattr(e, metric).to("ms").magnitude for e in (est.low, est.high))
+        inside.append(lo <= float(row[f"{metric}_ms"]) <= hi)
+        width.append(hi / lo)
+    return _coverage(inside, width)
+
+
+def energy_coverage(path) -> dict:
+    """Published training energy (or CO2e) inside [low, high], with every input at its default."""
+    inside, width = [], []
+    for _, est, published, get, _ in _energy_cases(path):
+        lo, hi = get(est.low), get(est.high)
+        inside.append(lo <= published <= hi)
+        width.append(hi / lo)
+    return _coverage(inside, width)

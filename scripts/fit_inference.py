@@ -12,6 +12,7 @@ tests/data/inference_points.csv (robust to single bad points, like a median).
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import datetime
 import functools
 import sys
@@ -22,7 +23,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-import costmodel.inference_estimate as ie  # noqa: E402
+from costmodel.calibration import default_calibration  # noqa: E402
 from costmodel.validation import inference_validation  # noqa: E402
 
 TABLE = ROOT / "tests" / "data" / "inference_points.csv"
@@ -36,9 +37,9 @@ def constants(x) -> dict:
 
 
 def errors(x, keep=None) -> np.ndarray:
-    cal = constants(x)
-    ie.inference_calibration = lambda: cal  # the estimator reads its constants through this hook
-    frame = inference_validation(TABLE)
+    base = default_calibration()
+    cal = dataclasses.replace(base, serving=dataclasses.replace(base.serving, **constants(x)))
+    frame = inference_validation(TABLE, calibration=cal)
     if keep is not None:
         frame = frame[frame.point.isin(keep)]
     return np.log(frame.estimated_ms / frame.published_ms).to_numpy()

@@ -16,7 +16,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from costmodel.calibration import calibration  # noqa: E402
+from costmodel.calibration import default_calibration  # noqa: E402
 from costmodel.validation import energy_validation, summary, training_validation  # noqa: E402
 
 DATA = ROOT / "tests" / "data"
@@ -31,7 +31,7 @@ def training_section() -> str:
     scored = t[~t.estimate]
     exact = t[~t.estimate & ~t.approximate]
     s, se = summary(scored.error), summary(exact.error)
-    loo = calibration()["mfu"]["loo_median_abs_error"]
+    loo = default_calibration().training.loo_median_abs_error
     lines = [
         f"Accelerator-hours of {len(t)} published training runs, estimated with the default MFU "
         "(no per-run overrides) from parameters, tokens, hardware and device count "
@@ -100,7 +100,7 @@ def inference_section() -> str:
 
 
 def ranges_section() -> str:
-    from costmodel.coverage import energy_coverage, inference_coverage, training_coverage
+    from costmodel.validation import energy_coverage, inference_coverage, training_coverage
 
     rows = [("training accelerator-hours", training_coverage(DATA / "training_runs.csv")),
             ("inference TTFT", inference_coverage(DATA / "inference_points.csv", "ttft")),

@@ -10,12 +10,12 @@ import pytest
 import costmodel
 
 PUBLIC = [
-    "CostModelError", "HardwareProfile", "InferenceEstimate", "InferenceMemory", "InputError",
+    "Calibration", "CostModelError", "HardwareProfile", "InferenceEstimate", "InferenceMemory", "InputError",
     "MemoryBreakdown", "ModelSpec", "OptimalResult", "ProfileError", "Quantity", "Region",
     "TrainingEstimate", "UnitError", "UnknownProfileError", "__version__", "compare_sizes",
-    "compute_optimal", "estimate_inference", "estimate_training", "get_hardware", "get_model",
-    "get_region", "list_hardware", "list_models", "list_regions", "predict_loss", "provenance", "sweep_inference",
-    "sweep_training", "ureg",
+    "compute_optimal", "default_calibration", "estimate_inference", "estimate_training", "get_hardware", "get_model",
+    "get_region", "list_hardware", "list_models", "list_regions", "load_calibration", "predict_loss", "provenance",
+    "sweep_inference", "sweep_training", "ureg",
 ]
 
 

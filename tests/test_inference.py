@@ -8,17 +8,17 @@ from hypothesis import strategies as hs
 
 import costmodel
 from costmodel import estimate_inference
-from costmodel.calibration import inference_calibration
+from costmodel.calibration import default_calibration
 
 LLAMA7 = dict(model="llama-2-7b", hardware="a100-sxm4-80gb")
 
 
 def test_decode_of_a_7b_model_is_bound_by_reading_the_weights():
     est = estimate_inference(**LLAMA7, prompt_tokens=128, output_tokens=128)
-    cal = inference_calibration()
+    cal = default_calibration().serving
     weights = 6.74e9 * 2
     kv = 32 * 2 * 32 * 128 * 2 * (128 + 64)  # layers x K,V x heads x head_dim x bytes x avg context
-    expected = (weights + kv) / (2.039e12 * cal["bandwidth_fraction"]) + cal["step_overhead_s"]
+    expected = (weights + kv) / (2.039e12 * cal.bandwidth_fraction) + cal.step_overhead_s
     assert est.tpot.to("s").magnitude == pytest.approx(expected, rel=0.02)
     assert est.bound == {"prefill": "compute", "decode": "memory"}
     assert est.latency.to("s").magnitude == pytest.approx(

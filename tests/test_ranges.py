@@ -12,7 +12,7 @@ from hypothesis import strategies as hs
 import costmodel
 import strategies as st
 from costmodel import estimate_inference, estimate_training
-from costmodel.coverage import energy_coverage, inference_coverage, training_coverage
+from costmodel.validation import energy_coverage, inference_coverage, training_coverage
 
 DATA = Path(__file__).parent / "data"
 
@@ -87,21 +87,18 @@ def test_outputs_rise_with_device_and_host_power(p1, p2):
 
 @given(hs.floats(0.2, 1.0), hs.floats(0.2, 1.0))
 def test_inference_times_fall_as_achievable_fractions_rise(f1, f2):
-    from costmodel.calibration import inference_calibration
-    import costmodel.inference_estimate as ie
+    import dataclasses
+
+    from costmodel.calibration import default_calibration
 
     lo, hi = sorted((f1, f2))
-    base = dict(inference_calibration())
+    base = default_calibration()
     times = []
     for f in (lo, hi):
-        cal = {**base, "compute_fraction": f, "bandwidth_fraction": f}
-        original = ie.inference_calibration
-        ie.inference_calibration = lambda cal=cal: cal
-        try:
-            est = estimate_inference("llama-2-70b", hardware="h100", n_gpus=4, prompt_tokens=1024, output_tokens=128,
-                                     batch_size=16)
-        finally:
-            ie.inference_calibration = original
+        cal = dataclasses.replace(base, serving=dataclasses.replace(base.serving, compute_fraction=f,
+                                                                    bandwidth_fraction=f))
+        est = estimate_inference("llama-2-70b", hardware="h100", n_gpus=4, prompt_tokens=1024, output_tokens=128,
+                                 batch_size=16, calibration=cal)
         times.append((est.ttft.magnitude, est.tpot.magnitude, est.energy.magnitude))
     assert all(b <= a * (1 + 1e-12) for a, b in zip(*times))
 

@@ -1,0 +1,209 @@
+"""What the estimators return: frozen results whose figures are Quantities built when read.
+
+A result holds the float records its pipeline produced (one scenario: typical, low or high)
+and builds each Quantity the first time it is read. ``.low`` and ``.high`` run the same
+pipeline once over the (typical, optimistic, pessimistic) scenarios of the uncertain inputs
+and are cached. ``to_dict()`` and the sweeps read the same output tables (``OUTPUTS`` of each
+estimator), so a sweep row equals ``to_dict()`` by construction. A result pickles through its
+float records (pint would unpickle Quantities into its application registry, which does not
+know FLOP or token).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import html
+import math
+from dataclasses import dataclass
+from typing import Any, Callable, NamedTuple
+
+import numpy as np
+import pint
+
+from ..energy import J_PER_KWH, FootprintLabels, FootprintValues
+from ..units import quantity
+
+__all__ = ["Output", "Footprint", "RangedEstimate", "pick", "pick_record", "output_values"]
+
+
+class Output(NamedTuple):
+    """One figure of a result: its ``to_dict``/sweep key, unit, how it is computed from
+    ``(case, values)``, and whether it has a range."""
+
+    key: str
+    unit: str
+    value: Callable[[Any, Any], Any]
+    ranged: bool = True
+
+
+def pick(x, which: str, row_ndim: int = 0):
+    """One scenario of an array whose leading axis (present when ``ndim > row_ndim``) holds the
+    (typical, optimistic, pessimistic) scenarios: typical, or the low or high end field by field.
+
+    Each output is monotone in each uncertain input, so its extremes lie at the scenario ends
+    (tests/test_ranges.py checks that rather than assuming it).
+    """
+    if np.ndim(x) <= row_ndim:
+        return x
+    if which == "typical":
+        return x[0]
+    return np.min(x, axis=0) if which == "low" else np.max(x, axis=0)
+
+
+def pick_record(record, which: str, row_ndim: int = 0):
+    """:func:`pick` applied to every field of a record (nested records included)."""
+    out = {}
+    for f in dataclasses.fields(record):
+        value = getattr(record, f.name)
+        out[f.name] = (pick_record(value, which, row_ndim) if dataclasses.is_dataclass(value)
+                       else pick(value, which, row_ndim))
+    return type(record)(**out)
+
+
+def output_values(outputs, case, values) -> dict:
+    """``{key: value}`` of an output table; ``values`` of one scenario."""
+    return {o.key: o.value(case, values) for o in outputs}
+
+
+def _float(x) -> float:
+    return float(x) if np.ndim(x) == 0 else float(np.ravel(x)[0])
+
+
+def _nan_to_none(x: float) -> float | None:
+    return None if math.isnan(x) else x
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Footprint:
+    """Energy, emissions and cost of a job, with the assumptions behind them."""
+
+    energy: pint.Quantity  # facility energy, PUE included
+    it_energy: pint.Quantity  # devices and their servers, before PUE
+    device_energy: pint.Quantity
+    host_energy: pint.Quantity
+    co2e: pint.Quantity  # operational, location-based
+    embodied_co2e: pint.Quantity | None  # manufacturing share; only when asked for
+    cost: pint.Quantity | None  # None when no price is known for this device
+    cost_basis: str  # "cloud" or "owned"
+    power_per_gpu: pint.Quantity  # average device draw used
+    host_power_per_gpu: pint.Quantity
+    pue: float
+    grid_intensity: pint.Quantity
+    region: str | None
+    price_per_gpu_hour: pint.Quantity | None
+
+    @classmethod
+    def from_values(cls, v: FootprintValues, labels: FootprintLabels, energy_unit: str = "kWh") -> Footprint:
+        """Quantities from one scenario's floats; energies in ``energy_unit`` (kWh or Wh)."""
+        scale = J_PER_KWH / (1000.0 if energy_unit == "Wh" else 1.0)
+        e = lambda j: quantity(_float(j) / scale, energy_unit)  # noqa: E731
+        embodied, cost, price = (_nan_to_none(_float(x)) for x in (v.embodied_g, v.cost, v.price))
+        return cls(
+            energy=e(v.energy_j), it_energy=e(v.it_j), device_energy=e(v.device_j), host_energy=e(v.host_j),
+            co2e=quantity(_float(v.co2e_g) / 1000.0, "kg"),
+            embodied_co2e=None if embodied is None else quantity(embodied / 1000.0, "kg"),
+            cost=None if cost is None else quantity(cost, "usd"), cost_basis=labels.cost_basis,
+            power_per_gpu=quantity(_float(v.device_w), "power"), host_power_per_gpu=quantity(_float(v.host_w), "power"),
+            pue=_float(v.pue), grid_intensity=quantity(_float(v.grid), "intensity"), region=labels.region,
+            price_per_gpu_hour=None if price is None else quantity(price, "usd_rate"))
+
+
+class RangedEstimate:
+    """Behaviour both result types share: cached figures, ``low``/``high``, ``to_dict``, pickling
+    and short representations.
+
+    Subclasses are frozen dataclasses with the fields ``_case`` (the resolved inputs),
+    ``_values`` (one scenario's outputs), ``_bound`` (None, "low" or "high"), ``_cache`` (a
+    dict), and define ``OUTPUTS``, ``META``, ``HEADLINE`` and ``_scenarios()`` (the outputs of
+    all three scenarios).
+    """
+
+    __slots__ = ()
+    OUTPUTS: tuple = ()
+    META: tuple = ()
+    HEADLINE: tuple = ()  # (attribute, unit, label) shown by repr and _repr_html_
+
+    def _q(self, key: str, kind: str, scale: float = 1.0):
+        """The figure ``key`` of ``_values`` as a Quantity of ``kind`` (cached; None if NaN)."""
+        cache, name = self._cache, (key, kind, scale)
+        if name not in cache:
+            x = _float(getattr(self._values, key)) * scale
+            cache[name] = None if math.isnan(x) else quantity(x, kind)
+        return cache[name]
+
+    def _end(self, which: str):
+        if self._bound is not None:
+            return None
+        if which not in self._cache:
+            values = pick_record(self._scenarios(), which)
+            self._cache[which] = dataclasses.replace(self, _values=values, _bound=which, _cache={})
+        return self._cache[which]
+
+    @property
+    def low(self):
+        """The same estimate with every figure at the low end of its range (None on a bound)."""
+        return self._end("low")
+
+    @property
+    def high(self):
+        """The same estimate with every figure at the high end of its range (None on a bound)."""
+        return self._end("high")
+
+    def _flat(self) -> dict:
+        out = {k: getattr(self, k) for k in self.META}
+        for key, value in output_values(self.OUTPUTS, self._case, self._values).items():
+            out[key] = _nan_to_none(_float(value))
+        return out
+
+    def to_dict(self, ranges: bool = False) -> dict:
+        """Plain values with unit-suffixed keys (stable names; see README).
+
+        ``ranges=True`` adds ``<key>_low`` and ``<key>_high`` for every figure with a range.
+        """
+        out = self._flat()
+        if ranges and self._bound is None:
+            ranged = {o.key for o in self.OUTPUTS if o.ranged}
+            for end in ("low", "high"):
+                out.update({f"{k}_{end}": v for k, v in getattr(self, end)._flat().items() if k in ranged})
+        return out
+
+    def _headline(self) -> list[tuple[str, str, str]]:
+        rows = []
+        for attr, unit, label in self.HEADLINE:
+            q = getattr(self, attr)
+            if q is not None:
+                rows.append((label, attr, f"{q.to(unit).magnitude:.4g} {unit}"))
+        return rows
+
+    def __repr__(self) -> str:
+        lines = [f"{type(self).__name__}({self._title()})"]
+        lines += [f"  {label}: {text}" for label, _, text in self._headline()]
+        return "\n".join(lines)
+
+    def _repr_html_(self) -> str:
+        """A table of the headline figures with their ranges, for notebooks."""
+        cells = []
+        for attr, unit, label in self.HEADLINE:
+            q = getattr(self, attr)
+            if q is None:
+                continue
+            lo, hi = (getattr(e, attr) for e in (self.low, self.high)) if self._bound is None else (None, None)
+            span = "" if lo is None or hi is None else f"{lo.to(unit).magnitude:.4g} – {hi.to(unit).magnitude:.4g}"
+            cells.append(f"<tr><th>{html.escape(label)}</th><td>{q.to(unit).magnitude:.4g}</td>"
+                         f"<td>{html.escape(span)}</td><td>{html.escape(unit)}</td></tr>")
+        return (f"<table><caption>{html.escape(self._title())}</caption>"
+                "<tr><th></th><th>estimate</th><th>range</th><th>unit</th></tr>" + "".join(cells) + "</table>")
+
+    def __reduce__(self):
+        state = {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.name not in ("_cache", "_profile")}
+        return _rebuild, (type(self), state, self._profile.id, self._profile.path)
+
+
+def _rebuild(cls, state: dict, profile_id: str, profile_path: str):
+    from ..hardware import get_hardware, load_profile
+
+    try:
+        profile = load_profile(profile_path)
+    except Exception:  # the file moved: the built-in profile of that id
+        profile = get_hardware(profile_id)
+    return cls(**state, _profile=profile, _cache={})

@@ -1,0 +1,186 @@
+""":class:`InferenceEstimate`, what :func:`costmodel.estimate_inference` returns, and its output table."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import numpy as np
+import pint
+
+from ..energy import describe_footprint
+from ..units import quantity
+from .base import Footprint, Output, RangedEstimate
+
+__all__ = ["InferenceEstimate", "InferenceMemory", "OUTPUTS", "META", "COLUMNS", "bound_labels"]
+
+GIB = float(2**30)
+
+
+def _cost_per_million(v):
+    return np.where(v.output > 0, v.footprint.cost * 1e6 / np.maximum(v.output, 1.0), np.nan)
+
+
+# The figures of a serving estimate: to_dict() keys and sweep columns, from one scenario's values.
+OUTPUTS = (
+    Output("ttft_ms", "ms", lambda c, v: v.timings.ttft * 1e3),
+    Output("tpot_ms", "ms", lambda c, v: v.timings.tpot * 1e3),
+    Output("latency_s", "s", lambda c, v: v.timings.latency),
+    Output("throughput_tok_s", "token/s", lambda c, v: v.throughput),
+    Output("memory_per_gpu_GiB", "GiB",
+           lambda c, v: (v.capacity.weights + v.capacity.kv_cache + v.capacity.activations) / GIB, False),
+    Output("memory_weights_GiB", "GiB", lambda c, v: v.capacity.weights / GIB, False),
+    Output("memory_kv_cache_GiB", "GiB", lambda c, v: v.capacity.kv_cache / GIB, False),
+    Output("memory_activations_GiB", "GiB", lambda c, v: v.capacity.activations / GIB, False),
+    Output("energy_Wh", "Wh", lambda c, v: v.footprint.energy_j / 3600.0),
+    Output("cost_USD", "USD", lambda c, v: v.footprint.cost),
+    Output("cost_per_million_tokens_USD", "USD", lambda c, v: _cost_per_million(v)),
+    Output("co2e_g", "g", lambda c, v: v.footprint.co2e_g),
+    Output("power_per_gpu_W", "W", lambda c, v: v.footprint.device_w),
+)
+META = ("model", "hardware", "n_gpus", "dtype", "kv_dtype", "batch_size", "prompt_tokens", "output_tokens", "fits",
+        "max_batch_size", "min_gpus", "fitting_dtype", "bound_prefill", "bound_decode")
+# The META entries a sweep computes per row: (key, function of case and values, column dtype)
+COLUMNS = (("n_gpus", lambda c, v: c.request.n, np.int64), ("batch_size", lambda c, v: c.request.batch, np.int64),
+           ("prompt_tokens", lambda c, v: c.request.prompt, np.int64), ("output_tokens", lambda c, v: v.output, np.int64),
+           ("fits", lambda c, v: v.capacity.fits, bool), ("max_batch_size", lambda c, v: v.capacity.max_batch, np.int64),
+           ("min_gpus", lambda c, v: v.capacity.min_gpus, np.int64))
+
+
+def bound_labels(t) -> tuple:
+    """Which resource binds prefill and decode ("compute", "memory"; "none" when nothing is
+    decoded), from one scenario's timings (floats or arrays)."""
+    prefill = np.where(t.compute_bound_prefill, "compute", "memory")
+    decode = np.where(t.generating, np.where(t.compute_bound_decode, "compute", "memory"), "none")
+    return prefill, decode
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class InferenceMemory:
+    """Bytes per device while serving; ``total`` is their sum."""
+
+    weights: pint.Quantity
+    kv_cache: pint.Quantity
+    activations: pint.Quantity
+
+    @property
+    def total(self) -> pint.Quantity:
+        return self.weights + self.kv_cache + self.activations
+
+
+@dataclass(frozen=True, slots=True, kw_only=True, repr=False)
+class InferenceEstimate(RangedEstimate):
+    """One request of a batch: latency, throughput, memory, energy and cost, with reasons.
+    Figures are Quantities built when first read; ``low``/``high`` bound them."""
+
+    model: str | None
+    hardware: str
+    n_gpus: int
+    dtype: str
+    kv_dtype: str
+    batch_size: int
+    prompt_tokens: int
+    output_tokens: int
+    fitting_dtype: str | None
+    warnings: tuple[str, ...] = ()
+    _case: Any = field(compare=False)
+    _calibration: Any = field(compare=False)
+    _scenarios_of: Callable = field(compare=False)  # (case, calibration) -> values of the 3 scenarios
+    _values: Any = field(compare=False)
+    _labels: Any = field(compare=False)
+    _profile: Any = field(compare=False)
+    _bound: str | None = field(default=None, compare=False)
+    _cache: dict = field(default_factory=dict, compare=False)
+
+    OUTPUTS = OUTPUTS
+    META = META
+    HEADLINE = (("ttft", "ms", "TTFT"), ("tpot", "ms", "TPOT"), ("latency", "s", "latency"),
+                ("throughput", "token/s", "throughput"), ("memory_per_gpu", "GiB", "memory per device"),
+                ("energy", "Wh", "energy per request"), ("cost_per_million_tokens", "USD", "USD per million tokens"))
+
+    def _scenarios(self):
+        return self._scenarios_of(self._case, self._calibration)
+
+    def _title(self) -> str:
+        return (f"{self.model or 'model'} on {self.n_gpus} x {self.hardware}, batch {self.batch_size}, "
+                f"{self.prompt_tokens} in / {self.output_tokens} out")
+
+    ttft = property(lambda self: self._q_from("timings", "ttft", "ms", 1e3), doc="Time to first token [ms].")
+    tpot = property(lambda self: self._q_from("timings", "tpot", "ms", 1e3), doc="Time per output token [ms].")
+    latency = property(lambda self: self._q_from("timings", "latency", "time"), doc="End-to-end latency [s].")
+    throughput = property(lambda self: self._q("throughput", "token/s"), doc="Output tokens per second.")
+
+    def _q_from(self, record: str, key: str, kind: str, scale: float = 1.0):
+        name = (record, key, kind)
+        if name not in self._cache:
+            self._cache[name] = quantity(float(getattr(getattr(self._values, record), key)) * scale, kind)
+        return self._cache[name]
+
+    @property
+    def fits(self) -> bool:
+        """Whether weights, KV cache and workspace fit in the devices' memory."""
+        return bool(self._values.capacity.fits)
+
+    max_batch_size = property(lambda self: int(self._values.capacity.max_batch), doc="Largest batch that fits.")
+    min_gpus = property(lambda self: int(self._values.capacity.min_gpus), doc="Devices the request needs.")
+
+    @property
+    def bound(self) -> dict:
+        """Which resource binds each phase: "compute", "memory" (or "none" for decode)."""
+        prefill, decode = bound_labels(self._values.timings)
+        return {"prefill": str(prefill), "decode": str(decode)}
+
+    bound_prefill = property(lambda self: self.bound["prefill"])
+    bound_decode = property(lambda self: self.bound["decode"])
+
+    @property
+    def memory(self) -> InferenceMemory:
+        """Bytes per device by kind [GiB]."""
+        if "memory" not in self._cache:
+            q = lambda key: self._q_from("capacity", key, "GiB", 1 / GIB)  # noqa: E731
+            self._cache["memory"] = InferenceMemory(weights=q("weights"), kv_cache=q("kv_cache"),
+                                                    activations=q("activations"))
+        return self._cache["memory"]
+
+    @property
+    def memory_per_gpu(self) -> pint.Quantity:
+        """Bytes per device, all kinds [GiB]."""
+        return self.memory.total
+
+    @property
+    def footprint(self) -> Footprint:
+        """Energy, emissions and cost per request, with the inputs behind them."""
+        if "footprint" not in self._cache:
+            self._cache["footprint"] = Footprint.from_values(self._values.footprint, self._labels, "Wh")
+        return self._cache["footprint"]
+
+    energy = property(lambda self: self.footprint.energy, doc="Facility energy per request.")
+    cost = property(lambda self: self.footprint.cost, doc="Dollars per request (None without a price).")
+
+    @property
+    def cost_per_million_tokens(self) -> pint.Quantity | None:
+        """Dollars per million output tokens (None without a price or output)."""
+        if "per_million" not in self._cache:
+            x = float(_cost_per_million(self._values))
+            self._cache["per_million"] = None if np.isnan(x) else quantity(x, "usd")
+        return self._cache["per_million"]
+
+    def _flat(self) -> dict:
+        out = RangedEstimate._flat(self)
+        out["warnings"] = list(self.warnings)
+        return out
+
+    @property
+    def assumptions(self) -> dict:
+        """What was assumed and where it comes from."""
+        if "assumptions" not in self._cache:
+            cal, h, hw = self._calibration.serving, self._case.hardware, self._profile
+            compute = self.dtype if self.dtype in hw.dense else hw.default_dtype
+            self._cache["assumptions"] = {
+                "compute": f"{h.peak / 1e12:.4g} TFLOP/s dense {compute} x {cal.compute_fraction:.2f}",
+                "bandwidth": f"{h.bandwidth / 1e12:.4g} TB/s x {cal.bandwidth_fraction:.2f}",
+                "step_overhead": f"{cal.step_overhead_s * 1e3:.3g} ms per forward step",
+                "fractions": "fitted on measured points (data/inference_calibration.toml); ranges from the "
+                             "5th-95th percentile of the fit's errors",
+                **describe_footprint(self._profile, self._case.footprint, self._labels)}
+        return self._cache["assumptions"]

@@ -1,0 +1,178 @@
+""":class:`TrainingEstimate`, what :func:`costmodel.estimate_training` returns, and its output table."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import numpy as np
+import pint
+
+from ..energy import describe_footprint
+from ..training import RECOMPUTE
+from ..units import quantity
+from .base import Footprint, Output, RangedEstimate
+
+__all__ = ["TrainingEstimate", "MemoryBreakdown", "OUTPUTS", "META", "COLUMNS"]
+
+GIB = float(2**30)
+_MWH = 3.6e9
+
+
+def _memory(v) -> Any:
+    return (v.weights + v.gradients + v.optimizer + v.activations) / GIB
+
+
+# The figures of a training estimate: to_dict() keys and sweep columns, computed from the
+# resolved case and one scenario's values. Keys carry their unit and are part of the public API.
+OUTPUTS = (
+    Output("params", "", lambda c, v: c.model.params, False),
+    Output("active_params", "", lambda c, v: c.model.active_params, False),
+    Output("tokens", "token", lambda c, v: np.where(np.isnan(c.model.forward_flops), c.model.tokens, np.nan), False),
+    Output("flops_FLOP", "FLOP", lambda c, v: v.flops, False),
+    Output("hardware_flops_FLOP", "FLOP", lambda c, v: v.hardware_flops, False),
+    Output("mfu", "", lambda c, v: v.mfu),
+    Output("wall_time_days", "day", lambda c, v: v.seconds / 86400.0),
+    Output("gpu_hours_h", "hour", lambda c, v: v.gpu_hours),
+    Output("memory_per_gpu_GiB", "GiB", lambda c, v: _memory(v), False),
+    Output("memory_weights_GiB", "GiB", lambda c, v: v.weights / GIB, False),
+    Output("memory_gradients_GiB", "GiB", lambda c, v: v.gradients / GIB, False),
+    Output("memory_optimizer_GiB", "GiB", lambda c, v: v.optimizer / GIB, False),
+    Output("memory_activations_GiB", "GiB", lambda c, v: v.activations / GIB, False),
+    Output("min_gpus", "", lambda c, v: v.min_gpus, False),
+    Output("trainable_params", "", lambda c, v: c.model.trainable, False),
+    Output("teacher_flops_FLOP", "FLOP", lambda c, v: np.where(v.teacher_flops > 0, v.teacher_flops, np.nan), False),
+    Output("energy_MWh", "MWh", lambda c, v: v.footprint.energy_j / _MWH),
+    Output("it_energy_MWh", "MWh", lambda c, v: v.footprint.it_j / _MWH),
+    Output("device_energy_MWh", "MWh", lambda c, v: v.footprint.device_j / _MWH),
+    Output("host_energy_MWh", "MWh", lambda c, v: v.footprint.host_j / _MWH),
+    Output("co2e_t", "tonne", lambda c, v: v.footprint.co2e_g / 1e6),
+    Output("embodied_co2e_t", "tonne", lambda c, v: v.footprint.embodied_g / 1e6),
+    Output("cost_USD", "USD", lambda c, v: v.footprint.cost),
+    Output("power_per_gpu_W", "W", lambda c, v: v.footprint.device_w),
+)
+META = ("model", "hardware", "n_gpus", "dtype", "tp", "fits", "method")
+# The META entries a sweep computes per row: (key, function of case and values, column dtype)
+COLUMNS = (("n_gpus", lambda c, v: c.layout.n_gpus, np.int64), ("tp", lambda c, v: v.tp, np.int64),
+           ("fits", lambda c, v: v.fits, bool))
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class MemoryBreakdown:
+    """Bytes held on each device, by kind; ``total`` is their sum."""
+
+    weights: pint.Quantity
+    gradients: pint.Quantity
+    optimizer: pint.Quantity
+    activations: pint.Quantity
+
+    @property
+    def total(self) -> pint.Quantity:
+        return self.weights + self.gradients + self.optimizer + self.activations
+
+
+@dataclass(frozen=True, slots=True, kw_only=True, repr=False)
+class TrainingEstimate(RangedEstimate):
+    """What one training run takes. Every figure is a Quantity, built when first read;
+    ``assumptions`` says where each input came from; ``low``/``high`` bound the figures."""
+
+    model: str | None
+    hardware: str
+    n_gpus: int
+    dtype: str
+    method: str
+    warnings: tuple[str, ...] = ()
+    _case: Any = field(compare=False)
+    _calibration: Any = field(compare=False)
+    _scenarios_of: Callable = field(compare=False)  # (case, calibration) -> values of the 3 scenarios
+    _values: Any = field(compare=False)
+    _labels: Any = field(compare=False)
+    _profile: Any = field(compare=False)
+    _bound: str | None = field(default=None, compare=False)
+    _cache: dict = field(default_factory=dict, compare=False)
+
+    OUTPUTS = OUTPUTS
+    META = META
+    HEADLINE = (("flops", "FLOP", "compute"), ("gpu_hours", "hour", "device-hours"), ("wall_time", "day", "wall time"),
+                ("memory_per_gpu", "GiB", "memory per device"), ("energy", "MWh", "energy"),
+                ("co2e", "tonne", "CO2e"), ("cost", "USD", "cost"))
+
+    def _scenarios(self):
+        return self._scenarios_of(self._case, self._calibration)
+
+    def _title(self) -> str:
+        return f"{self.model or 'model'} on {self.n_gpus:,} x {self.hardware}, {self.dtype}"
+
+    params = property(lambda self: self._q_case("params", "count"), doc="Total parameters.")
+    active_params = property(lambda self: self._q_case("active_params", "count"), doc="Parameters per token.")
+    trainable_params = property(lambda self: self._q_case("trainable", "count"), doc="Parameters that train.")
+    flops = property(lambda self: self._q("flops", "flop"), doc="Model FLOPs [FLOP].")
+    hardware_flops = property(lambda self: self._q("hardware_flops", "flop"), doc="FLOPs executed, recomputation included.")
+    mfu = property(lambda self: self._q("mfu", "count"), doc="Model FLOPs utilisation.")
+    wall_time = property(lambda self: self._q("seconds", "day", 1 / 86400.0), doc="Wall-clock time [day].")
+    gpu_hours = property(lambda self: self._q("gpu_hours", "hour"), doc="Accelerator-hours [hour].")
+    min_gpus = property(lambda self: self._q("min_gpus", "count"), doc="Fewest devices the run fits on.")
+
+    @property
+    def tokens(self) -> pint.Quantity | None:
+        """Training tokens (None for models counted in samples)."""
+        return None if np.isfinite(self._case.model.forward_flops) else self._q_case("tokens", "token")
+
+    @property
+    def teacher_flops(self) -> pint.Quantity | None:
+        """A distillation teacher's forward FLOPs (None without a teacher)."""
+        return self._q("teacher_flops", "flop") if float(self._values.teacher_flops) > 0 else None
+
+    @property
+    def tp(self) -> int:
+        """Tensor-parallel degree used."""
+        return int(self._values.tp)
+
+    @property
+    def fits(self) -> bool:
+        """Whether the layout fits in each device's memory."""
+        return bool(self._values.fits)
+
+    @property
+    def memory(self) -> MemoryBreakdown:
+        """Bytes per device by kind [GiB]."""
+        if "memory" not in self._cache:
+            q = lambda key: self._q(key, "GiB", 1 / GIB)  # noqa: E731
+            self._cache["memory"] = MemoryBreakdown(weights=q("weights"), gradients=q("gradients"),
+                                                    optimizer=q("optimizer"), activations=q("activations"))
+        return self._cache["memory"]
+
+    @property
+    def memory_per_gpu(self) -> pint.Quantity:
+        """Bytes per device, all kinds [GiB]."""
+        return self.memory.total
+
+    @property
+    def footprint(self) -> Footprint:
+        """Energy, emissions and cost with the inputs behind them."""
+        if "footprint" not in self._cache:
+            self._cache["footprint"] = Footprint.from_values(self._values.footprint, self._labels, "kWh")
+        return self._cache["footprint"]
+
+    energy = property(lambda self: self.footprint.energy, doc="Facility energy, PUE included.")
+    it_energy = property(lambda self: self.footprint.it_energy, doc="Energy of devices and servers.")
+    co2e = property(lambda self: self.footprint.co2e, doc="Operational emissions.")
+    cost = property(lambda self: self.footprint.cost, doc="Dollars (None without a price).")
+
+    def _q_case(self, key: str, kind: str):
+        if key not in self._cache:
+            self._cache[key] = quantity(float(getattr(self._case.model, key)), kind)
+        return self._cache[key]
+
+    @property
+    def assumptions(self) -> dict:
+        """What was assumed and where it comes from."""
+        if "assumptions" not in self._cache:
+            lay, hw, dt = self._case.layout, self._profile, self.dtype
+            self._cache["assumptions"] = {
+                "mfu": "given" if np.isfinite(lay.mfu) else "calibrated default (data/calibration.toml)",
+                "recompute": RECOMPUTE[int(lay.recompute)], "zero_stage": int(lay.zero_stage), "pp": int(lay.pp),
+                "micro_batch": int(lay.micro_batch), "seq_len": float(self._case.model.seq_len),
+                "peak_flops": f"{hw.peak_flops(dt) / 1e12:.4g} TFLOP/s dense {dt} ({hw.sources[f'dense.{dt}']})",
+                **describe_footprint(hw, self._case.footprint, self._labels)}
+        return self._cache["assumptions"]
