@@ -25,7 +25,9 @@ _LAZY = {
     "sweep_training": "sweep", "sweep_inference": "sweep",
     "provenance": "calibration", "Calibration": "calibration", "default_calibration": "calibration",
     "load_calibration": "calibration",
-    "compute_optimal": "scaling", "predict_loss": "scaling", "compare_sizes": "scaling", "OptimalResult": "scaling",
+    "predict_loss": "scaling",
+    "compute_optimal": "planning", "compare_sizes": "planning", "compare_models": "planning",
+    "OptimalResult": "planning",
 }
 
 __all__ = sorted([
