@@ -12,8 +12,8 @@ from ..errors import InputError
 from ..hardware import get_hardware
 from ..results.base import pick_record
 from ..results.training import COLUMNS, OUTPUTS
-from ..training_estimate import (LAYOUT_PARSERS, TrainingCase, TrainingLayout, check_layout, estimate_training,
-                                 evaluate, resolve_hardware, resolve_model)
+from ..layout import LAYOUT_PARSERS, TrainingLayout, check_layout
+from ..training_estimate import TrainingCase, estimate_training, evaluate, resolve_hardware, resolve_model
 from .grid import (check_keywords, chunked, expand, frame, input_column, labels, output_columns, per_value,
                    resolved, stack)
 
