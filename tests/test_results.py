@@ -1,0 +1,97 @@
+"""Result objects: pickling and copying through their float records, short representations, ranges
+computed once, and calibration passed as a value."""
+
+import copy
+import dataclasses
+import pickle
+import subprocess
+import sys
+
+import pytest
+
+import costmodel
+
+TRAIN = dict(model="llama-2-7b", hardware="h100", n_gpus=64)
+INFER = dict(model="llama-2-70b", hardware="h100", n_gpus=4, prompt_tokens=512, output_tokens=256, batch_size=8)
+
+
+@pytest.fixture(params=["training", "inference"])
+def estimate(request):
+    if request.param == "training":
+        return costmodel.estimate_training(**TRAIN)
+    return costmodel.estimate_inference(**INFER)
+
+
+@pytest.mark.parametrize("clone", [lambda e: pickle.loads(pickle.dumps(e)), copy.copy, copy.deepcopy])
+def test_results_round_trip_through_pickle_and_copy(estimate, clone):
+    estimate.low  # a filled cache must not travel: it holds Quantities
+    other = clone(estimate)
+    assert other.to_dict(ranges=True) == estimate.to_dict(ranges=True)
+    assert other.assumptions == estimate.assumptions
+    assert type(other) is type(estimate)
+
+
+def test_an_unpickled_result_works_in_a_fresh_process(tmp_path):
+    blob = tmp_path / "est.pickle"
+    blob.write_bytes(pickle.dumps(costmodel.estimate_training(**TRAIN)))
+    code = ("import pickle, sys; e = pickle.loads(open(sys.argv[1], 'rb').read()); "
+            "print(round(e.gpu_hours.to('hour').magnitude), e.low.gpu_hours.units)")
+    out = subprocess.run([sys.executable, "-c", code, str(blob)], capture_output=True, text=True, timeout=60)
+    expected = round(costmodel.estimate_training(**TRAIN).gpu_hours.to("hour").magnitude)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == [str(expected), "h"]  # the registry prints short units
+
+
+def test_repr_is_one_line_per_headline_figure(estimate):
+    text = repr(estimate)
+    lines = text.splitlines()
+    assert len(lines) == 1 + len([h for h in estimate.HEADLINE if getattr(estimate, h[0]) is not None])
+    assert len(text) < 500
+    assert lines[0].startswith(type(estimate).__name__ + "(")
+
+
+def test_html_table_has_ranges_and_units():
+    est = costmodel.estimate_training(**TRAIN)
+    page = est._repr_html_()
+    low, high = est.low.gpu_hours.to("hour").magnitude, est.high.gpu_hours.to("hour").magnitude
+    assert page.startswith("<table>") and page.endswith("</table>")
+    assert f"{low:.4g} – {high:.4g}" in page and "<td>hour</td>" in page
+
+
+def test_low_and_high_are_computed_once(estimate):
+    assert estimate.low is estimate.low and estimate.high is estimate.high
+    assert estimate.low.low is None and estimate.high.high is None
+
+
+def test_results_are_frozen(estimate):
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        estimate.hardware = "a100"
+
+
+def test_calibration_is_an_argument_not_module_state():
+    base = costmodel.default_calibration()
+    slower = dataclasses.replace(base, training=dataclasses.replace(base.training, c0=base.training.c0 - 0.5))
+    a = costmodel.estimate_training(**TRAIN)
+    b = costmodel.estimate_training(**TRAIN, calibration=slower)
+    # c0 is ln(MFU) at the reference point: 0.5 lower slows the run by e^0.5 (no clipping here)
+    assert b.gpu_hours.magnitude / a.gpu_hours.magnitude == pytest.approx(2.718281828 ** 0.5, rel=1e-9)
+    assert costmodel.estimate_training(**TRAIN).to_dict() == a.to_dict()  # nothing stuck
+
+
+def test_a_calibration_file_replaces_the_tables_it_holds(tmp_path):
+    path = tmp_path / "cal.toml"
+    path.write_text('[inference]\ncompute_fraction = 0.3\nfitted = "2026-12-01"\n')
+    cal = costmodel.load_calibration(path)
+    assert cal.serving.compute_fraction == 0.3 and cal.serving.fitted == "2026-12-01"
+    assert cal.training == costmodel.default_calibration().training
+    est = costmodel.estimate_inference(**INFER, calibration=str(path))
+    assert est.ttft > costmodel.estimate_inference(**INFER).ttft  # prefill is compute-bound here
+    assert costmodel.provenance(cal)["calibration"]["serving"] == "2026-12-01"
+
+
+def test_a_bad_calibration_names_the_argument(tmp_path):
+    path = tmp_path / "cal.toml"
+    path.write_text("[something]\nx = 1\n")
+    with pytest.raises(costmodel.InputError, match=r"calibration: .*expected an \[mfu\] or \[inference\] table") as info:
+        costmodel.estimate_training(**TRAIN, calibration=path)
+    assert info.value.argument == "calibration"
