@@ -7,7 +7,7 @@ import json
 import click
 
 from . import format as fmt
-from .cli_common import footprint_options, usage_errors
+from .options import footprint_options, usage_errors
 
 
 @click.command(context_settings={"help_option_names": ["-h", "--help"]})
@@ -43,7 +43,7 @@ def train(model, params, active_params, tokens, samples, hardware_id, gpus, mfu,
 
     Example: costmodel train gpt3-175b --hardware v100-sxm2-32gb --gpus 10000
     """
-    from .training_estimate import estimate_training
+    from ..training_estimate import estimate_training
 
     est = estimate_training(model, params=params, active_params=active_params, tokens=tokens,
                             samples=samples, hardware=hardware_id, n_gpus=gpus, dtype=dtype, mfu=mfu,

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import click
 
-from .cli_common import usage_errors
-from .errors import InputError
-from .plot import LANGUAGE_MODELS  # cheap: matplotlib is imported only when a plot is drawn
+from .options import usage_errors
+from ..errors import InputError
+from costmodel.plot import LANGUAGE_MODELS  # cheap: matplotlib is imported only when a plot is drawn
 
 out_option = click.option("--out", "out", required=True, type=click.Path(dir_okay=False),
                           help="File to write; the extension picks the format (.png or .svg). Example: --out cost.png")
@@ -45,7 +45,7 @@ def plot_training_cmd(models, hardware, gpus, region, out):
 
     Example: costmodel plot training --hardware a100-sxm4-80gb,h100-sxm5-80gb --out training.svg
     """
-    from .plot import plot_training
+    from costmodel.plot import plot_training
 
     _save(plot_training(models=_split(models), hardware=_split(hardware), n_gpus=gpus, region=region), out)
 
@@ -64,7 +64,7 @@ def plot_inference_cmd(model, hardware, gpus, prompt, output, out):
 
     Example: costmodel plot inference --model llama-2-7b --gpus 1 --out serving.png
     """
-    from .plot import plot_inference
+    from costmodel.plot import plot_inference
 
     _save(plot_inference(model=model, hardware=_split(hardware), n_gpus=gpus, prompt_tokens=prompt,
                          output_tokens=output), out)
@@ -84,7 +84,7 @@ def plot_sweep_cmd(table, x, y, hue, out):
     """
     import pandas as pd
 
-    from .plot import plot_sweep
+    from costmodel.plot import plot_sweep
 
     df = pd.read_csv(table)
     _save(plot_sweep(df, x, y, hue), out)

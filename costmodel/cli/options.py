@@ -7,7 +7,7 @@ import json
 
 import click
 
-from .errors import InputError, UnitError
+from ..errors import InputError, UnitError
 
 # API argument names that the CLI spells differently.
 _OPTION_NAMES = {"n_gpus": "--gpus", "hardware": "--hardware", "power_per_gpu": "--power",

@@ -7,7 +7,7 @@ import json
 import click
 
 from . import format as fmt
-from .cli_common import usage_errors
+from .options import usage_errors
 
 LAWS = ["besiroglu2024", "hoffmann2022", "kaplan2020"]
 
@@ -29,7 +29,7 @@ def optimal(budget, hardware, gpus, law, unique_tokens, inference_tokens, price_
 
     Example: costmodel optimal --budget '$10M' --hardware h100-sxm5-80gb --inference-tokens 5T
     """
-    from .scaling import compute_optimal
+    from ..scaling import compute_optimal
 
     options = {} if price_per_gpu_hour is None else {"price_per_gpu_hour": price_per_gpu_hour}
     r = compute_optimal(budget, hardware=hardware, n_gpus=gpus, law=law, unique_tokens=unique_tokens,
@@ -82,7 +82,7 @@ def compare_sizes_cmd(budget, tokens, sizes, hardware, gpus, law, as_csv, as_jso
 
     Example: costmodel compare-sizes --budget '$10M' --sizes 7B,30B,70B,200B
     """
-    from .scaling import compare_sizes
+    from ..scaling import compare_sizes
 
     df = compare_sizes(budget, tokens=tokens, sizes=[s for s in sizes.split(",") if s.strip()], law=law,
                        hardware=hardware, n_gpus=gpus)

@@ -7,7 +7,7 @@ import json
 import click
 
 from . import format as fmt
-from .cli_common import json_option, usage_errors
+from .options import json_option, usage_errors
 
 DEFAULT_MODELS = "gpt2,gpt2-xl,gpt3-175b,llama-2-70b,llama-3.1-405b,gpt4"
 CHINCHILLA_TOKENS_PER_PARAM = 20.0  # Hoffmann et al. 2022: compute-optimal D is about 20 N
@@ -30,9 +30,9 @@ def _ranged(r: dict, key: str, how) -> str:
 
 def compare_rows(models, hardware, gpus, serve_hardware, prompt, output, batch, region):
     """One row per model: its training run and its serving cost, as plain values."""
-    from .inference_estimate import estimate_inference
-    from .models import get_model
-    from .training_estimate import estimate_training
+    from ..inference_estimate import estimate_inference
+    from ..models import get_model
+    from ..training_estimate import estimate_training
 
     rows = []
     for name in models:

@@ -7,7 +7,7 @@ import json
 import click
 
 from . import format as fmt
-from .cli_common import csv_option, emit_table, footprint_options, json_option, usage_errors
+from .options import csv_option, emit_table, footprint_options, json_option, usage_errors
 
 
 @click.command(context_settings={"help_option_names": ["-h", "--help"]})
@@ -35,7 +35,7 @@ def infer(model, params, active_params, hardware_id, gpus, prompt, output, batch
 
     Example: costmodel infer llama-2-70b --hardware h100 --gpus 4 --prompt 512 --output 256 --batch 8
     """
-    from .inference_estimate import estimate_inference
+    from ..inference_estimate import estimate_inference
 
     est = estimate_inference(model, params=params, active_params=active_params, hardware=hardware_id,
                              n_gpus=gpus, prompt_tokens=prompt, output_tokens=output, batch_size=batch,
@@ -94,7 +94,7 @@ def regions_list(as_json, as_csv):
 
     Example: costmodel regions list --json
     """
-    from .regions import list_regions
+    from ..regions import list_regions
 
     items = list_regions()
     if as_json:

@@ -8,9 +8,9 @@ import sys
 import click
 
 from . import format as fmt
-from .cli_common import usage_errors
-from .errors import InputError
-from .units import parse_count
+from .options import usage_errors
+from ..errors import InputError
+from ..units import parse_count
 
 _RANGE = re.compile(r"^\s*([^.]+?)\s*\.\.\s*([^x+]+?)\s*(?:([x+])\s*(.+?))?\s*$")
 SHOWN = {"train": ["model", "hardware", "dtype", "n_gpus", "params", "tokens", "mfu", "wall_time_days", "gpu_hours_h",
@@ -99,7 +99,7 @@ def sweep_train(models, params, tokens, hardware_id, gpus, mfu, seq_len, micro_b
 
     Example: costmodel sweep train --model llama-2-7b,llama-2-70b --hardware h100 --gpus 64,512 --csv out.csv
     """
-    from .sweep import sweep_training
+    from ..sweep import sweep_training
 
     kwargs = _collect(model=models, params=params, tokens=tokens, hardware=hardware_id, n_gpus=gpus or "8",
                       mfu=mfu, seq_len=seq_len, micro_batch=micro_batch, tp=tp, recompute=recompute, method=method,
@@ -124,7 +124,7 @@ def sweep_infer(models, params, hardware_id, gpus, dtype, kv_dtype, region, pue,
 
     Example: costmodel sweep infer --model llama-2-70b --hardware a100,h100 --gpus 4,8 --batch 1..256x2
     """
-    from .sweep import sweep_inference
+    from ..sweep import sweep_inference
 
     kwargs = _collect(model=models, params=params, hardware=hardware_id, n_gpus=gpus or "1", dtype=dtype,
                       kv_dtype=kv_dtype, region=region, pue=pue, price_per_gpu_hour=price_per_gpu_hour,

@@ -13,17 +13,17 @@ import textwrap
 import click
 
 from . import format as fmt
-from .cli_common import _json, csv_option, emit_table, json_option
-from .errors import CostModelError
+from .options import _json, csv_option, emit_table, json_option
+from ..errors import CostModelError
 
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 
 
 # Subcommands defined in other modules, imported only when used (so `costmodel train`
 # does not pay for the sweep, plot or planning commands).
-_LAZY = {"compare": "cli_compare:compare", "compare-sizes": "cli_scaling:compare_sizes_cmd",
-         "infer": "cli_infer:infer", "optimal": "cli_scaling:optimal", "plot": "cli_plot:plot",
-         "regions": "cli_infer:regions", "sweep": "cli_sweep:sweep", "train": "cli_train:train"}
+_LAZY = {"compare": "compare:compare", "compare-sizes": "planning:compare_sizes_cmd",
+         "infer": "infer:infer", "optimal": "planning:optimal", "plot": "plot:plot",
+         "regions": "infer:regions", "sweep": "sweep:sweep", "train": "train:train"}
 
 
 class _Root(click.Group):
@@ -100,7 +100,7 @@ def hardware_list(as_json, as_csv, profile_path):
 
     Example: costmodel hardware list --json
     """
-    from .hardware import list_hardware
+    from ..hardware import list_hardware
 
     profiles = list_hardware(profile_path=profile_path)
     if as_json:
@@ -128,7 +128,7 @@ def hardware_show(hardware_id, as_json, profile_path):
 
     Example: costmodel hardware show h100-sxm5-80gb
     """
-    from .hardware import get_hardware
+    from ..hardware import get_hardware
 
     p = get_hardware(hardware_id, profile_path=profile_path)
     if as_json:
@@ -173,7 +173,7 @@ def models_list(as_json, as_csv):
 
     Example: costmodel models list
     """
-    from .models import list_models
+    from ..models import list_models
 
     specs = list_models()
     if as_json:
@@ -193,7 +193,7 @@ def models_show(model_id, as_json):
 
     Example: costmodel models show gpt3-175b
     """
-    from .models import get_model
+    from ..models import get_model
 
     data = get_model(model_id).to_dict()
     if as_json:
