@@ -1,49 +1,73 @@
 """The ``costmodel`` command line: parse, call the library, render.
 
-Exit codes: 0 success, 1 a costmodel error (unknown id, bad data), 2 a usage error
-(unknown option, a value with the wrong unit). Errors are one line on stderr; ``--debug``
-shows the traceback.
+Exit codes: 0 success, 1 a costmodel error (unknown id, bad data), 2 a usage error (unknown
+option, a value with the wrong unit, an input the library refuses). Errors are one line on
+stderr; ``--debug`` shows the traceback.
+
+Each command lives in a module of its own (``train``, ``infer``, ``compare``, ``planning``,
+``sweep``, ``plot``, ``catalog``), imported only when the command runs, so ``costmodel
+train`` does not pay for pandas, matplotlib or the other commands. Option destinations are
+named after the library keyword they feed (``--gpus`` -> ``n_gpus``), so a library error's
+``argument`` finds its option in the command's ``params``.
 """
 
 from __future__ import annotations
 
+import importlib
 import sys
-import textwrap
 
 import click
 
-from . import format as fmt
-from .options import _json, csv_option, emit_table, json_option
-from ..errors import CostModelError
+from costmodel.errors import CostModelError, InputError, UnitError
+
+__all__ = ["main", "Command", "Group", "CONTEXT"]
 
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 
+# command name -> "module:attribute" of this package, imported on first use.
+_LAZY = {"compare": "compare:compare", "compare-sizes": "planning:compare_sizes", "hardware": "catalog:hardware",
+         "infer": "infer:infer", "models": "catalog:models", "optimal": "planning:optimal", "plot": "plot:plot",
+         "regions": "catalog:regions", "sweep": "sweep:sweep", "train": "train:train"}
+_LEAF = "costmodel.cli.leaf"  # ctx.meta key: the context of the command that is running
 
-# Subcommands defined in other modules, imported only when used (so `costmodel train`
-# does not pay for the sweep, plot or planning commands).
-_LAZY = {"compare": "compare:compare", "compare-sizes": "planning:compare_sizes_cmd",
-         "infer": "infer:infer", "optimal": "planning:optimal", "plot": "plot:plot",
-         "regions": "infer:regions", "sweep": "sweep:sweep", "train": "train:train"}
+
+class Command(click.Command):
+    """A command that leaves its context where the root group finds it when the library
+    raises, to map the error's ``argument`` to one of this command's options."""
+
+    def invoke(self, ctx):
+        ctx.meta[_LEAF] = ctx
+        return super().invoke(ctx)
 
 
-class _Root(click.Group):
-    """Turns library errors into one line on stderr and the documented exit codes, and
-    imports the modules of subcommands on demand."""
+class Group(click.Group):
+    """A group of :class:`Command`s."""
+
+    command_class = Command
+
+
+class _Root(Group):
+    """Imports subcommands on demand and turns errors into one line on stderr with the
+    documented exit codes."""
 
     def list_commands(self, ctx):
         return sorted([*super().list_commands(ctx), *_LAZY])
 
     def get_command(self, ctx, name):
         if name in _LAZY:
-            import importlib
-
             module, attr = _LAZY[name].split(":")
-            return getattr(importlib.import_module(f".{module}", __package__), attr)
+            return getattr(importlib.import_module(f".{module}", __name__), attr)
         return super().get_command(ctx, name)
 
     def invoke(self, ctx):
+        debug = bool(ctx.obj and ctx.obj.get("debug"))
         try:
             return super().invoke(ctx)
+        except click.MissingParameter:
+            raise  # click's own message ("Missing option '--hardware'") with the usage line
+        except click.BadParameter as exc:  # a value a ParamType or click refused
+            name = _label(exc.param) or getattr(exc.param, "human_readable_name", None) or _hint(exc.param_hint)
+            _report(exc.ctx or ctx, name, exc.message, usage=True)
         except (click.exceptions.Exit, click.exceptions.Abort, click.ClickException):
             raise
         except BrokenPipeError:  # output piped into `head` and closed: stop quietly
@@ -52,16 +76,46 @@ class _Root(click.Group):
             os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
             ctx.exit(0)
         except CostModelError as exc:
-            if ctx.obj and ctx.obj.get("debug"):
+            if debug:
                 raise
-            click.echo(f"Error: {exc}", err=True)
-            ctx.exit(1)
+            _library_error(ctx.meta.get(_LEAF, ctx), exc)
         except Exception as exc:  # an internal bug: say so in one line
-            if ctx.obj and ctx.obj.get("debug"):
+            if debug:
                 raise
             click.echo(f"Internal error: {type(exc).__name__}: {exc}. Please report it "
                        "(run again with --debug for the traceback).", err=True)
             ctx.exit(1)
+
+
+def _library_error(leaf: click.Context, exc: CostModelError) -> None:
+    """``Error: --gpus: <message>`` when ``exc.argument`` is one of the command's options;
+    exit 2 for bad input (UnitError, InputError), 1 for anything else (unknown id, bad data)."""
+    param = next((p for p in leaf.command.params if exc.argument and p.name == exc.argument), None)
+    usage = isinstance(exc, (UnitError, InputError))
+    if isinstance(param, click.Option):
+        _report(leaf, _label(param), exc.message, usage=usage)
+    elif isinstance(param, click.Argument):  # the positional value speaks for itself
+        _report(leaf, None, exc.message, usage=usage)
+    else:  # no argument, or a keyword the command does not expose: the library's own words
+        _report(leaf, None, str(exc), usage=usage)
+
+
+def _report(ctx: click.Context, option: str | None, message: str, *, usage: bool) -> None:
+    head = f"{option}: " if option else ""
+    tail = f" (see '{ctx.command_path} --help')" if usage else ""
+    click.echo(f"Error: {head}{message}{tail}", err=True)
+    ctx.exit(2 if usage else 1)
+
+
+def _label(param) -> str | None:
+    """An option's long flag (``--gpus``); None for a positional argument or no parameter."""
+    if not isinstance(param, click.Option):
+        return None
+    return next((o for o in param.opts if o.startswith("--")), param.opts[0])
+
+
+def _hint(param_hint) -> str | None:
+    return param_hint if isinstance(param_hint, str) else None
 
 
 @click.group(cls=_Root, context_settings=CONTEXT, invoke_without_command=True)
@@ -76,141 +130,3 @@ def main(ctx, debug):
     ctx.ensure_object(dict)["debug"] = debug
     if ctx.invoked_subcommand is None:
         click.echo(ctx.get_help())
-
-
-profile_option = click.option("--profile-path", type=click.Path(file_okay=False), default=None,
-                              help="Extra directory of hardware profile TOML files "
-                                   "(also: COSTMODEL_PROFILE_PATH). Example: --profile-path ./my_hw")
-
-
-@main.group(context_settings=CONTEXT)
-def hardware():
-    """Hardware profiles: list them or show one with its sources.
-
-    Example: costmodel hardware show h100
-    """
-
-
-@hardware.command("list")
-@json_option
-@csv_option
-@profile_option
-def hardware_list(as_json, as_csv, profile_path):
-    """List every hardware profile with its headline figures.
-
-    Example: costmodel hardware list --json
-    """
-    from ..hardware import list_hardware
-
-    profiles = list_hardware(profile_path=profile_path)
-    if as_json:
-        return _json([p.to_dict() for p in profiles])
-    rows = []
-    for p in profiles:
-        dt = p.default_dtype
-        price = p.prices.get("on_demand")
-        rows.append([p.id, p.kind, str(p.launch_year), fmt.number(p.memory.to("GiB").magnitude),
-                     fmt.number(p.memory_bandwidth.to("TB/s").magnitude),
-                     f"{fmt.number(p.dense[dt].to('TFLOP/s').magnitude)} {dt}",
-                     fmt.number(p.tdp.to("W").magnitude),
-                     fmt.number(price.value.magnitude) if price else "-"])
-    emit_table(rows, ["id", "kind", "year", "memory GiB", "bandwidth TB/s", "dense TFLOP/s", "TDP W", "USD/h"], as_csv)
-
-
-@hardware.command("show")
-@click.argument("hardware_id")
-@json_option
-@profile_option
-def hardware_show(hardware_id, as_json, profile_path):
-    """Show every figure of one profile with its source.
-
-    HARDWARE_ID is an id or alias, e.g. h100, a100-sxm4-80gb, tpu-v4.
-
-    Example: costmodel hardware show h100-sxm5-80gb
-    """
-    from ..hardware import get_hardware
-
-    p = get_hardware(hardware_id, profile_path=profile_path)
-    if as_json:
-        return _json(p.to_dict())
-    click.echo(f"{p.name} ({p.id}) - {p.vendor} {p.kind}, {p.launch_year}")
-    click.echo(f"device: {p.device}")
-    rows = []
-    for key, q, unit in (("memory", p.memory, "GiB"), ("memory_bandwidth", p.memory_bandwidth, "TB/s"),
-                         ("tdp", p.tdp, "W"), ("idle_power", p.idle_power, "W"),
-                         ("interconnect", p.interconnect_bandwidth, "GB/s"),
-                         ("pcie", p.pcie_bandwidth, "GB/s")):
-        if q is not None:
-            label = key + (" (per direction)" if key in ("interconnect", "pcie") else "")
-            rows.append((label, fmt.qty(q, unit, 4), p.sources[key]))
-    for group, table in (("dense", p.dense), ("sparse", p.sparse)):
-        for dt, q in table.items():
-            value = fmt.number(q.to("TFLOP/s").magnitude, 5) + (" TOP/s" if dt.startswith("int") else " TFLOP/s")
-            rows.append((f"{group} {dt}", value, p.sources[f"{group}.{dt}"]))
-    for kind, price in p.prices.items():
-        rows.append((f"price {kind}", f"{fmt.qty(price.value, None, 4)} ({price.provider}, {price.date})",
-                     price.source))
-    width = max(len(r[0]) for r in rows)
-    for label, value, source in rows:
-        click.echo(f"{label.ljust(width)}  {value}")
-        click.echo(textwrap.fill(f"source: {source}", width=100, initial_indent=" " * 4,
-                                 subsequent_indent=" " * 6))
-
-
-@main.group(context_settings=CONTEXT)
-def models():
-    """The model catalog: list models or show one with its source.
-
-    Example: costmodel models show llama-2-70b
-    """
-
-
-@models.command("list")
-@json_option
-@csv_option
-def models_list(as_json, as_csv):
-    """List every catalogued model.
-
-    Example: costmodel models list
-    """
-    from ..models import list_models
-
-    specs = list_models()
-    if as_json:
-        return _json([m.to_dict() for m in specs])
-    rows = [[m.id, m.kind, fmt.count(m.params.magnitude),
-             fmt.count(m.active_params.magnitude) if m.kind == "moe-decoder" else "",
-             fmt.count(m.training_tokens.magnitude) if m.training_tokens is not None else "-",
-             "estimate" if m.estimate else ""] for m in specs]
-    emit_table(rows, ["id", "kind", "params", "active", "training tokens", "note"], as_csv)
-
-
-@models.command("show")
-@click.argument("model_id")
-@json_option
-def models_show(model_id, as_json):
-    """Show one catalogued model's shape, counts and source.
-
-    Example: costmodel models show gpt3-175b
-    """
-    from ..models import get_model
-
-    data = get_model(model_id).to_dict()
-    if as_json:
-        return _json(data)
-    width = max(len(k) for k in data)
-    for key, value in data.items():
-        shown = fmt.count(value) if key in ("params", "active_params", "training_tokens",
-                                             "training_samples") else value
-        click.echo(f"{key.ljust(width)}  {shown}")
-
-
-
-
-
-def run() -> None:  # pragma: no cover
-    main(prog_name="costmodel")
-
-
-if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())

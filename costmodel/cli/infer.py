@@ -1,50 +1,51 @@
-"""``costmodel infer`` and ``costmodel regions``: serving estimates and grid regions."""
+"""``costmodel infer``: one serving estimate as a readable summary or JSON."""
 
 from __future__ import annotations
-
-import json
 
 import click
 
 from . import format as fmt
-from .options import csv_option, emit_table, footprint_options, json_option, usage_errors
+from .options import command, emit_json, footprint_options, hardware_option, json_option, profile_option
+from .types import COUNT, DTYPE, WHOLE, Count, Whole
+
+TOKENS = Count(allow_zero=True)
 
 
-@click.command(context_settings={"help_option_names": ["-h", "--help"]})
+@command()
 @click.argument("model", required=False)
-@click.option("--params", help="Total parameters when MODEL is not catalogued (count; e.g. 7B).")
-@click.option("--active-params", help="Active parameters per token, for mixture-of-experts (e.g. 13B).")
-@click.option("--hardware", "hardware_id", required=True, help="Hardware profile id or alias. Example: --hardware h100")
-@click.option("--gpus", default="1", show_default=True, help="Devices serving one replica (tensor parallel).")
-@click.option("--prompt", default="512", show_default=True, help="Prompt tokens per request (count).")
-@click.option("--output", default="256", show_default=True, help="Output tokens per request (count; 0 = one forward pass).")
-@click.option("--batch", default="1", show_default=True, help="Requests served together.")
+@click.option("--params", type=COUNT, help="Total parameters when MODEL is not catalogued (e.g. 7B).")
+@click.option("--active-params", type=COUNT, help="Active parameters per token, for mixture-of-experts (e.g. 13B).")
+@hardware_option("Hardware profile id or alias. Example: --hardware h100", required=True)
+@click.option("--gpus", "n_gpus", type=Whole(limit=1e6), default=1, show_default=True,
+              help="Devices serving one replica (tensor parallel).")
+@click.option("--prompt", "prompt_tokens", type=TOKENS, default=512, show_default=True,
+              help="Prompt tokens per request.")
+@click.option("--output", "output_tokens", type=TOKENS, default=256, show_default=True,
+              help="Output tokens per request (0 = one forward pass).")
+@click.option("--batch", "batch_size", type=WHOLE, default=1, show_default=True, help="Requests served together.")
 @click.option("--batching", type=click.Choice(["static", "continuous"]), default="static", show_default=True,
               help="static: the batch runs together; continuous: --batch requests in flight (in-flight batching).")
-@click.option("--dtype", help="Weight precision (bf16, fp16, fp8, int8, int4). Example: --dtype fp8")
-@click.option("--kv-dtype", help="KV-cache precision (default: the weight precision, bf16 for int weights).")
+@click.option("--dtype", type=DTYPE, help="Weight precision (bf16, fp16, fp8, int8, int4). Example: --dtype fp8")
+@click.option("--kv-dtype", type=DTYPE, help="KV-cache precision (default: the weight precision, bf16 for int weights).")
 @click.option("--strict", is_flag=True, help="Fail instead of reporting a model that does not fit.")
 @footprint_options
 @json_option
-@click.option("--profile-path", type=click.Path(file_okay=False), default=None,
-              help="Extra directory of hardware profile TOML files.")
-@usage_errors
-def infer(model, params, active_params, hardware_id, gpus, prompt, output, batch, batching, dtype, kv_dtype,
-          strict, as_json, profile_path, **footprint):
+@profile_option
+def infer(model, as_json, **options):
     """Estimate latency, throughput, memory, energy and cost of serving requests.
 
     Example: costmodel infer llama-2-70b --hardware h100 --gpus 4 --prompt 512 --output 256 --batch 8
     """
-    from ..inference_estimate import estimate_inference
+    import costmodel
 
-    est = estimate_inference(model, params=params, active_params=active_params, hardware=hardware_id,
-                             n_gpus=gpus, prompt_tokens=prompt, output_tokens=output, batch_size=batch,
-                             batching=batching, dtype=dtype, kv_dtype=kv_dtype, strict=strict,
-                             profile_path=profile_path, **footprint)
+    if model is None and options["params"] is None:
+        raise costmodel.InputError("give MODEL (a catalog id, see `costmodel models list`) or --params",
+                                   argument="params")
+    est = costmodel.estimate_inference(model, **options)
     if as_json:
-        click.echo(json.dumps({**est.to_dict(ranges=True), "assumptions": est.assumptions}, indent=2, default=str))
-        return
-    click.echo(render(est))
+        emit_json({**est.to_dict(ranges=True), "assumptions": est.assumptions})
+    else:
+        click.echo(render(est))
 
 
 def render(est) -> str:
@@ -76,31 +77,3 @@ def render(est) -> str:
     lines.append("Assumptions:")
     lines += [f"  {k}: {v}" for k, v in est.assumptions.items()]
     return "\n".join(lines)
-
-
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
-def regions():
-    """Grid regions: carbon intensity and typical PUE, with sources.
-
-    Example: costmodel regions list
-    """
-
-
-@regions.command("list")
-@json_option
-@csv_option
-def regions_list(as_json, as_csv):
-    """List every region with its grid intensity and PUE.
-
-    Example: costmodel regions list --json
-    """
-    from ..regions import list_regions
-
-    items = list_regions()
-    if as_json:
-        click.echo(json.dumps([{"id": r.id, "name": r.name, "grid_intensity_g_per_kWh": r.grid_intensity.magnitude,
-                                "grid_year": r.grid_year, "grid_source": r.grid_source, "pue": r.pue,
-                                "pue_source": r.pue_source} for r in items], indent=2))
-        return
-    rows = [[r.id, r.name, fmt.number(r.grid_intensity.magnitude), str(r.grid_year), f"{r.pue:.2f}"] for r in items]
-    emit_table(rows, ["id", "name", "gCO2e/kWh", "year", "PUE"], as_csv)

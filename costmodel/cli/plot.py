@@ -1,20 +1,30 @@
-"""``costmodel plot``: training, inference and sweep pictures as PNG or SVG."""
+"""``costmodel plot``: training, inference and sweep pictures as PNG, SVG or PDF."""
 
 from __future__ import annotations
 
 import click
 
-from .options import usage_errors
-from ..errors import InputError
 from costmodel.plot import LANGUAGE_MODELS  # cheap: matplotlib is imported only when a plot is drawn
 
-out_option = click.option("--out", "out", required=True, type=click.Path(dir_okay=False),
-                          help="File to write; the extension picks the format (.png or .svg). Example: --out cost.png")
+from .options import group
+from .types import WHOLE, Whole
+
+SUFFIXES = (".png", ".svg", ".pdf")
+
+
+def _check_out(ctx, param, value):
+    """Refuse a file name whose extension names no image format, before anything is drawn."""
+    if value is not None and not value.lower().endswith(SUFFIXES):
+        raise click.BadParameter(f"expected a .png, .svg or .pdf file name, got {value!r}", ctx, param)
+    return value
+
+
+out_option = click.option("--out", "out", required=True, type=click.Path(dir_okay=False), callback=_check_out,
+                          help="File to write; the extension picks the format (.png, .svg or .pdf). "
+                               "Example: --out cost.png")
 
 
 def _save(fig, out: str) -> None:
-    if not out.lower().endswith((".png", ".svg", ".pdf")):
-        raise InputError(f"out: expected a .png, .svg or .pdf file name, got {out!r}")
     fig.savefig(out, dpi=150)
     click.echo(f"wrote {out}")
 
@@ -23,7 +33,7 @@ def _split(text: str) -> list[str]:
     return [t.strip() for t in text.split(",") if t.strip()]
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@group()
 def plot():
     """Pictures of estimates (needs the plot extra: pip install 'costmodel[plot]').
 
@@ -32,42 +42,42 @@ def plot():
 
 
 @plot.command("training")
-@click.option("--models", default=",".join(LANGUAGE_MODELS),
+@click.option("--models", metavar="ID[,...]", default=",".join(LANGUAGE_MODELS),
               show_default=True, help="Comma-separated catalog ids.")
-@click.option("--hardware", default="a100-sxm4-80gb,h100-sxm5-80gb,b200", show_default=True,
+@click.option("--hardware", metavar="ID[,...]", default="a100-sxm4-80gb,h100-sxm5-80gb,b200", show_default=True,
               help="Comma-separated hardware ids, one series each.")
-@click.option("--gpus", default=1024, show_default=True, type=click.IntRange(1), help="Training devices.")
-@click.option("--region", help="Grid region for energy and carbon. Example: --region us")
+@click.option("--gpus", "n_gpus", default=1024, show_default=True, type=WHOLE, help="Training devices.")
+@click.option("--region", metavar="ID", help="Grid region for energy and carbon. Example: --region us")
 @out_option
-@usage_errors
-def plot_training_cmd(models, hardware, gpus, region, out):
+def plot_training_cmd(models, hardware, n_gpus, region, out):
     """Training cost and energy vs parameter count, GPT-2 to GPT-4, log-log.
 
     Example: costmodel plot training --hardware a100-sxm4-80gb,h100-sxm5-80gb --out training.svg
     """
     from costmodel.plot import plot_training
 
-    _save(plot_training(models=_split(models), hardware=_split(hardware), n_gpus=gpus, region=region), out)
+    _save(plot_training(models=_split(models), hardware=_split(hardware), n_gpus=n_gpus, region=region), out)
 
 
 @plot.command("inference")
-@click.option("--model", default="llama-2-70b", show_default=True, help="Catalog id.")
-@click.option("--hardware", default="a100-sxm4-80gb,h100-sxm5-80gb,h200-sxm-141gb", show_default=True,
-              help="Comma-separated hardware ids, one series each.")
-@click.option("--gpus", default=4, show_default=True, type=click.IntRange(1), help="Devices per replica.")
-@click.option("--prompt", default=512, show_default=True, type=click.IntRange(0), help="Prompt tokens.")
-@click.option("--output", default=256, show_default=True, type=click.IntRange(0), help="Output tokens.")
+@click.option("--model", metavar="ID", default="llama-2-70b", show_default=True, help="Catalog id.")
+@click.option("--hardware", metavar="ID[,...]", default="a100-sxm4-80gb,h100-sxm5-80gb,h200-sxm-141gb",
+              show_default=True, help="Comma-separated hardware ids, one series each.")
+@click.option("--gpus", "n_gpus", default=4, show_default=True, type=Whole(limit=1e6), help="Devices per replica.")
+@click.option("--prompt", "prompt_tokens", default=512, show_default=True, type=Whole(allow_zero=True),
+              help="Prompt tokens.")
+@click.option("--output", "output_tokens", default=256, show_default=True, type=Whole(allow_zero=True),
+              help="Output tokens.")
 @out_option
-@usage_errors
-def plot_inference_cmd(model, hardware, gpus, prompt, output, out):
+def plot_inference_cmd(model, hardware, n_gpus, prompt_tokens, output_tokens, out):
     """Serving latency (TTFT, TPOT) and cost per million tokens vs batch size.
 
     Example: costmodel plot inference --model llama-2-7b --gpus 1 --out serving.png
     """
     from costmodel.plot import plot_inference
 
-    _save(plot_inference(model=model, hardware=_split(hardware), n_gpus=gpus, prompt_tokens=prompt,
-                         output_tokens=output), out)
+    _save(plot_inference(model=model, hardware=_split(hardware), n_gpus=n_gpus, prompt_tokens=prompt_tokens,
+                         output_tokens=output_tokens), out)
 
 
 @plot.command("sweep")
@@ -76,7 +86,6 @@ def plot_inference_cmd(model, hardware, gpus, prompt, output, out):
 @click.option("--y", "y", required=True, help="Column for the y axis. Example: --y wall_time_days")
 @click.option("--hue", help="Column whose values become separate series. Example: --hue hardware")
 @out_option
-@usage_errors
 def plot_sweep_cmd(table, x, y, hue, out):
     """Any sweep table (CSV from `costmodel sweep ... --csv`) as a log-log plot.
 
@@ -86,5 +95,4 @@ def plot_sweep_cmd(table, x, y, hue, out):
 
     from costmodel.plot import plot_sweep
 
-    df = pd.read_csv(table)
-    _save(plot_sweep(df, x, y, hue), out)
+    _save(plot_sweep(pd.read_csv(table), x, y, hue), out)
