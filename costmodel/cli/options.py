@@ -62,14 +62,24 @@ def footprint_options(command):
     return command
 
 
+def _provenance() -> dict:
+    import costmodel
+
+    return {"costmodel": costmodel.provenance()}
+
+
 def emit_json(data) -> None:
-    """Only JSON on stdout."""
-    click.echo(json.dumps(data, indent=2, default=str))
+    """Only JSON on stdout, stating the costmodel version and calibration dates: an object
+    gains the key ``costmodel``; a list becomes ``{"costmodel": ..., "rows": [...]}``."""
+    body = {**_provenance(), **data} if isinstance(data, dict) else {**_provenance(), "rows": list(data)}
+    click.echo(json.dumps(body, indent=2, default=str))
 
 
 def emit_json_frame(df) -> None:
-    """A DataFrame as JSON, one object per row."""
-    click.echo(df.to_json(orient="records"))
+    """A DataFrame as :func:`emit_json` writes a list, one object per row (pandas writes the
+    rows, so a million-row sweep is not turned into Python dicts first)."""
+    head = json.dumps(_provenance())[:-1]  # '{"costmodel": {...}' without the closing brace
+    click.echo(f'{head}, "rows": {df.to_json(orient="records")}}}')
 
 
 def emit_table(rows: list, header: list, as_csv: bool) -> None:
