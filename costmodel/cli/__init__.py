@@ -60,7 +60,6 @@ class _Root(Group):
         return super().get_command(ctx, name)
 
     def invoke(self, ctx):
-        debug = bool(ctx.obj and ctx.obj.get("debug"))
         try:
             return super().invoke(ctx)
         except click.MissingParameter:
@@ -76,15 +75,20 @@ class _Root(Group):
             os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
             ctx.exit(0)
         except CostModelError as exc:
-            if debug:
+            if _debug(ctx):
                 raise
             _library_error(ctx.meta.get(_LEAF, ctx), exc)
         except Exception as exc:  # an internal bug: say so in one line
-            if debug:
+            if _debug(ctx):
                 raise
             click.echo(f"Internal error: {type(exc).__name__}: {exc}. Please report it "
                        "(run again with --debug for the traceback).", err=True)
             ctx.exit(1)
+
+
+def _debug(ctx: click.Context) -> bool:
+    """Whether --debug was given (read after `main` ran and stored it)."""
+    return bool(ctx.obj and ctx.obj.get("debug"))
 
 
 def _library_error(leaf: click.Context, exc: CostModelError) -> None:
