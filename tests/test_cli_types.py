@@ -53,7 +53,7 @@ def test_no_count_or_quantity_option_reads_as_text():
                 continue
             seen |= flags
             metavar = _metavar(param, command)
-            assert isinstance(param.type, t._Type), f"{path} {flags}: plain {param.type.name}"
+            assert isinstance(param.type, t.DomainType), f"{path} {flags}: plain {param.type.name}"
             assert "TEXT" not in metavar and "STRING" not in metavar, f"{path} {flags}: {metavar}"
             if flags & COUNTS:
                 assert metavar.startswith(("COUNT", "N")), f"{path} {flags}: {metavar}"

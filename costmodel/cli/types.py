@@ -17,18 +17,20 @@ import click
 from costmodel import units
 from costmodel.errors import UnitError
 
-__all__ = ["Count", "Quantity", "Whole", "Number", "Precision", "Budget", "Values", "COUNT", "WHOLE", "FRACTION",
+__all__ = ["DomainType", "Count", "Quantity", "Whole", "Number", "Precision", "Budget", "Values", "COUNT", "WHOLE", "FRACTION",
            "PUE", "DTYPE", "BUDGET"]
 
 
-class _Type(click.ParamType):
+class DomainType(click.ParamType):
+    """Base of the types below: a fixed metavar for --help."""
+
     metavar = "VALUE"
 
     def get_metavar(self, param, ctx=None):  # click 8.1 passes no ctx, 8.2+ does
         return self.metavar
 
 
-class Count(_Type):
+class Count(DomainType):
     """A count of parameters, tokens or samples (``7B``, ``300e9``, ``1.7T``) -> float."""
 
     name = "count"
@@ -44,7 +46,7 @@ class Count(_Type):
             self.fail(exc.message, param, ctx)
 
 
-class Quantity(_Type):
+class Quantity(DomainType):
     """A quantity of one kind of ``costmodel.units`` (``"$2.50/h"``, ``"400 W"``) -> a float
     in that kind's canonical unit; a bare number is taken to be in ``unit``, which is the
     canonical unit (the metavar shows it)."""
@@ -62,7 +64,7 @@ class Quantity(_Type):
             self.fail(exc.message, param, ctx)
 
 
-class Whole(_Type):
+class Whole(DomainType):
     """A whole number from 1 (0 with ``allow_zero``) to ``limit``: devices, parallel degrees,
     batch sizes -> int. Count suffixes work (``--gpus 1k``)."""
 
@@ -83,7 +85,7 @@ class Whole(_Type):
         return int(number)
 
 
-class Number(_Type):
+class Number(DomainType):
     """A plain float in ``[low, high]`` (``(low, high]`` with ``low_open``); NaN is refused."""
 
     name = "number"
@@ -105,7 +107,7 @@ class Number(_Type):
         return x
 
 
-class Precision(_Type):
+class Precision(DomainType):
     """A precision name or alias (``bf16``, ``bfloat16``, ``FP8``) -> its canonical name."""
 
     name = "precision"
@@ -121,7 +123,7 @@ class Precision(_Type):
             self.fail(f"expected one of {', '.join(PRECISIONS)}, got {value!r}", param, ctx)
 
 
-class Budget(_Type):
+class Budget(DomainType):
     """Compute, money, device-hours or energy (``'$10M'``, ``'1e24 FLOP'``, ``'500000 GPU*h'``,
     ``'5 GWh'``) -> a Quantity of the first of those kinds it reads as (a bare number is FLOP)."""
 
@@ -145,7 +147,7 @@ _RANGE = re.compile(r"^\s*([^.]+?)\s*\.\.\s*([^x+]+?)\s*(?:([x+])\s*(.+?))?\s*$"
 LIMIT = 5_000_000  # values one range may produce
 
 
-class Values(_Type):
+class Values(DomainType):
     """A sweep's list: ``'8,64,512'`` -> ['8', '64', '512']; ranges ``'1..256x2'`` (1, 2, 4, ...,
     256) and ``'128..1024+128'`` (arithmetic) -> numbers. Entries stay as written; the library
     parses each one (and names the option's keyword when one is wrong)."""
