@@ -113,13 +113,14 @@ def test_user_given_inputs_carry_no_range():
 def test_cli_prints_ranges_and_json_has_low_high():
     from click.testing import CliRunner
 
+    from costmodel.cli import format as fmt
     from costmodel.cli import main
 
     out = CliRunner().invoke(main, ["train", "llama-2-7b", "--hardware", "h100", "--gpus", "64"]).stdout
     line = next(l for l in out.splitlines() if "wall time" in l)
     est = estimate_training("llama-2-7b", hardware="h100", n_gpus=64)
     lo, hi = (e.wall_time.to("day").magnitude for e in (est.low, est.high))
-    assert f"({costmodel.format.number(lo)}-{costmodel.format.number(hi)}) days" in line
+    assert f"({fmt.number(lo)}-{fmt.number(hi)}) days" in line
     data = json.loads(CliRunner().invoke(main, ["train", "llama-2-7b", "--hardware", "h100", "--gpus", "64",
                                                 "--json"]).stdout)
     assert data["gpu_hours_h_low"] < data["gpu_hours_h"] < data["gpu_hours_h_high"]

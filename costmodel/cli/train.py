@@ -2,40 +2,36 @@
 
 from __future__ import annotations
 
-import json
-
 import click
 
 from . import format as fmt
-from .cli_common import footprint_options, usage_errors
+from .options import command, emit_json, footprint_options, hardware_option, json_option, profile_option
+from .types import COUNT, DTYPE, FRACTION, WHOLE
 
 
-@click.command(context_settings={"help_option_names": ["-h", "--help"]})
+@command()
 @click.argument("model", required=False)
-@click.option("--params", help="Total parameters when MODEL is not catalogued (count; e.g. 7B, 7e9).")
-@click.option("--active-params", help="Active parameters per token, for mixture-of-experts (e.g. 37B).")
-@click.option("--tokens", help="Training tokens (count; default: the catalog's reported figure). Example: 300B")
-@click.option("--samples", help="Images or rows seen, for CNN/ViT/linear models (count). Example: 115M")
-@click.option("--hardware", "hardware_id", required=True,
-              help="Hardware profile id or alias. Example: --hardware a100-sxm4-80gb")
-@click.option("--gpus", required=True, help="Number of accelerators (TPU chips). Example: --gpus 1024")
-@click.option("--mfu", type=float, help="Model FLOPs utilisation in (0, 1]; default: calibrated. Example: 0.4")
-@click.option("--dtype", help="Training precision (bf16, fp16, fp8, fp32); default bf16, or fp16 without bf16.")
-@click.option("--seq-len", help="Training sequence length in tokens (default: the model's context). Example: 4096")
-@click.option("--micro-batch", default="1", show_default=True, help="Sequences per micro-batch per device.")
-@click.option("--tp", help="Tensor-parallel degree (default: the smallest that fits). Example: --tp 8")
-@click.option("--pp", default="1", show_default=True, help="Pipeline-parallel degree.")
+@click.option("--params", type=COUNT, help="Total parameters when MODEL is not catalogued (e.g. 7B, 7e9).")
+@click.option("--active-params", type=COUNT, help="Active parameters per token, for mixture-of-experts (e.g. 37B).")
+@click.option("--tokens", type=COUNT, help="Training tokens (default: the catalog's reported figure). Example: 300B")
+@click.option("--samples", type=COUNT, help="Images or rows seen, for CNN/ViT/linear models. Example: 115M")
+@hardware_option("Hardware profile id or alias. Example: --hardware a100-sxm4-80gb", required=True)
+@click.option("--gpus", "n_gpus", type=WHOLE, required=True, help="Number of accelerators (TPU chips). Example: --gpus 1024")
+@click.option("--mfu", type=FRACTION, help="Model FLOPs utilisation in (0, 1]; default: calibrated. Example: 0.4")
+@click.option("--dtype", type=DTYPE, help="Training precision (bf16, fp16, fp8, fp32); default bf16, or fp16 without bf16.")
+@click.option("--seq-len", type=COUNT, help="Training sequence length in tokens (default: the model's context). "
+                                            "Example: 4096")
+@click.option("--micro-batch", type=WHOLE, default=1, show_default=True, help="Sequences per micro-batch per device.")
+@click.option("--tp", type=WHOLE, help="Tensor-parallel degree (default: the smallest that fits). Example: --tp 8")
+@click.option("--pp", type=WHOLE, default=1, show_default=True, help="Pipeline-parallel degree.")
 @click.option("--zero-stage", type=click.IntRange(0, 3), default=3, show_default=True,
               help="ZeRO stage sharding optimizer(1)/gradients(2)/weights(3) over data parallelism.")
 @click.option("--recompute", type=click.Choice(["none", "selective", "full"]), default="selective",
               show_default=True, help="Activation recomputation policy.")
 @footprint_options
-@click.option("--json", "as_json", is_flag=True, help="Write only JSON to stdout.")
-@click.option("--profile-path", type=click.Path(file_okay=False), default=None,
-              help="Extra directory of hardware profile TOML files.")
-@usage_errors
-def train(model, params, active_params, tokens, samples, hardware_id, gpus, mfu, dtype, seq_len,
-          micro_batch, tp, pp, zero_stage, recompute, as_json, profile_path, **footprint):
+@json_option
+@profile_option
+def train(model, as_json, **options):
     """Estimate FLOPs, time, GPU-hours and memory of a training run.
 
     MODEL is a catalog id (see `costmodel models list`); leave it out and give --params
@@ -43,17 +39,16 @@ def train(model, params, active_params, tokens, samples, hardware_id, gpus, mfu,
 
     Example: costmodel train gpt3-175b --hardware v100-sxm2-32gb --gpus 10000
     """
-    from .training_estimate import estimate_training
+    import costmodel
 
-    est = estimate_training(model, params=params, active_params=active_params, tokens=tokens,
-                            samples=samples, hardware=hardware_id, n_gpus=gpus, dtype=dtype, mfu=mfu,
-                            seq_len=seq_len, micro_batch=micro_batch, tp=tp, pp=pp,
-                            zero_stage=zero_stage, recompute=recompute, profile_path=profile_path,
-                            **footprint)
+    if model is None and options["params"] is None:
+        raise costmodel.InputError("give MODEL (a catalog id, see `costmodel models list`) or --params",
+                                   argument="params")
+    est = costmodel.estimate_training(model, **options)
     if as_json:
-        click.echo(json.dumps({**est.to_dict(ranges=True), "assumptions": est.assumptions}, indent=2, default=str))
-        return
-    click.echo(render(est))
+        emit_json({**est.to_dict(ranges=True), "assumptions": est.assumptions})
+    else:
+        click.echo(render(est))
 
 
 def render(est) -> str:

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-import json
-
 import click
 
 from . import format as fmt
-from .cli_common import json_option, usage_errors
+from .options import command, csv_option, emit_json, hardware_option, json_option
+from .types import WHOLE, Count
+
+TOKENS = Count(allow_zero=True)
 
 DEFAULT_MODELS = "gpt2,gpt2-xl,gpt3-175b,llama-2-70b,llama-3.1-405b,gpt4"
 CHINCHILLA_TOKENS_PER_PARAM = 20.0  # Hoffmann et al. 2022: compute-optimal D is about 20 N
@@ -30,9 +31,7 @@ def _ranged(r: dict, key: str, how) -> str:
 
 def compare_rows(models, hardware, gpus, serve_hardware, prompt, output, batch, region):
     """One row per model: its training run and its serving cost, as plain values."""
-    from .inference_estimate import estimate_inference
-    from .models import get_model
-    from .training_estimate import estimate_training
+    from costmodel import estimate_inference, estimate_training, get_model
 
     rows = []
     for name in models:
@@ -67,22 +66,25 @@ def compare_rows(models, hardware, gpus, serve_hardware, prompt, output, batch, 
     return rows
 
 
-@click.command(context_settings={"help_option_names": ["-h", "--help"]})
-@click.option("--models", default=DEFAULT_MODELS, show_default=True,
+@command()
+@click.option("--models", metavar="ID[,...]", default=DEFAULT_MODELS, show_default=True,
               help="Comma-separated catalog ids. Example: --models gpt2,llama-2-70b")
-@click.option("--hardware", "hardware_id", default="h100-sxm5-80gb", show_default=True,
-              help="Training hardware profile. Example: --hardware a100-sxm4-80gb")
-@click.option("--gpus", default="1024", show_default=True, help="Training devices. Example: --gpus 4096")
-@click.option("--serve-hardware", default="h100-sxm5-80gb", show_default=True,
+@hardware_option("Training hardware profile. Example: --hardware a100-sxm4-80gb", default="h100-sxm5-80gb",
+                 show_default=True)
+@click.option("--gpus", "n_gpus", type=WHOLE, default=1024, show_default=True,
+              help="Training devices. Example: --gpus 4096")
+@click.option("--serve-hardware", metavar="ID", default="h100-sxm5-80gb", show_default=True,
               help="Serving hardware; each model gets the fewest power-of-two devices that hold it.")
-@click.option("--prompt", default="512", show_default=True, help="Prompt tokens per request.")
-@click.option("--output", default="256", show_default=True, help="Output tokens per request.")
-@click.option("--batch", default="8", show_default=True, help="Requests served together.")
-@click.option("--region", help="Grid region for carbon intensity and PUE. Example: --region us")
-@click.option("--csv", "as_csv", is_flag=True, help="Write the table as CSV to stdout.")
+@click.option("--prompt", "prompt_tokens", type=TOKENS, default=512, show_default=True,
+              help="Prompt tokens per request.")
+@click.option("--output", "output_tokens", type=TOKENS, default=256, show_default=True,
+              help="Output tokens per request.")
+@click.option("--batch", "batch_size", type=WHOLE, default=8, show_default=True, help="Requests served together.")
+@click.option("--region", metavar="ID", help="Grid region for carbon intensity and PUE. Example: --region us")
+@csv_option
 @json_option
-@usage_errors
-def compare(models, hardware_id, gpus, serve_hardware, prompt, output, batch, region, as_csv, as_json):
+def compare(models, hardware, n_gpus, serve_hardware, prompt_tokens, output_tokens, batch_size, region, as_csv,
+            as_json):
     """Do bigger models cost more? Training and serving cost from GPT-2 to GPT-4.
 
     Training runs on --gpus x --hardware with the calibrated MFU and the catalog's reported
@@ -91,9 +93,10 @@ def compare(models, hardware_id, gpus, serve_hardware, prompt, output, batch, re
     Example: costmodel compare --hardware a100-sxm4-80gb --gpus 2048 --region us
     """
     names = [m.strip() for m in models.split(",") if m.strip()]
-    rows = compare_rows(names, hardware_id, gpus, serve_hardware, prompt, output, batch, region)
+    setup = (hardware, n_gpus, serve_hardware, prompt_tokens, output_tokens, batch_size, region)
+    rows = compare_rows(names, *setup)
     if as_json:
-        click.echo(json.dumps(rows, indent=2))
+        emit_json(rows)
     elif as_csv:
         import csv
         import sys
@@ -102,7 +105,7 @@ def compare(models, hardware_id, gpus, serve_hardware, prompt, output, batch, re
         writer.writeheader()
         writer.writerows(rows)
     else:
-        click.echo(render(rows, hardware_id, gpus, serve_hardware, prompt, output, batch, region))
+        click.echo(render(rows, *setup))
 
 
 def render(rows, hardware, gpus, serve_hardware, prompt, output, batch, region) -> str:
@@ -118,7 +121,7 @@ def render(rows, hardware, gpus, serve_hardware, prompt, output, batch, region) 
     notes = [
         f"Training: {gpus} x {hardware}, calibrated MFU, {region or 'world-average grid, cloud PUE 1.10'}, "
         "on-demand cloud price.",
-        f"Serving: {serve_hardware}, {prompt} prompt / {output} output tokens, batch {batch}; "
+        f"Serving: {serve_hardware}, {fmt.count(prompt)} prompt / {fmt.count(output)} output tokens, batch {batch}; "
         "USD per million output tokens at on-demand price.",
         "* tokens not reported: 20 per parameter (Hoffmann et al. 2022). gpt4 is an estimate (catalog notes).",
         "Ranges in brackets (low-high); energy and CO2e ranges are in --json.",

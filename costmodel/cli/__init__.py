@@ -1,0 +1,136 @@
+"""The ``costmodel`` command line: parse, call the library, render.
+
+Exit codes: 0 success, 1 a costmodel error (unknown id, bad data), 2 a usage error (unknown
+option, a value with the wrong unit, an input the library refuses). Errors are one line on
+stderr; ``--debug`` shows the traceback.
+
+Each command lives in a module of its own (``train``, ``infer``, ``compare``, ``planning``,
+``sweep``, ``plot``, ``catalog``), imported only when the command runs, so ``costmodel
+train`` does not pay for pandas, matplotlib or the other commands. Option destinations are
+named after the library keyword they feed (``--gpus`` -> ``n_gpus``), so a library error's
+``argument`` finds its option in the command's ``params``.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+
+import click
+
+from costmodel.errors import CostModelError, InputError, UnitError
+
+__all__ = ["main", "Command", "Group", "CONTEXT"]
+
+CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
+
+# command name -> "module:attribute" of this package, imported on first use.
+_LAZY = {"compare": "compare:compare", "compare-sizes": "planning:compare_sizes", "hardware": "catalog:hardware",
+         "infer": "infer:infer", "models": "catalog:models", "optimal": "planning:optimal", "plot": "plot:plot",
+         "regions": "catalog:regions", "sweep": "sweep:sweep", "train": "train:train"}
+_LEAF = "costmodel.cli.leaf"  # ctx.meta key: the context of the command that is running
+
+
+class Command(click.Command):
+    """A command that leaves its context where the root group finds it when the library
+    raises, to map the error's ``argument`` to one of this command's options."""
+
+    def invoke(self, ctx):
+        ctx.meta[_LEAF] = ctx
+        return super().invoke(ctx)
+
+
+class Group(click.Group):
+    """A group of :class:`Command`s."""
+
+    command_class = Command
+
+
+class _Root(Group):
+    """Imports subcommands on demand and turns errors into one line on stderr with the
+    documented exit codes."""
+
+    def list_commands(self, ctx):
+        return sorted([*super().list_commands(ctx), *_LAZY])
+
+    def get_command(self, ctx, name):
+        if name in _LAZY:
+            module, attr = _LAZY[name].split(":")
+            return getattr(importlib.import_module(f".{module}", __name__), attr)
+        return super().get_command(ctx, name)
+
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except click.MissingParameter:
+            raise  # click's own message ("Missing option '--hardware'") with the usage line
+        except click.BadParameter as exc:  # a value a ParamType or click refused
+            name = _label(exc.param) or getattr(exc.param, "human_readable_name", None) or _hint(exc.param_hint)
+            _report(exc.ctx or ctx, name, exc.message, usage=True)
+        except (click.exceptions.Exit, click.exceptions.Abort, click.ClickException):
+            raise
+        except BrokenPipeError:  # output piped into `head` and closed: stop quietly
+            import os
+
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            ctx.exit(0)
+        except CostModelError as exc:
+            if _debug(ctx):
+                raise
+            _library_error(ctx.meta.get(_LEAF, ctx), exc)
+        except Exception as exc:  # an internal bug: say so in one line
+            if _debug(ctx):
+                raise
+            click.echo(f"Internal error: {type(exc).__name__}: {exc}. Please report it "
+                       "(run again with --debug for the traceback).", err=True)
+            ctx.exit(1)
+
+
+def _debug(ctx: click.Context) -> bool:
+    """Whether --debug was given (read after `main` ran and stored it)."""
+    return bool(ctx.obj and ctx.obj.get("debug"))
+
+
+def _library_error(leaf: click.Context, exc: CostModelError) -> None:
+    """``Error: --gpus: <message>`` when ``exc.argument`` is one of the command's options;
+    exit 2 for bad input (UnitError, InputError), 1 for anything else (unknown id, bad data)."""
+    param = next((p for p in leaf.command.params if exc.argument and p.name == exc.argument), None)
+    usage = isinstance(exc, (UnitError, InputError))
+    if isinstance(param, click.Option):
+        _report(leaf, _label(param), exc.message, usage=usage)
+    elif isinstance(param, click.Argument):  # the positional value speaks for itself
+        _report(leaf, None, exc.message, usage=usage)
+    else:  # no argument, or a keyword the command does not expose: the library's own words
+        _report(leaf, None, str(exc), usage=usage)
+
+
+def _report(ctx: click.Context, option: str | None, message: str, *, usage: bool) -> None:
+    head = f"{option}: " if option else ""
+    tail = f" (see '{ctx.command_path} --help')" if usage else ""
+    click.echo(f"Error: {head}{message}{tail}", err=True)
+    ctx.exit(2 if usage else 1)
+
+
+def _label(param) -> str | None:
+    """An option's long flag (``--gpus``); None for a positional argument or no parameter."""
+    if not isinstance(param, click.Option):
+        return None
+    return next((o for o in param.opts if o.startswith("--")), param.opts[0])
+
+
+def _hint(param_hint) -> str | None:
+    return param_hint if isinstance(param_hint, str) else None
+
+
+@click.group(cls=_Root, context_settings=CONTEXT, invoke_without_command=True)
+@click.option("--debug", is_flag=True, help="Show Python tracebacks on errors.")
+@click.version_option(package_name="costmodel", message="costmodel %(version)s")
+@click.pass_context
+def main(ctx, debug):
+    """Estimate what training or serving a model costs, with units and sources.
+
+    Example: costmodel train gpt3-175b --hardware v100-sxm2-32gb --gpus 10000
+    """
+    ctx.ensure_object(dict)["debug"] = debug
+    if ctx.invoked_subcommand is None:
+        click.echo(ctx.get_help())

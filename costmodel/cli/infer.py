@@ -1,0 +1,79 @@
+"""``costmodel infer``: one serving estimate as a readable summary or JSON."""
+
+from __future__ import annotations
+
+import click
+
+from . import format as fmt
+from .options import command, emit_json, footprint_options, hardware_option, json_option, profile_option
+from .types import COUNT, DTYPE, WHOLE, Count, Whole
+
+TOKENS = Count(allow_zero=True)
+
+
+@command()
+@click.argument("model", required=False)
+@click.option("--params", type=COUNT, help="Total parameters when MODEL is not catalogued (e.g. 7B).")
+@click.option("--active-params", type=COUNT, help="Active parameters per token, for mixture-of-experts (e.g. 13B).")
+@hardware_option("Hardware profile id or alias. Example: --hardware h100", required=True)
+@click.option("--gpus", "n_gpus", type=Whole(limit=1e6), default=1, show_default=True,
+              help="Devices serving one replica (tensor parallel).")
+@click.option("--prompt", "prompt_tokens", type=TOKENS, default=512, show_default=True,
+              help="Prompt tokens per request.")
+@click.option("--output", "output_tokens", type=TOKENS, default=256, show_default=True,
+              help="Output tokens per request (0 = one forward pass).")
+@click.option("--batch", "batch_size", type=WHOLE, default=1, show_default=True, help="Requests served together.")
+@click.option("--batching", type=click.Choice(["static", "continuous"]), default="static", show_default=True,
+              help="static: the batch runs together; continuous: --batch requests in flight (in-flight batching).")
+@click.option("--dtype", type=DTYPE, help="Weight precision (bf16, fp16, fp8, int8, int4). Example: --dtype fp8")
+@click.option("--kv-dtype", type=DTYPE, help="KV-cache precision (default: the weight precision, bf16 for int weights).")
+@click.option("--strict", is_flag=True, help="Fail instead of reporting a model that does not fit.")
+@footprint_options
+@json_option
+@profile_option
+def infer(model, as_json, **options):
+    """Estimate latency, throughput, memory, energy and cost of serving requests.
+
+    Example: costmodel infer llama-2-70b --hardware h100 --gpus 4 --prompt 512 --output 256 --batch 8
+    """
+    import costmodel
+
+    if model is None and options["params"] is None:
+        raise costmodel.InputError("give MODEL (a catalog id, see `costmodel models list`) or --params",
+                                   argument="params")
+    est = costmodel.estimate_inference(model, **options)
+    if as_json:
+        emit_json({**est.to_dict(ranges=True), "assumptions": est.assumptions})
+    else:
+        click.echo(render(est))
+
+
+def render(est) -> str:
+    m = est.memory
+    name = est.model or "the model"
+    r = lambda path, unit, how=fmt.number: fmt.ranged(est, path, unit, how)  # noqa: E731
+    money = lambda v: f"${v:.3g}" if v < 1 else f"${fmt.number(v)}"  # noqa: E731
+    cost = ("- (no price; pass --price)" if est.cost is None else
+            f"{r('cost', 'USD', money)} per request, "
+            + (f"{r('cost_per_million_tokens', 'USD', money)} per million output tokens"
+               if est.cost_per_million_tokens is not None else "no output tokens"))
+    lines = [
+        f"Serving {name} on {est.n_gpus} x {est.hardware} ({est.dtype} weights, {est.kv_dtype} KV), "
+        f"batch {est.batch_size}, {est.prompt_tokens} in / {est.output_tokens} out; ranges in brackets",
+        f"  TTFT         {r('ttft', 'ms')} ms (prefill {est.bound['prefill']}-bound)",
+        f"  TPOT         {r('tpot', 'ms')} ms (decode {est.bound['decode']}-bound)",
+        f"  latency      {r('latency', 's')} s per request",
+        f"  throughput   {r('throughput', 'token/s')} output tokens/s",
+        f"  memory/GPU   {fmt.qty(est.memory_per_gpu, 'GiB')} (weights {fmt.qty(m.weights, 'GiB')}, "
+        f"KV cache {fmt.qty(m.kv_cache, 'GiB')}, workspace {fmt.qty(m.activations, 'GiB')}); "
+        f"max batch {est.max_batch_size:,}",
+        f"  energy       {r('energy', 'Wh')} Wh per request, {r('footprint.co2e', 'g')} g CO2e",
+        f"  cost         {cost}",
+    ]
+    if not est.fits:
+        hint = f"; {est.fitting_dtype} weights would fit" if est.fitting_dtype else ""
+        lines.append(f"  ** does not fit: needs {est.min_gpus} devices at this dtype{hint} **")
+    lines += [f"  warning: {w}" for w in est.warnings]
+    lines.append("Assumptions:")
+    lines += [f"  {k}: {v}" for k, v in est.assumptions.items()]
+    return "\n".join(lines)

@@ -1,0 +1,198 @@
+"""Click parameter types for the domain's values: counts, quantities, whole numbers, bounded
+numbers, precisions, a budget and lists for sweeps.
+
+Each type converts once with the library's own parsers (``costmodel.units``) and hands the
+library a plain float in canonical units; a bad value is click's usage error (exit 2) naming
+the option, and ``--help`` shows a metavar that says what to write (``COUNT``,
+``QUANTITY [USD/h]``) instead of ``TEXT``.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+
+import click
+
+from costmodel import units
+from costmodel.errors import UnitError
+
+__all__ = ["DomainType", "Count", "Quantity", "Whole", "Number", "Precision", "Budget", "Values", "COUNT", "WHOLE", "FRACTION",
+           "PUE", "DTYPE", "BUDGET"]
+
+
+class DomainType(click.ParamType):
+    """Base of the types below: a fixed metavar for --help."""
+
+    metavar = "VALUE"
+
+    def get_metavar(self, param, ctx=None):  # click 8.1 passes no ctx, 8.2+ does
+        return self.metavar
+
+
+class Count(DomainType):
+    """A count of parameters, tokens or samples (``7B``, ``300e9``, ``1.7T``) -> float."""
+
+    name = "count"
+    metavar = "COUNT"
+
+    def __init__(self, *, allow_zero: bool = False):
+        self.allow_zero = allow_zero
+
+    def convert(self, value, param, ctx):
+        try:
+            return units.parse_count(value, _name(param), allow_zero=self.allow_zero)
+        except UnitError as exc:
+            self.fail(exc.message, param, ctx)
+
+
+class Quantity(DomainType):
+    """A quantity of one kind of ``costmodel.units`` (``"$2.50/h"``, ``"400 W"``) -> a float
+    in that kind's canonical unit; a bare number is taken to be in ``unit``, which is the
+    canonical unit (the metavar shows it)."""
+
+    name = "quantity"
+
+    def __init__(self, kind: str, unit: str, *, allow_zero: bool = False):
+        self.kind, self.unit, self.allow_zero = kind, unit, allow_zero
+        self.metavar = f"QUANTITY [{unit}]"
+
+    def convert(self, value, param, ctx):
+        try:
+            return units.parse_quantity(value, self.kind, _name(param), allow_zero=self.allow_zero)
+        except UnitError as exc:
+            self.fail(exc.message, param, ctx)
+
+
+class Whole(DomainType):
+    """A whole number from 1 (0 with ``allow_zero``) to ``limit``: devices, parallel degrees,
+    batch sizes -> int. Count suffixes work (``--gpus 1k``)."""
+
+    name = "whole"
+    metavar = "N"
+
+    def __init__(self, *, limit: float = 1e7, allow_zero: bool = False):
+        self.limit, self.allow_zero = limit, allow_zero
+
+    def convert(self, value, param, ctx):
+        try:
+            number = units.parse_count(value, _name(param), allow_zero=self.allow_zero)
+        except UnitError as exc:
+            self.fail(exc.message, param, ctx)
+        if number != math.floor(number) or number > self.limit:
+            low = 0 if self.allow_zero else 1
+            self.fail(f"expected a whole number from {low} to {self.limit:.0e}, got {value!r}", param, ctx)
+        return int(number)
+
+
+class Number(DomainType):
+    """A plain float in ``[low, high]`` (``(low, high]`` with ``low_open``); NaN is refused."""
+
+    name = "number"
+
+    def __init__(self, low: float, high: float, *, low_open: bool = False, metavar: str = "NUMBER",
+                 expected: str = ""):
+        self.low, self.high, self.low_open, self.metavar = low, high, low_open, metavar
+        bracket = "(" if low_open else "["
+        self.expected = expected or f"a number in {bracket}{low:g}, {high:g}]"
+
+    def convert(self, value, param, ctx):
+        try:
+            x = float(value)
+        except (TypeError, ValueError):
+            self.fail(f"expected {self.expected}, got {value!r}", param, ctx)
+        above_low = x > self.low if self.low_open else x >= self.low
+        if not (above_low and x <= self.high):  # also refuses NaN
+            self.fail(f"expected {self.expected}, got {value!r}", param, ctx)
+        return x
+
+
+class Precision(DomainType):
+    """A precision name or alias (``bf16``, ``bfloat16``, ``FP8``) -> its canonical name."""
+
+    name = "precision"
+    metavar = "DTYPE"
+
+    def convert(self, value, param, ctx):
+        from costmodel.errors import InputError
+        from costmodel.hardware import PRECISIONS, canonical_dtype
+
+        try:
+            return canonical_dtype(value)
+        except InputError:
+            self.fail(f"expected one of {', '.join(PRECISIONS)}, got {value!r}", param, ctx)
+
+
+class Budget(DomainType):
+    """Compute, money, device-hours or energy (``'$10M'``, ``'1e24 FLOP'``, ``'500000 GPU*h'``,
+    ``'5 GWh'``) -> a Quantity of the first of those kinds it reads as (a bare number is FLOP)."""
+
+    name = "budget"
+    metavar = "BUDGET"
+    KINDS = ("flop", "usd", "device_time", "energy")
+
+    def convert(self, value, param, ctx):
+        if not isinstance(value, str):
+            return value
+        for kind in self.KINDS:
+            try:
+                return units.quantity(units.parse_quantity(value, kind, _name(param)), kind)
+            except UnitError:
+                continue
+        self.fail("expected compute, money, device-hours or energy such as '1e24 FLOP', '$10M', "
+                  f"'500000 GPU*h' or '5 GWh', got {value!r}", param, ctx)
+
+
+_RANGE = re.compile(r"^\s*([^.]+?)\s*\.\.\s*([^x+]+?)\s*(?:([x+])\s*(.+?))?\s*$")
+LIMIT = 5_000_000  # values one range may produce
+
+
+class Values(DomainType):
+    """A sweep's list: ``'8,64,512'`` -> ['8', '64', '512']; ranges ``'1..256x2'`` (1, 2, 4, ...,
+    256) and ``'128..1024+128'`` (arithmetic) -> numbers. Entries stay as written; the library
+    parses each one (and names the option's keyword when one is wrong)."""
+
+    name = "values"
+
+    def __init__(self, item: str = "VALUE", unit: str | None = None):
+        self.metavar = f"{item}[,...]" + (f" [{unit}]" if unit else "")
+
+    def convert(self, value, param, ctx):
+        if isinstance(value, list):
+            return value
+        out = []
+        for part in value.split(","):
+            if _RANGE.match(part):
+                out += self._range(part.strip(), param, ctx)
+            elif part.strip():
+                out.append(part.strip())
+        if not out:
+            self.fail("no values given", param, ctx)
+        return out
+
+    def _range(self, part: str, param, ctx) -> list:
+        start, stop, op, step = _RANGE.match(part).groups()
+        try:
+            a, b = (units.parse_count(x, _name(param), allow_zero=True) for x in (start, stop))
+            s = units.parse_count(step, _name(param)) if step else 1.0
+        except UnitError:
+            self.fail(f"could not read the range {part!r}; use e.g. 1..256x2 or 128..1024+128", param, ctx)
+        if (op == "x" and s <= 1) or (op != "x" and s <= 0) or b < a or (a <= 0 and op == "x"):
+            self.fail(f"the range {part!r} never reaches its end; use e.g. 1..256x2", param, ctx)
+        out, v = [], a
+        while v <= b * (1 + 1e-12) and len(out) <= LIMIT:
+            out.append(int(v) if float(v).is_integer() else v)
+            v = v * s if op == "x" else v + s
+        return out
+
+
+def _name(param) -> str:
+    return param.name if param is not None else "value"
+
+
+COUNT = Count()
+WHOLE = Whole()
+FRACTION = Number(0.0, 1.0, low_open=True, metavar="FRACTION")
+PUE = Number(1.0, 10.0, metavar="PUE", expected="a number from 1.0 to 10 (facility / IT energy)")
+DTYPE = Precision()
+BUDGET = Budget()
