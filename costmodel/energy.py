@@ -33,7 +33,7 @@ from .units import parse_quantity
 
 __all__ = ["device_power", "energy_joules", "carbon_grams", "embodied_grams", "cloud_cost", "owned_cost",
            "defaults", "FootprintInputs", "FootprintLabels", "FootprintValues", "resolve_footprint",
-           "footprint_values", "describe_footprint", "FOOTPRINT_KEYWORDS"]
+           "footprint_values", "describe_footprint", "parse_pue", "FOOTPRINT_KEYWORDS"]
 
 J_PER_KWH = 3.6e6
 # The keyword arguments both estimators share for energy, carbon and dollars.
@@ -172,7 +172,8 @@ def _fixed(value: float) -> np.ndarray:
     return _span(value, value, value)
 
 
-def _pue(value) -> float:
+def parse_pue(value) -> float:
+    """A facility PUE from 1.0 to 10 (facility / IT energy)."""
     try:
         pue = float(value)
     except (TypeError, ValueError):
@@ -202,7 +203,7 @@ def resolve_footprint(hw, *, pue=None, power_per_gpu=None, host_power_per_gpu=No
 
         reg = get_region(region)
     if pue is not None:
-        pue_span = _fixed(_pue(pue))
+        pue_span = _fixed(parse_pue(pue))
     else:  # rented devices sit in hyperscale data centres, owned ones in typical ones
         typ, lo, hi = d["pue_cloud" if cost_basis == "cloud" else "pue_owned"]
         pue_span = _span(reg.pue, min(lo, reg.pue), max(hi, reg.pue)) if reg else _span(typ, lo, hi)

@@ -26,7 +26,7 @@ from .scaling import ScalingLaw, data_constrained_loss, get_law
 from .training_estimate import estimate_training
 from .units import parse_count, parse_quantity, quantity
 
-__all__ = ["OptimalResult", "compute_optimal", "compare_sizes", "compare_models", "serve",
+__all__ = ["OptimalResult", "compute_optimal", "compare_sizes", "compare_models", "serve", "parse_budget",
            "CHINCHILLA_TOKENS_PER_PARAM"]
 
 CHINCHILLA_TOKENS_PER_PARAM = 20.0  # Hoffmann et al. 2022: compute-optimal D is about 20 N
@@ -52,7 +52,7 @@ class OptimalResult:
     serving_cost: pint.Quantity | None = None  # USD to serve inference_tokens (on-demand price)
 
 
-def _budget(budget):
+def parse_budget(budget) -> tuple[str, float]:
     """(kind, value): a budget in FLOP, USD, device-hours or energy, as a canonical float."""
     for kind, unit in (("flop", "flop"), ("usd", "usd"), ("device_time", "device_time"), ("energy", "energy")):
         try:
@@ -70,7 +70,7 @@ def _train(n, d, hardware, n_gpus, options):
 def budget_flops(budget, law: ScalingLaw, hardware, n_gpus, options, unique_tokens=None) -> float:
     """FLOPs a budget buys. Money, device-hours and energy go through the training estimator
     (hardware, MFU, price, power); MFU depends on the model size the FLOPs buy, so iterate."""
-    kind, value = _budget(budget)
+    kind, value = parse_budget(budget)
     if kind == "flop":
         return value
     flops = 1e21
@@ -229,7 +229,7 @@ def compare_sizes(budget=None, *, sizes, tokens=None, law: str = "besiroglu2024"
 
 def _fixed_size_flops(budget, n, hardware, n_gpus, options) -> float:
     """FLOPs a budget buys for a model of fixed size N (one probe: cost is linear in D)."""
-    kind, value = _budget(budget)
+    kind, value = parse_budget(budget)
     if kind == "flop":
         return value
     probe = 1e20

@@ -215,15 +215,17 @@ def _quantity_from_string(text: str, kind: str, name: str) -> float:
     return _convert(parsed, kind, name, text)
 
 
-def parse_whole(value, name: str = "value", *, limit: float = 1e7) -> int:
-    """A whole number from 1 to ``limit`` (device counts, batch sizes, parallel degrees).
+def parse_whole(value, name: str = "value", *, limit: float = 1e7, allow_zero: bool = False) -> int:
+    """A whole number from 1 (0 with ``allow_zero``) to ``limit`` (device counts, batch sizes,
+    parallel degrees, token counts).
 
     >>> parse_whole("1k", "n_gpus")
     1000
     """
-    number = parse_count(value, name)
+    number = parse_count(value, name, allow_zero=allow_zero)
     if number != math.floor(number) or number > limit:
-        raise InputError(f"expected a whole number from 1 to {limit:.0e}, got {value!r}", argument=name)
+        raise InputError(f"expected a whole number from {0 if allow_zero else 1} to {limit:.0e}, got {value!r}",
+                         argument=name)
     return int(number)
 
 

@@ -11,14 +11,6 @@ from .types import WHOLE, Count
 TOKENS = Count(allow_zero=True)
 
 DEFAULT_MODELS = "gpt2,gpt2-xl,gpt3-175b,llama-2-70b,llama-3.1-405b,gpt4"
-CHINCHILLA_TOKENS_PER_PARAM = 20.0  # Hoffmann et al. 2022: compute-optimal D is about 20 N
-
-RANGED = (("gpu_hours", "gpu_hours", "hour"), ("wall_days", "wall_time", "day"), ("energy_MWh", "energy", "MWh"),
-          ("co2e_t", "co2e", "tonne"), ("train_cost_USD", "cost", "USD"))
-
-
-def _value(q, unit):
-    return None if q is None else q.to(unit).magnitude
 
 
 def _ranged(r: dict, key: str, how) -> str:
@@ -27,43 +19,6 @@ def _ranged(r: dict, key: str, how) -> str:
     lo, hi = r.get(f"{key}_low"), r.get(f"{key}_high")
     text = how(r[key])
     return text if lo is None or lo == hi else f"{text} ({how(lo)}-{how(hi)})"
-
-
-def compare_rows(models, hardware, gpus, serve_hardware, prompt, output, batch, region):
-    """One row per model: its training run and its serving cost, as plain values."""
-    from costmodel import estimate_inference, estimate_training, get_model
-
-    rows = []
-    for name in models:
-        spec = get_model(name)
-        tokens = None
-        if spec.training_tokens is None:
-            tokens = CHINCHILLA_TOKENS_PER_PARAM * spec.params.magnitude
-        t = estimate_training(spec, tokens=tokens, hardware=hardware, n_gpus=gpus, region=region)
-        n = 1
-        while True:  # fewest power-of-two devices that hold the model for serving
-            s = estimate_inference(spec, hardware=serve_hardware, n_gpus=n, prompt_tokens=prompt,
-                                   output_tokens=output, batch_size=batch, region=region)
-            if s.fits or n >= 1024:
-                break
-            n *= 2
-        rows.append({
-            "model": spec.id, "params": spec.params.magnitude, "tokens": t.tokens.magnitude,
-            "tokens_source": "catalog" if tokens is None else "20 x params (Hoffmann et al. 2022)",
-            "train_flops": t.flops.magnitude, "gpu_hours": t.gpu_hours.to("hour").magnitude,
-            "wall_days": t.wall_time.to("day").magnitude, "energy_MWh": t.energy.to("MWh").magnitude,
-            "co2e_t": t.co2e.to("tonne").magnitude,
-            "train_cost_USD": None if t.cost is None else t.cost.to("USD").magnitude,
-            "serve_gpus": n, "ttft_ms": s.ttft.to("ms").magnitude, "tpot_ms": s.tpot.to("ms").magnitude,
-            "usd_per_million_tokens": (None if s.cost_per_million_tokens is None
-                                       else s.cost_per_million_tokens.to("USD").magnitude),
-            "mfu": t.mfu.magnitude,
-            **{f"{key}_{end}": _value(getattr(e, attr), unit) for key, attr, unit in RANGED
-               for end, e in (("low", t.low), ("high", t.high))},
-            **{f"usd_per_million_tokens_{end}": _value(e.cost_per_million_tokens, "USD")
-               for end, e in (("low", s.low), ("high", s.high))},
-        })
-    return rows
 
 
 @command()
@@ -94,7 +49,11 @@ def compare(models, hardware, n_gpus, serve_hardware, prompt_tokens, output_toke
     """
     names = [m.strip() for m in models.split(",") if m.strip()]
     setup = (hardware, n_gpus, serve_hardware, prompt_tokens, output_tokens, batch_size, region)
-    rows = compare_rows(names, *setup)
+    from costmodel import compare_models
+
+    rows = compare_models(names, hardware=hardware, n_gpus=n_gpus, serve_hardware=serve_hardware,
+                          prompt_tokens=prompt_tokens, output_tokens=output_tokens, batch_size=batch_size,
+                          region=region)
     if as_json:
         emit_json(rows)
     elif as_csv:

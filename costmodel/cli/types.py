@@ -9,16 +9,15 @@ the option, and ``--help`` shows a metavar that says what to write (``COUNT``,
 
 from __future__ import annotations
 
-import math
 import re
 
 import click
 
 from costmodel import units
-from costmodel.errors import UnitError
+from costmodel.errors import CostModelError, UnitError
 
-__all__ = ["DomainType", "Count", "Quantity", "Whole", "Number", "Precision", "Budget", "Values", "COUNT", "WHOLE", "FRACTION",
-           "PUE", "DTYPE", "BUDGET"]
+__all__ = ["DomainType", "Count", "Quantity", "Whole", "Parsed", "Precision", "Budget", "Values", "COUNT", "WHOLE",
+           "FRACTION", "PUE", "DTYPE", "BUDGET"]
 
 
 class DomainType(click.ParamType):
@@ -76,35 +75,28 @@ class Whole(DomainType):
 
     def convert(self, value, param, ctx):
         try:
-            number = units.parse_count(value, _name(param), allow_zero=self.allow_zero)
-        except UnitError as exc:
+            return units.parse_whole(value, _name(param), limit=self.limit, allow_zero=self.allow_zero)
+        except CostModelError as exc:
             self.fail(exc.message, param, ctx)
-        if number != math.floor(number) or number > self.limit:
-            low = 0 if self.allow_zero else 1
-            self.fail(f"expected a whole number from {low} to {self.limit:.0e}, got {value!r}", param, ctx)
-        return int(number)
 
 
-class Number(DomainType):
-    """A plain float in ``[low, high]`` (``(low, high]`` with ``low_open``); NaN is refused."""
+class Parsed(DomainType):
+    """A value one of the library's parsers reads (``"module:function"``, imported when used,
+    called as ``function(value)``)."""
 
-    name = "number"
+    name = "parsed"
 
-    def __init__(self, low: float, high: float, *, low_open: bool = False, metavar: str = "NUMBER",
-                 expected: str = ""):
-        self.low, self.high, self.low_open, self.metavar = low, high, low_open, metavar
-        bracket = "(" if low_open else "["
-        self.expected = expected or f"a number in {bracket}{low:g}, {high:g}]"
+    def __init__(self, parser: str, metavar: str):
+        self.parser, self.metavar = parser, metavar
 
     def convert(self, value, param, ctx):
+        import importlib
+
+        module, function = self.parser.split(":")
         try:
-            x = float(value)
-        except (TypeError, ValueError):
-            self.fail(f"expected {self.expected}, got {value!r}", param, ctx)
-        above_low = x > self.low if self.low_open else x >= self.low
-        if not (above_low and x <= self.high):  # also refuses NaN
-            self.fail(f"expected {self.expected}, got {value!r}", param, ctx)
-        return x
+            return getattr(importlib.import_module(module), function)(value)
+        except CostModelError as exc:
+            self.fail(exc.message, param, ctx)
 
 
 class Precision(DomainType):
@@ -125,22 +117,21 @@ class Precision(DomainType):
 
 class Budget(DomainType):
     """Compute, money, device-hours or energy (``'$10M'``, ``'1e24 FLOP'``, ``'500000 GPU*h'``,
-    ``'5 GWh'``) -> a Quantity of the first of those kinds it reads as (a bare number is FLOP)."""
+    ``'5 GWh'``), read by :func:`costmodel.planning.parse_budget` -> a Quantity of that kind."""
 
     name = "budget"
     metavar = "BUDGET"
-    KINDS = ("flop", "usd", "device_time", "energy")
 
     def convert(self, value, param, ctx):
         if not isinstance(value, str):
             return value
-        for kind in self.KINDS:
-            try:
-                return units.quantity(units.parse_quantity(value, kind, _name(param)), kind)
-            except UnitError:
-                continue
-        self.fail("expected compute, money, device-hours or energy such as '1e24 FLOP', '$10M', "
-                  f"'500000 GPU*h' or '5 GWh', got {value!r}", param, ctx)
+        from costmodel.planning import parse_budget
+
+        try:
+            kind, number = parse_budget(value)
+        except CostModelError as exc:
+            self.fail(exc.message, param, ctx)
+        return units.quantity(number, kind)
 
 
 _RANGE = re.compile(r"^\s*([^.]+?)\s*\.\.\s*([^x+]+?)\s*(?:([x+])\s*(.+?))?\s*$")
@@ -192,7 +183,7 @@ def _name(param) -> str:
 
 COUNT = Count()
 WHOLE = Whole()
-FRACTION = Number(0.0, 1.0, low_open=True, metavar="FRACTION")
-PUE = Number(1.0, 10.0, metavar="PUE", expected="a number from 1.0 to 10 (facility / IT energy)")
+FRACTION = Parsed("costmodel.units:parse_fraction", "FRACTION")
+PUE = Parsed("costmodel.energy:parse_pue", "PUE")
 DTYPE = Precision()
 BUDGET = Budget()
