@@ -1,6 +1,8 @@
 """The README's generated sections match what the scripts produce (so they cannot drift)."""
 
 import importlib.util
+
+import pytest
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -32,3 +34,20 @@ def test_quick_start_has_exactly_two_commands():
     assert ci.count("python3 -m venv") == 1
     assert ci.count('pip install --quiet --disable-pip-version-check -e ".[test]"') == 1
     assert ci.count("python -m pytest -q") == 1
+
+
+def _python_blocks(readme: str) -> list[str]:
+    return [block.split("```", 1)[0] for block in readme.split("```python\n")[1:]]
+
+
+def test_readme_python_examples_run(tmp_path, monkeypatch):
+    """Every Python block of the README runs as written (the public import paths it shows work)."""
+    pytest.importorskip("matplotlib")
+    blocks = _python_blocks((ROOT / "README.md").read_text())
+    assert len(blocks) >= 2
+    monkeypatch.chdir(tmp_path)  # examples may save files
+    namespace: dict = {}
+    for block in blocks:
+        exec(compile(block, "README.md", "exec"), namespace)  # noqa: S102 - our own documentation
+    assert namespace["est"].flops.to("FLOP").magnitude == pytest.approx(8.72e23, rel=0.01)
+    assert (tmp_path / "training.png").stat().st_size > 10_000
