@@ -29,14 +29,27 @@ def _build_registry() -> pint.UnitRegistry:
     # Built from our own definitions file alone: it holds every unit the package reads or
     # reports, with bytes in their own [information] dimension, and parses in ~10 ms where
     # pint's full default set takes ~100 ms (the CLI pays this on every start).
+    # The registry is ours alone: pint's application registry is left to the application
+    # (pint docs, "Using Pint in your projects").
     registry = pint.UnitRegistry(str(Path(__file__).with_name("units.txt")), cache_folder=None)
     registry.formatter.default_format = "~P"
+    # pint unpickles into the application registry, which does not know FLOP or token; ours
+    # come back into this registry instead.
+    registry.Quantity.__reduce__ = lambda q: (_unpickle_quantity, (q.magnitude, q._units))
+    registry.Unit.__reduce__ = lambda u: (_unpickle_unit, (u._units,))
     return registry
+
+
+def _unpickle_quantity(magnitude, units):
+    return ureg.Quantity(magnitude, units)
+
+
+def _unpickle_unit(units):
+    return ureg.Unit(units)
 
 
 ureg: pint.UnitRegistry = _build_registry()
 Quantity = ureg.Quantity
-pint.set_application_registry(ureg)
 
 # Dimension name -> (canonical unit, human description, example) for error messages.
 _CANONICAL = {
@@ -126,6 +139,7 @@ def parse_count(value, name: str = "value", *, allow_zero: bool = False) -> floa
         if isinstance(value, str):
             out = _count_from_string(value, name)
         elif isinstance(value, pint.Quantity):
+            value = _own(value, name, "count")
             if value.dimensionality == _DIMS["token"]:
                 out = float(value.to(_UNITS["token"]).magnitude)
             elif value.dimensionless:
@@ -170,7 +184,7 @@ def parse_quantity(value, kind: str, name: str = "value", *, allow_zero: bool = 
         if isinstance(value, str):
             out = _quantity_from_string(value, kind, name)
         elif isinstance(value, pint.Quantity):
-            out = _convert(value, kind, name, str(value))
+            out = _convert(_own(value, name, kind), kind, name, str(value))
         else:
             raise _fail(name, value, kind) from None
     if isinstance(out, np.ndarray):
@@ -180,6 +194,17 @@ def parse_quantity(value, kind: str, name: str = "value", *, allow_zero: bool = 
                             f"got {out[bad][0]!r}", argument=name)
         return out
     return _check_finite(name, value, out, allow_zero=allow_zero, allow_negative=allow_negative)
+
+
+def _own(q: pint.Quantity, name: str, kind: str) -> pint.Quantity:
+    """The Quantity in costmodel's registry: one from another registry (the caller's own, or
+    pint's application registry) is read again by its unit names."""
+    if q._REGISTRY is ureg:
+        return q
+    try:
+        return Quantity(q.magnitude, str(q._units))
+    except Exception:  # pint raises several types for a unit we do not define
+        raise _fail(name, str(q), kind, f"costmodel's registry has no unit {str(q._units)!r}") from None
 
 
 def _convert(q: pint.Quantity, kind: str, name: str, got: str):
