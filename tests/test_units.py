@@ -80,6 +80,17 @@ def test_arrays_parse_elementwise():
     assert out.dtype == np.float64 and list(out) == [1.0, 2.0, 3.0]
 
 
+@pytest.mark.parametrize("text, expected", [
+    ("$2.10/h", Q(2.10, "USD/h")), ("$10M", Q(1e7, "USD")), ("$ 1,000", Q(1000, "USD")),
+    ("$0.08/kWh", Q(0.08, "USD/kWh")), ("$5bn", Q(5e9, "USD")), ("$1.5e3k", Q(1.5e6, "USD")),
+])
+def test_dollars_parse_on_the_registry_itself(text, expected):
+    # `$` is the registry's preprocessor, not a substitution inside costmodel's parser.
+    parsed = ureg.parse_expression(text)
+    assert parsed.units == expected.units and parsed.magnitude == pytest.approx(expected.magnitude, rel=1e-12)
+    assert Q(text) == parsed
+
+
 _APP_REGISTRY_CHECK = """
 import pickle, pint
 before = pint.get_application_registry().get()
