@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .errors import InputError
+from .errors import InputError, suggest
 
 __all__ = ["plot_training", "plot_inference", "plot_sweep", "LANGUAGE_MODELS"]
 
@@ -115,13 +115,11 @@ def plot_sweep(df, x: str, y: str, hue: str | None = None, logx: bool = True, lo
 
     ``ax``: None for a new figure, or the Axes to draw into.
     """
-    for col in (x, y, hue):
+    for argument, col in (("x", x), ("y", y), ("hue", hue)):
         if col is not None and col not in df.columns:
-            import difflib
-
-            close = difflib.get_close_matches(col, list(df.columns), n=1)
+            close = suggest(col, map(str, df.columns), n=1)
             hint = f"; did you mean {close[0]!r}?" if close else ""
-            raise InputError(f"column: {col!r} is not in the table{hint}")
+            raise InputError(f"{col!r} is not a column of the table{hint}", argument=argument)
     units = df.attrs.get("units", {})
     fig, (ax,), _ = _axes(ax, 1, (7, 5))
     groups = df.groupby(hue, observed=True, sort=False) if hue else [(None, df)]

@@ -53,8 +53,10 @@ def test_sweep_plot_groups_by_hue_and_labels_units():
     assert len(ax.get_lines()) == 2 and ax.get_ylabel() == "wall_time_days [day]"
     y = ax.get_lines()[0].get_ydata()
     assert np.allclose(y, df[df.hardware == "a100-sxm4-80gb"].sort_values("n_gpus").wall_time_days)
-    with pytest.raises(costmodel.InputError, match="did you mean 'n_gpus'"):
+    with pytest.raises(costmodel.InputError, match="^x: 'gpus' is not a column of the table; did you mean 'n_gpus'"
+                       ) as err:
         plot_sweep(df, "gpus", "wall_time_days")
+    assert err.value.argument == "x"
 
 
 def test_plot_cli_writes_the_file(tmp_path):
