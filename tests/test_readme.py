@@ -1,7 +1,10 @@
-"""The README's generated sections match what the scripts produce (so they cannot drift)."""
+"""The README, CHANGELOG and CI script agree with the code, the scripts and pyproject.toml (so they cannot drift)."""
 
 import importlib.util
+import re
 from pathlib import Path
+
+import costmodel
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -42,7 +45,6 @@ def test_oldest_pins_are_the_declared_lower_bounds():
         import tomllib
     except ImportError:  # Python 3.10
         import tomli as tomllib
-    import re
 
     declared = {}
     for dep in tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["dependencies"]:
@@ -52,3 +54,10 @@ def test_oldest_pins_are_the_declared_lower_bounds():
     pins = dict(line.split("==") for line in (ROOT / ".ci" / "oldest.txt").read_text().splitlines()
                 if line.strip() and not line.startswith("#"))
     assert pins == declared and set(pins) == {"numpy", "pandas", "pint", "click"}
+
+
+def test_changelog_newest_release_is_the_package_version():
+    changelog = (ROOT / "CHANGELOG.md").read_text()
+    released = re.findall(r"^## \[(\d+\.\d+\.\d+)\] - \d{4}-\d{2}-\d{2}$", changelog, flags=re.MULTILINE)
+    assert released and released[0] == costmodel.__version__
+    assert changelog.index("## [Unreleased]") < changelog.index(f"## [{released[0]}]")
