@@ -25,18 +25,50 @@ from .errors import InputError, UnitError
 __all__ = ["ureg", "Quantity", "parse_count", "parse_quantity", "quantity"]
 
 
+_DOLLAR = re.compile(r"\$\s*(\d[\d_,]*\.?\d*)(?:e([+-]?\d+))?(?:\s*(k|K|M|B|bn)\b)?")
+_DOLLAR_EXPONENT = {None: 0, "k": 3, "K": 3, "M": 6, "B": 9, "bn": 9}
+
+
+def _dollars_to_usd(text: str) -> str:
+    """Rewrite ``$<number>[k|M|B|bn]`` as ``<number>e<exp> USD``: the registry's preprocessor.
+
+    >>> _dollars_to_usd("$2.10/h"), _dollars_to_usd("$10M"), _dollars_to_usd("$ 1,000")
+    ('2.10e0 USD/h', '10e6 USD', '1000e0 USD')
+    """
+    def usd(match: re.Match) -> str:
+        number, exponent, suffix = match.groups()
+        exp = int(exponent or 0) + _DOLLAR_EXPONENT[suffix]
+        return f"{number.replace('_', '').replace(',', '')}e{exp} USD"
+
+    return _DOLLAR.sub(usd, text) if "$" in text else text
+
+
 def _build_registry() -> pint.UnitRegistry:
     # Built from our own definitions file alone: it holds every unit the package reads or
     # reports, with bytes in their own [information] dimension, and parses in ~10 ms where
     # pint's full default set takes ~100 ms (the CLI pays this on every start).
-    registry = pint.UnitRegistry(str(Path(__file__).with_name("units.txt")), cache_folder=None)
+    # The registry is ours alone: pint's application registry is left to the application
+    # (pint docs, "Using Pint in your projects").
+    registry = pint.UnitRegistry(str(Path(__file__).with_name("units.txt")), cache_folder=None,
+                                 preprocessors=[_dollars_to_usd])
     registry.formatter.default_format = "~P"
+    # pint unpickles into the application registry, which does not know FLOP or token; ours
+    # come back into this registry instead.
+    registry.Quantity.__reduce__ = lambda q: (_unpickle_quantity, (q.magnitude, q._units))
+    registry.Unit.__reduce__ = lambda u: (_unpickle_unit, (u._units,))
     return registry
+
+
+def _unpickle_quantity(magnitude, units):
+    return ureg.Quantity(magnitude, units)
+
+
+def _unpickle_unit(units):
+    return ureg.Unit(units)
 
 
 ureg: pint.UnitRegistry = _build_registry()
 Quantity = ureg.Quantity
-pint.set_application_registry(ureg)
 
 # Dimension name -> (canonical unit, human description, example) for error messages.
 _CANONICAL = {
@@ -74,8 +106,6 @@ _COUNT_RE = re.compile(
     re.IGNORECASE,
 )
 _AMBIGUOUS_RATE = re.compile(r"(?<![A-Za-z])([kMGTPE]?)(FLOPS|flops|OPS|ops)(?![A-Za-z/])")
-_DOLLAR = re.compile(r"\$\s*(\d[\d_,]*\.?\d*(?:e[+-]?\d+)?)\s*([kKMB]\b|bn\b)?")
-_DOLLAR_SCALE = {None: "", "k": "e3", "K": "e3", "M": "e6", "B": "e9", "bn": "e9"}
 
 
 def quantity(magnitude, kind: str) -> pint.Quantity:
@@ -126,6 +156,7 @@ def parse_count(value, name: str = "value", *, allow_zero: bool = False) -> floa
         if isinstance(value, str):
             out = _count_from_string(value, name)
         elif isinstance(value, pint.Quantity):
+            value = _own(value, name, "count")
             if value.dimensionality == _DIMS["token"]:
                 out = float(value.to(_UNITS["token"]).magnitude)
             elif value.dimensionless:
@@ -170,7 +201,7 @@ def parse_quantity(value, kind: str, name: str = "value", *, allow_zero: bool = 
         if isinstance(value, str):
             out = _quantity_from_string(value, kind, name)
         elif isinstance(value, pint.Quantity):
-            out = _convert(value, kind, name, str(value))
+            out = _convert(_own(value, name, kind), kind, name, str(value))
         else:
             raise _fail(name, value, kind) from None
     if isinstance(out, np.ndarray):
@@ -180,6 +211,17 @@ def parse_quantity(value, kind: str, name: str = "value", *, allow_zero: bool = 
                             f"got {out[bad][0]!r}", argument=name)
         return out
     return _check_finite(name, value, out, allow_zero=allow_zero, allow_negative=allow_negative)
+
+
+def _own(q: pint.Quantity, name: str, kind: str) -> pint.Quantity:
+    """The Quantity in costmodel's registry: one from another registry (the caller's own, or
+    pint's application registry) is read again by its unit names."""
+    if q._REGISTRY is ureg:
+        return q
+    try:
+        return Quantity(q.magnitude, str(q._units))
+    except Exception:  # pint raises several types for a unit we do not define
+        raise _fail(name, str(q), kind, f"costmodel's registry has no unit {str(q._units)!r}") from None
 
 
 def _convert(q: pint.Quantity, kind: str, name: str, got: str):
@@ -200,10 +242,8 @@ def _quantity_from_string(text: str, kind: str, name: str) -> float:
         base = "FLOP" if word.lower() == "flops" else "OP"
         raise _fail(name, text, kind, f"{prefix}{word!s} is ambiguous; write {prefix}{base}/s for a rate "
                     f"or {prefix}{base} for an amount")
-    cleaned = _DOLLAR.sub(lambda m: f"{m.group(1)}{_DOLLAR_SCALE[m.group(2)]} USD", text)
-    cleaned = cleaned.replace("_", "").replace(",", "")
-    try:
-        parsed = ureg.parse_expression(cleaned)
+    try:  # `$` is rewritten by the registry's preprocessor, _dollars_to_usd
+        parsed = ureg.parse_expression(text.replace("_", "").replace(",", ""))
     except Exception:  # pint raises several types for malformed strings
         raise _fail(name, text, kind, "could not read it") from None
     if not isinstance(parsed, pint.Quantity):

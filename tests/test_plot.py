@@ -1,10 +1,15 @@
-"""Plots render with the Agg backend and show exactly the sweep's numbers."""
+"""Plots show exactly the sweep's numbers, draw into the caller's Axes, and need no backend."""
+
+import os
+import subprocess
+import sys
 
 import numpy as np
 import pytest
 
 matplotlib = pytest.importorskip("matplotlib")
-matplotlib.use("Agg")
+
+from matplotlib.figure import Figure  # noqa: E402
 
 import costmodel  # noqa: E402
 from costmodel.cli import main  # noqa: E402
@@ -48,8 +53,10 @@ def test_sweep_plot_groups_by_hue_and_labels_units():
     assert len(ax.get_lines()) == 2 and ax.get_ylabel() == "wall_time_days [day]"
     y = ax.get_lines()[0].get_ydata()
     assert np.allclose(y, df[df.hardware == "a100-sxm4-80gb"].sort_values("n_gpus").wall_time_days)
-    with pytest.raises(costmodel.InputError, match="did you mean 'n_gpus'"):
+    with pytest.raises(costmodel.InputError, match="^x: 'gpus' is not a column of the table; did you mean 'n_gpus'"
+                       ) as err:
         plot_sweep(df, "gpus", "wall_time_days")
+    assert err.value.argument == "x"
 
 
 def test_plot_cli_writes_the_file(tmp_path):
@@ -61,3 +68,77 @@ def test_plot_cli_writes_the_file(tmp_path):
     assert out.read_text().lstrip().startswith("<?xml")
     bad = CliRunner().invoke(main, ["plot", "training", "--out", str(tmp_path / "x.txt")])
     assert bad.exit_code == 2 and "expected a .png, .svg or .pdf" in bad.stderr
+
+
+def _draw_each(**axes):
+    df = costmodel.sweep_training(model="llama-2-7b", hardware=["a100-sxm4-80gb", "h100"], n_gpus=[8, 64])
+    return [plot_training(models=["gpt2-xl", "llama-2-7b"], hardware=["h100"], n_gpus=64, ax=axes.get("training")),
+            plot_inference(model="llama-2-7b", hardware=["h100"], n_gpus=1, batch_sizes=[1, 8],
+                           ax=axes.get("inference")),
+            plot_sweep(df, "n_gpus", "wall_time_days", hue="hardware", ax=axes.get("sweep"))]
+
+
+@pytest.fixture
+def backend():
+    before = matplotlib.get_backend()
+    yield
+    matplotlib.use(before)
+
+
+@pytest.mark.parametrize("name", ["svg", "pdf"])
+def test_plots_never_switch_the_callers_backend(backend, name):
+    matplotlib.use(name)
+    figures = _draw_each()
+    assert matplotlib.get_backend() == name
+    assert all(isinstance(fig, Figure) for fig in figures)
+
+
+def test_plots_import_no_pyplot_and_save_without_a_backend(tmp_path):
+    # A fresh process: pyplot holds global state, and other tests may have imported it.
+    code = f"""
+import sys, costmodel, matplotlib
+from costmodel.plot import plot_sweep
+df = costmodel.sweep_training(model="llama-2-7b", hardware="h100", n_gpus=[8, 64])
+plot_sweep(df, "n_gpus", "wall_time_days").savefig({str(tmp_path / "s.png")!r})
+assert "matplotlib.pyplot" not in sys.modules, "costmodel.plot imported pyplot"
+assert matplotlib.get_backend() == "pdf", matplotlib.get_backend()
+"""
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
+                          env={**os.environ, "MPLBACKEND": "pdf"})
+    assert done.returncode == 0, done.stderr
+    assert (tmp_path / "s.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_plots_draw_into_the_axes_they_are_given():
+    fig = Figure()
+    training, inference, sweep = fig.subfigures(3, 1)
+    axes = {"training": training.subplots(1, 2), "inference": list(inference.subplots(1, 3)),
+            "sweep": sweep.subplots()}
+    returned = _draw_each(**axes)
+    assert returned == [training, inference, sweep]  # each Axes' own (sub)figure
+    assert fig._suptitle is None and training._suptitle is None  # the caller's titles are left alone
+
+    cost_ax, energy_ax = axes["training"]
+    est = costmodel.estimate_training("llama-2-7b", hardware="h100", n_gpus=64)
+    x, y = energy_ax.get_lines()[0].get_data()
+    assert x[-1] == pytest.approx(est.params.to("").magnitude, rel=1e-12)
+    assert y[-1] == pytest.approx(est.energy.to("MWh").magnitude, rel=1e-12)
+    assert cost_ax.get_lines()[0].get_ydata()[-1] == pytest.approx(est.cost.to("USD").magnitude, rel=1e-12)
+
+    ttft_ax = axes["inference"][0]
+    inf = costmodel.estimate_inference("llama-2-7b", hardware="h100", prompt_tokens=512, output_tokens=256,
+                                       batch_size=8)
+    assert list(ttft_ax.get_lines()[0].get_xdata()) == [1, 8]
+    assert ttft_ax.get_lines()[0].get_ydata()[-1] == pytest.approx(inf.ttft.to("ms").magnitude, rel=1e-12)
+
+    df = costmodel.sweep_training(model="llama-2-7b", hardware="h100", n_gpus=[8, 64])
+    lines = axes["sweep"].get_lines()
+    assert len(lines) == 2 and np.allclose(lines[1].get_ydata(), df.wall_time_days, rtol=1e-12, atol=0)
+
+
+@pytest.mark.parametrize("plot, given, needed", [(plot_training, 1, 2), (plot_inference, 2, 3)])
+def test_the_wrong_number_of_axes_is_refused(plot, given, needed):
+    axes = Figure().subplots(1, given, squeeze=False)[0]
+    with pytest.raises(costmodel.InputError, match=f"^ax: expected a sequence of {needed} Axes") as err:
+        plot(ax=axes[0] if given == 1 else axes)
+    assert err.value.argument == "ax"

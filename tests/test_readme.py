@@ -1,9 +1,12 @@
-"""The README's generated sections match what the scripts produce (so they cannot drift)."""
+"""The README, CHANGELOG and CI script agree with the code, the scripts and pyproject.toml (so they cannot drift)."""
 
 import importlib.util
+import re
+from pathlib import Path
 
 import pytest
-from pathlib import Path
+
+import costmodel
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -29,11 +32,37 @@ def test_quick_start_has_exactly_two_commands():
     venv = "python3 -m venv .venv && . .venv/bin/activate && "
     assert commands == [venv + "pip install . && costmodel compare",
                         venv + 'pip install -e ".[test]" && pytest']
-    # CI runs the same install and test command, in a venv of its own made fresh each run.
+    # CI runs the same install and test command, each time in a venv of its own made fresh:
+    # once with the newest dependencies, once constrained to the oldest ones (.ci/oldest.txt).
     ci = (ROOT / ".ci" / "run").read_text()
     assert ci.count("python3 -m venv") == 1
-    assert ci.count('pip install --quiet --disable-pip-version-check -e ".[test]"') == 1
+    assert ci.count('pip install --quiet --disable-pip-version-check "$@" -e ".[test]"') == 1
     assert ci.count("python -m pytest -q") == 1
+    runs = [line.split() for line in ci.splitlines() if line.startswith("run_suite ")]
+    assert runs == [["run_suite", "newest"], ["run_suite", "oldest", "-c", ".ci/oldest.txt"]]
+
+
+def test_oldest_pins_are_the_declared_lower_bounds():
+    try:
+        import tomllib
+    except ImportError:  # Python 3.10
+        import tomli as tomllib
+
+    declared = {}
+    for dep in tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["dependencies"]:
+        match = re.fullmatch(r"([A-Za-z0-9_.-]+)>=([0-9.]+)", dep)
+        if match:
+            declared[match[1].lower()] = match[2]
+    pins = dict(line.split("==") for line in (ROOT / ".ci" / "oldest.txt").read_text().splitlines()
+                if line.strip() and not line.startswith("#"))
+    assert pins == declared and set(pins) == {"numpy", "pandas", "pint", "click"}
+
+
+def test_changelog_newest_release_is_the_package_version():
+    changelog = (ROOT / "CHANGELOG.md").read_text()
+    released = re.findall(r"^## \[(\d+\.\d+\.\d+)\] - \d{4}-\d{2}-\d{2}$", changelog, flags=re.MULTILINE)
+    assert released and released[0] == costmodel.__version__
+    assert changelog.index("## [Unreleased]") < changelog.index(f"## [{released[0]}]")
 
 
 def _python_blocks(readme: str) -> list[str]:

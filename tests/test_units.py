@@ -78,3 +78,51 @@ def test_one_registry_is_exported():
 def test_arrays_parse_elementwise():
     out = parse_count(np.array([1, 2, 3]), "tokens")
     assert out.dtype == np.float64 and list(out) == [1.0, 2.0, 3.0]
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("$2.10/h", Q(2.10, "USD/h")), ("$10M", Q(1e7, "USD")), ("$ 1,000", Q(1000, "USD")),
+    ("$0.08/kWh", Q(0.08, "USD/kWh")), ("$5bn", Q(5e9, "USD")), ("$1.5e3k", Q(1.5e6, "USD")),
+])
+def test_dollars_parse_on_the_registry_itself(text, expected):
+    # `$` is the registry's preprocessor, not a substitution inside costmodel's parser.
+    parsed = ureg.parse_expression(text)
+    assert parsed.units == expected.units and parsed.magnitude == pytest.approx(expected.magnitude, rel=1e-12)
+    assert Q(text) == parsed
+
+
+_APP_REGISTRY_CHECK = """
+import pickle, pint
+before = pint.get_application_registry().get()
+import costmodel
+est = costmodel.estimate_training("llama-2-7b", hardware="h100", n_gpus=64)
+flops = est.flops + costmodel.Quantity("1 FLOP")
+assert pint.get_application_registry().get() is before, "costmodel replaced the application registry"
+assert pint.Quantity("3 inch").to("cm").magnitude == 7.62
+assert pint.Quantity("3 inch")._REGISTRY is not costmodel.ureg
+theirs = pint.UnitRegistry()
+assert theirs.Quantity("2 lbf").to("N").magnitude > 8.89
+# costmodel's Quantities still pickle, and come back into costmodel's registry
+back = pickle.loads(pickle.dumps(flops))
+assert back._REGISTRY is costmodel.ureg and back == flops
+assert pickle.loads(pickle.dumps(flops.units)) == flops.units
+print("ok")
+"""
+
+
+def test_import_leaves_pints_application_registry_alone():
+    # A subprocess: other tests in this one have long since imported costmodel.
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-c", _APP_REGISTRY_CHECK], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0 and done.stdout == "ok\n", done.stderr
+
+
+def test_quantities_from_another_registry_are_read_by_unit_name():
+    theirs = pint.UnitRegistry()
+    assert parse_quantity(theirs.Quantity(3, "TB/s"), "bandwidth") == pytest.approx(3e12, rel=1e-12)
+    assert parse_quantity(pint.Quantity(2, "kg/kWh"), "intensity") == pytest.approx(2000.0, rel=1e-12)
+    assert parse_count(theirs.Quantity(5, "dimensionless")) == 5.0
+    with pytest.raises(costmodel.UnitError, match="^memory: .*costmodel's registry has no unit 'inch'"):
+        parse_quantity(theirs.Quantity(3, "inch"), "byte", "memory")
