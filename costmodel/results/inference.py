@@ -12,7 +12,7 @@ from ..energy import describe_footprint
 from ..units import quantity
 from .base import Footprint, Output, RangedEstimate
 
-__all__ = ["InferenceEstimate", "InferenceMemory", "OUTPUTS", "META", "COLUMNS", "bound_labels"]
+__all__ = ["InferenceEstimate", "InferenceMemory", "OUTPUTS", "META", "COLUMNS", "BOUNDS", "bound_codes"]
 
 GIB = float(2**30)
 
@@ -47,11 +47,14 @@ COLUMNS = (("n_gpus", lambda c, v: c.request.n, np.int64), ("batch_size", lambda
            ("min_gpus", lambda c, v: v.capacity.min_gpus, np.int64))
 
 
-def bound_labels(t) -> tuple:
-    """Which resource binds prefill and decode ("compute", "memory"; "none" when nothing is
-    decoded), from one scenario's timings (floats or arrays)."""
-    prefill = np.where(t.compute_bound_prefill, "compute", "memory")
-    decode = np.where(t.generating, np.where(t.compute_bound_decode, "compute", "memory"), "none")
+BOUNDS = ("compute", "memory", "none")  # what binds a phase; "none": nothing is decoded
+
+
+def bound_codes(t) -> tuple:
+    """Which resource binds prefill and decode, as indices into :data:`BOUNDS`, from one
+    scenario's timings (floats or arrays)."""
+    prefill = np.where(t.compute_bound_prefill, 0, 1)
+    decode = np.where(t.generating, np.where(t.compute_bound_decode, 0, 1), 2)
     return prefill, decode
 
 
@@ -127,8 +130,8 @@ class InferenceEstimate(RangedEstimate):
     @property
     def bound(self) -> dict:
         """Which resource binds each phase: "compute", "memory" (or "none" for decode)."""
-        prefill, decode = bound_labels(self._values.timings)
-        return {"prefill": str(prefill), "decode": str(decode)}
+        prefill, decode = bound_codes(self._values.timings)
+        return {"prefill": BOUNDS[int(prefill)], "decode": BOUNDS[int(decode)]}
 
     bound_prefill = property(lambda self: self.bound["prefill"])
     bound_decode = property(lambda self: self.bound["decode"])

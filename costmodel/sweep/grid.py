@@ -145,16 +145,21 @@ def _block(record, start: int, stop: int, rows: int):
 
 
 def _write(out: dict, record, start: int, stop: int, rows: int, prefix: str = "") -> None:
+    """Copy one block's outputs into ``out``. A field without the row axis in the first block
+    (a full block of CHUNK > 1 rows) depends on no per-row input: it is kept as it is, once."""
     for f in dataclasses.fields(record):
         v = getattr(record, f.name)
-        if dataclasses.is_dataclass(v):
-            _write(out, v, start, stop, rows, f"{prefix}{f.name}.")
-            continue
         key = prefix + f.name
-        if key not in out:
-            shape = np.broadcast_shapes(np.shape(v), (stop - start,))
-            out[key] = np.empty(shape[:-1] + (rows,), dtype=np.result_type(v))
-        out[key][..., start:stop] = v
+        if dataclasses.is_dataclass(v):
+            _write(out, v, start, stop, rows, f"{key}.")
+        elif key not in out:
+            if np.ndim(v) and np.shape(v)[-1] == stop - start:
+                out[key] = np.empty(np.shape(v)[:-1] + (rows,), dtype=np.result_type(v))
+                out[key][..., start:stop] = v
+            else:
+                out[key] = v
+        elif np.ndim(out[key]) and np.shape(out[key])[-1] == rows:
+            out[key][..., start:stop] = v
 
 
 def _assemble(template, out: dict, prefix: str = ""):

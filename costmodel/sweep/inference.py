@@ -13,7 +13,7 @@ from ..hardware import get_hardware
 from ..inference import PhaseConstants, Request
 from ..inference_estimate import REQUEST_PARSERS, ServingCase, check_request, estimate_inference, evaluate, resolve_serving
 from ..results.base import pick_record
-from ..results.inference import COLUMNS, OUTPUTS, bound_labels
+from ..results.inference import BOUNDS, COLUMNS, OUTPUTS, bound_codes
 from .grid import (check_keywords, chunked, expand, frame, input_column, labels, output_columns, per_value,
                    resolved, stack)
 
@@ -61,8 +61,10 @@ def run(inputs: dict, ranges: bool, progress=None):
     for key, fn, dtype in COLUMNS:
         cols[key] = np.broadcast_to(fn(case, typical), (rows,)).astype(dtype)
         units[key] = "token" if key.endswith("_tokens") else ""
-    prefill, decode = bound_labels(typical.timings)
-    cols["bound_prefill"], cols["bound_decode"] = (np.broadcast_to(b, (rows,)) for b in (prefill, decode))
+    import pandas as pd
+
+    for key, codes in zip(("bound_prefill", "bound_decode"), bound_codes(typical.timings)):
+        cols[key] = pd.Categorical.from_codes(np.broadcast_to(codes, (rows,)), categories=list(BOUNDS))
     for key, vals in values.items():  # every other swept input, as given
         if key not in cols and len(vals) > 1:
             cols[key] = input_column(vals, index[key], rows)
