@@ -43,11 +43,14 @@ def pick(x, which: str, row_ndim: int = 0):
     Each output is monotone in each uncertain input, so its extremes lie at the scenario ends
     (tests/test_ranges.py checks that rather than assuming it).
     """
-    if np.ndim(x) <= row_ndim:
+    ndim = np.ndim(x)
+    if ndim <= row_ndim:
         return x
     if which == "typical":
         return x[0]
-    return np.min(x, axis=0) if which == "low" else np.max(x, axis=0)
+    if ndim == 1:  # one configuration's three scenarios: plain floats are faster than a reduction
+        return min(x.tolist()) if which == "low" else max(x.tolist())
+    return x.min(axis=0) if which == "low" else x.max(axis=0)
 
 
 def pick_record(record, which: str, row_ndim: int = 0):
@@ -55,7 +58,7 @@ def pick_record(record, which: str, row_ndim: int = 0):
     out = {}
     for f in dataclasses.fields(record):
         value = getattr(record, f.name)
-        out[f.name] = (pick_record(value, which, row_ndim) if dataclasses.is_dataclass(value)
+        out[f.name] = (pick_record(value, which, row_ndim) if hasattr(value, "__dataclass_fields__")
                        else pick(value, which, row_ndim))
     return type(record)(**out)
 
@@ -135,7 +138,9 @@ class RangedEstimate:
         if self._bound is not None:
             return None
         if which not in self._cache:
-            values = pick_record(self._scenarios(), which)
+            if "scenarios" not in self._cache:  # one evaluation serves both ends
+                self._cache["scenarios"] = self._scenarios()
+            values = pick_record(self._cache["scenarios"], which)
             self._cache[which] = dataclasses.replace(self, _values=values, _bound=which, _cache={})
         return self._cache[which]
 
