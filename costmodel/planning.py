@@ -265,7 +265,7 @@ def compare_models(models, *, hardware=DEFAULT_HARDWARE, n_gpus=1024, serve_hard
         s, gpus = serve(spec, hardware=serve_hardware, prompt_tokens=prompt_tokens, output_tokens=output_tokens,
                         batch_size=batch_size, region=region)
         rows.append({
-            "model": spec.id, "params": spec.params.magnitude, "tokens": t.tokens.magnitude,
+            "model": spec.id, "params": spec.params.magnitude, "tokens": _value(t.tokens, "token"),
             "tokens_source": "catalog" if tokens is None else "20 x params (Hoffmann et al. 2022)",
             "train_flops": t.flops.magnitude, "mfu": t.mfu.magnitude,
             **{key: _value(getattr(t, attr), unit) for key, attr, unit in _RANGED},

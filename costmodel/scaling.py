@@ -18,6 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -83,7 +84,7 @@ def _grid_argmin(objective, flops, lo=1e3, hi=1e16, points=4001):
 
 
 @cache
-def _laws() -> dict:
+def _laws() -> tuple[dict[str, ScalingLaw], dict[str, Any]]:
     data = read_toml(Path(__file__).resolve().parent / "data" / "scaling_laws.toml")
     laws = {}
     for key, table in data["law"].items():

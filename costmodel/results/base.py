@@ -15,7 +15,7 @@ import dataclasses
 import html
 import math
 from dataclasses import dataclass
-from typing import Any, Callable, NamedTuple
+from typing import TYPE_CHECKING, Any, Callable, ClassVar, NamedTuple
 
 import numpy as np
 import pint
@@ -122,6 +122,16 @@ class RangedEstimate:
     OUTPUTS: tuple = ()
     META: tuple = ()
     HEADLINE: tuple = ()  # (attribute, unit, label) shown by repr and _repr_html_
+    if TYPE_CHECKING:  # what the subclasses define, as the docstring says
+        __dataclass_fields__: ClassVar[dict[str, dataclasses.Field[Any]]]
+        _case: Any
+        _values: Any
+        _profile: Any
+        _bound: str | None
+        _cache: dict
+
+        def _scenarios(self) -> Any: ...
+        def _title(self) -> str: ...
 
     def _q(self, key: str, kind: str, scale: float = 1.0):
         """The figure ``key`` of ``_values`` as a Quantity of ``kind`` (cached; None if NaN)."""
