@@ -24,7 +24,7 @@ import numpy as np
 
 from .datafiles import read_toml
 from .errors import unknown
-from .units import parse_count
+from .units import CountLike, parse_count
 
 __all__ = ["ScalingLaw", "get_law", "predict_loss", "effective_data", "data_constrained_loss", "params_for_tokens"]
 
@@ -101,7 +101,7 @@ def get_law(name: str) -> ScalingLaw:
     return laws[name]
 
 
-def predict_loss(params, tokens, *, law: str = "besiroglu2024") -> float:
+def predict_loss(params: CountLike, tokens: CountLike, *, law: str = "besiroglu2024") -> float:
     """Predicted loss (nats per token) of N parameters trained on D tokens.
 
     >>> round(predict_loss("70B", "1.4T"), 3)
