@@ -266,8 +266,9 @@ def footprint_values(f: FootprintInputs, tdp_w: FloatArray, busy_time_fraction: 
     device, host, it, facility = energy_joules(device_w, f.host_w, n_devices, seconds, f.pue)
     device_hours = n_devices * seconds / 3600.0
     # the embodied and owned-cost terms are only computed where some row asks for them
-    embodied = (np.where(f.embodied > 0, embodied_grams(device_hours, f.embodied_g, f.embodied_life_h), np.nan)
-                if np.any(f.embodied) else np.nan)
+    embodied: FloatArray = (
+        np.where(f.embodied > 0, embodied_grams(device_hours, f.embodied_g, f.embodied_life_h), np.nan)
+        if np.any(f.embodied) else np.nan)
     cloud = cloud_cost(device_hours, f.price)
     cost = (np.where(f.owned > 0, owned_cost(device_hours, f.purchase, f.life_h, facility, f.electricity), cloud)
             if np.any(f.owned) else cloud)

@@ -40,7 +40,8 @@ __all__ = ["OptimalResult", "compute_optimal", "compare_sizes", "compare_models"
 
 CHINCHILLA_TOKENS_PER_PARAM = 20.0  # Hoffmann et al. 2022: compute-optimal D is about 20 N
 DEFAULT_HARDWARE = "h100-sxm5-80gb"
-SERVING: dict[str, Any] = {"prompt_tokens": 512, "output_tokens": 256, "batch_size": 8}  # per request, the default traffic
+# per request, the default traffic
+SERVING: dict[str, Any] = {"prompt_tokens": 512, "output_tokens": 256, "batch_size": 8}
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -296,7 +297,8 @@ def compare_models(models: Iterable[str | ModelSpec], *, hardware: str | Hardwar
         s, gpus = serve(spec, hardware=serve_hardware, prompt_tokens=prompt_tokens, output_tokens=output_tokens,
                         batch_size=batch_size, region=region)
         rows.append({
-            "model": spec.id, "params": spec.params.magnitude, "tokens": None if t.tokens is None else t.tokens.magnitude,
+            "model": spec.id, "params": spec.params.magnitude,
+            "tokens": None if t.tokens is None else t.tokens.magnitude,
             "tokens_source": "catalog" if tokens is None else "20 x params (Hoffmann et al. 2022)",
             "train_flops": t.flops.magnitude, "mfu": t.mfu.magnitude,
             **{key: _value(getattr(t, attr), unit) for key, attr, unit in _RANGED},

@@ -136,7 +136,7 @@ _AMBIGUOUS_RATE = re.compile(r"(?<![A-Za-z])([kMGTPE]?)(FLOPS|flops|OPS|ops)(?![
 
 def quantity(magnitude: FloatArray, kind: str) -> pint.Quantity:
     """Wrap a canonical float (or array) as a Quantity of the given kind, cheaply."""
-    q = object.__new__(Quantity)
+    q: pint.Quantity = object.__new__(Quantity)
     q._magnitude = magnitude
     q._units = _UNITS[kind]._units
     return q
