@@ -29,11 +29,16 @@ import os
 from dataclasses import dataclass, fields
 from functools import cache, lru_cache
 from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
 
 from .datafiles import read_toml
 from .errors import InputError
+from .units import FloatArray
+
+if TYPE_CHECKING:
+    from .inference import PhaseConstants
 
 __all__ = ["Calibration", "TrainingCalibration", "ServingCalibration", "default_calibration",
            "load_calibration", "resolve_calibration", "default_mfu", "mfu_features", "mfu_scales",
@@ -85,7 +90,11 @@ class Calibration:
     serving: ServingCalibration
 
 
-def _build(cls, table: dict, path, renames: dict | None = None):
+_Fitted = TypeVar("_Fitted", TrainingCalibration, ServingCalibration)
+
+
+def _build(cls: type[_Fitted], table: dict[str, Any], path: str | os.PathLike[str],
+           renames: dict[str, str] | None = None) -> _Fitted:
     renames = renames or {}
     names = {f.name for f in fields(cls)}
     values = {renames.get(k, k): v for k, v in table.items() if renames.get(k, k) in names}
@@ -109,7 +118,7 @@ def default_calibration() -> Calibration:
                        "inference_calibration.toml"))
 
 
-def load_calibration(path) -> Calibration:
+def load_calibration(path: str | os.PathLike[str]) -> Calibration:
     """Constants from a TOML file with an ``[mfu]`` and/or an ``[inference]`` table (the shipped
     files' format); a table the file leaves out keeps the shipped constants."""
     data = read_toml(Path(path))
@@ -123,11 +132,11 @@ def load_calibration(path) -> Calibration:
                  if "inference" in data else base.serving))
 
 
-def _asdict(obj) -> dict:
+def _asdict(obj: TrainingCalibration | ServingCalibration) -> dict[str, Any]:
     return {f.name: getattr(obj, f.name) for f in fields(obj)}
 
 
-def resolve_calibration(value) -> Calibration:
+def resolve_calibration(value: Calibration | str | os.PathLike[str] | None) -> Calibration:
     """``None`` (the shipped constants, or the file named by ``COSTMODEL_CALIBRATION``), a
     :class:`Calibration`, or the path of a calibration TOML file."""
     if value is None:
@@ -146,14 +155,16 @@ def _load_cached(path: str) -> Calibration:
     return load_calibration(path)
 
 
-def mfu_features(peak_flops, bandwidth, active_params, n_gpus):
+def mfu_features(peak_flops: FloatArray, bandwidth: FloatArray, active_params: FloatArray,
+                 n_gpus: FloatArray) -> tuple[FloatArray, FloatArray, FloatArray]:
     """The regressors of the MFU model, each broadcastable."""
     return (np.log(peak_flops / bandwidth / RIDGE_REF),
             np.log10(np.maximum(active_params, 1.0) / 1e9),
             np.log10(np.maximum(n_gpus, 1.0)))
 
 
-def default_mfu(c: TrainingCalibration, peak_flops, bandwidth, active_params, n_gpus):
+def default_mfu(c: TrainingCalibration, peak_flops: FloatArray, bandwidth: FloatArray, active_params: FloatArray,
+                n_gpus: FloatArray) -> FloatArray:
     """The calibrated MFU of a run (floats or arrays)."""
     ridge, size, cluster = mfu_features(peak_flops, bandwidth, active_params, n_gpus)
     log_mfu = c.c0 + c.c_ridge * ridge + c.c_size * size + c.c_cluster * cluster
@@ -170,7 +181,7 @@ def mfu_scales(c: TrainingCalibration) -> np.ndarray:
 
 
 @lru_cache(maxsize=64)
-def serving_scenarios(c: ServingCalibration) -> dict:
+def serving_scenarios(c: ServingCalibration) -> dict[str, PhaseConstants]:
     """(typical, optimistic, pessimistic) serving constants per phase, from the fit's
     out-of-sample errors: the prefill's constants span TTFT's 5th-95th percentile errors, the
     decode steps' span TPOT's. Times scale about inversely with the achievable fractions and
@@ -191,7 +202,7 @@ def serving_scenarios(c: ServingCalibration) -> dict:
     return {"prefill": phase(c.ttft_high, c.ttft_low), "decode": phase(c.tpot_high, c.tpot_low)}
 
 
-def provenance(calibration=None) -> dict:
+def provenance(calibration: Calibration | str | os.PathLike[str] | None = None) -> dict[str, Any]:
     """What produced an estimate: the costmodel version and the date each set of fitted
     constants was fitted. Every JSON output and report carries it."""
     from . import __version__

@@ -8,6 +8,7 @@ from __future__ import annotations
 import sys
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, Callable, Collection, Iterable, Mapping, Protocol, TypeVar
 
 from .errors import ProfileError, suggest, unknown
 from .units import Quantity, parse_quantity, quantity
@@ -24,6 +25,18 @@ else:  # pragma: no cover
 MAX_FILE_BYTES = 1_000_000
 
 
+class Named(Protocol):
+    """What :func:`name_index` and :func:`lookup` find: an entry with an id and aliases."""
+
+    @property
+    def id(self) -> str: ...
+    @property
+    def aliases(self) -> tuple[str, ...]: ...
+
+
+NamedT = TypeVar("NamedT", bound=Named)
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Source:
     """Where a figure comes from: a URL or document and table, and when it was read."""
@@ -38,7 +51,7 @@ class Source:
         return f"{self.source}, retrieved {self.retrieved}{flag}"
 
 
-def read_toml(path: Path) -> dict:
+def read_toml(path: Path) -> dict[str, Any]:
     """Read a TOML file, turning every failure into a ProfileError naming the file."""
     try:
         size = path.stat().st_size
@@ -58,13 +71,13 @@ def read_toml(path: Path) -> dict:
 class FieldReader:
     """Reads fields out of one parsed data-file table, naming the file and field on error."""
 
-    def __init__(self, path: Path | str, data: dict, prefix: str = ""):
+    def __init__(self, path: Path | str, data: dict[str, Any], prefix: str = ""):
         self.path, self.data, self.prefix = path, data, prefix
 
     def error(self, field: str, message: str) -> ProfileError:
         return ProfileError(f"{self.path}: field {self.prefix}{field!s}: {message}")
 
-    def check_keys(self, allowed, required=()) -> None:
+    def check_keys(self, allowed: Collection[str], required: Iterable[str] = ()) -> None:
         for key in self.data:
             if key not in allowed:
                 raise did_you_mean_field(self, key, allowed)
@@ -72,7 +85,7 @@ class FieldReader:
             if key not in self.data:
                 raise self.error(key, "is required but missing")
 
-    def get(self, key: str, kind: type, default=None, *, required: bool = False):
+    def get(self, key: str, kind: type, default: Any = None, *, required: bool = False) -> Any:
         if key not in self.data:
             if required:
                 raise self.error(key, "is required but missing")
@@ -93,7 +106,7 @@ class FieldReader:
         value = self.get(key, dict, required=required)
         return None if value is None else FieldReader(self.path, value, f"{self.prefix}{key}.")
 
-    def quantity(self, key: str, kind: str, *, required: bool = False):
+    def quantity(self, key: str, kind: str, *, required: bool = False) -> Any:
         text = self.get(key, str, required=required)
         if text is None:
             return None
@@ -110,7 +123,7 @@ class FieldReader:
             raise self.error(key, str(exc).split(": ", 1)[-1]) from None
 
 
-def did_you_mean_field(reader: FieldReader, key: str, allowed) -> ProfileError:
+def did_you_mean_field(reader: FieldReader, key: str, allowed: Collection[str]) -> ProfileError:
     close = suggest(key, allowed, n=1)
     hint = f"; did you mean {close[0]!r}?" if close else ""
     return reader.error(key, f"unknown key{hint} (allowed: {', '.join(sorted(allowed))})")
@@ -120,7 +133,8 @@ FIGURE_KEYS = frozenset({"value", "source", "retrieved", "note", "direction", "n
                          "provider", "date", "estimate"})
 
 
-def read_figure(reader: FieldReader, key: str, kind: str, *, required: bool = False):
+def read_figure(reader: FieldReader, key: str, kind: str, *,
+                required: bool = False) -> tuple[Any, Source, FieldReader] | None:
     """Read a sourced figure table ``{value, source, retrieved, ...}``.
 
     Returns ``(Quantity, Source, table_reader)`` or ``None`` when absent and optional.
@@ -156,9 +170,9 @@ def normalise(name: str) -> str:
     return "-".join(name.strip().lower().replace("_", " ").replace("-", " ").split())
 
 
-def name_index(items) -> dict:
+def name_index(items: Collection[NamedT]) -> dict[str, NamedT]:
     """Normalised id and alias -> item; an id wins over another item's alias."""
-    index = {}
+    index: dict[str, NamedT] = {}
     for item in items:
         for alias in item.aliases:
             index.setdefault(normalise(alias), item)
@@ -167,16 +181,17 @@ def name_index(items) -> dict:
     return index
 
 
-def load_table_file(path: Path, key: str, build) -> dict:
+def load_table_file(path: Path, key: str, build: Callable[[dict[str, Any], Path], NamedT]) -> dict[str, NamedT]:
     """id -> ``build(entry, path)`` for every ``[[key]]`` table of a TOML data file."""
-    items = {}
+    items: dict[str, NamedT] = {}
     for entry in read_toml(path).get(key, []):
         item = build(entry, path)
         items[item.id] = item
     return items
 
 
-def lookup(name, index: dict, *, what: str, command: str, argument: str | None = None):
+def lookup(name: object, index: Mapping[str, NamedT], *, what: str, command: str,
+           argument: str | None = None) -> NamedT:
     """Find ``name`` in an index of normalised ids and aliases, or raise with suggestions.
 
     Suggestions are the ids of the entries whose id or alias is closest to ``name``.

@@ -24,12 +24,17 @@ import math
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
+from typing import TYPE_CHECKING, Any, SupportsFloat
 
 import numpy as np
 
 from .datafiles import read_toml
 from .errors import InputError
-from .units import parse_quantity
+from .units import FloatArray, QuantityLike, parse_quantity
+
+if TYPE_CHECKING:
+    from .hardware import HardwareProfile
+    from .regions import Region
 
 __all__ = ["device_power", "energy_joules", "carbon_grams", "embodied_grams", "cloud_cost", "owned_cost",
            "defaults", "FootprintInputs", "FootprintLabels", "FootprintValues", "resolve_footprint",
@@ -79,16 +84,16 @@ def owned_cost(device_hours, purchase_price, life_hours, energy_j, electricity_u
 
 
 @cache
-def defaults() -> dict:
+def defaults() -> dict[str, tuple[float, ...]]:
     """Typical values (and their low/high range ends) of the energy model, as canonical floats."""
     raw = read_toml(Path(__file__).resolve().parent / "data" / "energy_defaults.toml")
     power = raw["gpu_utilisation_power"]
 
-    def triple(table, kind=None):
-        conv = (lambda v: float(v)) if kind is None else (lambda v: parse_quantity(v, kind))
-        return tuple(conv(table[k]) for k in ("value", "low", "high"))  # (typical, low, high)
+    def triple(table: dict[str, Any], kind: str | None = None) -> tuple[float, ...]:
+        values = [table[k] for k in ("value", "low", "high")]  # (typical, low, high)
+        return tuple(float(v) if kind is None else parse_quantity(v, kind) for v in values)
 
-    def years(table):
+    def years(table: dict[str, Any]) -> tuple[float, ...]:
         return tuple(float(str(table[k]).split()[0]) * 8760.0 for k in ("value", "low", "high"))
 
     return {
@@ -98,7 +103,7 @@ def defaults() -> dict:
         "pue_cloud": triple(raw["pue"]["hyperscale"]),
         "pue_owned": triple(raw["pue"]["industry_average"]),
         "grid_g_per_kwh": triple(raw["grid_intensity"], "intensity"),
-        "embodied_g": tuple(parse_quantity(raw["embodied"][k], "co2e") for k in ("value", "low", "high")),
+        "embodied_g": triple(raw["embodied"], "co2e"),
         "service_life_h": years(raw["embodied"]["service_life"]),
         "electricity_usd_per_kwh": triple(raw["electricity_price"], "usd_per_energy"),
         "amortisation_h": years(raw["amortisation"]),
@@ -116,20 +121,20 @@ class FootprintInputs:
     ``owned`` and ``embodied`` are 0/1 flags.
     """
 
-    pue: np.ndarray
-    grid: np.ndarray
-    power_w: np.ndarray
-    host_w: np.ndarray
-    idle: np.ndarray
-    busy: np.ndarray
-    life_h: np.ndarray
-    embodied_g: np.ndarray
-    embodied_life_h: np.ndarray
-    price: np.ndarray
-    purchase: np.ndarray
-    electricity: np.ndarray
-    owned: np.ndarray
-    embodied: np.ndarray
+    pue: FloatArray
+    grid: FloatArray
+    power_w: FloatArray
+    host_w: FloatArray
+    idle: FloatArray
+    busy: FloatArray
+    life_h: FloatArray
+    embodied_g: FloatArray
+    embodied_life_h: FloatArray
+    price: FloatArray
+    purchase: FloatArray
+    electricity: FloatArray
+    owned: FloatArray
+    embodied: FloatArray
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -146,18 +151,18 @@ class FootprintValues:
     """A job's footprint in canonical floats (or arrays): draw per device [W], energies [J],
     emissions [g], cost [USD; NaN without a price], and the uncertain inputs used."""
 
-    device_w: np.ndarray
-    host_w: np.ndarray
-    pue: np.ndarray
-    grid: np.ndarray
-    price: np.ndarray
-    device_j: np.ndarray
-    host_j: np.ndarray
-    it_j: np.ndarray
-    energy_j: np.ndarray
-    co2e_g: np.ndarray
-    embodied_g: np.ndarray
-    cost: np.ndarray
+    device_w: FloatArray
+    host_w: FloatArray
+    pue: FloatArray
+    grid: FloatArray
+    price: FloatArray
+    device_j: FloatArray
+    host_j: FloatArray
+    it_j: FloatArray
+    energy_j: FloatArray
+    co2e_g: FloatArray
+    embodied_g: FloatArray
+    cost: FloatArray
 
 
 @functools.lru_cache(maxsize=1024)
@@ -172,7 +177,7 @@ def _fixed(value: float) -> np.ndarray:
     return _span(value, value, value)
 
 
-def parse_pue(value) -> float:
+def parse_pue(value: SupportsFloat | str) -> float:
     """A facility PUE from 1.0 to 10 (facility / IT energy)."""
     try:
         pue = float(value)
@@ -183,16 +188,19 @@ def parse_pue(value) -> float:
     return pue
 
 
-def _choice(value, allowed: tuple, argument: str) -> str:
+def _choice(value: str, allowed: tuple[str, ...], argument: str) -> str:
     if value not in allowed:
         raise InputError(f"expected {' or '.join(repr(a) for a in allowed)}, got {value!r}", argument=argument)
     return value
 
 
-def resolve_footprint(hw, *, pue=None, power_per_gpu=None, host_power_per_gpu=None, region=None,
-                      grid_intensity=None, price_per_gpu_hour=None, cost_basis="cloud",
-                      price_kind="on_demand", purchase_price=None, electricity_price=None,
-                      service_life=None, embodied=False) -> tuple[FootprintInputs, FootprintLabels]:
+def resolve_footprint(hw: HardwareProfile, *, pue: SupportsFloat | str | None = None,
+                      power_per_gpu: QuantityLike | None = None, host_power_per_gpu: QuantityLike | None = None,
+                      region: str | Region | None = None, grid_intensity: QuantityLike | None = None,
+                      price_per_gpu_hour: QuantityLike | None = None, cost_basis: str = "cloud",
+                      price_kind: str = "on_demand", purchase_price: QuantityLike | None = None,
+                      electricity_price: QuantityLike | None = None, service_life: QuantityLike | None = None,
+                      embodied: bool = False) -> tuple[FootprintInputs, FootprintLabels]:
     """Parse the energy/carbon/cost options for device ``hw`` once into canonical floats."""
     d = defaults()
     _choice(cost_basis, COST_BASES, "cost_basis")
@@ -238,7 +246,7 @@ def resolve_footprint(hw, *, pue=None, power_per_gpu=None, host_power_per_gpu=No
     return inputs, FootprintLabels(region=reg.id if reg else None, cost_basis=cost_basis, price_kind=price_kind)
 
 
-def _price(hw, given, kind: str) -> np.ndarray:
+def _price(hw: HardwareProfile, given: QuantityLike | None, kind: str) -> np.ndarray:
     """Price per device-hour: the one given, else the profile's, spanning to its cheapest."""
     if given is not None:
         return _fixed(parse_quantity(given, "usd_rate", "price_per_gpu_hour", allow_zero=True))
@@ -249,7 +257,8 @@ def _price(hw, given, kind: str) -> np.ndarray:
     return _span(typical, min(cheapest, typical), typical)
 
 
-def footprint_values(f: FootprintInputs, tdp_w, busy_time_fraction, n_devices, seconds) -> FootprintValues:
+def footprint_values(f: FootprintInputs, tdp_w: FloatArray, busy_time_fraction: FloatArray, n_devices: FloatArray,
+                     seconds: FloatArray) -> FootprintValues:
     """Energy, emissions and cost of ``n_devices`` busy ``busy_time_fraction`` of ``seconds``;
     broadcasts over arrays."""
     modelled = device_power(tdp_w, busy_time_fraction, f.idle, f.busy)
@@ -257,8 +266,9 @@ def footprint_values(f: FootprintInputs, tdp_w, busy_time_fraction, n_devices, s
     device, host, it, facility = energy_joules(device_w, f.host_w, n_devices, seconds, f.pue)
     device_hours = n_devices * seconds / 3600.0
     # the embodied and owned-cost terms are only computed where some row asks for them
-    embodied = (np.where(f.embodied > 0, embodied_grams(device_hours, f.embodied_g, f.embodied_life_h), np.nan)
-                if np.any(f.embodied) else np.nan)
+    embodied: FloatArray = (
+        np.where(f.embodied > 0, embodied_grams(device_hours, f.embodied_g, f.embodied_life_h), np.nan)
+        if np.any(f.embodied) else np.nan)
     cloud = cloud_cost(device_hours, f.price)
     cost = (np.where(f.owned > 0, owned_cost(device_hours, f.purchase, f.life_h, facility, f.electricity), cloud)
             if np.any(f.owned) else cloud)
@@ -267,25 +277,31 @@ def footprint_values(f: FootprintInputs, tdp_w, busy_time_fraction, n_devices, s
                            co2e_g=carbon_grams(facility, f.grid), embodied_g=embodied, cost=cost)
 
 
-def _span_text(values, fmt: str, unit: str = "") -> str:
-    typ, lo, hi = (float(v) for v in values)
+def _first(values: FloatArray) -> float:
+    """The typical value of an input of :func:`resolve_footprint` (the first of its scenarios)."""
+    return float(np.ravel(values)[0])
+
+
+def _span_text(values: FloatArray, fmt: str, unit: str = "") -> str:
+    typ, lo, hi = (float(v) for v in np.ravel(values))
     text = f"{typ:{fmt}}{unit}"
     return text if lo == hi == typ else f"{text} (range {lo:{fmt}}-{hi:{fmt}}{unit})"
 
 
-def describe_footprint(hw, f: FootprintInputs, labels: FootprintLabels) -> dict:
-    """Human-readable statements of the energy/carbon/cost inputs used, with their ranges."""
-    power = ("given" if not np.isnan(f.power_w[0]) else
-             f"TDP {hw.number('tdp'):.0f} W x (idle {f.idle[0]:.2f} + (busy {_span_text(f.busy, '.2f')} - idle) "
+def describe_footprint(hw: HardwareProfile, f: FootprintInputs, labels: FootprintLabels) -> dict[str, str]:
+    """Human-readable statements of the energy/carbon/cost inputs used, with their ranges (``f``
+    as :func:`resolve_footprint` made it: the three scenarios of each input)."""
+    power = ("given" if not np.isnan(_first(f.power_w)) else
+             f"TDP {hw.number('tdp'):.0f} W x (idle {_first(f.idle):.2f} + (busy {_span_text(f.busy, '.2f')} - idle) "
              "x busy share of time) (data/energy_defaults.toml)")
     if labels.cost_basis == "cloud":
         price = hw.prices.get(labels.price_kind)
-        cost = ("no published price for this device; pass price_per_gpu_hour" if np.isnan(f.price[0]) else
+        cost = ("no published price for this device; pass price_per_gpu_hour" if np.isnan(_first(f.price)) else
                 "$" + _span_text(f.price, ".4g", "/device-hour") + " "
                 + (f"({price.provider}, {price.date})" if price else "(given)"))
     else:
-        cost = ("owned: no purchase price known; pass purchase_price" if np.isnan(f.purchase[0]) else
-                f"owned: ${f.purchase[0]:,.0f} over {f.life_h[0] / 8760:.3g} years + electricity "
+        cost = ("owned: no purchase price known; pass purchase_price" if np.isnan(_first(f.purchase)) else
+                f"owned: ${_first(f.purchase):,.0f} over {_first(f.life_h) / 8760:.3g} years + electricity "
                 f"${_span_text(f.electricity, '.3g', '/kWh')}")
     where = f" (region {labels.region})" if labels.region else ""
     pue_basis = where or (" (hyperscale cloud)" if labels.cost_basis == "cloud" else " (industry average)")

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 from types import MappingProxyType
-from typing import Mapping
+from typing import Any, Iterable, Literal, Mapping, TypeAlias, overload
 
 import pint
 
@@ -33,6 +33,11 @@ _DTYPE_ALIASES = {
     "fp8": "fp8", "float8": "fp8", "fp8-e4m3": "fp8", "e4m3": "fp8",
     "int8": "int8", "i8": "int8", "int4": "int4", "i4": "int4",
 }
+# The figures every profile has (from_mapping requires them) and those it may leave out.
+RequiredFigure: TypeAlias = Literal["memory", "memory_bandwidth", "tdp"]
+_OPTIONAL_FIGURES = ("idle_power", "interconnect_bandwidth", "pcie_bandwidth")
+# Extra directories of hardware profiles: one directory, or several.
+ProfilePath: TypeAlias = str | os.PathLike[str] | Iterable[str | os.PathLike[str]]
 _TOP_KEYS = {"id", "name", "vendor", "kind", "launch_year", "device", "aliases", "memory",
              "memory_bandwidth", "tdp", "idle_power", "interconnect", "pcie", "dense", "sparse",
              "price"}
@@ -85,18 +90,21 @@ class HardwareProfile:
     path: str = field(default="", repr=False)
     _floats: Mapping[str, float] = field(default_factory=dict, repr=False, compare=False)
 
-    def __post_init__(self):
-        # Canonical floats for the vectorised core, recomputed by dataclasses.replace().
+    def __post_init__(self) -> None:
+        # Canonical floats for the vectorised core, recomputed by dataclasses.replace(): every
+        # dense precision and every figure the profile has (an optional one it lacks is absent).
         floats = {k: float(v.to("FLOP/s").magnitude) for k, v in self.dense.items()}
-        for key, unit in (("memory", "byte"), ("memory_bandwidth", "byte/s"), ("tdp", "W"),
-                          ("idle_power", "W"), ("interconnect_bandwidth", "byte/s"),
-                          ("pcie_bandwidth", "byte/s")):
-            value = getattr(self, key)
-            floats[key] = None if value is None else float(value.to(unit).magnitude)
+        figures = (("memory", self.memory, "byte"), ("memory_bandwidth", self.memory_bandwidth, "byte/s"),
+                   ("tdp", self.tdp, "W"), ("idle_power", self.idle_power, "W"),
+                   ("interconnect_bandwidth", self.interconnect_bandwidth, "byte/s"),
+                   ("pcie_bandwidth", self.pcie_bandwidth, "byte/s"))
+        for key, value, unit in figures:
+            if value is not None:
+                floats[key] = float(value.to(unit).magnitude)
         object.__setattr__(self, "_floats", MappingProxyType(floats))
 
     @classmethod
-    def from_mapping(cls, data: dict, path: Path | str = "<mapping>") -> "HardwareProfile":
+    def from_mapping(cls, data: dict[str, Any], path: Path | str = "<mapping>") -> HardwareProfile:
         """Validate a parsed profile table and build the profile (ProfileError on any problem)."""
         r = FieldReader(path, data)
         r.check_keys(_TOP_KEYS, required=("id", "name", "vendor", "kind", "launch_year", "device",
@@ -135,8 +143,18 @@ class HardwareProfile:
         """Dense peak throughput at ``dtype`` in FLOP/s (a float, for the core)."""
         return self._floats[self.resolve_dtype(dtype)]
 
+    @overload
+    def number(self, name: RequiredFigure) -> float: ...
+    @overload
+    def number(self, name: str) -> float | None: ...
     def number(self, name: str) -> float | None:
-        """A figure as a canonical float (bytes, bytes/s, W) for the vectorised core."""
+        """A figure as a canonical float (bytes, bytes/s, W) for the vectorised core.
+
+        ``memory``, ``memory_bandwidth`` and ``tdp`` are always there (a float); ``idle_power``,
+        ``interconnect_bandwidth`` and ``pcie_bandwidth`` are None where the profile has none.
+        """
+        if name in _OPTIONAL_FIGURES:
+            return self._floats.get(name)
         return self._floats[name]
 
     def resolve_dtype(self, dtype: str | None) -> str:
@@ -149,18 +167,18 @@ class HardwareProfile:
                              f"{', '.join(d for d in PRECISIONS if d in self.dense)})", argument="dtype")
         return name
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         """Plain JSON-ready data: every figure as ``{value, unit, source, retrieved, note}``."""
-        def fig(key, q):
+        def fig(key: str, q: pint.Quantity) -> dict[str, Any]:
             src = self.sources.get(key)
-            out = {"value": float(q.magnitude), "unit": f"{q.units:~P}"}
+            out: dict[str, Any] = {"value": float(q.magnitude), "unit": f"{q.units:~P}"}
             if src is not None:
                 out.update(source=src.source, retrieved=src.retrieved, estimate=src.estimate)
                 if src.note:
                     out["note"] = src.note
             return out
 
-        data = {k: getattr(self, k) for k in ("id", "name", "vendor", "kind", "launch_year", "device")}
+        data: dict[str, Any] = {k: getattr(self, k) for k in ("id", "name", "vendor", "kind", "launch_year", "device")}
         data["aliases"] = list(self.aliases)
         for key, src_key in (("memory", "memory"), ("memory_bandwidth", "memory_bandwidth"),
                              ("tdp", "tdp"), ("idle_power", "idle_power"),
@@ -183,7 +201,7 @@ class HardwareProfile:
         return None if price is None else float(price.value.magnitude)
 
 
-def _read_link(r: FieldReader, key: str, sources: dict):
+def _read_link(r: FieldReader, key: str, sources: dict[str, Source]) -> tuple[pint.Quantity | None, str]:
     got = read_figure(r, key, "bandwidth")
     if got is None:
         return None, ""
@@ -196,7 +214,8 @@ def _read_link(r: FieldReader, key: str, sources: dict):
     return (value / 2 if direction == "bidirectional" else value), table.get("name", str, "")
 
 
-def _read_precisions(r: FieldReader, key: str, sources: dict, *, required: bool = False) -> dict:
+def _read_precisions(r: FieldReader, key: str, sources: dict[str, Source], *,
+                     required: bool = False) -> dict[str, pint.Quantity]:
     table = r.table(key, required=required)
     if table is None:
         return {}
@@ -211,7 +230,7 @@ def _read_precisions(r: FieldReader, key: str, sources: dict, *, required: bool 
     return out
 
 
-def _read_prices(r: FieldReader, sources: dict) -> dict:
+def _read_prices(r: FieldReader, sources: dict[str, Source]) -> dict[str, Price]:
     table = r.table("price")
     if table is None:
         return {}
@@ -237,7 +256,7 @@ def builtin_dir() -> Path:
     return here / "hardware_profiles"
 
 
-def _search_path(profile_path) -> tuple[str, ...]:
+def _search_path(profile_path: ProfilePath | None) -> tuple[str, ...]:
     env = os.environ.get("COSTMODEL_PROFILE_PATH", "")
     if profile_path is None and not env:
         return (str(builtin_dir()),)
@@ -268,19 +287,19 @@ def _load(path: Path) -> HardwareProfile:
     return profile
 
 
-def load_profile(path) -> HardwareProfile:
+def load_profile(path: str | os.PathLike[str]) -> HardwareProfile:
     """The profile in one TOML file (validated; cached per path)."""
     return _load(Path(path))
 
 
 @cache
-def _registry(dirs: tuple[str, ...]):
+def _registry(dirs: tuple[str, ...]) -> tuple[dict[str, HardwareProfile], dict[str, HardwareProfile]]:
     """Every profile, and an index of normalised ids and aliases (loads every file)."""
     profiles = {stem: _load(path) for stem, path in _files(dirs).items()}
     return profiles, name_index(profiles.values())
 
 
-def get_hardware(name, *, profile_path=None) -> HardwareProfile:
+def get_hardware(name: str | HardwareProfile, *, profile_path: ProfilePath | None = None) -> HardwareProfile:
     """Look up a hardware profile by id or alias (case-insensitive), e.g. ``"H100"``.
 
     An exact id loads only its own file; an alias or a near miss reads them all.
@@ -300,7 +319,7 @@ def get_hardware(name, *, profile_path=None) -> HardwareProfile:
                   argument="hardware")
 
 
-def list_hardware(*, profile_path=None) -> list[HardwareProfile]:
+def list_hardware(*, profile_path: ProfilePath | None = None) -> list[HardwareProfile]:
     """All known hardware profiles, sorted by id."""
     profiles = _registry(_search_path(profile_path))[0]
     return [profiles[k] for k in sorted(profiles)]

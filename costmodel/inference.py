@@ -25,6 +25,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .units import BoolArray, FloatArray
+
 __all__ = ["BYTES", "ServingModel", "ServingHardware", "Request", "PhaseConstants", "Timings", "Capacity",
            "kv_bytes_per_token",
            "expert_fraction", "phase_seconds", "allreduce_seconds", "prefill", "decode_step", "timings",
@@ -39,20 +41,20 @@ class ServingModel:
     per-row arrays in a sweep). ``forward_flops`` is NaN for models counted per token;
     ``autoregressive`` is 1 for models that generate."""
 
-    params: float
-    active_params: float
-    weight_bytes: float
-    expert_bytes: float = 0.0
-    experts: float = 0.0
-    experts_per_token: float = 0.0
-    kv_per_token: float = 0.0
-    attention_per_ctx: float = 0.0
-    d_model: float = 0.0
-    ffn: float = 0.0
-    context: float = math.inf
-    layers: float = 0.0
-    forward_flops: float = math.nan
-    autoregressive: float = 1.0
+    params: FloatArray
+    active_params: FloatArray
+    weight_bytes: FloatArray
+    expert_bytes: FloatArray = 0.0
+    experts: FloatArray = 0.0
+    experts_per_token: FloatArray = 0.0
+    kv_per_token: FloatArray = 0.0
+    attention_per_ctx: FloatArray = 0.0
+    d_model: FloatArray = 0.0
+    ffn: FloatArray = 0.0
+    context: FloatArray = math.inf
+    layers: FloatArray = 0.0
+    forward_flops: FloatArray = math.nan
+    autoregressive: FloatArray = 1.0
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -60,11 +62,11 @@ class ServingHardware:
     """Dense peak at the compute precision [FLOP/s], memory bandwidth [B/s], memory [B],
     TDP [W] and the link tensor parallelism uses [B/s per direction]."""
 
-    peak: float
-    bandwidth: float
-    capacity: float
-    tdp: float
-    link: float
+    peak: FloatArray
+    bandwidth: FloatArray
+    capacity: FloatArray
+    tdp: FloatArray
+    link: FloatArray
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -72,21 +74,21 @@ class Request:
     """Devices per replica, requests in flight, tokens in and out, and the batching mode
     (1: continuous / in-flight, 0: static)."""
 
-    n: float
-    batch: float
-    prompt: float
-    output: float
-    continuous: float = 0.0
+    n: FloatArray
+    batch: FloatArray
+    prompt: FloatArray
+    output: FloatArray
+    continuous: FloatArray = 0.0
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class PhaseConstants:
     """Fitted constants of one phase; arrays of (typical, optimistic, pessimistic)."""
 
-    compute_fraction: np.ndarray
-    bandwidth_fraction: np.ndarray
-    step_overhead_s: np.ndarray
-    allreduce_latency_s: np.ndarray
+    compute_fraction: FloatArray
+    bandwidth_fraction: FloatArray
+    step_overhead_s: FloatArray
+    allreduce_latency_s: FloatArray
 
 
 def kv_bytes_per_token(layers, kv_heads, head_dim, kv_bytes, latent_dim=0.0):
@@ -132,7 +134,7 @@ def phase_seconds(flops, bytes_moved, n, peak, bandwidth, compute_fraction, band
     return np.maximum(compute, memory), compute >= memory
 
 
-def prefill(m: ServingModel, batch, prompt):
+def prefill(m: ServingModel, batch: FloatArray, prompt: FloatArray) -> tuple[FloatArray, FloatArray]:
     """(FLOPs, bytes) of the prefill: every prompt token once, weights read once, KV written."""
     tokens = batch * prompt
     flops = 2.0 * m.active_params * tokens + 2.0 * m.attention_per_ctx * prompt * tokens
@@ -140,7 +142,7 @@ def prefill(m: ServingModel, batch, prompt):
     return flops, moved
 
 
-def decode_step(m: ServingModel, batch, context):
+def decode_step(m: ServingModel, batch: FloatArray, context: FloatArray) -> tuple[FloatArray, FloatArray]:
     """(FLOPs, bytes) of one decode step for ``batch`` sequences at ``context`` tokens each.
 
     The step reads the weights it needs (for MoE, the experts the batch's tokens hit) and the
@@ -159,13 +161,13 @@ class Timings:
     """Seconds per request (TTFT, TPOT, end to end), the devices' busy share, and which
     resource binds each phase (True: compute)."""
 
-    ttft: np.ndarray
-    tpot: np.ndarray
-    latency: np.ndarray
-    busy: np.ndarray
-    compute_bound_prefill: np.ndarray
-    compute_bound_decode: np.ndarray
-    generating: np.ndarray
+    ttft: FloatArray
+    tpot: FloatArray
+    latency: FloatArray
+    busy: FloatArray
+    compute_bound_prefill: BoolArray
+    compute_bound_decode: BoolArray
+    generating: BoolArray
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -173,15 +175,16 @@ class Capacity:
     """Bytes per device (weights, KV cache, workspace), whether they fit, the largest batch
     that fits (at most 1e6) and the devices the request needs at this precision."""
 
-    weights: np.ndarray
-    kv_cache: np.ndarray
-    activations: np.ndarray
-    fits: np.ndarray
-    max_batch: np.ndarray
-    min_gpus: np.ndarray
+    weights: FloatArray
+    kv_cache: FloatArray
+    activations: FloatArray
+    fits: BoolArray
+    max_batch: FloatArray
+    min_gpus: FloatArray
 
 
-def _step(m: ServingModel, hw: ServingHardware, n, tokens_in_step, flops, moved, cal: PhaseConstants):
+def _step(m: ServingModel, hw: ServingHardware, n: FloatArray, tokens_in_step: FloatArray, flops: FloatArray,
+          moved: FloatArray, cal: PhaseConstants) -> tuple[FloatArray, FloatArray, BoolArray]:
     """Seconds of one forward step: roofline + fixed overhead + 2 all-reduces per layer."""
     t, compute_bound = phase_seconds(flops, moved, n, hw.peak, hw.bandwidth, cal.compute_fraction,
                                      cal.bandwidth_fraction)
@@ -229,7 +232,8 @@ def timings(m: ServingModel, hw: ServingHardware, r: Request, prefill_cal: Phase
                    generating=generating)
 
 
-def _single_pass(m: ServingModel, hw: ServingHardware, n, batch, prompt, cal: PhaseConstants):
+def _single_pass(m: ServingModel, hw: ServingHardware, n: FloatArray, batch: FloatArray, prompt: FloatArray,
+                 cal: PhaseConstants) -> tuple[FloatArray, FloatArray, BoolArray]:
     """One forward pass: encoders over the prompt, CNN/ViT/linear over one input each."""
     per_sample = np.isfinite(m.forward_flops)
     flops = np.where(per_sample, np.nan_to_num(m.forward_flops) * batch,
@@ -237,7 +241,8 @@ def _single_pass(m: ServingModel, hw: ServingHardware, n, batch, prompt, cal: Ph
     return _step(m, hw, n, batch * np.maximum(prompt, 1.0), flops, m.weight_bytes, cal)
 
 
-def memory(m: ServingModel, n, batch, prompt, output, act_bytes=2.0):
+def memory(m: ServingModel, n: FloatArray, batch: FloatArray, prompt: FloatArray, output: FloatArray,
+           act_bytes: FloatArray = 2.0) -> tuple[FloatArray, FloatArray, FloatArray]:
     """Per-device (weights, KV cache, activation workspace) bytes.
 
     Workspace: one layer's activations for the whole prefill, ``b s (2 d + d_ff)`` values.
@@ -247,7 +252,8 @@ def memory(m: ServingModel, n, batch, prompt, output, act_bytes=2.0):
     return m.weight_bytes / n, kv / n, acts / n
 
 
-def capacity_report(m: ServingModel, n, batch, prompt, output, capacity) -> Capacity:
+def capacity_report(m: ServingModel, n: FloatArray, batch: FloatArray, prompt: FloatArray, output: FloatArray,
+                    capacity: FloatArray) -> Capacity:
     """Per-device memory, whether it fits, the largest batch that fits (at most 1e6) and the
     devices the request needs at this dtype; floats or arrays."""
     w, kv, a = memory(m, n, batch, prompt, output)

@@ -7,7 +7,9 @@ the records out per row and runs the same :func:`evaluate` over arrays.
 from __future__ import annotations
 
 import math
+import os
 from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Any, Callable
 
 import numpy as np
 
@@ -15,12 +17,15 @@ from . import inference as core
 from .architecture import expert_parameters
 from .calibration import Calibration, resolve_calibration, serving_scenarios
 from .energy import FootprintInputs, FootprintValues, footprint_values, resolve_footprint
-from .errors import InputError
-from .hardware import PRECISIONS, HardwareProfile, canonical_dtype, get_hardware
+from .errors import InputError, ProfileError
+from .hardware import PRECISIONS, HardwareProfile, ProfilePath, canonical_dtype, get_hardware
 from .inference import PhaseConstants, Request, ServingHardware, ServingModel
 from .models import ModelSpec, get_model
 from .results.inference import InferenceEstimate
-from .units import parse_count, parse_whole
+from .units import CountLike, FloatArray, QuantityLike, parse_count, parse_whole
+
+if TYPE_CHECKING:
+    from .regions import Region
 
 __all__ = ["AUTOREGRESSIVE", "ServingCase", "ServingValues", "resolve_serving", "resolve_request",
            "check_request", "evaluate", "estimate_inference"]
@@ -47,36 +52,41 @@ class ServingValues:
 
     timings: core.Timings
     capacity: core.Capacity
-    output: np.ndarray  # output tokens generated (0 for models that do not generate)
-    throughput: np.ndarray  # output tokens per second of the whole batch
+    output: FloatArray  # output tokens generated (0 for models that do not generate)
+    throughput: FloatArray  # output tokens per second of the whole batch
     footprint: FootprintValues
 
 
-def _serving_model(spec: ModelSpec | None, params, active_params, weight_bytes: float, kv_bytes: float) -> ServingModel:
-    if spec is None and params is None:
+def _serving_model(spec: ModelSpec | None, params: CountLike | None, active_params: CountLike | None,
+                   weight_bytes: float, kv_bytes: float) -> ServingModel:
+    if params is not None:
+        n = parse_count(params, "params")
+    elif spec is not None:
+        n = float(spec.params.magnitude)
+    else:
         raise InputError("give a catalogued model (e.g. 'llama-2-7b') or params=, e.g. params='7B'", argument="params")
-    n = parse_count(params, "params") if params is not None else float(spec.params.magnitude)
     if active_params is not None:
         active = parse_count(active_params, "active_params")
     else:
-        active = n if params is not None else float(spec.active_params.magnitude)
+        active = n if params is not None or spec is None else float(spec.active_params.magnitude)
     kind = "dense-decoder" if spec is None else spec.kind
-    fields: dict = {"params": n, "active_params": active, "weight_bytes": n * weight_bytes,
-                    "autoregressive": float(kind in AUTOREGRESSIVE)}
+    fields: dict[str, float] = {"params": n, "active_params": active, "weight_bytes": n * weight_bytes,
+                                "autoregressive": float(kind in AUTOREGRESSIVE)}
     if spec is None or params is not None:
         return ServingModel(**fields)
     if spec.forward_flops is not None and spec.kind in ("cnn", "vit", "linear"):
         fields["forward_flops"] = float(spec.forward_flops.magnitude)
-    if spec.is_transformer:
-        head_dim = spec.head_dim or spec.d_model // spec.heads
-        latent = (spec.kv_lora_rank + spec.qk_rope_head_dim) if spec.attention == "mla" else 0.0
-        fields.update(kv_per_token=float(core.kv_bytes_per_token(spec.layers, spec.kv_heads or spec.heads, head_dim,
-                                                                 kv_bytes, latent)),
-                      attention_per_ctx=float(spec.layers * spec.attention_dim), d_model=float(spec.d_model),
-                      layers=float(spec.layers + (spec.decoder_layers or 0)),
-                      ffn=float(spec.expert_ffn_dim or spec.ffn_dim or 4 * spec.d_model),
+    shape = spec.shape
+    if shape is not None:
+        fields.update(kv_per_token=float(core.kv_bytes_per_token(shape.layers, shape.kv_heads, shape.head_dim,
+                                                                 kv_bytes, shape.kv_latent)),
+                      attention_per_ctx=float(shape.layers * shape.attention_dim), d_model=float(shape.d_model),
+                      layers=float(shape.layers + (spec.decoder_layers or 0)),
+                      ffn=float(spec.expert_ffn_dim or spec.ffn_dim or 4 * shape.d_model),
                       context=float(spec.context or math.inf))
     if spec.experts:
+        if spec.experts_per_token is None:
+            raise ProfileError(f"model {spec.id!r}: a mixture of experts needs experts_per_token")
         fields.update(expert_bytes=expert_parameters(spec) * weight_bytes, experts=float(spec.experts),
                       experts_per_token=float(spec.experts_per_token))
     return ServingModel(**fields)
@@ -93,9 +103,10 @@ def _compute_dtype(dtype: str, hw: HardwareProfile) -> str:
                      f"{', '.join(d for d in PRECISIONS if d in hw.dense)}, or int8/int4 weight-only)", argument="dtype")
 
 
-def resolve_serving(model=None, *, params=None, active_params=None, hardware, dtype=None, kv_dtype=None,
-                    profile_path=None) -> tuple[ModelSpec | None, HardwareProfile, tuple[str, str], ServingModel,
-                                                ServingHardware]:
+def resolve_serving(model: str | ModelSpec | None = None, *, params: CountLike | None = None,
+                    active_params: CountLike | None = None, hardware: str | HardwareProfile, dtype: str | None = None,
+                    kv_dtype: str | None = None, profile_path: ProfilePath | None = None
+                    ) -> tuple[ModelSpec | None, HardwareProfile, tuple[str, str], ServingModel, ServingHardware]:
     """The model at its weight and KV precisions on a device: ``(spec, profile, (dtype,
     kv_dtype), model record, hardware record)``."""
     spec = get_model(model) if model is not None else None
@@ -113,14 +124,14 @@ def resolve_serving(model=None, *, params=None, active_params=None, hardware, dt
     return spec, hw, (dt, kv), m, h
 
 
-def parse_batching(value) -> float:
+def parse_batching(value: str) -> float:
     if value not in BATCHING:
         raise InputError(f"expected 'static' or 'continuous', got {value!r}", argument="batching")
     return float(value == "continuous")
 
 
 # keyword -> (record field, parser of one value, default); shared with the sweep
-REQUEST_PARSERS = {
+REQUEST_PARSERS: dict[str, tuple[str, Callable[[Any], float], Any]] = {
     "n_gpus": ("n", lambda v: float(parse_whole(v, "n_gpus", limit=1e6)), 1),
     "batch_size": ("batch", lambda v: float(parse_whole(v, "batch_size", limit=1e7)), 1),
     "prompt_tokens": ("prompt", lambda v: float(int(parse_count(v, "prompt_tokens", allow_zero=True))), None),
@@ -136,7 +147,7 @@ def check_request(r: Request) -> Request:
     return r
 
 
-def resolve_request(**options) -> Request:
+def resolve_request(**options: Any) -> Request:
     """Devices, batch, tokens and batching mode (see :data:`REQUEST_PARSERS`) as floats."""
     return check_request(Request(**{name: parse(options.get(key, default))
                                     for key, (name, parse, default) in REQUEST_PARSERS.items()}))
@@ -164,13 +175,18 @@ def _fitting_dtype(m: ServingModel, hw: HardwareProfile, dtype: str, c: core.Cap
     return None
 
 
-def estimate_inference(model=None, *, params=None, active_params=None, hardware, n_gpus=1,
-                       prompt_tokens, output_tokens, batch_size=1, dtype=None, kv_dtype=None,
-                       batching="static", strict=False, pue=None, power_per_gpu=None, host_power_per_gpu=None,
-                       region=None, grid_intensity=None, price_per_gpu_hour=None, cost_basis="cloud",
-                       price_kind="on_demand", purchase_price=None, electricity_price=None,
-                       service_life=None, embodied=False, profile_path=None,
-                       calibration: Calibration | str | None = None) -> InferenceEstimate:
+def estimate_inference(model: str | ModelSpec | None = None, *, params: CountLike | None = None,
+                       active_params: CountLike | None = None, hardware: str | HardwareProfile, n_gpus: CountLike = 1,
+                       prompt_tokens: CountLike, output_tokens: CountLike, batch_size: CountLike = 1,
+                       dtype: str | None = None, kv_dtype: str | None = None, batching: str = "static",
+                       strict: bool = False, pue: float | str | None = None, power_per_gpu: QuantityLike | None = None,
+                       host_power_per_gpu: QuantityLike | None = None, region: str | Region | None = None,
+                       grid_intensity: QuantityLike | None = None, price_per_gpu_hour: QuantityLike | None = None,
+                       cost_basis: str = "cloud", price_kind: str = "on_demand",
+                       purchase_price: QuantityLike | None = None, electricity_price: QuantityLike | None = None,
+                       service_life: QuantityLike | None = None, embodied: bool = False,
+                       profile_path: ProfilePath | None = None,
+                       calibration: Calibration | str | os.PathLike[str] | None = None) -> InferenceEstimate:
     """Estimate one request's latency, throughput, memory, energy and cost under batching.
 
     Parameters

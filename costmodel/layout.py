@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Any, Callable
 
 import numpy as np
 
 from .errors import InputError
 from .training import RECOMPUTE
-from .units import parse_fraction, parse_whole
+from .units import FloatArray, parse_fraction, parse_whole
 
 __all__ = ["TrainingLayout", "LAYOUT_PARSERS", "parse_recompute", "parse_zero_stage", "check_layout",
            "resolve_layout"]
@@ -25,29 +26,29 @@ class TrainingLayout:
     """Devices, MFU (NaN: calibrated), micro-batch, tensor (NaN: smallest that fits) and pipeline
     degrees, ZeRO stage and the recomputation code of :data:`costmodel.training.RECOMPUTE`."""
 
-    n_gpus: float
-    mfu: float
-    micro_batch: float
-    tp: float
-    pp: float
-    zero_stage: float
-    recompute: float
+    n_gpus: FloatArray
+    mfu: FloatArray
+    micro_batch: FloatArray
+    tp: FloatArray
+    pp: FloatArray
+    zero_stage: FloatArray
+    recompute: FloatArray
 
 
-def parse_recompute(value) -> float:
+def parse_recompute(value: str) -> float:
     if value not in RECOMPUTE:
         raise InputError(f"expected one of {', '.join(RECOMPUTE)}, got {value!r}", argument="recompute")
     return float(RECOMPUTE.index(value))
 
 
-def parse_zero_stage(value) -> float:
+def parse_zero_stage(value: int) -> float:
     if value not in (0, 1, 2, 3) or isinstance(value, bool):
         raise InputError(f"expected 0, 1, 2 or 3, got {value!r}", argument="zero_stage")
     return float(value)
 
 
 # keyword -> (parser of one value, default): shared with the sweep, which parses each distinct value
-LAYOUT_PARSERS = {
+LAYOUT_PARSERS: dict[str, tuple[Callable[[Any], float], Any]] = {
     "n_gpus": (lambda v: float(parse_whole(v, "n_gpus")), None),
     "mfu": (lambda v: math.nan if v is None else parse_fraction(v, "mfu"), None),
     "micro_batch": (lambda v: float(parse_whole(v, "micro_batch")), 1),
@@ -69,7 +70,7 @@ def check_layout(layout: TrainingLayout) -> TrainingLayout:
     return layout
 
 
-def resolve_layout(**options) -> TrainingLayout:
+def resolve_layout(**options: Any) -> TrainingLayout:
     """The parallel layout and MFU options (see :data:`LAYOUT_PARSERS`) as floats."""
     return check_layout(TrainingLayout(**{k: parse(options.get(k, default)) for k, (parse, default)
                                           in LAYOUT_PARSERS.items()}))

@@ -8,13 +8,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
+from typing import Any
 
 import pint
 
 from .datafiles import FieldReader, lookup, name_index, read_toml, retrieved_date
+from .errors import ProfileError
 from .units import parse_count, quantity
 
-__all__ = ["ModelSpec", "get_model", "list_models", "KINDS"]
+__all__ = ["ModelSpec", "TransformerShape", "get_model", "list_models", "KINDS"]
 
 KINDS = ("dense-decoder", "moe-decoder", "encoder", "encoder-decoder", "cnn", "vit", "linear")
 TRANSFORMERS = ("dense-decoder", "moe-decoder", "encoder", "encoder-decoder", "vit")
@@ -31,6 +33,27 @@ _CHOICES = {"ffn_type": ("gelu", "relu", "swiglu", "geglu"),
 _KEYS = {"id", "name", "family", "kind", "params", "active_params", "source", "retrieved",
          "notes", "forward_flops", "training_tokens", "training_samples", "aliases",
          *_INT_FIELDS, *_STR_FIELDS, *_BOOL_FIELDS}
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TransformerShape:
+    """The dimensions of a catalogued transformer that the estimators use, with the catalog's
+    defaults filled in: KV heads as many as query heads, a head size of ``d_model / heads``,
+    MLA's cached latent per layer (0 for other attention), and the training sequence length
+    (a ViT's patches plus the class token; else the pre-training context, the context, or 2048)."""
+
+    layers: int
+    d_model: int
+    heads: int
+    kv_heads: int
+    head_dim: int
+    kv_latent: int = 0
+    seq_len: int
+
+    @property
+    def attention_dim(self) -> int:
+        """Width of the attention (heads x head size), d_attn in Kaplan et al. 2020."""
+        return self.heads * self.head_dim
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -86,21 +109,21 @@ class ModelSpec:
     training_samples: pint.Quantity | None = None
 
     @classmethod
-    def from_mapping(cls, data: dict, path: Path | str = "<mapping>") -> "ModelSpec":
+    def from_mapping(cls, data: dict[str, Any], path: Path | str = "<mapping>") -> ModelSpec:
         """Validate one catalog table and build the entry (ProfileError naming the field)."""
         r = FieldReader(path, data, prefix=f"model[{data.get('id', '?')}].")
         r.check_keys(_KEYS, required=("id", "name", "family", "kind", "params", "source", "retrieved"))
         kind = r.get("kind", str)
         if kind not in KINDS:
             raise r.error("kind", f"expected one of {', '.join(KINDS)}, got {kind!r}")
-        fields = {k: r.get(k, int) for k in _INT_FIELDS if k in data}
+        fields: dict[str, Any] = {k: r.get(k, int) for k in _INT_FIELDS if k in data}
         for key in _STR_FIELDS:
             if key in data:
                 fields[key] = r.get(key, str)
                 if fields[key] not in _CHOICES[key]:
                     raise r.error(key, f"expected one of {', '.join(_CHOICES[key])}, got {fields[key]!r}")
         fields.update({k: r.get(k, bool) for k in _BOOL_FIELDS if k in data})
-        counts = {k: _count(r, k) for k in ("params", "active_params", "training_tokens",
+        counts: dict[str, Any] = {k: _count(r, k) for k in ("params", "active_params", "training_tokens",
                                              "training_samples") if k in data}
         if "active_params" not in counts:
             counts["active_params"] = counts["params"]
@@ -116,11 +139,11 @@ class ModelSpec:
                    notes=r.get("notes", str, ""), aliases=tuple(r.get("aliases", list, [])),
                    **counts, **fields)
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         """Plain JSON-ready data (counts as floats; None fields left out)."""
         import dataclasses
 
-        out = {}
+        out: dict[str, Any] = {}
         for f in dataclasses.fields(self):
             value = getattr(self, f.name)
             if value is None or (f.name == "aliases" and not value):
@@ -133,6 +156,33 @@ class ModelSpec:
     @property
     def is_transformer(self) -> bool:
         return self.kind in TRANSFORMERS and self.layers is not None
+
+    @property
+    def shape(self) -> TransformerShape | None:
+        """The transformer's dimensions (None when :attr:`is_transformer` is false); a
+        ProfileError names a dimension the catalog entry lacks."""
+        if not self.is_transformer:
+            return None
+        layers, d_model, heads = self.layers, self.d_model, self.heads
+        if layers is None or d_model is None or heads is None:
+            raise self._missing("d_model and heads")
+        head_dim = self.head_dim or d_model // heads
+        latent = 0
+        if self.attention == "mla":
+            if self.kv_lora_rank is None or self.qk_rope_head_dim is None:
+                raise self._missing("kv_lora_rank and qk_rope_head_dim (attention = 'mla')")
+            latent = self.kv_lora_rank + self.qk_rope_head_dim
+        if self.kind == "vit":
+            if self.image_size is None or self.patch_size is None:
+                raise self._missing("image_size and patch_size (kind = 'vit')")
+            seq_len = (self.image_size // self.patch_size) ** 2 + 1
+        else:
+            seq_len = self.train_context or self.context or 2048
+        return TransformerShape(layers=layers, d_model=d_model, heads=heads, kv_heads=self.kv_heads or heads,
+                                head_dim=head_dim, kv_latent=latent, seq_len=seq_len)
+
+    def _missing(self, what: str) -> ProfileError:
+        return ProfileError(f"model {self.id!r}: a transformer needs {what}")
 
     @property
     def attention_dim(self) -> int | None:
@@ -155,7 +205,7 @@ def catalog_path() -> Path:
 
 
 @cache
-def _entries() -> dict:
+def _entries() -> dict[str, dict[str, Any]]:
     """id -> raw catalog table (validated only when the model is used)."""
     return {entry.get("id"): entry for entry in read_toml(catalog_path()).get("model", [])}
 
@@ -166,12 +216,12 @@ def _build(model_id: str) -> ModelSpec:
 
 
 @cache
-def _catalog():
+def _catalog() -> tuple[dict[str, ModelSpec], dict[str, ModelSpec]]:
     models = {model_id: _build(model_id) for model_id in _entries()}
     return models, name_index(models.values())
 
 
-def get_model(name, *, argument: str = "model") -> ModelSpec:
+def get_model(name: str | ModelSpec, *, argument: str = "model") -> ModelSpec:
     """Look up a catalogued model by id or alias (case-insensitive).
 
     An exact id builds only that entry; an alias or a near miss validates the whole catalog.

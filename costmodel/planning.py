@@ -15,23 +15,33 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Iterable, TypeVar
 
 import numpy as np
 import pint
 
 from .errors import InputError
+from .hardware import HardwareProfile
 from .inference_estimate import estimate_inference
-from .models import get_model
+from .models import ModelSpec, get_model
+from .results.inference import InferenceEstimate
+from .results.training import TrainingEstimate
 from .scaling import ScalingLaw, data_constrained_loss, get_law
 from .training_estimate import estimate_training
-from .units import parse_count, parse_quantity, quantity
+from .units import CountLike, QuantityLike, parse_count, parse_quantity, quantity
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from .regions import Region
 
 __all__ = ["OptimalResult", "compute_optimal", "compare_sizes", "compare_models", "serve", "parse_budget",
            "CHINCHILLA_TOKENS_PER_PARAM"]
 
 CHINCHILLA_TOKENS_PER_PARAM = 20.0  # Hoffmann et al. 2022: compute-optimal D is about 20 N
 DEFAULT_HARDWARE = "h100-sxm5-80gb"
-SERVING = {"prompt_tokens": 512, "output_tokens": 256, "batch_size": 8}  # per request, the default traffic
+# per request, the default traffic
+SERVING: dict[str, Any] = {"prompt_tokens": 512, "output_tokens": 256, "batch_size": 8}
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -43,7 +53,7 @@ class OptimalResult:
     loss: float
     flops: pint.Quantity
     law: str
-    training: object
+    training: TrainingEstimate
     epochs: float | None = None
     effective_tokens: pint.Quantity | None = None
     lifetime: "OptimalResult | None" = None
@@ -52,7 +62,7 @@ class OptimalResult:
     serving_cost: pint.Quantity | None = None  # USD to serve inference_tokens (on-demand price)
 
 
-def parse_budget(budget) -> tuple[str, float]:
+def parse_budget(budget: QuantityLike) -> tuple[str, float]:
     """(kind, value): a budget in FLOP, USD, device-hours or energy, as a canonical float."""
     for kind, unit in (("flop", "flop"), ("usd", "usd"), ("device_time", "device_time"), ("energy", "energy")):
         try:
@@ -63,11 +73,13 @@ def parse_budget(budget) -> tuple[str, float]:
                      f"'500000 GPU*h' or '5 GWh', got {budget!r}", argument="budget")
 
 
-def _train(n, d, hardware, n_gpus, options):
+def _train(n: float, d: float, hardware: str | HardwareProfile, n_gpus: CountLike,
+           options: dict[str, Any]) -> TrainingEstimate:
     return estimate_training(params=float(n), tokens=float(d), hardware=hardware, n_gpus=n_gpus, **options)
 
 
-def budget_flops(budget, law: ScalingLaw, hardware, n_gpus, options, unique_tokens=None) -> float:
+def budget_flops(budget: QuantityLike, law: ScalingLaw, hardware: str | HardwareProfile, n_gpus: CountLike,
+                 options: dict[str, Any], unique_tokens: CountLike | None = None) -> float:
     """FLOPs a budget buys. Money, device-hours and energy go through the training estimator
     (hardware, MFU, price, power); MFU depends on the model size the FLOPs buy, so iterate."""
     kind, value = parse_budget(budget)
@@ -89,8 +101,10 @@ def budget_flops(budget, law: ScalingLaw, hardware, n_gpus, options, unique_toke
     return new
 
 
-def compute_optimal(budget, *, hardware=None, n_gpus=None, law: str = "besiroglu2024", unique_tokens=None,
-                    inference_tokens=None, serve_hardware=None, **training_options) -> OptimalResult:
+def compute_optimal(budget: QuantityLike, *, hardware: str | HardwareProfile | None = None,
+                    n_gpus: CountLike | None = None, law: str = "besiroglu2024", unique_tokens: CountLike | None = None,
+                    inference_tokens: CountLike | None = None, serve_hardware: str | HardwareProfile | None = None,
+                    **training_options: Any) -> OptimalResult:
     """The loss-minimising model size and data for a budget, and what training it costs.
 
     Parameters
@@ -148,7 +162,9 @@ def compute_optimal(budget, *, hardware=None, n_gpus=None, law: str = "besiroglu
                           serve_hardware or hardware)
 
 
-def _with_lifetime(result, the_law, loss, n, d, t, training: tuple, serve_hardware) -> OptimalResult:
+def _with_lifetime(result: OptimalResult, the_law: ScalingLaw, loss: float, n: float, d: float, t: float,
+                   training: tuple[str | HardwareProfile, CountLike, dict[str, Any]],
+                   serve_hardware: str | HardwareProfile) -> OptimalResult:
     """Sardana et al. 2023: minimise 6 N D(N) + 2 N T subject to L(N, D(N)) = target."""
     grid = np.logspace(np.log10(n) - 3.0, np.log10(n), 3001)
     tokens = the_law.tokens_for_loss(grid, loss)
@@ -167,8 +183,9 @@ def _with_lifetime(result, the_law, loss, n, d, t, training: tuple, serve_hardwa
                                serving_cost=_serving_cost(n, t, serve_hardware))
 
 
-def serve(model=None, *, params=None, hardware=DEFAULT_HARDWARE, prompt_tokens=512, output_tokens=256, batch_size=8,
-          **options):
+def serve(model: str | ModelSpec | None = None, *, params: CountLike | None = None,
+          hardware: str | HardwareProfile = DEFAULT_HARDWARE, prompt_tokens: CountLike = 512,
+          output_tokens: CountLike = 256, batch_size: CountLike = 8, **options: Any) -> tuple[InferenceEstimate, int]:
     """A serving estimate on the fewest power-of-two devices (up to 1024) that hold the model,
     and that device count."""
     gpus = 1
@@ -180,7 +197,7 @@ def serve(model=None, *, params=None, hardware=DEFAULT_HARDWARE, prompt_tokens=5
         gpus *= 2
 
 
-def _serving_cost(n: float, tokens: float, hardware):
+def _serving_cost(n: float, tokens: float, hardware: str | HardwareProfile) -> pint.Quantity | None:
     """USD to generate ``tokens`` with an ``n``-parameter model on ``hardware`` (on-demand price,
     the default traffic of :data:`SERVING`)."""
     est, _ = serve(params=n, hardware=hardware, **SERVING)
@@ -188,9 +205,11 @@ def _serving_cost(n: float, tokens: float, hardware):
     return None if per_m is None else quantity(per_m.to("USD").magnitude * tokens / 1e6, "usd")
 
 
-def compare_sizes(budget=None, *, sizes, tokens=None, law: str = "besiroglu2024", hardware=None, n_gpus=None,
-                  serve_hardware=DEFAULT_HARDWARE, prompt_tokens=512, output_tokens=256, batch_size=8,
-                  **training_options):
+def compare_sizes(budget: QuantityLike | None = None, *, sizes: Iterable[CountLike], tokens: CountLike | None = None,
+                  law: str = "besiroglu2024", hardware: str | HardwareProfile | None = None,
+                  n_gpus: CountLike | None = None, serve_hardware: str | HardwareProfile = DEFAULT_HARDWARE,
+                  prompt_tokens: CountLike = 512, output_tokens: CountLike = 256, batch_size: CountLike = 8,
+                  **training_options: Any) -> pd.DataFrame:
     """Is bigger better? For each size: tokens affordable, predicted loss, training and serving cost.
 
     Give a ``budget`` (every size spends it all: D = C / (6 N)) or a fixed ``tokens`` count.
@@ -208,7 +227,7 @@ def compare_sizes(budget=None, *, sizes, tokens=None, law: str = "besiroglu2024"
         if budget is not None:
             f = _fixed_size_flops(budget, n, hardware, n_gpus, training_options)
             d = f / (6.0 * n)
-        else:
+        elif tokens is not None:  # one of the two, checked above
             d = parse_count(tokens, "tokens")
         est = _train(n, d, hardware, n_gpus, training_options)
         served, gpus = serve(params=n, hardware=serve_hardware, prompt_tokens=prompt_tokens,
@@ -227,7 +246,8 @@ def compare_sizes(budget=None, *, sizes, tokens=None, law: str = "besiroglu2024"
     return df
 
 
-def _fixed_size_flops(budget, n, hardware, n_gpus, options) -> float:
+def _fixed_size_flops(budget: QuantityLike, n: float, hardware: str | HardwareProfile, n_gpus: CountLike,
+                      options: dict[str, Any]) -> float:
     """FLOPs a budget buys for a model of fixed size N (one probe: cost is linear in D)."""
     kind, value = parse_budget(budget)
     if kind == "flop":
@@ -241,8 +261,18 @@ def _fixed_size_flops(budget, n, hardware, n_gpus, options) -> float:
     return probe * value / float(spent.to(unit).magnitude)
 
 
-def _value(q, unit: str) -> float | None:
+def _value(q: pint.Quantity | None, unit: str) -> float | None:
     return None if q is None else float(q.to(unit).magnitude)
+
+
+_Estimate = TypeVar("_Estimate", TrainingEstimate, InferenceEstimate)
+
+
+def _ends(est: _Estimate) -> tuple[tuple[str, _Estimate], tuple[str, _Estimate]]:
+    """``(("low", est.low), ("high", est.high))``."""
+    low, high = est.low, est.high
+    assert low is not None and high is not None  # an estimate has both ends (only an end has none)
+    return ("low", low), ("high", high)
 
 
 # (row key, estimate attribute, unit) of the ranged training figures of compare_models()
@@ -250,8 +280,10 @@ _RANGED = (("gpu_hours", "gpu_hours", "hour"), ("wall_days", "wall_time", "day")
            ("co2e_t", "co2e", "tonne"), ("train_cost_USD", "cost", "USD"))
 
 
-def compare_models(models, *, hardware=DEFAULT_HARDWARE, n_gpus=1024, serve_hardware=DEFAULT_HARDWARE,
-                   prompt_tokens=512, output_tokens=256, batch_size=8, region=None) -> list[dict]:
+def compare_models(models: Iterable[str | ModelSpec], *, hardware: str | HardwareProfile = DEFAULT_HARDWARE,
+                   n_gpus: CountLike = 1024, serve_hardware: str | HardwareProfile = DEFAULT_HARDWARE,
+                   prompt_tokens: CountLike = 512, output_tokens: CountLike = 256, batch_size: CountLike = 8,
+                   region: str | Region | None = None) -> list[dict[str, Any]]:
     """Do bigger models cost more? One row per catalogued model: its training run on
     ``n_gpus`` x ``hardware`` (reported tokens, or 20 per parameter, Hoffmann et al. 2022, where
     none are reported) and its serving on the fewest power-of-two ``serve_hardware`` devices
@@ -265,15 +297,15 @@ def compare_models(models, *, hardware=DEFAULT_HARDWARE, n_gpus=1024, serve_hard
         s, gpus = serve(spec, hardware=serve_hardware, prompt_tokens=prompt_tokens, output_tokens=output_tokens,
                         batch_size=batch_size, region=region)
         rows.append({
-            "model": spec.id, "params": spec.params.magnitude, "tokens": t.tokens.magnitude,
+            "model": spec.id, "params": spec.params.magnitude,
+            "tokens": None if t.tokens is None else t.tokens.magnitude,
             "tokens_source": "catalog" if tokens is None else "20 x params (Hoffmann et al. 2022)",
             "train_flops": t.flops.magnitude, "mfu": t.mfu.magnitude,
             **{key: _value(getattr(t, attr), unit) for key, attr, unit in _RANGED},
             "serve_gpus": gpus, "ttft_ms": s.ttft.to("ms").magnitude, "tpot_ms": s.tpot.to("ms").magnitude,
             "usd_per_million_tokens": _value(s.cost_per_million_tokens, "USD"),
             **{f"{key}_{end}": _value(getattr(e, attr), unit) for key, attr, unit in _RANGED
-               for end, e in (("low", t.low), ("high", t.high))},
-            **{f"usd_per_million_tokens_{end}": _value(e.cost_per_million_tokens, "USD")
-               for end, e in (("low", s.low), ("high", s.high))},
+               for end, e in _ends(t)},
+            **{f"usd_per_million_tokens_{end}": _value(e.cost_per_million_tokens, "USD") for end, e in _ends(s)},
         })
     return rows

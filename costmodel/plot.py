@@ -18,6 +18,7 @@ __all__ = ["plot_training", "plot_inference", "plot_sweep", "LANGUAGE_MODELS"]
 
 LANGUAGE_MODELS = ("gpt2", "gpt2-xl", "gpt-j-6b", "llama-2-7b", "llama-2-70b", "gpt3-175b", "llama-3.1-405b", "gpt4")
 CHINCHILLA_TOKENS_PER_PARAM = 20.0  # Hoffmann et al. 2022
+BATCH_SIZES = tuple(2 ** i for i in range(10))  # 1 to 512
 
 
 def _axes(ax, n: int, figsize: tuple[float, float]):
@@ -77,7 +78,7 @@ def plot_training(models=LANGUAGE_MODELS, hardware=("a100-sxm4-80gb", "h100-sxm5
 
 
 def plot_inference(model="llama-2-70b", hardware=("a100-sxm4-80gb", "h100-sxm5-80gb", "h200-sxm-141gb"),
-                   n_gpus=4, prompt_tokens=512, output_tokens=256, batch_sizes=tuple(2 ** i for i in range(10)),
+                   n_gpus=4, prompt_tokens=512, output_tokens=256, batch_sizes=BATCH_SIZES,
                    dtype=None, ax=None):
     """TTFT, TPOT and cost per million output tokens against batch size, per device; a dotted
     line marks the largest batch that fits in memory.

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
+from typing import Any
 
 import pint
 
@@ -36,7 +37,7 @@ class Region:
     aliases: tuple[str, ...] = field(default=(), repr=False)
 
     @classmethod
-    def from_mapping(cls, data: dict, path: Path | str = "<mapping>") -> "Region":
+    def from_mapping(cls, data: dict[str, Any], path: Path | str = "<mapping>") -> Region:
         r = FieldReader(path, data, prefix=f"region[{data.get('id', '?')}].")
         r.check_keys(_KEYS, required=("id", "name", "grid_intensity", "grid_year", "grid_source",
                                       "pue", "pue_source", "retrieved"))
@@ -71,13 +72,13 @@ def _pue(r: FieldReader) -> float:
 
 
 @cache
-def _regions():
+def _regions() -> tuple[dict[str, Region], dict[str, Region]]:
     path = Path(__file__).resolve().parent / "data" / "regions.toml"
     regions = load_table_file(path, "region", Region.from_mapping)
     return regions, name_index(regions.values())
 
 
-def get_region(name) -> Region:
+def get_region(name: str | Region) -> Region:
     """Look up a region by id or alias, e.g. ``"france"`` or ``"us-east-1"``."""
     if isinstance(name, Region):
         return name

@@ -18,12 +18,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from .datafiles import read_toml
 from .errors import unknown
-from .units import parse_count
+from .units import CountLike, parse_count
 
 __all__ = ["ScalingLaw", "get_law", "predict_loss", "effective_data", "data_constrained_loss", "params_for_tokens"]
 
@@ -83,7 +84,7 @@ def _grid_argmin(objective, flops, lo=1e3, hi=1e16, points=4001):
 
 
 @cache
-def _laws() -> dict:
+def _laws() -> tuple[dict[str, ScalingLaw], dict[str, Any]]:
     data = read_toml(Path(__file__).resolve().parent / "data" / "scaling_laws.toml")
     laws = {}
     for key, table in data["law"].items():
@@ -100,7 +101,7 @@ def get_law(name: str) -> ScalingLaw:
     return laws[name]
 
 
-def predict_loss(params, tokens, *, law: str = "besiroglu2024") -> float:
+def predict_loss(params: CountLike, tokens: CountLike, *, law: str = "besiroglu2024") -> float:
     """Predicted loss (nats per token) of N parameters trained on D tokens.
 
     >>> round(predict_loss("70B", "1.4T"), 3)

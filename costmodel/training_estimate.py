@@ -8,7 +8,9 @@ arrays.
 from __future__ import annotations
 
 import math
+import os
 from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -16,11 +18,14 @@ from . import training as core
 from .calibration import Calibration, TrainingCalibration, default_mfu, mfu_scales, resolve_calibration
 from .energy import FootprintInputs, FootprintValues, footprint_values, resolve_footprint
 from .errors import InputError
-from .hardware import HardwareProfile, get_hardware
+from .hardware import HardwareProfile, ProfilePath, get_hardware
 from .layout import TrainingLayout, resolve_layout
-from .models import ModelSpec, get_model
+from .models import ModelSpec, TransformerShape, get_model
 from .results.training import TrainingEstimate
-from .units import parse_count, parse_whole
+from .units import BoolArray, CountLike, FloatArray, QuantityLike, parse_count, parse_whole
+
+if TYPE_CHECKING:
+    from .regions import Region
 
 __all__ = ["TrainingModel", "TrainingHardware", "TrainingCase", "TrainingValues", "resolve_model", "resolve_hardware",
            "evaluate", "estimate_training", "scenarios"]
@@ -32,22 +37,22 @@ class TrainingModel:
     forward pass per sample of image and tabular models (NaN for models counted in tokens);
     ``method`` is a code of :data:`costmodel.training.METHODS`."""
 
-    params: float
-    active_params: float
-    trainable: float
-    frozen_bytes: float = math.nan  # bytes per frozen parameter (NaN: the training dtype's)
-    attention: float = 0.0  # n_layer n_ctx d_attn, per token
-    layers: float = 0.0
-    d_model: float = 0.0
-    heads: float = 0.0
-    seq_len: float = 0.0
-    method: float = 0.0
-    tokens: float = 0.0
-    samples: float = 0.0
-    forward_flops: float = math.nan
-    teacher_params: float = 0.0
-    teacher_active: float = 0.0
-    teacher_attention: float = 0.0
+    params: FloatArray
+    active_params: FloatArray
+    trainable: FloatArray
+    frozen_bytes: FloatArray = math.nan  # bytes per frozen parameter (NaN: the training dtype's)
+    attention: FloatArray = 0.0  # n_layer n_ctx d_attn, per token
+    layers: FloatArray = 0.0
+    d_model: FloatArray = 0.0
+    heads: FloatArray = 0.0
+    seq_len: FloatArray = 0.0
+    method: FloatArray = 0.0
+    tokens: FloatArray = 0.0
+    samples: FloatArray = 0.0
+    forward_flops: FloatArray = math.nan
+    teacher_params: FloatArray = 0.0
+    teacher_active: FloatArray = 0.0
+    teacher_attention: FloatArray = 0.0
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -55,12 +60,12 @@ class TrainingHardware:
     """Dense peak at the training precision [FLOP/s], bandwidth [B/s], memory [B], TDP [W], and
     the bytes per parameter of weights and of optimizer state at that precision."""
 
-    peak: float
-    bandwidth: float
-    capacity: float
-    tdp: float
-    weight_bytes: float
-    optimizer_bytes: float
+    peak: FloatArray
+    bandwidth: FloatArray
+    capacity: FloatArray
+    tdp: FloatArray
+    weight_bytes: FloatArray
+    optimizer_bytes: FloatArray
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -72,54 +77,54 @@ class TrainingCase:
     hardware: TrainingHardware
     layout: TrainingLayout
     footprint: FootprintInputs
-    mfu_scale: float | np.ndarray = 1.0
+    mfu_scale: FloatArray = 1.0
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class TrainingValues:
     """The pipeline's outputs in canonical floats (FLOP, s, h, B) or arrays."""
 
-    flops: np.ndarray
-    teacher_flops: np.ndarray
-    hardware_flops: np.ndarray
-    mfu: np.ndarray
-    seconds: np.ndarray
-    gpu_hours: np.ndarray
-    tp: np.ndarray
-    weights: np.ndarray
-    gradients: np.ndarray
-    optimizer: np.ndarray
-    activations: np.ndarray
-    min_gpus: np.ndarray
-    fits: np.ndarray
+    flops: FloatArray
+    teacher_flops: FloatArray
+    hardware_flops: FloatArray
+    mfu: FloatArray
+    seconds: FloatArray
+    gpu_hours: FloatArray
+    tp: FloatArray
+    weights: FloatArray
+    gradients: FloatArray
+    optimizer: FloatArray
+    activations: FloatArray
+    min_gpus: FloatArray
+    fits: BoolArray
     footprint: FootprintValues
 
 
-def _shape(spec: ModelSpec, seq_len) -> dict:
-    if spec.kind == "vit":
-        default_seq = (spec.image_size // spec.patch_size) ** 2 + 1
-    else:
-        default_seq = spec.train_context or spec.context or 2048
-    s = default_seq if seq_len is None else parse_count(seq_len, "seq_len")
-    return {"attention": float(spec.layers * s * spec.attention_dim), "layers": float(spec.layers),
-            "d_model": float(spec.d_model), "heads": float(spec.heads), "seq_len": float(s)}
+def _shape(shape: TransformerShape, seq_len: CountLike | None) -> dict[str, float]:
+    s = shape.seq_len if seq_len is None else parse_count(seq_len, "seq_len")
+    return {"attention": float(shape.layers * s * shape.attention_dim), "layers": float(shape.layers),
+            "d_model": float(shape.d_model), "heads": float(shape.heads), "seq_len": float(s)}
 
 
-def _teacher(teacher, seq_len: float) -> dict:
+def _teacher(teacher: CountLike, seq_len: float) -> dict[str, float]:
     """A distillation teacher: a catalog id or a parameter count."""
     if isinstance(teacher, str) and not teacher.strip()[:1].isdigit():
         t = get_model(teacher, argument="teacher")
-        attn = float(t.layers * seq_len * t.attention_dim) if t.is_transformer and seq_len else 0.0
+        shape = t.shape
+        attn = float(shape.layers * seq_len * shape.attention_dim) if shape is not None and seq_len else 0.0
         return {"teacher_params": float(t.params.magnitude), "teacher_active": float(t.active_params.magnitude),
                 "teacher_attention": attn}
     n = parse_count(teacher, "teacher")
     return {"teacher_params": n, "teacher_active": n, "teacher_attention": 0.0}
 
 
-def _counts(spec: ModelSpec | None, params, active_params) -> tuple[float, float]:
-    if spec is None and params is None:
+def _counts(spec: ModelSpec | None, params: CountLike | None, active_params: CountLike | None) -> tuple[float, float]:
+    if params is not None:
+        n = parse_count(params, "params")
+    elif spec is not None:
+        n = float(spec.params.magnitude)
+    else:
         raise InputError("give a catalogued model (e.g. 'gpt3-175b') or params=, e.g. params='7B'", argument="params")
-    n = parse_count(params, "params") if params is not None else float(spec.params.magnitude)
     if active_params is not None:
         active = parse_count(active_params, "active_params")
     else:
@@ -129,15 +134,19 @@ def _counts(spec: ModelSpec | None, params, active_params) -> tuple[float, float
     return n, active
 
 
-def _workload(spec: ModelSpec | None, n_active: float, params, tokens, samples) -> dict:
+def _workload(spec: ModelSpec | None, n_active: float, params: CountLike | None, tokens: CountLike | None,
+              samples: CountLike | None) -> dict[str, float]:
     """Tokens for language models; samples (and the forward FLOPs per sample) otherwise."""
     if spec is not None and spec.forward_flops is not None and spec.kind in ("cnn", "vit", "linear") and tokens is None:
-        if samples is None and spec.training_samples is None:
+        if samples is not None:
+            count = parse_count(samples, "samples")
+        elif spec.training_samples is not None:
+            count = float(spec.training_samples.magnitude)
+        else:
             raise InputError(f"{spec.id} has no reported training samples; give samples=", argument="samples")
         fwd = float(spec.forward_flops.magnitude)
         if params is not None:  # a resized model: scale the per-sample FLOPs with parameters
             fwd *= n_active / float(spec.active_params.magnitude)
-        count = parse_count(samples, "samples") if samples is not None else float(spec.training_samples.magnitude)
         return {"samples": count, "forward_flops": fwd}
     if samples is not None:
         raise InputError("only image and tabular models (cnn, vit, linear) count samples; give tokens= for "
@@ -150,7 +159,8 @@ def _workload(spec: ModelSpec | None, n_active: float, params, tokens, samples) 
     return {"tokens": parse_count(tokens, "tokens")}
 
 
-def _method(spec: ModelSpec | None, n: float, fields: dict, method, trainable_params, lora_rank) -> dict:
+def _method(spec: ModelSpec | None, n: float, fields: dict[str, float], method: str, trainable_params: CountLike | None,
+            lora_rank: CountLike) -> dict[str, float]:
     if method not in core.METHODS:
         raise InputError(f"expected one of {', '.join(core.METHODS)}, got {method!r}", argument="method")
     if method == "full":
@@ -159,10 +169,9 @@ def _method(spec: ModelSpec | None, n: float, fields: dict, method, trainable_pa
         raise InputError("parameter-efficient fine-tuning needs a token count (tokens=)", argument="method")
     if trainable_params is not None:
         trainable = parse_count(trainable_params, "trainable_params")
-    elif spec is not None and spec.is_transformer:
+    elif spec is not None and (shape := spec.shape) is not None:
         rank = parse_whole(lora_rank, "lora_rank", limit=1e5)
-        trainable = core.lora_parameters(spec.layers, spec.d_model, spec.heads, spec.kv_heads or spec.heads,
-                                         spec.head_dim or spec.d_model // spec.heads, rank)
+        trainable = core.lora_parameters(shape.layers, shape.d_model, shape.heads, shape.kv_heads, shape.head_dim, rank)
     else:
         raise InputError("required for LoRA on a model without a catalogued shape, e.g. trainable_params='20M'",
                          argument="trainable_params")
@@ -172,15 +181,17 @@ def _method(spec: ModelSpec | None, n: float, fields: dict, method, trainable_pa
             "frozen_bytes": core.QLORA_BYTES_PER_PARAM if method == "qlora" else math.nan}
 
 
-def resolve_model(model=None, *, params=None, active_params=None, tokens=None, samples=None, seq_len=None,
-                  method="full", trainable_params=None, lora_rank=8, teacher=None) -> tuple[ModelSpec | None,
-                                                                                             TrainingModel]:
+def resolve_model(model: str | ModelSpec | None = None, *, params: CountLike | None = None,
+                  active_params: CountLike | None = None, tokens: CountLike | None = None,
+                  samples: CountLike | None = None, seq_len: CountLike | None = None, method: str = "full",
+                  trainable_params: CountLike | None = None, lora_rank: CountLike = 8,
+                  teacher: CountLike | None = None) -> tuple[ModelSpec | None, TrainingModel]:
     """The user's description of the model and its training data, as canonical floats."""
     spec = get_model(model) if model is not None else None
     n, active = _counts(spec, params, active_params)
-    fields: dict = {"params": n, "active_params": active}
-    if spec is not None and params is None and spec.is_transformer:
-        fields.update(_shape(spec, seq_len))
+    fields: dict[str, float] = {"params": n, "active_params": active}
+    if spec is not None and params is None and (shape := spec.shape) is not None:
+        fields.update(_shape(shape, seq_len))
     fields.update(_workload(spec, active, params, tokens, samples))
     fields.update(_method(spec, n, fields, method, trainable_params, lora_rank))
     if teacher is not None:
@@ -190,7 +201,8 @@ def resolve_model(model=None, *, params=None, active_params=None, tokens=None, s
     return spec, TrainingModel(**fields)
 
 
-def resolve_hardware(hardware, dtype=None, profile_path=None) -> tuple[HardwareProfile, str, TrainingHardware]:
+def resolve_hardware(hardware: str | HardwareProfile, dtype: str | None = None,
+                     profile_path: ProfilePath | None = None) -> tuple[HardwareProfile, str, TrainingHardware]:
     """The device, its training precision and the figures the pipeline needs."""
     hw = get_hardware(hardware, profile_path=profile_path)
     dt = hw.resolve_dtype(dtype)
@@ -222,15 +234,21 @@ def evaluate(case: TrainingCase, cal: TrainingCalibration) -> TrainingValues:
         footprint=footprint_values(case.footprint, h.tdp, 1.0, lay.n_gpus, seconds))
 
 
-def estimate_training(model=None, *, params=None, active_params=None, tokens=None, samples=None,
-                      hardware, n_gpus, dtype=None, mfu=None, seq_len=None, micro_batch=1,
-                      tp=None, pp=1, zero_stage=3, recompute="selective", pue=None,
-                      power_per_gpu=None, host_power_per_gpu=None, region=None,
-                      grid_intensity=None, price_per_gpu_hour=None, cost_basis="cloud",
-                      price_kind="on_demand", purchase_price=None, electricity_price=None,
-                      service_life=None, embodied=False, method="full", trainable_params=None, lora_rank=8,
-                      teacher=None, profile_path=None, calibration: Calibration | str | None = None
-                      ) -> TrainingEstimate:
+def estimate_training(model: str | ModelSpec | None = None, *, params: CountLike | None = None,
+                      active_params: CountLike | None = None, tokens: CountLike | None = None,
+                      samples: CountLike | None = None, hardware: str | HardwareProfile, n_gpus: CountLike,
+                      dtype: str | None = None, mfu: float | str | None = None, seq_len: CountLike | None = None,
+                      micro_batch: CountLike = 1, tp: CountLike | None = None, pp: CountLike = 1,
+                      zero_stage: int = 3, recompute: str = "selective", pue: float | str | None = None,
+                      power_per_gpu: QuantityLike | None = None, host_power_per_gpu: QuantityLike | None = None,
+                      region: str | Region | None = None, grid_intensity: QuantityLike | None = None,
+                      price_per_gpu_hour: QuantityLike | None = None, cost_basis: str = "cloud",
+                      price_kind: str = "on_demand", purchase_price: QuantityLike | None = None,
+                      electricity_price: QuantityLike | None = None, service_life: QuantityLike | None = None,
+                      embodied: bool = False, method: str = "full", trainable_params: CountLike | None = None,
+                      lora_rank: CountLike = 8, teacher: CountLike | None = None,
+                      profile_path: ProfilePath | None = None,
+                      calibration: Calibration | str | os.PathLike[str] | None = None) -> TrainingEstimate:
     """Estimate the compute, time, memory, energy and cost of one training run.
 
     Parameters

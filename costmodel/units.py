@@ -16,13 +16,30 @@ import math
 import re
 from functools import lru_cache
 from pathlib import Path
+from typing import Any, Callable, SupportsFloat, TypeAlias, overload
 
 import numpy as np
 import pint
 
 from .errors import InputError, UnitError
 
-__all__ = ["ureg", "Quantity", "parse_count", "parse_quantity", "quantity"]
+__all__ = ["ureg", "Quantity", "parse_count", "parse_quantity", "quantity", "FloatArray", "BoolArray", "CountLike",
+           "QuantityLike"]
+
+# A canonical float, or a numpy array of them (one per row of a sweep, or the three scenarios
+# of a range): what the records passed between stages hold (TrainingModel, ServingModel,
+# Request, FootprintInputs, PhaseConstants, ...) and what the vectorised core computes on,
+# numpy scalars (one element of an array) included.
+FloatArray: TypeAlias = float | np.floating | np.ndarray
+# A flag, or a numpy array of them (whether a layout fits, which resource binds a phase).
+BoolArray: TypeAlias = bool | np.bool_ | np.ndarray
+# A count as users write it (parse_count): a number (7e9, 7_000_000_000), a string with an
+# optional suffix ("7B", "1.7T", "300B tokens") or a dimensionless or token Quantity.
+CountLike: TypeAlias = float | int | np.integer | np.floating | str | pint.Quantity
+# An amount of one kind as users write it (parse_quantity): a number in the kind's canonical
+# unit, a string with units ("3.35 TB/s", "$2.10/h", "30 days") or a pint Quantity (of
+# costmodel.ureg, or of another registry that defines its units).
+QuantityLike: TypeAlias = float | int | np.integer | np.floating | str | pint.Quantity
 
 
 _DOLLAR = re.compile(r"\$\s*(\d[\d_,]*\.?\d*)(?:e([+-]?\d+))?(?:\s*(k|K|M|B|bn)\b)?")
@@ -35,7 +52,7 @@ def _dollars_to_usd(text: str) -> str:
     >>> _dollars_to_usd("$2.10/h"), _dollars_to_usd("$10M"), _dollars_to_usd("$ 1,000")
     ('2.10e0 USD/h', '10e6 USD', '1000e0 USD')
     """
-    def usd(match: re.Match) -> str:
+    def usd(match: re.Match[str]) -> str:
         number, exponent, suffix = match.groups()
         exp = int(exponent or 0) + _DOLLAR_EXPONENT[suffix]
         return f"{number.replace('_', '').replace(',', '')}e{exp} USD"
@@ -49,21 +66,30 @@ def _build_registry() -> pint.UnitRegistry:
     # pint's full default set takes ~100 ms (the CLI pays this on every start).
     # The registry is ours alone: pint's application registry is left to the application
     # (pint docs, "Using Pint in your projects").
-    registry = pint.UnitRegistry(str(Path(__file__).with_name("units.txt")), cache_folder=None,
-                                 preprocessors=[_dollars_to_usd])
+    registry: pint.UnitRegistry = pint.UnitRegistry(str(Path(__file__).with_name("units.txt")),
+                                                    cache_folder=None, preprocessors=[_dollars_to_usd])
     registry.formatter.default_format = "~P"
     # pint unpickles into the application registry, which does not know FLOP or token; ours
-    # come back into this registry instead.
-    registry.Quantity.__reduce__ = lambda q: (_unpickle_quantity, (q.magnitude, q._units))
-    registry.Unit.__reduce__ = lambda u: (_unpickle_unit, (u._units,))
+    # come back into this registry instead. The classes are the ones this registry built, so
+    # their pickling is replaced at run time (setattr: this is not an override mypy can check).
+    setattr(registry.Quantity, "__reduce__", _reduce_quantity)
+    setattr(registry.Unit, "__reduce__", _reduce_unit)
     return registry
 
 
-def _unpickle_quantity(magnitude, units):
+def _reduce_quantity(q: pint.Quantity) -> tuple[Callable[..., pint.Quantity], tuple[Any, Any]]:
+    return _unpickle_quantity, (q.magnitude, q._units)
+
+
+def _reduce_unit(u: pint.Unit) -> tuple[Callable[..., pint.Unit], tuple[Any]]:
+    return _unpickle_unit, (u._units,)
+
+
+def _unpickle_quantity(magnitude: Any, units: Any) -> pint.Quantity:
     return ureg.Quantity(magnitude, units)
 
 
-def _unpickle_unit(units):
+def _unpickle_unit(units: Any) -> pint.Unit:
     return ureg.Unit(units)
 
 
@@ -108,21 +134,21 @@ _COUNT_RE = re.compile(
 _AMBIGUOUS_RATE = re.compile(r"(?<![A-Za-z])([kMGTPE]?)(FLOPS|flops|OPS|ops)(?![A-Za-z/])")
 
 
-def quantity(magnitude, kind: str) -> pint.Quantity:
+def quantity(magnitude: FloatArray, kind: str) -> pint.Quantity:
     """Wrap a canonical float (or array) as a Quantity of the given kind, cheaply."""
-    q = object.__new__(Quantity)
+    q: pint.Quantity = object.__new__(Quantity)
     q._magnitude = magnitude
     q._units = _UNITS[kind]._units
     return q
 
 
-def _fail(name: str, got, kind: str, why: str = "") -> UnitError:
+def _fail(name: str, got: object, kind: str, why: str = "") -> UnitError:
     _, description, example = _CANONICAL[kind]
     detail = f" ({why})" if why else ""
     return UnitError(f"expected {description} such as {example!r}, got {got!r}{detail}", argument=name)
 
 
-def _check_finite(name, got, value: float, *, allow_zero: bool, allow_negative: bool = False):
+def _check_finite(name: str, got: object, value: float, *, allow_zero: bool, allow_negative: bool = False) -> float:
     if isinstance(value, float) and not math.isfinite(value):
         raise UnitError(f"expected a finite number, got {got!r}", argument=name)
     if not allow_negative and (value < 0 or (value == 0 and not allow_zero)):
@@ -131,7 +157,7 @@ def _check_finite(name, got, value: float, *, allow_zero: bool, allow_negative: 
     return value
 
 
-def _as_float(value):
+def _as_float(value: object) -> float | np.ndarray:
     if isinstance(value, (bool, np.bool_)):
         raise TypeError
     if isinstance(value, (int, float, np.integer, np.floating)):
@@ -141,15 +167,21 @@ def _as_float(value):
     raise TypeError
 
 
-def parse_count(value, name: str = "value", *, allow_zero: bool = False) -> float:
+@overload
+def parse_count(value: np.ndarray, name: str = ..., *, allow_zero: bool = ...) -> np.ndarray: ...
+@overload
+def parse_count(value: CountLike, name: str = ..., *, allow_zero: bool = ...) -> float: ...
+def parse_count(value: CountLike | np.ndarray, name: str = "value", *, allow_zero: bool = False) -> float | np.ndarray:
     """Parse a count of parameters, tokens or samples into a float.
 
     Accepts numbers (``7e9``, ``7_000_000_000``), strings (``"7B"``, ``"7 billion"``,
-    ``"1.7T"``, ``"350M"``, ``"300B tokens"``) and dimensionless or token Quantities.
+    ``"1.7T"``, ``"350M"``, ``"300B tokens"``) and dimensionless or token Quantities; a numpy
+    array of numbers gives an array.
 
     >>> parse_count("1.7T")
     1700000000000.0
     """
+    out: float | np.ndarray
     try:
         out = _as_float(value)
     except TypeError:
@@ -185,16 +217,25 @@ def _count_from_string(text: str, name: str) -> float:
         raise _fail(name, text, "count") from None
 
 
-def parse_quantity(value, kind: str, name: str = "value", *, allow_zero: bool = False,
-                   allow_negative: bool = False):
+@overload
+def parse_quantity(value: np.ndarray, kind: str, name: str = ..., *, allow_zero: bool = ...,
+                   allow_negative: bool = ...) -> np.ndarray: ...
+@overload
+def parse_quantity(value: QuantityLike, kind: str, name: str = ..., *, allow_zero: bool = ...,
+                   allow_negative: bool = ...) -> float: ...
+def parse_quantity(value: QuantityLike | np.ndarray, kind: str, name: str = "value", *, allow_zero: bool = False,
+                   allow_negative: bool = False) -> float | np.ndarray:
     """Parse a number, a string with units, or a Quantity into a canonical float.
 
     A bare number is taken to be in the canonical unit of ``kind`` (see the module
-    docstring). A wrong dimension raises :class:`~costmodel.UnitError` naming ``name``.
+    docstring). A wrong dimension raises :class:`~costmodel.UnitError` naming ``name``. A numpy
+    array gives an array, and so does a Quantity whose magnitude is one (typed as a float: the
+    estimators take one value per keyword).
 
     >>> parse_quantity("3.35 TB/s", "bandwidth")
     3350000000000.0
     """
+    out: float | np.ndarray
     try:
         out = _as_float(value)
     except TypeError:
@@ -224,7 +265,7 @@ def _own(q: pint.Quantity, name: str, kind: str) -> pint.Quantity:
         raise _fail(name, str(q), kind, f"costmodel's registry has no unit {str(q._units)!r}") from None
 
 
-def _convert(q: pint.Quantity, kind: str, name: str, got: str):
+def _convert(q: pint.Quantity, kind: str, name: str, got: str) -> float | np.ndarray:
     if q.dimensionality != _DIMS[kind]:
         units = f"{q.units:~}" or "no units"
         raise _fail(name, got, kind, f"it has units of {units}")
@@ -233,7 +274,7 @@ def _convert(q: pint.Quantity, kind: str, name: str, got: str):
 
 
 @lru_cache(maxsize=4096)
-def _quantity_from_string(text: str, kind: str, name: str) -> float:
+def _quantity_from_string(text: str, kind: str, name: str) -> float | np.ndarray:
     if not text.strip():
         raise _fail(name, text, kind, "the string is empty")
     ambiguous = _AMBIGUOUS_RATE.search(text)
@@ -255,7 +296,7 @@ def _quantity_from_string(text: str, kind: str, name: str) -> float:
     return _convert(parsed, kind, name, text)
 
 
-def parse_whole(value, name: str = "value", *, limit: float = 1e7, allow_zero: bool = False) -> int:
+def parse_whole(value: CountLike, name: str = "value", *, limit: float = 1e7, allow_zero: bool = False) -> int:
     """A whole number from 1 (0 with ``allow_zero``) to ``limit`` (device counts, batch sizes,
     parallel degrees, token counts).
 
@@ -269,7 +310,7 @@ def parse_whole(value, name: str = "value", *, limit: float = 1e7, allow_zero: b
     return int(number)
 
 
-def parse_fraction(value, name: str = "value") -> float:
+def parse_fraction(value: SupportsFloat | str, name: str = "value") -> float:
     """A number in (0, 1], such as an MFU.
 
     >>> parse_fraction("0.4", "mfu")

@@ -191,7 +191,9 @@ def training_coverage(path) -> dict:
         if row.get("estimate") == "true":
             continue
         est = estimate_training(**training_kwargs(row))
-        lo, hi = est.low.gpu_hours.to("hour").magnitude, est.high.gpu_hours.to("hour").magnitude
+        low, high = est.low, est.high
+        assert low is not None and high is not None  # an estimate has both ends (only an end has none)
+        lo, hi = low.gpu_hours.to("hour").magnitude, high.gpu_hours.to("hour").magnitude
         inside.append(lo <= hours <= hi)
         width.append(hi / lo)
     return _coverage(inside, width)

@@ -33,11 +33,13 @@ def test_quick_start_has_exactly_two_commands():
     assert commands == [venv + "pip install . && costmodel compare",
                         venv + 'pip install -e ".[test]" && pytest']
     # CI runs the same install and test command, each time in a venv of its own made fresh:
-    # once with the newest dependencies, once constrained to the oldest ones (.ci/oldest.txt).
+    # once with the newest dependencies, once constrained to the oldest ones (.ci/oldest.txt);
+    # the newest run also type-checks the package.
     ci = (ROOT / ".ci" / "run").read_text()
     assert ci.count("python3 -m venv") == 1
     assert ci.count('pip install --quiet --disable-pip-version-check "$@" -e ".[test]"') == 1
     assert ci.count("python -m pytest -q") == 1
+    assert ci.count("python -m mypy") == 1 and 'if [ "$name" = newest ]; then' in ci
     runs = [line.split() for line in ci.splitlines() if line.startswith("run_suite ")]
     assert runs == [["run_suite", "newest"], ["run_suite", "oldest", "-c", ".ci/oldest.txt"]]
 

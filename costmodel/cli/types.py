@@ -151,18 +151,20 @@ class Values(DomainType):
     def convert(self, value, param, ctx):
         if isinstance(value, list):
             return value
-        out = []
+        out: list[str | int | float] = []
         for part in value.split(","):
-            if _RANGE.match(part):
-                out += self._range(part.strip(), param, ctx)
+            match = _RANGE.match(part)
+            if match:
+                out += self._range(part.strip(), match, param, ctx)
             elif part.strip():
                 out.append(part.strip())
         if not out:
             self.fail("no values given", param, ctx)
         return out
 
-    def _range(self, part: str, param, ctx) -> list:
-        start, stop, op, step = _RANGE.match(part).groups()
+    def _range(self, part: str, match: re.Match[str], param: click.Parameter | None,
+               ctx: click.Context | None) -> list[int | float]:
+        start, stop, op, step = match.groups()
         try:
             a, b = (units.parse_count(x, _name(param), allow_zero=True) for x in (start, stop))
             s = units.parse_count(step, _name(param)) if step else 1.0
@@ -170,7 +172,8 @@ class Values(DomainType):
             self.fail(f"could not read the range {part!r}; use e.g. 1..256x2 or 128..1024+128", param, ctx)
         if (op == "x" and s <= 1) or (op != "x" and s <= 0) or b < a or (a <= 0 and op == "x"):
             self.fail(f"the range {part!r} never reaches its end; use e.g. 1..256x2", param, ctx)
-        out, v = [], a
+        out: list[int | float] = []
+        v = a
         while v <= b * (1 + 1e-12) and len(out) <= LIMIT:
             out.append(int(v) if float(v).is_integer() else v)
             v = v * s if op == "x" else v + s

@@ -15,7 +15,7 @@ import dataclasses
 import html
 import math
 from dataclasses import dataclass
-from typing import Any, Callable, NamedTuple
+from typing import TYPE_CHECKING, Any, Callable, ClassVar, NamedTuple, TypeVar
 
 import numpy as np
 import pint
@@ -111,6 +111,9 @@ class Footprint:
             price_per_gpu_hour=None if price is None else quantity(price, "usd_rate"))
 
 
+_Estimate = TypeVar("_Estimate", bound="RangedEstimate")
+
+
 class RangedEstimate:
     """Behaviour both result types share: cached figures, ``low``/``high``, ``to_dict``, pickling
     and short representations.
@@ -125,6 +128,16 @@ class RangedEstimate:
     OUTPUTS: tuple = ()
     META: tuple = ()
     HEADLINE: tuple = ()  # (attribute, unit, label) shown by repr and _repr_html_
+    if TYPE_CHECKING:  # what the subclasses define, as the docstring says
+        __dataclass_fields__: ClassVar[dict[str, dataclasses.Field[Any]]]
+        _case: Any
+        _values: Any
+        _profile: Any
+        _bound: str | None
+        _cache: dict
+
+        def _scenarios(self) -> Any: ...
+        def _title(self) -> str: ...
 
     def _q(self, key: str, kind: str, scale: float = 1.0):
         """The figure ``key`` of ``_values`` as a Quantity of ``kind`` (cached; None if NaN)."""
@@ -134,7 +147,7 @@ class RangedEstimate:
             cache[name] = None if math.isnan(x) else quantity(x, kind)
         return cache[name]
 
-    def _end(self, which: str):
+    def _end(self: _Estimate, which: str) -> _Estimate | None:
         if self._bound is not None:
             return None
         if which not in self._cache:
@@ -145,12 +158,12 @@ class RangedEstimate:
         return self._cache[which]
 
     @property
-    def low(self):
+    def low(self: _Estimate) -> _Estimate | None:
         """The same estimate with every figure at the low end of its range (None on a bound)."""
         return self._end("low")
 
     @property
-    def high(self):
+    def high(self: _Estimate) -> _Estimate | None:
         """The same estimate with every figure at the high end of its range (None on a bound)."""
         return self._end("high")
 

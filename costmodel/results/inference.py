@@ -108,12 +108,27 @@ class InferenceEstimate(RangedEstimate):
         return (f"{self.model or 'model'} on {self.n_gpus} x {self.hardware}, batch {self.batch_size}, "
                 f"{self.prompt_tokens} in / {self.output_tokens} out")
 
-    ttft = property(lambda self: self._q_from("timings", "ttft", "ms", 1e3), doc="Time to first token [ms].")
-    tpot = property(lambda self: self._q_from("timings", "tpot", "ms", 1e3), doc="Time per output token [ms].")
-    latency = property(lambda self: self._q_from("timings", "latency", "time"), doc="End-to-end latency [s].")
-    throughput = property(lambda self: self._q("throughput", "token/s"), doc="Output tokens per second.")
+    @property
+    def ttft(self) -> pint.Quantity:
+        """Time to first token [ms]."""
+        return self._q_from("timings", "ttft", "ms", 1e3)
 
-    def _q_from(self, record: str, key: str, kind: str, scale: float = 1.0):
+    @property
+    def tpot(self) -> pint.Quantity:
+        """Time per output token [ms]."""
+        return self._q_from("timings", "tpot", "ms", 1e3)
+
+    @property
+    def latency(self) -> pint.Quantity:
+        """End-to-end latency [s]."""
+        return self._q_from("timings", "latency", "time")
+
+    @property
+    def throughput(self) -> pint.Quantity:
+        """Output tokens per second."""
+        return self._q("throughput", "token/s")
+
+    def _q_from(self, record: str, key: str, kind: str, scale: float = 1.0) -> pint.Quantity:
         name = (record, key, kind)
         if name not in self._cache:
             self._cache[name] = quantity(float(getattr(getattr(self._values, record), key)) * scale, kind)
@@ -124,17 +139,31 @@ class InferenceEstimate(RangedEstimate):
         """Whether weights, KV cache and workspace fit in the devices' memory."""
         return bool(self._values.capacity.fits)
 
-    max_batch_size = property(lambda self: int(self._values.capacity.max_batch), doc="Largest batch that fits.")
-    min_gpus = property(lambda self: int(self._values.capacity.min_gpus), doc="Devices the request needs.")
+    @property
+    def max_batch_size(self) -> int:
+        """Largest batch that fits."""
+        return int(self._values.capacity.max_batch)
 
     @property
-    def bound(self) -> dict:
+    def min_gpus(self) -> int:
+        """Devices the request needs."""
+        return int(self._values.capacity.min_gpus)
+
+    @property
+    def bound(self) -> dict[str, str]:
         """Which resource binds each phase: "compute", "memory" (or "none" for decode)."""
         prefill, decode = bound_codes(self._values.timings)
         return {"prefill": BOUNDS[int(prefill)], "decode": BOUNDS[int(decode)]}
 
-    bound_prefill = property(lambda self: self.bound["prefill"])
-    bound_decode = property(lambda self: self.bound["decode"])
+    @property
+    def bound_prefill(self) -> str:
+        """``bound["prefill"]``."""
+        return self.bound["prefill"]
+
+    @property
+    def bound_decode(self) -> str:
+        """``bound["decode"]``."""
+        return self.bound["decode"]
 
     @property
     def memory(self) -> InferenceMemory:
@@ -157,8 +186,15 @@ class InferenceEstimate(RangedEstimate):
             self._cache["footprint"] = Footprint.from_values(self._values.footprint, self._labels, "Wh")
         return self._cache["footprint"]
 
-    energy = property(lambda self: self.footprint.energy, doc="Facility energy per request.")
-    cost = property(lambda self: self.footprint.cost, doc="Dollars per request (None without a price).")
+    @property
+    def energy(self) -> pint.Quantity:
+        """Facility energy per request."""
+        return self.footprint.energy
+
+    @property
+    def cost(self) -> pint.Quantity | None:
+        """Dollars per request (None without a price)."""
+        return self.footprint.cost
 
     @property
     def cost_per_million_tokens(self) -> pint.Quantity | None:
@@ -168,13 +204,13 @@ class InferenceEstimate(RangedEstimate):
             self._cache["per_million"] = None if np.isnan(x) else quantity(x, "usd")
         return self._cache["per_million"]
 
-    def _flat(self) -> dict:
+    def _flat(self) -> dict[str, Any]:
         out = RangedEstimate._flat(self)
         out["warnings"] = list(self.warnings)
         return out
 
     @property
-    def assumptions(self) -> dict:
+    def assumptions(self) -> dict[str, Any]:
         """What was assumed and where it comes from."""
         if "assumptions" not in self._cache:
             cal, h, hw = self._calibration.serving, self._case.hardware, self._profile

@@ -103,15 +103,50 @@ class TrainingEstimate(RangedEstimate):
     def _title(self) -> str:
         return f"{self.model or 'model'} on {self.n_gpus:,} x {self.hardware}, {self.dtype}"
 
-    params = property(lambda self: self._q_case("params", "count"), doc="Total parameters.")
-    active_params = property(lambda self: self._q_case("active_params", "count"), doc="Parameters per token.")
-    trainable_params = property(lambda self: self._q_case("trainable", "count"), doc="Parameters that train.")
-    flops = property(lambda self: self._q("flops", "flop"), doc="Model FLOPs [FLOP].")
-    hardware_flops = property(lambda self: self._q("hardware_flops", "flop"), doc="FLOPs executed, recomputation included.")
-    mfu = property(lambda self: self._q("mfu", "count"), doc="Model FLOPs utilisation.")
-    wall_time = property(lambda self: self._q("seconds", "day", 1 / 86400.0), doc="Wall-clock time [day].")
-    gpu_hours = property(lambda self: self._q("gpu_hours", "hour"), doc="Accelerator-hours [hour].")
-    min_gpus = property(lambda self: self._q("min_gpus", "count"), doc="Fewest devices the run fits on.")
+    @property
+    def params(self) -> pint.Quantity:
+        """Total parameters."""
+        return self._q_case("params", "count")
+
+    @property
+    def active_params(self) -> pint.Quantity:
+        """Parameters per token."""
+        return self._q_case("active_params", "count")
+
+    @property
+    def trainable_params(self) -> pint.Quantity:
+        """Parameters that train."""
+        return self._q_case("trainable", "count")
+
+    @property
+    def flops(self) -> pint.Quantity:
+        """Model FLOPs [FLOP]."""
+        return self._q("flops", "flop")
+
+    @property
+    def hardware_flops(self) -> pint.Quantity:
+        """FLOPs executed, recomputation included."""
+        return self._q("hardware_flops", "flop")
+
+    @property
+    def mfu(self) -> pint.Quantity:
+        """Model FLOPs utilisation."""
+        return self._q("mfu", "count")
+
+    @property
+    def wall_time(self) -> pint.Quantity:
+        """Wall-clock time [day]."""
+        return self._q("seconds", "day", 1 / 86400.0)
+
+    @property
+    def gpu_hours(self) -> pint.Quantity:
+        """Accelerator-hours [hour]."""
+        return self._q("gpu_hours", "hour")
+
+    @property
+    def min_gpus(self) -> pint.Quantity:
+        """Fewest devices the run fits on."""
+        return self._q("min_gpus", "count")
 
     @property
     def tokens(self) -> pint.Quantity | None:
@@ -154,18 +189,33 @@ class TrainingEstimate(RangedEstimate):
             self._cache["footprint"] = Footprint.from_values(self._values.footprint, self._labels, "kWh")
         return self._cache["footprint"]
 
-    energy = property(lambda self: self.footprint.energy, doc="Facility energy, PUE included.")
-    it_energy = property(lambda self: self.footprint.it_energy, doc="Energy of devices and servers.")
-    co2e = property(lambda self: self.footprint.co2e, doc="Operational emissions.")
-    cost = property(lambda self: self.footprint.cost, doc="Dollars (None without a price).")
+    @property
+    def energy(self) -> pint.Quantity:
+        """Facility energy, PUE included."""
+        return self.footprint.energy
 
-    def _q_case(self, key: str, kind: str):
+    @property
+    def it_energy(self) -> pint.Quantity:
+        """Energy of devices and servers."""
+        return self.footprint.it_energy
+
+    @property
+    def co2e(self) -> pint.Quantity:
+        """Operational emissions."""
+        return self.footprint.co2e
+
+    @property
+    def cost(self) -> pint.Quantity | None:
+        """Dollars (None without a price)."""
+        return self.footprint.cost
+
+    def _q_case(self, key: str, kind: str) -> pint.Quantity:
         if key not in self._cache:
             self._cache[key] = quantity(float(getattr(self._case.model, key)), kind)
         return self._cache[key]
 
     @property
-    def assumptions(self) -> dict:
+    def assumptions(self) -> dict[str, Any]:
         """What was assumed and where it comes from."""
         if "assumptions" not in self._cache:
             lay, hw, dt = self._case.layout, self._profile, self.dtype

@@ -12,10 +12,18 @@ inputs as columns, then every output as a float column whose name carries its un
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any, Callable
+
+if TYPE_CHECKING:
+    import pandas as pd
+
 __all__ = ["sweep_training", "sweep_inference"]
 
+# Called as progress(rows_done, rows_total) as a sweep's grid is evaluated.
+Progress = Callable[[int, int], object]
 
-def sweep_training(*, ranges: bool = False, progress=None, **inputs):
+
+def sweep_training(*, ranges: bool = False, progress: Progress | None = None, **inputs: Any) -> pd.DataFrame:
     """Evaluate ``estimate_training`` over the cartesian product of list-valued inputs.
 
     Parameters
@@ -44,7 +52,7 @@ def sweep_training(*, ranges: bool = False, progress=None, **inputs):
     return run(inputs, ranges, progress)
 
 
-def sweep_inference(*, ranges: bool = False, progress=None, **inputs):
+def sweep_inference(*, ranges: bool = False, progress: Progress | None = None, **inputs: Any) -> pd.DataFrame:
     """Evaluate ``estimate_inference`` over the cartesian product of list-valued inputs.
 
     Same conventions as :func:`sweep_training` (``strict`` is not accepted: a sweep reports

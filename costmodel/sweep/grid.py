@@ -17,6 +17,7 @@ import numpy as np
 
 from ..errors import InputError, unknown
 from ..results.base import pick_record
+from ..units import FloatArray
 
 __all__ = ["expand", "resolved", "per_value", "stack", "labels", "input_column", "chunked", "frame",
            "check_keywords", "output_columns"]
@@ -77,7 +78,7 @@ def resolved(values: dict, index: dict, keys, resolve) -> tuple[list, np.ndarray
     return results, row
 
 
-def per_value(values: dict, index: dict, key: str, parse, default) -> np.ndarray:
+def per_value(values: dict, index: dict, key: str, parse, default) -> FloatArray:
     """Parse each distinct value of a numeric option once and lay it out per row (``default``
     when the option was not given)."""
     if key not in values:
