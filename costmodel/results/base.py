@@ -14,8 +14,8 @@ from __future__ import annotations
 import dataclasses
 import html
 import math
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Callable, ClassVar, NamedTuple, TypeVar
+from dataclasses import dataclass, field
+from typing import Any, Callable, ClassVar, NamedTuple, TypeVar
 
 import numpy as np
 import pint
@@ -114,36 +114,46 @@ class Footprint:
 _Estimate = TypeVar("_Estimate", bound="RangedEstimate")
 
 
+@dataclass(frozen=True, slots=True, kw_only=True, repr=False)
 class RangedEstimate:
     """Behaviour both result types share: cached figures, ``low``/``high``, ``to_dict``, pickling
     and short representations.
 
-    Subclasses are frozen dataclasses with the fields ``_case`` (the resolved inputs),
-    ``_values`` (one scenario's outputs), ``_bound`` (None, "low" or "high"), ``_cache`` (a
-    dict), and define ``OUTPUTS``, ``META``, ``HEADLINE`` and ``_scenarios()`` (the outputs of
-    all three scenarios).
+    The fields are the resolved inputs (``_case``), the constants they were evaluated with, the
+    function that evaluates all three scenarios of them, one scenario's outputs (``_values``),
+    which end of the range this is (``_bound``: None, "low" or "high") and a cache of built
+    figures. Subclasses add their public fields and define ``OUTPUTS``, ``META``, ``HEADLINE``
+    and ``_title()``.
     """
 
-    __slots__ = ()
-    OUTPUTS: tuple = ()
-    META: tuple = ()
-    HEADLINE: tuple = ()  # (attribute, unit, label) shown by repr and _repr_html_
-    if TYPE_CHECKING:  # what the subclasses define, as the docstring says
-        __dataclass_fields__: ClassVar[dict[str, dataclasses.Field[Any]]]
-        _case: Any
-        _values: Any
-        _profile: Any
-        _bound: str | None
-        _cache: dict
+    _case: Any = field(compare=False)
+    _calibration: Any = field(compare=False)
+    _scenarios_of: Callable[[Any, Any], Any] = field(compare=False)  # (case, calibration) -> 3 scenarios
+    _values: Any = field(compare=False)
+    _labels: Any = field(compare=False)
+    _profile: Any = field(compare=False)
+    _bound: str | None = field(default=None, compare=False)
+    _cache: dict = field(default_factory=dict, compare=False)
 
-        def _scenarios(self) -> Any: ...
-        def _title(self) -> str: ...
+    OUTPUTS: ClassVar[tuple] = ()
+    META: ClassVar[tuple] = ()
+    HEADLINE: ClassVar[tuple] = ()  # (attribute, unit, label) shown by repr and _repr_html_
 
-    def _q(self, key: str, kind: str, scale: float = 1.0):
-        """The figure ``key`` of ``_values`` as a Quantity of ``kind`` (cached; None if NaN)."""
-        cache, name = self._cache, (key, kind, scale)
+    def _title(self) -> str:
+        return type(self).__name__
+
+    def _scenarios(self) -> Any:
+        return self._scenarios_of(self._case, self._calibration)
+
+    def _q(self, path: str, kind: str, scale: float = 1.0, *, of: str = "values") -> Any:
+        """The figure at ``path`` (``"flops"``, ``"timings.ttft"``) of ``_values`` (or of the
+        case's model with ``of="model"``) as a Quantity of ``kind``; cached; None if NaN."""
+        cache, name = self._cache, (of, path, kind, scale)
         if name not in cache:
-            x = _float(getattr(self._values, key)) * scale
+            obj = self._values if of == "values" else self._case.model
+            for part in path.split("."):
+                obj = getattr(obj, part)
+            x = _float(obj) * scale
             cache[name] = None if math.isnan(x) else quantity(x, kind)
         return cache[name]
 

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any, Callable
+from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pint
@@ -86,23 +86,12 @@ class InferenceEstimate(RangedEstimate):
     output_tokens: int
     fitting_dtype: str | None
     warnings: tuple[str, ...] = ()
-    _case: Any = field(compare=False)
-    _calibration: Any = field(compare=False)
-    _scenarios_of: Callable = field(compare=False)  # (case, calibration) -> values of the 3 scenarios
-    _values: Any = field(compare=False)
-    _labels: Any = field(compare=False)
-    _profile: Any = field(compare=False)
-    _bound: str | None = field(default=None, compare=False)
-    _cache: dict = field(default_factory=dict, compare=False)
 
     OUTPUTS = OUTPUTS
     META = META
     HEADLINE = (("ttft", "ms", "TTFT"), ("tpot", "ms", "TPOT"), ("latency", "s", "latency"),
                 ("throughput", "token/s", "throughput"), ("memory_per_gpu", "GiB", "memory per device"),
                 ("energy", "Wh", "energy per request"), ("cost_per_million_tokens", "USD", "USD per million tokens"))
-
-    def _scenarios(self):
-        return self._scenarios_of(self._case, self._calibration)
 
     def _title(self) -> str:
         return (f"{self.model or 'model'} on {self.n_gpus} x {self.hardware}, batch {self.batch_size}, "
@@ -111,28 +100,22 @@ class InferenceEstimate(RangedEstimate):
     @property
     def ttft(self) -> pint.Quantity:
         """Time to first token [ms]."""
-        return self._q_from("timings", "ttft", "ms", 1e3)
+        return self._q("timings.ttft", "ms", 1e3)
 
     @property
     def tpot(self) -> pint.Quantity:
         """Time per output token [ms]."""
-        return self._q_from("timings", "tpot", "ms", 1e3)
+        return self._q("timings.tpot", "ms", 1e3)
 
     @property
     def latency(self) -> pint.Quantity:
         """End-to-end latency [s]."""
-        return self._q_from("timings", "latency", "time")
+        return self._q("timings.latency", "time")
 
     @property
     def throughput(self) -> pint.Quantity:
         """Output tokens per second."""
         return self._q("throughput", "token/s")
-
-    def _q_from(self, record: str, key: str, kind: str, scale: float = 1.0) -> pint.Quantity:
-        name = (record, key, kind)
-        if name not in self._cache:
-            self._cache[name] = quantity(float(getattr(getattr(self._values, record), key)) * scale, kind)
-        return self._cache[name]
 
     @property
     def fits(self) -> bool:
@@ -169,7 +152,7 @@ class InferenceEstimate(RangedEstimate):
     def memory(self) -> InferenceMemory:
         """Bytes per device by kind [GiB]."""
         if "memory" not in self._cache:
-            q = lambda key: self._q_from("capacity", key, "GiB", 1 / GIB)  # noqa: E731
+            q = lambda key: self._q(f"capacity.{key}", "GiB", 1 / GIB)  # noqa: E731
             self._cache["memory"] = InferenceMemory(weights=q("weights"), kv_cache=q("kv_cache"),
                                                     activations=q("activations"))
         return self._cache["memory"]

@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any, Callable
+from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pint
 
 from ..energy import describe_footprint
 from ..training import RECOMPUTE
-from ..units import quantity
 from .base import Footprint, Output, RangedEstimate
 
 __all__ = ["TrainingEstimate", "MemoryBreakdown", "OUTPUTS", "META", "COLUMNS"]
@@ -82,14 +81,6 @@ class TrainingEstimate(RangedEstimate):
     dtype: str
     method: str
     warnings: tuple[str, ...] = ()
-    _case: Any = field(compare=False)
-    _calibration: Any = field(compare=False)
-    _scenarios_of: Callable = field(compare=False)  # (case, calibration) -> values of the 3 scenarios
-    _values: Any = field(compare=False)
-    _labels: Any = field(compare=False)
-    _profile: Any = field(compare=False)
-    _bound: str | None = field(default=None, compare=False)
-    _cache: dict = field(default_factory=dict, compare=False)
 
     OUTPUTS = OUTPUTS
     META = META
@@ -97,26 +88,23 @@ class TrainingEstimate(RangedEstimate):
                 ("memory_per_gpu", "GiB", "memory per device"), ("energy", "MWh", "energy"),
                 ("co2e", "tonne", "CO2e"), ("cost", "USD", "cost"))
 
-    def _scenarios(self):
-        return self._scenarios_of(self._case, self._calibration)
-
     def _title(self) -> str:
         return f"{self.model or 'model'} on {self.n_gpus:,} x {self.hardware}, {self.dtype}"
 
     @property
     def params(self) -> pint.Quantity:
         """Total parameters."""
-        return self._q_case("params", "count")
+        return self._q("params", "count", of="model")
 
     @property
     def active_params(self) -> pint.Quantity:
         """Parameters per token."""
-        return self._q_case("active_params", "count")
+        return self._q("active_params", "count", of="model")
 
     @property
     def trainable_params(self) -> pint.Quantity:
         """Parameters that train."""
-        return self._q_case("trainable", "count")
+        return self._q("trainable", "count", of="model")
 
     @property
     def flops(self) -> pint.Quantity:
@@ -151,7 +139,7 @@ class TrainingEstimate(RangedEstimate):
     @property
     def tokens(self) -> pint.Quantity | None:
         """Training tokens (None for models counted in samples)."""
-        return None if np.isfinite(self._case.model.forward_flops) else self._q_case("tokens", "token")
+        return None if np.isfinite(self._case.model.forward_flops) else self._q("tokens", "token", of="model")
 
     @property
     def teacher_flops(self) -> pint.Quantity | None:
@@ -208,11 +196,6 @@ class TrainingEstimate(RangedEstimate):
     def cost(self) -> pint.Quantity | None:
         """Dollars (None without a price)."""
         return self.footprint.cost
-
-    def _q_case(self, key: str, kind: str) -> pint.Quantity:
-        if key not in self._cache:
-            self._cache[key] = quantity(float(getattr(self._case.model, key)), kind)
-        return self._cache[key]
 
     @property
     def assumptions(self) -> dict[str, Any]:
