@@ -20,7 +20,7 @@ from .energy import FootprintInputs, FootprintValues, footprint_values, resolve_
 from .errors import InputError, ProfileError
 from .hardware import PRECISIONS, HardwareProfile, ProfilePath, canonical_dtype, get_hardware
 from .inference import PhaseConstants, Request, ServingHardware, ServingModel
-from .models import ModelSpec, get_model
+from .models import ModelSpec, get_model, resolve_counts
 from .results.inference import InferenceEstimate
 from .units import CountLike, FloatArray, QuantityLike, parse_count, parse_whole
 
@@ -59,16 +59,7 @@ class ServingValues:
 
 def _serving_model(spec: ModelSpec | None, params: CountLike | None, active_params: CountLike | None,
                    weight_bytes: float, kv_bytes: float) -> ServingModel:
-    if params is not None:
-        n = parse_count(params, "params")
-    elif spec is not None:
-        n = float(spec.params.magnitude)
-    else:
-        raise InputError("give a catalogued model (e.g. 'llama-2-7b') or params=, e.g. params='7B'", argument="params")
-    if active_params is not None:
-        active = parse_count(active_params, "active_params")
-    else:
-        active = n if params is not None or spec is None else float(spec.active_params.magnitude)
+    n, active = resolve_counts(spec, params, active_params)
     kind = "dense-decoder" if spec is None else spec.kind
     fields: dict[str, float] = {"params": n, "active_params": active, "weight_bytes": n * weight_bytes,
                                 "autoregressive": float(kind in AUTOREGRESSIVE)}

@@ -13,10 +13,10 @@ from typing import Any
 import pint
 
 from .datafiles import FieldReader, lookup, name_index, read_toml, retrieved_date
-from .errors import ProfileError
-from .units import parse_count, quantity
+from .errors import InputError, ProfileError
+from .units import CountLike, parse_count, quantity
 
-__all__ = ["ModelSpec", "TransformerShape", "get_model", "list_models", "KINDS"]
+__all__ = ["ModelSpec", "TransformerShape", "get_model", "list_models", "resolve_counts", "KINDS"]
 
 KINDS = ("dense-decoder", "moe-decoder", "encoder", "encoder-decoder", "cnn", "vit", "linear")
 TRANSFORMERS = ("dense-decoder", "moe-decoder", "encoder", "encoder-decoder", "vit")
@@ -239,3 +239,21 @@ def get_model(name: str | ModelSpec, *, argument: str = "model") -> ModelSpec:
 def list_models() -> list[ModelSpec]:
     """All catalogued models, in catalog order."""
     return list(_catalog()[0].values())
+
+
+def resolve_counts(spec: ModelSpec | None, params: CountLike | None,
+                   active_params: CountLike | None) -> tuple[float, float]:
+    """Total and per-token active parameters: the ones given, else the catalog entry's."""
+    if params is not None:
+        n = parse_count(params, "params")
+    elif spec is not None:
+        n = float(spec.params.magnitude)
+    else:
+        raise InputError("give a catalogued model (e.g. 'llama-2-7b') or params=, e.g. params='7B'", argument="params")
+    if active_params is not None:
+        active = parse_count(active_params, "active_params")
+    else:
+        active = n if params is not None or spec is None else float(spec.active_params.magnitude)
+    if active > n:
+        raise InputError(f"must not exceed params ({active:.4g} > {n:.4g})", argument="active_params")
+    return n, active

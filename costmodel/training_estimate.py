@@ -20,7 +20,7 @@ from .energy import FootprintInputs, FootprintValues, footprint_values, resolve_
 from .errors import InputError
 from .hardware import HardwareProfile, ProfilePath, get_hardware
 from .layout import TrainingLayout, resolve_layout
-from .models import ModelSpec, TransformerShape, get_model
+from .models import ModelSpec, TransformerShape, get_model, resolve_counts
 from .results.training import TrainingEstimate
 from .units import BoolArray, CountLike, FloatArray, QuantityLike, parse_count, parse_whole
 
@@ -118,22 +118,6 @@ def _teacher(teacher: CountLike, seq_len: float) -> dict[str, float]:
     return {"teacher_params": n, "teacher_active": n, "teacher_attention": 0.0}
 
 
-def _counts(spec: ModelSpec | None, params: CountLike | None, active_params: CountLike | None) -> tuple[float, float]:
-    if params is not None:
-        n = parse_count(params, "params")
-    elif spec is not None:
-        n = float(spec.params.magnitude)
-    else:
-        raise InputError("give a catalogued model (e.g. 'gpt3-175b') or params=, e.g. params='7B'", argument="params")
-    if active_params is not None:
-        active = parse_count(active_params, "active_params")
-    else:
-        active = n if params is not None or spec is None else float(spec.active_params.magnitude)
-    if active > n:
-        raise InputError(f"must not exceed params ({active:.4g} > {n:.4g})", argument="active_params")
-    return n, active
-
-
 def _workload(spec: ModelSpec | None, n_active: float, params: CountLike | None, tokens: CountLike | None,
               samples: CountLike | None) -> dict[str, float]:
     """Tokens for language models; samples (and the forward FLOPs per sample) otherwise."""
@@ -188,7 +172,7 @@ def resolve_model(model: str | ModelSpec | None = None, *, params: CountLike | N
                   teacher: CountLike | None = None) -> tuple[ModelSpec | None, TrainingModel]:
     """The user's description of the model and its training data, as canonical floats."""
     spec = get_model(model) if model is not None else None
-    n, active = _counts(spec, params, active_params)
+    n, active = resolve_counts(spec, params, active_params)
     fields: dict[str, float] = {"params": n, "active_params": active}
     if spec is not None and params is None and (shape := spec.shape) is not None:
         fields.update(_shape(shape, seq_len))

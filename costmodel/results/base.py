@@ -11,6 +11,7 @@ know FLOP or token).
 
 from __future__ import annotations
 
+import abc
 import dataclasses
 import html
 import math
@@ -115,7 +116,7 @@ _Estimate = TypeVar("_Estimate", bound="RangedEstimate")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True, repr=False)
-class RangedEstimate:
+class RangedEstimate(abc.ABC):
     """Behaviour both result types share: cached figures, ``low``/``high``, ``to_dict``, pickling
     and short representations.
 
@@ -138,6 +139,34 @@ class RangedEstimate:
     OUTPUTS: ClassVar[tuple] = ()
     META: ClassVar[tuple] = ()
     HEADLINE: ClassVar[tuple] = ()  # (attribute, unit, label) shown by repr and _repr_html_
+    ENERGY_UNIT: ClassVar[str] = "kWh"  # of the footprint's energies
+
+    @property
+    def footprint(self) -> Footprint:
+        """Energy, emissions and cost with the inputs behind them."""
+        if "footprint" not in self._cache:
+            self._cache["footprint"] = Footprint.from_values(self._values.footprint, self._labels, self.ENERGY_UNIT)
+        return self._cache["footprint"]
+
+    @property
+    def energy(self) -> pint.Quantity:
+        """Facility energy, PUE included."""
+        return self.footprint.energy
+
+    @property
+    def cost(self) -> pint.Quantity | None:
+        """Dollars (None without a price)."""
+        return self.footprint.cost
+
+    @property
+    @abc.abstractmethod
+    def memory(self) -> Any:
+        """Bytes per device by kind [GiB] (each estimator says which kinds)."""
+
+    @property
+    def memory_per_gpu(self) -> pint.Quantity:
+        """Bytes per device, all kinds [GiB]."""
+        return self.memory.total
 
     def _title(self) -> str:
         return type(self).__name__

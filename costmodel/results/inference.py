@@ -10,7 +10,7 @@ import pint
 
 from ..energy import describe_footprint
 from ..units import quantity
-from .base import Footprint, Output, RangedEstimate
+from .base import Output, RangedEstimate
 
 __all__ = ["InferenceEstimate", "InferenceMemory", "OUTPUTS", "META", "COLUMNS", "BOUNDS", "bound_codes"]
 
@@ -89,6 +89,7 @@ class InferenceEstimate(RangedEstimate):
 
     OUTPUTS = OUTPUTS
     META = META
+    ENERGY_UNIT = "Wh"  # per request
     HEADLINE = (("ttft", "ms", "TTFT"), ("tpot", "ms", "TPOT"), ("latency", "s", "latency"),
                 ("throughput", "token/s", "throughput"), ("memory_per_gpu", "GiB", "memory per device"),
                 ("energy", "Wh", "energy per request"), ("cost_per_million_tokens", "USD", "USD per million tokens"))
@@ -157,27 +158,9 @@ class InferenceEstimate(RangedEstimate):
                                                     activations=q("activations"))
         return self._cache["memory"]
 
-    @property
-    def memory_per_gpu(self) -> pint.Quantity:
-        """Bytes per device, all kinds [GiB]."""
-        return self.memory.total
 
-    @property
-    def footprint(self) -> Footprint:
-        """Energy, emissions and cost per request, with the inputs behind them."""
-        if "footprint" not in self._cache:
-            self._cache["footprint"] = Footprint.from_values(self._values.footprint, self._labels, "Wh")
-        return self._cache["footprint"]
 
-    @property
-    def energy(self) -> pint.Quantity:
-        """Facility energy per request."""
-        return self.footprint.energy
 
-    @property
-    def cost(self) -> pint.Quantity | None:
-        """Dollars per request (None without a price)."""
-        return self.footprint.cost
 
     @property
     def cost_per_million_tokens(self) -> pint.Quantity | None:

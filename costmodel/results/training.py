@@ -10,7 +10,7 @@ import pint
 
 from ..energy import describe_footprint
 from ..training import RECOMPUTE
-from .base import Footprint, Output, RangedEstimate
+from .base import Output, RangedEstimate
 
 __all__ = ["TrainingEstimate", "MemoryBreakdown", "OUTPUTS", "META", "COLUMNS"]
 
@@ -165,22 +165,8 @@ class TrainingEstimate(RangedEstimate):
                                                     optimizer=q("optimizer"), activations=q("activations"))
         return self._cache["memory"]
 
-    @property
-    def memory_per_gpu(self) -> pint.Quantity:
-        """Bytes per device, all kinds [GiB]."""
-        return self.memory.total
 
-    @property
-    def footprint(self) -> Footprint:
-        """Energy, emissions and cost with the inputs behind them."""
-        if "footprint" not in self._cache:
-            self._cache["footprint"] = Footprint.from_values(self._values.footprint, self._labels, "kWh")
-        return self._cache["footprint"]
 
-    @property
-    def energy(self) -> pint.Quantity:
-        """Facility energy, PUE included."""
-        return self.footprint.energy
 
     @property
     def it_energy(self) -> pint.Quantity:
@@ -192,10 +178,6 @@ class TrainingEstimate(RangedEstimate):
         """Operational emissions."""
         return self.footprint.co2e
 
-    @property
-    def cost(self) -> pint.Quantity | None:
-        """Dollars (None without a price)."""
-        return self.footprint.cost
 
     @property
     def assumptions(self) -> dict[str, Any]:
