@@ -9,11 +9,22 @@ that was wrong (``"n_gpus"``), so a surface can name its own spelling of it (the
 >>> err = InputError("expected a whole number, got 1.5", argument="n_gpus")
 >>> str(err), err.argument, err.message
 ('n_gpus: expected a whole number, got 1.5', 'n_gpus', 'expected a whole number, got 1.5')
+
+A message that names another keyword writes it as ``{name=}`` or ``{name}``; the library
+shows it as ``name=`` or ``name``, and a surface shows its own spelling with
+:meth:`CostModelError.render`:
+
+>>> err = InputError("give {tokens=} for language models", argument="samples")
+>>> str(err)
+'samples: give tokens= for language models'
+>>> err.render(lambda name: "--" + name)
+'--samples: give --tokens for language models'
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import re
+from collections.abc import Callable, Iterable
 
 __all__ = [
     "CostModelError",
@@ -38,19 +49,31 @@ class CostModelError(Exception):
     """
 
     def __init__(self, message: str = "", *, argument: str | None = None):
-        self.message = message
+        self.template = message
+        self.message = _MENTION.sub(lambda m: m[1] + m[2], message)
         self.argument = argument
-        super().__init__(f"{argument}: {message}" if argument else message)
+        super().__init__(f"{argument}: {self.message}" if argument else self.message)
+
+    def render(self, spell: Callable[[str], str]) -> str:
+        """The message with every keyword (the argument and the ones it mentions) spelled by
+        ``spell``, e.g. as a command-line flag."""
+        text = _MENTION.sub(lambda m: spell(m[1]), self.template)
+        return f"{spell(self.argument)}: {text}" if self.argument else text
 
     def __str__(self) -> str:  # KeyError (a base of UnknownProfileError) would add quotes
         return str(self.args[0]) if self.args else ""
 
     def __reduce__(self):  # keep the keyword-only argument through pickling and copying
-        return _rebuild, (type(self), self.message, self.argument)
+        return _rebuild, (type(self), self.template, self.argument)
 
 
 def _rebuild(cls, message, argument):
     return cls(message, argument=argument)
+
+
+# A keyword named in a message: {tokens=} reads "tokens=" in the library, {n_gpus} reads
+# "n_gpus"; a surface spells both its own way (render).
+_MENTION = re.compile(r"\{([a-z][a-z_]*)(=?)\}")
 
 
 class UnitError(CostModelError, ValueError):

@@ -249,7 +249,7 @@ def resolve_counts(spec: ModelSpec | None, params: CountLike | None,
     elif spec is not None:
         n = float(spec.params.magnitude)
     else:
-        raise InputError("give a catalogued model (e.g. 'llama-2-7b') or params=, e.g. params='7B'", argument="params")
+        raise InputError("give a catalogued model (e.g. 'llama-2-7b') or {params=} (e.g. 7B)", argument="params")
     if active_params is not None:
         active = parse_count(active_params, "active_params")
     else:

@@ -91,7 +91,7 @@ def budget_flops(budget: QuantityLike, law: ScalingLaw, hardware: str | Hardware
         est = _train(n, flops / (6.0 * n), hardware, n_gpus, options)
         spent = {"usd": est.cost, "device_time": est.gpu_hours, "energy": est.energy}[kind]
         if spent is None:
-            raise InputError(f"{est.hardware} has no published price; pass price_per_gpu_hour= "
+            raise InputError(f"{est.hardware} has no published price; pass {{price_per_gpu_hour=}} "
                              "or give the budget in FLOP, GPU*h or energy", argument="budget")
         unit = {"usd": "USD", "device_time": "hour", "energy": "J"}[kind]
         new = flops * value / float(spent.to(unit).magnitude)
@@ -218,7 +218,7 @@ def compare_sizes(budget: QuantityLike | None = None, *, sizes: Iterable[CountLi
     import pandas as pd
 
     if (budget is None) == (tokens is None):
-        raise InputError("give exactly one of budget= (every size spends it) or tokens= (fixed data)", argument="budget")
+        raise InputError("give exactly one of {budget=} (every size spends it) or {tokens=} (fixed data)", argument="budget")
     the_law = get_law(law)
     hardware, n_gpus = hardware or DEFAULT_HARDWARE, n_gpus or 1024
     rows = []
@@ -256,7 +256,7 @@ def _fixed_size_flops(budget: QuantityLike, n: float, hardware: str | HardwarePr
     est = _train(n, probe / (6.0 * n), hardware, n_gpus, options)
     spent = {"usd": est.cost, "device_time": est.gpu_hours, "energy": est.energy}[kind]
     if spent is None:
-        raise InputError(f"{est.hardware} has no published price; pass price_per_gpu_hour=", argument="budget")
+        raise InputError(f"{est.hardware} has no published price; pass {{price_per_gpu_hour=}}", argument="budget")
     unit = {"usd": "USD", "device_time": "hour", "energy": "J"}[kind]
     return probe * value / float(spent.to(unit).magnitude)
 

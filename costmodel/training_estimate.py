@@ -127,17 +127,17 @@ def _workload(spec: ModelSpec | None, n_active: float, params: CountLike | None,
         elif spec.training_samples is not None:
             count = float(spec.training_samples.magnitude)
         else:
-            raise InputError(f"{spec.id} has no reported training samples; give samples=", argument="samples")
+            raise InputError(f"{spec.id} has no reported training samples; give {{samples=}}", argument="samples")
         fwd = float(spec.forward_flops.magnitude)
         if params is not None:  # a resized model: scale the per-sample FLOPs with parameters
             fwd *= n_active / float(spec.active_params.magnitude)
         return {"samples": count, "forward_flops": fwd}
     if samples is not None:
-        raise InputError("only image and tabular models (cnn, vit, linear) count samples; give tokens= for "
+        raise InputError("only image and tabular models (cnn, vit, linear) count samples; give {tokens=} for "
                          "language models", argument="samples")
     if tokens is None:
         if spec is None or spec.training_tokens is None:
-            raise InputError("required when the model has no reported training tokens, e.g. tokens='300B'",
+            raise InputError("required when the model has no reported training tokens, such as 300B",
                              argument="tokens")
         return {"tokens": float(spec.training_tokens.magnitude)}
     return {"tokens": parse_count(tokens, "tokens")}
@@ -150,14 +150,14 @@ def _method(spec: ModelSpec | None, n: float, fields: dict[str, float], method: 
     if method == "full":
         return {"trainable": n, "method": 0.0}
     if not fields.get("tokens"):
-        raise InputError("parameter-efficient fine-tuning needs a token count (tokens=)", argument="method")
+        raise InputError("parameter-efficient fine-tuning needs a token count ({tokens=})", argument="method")
     if trainable_params is not None:
         trainable = parse_count(trainable_params, "trainable_params")
     elif spec is not None and (shape := spec.shape) is not None:
         rank = parse_whole(lora_rank, "lora_rank", limit=1e5)
         trainable = core.lora_parameters(shape.layers, shape.d_model, shape.heads, shape.kv_heads, shape.head_dim, rank)
     else:
-        raise InputError("required for LoRA on a model without a catalogued shape, e.g. trainable_params='20M'",
+        raise InputError("required for LoRA on a model without a catalogued shape, such as 20M",
                          argument="trainable_params")
     if trainable > n:
         raise InputError(f"must not exceed params ({trainable:.4g} > {n:.4g})", argument="trainable_params")
@@ -180,7 +180,7 @@ def resolve_model(model: str | ModelSpec | None = None, *, params: CountLike | N
     fields.update(_method(spec, n, fields, method, trainable_params, lora_rank))
     if teacher is not None:
         if not fields.get("tokens"):
-            raise InputError("distillation needs a token count (tokens=)", argument="teacher")
+            raise InputError("distillation needs a token count ({tokens=})", argument="teacher")
         fields.update(_teacher(teacher, fields.get("seq_len", 0.0)))
     return spec, TrainingModel(**fields)
 

@@ -18,7 +18,7 @@ import sys
 
 import click
 
-from costmodel.errors import CostModelError, InputError, UnitError
+from costmodel.errors import CostModelError, InputError, UnitError, UnknownProfileError
 
 __all__ = ["main", "Command", "Group", "CONTEXT"]
 
@@ -92,16 +92,26 @@ def _debug(ctx: click.Context) -> bool:
 
 
 def _library_error(leaf: click.Context, exc: CostModelError) -> None:
-    """``Error: --gpus: <message>`` when ``exc.argument`` is one of the command's options;
-    exit 2 for bad input (UnitError, InputError), 1 for anything else (unknown id, bad data)."""
-    param = next((p for p in leaf.command.params if exc.argument and p.name == exc.argument), None)
+    """``Error: --gpus: <message>`` with every keyword spelled as this command's flag; exit 2 for
+    bad input (UnitError, InputError), 1 for anything else (unknown id, bad data)."""
     usage = isinstance(exc, (UnitError, InputError))
+    param = next((p for p in leaf.command.params if exc.argument and p.name == exc.argument), None)
+    if isinstance(param, click.Argument) or (param is None and isinstance(exc, UnknownProfileError)):
+        exc = type(exc)(exc.template)  # the value says what it is: "'h10' is not a known ..."
+    # a keyword the command does not expose keeps its API name, as the library writes it
+    argument = exc.argument if param is None else None
+    _report(leaf, None, exc.render(lambda name: name if name == argument else _spelling(leaf, name)), usage=usage)
+
+
+def _spelling(leaf: click.Context, name: str | None) -> str:
+    """How this command spells an API keyword: its option's flag (``--gpus`` for ``n_gpus``),
+    the name of its positional argument (``MODEL``), else the keyword itself (``name=``)."""
+    param = next((p for p in leaf.command.params if name and p.name == name), None)
     if isinstance(param, click.Option):
-        _report(leaf, _label(param), exc.message, usage=usage)
-    elif isinstance(param, click.Argument):  # the positional value speaks for itself
-        _report(leaf, None, exc.message, usage=usage)
-    else:  # no argument, or a keyword the command does not expose: the library's own words
-        _report(leaf, None, str(exc), usage=usage)
+        return _label(param) or f"{name}="
+    if isinstance(param, click.Argument):
+        return param.human_readable_name
+    return f"{name}="
 
 
 def _report(ctx: click.Context, option: str | None, message: str, *, usage: bool) -> None:
