@@ -57,7 +57,7 @@ def test_tp_beyond_the_devices_is_one_usage_line(runner):
     result = runner.invoke(main, [*TRAIN[:-1], "4", "--tp", "8"])
     assert result.exit_code == 2
     assert result.stderr == ("Error: --tp: the parallel degree tp x pp = 8 exceeds --gpus = 4 "
-                             "(see 'costmodel train --help')\n")
+                             "(see 'main train --help')\n")
 
 
 def test_debug_shows_the_library_error(runner):
