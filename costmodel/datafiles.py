@@ -5,12 +5,14 @@ Data files are parsed as data only (TOML); nothing in them is executed or import
 
 from __future__ import annotations
 
+import math
+import re
 import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Collection, Iterable, Mapping, Protocol, TypeVar
 
-from .errors import ProfileError, suggest, unknown
+from .errors import ProfileError, UnitError, suggest, unknown
 from .units import Quantity, parse_quantity, quantity
 
 # Units a figure read from a data file is shown in (the core uses canonical floats).
@@ -23,6 +25,22 @@ else:  # pragma: no cover
     import tomli as tomllib
 
 MAX_FILE_BYTES = 1_000_000
+# The range a figure of each kind can take on one device (canonical units), and how it reads.
+PLAUSIBLE = {
+    "byte": (2.0**20, 100 * 2.0**40, "device memory (1 MiB to 100 TiB)"),
+    "bandwidth": (1e6, 1e15, "a bandwidth (1 MB/s to 1 PB/s)"),
+    "flop_rate": (1e9, 1e18, "one device's throughput (1 GFLOP/s to 1 EFLOP/s)"),
+    "power": (0.1, 1e5, "one device's power (0.1 W to 100 kW)"),
+    "usd_rate": (1e-3, 1e4, "a price per device-hour ($0.001 to $10,000)"),
+    "usd": (1.0, 1e7, "a device's price ($1 to $10M)"),
+}
+_CANONICAL_EXAMPLE = {"byte": "80 GiB", "bandwidth": "3.35 TB/s", "flop_rate": "989 TFLOP/s", "power": "700 W",
+                      "usd_rate": "$2.10/h", "usd": "$25000", "flop": "4.1e9 FLOP"}
+
+
+def has_unit(text: str) -> bool:
+    """Whether a figure's text carries a unit (or a currency sign), not a bare number."""
+    return bool(re.search(r"[A-Za-z$°µμ%]", re.sub(r"(?<=\d)[eE][+-]?\d", "", text)))
 
 
 class Named(Protocol):
@@ -107,20 +125,25 @@ class FieldReader:
         return None if value is None else FieldReader(self.path, value, f"{self.prefix}{key}.")
 
     def quantity(self, key: str, kind: str, *, required: bool = False) -> Any:
+        """A figure written with its unit (``"80 GiB"``), within the plausible range of its kind."""
         text = self.get(key, str, required=required)
         if text is None:
             return None
+        if not has_unit(text):
+            example = _CANONICAL_EXAMPLE.get(kind, "a number and a unit")
+            raise self.error(key, f"{text!r} has no unit; a data file writes every figure with its unit, e.g. {example!r}")
         try:
             value = parse_quantity(text, kind, key)
-            unit = DISPLAY_UNITS.get(kind)
-            if unit is None:
-                return quantity(value, kind)
-            # divide by the exact factor so "1307.4 TFLOP/s" reads back as 1307.4
-            return Quantity(value / DISPLAY_FACTORS[kind], unit)
-        except ProfileError:
-            raise
-        except Exception as exc:  # UnitError: re-raise naming the file
-            raise self.error(key, str(exc).split(": ", 1)[-1]) from None
+        except UnitError as exc:  # re-raised naming the file
+            raise self.error(key, exc.message) from None
+        low, high, what = PLAUSIBLE.get(kind, (0.0, math.inf, ""))
+        if not low <= value <= high:
+            raise self.error(key, f"{text!r} is outside the plausible range of {what}")
+        unit = DISPLAY_UNITS.get(kind)
+        if unit is None:
+            return quantity(value, kind)
+        # divide by the exact factor so "1307.4 TFLOP/s" reads back as 1307.4
+        return Quantity(value / DISPLAY_FACTORS[kind], unit)
 
 
 def did_you_mean_field(reader: FieldReader, key: str, allowed: Collection[str]) -> ProfileError:

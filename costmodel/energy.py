@@ -204,6 +204,10 @@ def resolve_footprint(hw: HardwareProfile, *, pue: SupportsFloat | str | None = 
     """Parse the energy/carbon/cost options for device ``hw`` once into canonical floats."""
     d = defaults()
     _choice(cost_basis, COST_BASES, "cost_basis")
+    if cost_basis == "owned" and price_per_gpu_hour is not None:
+        raise InputError("is a rented device's price; owned hardware is priced by {purchase_price=} (and "
+                         "{electricity_price=}, {service_life=}), or use {cost_basis=} 'cloud'",
+                         argument="price_per_gpu_hour")
     _choice(price_kind, PRICE_KINDS, "price_kind")
     reg = None
     if region is not None:

@@ -22,7 +22,7 @@ from .hardware import PRECISIONS, HardwareProfile, ProfilePath, canonical_dtype,
 from .inference import PhaseConstants, Request, ServingHardware, ServingModel
 from .models import ModelSpec, get_model, resolve_counts
 from .results.inference import InferenceEstimate
-from .units import CountLike, FloatArray, QuantityLike, parse_count, parse_whole
+from .units import CountLike, FloatArray, QuantityLike, parse_whole
 
 if TYPE_CHECKING:
     from .regions import Region
@@ -121,12 +121,15 @@ def parse_batching(value: str) -> float:
     return float(value == "continuous")
 
 
+TOKENS_LIMIT = 1e9  # tokens in or out of one request: a thousand times the longest context windows
 # keyword -> (record field, parser of one value, default); shared with the sweep
 REQUEST_PARSERS: dict[str, tuple[str, Callable[[Any], float], Any]] = {
     "n_gpus": ("n", lambda v: float(parse_whole(v, "n_gpus", limit=1e6)), 1),
     "batch_size": ("batch", lambda v: float(parse_whole(v, "batch_size", limit=1e7)), 1),
-    "prompt_tokens": ("prompt", lambda v: float(int(parse_count(v, "prompt_tokens", allow_zero=True))), None),
-    "output_tokens": ("output", lambda v: float(int(parse_count(v, "output_tokens", allow_zero=True))), None),
+    "prompt_tokens": ("prompt", lambda v: float(parse_whole(v, "prompt_tokens", limit=TOKENS_LIMIT, allow_zero=True)),
+                      None),
+    "output_tokens": ("output", lambda v: float(parse_whole(v, "output_tokens", limit=TOKENS_LIMIT, allow_zero=True)),
+                      None),
     "batching": ("continuous", parse_batching, "static"),
 }
 

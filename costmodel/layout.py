@@ -59,18 +59,38 @@ LAYOUT_PARSERS: dict[str, tuple[Callable[[Any], float], Any]] = {
 }
 
 
-def check_layout(layout: TrainingLayout) -> TrainingLayout:
-    """Refuse a tensor x pipeline degree above the device count (floats or arrays)."""
-    degree = np.where(np.isnan(layout.tp), 1.0, layout.tp) * layout.pp
-    bad = np.broadcast_to(degree > layout.n_gpus, np.broadcast(degree, layout.n_gpus).shape)
+def _first(bad, *arrays) -> list[float]:
+    """The values of ``arrays`` at the first row where ``bad`` holds."""
+    shape = np.broadcast(bad, *arrays).shape
+    i = int(np.argmax(np.ravel(np.broadcast_to(bad, shape))))
+    return [float(np.ravel(np.broadcast_to(a, shape))[i]) for a in arrays]
+
+
+def check_layout(layout: TrainingLayout, heads: FloatArray = 0.0) -> TrainingLayout:
+    """Refuse a layout that cannot be laid out (floats or arrays): a tensor x pipeline degree
+    above the device count or not dividing it (the data-parallel degree is a whole number), or
+    a tensor-parallel degree that does not divide the attention heads (``heads``; 0: unknown).
+    """
+    tp = np.where(np.isnan(layout.tp), 1.0, layout.tp)
+    degree = tp * layout.pp
+    bad = degree > layout.n_gpus
     if np.any(bad):
-        i = int(np.argmax(np.ravel(bad)))
-        d, n = (float(np.ravel(np.broadcast_to(a, bad.shape))[i]) for a in (degree, layout.n_gpus))
+        d, n = _first(bad, degree, layout.n_gpus)
         raise InputError(f"the parallel degree tp x pp = {d:.0f} exceeds {{n_gpus}} = {n:.0f}", argument="tp")
+    bad = np.fmod(layout.n_gpus, degree) != 0
+    if np.any(bad):
+        d, n = _first(bad, degree, layout.n_gpus)
+        raise InputError(f"the parallel degree tp x pp = {d:.0f} does not divide {{n_gpus}} = {n:.0f}: the "
+                         "data-parallel degree must be a whole number", argument="tp")
+    bad = (heads > 0) & (np.fmod(heads, tp) != 0)
+    if np.any(bad):
+        t, h = _first(bad, tp, heads)
+        raise InputError(f"{t:.0f} does not divide the model's {h:.0f} attention heads", argument="tp")
     return layout
 
 
-def resolve_layout(**options: Any) -> TrainingLayout:
-    """The parallel layout and MFU options (see :data:`LAYOUT_PARSERS`) as floats."""
+def resolve_layout(heads: FloatArray = 0.0, **options: Any) -> TrainingLayout:
+    """The parallel layout and MFU options (see :data:`LAYOUT_PARSERS`) as floats, checked
+    against each other and the model's attention ``heads``."""
     return check_layout(TrainingLayout(**{k: parse(options.get(k, default)) for k, (parse, default)
-                                          in LAYOUT_PARSERS.items()}))
+                                          in LAYOUT_PARSERS.items()}), heads)

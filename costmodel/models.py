@@ -13,7 +13,7 @@ from typing import Any
 import pint
 
 from .datafiles import FieldReader, lookup, name_index, read_toml, retrieved_date
-from .errors import InputError, ProfileError
+from .errors import InputError, ProfileError, UnitError
 from .units import CountLike, parse_count, quantity
 
 __all__ = ["ModelSpec", "TransformerShape", "get_model", "list_models", "resolve_counts", "KINDS"]
@@ -196,8 +196,8 @@ def _count(r: FieldReader, key: str) -> float:
     value = r.data[key]
     try:
         return parse_count(value, key)
-    except Exception as exc:
-        raise r.error(key, str(exc).split(": ", 1)[-1]) from None
+    except UnitError as exc:
+        raise r.error(key, exc.message) from None
 
 
 def catalog_path() -> Path:

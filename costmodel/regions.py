@@ -9,9 +9,8 @@ from typing import Any
 
 import pint
 
-from .errors import ProfileError
 from .datafiles import FieldReader, load_table_file, lookup, name_index, retrieved_date
-from .units import parse_quantity, quantity
+from .units import quantity
 
 __all__ = ["Region", "get_region", "list_regions"]
 
@@ -52,12 +51,7 @@ class Region:
 
 
 def _intensity(r: FieldReader, key: str) -> pint.Quantity:
-    try:
-        return quantity(parse_quantity(r.get(key, str, required=True), "intensity", key), "intensity")
-    except ProfileError:
-        raise
-    except Exception as exc:
-        raise r.error(key, str(exc).split(": ", 1)[-1]) from None
+    return quantity(r.quantity(key, "intensity", required=True).magnitude, "intensity")
 
 
 def _pue(r: FieldReader) -> float:

@@ -100,8 +100,11 @@ class TrainingValues:
     footprint: FootprintValues
 
 
-def _shape(shape: TransformerShape, seq_len: CountLike | None) -> dict[str, float]:
-    s = shape.seq_len if seq_len is None else parse_count(seq_len, "seq_len")
+SEQ_LEN_LIMIT = 1e8  # tokens per training sequence: far beyond any context window
+
+
+def _shape(shape: TransformerShape, seq_len: float | None) -> dict[str, float]:
+    s = shape.seq_len if seq_len is None else seq_len
     return {"attention": float(shape.layers * s * shape.attention_dim), "layers": float(shape.layers),
             "d_model": float(shape.d_model), "heads": float(shape.heads), "seq_len": float(s)}
 
@@ -121,7 +124,12 @@ def _teacher(teacher: CountLike, seq_len: float) -> dict[str, float]:
 def _workload(spec: ModelSpec | None, n_active: float, params: CountLike | None, tokens: CountLike | None,
               samples: CountLike | None) -> dict[str, float]:
     """Tokens for language models; samples (and the forward FLOPs per sample) otherwise."""
-    if spec is not None and spec.forward_flops is not None and spec.kind in ("cnn", "vit", "linear") and tokens is None:
+    if tokens is not None and samples is not None:
+        raise InputError("give {samples=} or {tokens=}, not both: a run is counted in one of them", argument="samples")
+    if spec is not None and spec.forward_flops is not None and spec.kind in ("cnn", "vit", "linear"):
+        if tokens is not None:
+            raise InputError(f"{spec.id} is a {spec.kind} model, trained on samples (images or rows), not tokens; "
+                             "give {samples=}", argument="tokens")
         if samples is not None:
             count = parse_count(samples, "samples")
         elif spec.training_samples is not None:
@@ -169,30 +177,51 @@ def resolve_model(model: str | ModelSpec | None = None, *, params: CountLike | N
                   active_params: CountLike | None = None, tokens: CountLike | None = None,
                   samples: CountLike | None = None, seq_len: CountLike | None = None, method: str = "full",
                   trainable_params: CountLike | None = None, lora_rank: CountLike = 8,
-                  teacher: CountLike | None = None) -> tuple[ModelSpec | None, TrainingModel]:
-    """The user's description of the model and its training data, as canonical floats."""
+                  teacher: CountLike | None = None) -> tuple[ModelSpec | None, TrainingModel, tuple[str, ...]]:
+    """The user's description of the model and its training data, as canonical floats, and the
+    warnings it gives (a catalog entry resized by ``params``, a sequence beyond the context)."""
     spec = get_model(model) if model is not None else None
     n, active = resolve_counts(spec, params, active_params)
+    seq = None if seq_len is None else float(parse_whole(seq_len, "seq_len", limit=SEQ_LEN_LIMIT))
     fields: dict[str, float] = {"params": n, "active_params": active}
-    if spec is not None and params is None and (shape := spec.shape) is not None:
-        fields.update(_shape(shape, seq_len))
+    warnings = []
+    if spec is not None and params is not None:
+        warnings.append(f"params={n:.4g} replaces {spec.id}'s {spec.params.magnitude:.4g} parameters: the estimate "
+                        f"describes a resized model, and {spec.id}'s shape (activations, attention FLOPs) is not used")
+    elif spec is not None and (shape := spec.shape) is not None:
+        fields.update(_shape(shape, seq))
+        if seq is not None and spec.context and seq > spec.context:
+            warnings.append(f"seq_len={seq:.0f} exceeds {spec.id}'s context of {spec.context} tokens")
     fields.update(_workload(spec, active, params, tokens, samples))
     fields.update(_method(spec, n, fields, method, trainable_params, lora_rank))
     if teacher is not None:
         if not fields.get("tokens"):
             raise InputError("distillation needs a token count ({tokens=})", argument="teacher")
         fields.update(_teacher(teacher, fields.get("seq_len", 0.0)))
-    return spec, TrainingModel(**fields)
+    return spec, TrainingModel(**fields), tuple(warnings)
 
 
 def resolve_hardware(hardware: str | HardwareProfile, dtype: str | None = None,
                      profile_path: ProfilePath | None = None) -> tuple[HardwareProfile, str, TrainingHardware]:
-    """The device, its training precision and the figures the pipeline needs."""
+    """The device, its training precision and the figures the pipeline needs. Without a
+    ``dtype`` the usual mixed precision (bf16, fp16, tf32 or fp32); 8- and 4-bit training only
+    when asked for (:data:`QUANTISED_TRAINING` says what it takes)."""
     hw = get_hardware(hardware, profile_path=profile_path)
-    dt = hw.resolve_dtype(dtype)
+    if dtype is None:
+        dt = next((d for d in ("bf16", "fp16", "tf32", "fp32") if d in hw.dense), None)
+        if dt is None:
+            raise InputError(f"{hw.id} lists no 16- or 32-bit precision to train in; give {{dtype=}} "
+                             f"({', '.join(hw.dense)})", argument="dtype")
+    else:
+        dt = hw.resolve_dtype(dtype)
     return hw, dt, TrainingHardware(peak=hw.peak_flops(dt), bandwidth=hw.number("memory_bandwidth"),
                                     capacity=hw.number("memory"), tdp=hw.number("tdp"),
                                     weight_bytes=core.WEIGHT_BYTES[dt], optimizer_bytes=core.OPTIMIZER_BYTES[dt])
+
+
+QUANTISED_TRAINING = ("{dtype} training needs quantised-training software (FP8: NVIDIA Transformer Engine or "
+                      "an equivalent; integer formats: research code); weights, gradients and optimizer states "
+                      "keep their mixed-precision sizes")
 
 
 def evaluate(case: TrainingCase, cal: TrainingCalibration) -> TrainingValues:
@@ -300,12 +329,14 @@ def estimate_training(model: str | ModelSpec | None = None, *, params: CountLike
     3.19
     """
     cal = resolve_calibration(calibration)
-    spec, m = resolve_model(model, params=params, active_params=active_params, tokens=tokens, samples=samples,
-                            seq_len=seq_len, method=method, trainable_params=trainable_params,
-                            lora_rank=lora_rank, teacher=teacher)
+    spec, m, warnings = resolve_model(model, params=params, active_params=active_params, tokens=tokens,
+                                      samples=samples, seq_len=seq_len, method=method,
+                                      trainable_params=trainable_params, lora_rank=lora_rank, teacher=teacher)
     hw, dt, h = resolve_hardware(hardware, dtype, profile_path)
-    layout = resolve_layout(n_gpus=n_gpus, mfu=mfu, micro_batch=micro_batch, tp=tp, pp=pp,
-                            zero_stage=zero_stage, recompute=recompute)
+    if dt in ("fp8", "int8", "int4"):
+        warnings += (QUANTISED_TRAINING.format(dtype=dt),)
+    layout = resolve_layout(n_gpus=n_gpus, mfu=mfu, micro_batch=micro_batch, tp=tp, pp=pp, zero_stage=zero_stage,
+                            recompute=recompute, heads=m.heads)
     f, labels = resolve_footprint(hw, pue=pue, power_per_gpu=power_per_gpu, host_power_per_gpu=host_power_per_gpu,
                                   region=region, grid_intensity=grid_intensity,
                                   price_per_gpu_hour=price_per_gpu_hour, cost_basis=cost_basis,
@@ -315,7 +346,7 @@ def estimate_training(model: str | ModelSpec | None = None, *, params: CountLike
     case = TrainingCase(model=m, hardware=h, layout=layout, footprint=f)
     typical = TrainingCase(model=m, hardware=h, layout=layout, footprint=_typical(f))
     return TrainingEstimate(model=spec.id if spec is not None else None, hardware=hw.id, n_gpus=int(layout.n_gpus),
-                            dtype=dt, method=method, warnings=(), _case=case, _calibration=cal,
+                            dtype=dt, method=method, warnings=warnings, _case=case, _calibration=cal,
                             _scenarios_of=scenarios, _values=evaluate(typical, cal.training), _labels=labels,
                             _profile=hw)
 

@@ -8,6 +8,20 @@ arrays) in canonical units, and results are wrapped back into Quantities with
 Canonical units
 ---------------
 FLOP, token, byte, second, watt, joule, USD, gram (of CO2e).
+
+What a string may be
+--------------------
+A number and, for a quantity, a unit: ``"7.5B"``, ``"7_500_000_000"``, ``"7,500,000,000"``,
+``"3.35 TB/s"``, ``"$2.10/h"``. Never an expression: ``"9**9**9 USD/h"`` or ``"10**400"`` is
+refused at once. A comma is a thousands separator in groups of three (``"7,5B"`` is refused,
+not read as 75B); a unit may have small integer exponents (``"m^2"``).
+
+Finite ranges
+-------------
+Every count and quantity is finite and at most :data:`LIMITS` of its kind (for example 1e18
+parameters or tokens, 100 years, 1 EB): beyond that nothing real is being described and
+the arithmetic would overflow. The estimators bound their other inputs the same way (MFU at
+least 1e-4, prompts at most 1e9 tokens), so every figure they return is finite.
 """
 
 from __future__ import annotations
@@ -23,8 +37,8 @@ import pint
 
 from .errors import InputError, UnitError
 
-__all__ = ["ureg", "Quantity", "parse_count", "parse_quantity", "quantity", "FloatArray", "BoolArray", "CountLike",
-           "QuantityLike"]
+__all__ = ["ureg", "Quantity", "parse_count", "parse_quantity", "parse_whole", "parse_fraction", "quantity", "LIMITS",
+           "FloatArray", "BoolArray", "CountLike", "QuantityLike"]
 
 # A canonical float, or a numpy array of them (one per row of a sweep, or the three scenarios
 # of a range): what the records passed between stages hold (TrainingModel, ServingModel,
@@ -120,17 +134,34 @@ _DIMS = {key: unit.dimensionality for key, unit in _UNITS.items()}
 _UNITS.update({name: ureg.Unit(name) for name in (
     "hour", "day", "GiB", "Wh", "kWh", "MWh", "kg", "tonne", "ms", "token/s", "USD/MWh", "W")})
 
+# The largest value of each kind, in its canonical unit (see the module docstring).
+LIMITS = {
+    "count": 1e18, "token": 1e18, "flop": 1e33, "flop_rate": 1e21, "byte": 1e18, "bandwidth": 1e17,
+    "time": 3.2e9, "power": 1e10, "energy": 1e22, "usd": 1e15, "usd_rate": 1e9, "usd_per_energy": 1e4,
+    "co2e": 1e16, "intensity": 1e6, "device_time": 1e13,
+}
+
 _COUNT_SUFFIX = {
     "": 1.0, "k": 1e3, "thousand": 1e3, "m": 1e6, "million": 1e6, "mn": 1e6,
     "b": 1e9, "bn": 1e9, "g": 1e9, "billion": 1e9, "t": 1e12, "trillion": 1e12,
     "q": 1e15, "quadrillion": 1e15,
 }
+# A number as users write it: digits with underscores between them, or with commas between
+# groups of three, an optional fraction and exponent.
+_NUMBER = r"[+-]?(?:\d{1,3}(?:,\d{3})+(?:\.\d*)?|\d+(?:_\d+)*(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d{1,4})?"
 _COUNT_RE = re.compile(
-    r"^\s*([+-]?(?:\d[\d_,]*\.?\d*|\.\d+)(?:e[+-]?\d+)?)\s*"
+    rf"^\s*({_NUMBER})\s*"
     r"(k|thousand|m|mn|million|b|bn|g|billion|t|trillion|q|quadrillion)?\s*"
     r"(tokens?|params?|parameters?|samples?|images?|examples?)?\s*$",
     re.IGNORECASE,
 )
+# A unit: names (letters first; digits inside, as in tCO2e), products and quotients,
+# parentheses, and small integer exponents. No number outside an exponent: never arithmetic.
+_UNIT_NAME = r"[A-Za-z°µμ%][A-Za-z0-9_°µμ%]*"
+_POWER = r"(?:\s*(?:\*\*|\^)\s*-?\d{1,2})?"  # one exponent per factor: m^2, s**-1
+_TERM = rf"{_UNIT_NAME}{_POWER}(?:\s*[*/·]?\s*{_UNIT_NAME}{_POWER})*"
+_UNIT_RE = re.compile(rf"^(?:{_TERM}|\(\s*{_TERM}\s*\){_POWER})(?:\s*[*/·]?\s*(?:{_TERM}|\(\s*{_TERM}\s*\){_POWER}))*$")
+_QUANTITY_RE = re.compile(rf"^\s*({_NUMBER})?\s*(.*?)\s*$", re.DOTALL)
 _AMBIGUOUS_RATE = re.compile(r"(?<![A-Za-z])([kMGTPE]?)(FLOPS|flops|OPS|ops)(?![A-Za-z/])")
 
 
@@ -148,9 +179,14 @@ def _fail(name: str, got: object, kind: str, why: str = "") -> UnitError:
     return UnitError(f"expected {description} such as {example!r}, got {got!r}{detail}", argument=name)
 
 
-def _check_finite(name: str, got: object, value: float, *, allow_zero: bool, allow_negative: bool = False) -> float:
+def _check_finite(name: str, got: object, value: float, *, allow_zero: bool, allow_negative: bool = False,
+                  kind: str = "count") -> float:
     if isinstance(value, float) and not math.isfinite(value):
         raise UnitError(f"expected a finite number, got {got!r}", argument=name)
+    if abs(value) > LIMITS[kind]:
+        unit = _CANONICAL[kind][0].replace("dimensionless", "").strip()
+        raise UnitError(f"expected at most {LIMITS[kind]:.0e}{' ' + unit if unit else ''}, got {got!r}",
+                        argument=name)
     if not allow_negative and (value < 0 or (value == 0 and not allow_zero)):
         bound = "zero or more" if allow_zero else "more than zero"
         raise UnitError(f"expected a value {bound}, got {got!r}", argument=name)
@@ -198,9 +234,10 @@ def parse_count(value: CountLike | np.ndarray, name: str = "value", *, allow_zer
         else:
             raise _fail(name, value, "count") from None
     if isinstance(out, np.ndarray):
-        if not np.all(np.isfinite(out)) or np.any(out < 0) or (not allow_zero and np.any(out == 0)):
-            raise UnitError(f"every value must be finite and {'zero or more' if allow_zero else 'positive'}",
-                            argument=name)
+        if (not np.all(np.isfinite(out)) or np.any(out < 0) or (not allow_zero and np.any(out == 0))
+                or np.any(out > LIMITS["count"])):
+            raise UnitError(f"every value must be finite, {'zero or more' if allow_zero else 'positive'} and at "
+                            f"most {LIMITS['count']:.0e}", argument=name)
         return out
     return _check_finite(name, value, out, allow_zero=allow_zero)
 
@@ -209,12 +246,11 @@ def parse_count(value: CountLike | np.ndarray, name: str = "value", *, allow_zer
 def _count_from_string(text: str, name: str) -> float:
     match = _COUNT_RE.match(text)
     if not match:
-        raise _fail(name, text, "count", "use a number with an optional k/M/B/T suffix")
+        why = ("a comma only separates thousands, in groups of three: write 7.5B or 7,500,000,000"
+               if re.search(r"\d,(?!\d{3}(?:\D|$))", text) else "use a number with an optional k/M/B/T suffix")
+        raise _fail(name, text, "count", why)
     number, suffix, _ = match.groups()
-    try:
-        return float(number.replace("_", "").replace(",", "")) * _COUNT_SUFFIX[(suffix or "").lower()]
-    except ValueError:
-        raise _fail(name, text, "count") from None
+    return float(number.replace("_", "").replace(",", "")) * _COUNT_SUFFIX[(suffix or "").lower()]
 
 
 @overload
@@ -246,12 +282,13 @@ def parse_quantity(value: QuantityLike | np.ndarray, kind: str, name: str = "val
         else:
             raise _fail(name, value, kind) from None
     if isinstance(out, np.ndarray):
-        bad = ~np.isfinite(out) | (False if allow_negative else (out < 0) | ((out == 0) & (not allow_zero)))
+        bad = (~np.isfinite(out) | (np.abs(out) > LIMITS[kind])
+               | (False if allow_negative else (out < 0) | ((out == 0) & (not allow_zero))))
         if np.any(bad):
             raise UnitError(f"every value must be finite and {'non-negative' if allow_zero else 'positive'}; "
                             f"got {out[bad][0]!r}", argument=name)
         return out
-    return _check_finite(name, value, out, allow_zero=allow_zero, allow_negative=allow_negative)
+    return _check_finite(name, value, out, allow_zero=allow_zero, allow_negative=allow_negative, kind=kind)
 
 
 def _own(q: pint.Quantity, name: str, kind: str) -> pint.Quantity:
@@ -274,7 +311,9 @@ def _convert(q: pint.Quantity, kind: str, name: str, got: str) -> float | np.nda
 
 
 @lru_cache(maxsize=4096)
-def _quantity_from_string(text: str, kind: str, name: str) -> float | np.ndarray:
+def _quantity_from_string(text: str, kind: str, name: str) -> float:
+    """A number and a unit, read separately: the number by :data:`_NUMBER`, the unit by pint
+    once :data:`_UNIT_RE` has checked it holds no arithmetic."""
     if not text.strip():
         raise _fail(name, text, kind, "the string is empty")
     ambiguous = _AMBIGUOUS_RATE.search(text)
@@ -283,17 +322,29 @@ def _quantity_from_string(text: str, kind: str, name: str) -> float | np.ndarray
         base = "FLOP" if word.lower() == "flops" else "OP"
         raise _fail(name, text, kind, f"{prefix}{word!s} is ambiguous; write {prefix}{base}/s for a rate "
                     f"or {prefix}{base} for an amount")
-    try:  # `$` is rewritten by the registry's preprocessor, _dollars_to_usd
-        parsed = ureg.parse_expression(text.replace("_", "").replace(",", ""))
-    except Exception:  # pint raises several types for malformed strings
-        raise _fail(name, text, kind, "could not read it") from None
-    if not isinstance(parsed, pint.Quantity):
-        parsed = Quantity(parsed, "dimensionless")
-    if parsed.dimensionless and kind not in ("count",):
-        # A bare number in a string means the canonical unit, like a bare float does.
-        if parsed.units == ureg.dimensionless:
-            return float(parsed.magnitude)
-    return _convert(parsed, kind, name, text)
+    number, unit = _split_quantity(_dollars_to_usd(text), name, kind, text)
+    if not unit:  # a bare number means the canonical unit, like a bare float does
+        return number
+    try:
+        units = ureg.parse_units(unit)
+    except Exception:  # pint raises several types for unknown or malformed units
+        raise _fail(name, text, kind, f"could not read it: {unit!r} is not a unit costmodel knows") from None
+    return float(_convert(Quantity(number, units), kind, name, text))
+
+
+def _split_quantity(text: str, name: str, kind: str, given: str) -> tuple[float, str]:
+    match = _QUANTITY_RE.match(text)
+    number, unit = match.groups() if match else (None, text)
+    if number is None:
+        if unit and _UNIT_RE.match(unit):  # "GiB" alone: one of them
+            number = "1"
+        else:
+            raise _fail(name, given, kind, "write a number and a unit; arithmetic is not evaluated")
+    if unit and not _UNIT_RE.match(unit):
+        why = ("a comma only separates thousands, in groups of three" if "," in unit or "," in number
+               else "write a number and a unit; arithmetic is not evaluated")
+        raise _fail(name, given, kind, why)
+    return float(number.replace("_", "").replace(",", "")), unit
 
 
 def parse_whole(value: CountLike, name: str = "value", *, limit: float = 1e7, allow_zero: bool = False) -> int:
@@ -310,16 +361,22 @@ def parse_whole(value: CountLike, name: str = "value", *, limit: float = 1e7, al
     return int(number)
 
 
+FRACTION_MIN = 1e-4  # below it a utilisation describes no real run, and times overflow
+
+
 def parse_fraction(value: SupportsFloat | str, name: str = "value") -> float:
-    """A number in (0, 1], such as an MFU.
+    """A number in (0, 1], such as an MFU, at least :data:`FRACTION_MIN`.
 
     >>> parse_fraction("0.4", "mfu")
     0.4
     """
     try:
         x = float(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         raise InputError(f"expected a number in (0, 1], got {value!r}", argument=name) from None
     if not 0.0 < x <= 1.0:
         raise InputError(f"expected a number in (0, 1], got {value!r}", argument=name)
+    if x < FRACTION_MIN:
+        raise InputError(f"expected at least {FRACTION_MIN:g} (a utilisation of real hardware), got {value!r}",
+                         argument=name)
     return x

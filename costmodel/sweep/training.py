@@ -25,7 +25,7 @@ ALLOWED = set(inspect.signature(estimate_training).parameters)
 
 
 def _model(**kw):
-    spec, m = resolve_model(kw.pop("model", None), **kw)
+    spec, m, _ = resolve_model(kw.pop("model", None), **kw)
     return spec.id if spec else None, kw.get("method", "full"), m
 
 
@@ -51,9 +51,10 @@ def run(inputs: dict, ranges: bool, progress=None):
     models, mrow = resolved(values, index, MODEL_KEYS, _model)
     hws, hrow = resolved(values, index, HARDWARE_KEYS, _hardware)
     fps, frow = resolved(values, index, FOOTPRINT_KEYS, _footprint)
+    model = stack([m for _, _, m in models], mrow)
     layout = check_layout(TrainingLayout(**{k: per_value(values, index, k, parse, default)
-                                            for k, (parse, default) in LAYOUT_PARSERS.items()}))
-    case = TrainingCase(model=stack([m for _, _, m in models], mrow), hardware=stack([h for _, _, h in hws], hrow),
+                                            for k, (parse, default) in LAYOUT_PARSERS.items()}), model.heads)
+    case = TrainingCase(model=model, hardware=stack([h for _, _, h in hws], hrow),
                         layout=layout, footprint=stack(fps, frow, scenarios=ranges),
                         mfu_scale=mfu_scales(calibration.training)[:, None] if ranges else 1.0)
     v = chunked(lambda block: evaluate(block, calibration.training), case, rows, progress)
