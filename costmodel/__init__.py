@@ -15,7 +15,7 @@ __version__ = "0.1.0"
 
 _LAZY = {
     "ureg": "units", "Quantity": "units",
-    "HardwareProfile": "hardware", "get_hardware": "hardware", "list_hardware": "hardware",
+    "HardwareProfile": "hardware", "get_hardware": "hardware", "list_hardware": "hardware", "reload_profiles": "hardware",
     "ModelSpec": "models", "get_model": "models", "list_models": "models",
     "Region": "regions", "get_region": "regions", "list_regions": "regions",
     "TrainingEstimate": "results.training", "MemoryBreakdown": "results.training",

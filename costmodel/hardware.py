@@ -16,10 +16,10 @@ from typing import Any, Iterable, Literal, Mapping, TypeAlias, overload
 
 import pint
 
-from .errors import InputError, ProfileError
+from .errors import InputError, ProfileError, UnknownProfileError
 from .datafiles import FieldReader, Source, lookup, name_index, normalise, read_figure, read_toml
 
-__all__ = ["HardwareProfile", "Price", "get_hardware", "list_hardware", "load_profile", "PRECISIONS",
+__all__ = ["HardwareProfile", "Price", "get_hardware", "list_hardware", "load_profile", "reload_profiles", "PRECISIONS",
            "canonical_dtype"]
 
 PRECISIONS = ("fp32", "tf32", "bf16", "fp16", "fp8", "int8", "int4")
@@ -267,9 +267,24 @@ def _search_path(profile_path: ProfilePath | None) -> tuple[str, ...]:
     return tuple(dirs)
 
 
-@cache
+def _stamp(path: Path) -> int:
+    """When a user's file or directory last changed (0 for shipped ones, which do not)."""
+    if path.is_relative_to(builtin_dir()):
+        return 0
+    try:
+        return path.stat().st_mtime_ns
+    except OSError:
+        return -1
+
+
 def _files(dirs: tuple[str, ...]) -> dict[str, Path]:
-    """Profile id -> file; a later directory's file replaces an earlier one's."""
+    """Profile id -> file; a later directory's file replaces an earlier one's. Re-read when a
+    user directory changes (a file added or removed)."""
+    return _files_at(dirs, tuple(_stamp(Path(d)) for d in dirs))
+
+
+@cache
+def _files_at(dirs: tuple[str, ...], stamps: tuple[int, ...]) -> dict[str, Path]:
     files: dict[str, Path] = {}
     for directory in map(Path, dirs):
         if not directory.is_dir():
@@ -279,8 +294,13 @@ def _files(dirs: tuple[str, ...]) -> dict[str, Path]:
     return files
 
 
-@cache
 def _load(path: Path) -> HardwareProfile:
+    """The profile of one file, validated; re-read when a user's file changes."""
+    return _load_at(path, _stamp(path))
+
+
+@cache
+def _load_at(path: Path, stamp: int) -> HardwareProfile:
     profile = HardwareProfile.from_mapping(read_toml(path), path)
     if profile.id != path.stem:
         raise ProfileError(f"{path}: field id: {profile.id!r} must match the file name {path.stem!r}")
@@ -288,21 +308,44 @@ def _load(path: Path) -> HardwareProfile:
 
 
 def load_profile(path: str | os.PathLike[str]) -> HardwareProfile:
-    """The profile in one TOML file (validated; cached per path)."""
+    """The profile in one TOML file (validated; cached per path and modification time)."""
     return _load(Path(path))
 
 
+def reload_profiles() -> None:
+    """Forget every profile read so far: the next lookup reads the files again. (Lookups already
+    notice a user's profile file or directory that changed; this also covers edits that keep a
+    file's modification time.)"""
+    for cached in (_files_at, _load_at, _registry_at):
+        cached.cache_clear()
+
+
+def _registry(dirs: tuple[str, ...]) -> tuple[dict[str, HardwareProfile], dict[str, HardwareProfile],
+                                              tuple[ProfileError, ...]]:
+    files = _files(dirs)
+    return _registry_at(dirs, tuple((stem, _stamp(path)) for stem, path in files.items()))
+
+
 @cache
-def _registry(dirs: tuple[str, ...]) -> tuple[dict[str, HardwareProfile], dict[str, HardwareProfile]]:
-    """Every profile, and an index of normalised ids and aliases (loads every file)."""
-    profiles = {stem: _load(path) for stem, path in _files(dirs).items()}
-    return profiles, name_index(profiles.values())
+def _registry_at(dirs: tuple[str, ...], stamps: tuple[tuple[str, int], ...]
+                 ) -> tuple[dict[str, HardwareProfile], dict[str, HardwareProfile], tuple[ProfileError, ...]]:
+    """Every valid profile, an index of normalised ids and aliases, and the errors of the files
+    that failed to load."""
+    profiles, broken = {}, []
+    for stem, path in _files(dirs).items():
+        try:
+            profiles[stem] = _load(path)
+        except ProfileError as exc:
+            broken.append(exc)
+    return profiles, name_index(profiles.values()), tuple(broken)
 
 
 def get_hardware(name: str | HardwareProfile, *, profile_path: ProfilePath | None = None) -> HardwareProfile:
     """Look up a hardware profile by id or alias (case-insensitive), e.g. ``"H100"``.
 
-    An exact id loads only its own file; an alias or a near miss reads them all.
+    An exact id loads only its own file; an alias or a near miss reads them all. A file that
+    fails to load breaks only the lookups it could answer: one of a valid profile (by id or by
+    alias) succeeds, one of a name no valid profile has raises that file's error.
 
     >>> get_hardware("h100").id
     'h100-sxm5-80gb'
@@ -315,11 +358,18 @@ def get_hardware(name: str | HardwareProfile, *, profile_path: ProfilePath | Non
         path = files.get(name) or files.get(normalise(name))
         if path is not None:
             return _load(path)
-    return lookup(name, _registry(dirs)[1], what="hardware profile", command="costmodel hardware list",
-                  argument="hardware")
+    _, index, broken = _registry(dirs)
+    try:
+        return lookup(name, index, what="hardware profile", command="costmodel hardware list", argument="hardware")
+    except UnknownProfileError:
+        if broken:  # the name may be in the file that failed: say why it could not be read
+            raise broken[0] from None
+        raise
 
 
 def list_hardware(*, profile_path: ProfilePath | None = None) -> list[HardwareProfile]:
     """All known hardware profiles, sorted by id."""
-    profiles = _registry(_search_path(profile_path))[0]
+    profiles, _, broken = _registry(_search_path(profile_path))
+    if broken:
+        raise broken[0]
     return [profiles[k] for k in sorted(profiles)]

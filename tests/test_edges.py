@@ -152,3 +152,38 @@ def test_profile_figures_carry_a_unit_and_a_plausible_value(write_profile, repla
     directory = write_profile(replace=replace)
     with pytest.raises(ProfileError, match=message):
         costmodel.get_hardware("toy", profile_path=directory)
+
+
+def test_a_profile_edited_or_added_during_the_process_is_seen(write_profile, tmp_path):
+    directory = write_profile()
+    assert costmodel.get_hardware("toy", profile_path=directory).memory.to("GiB").magnitude == 16
+    path = directory / "toy.toml"
+    path.write_text(path.read_text().replace('value = "16 GiB"', 'value = "32 GiB"'))
+    os.utime(path, ns=(time.time_ns(), time.time_ns() + 10**9))  # a later modification time, whatever the clock
+    assert costmodel.get_hardware("toy", profile_path=directory).memory.to("GiB").magnitude == 32
+    (directory / "toy2.toml").write_text(path.read_text().replace('id = "toy"', 'id = "toy2"')
+                                         .replace('aliases = ["toy-chip"]', 'aliases = ["second-toy"]'))
+    os.utime(directory, ns=(time.time_ns(), time.time_ns() + 2 * 10**9))
+    assert costmodel.get_hardware("second-toy", profile_path=directory).id == "toy2"
+
+
+def test_reload_profiles_forgets_what_was_read(write_profile):
+    directory = write_profile()
+    costmodel.get_hardware("toy", profile_path=directory)
+    costmodel.reload_profiles()
+    assert costmodel.get_hardware("toy-chip", profile_path=directory).id == "toy"
+
+
+def test_a_broken_user_file_breaks_lookups_by_alias_and_id_alike(write_profile):
+    directory = write_profile()
+    (directory / "broken.toml").write_text('id = "broken"\nname = 3\n')
+    # a valid profile is found by id and by alias alike
+    assert costmodel.get_hardware("toy", profile_path=directory).id == "toy"
+    assert costmodel.get_hardware("toy-chip", profile_path=directory).id == "toy"
+    assert costmodel.get_hardware("H100", profile_path=directory).id == "h100-sxm5-80gb"
+    # a name only the broken file could answer: its error, by id or by anything else
+    for name in ("broken", "brokn"):
+        with pytest.raises(ProfileError, match=r"broken.toml: field"):
+            costmodel.get_hardware(name, profile_path=directory)
+    with pytest.raises(ProfileError, match=r"broken.toml: field"):
+        costmodel.list_hardware(profile_path=directory)
