@@ -21,7 +21,8 @@ from .errors import InputError, ProfileError
 from .hardware import PRECISIONS, HardwareProfile, ProfilePath, canonical_dtype, get_hardware
 from .inference import PhaseConstants, Request, ServingHardware, ServingModel
 from .models import ModelSpec, get_model, resolve_counts
-from .results.inference import InferenceEstimate
+from .results.base import check_finite
+from .results.inference import CULPRITS, MAY_BE_MISSING, OUTPUTS, InferenceEstimate
 from .units import CountLike, FloatArray, QuantityLike, parse_whole
 
 if TYPE_CHECKING:
@@ -238,6 +239,7 @@ def estimate_inference(model: str | ModelSpec | None = None, *, params: CountLik
     phases = serving_scenarios(cal.serving)
     case = ServingCase(model=m, hardware=h, request=r, footprint=f, prefill=phases["prefill"], decode=phases["decode"])
     values = evaluate(_typical(case))
+    check_finite(OUTPUTS, case, values, MAY_BE_MISSING, CULPRITS, "prompt_tokens")
     c = values.capacity
     if strict and not c.fits:
         raise InputError(f"{r.batch:.0f} requests need {(c.weights + c.kv_cache + c.activations) / 2**30:.1f} GiB "

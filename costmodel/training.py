@@ -186,13 +186,14 @@ def min_devices(states, capacity, activations_tp1, activations_full_tp1):
     States are spread over every device, as ZeRO-3/FSDP or an equivalent tensor x pipeline
     split does; each device also holds one micro-batch's activations at tensor-parallel
     degree ``tp`` (powers of two up to 1024, never more than the device count). If no layout
-    fits, full recomputation is assumed. ``states`` is the unsharded weights + gradients +
-    optimizer bytes.
+    fits, full recomputation is assumed; NaN where even that does not fit (one micro-batch's
+    activations exceed a device at every degree). ``states`` is the unsharded weights +
+    gradients + optimizer bytes.
     """
     need = _min_devices(states, capacity, activations_tp1)
     if not np.all(np.isfinite(need)):
         need = np.where(np.isfinite(need), need, _min_devices(states, capacity, activations_full_tp1))
-    return need
+    return np.where(np.isfinite(need), need, np.nan)
 
 
 def _min_devices(states, capacity, activations_tp1):

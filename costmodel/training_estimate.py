@@ -21,7 +21,8 @@ from .errors import InputError
 from .hardware import HardwareProfile, ProfilePath, get_hardware
 from .layout import TrainingLayout, resolve_layout
 from .models import ModelSpec, TransformerShape, get_model, resolve_counts
-from .results.training import TrainingEstimate
+from .results.base import check_finite
+from .results.training import CULPRITS, MAY_BE_MISSING, OUTPUTS, TrainingEstimate
 from .units import BoolArray, CountLike, FloatArray, QuantityLike, parse_count, parse_whole
 
 if TYPE_CHECKING:
@@ -345,9 +346,14 @@ def estimate_training(model: str | ModelSpec | None = None, *, params: CountLike
                                   embodied=embodied)
     case = TrainingCase(model=m, hardware=h, layout=layout, footprint=f)
     typical = TrainingCase(model=m, hardware=h, layout=layout, footprint=_typical(f))
+    values = evaluate(typical, cal.training)
+    check_finite(OUTPUTS, typical, values, MAY_BE_MISSING, CULPRITS, "tokens")
+    if not np.isfinite(values.min_gpus):
+        warnings += ("no layout holds one micro-batch's activations on a device, even with full recomputation "
+                     "and tensor parallelism of 1024: lower seq_len or micro_batch",)
     return TrainingEstimate(model=spec.id if spec is not None else None, hardware=hw.id, n_gpus=int(layout.n_gpus),
                             dtype=dt, method=method, warnings=warnings, _case=case, _calibration=cal,
-                            _scenarios_of=scenarios, _values=evaluate(typical, cal.training), _labels=labels,
+                            _scenarios_of=scenarios, _values=values, _labels=labels,
                             _profile=hw)
 
 

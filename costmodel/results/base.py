@@ -22,9 +22,10 @@ import numpy as np
 import pint
 
 from ..energy import J_PER_KWH, FootprintLabels, FootprintValues
+from ..errors import InputError
 from ..units import quantity
 
-__all__ = ["Output", "Footprint", "RangedEstimate", "pick", "pick_record", "output_values"]
+__all__ = ["Output", "Footprint", "RangedEstimate", "pick", "pick_record", "output_values", "check_finite"]
 
 
 class Output(NamedTuple):
@@ -62,6 +63,19 @@ def pick_record(record, which: str, row_ndim: int = 0):
         out[f.name] = (pick_record(value, which, row_ndim) if hasattr(value, "__dataclass_fields__")
                        else pick(value, which, row_ndim))
     return type(record)(**out)
+
+
+def check_finite(outputs, case, values, allowed_nan: frozenset, culprits: dict, default: str) -> None:
+    """Refuse a figure that is infinite, or NaN where NaN does not mean "not known": the error
+    names the input that drives it (``culprits``: output key -> keyword, else ``default``). The
+    inputs' documented ranges keep every figure finite; this is the last guard."""
+    for o in outputs:
+        x = np.asarray(o.value(case, values), dtype=float)
+        bad = np.isinf(x) | (np.isnan(x) if o.key not in allowed_nan else False)
+        if np.any(bad):
+            argument = culprits.get(o.key, default)
+            raise InputError(f"gives a {o.key} that is not finite; a smaller {{{argument}}} keeps it finite",
+                             argument=argument)
 
 
 def output_values(outputs, case, values) -> dict:

@@ -12,7 +12,8 @@ from ..energy import describe_footprint
 from ..units import quantity
 from .base import Output, RangedEstimate
 
-__all__ = ["InferenceEstimate", "InferenceMemory", "OUTPUTS", "META", "COLUMNS", "BOUNDS", "bound_codes"]
+__all__ = ["InferenceEstimate", "InferenceMemory", "OUTPUTS", "META", "COLUMNS", "BOUNDS", "bound_codes", "MAY_BE_MISSING",
+           "CULPRITS"]
 
 GIB = float(2**30)
 
@@ -38,6 +39,9 @@ OUTPUTS = (
     Output("co2e_g", "g", lambda c, v: v.footprint.co2e_g),
     Output("power_per_gpu_W", "W", lambda c, v: v.footprint.device_w),
 )
+# Figures that are NaN (None in to_dict) when no price is known or nothing is generated
+MAY_BE_MISSING = frozenset({"cost_USD", "cost_per_million_tokens_USD"})
+CULPRITS = {"memory_per_gpu_GiB": "batch_size", "memory_kv_cache_GiB": "batch_size"}
 META = ("model", "hardware", "n_gpus", "dtype", "kv_dtype", "batch_size", "prompt_tokens", "output_tokens", "fits",
         "max_batch_size", "min_gpus", "fitting_dtype", "bound_prefill", "bound_decode")
 # The META entries a sweep computes per row: (key, function of case and values, column dtype)

@@ -12,7 +12,7 @@ from ..energy import describe_footprint
 from ..training import RECOMPUTE
 from .base import Output, RangedEstimate
 
-__all__ = ["TrainingEstimate", "MemoryBreakdown", "OUTPUTS", "META", "COLUMNS"]
+__all__ = ["TrainingEstimate", "MemoryBreakdown", "OUTPUTS", "META", "COLUMNS", "MAY_BE_MISSING", "CULPRITS"]
 
 GIB = float(2**30)
 _MWH = 3.6e9
@@ -51,6 +51,10 @@ OUTPUTS = (
     Output("power_per_gpu_W", "W", lambda c, v: v.footprint.device_w),
 )
 META = ("model", "hardware", "n_gpus", "dtype", "tp", "fits", "method")
+# Figures that are NaN (None in to_dict) when they do not apply or are not known
+MAY_BE_MISSING = frozenset({"tokens", "teacher_flops_FLOP", "embodied_co2e_t", "cost_USD", "min_gpus"})
+# The input that drives each figure most, named when a figure is not finite
+CULPRITS = {"memory_per_gpu_GiB": "seq_len", "memory_activations_GiB": "seq_len", "mfu": "mfu"}
 # The META entries a sweep computes per row: (key, function of case and values, column dtype)
 COLUMNS = (("n_gpus", lambda c, v: c.layout.n_gpus, np.int64), ("tp", lambda c, v: v.tp, np.int64),
            ("fits", lambda c, v: v.fits, bool))
@@ -132,8 +136,8 @@ class TrainingEstimate(RangedEstimate):
         return self._q("gpu_hours", "hour")
 
     @property
-    def min_gpus(self) -> pint.Quantity:
-        """Fewest devices the run fits on."""
+    def min_gpus(self) -> pint.Quantity | None:
+        """Fewest devices the run fits on (None when no layout holds one micro-batch)."""
         return self._q("min_gpus", "count")
 
     @property

@@ -11,11 +11,28 @@ from ..energy import FOOTPRINT_KEYWORDS, resolve_footprint
 from ..errors import InputError
 from ..hardware import get_hardware
 from ..inference import PhaseConstants, Request
-from ..inference_estimate import REQUEST_PARSERS, ServingCase, check_request, estimate_inference, evaluate, resolve_serving
-from ..results.base import pick_record
-from ..results.inference import BOUNDS, COLUMNS, OUTPUTS, bound_codes
-from .grid import (check_keywords, chunked, expand, frame, input_column, labels, output_columns, per_value,
-                   resolved, stack)
+from ..inference_estimate import (
+    REQUEST_PARSERS,
+    ServingCase,
+    check_request,
+    estimate_inference,
+    evaluate,
+    resolve_serving,
+)
+from ..results.base import check_finite, pick_record
+from ..results.inference import BOUNDS, COLUMNS, CULPRITS, MAY_BE_MISSING, OUTPUTS, bound_codes
+from .grid import (
+    check_keywords,
+    chunked,
+    expand,
+    frame,
+    input_column,
+    labels,
+    output_columns,
+    per_value,
+    resolved,
+    stack,
+)
 
 SERVING_KEYS = ("model", "params", "active_params", "hardware", "dtype", "kv_dtype", "profile_path")
 FOOTPRINT_KEYS = ("hardware", "profile_path", *FOOTPRINT_KEYWORDS)
@@ -54,6 +71,7 @@ def run(inputs: dict, ranges: bool, progress=None):
                        prefill=_phase(phases["prefill"], ranges), decode=_phase(phases["decode"], ranges))
     v = chunked(evaluate, case, rows, progress)
     typical = pick_record(v, "typical", 1) if ranges else v
+    check_finite(OUTPUTS, case, typical, MAY_BE_MISSING, CULPRITS, "prompt_tokens")
     cols = {"model": labels([s[0] for s in serving], srow, rows), "hardware": labels([s[1] for s in serving], srow, rows),
             "dtype": labels([s[2][0] for s in serving], srow, rows),
             "kv_dtype": labels([s[2][1] for s in serving], srow, rows)}

@@ -10,12 +10,22 @@ from ..calibration import mfu_scales, resolve_calibration
 from ..energy import FOOTPRINT_KEYWORDS, resolve_footprint
 from ..errors import InputError
 from ..hardware import get_hardware
-from ..results.base import pick_record
-from ..results.training import COLUMNS, OUTPUTS
 from ..layout import LAYOUT_PARSERS, TrainingLayout, check_layout
+from ..results.base import check_finite, pick_record
+from ..results.training import COLUMNS, CULPRITS, MAY_BE_MISSING, OUTPUTS
 from ..training_estimate import TrainingCase, estimate_training, evaluate, resolve_hardware, resolve_model
-from .grid import (check_keywords, chunked, expand, frame, input_column, labels, output_columns, per_value,
-                   resolved, stack)
+from .grid import (
+    check_keywords,
+    chunked,
+    expand,
+    frame,
+    input_column,
+    labels,
+    output_columns,
+    per_value,
+    resolved,
+    stack,
+)
 
 MODEL_KEYS = ("model", "params", "active_params", "tokens", "samples", "seq_len", "method", "trainable_params",
               "lora_rank", "teacher")
@@ -61,6 +71,7 @@ def run(inputs: dict, ranges: bool, progress=None):
     cols = {"model": labels([m[0] for m in models], mrow, rows), "hardware": labels([h[0] for h in hws], hrow, rows),
             "dtype": labels([h[1] for h in hws], hrow, rows), "method": labels([m[1] for m in models], mrow, rows)}
     typical = pick_record(v, "typical", 1) if ranges else v
+    check_finite(OUTPUTS, case, typical, MAY_BE_MISSING, CULPRITS, "tokens")
     units = {}
     for key, fn, dtype in COLUMNS:
         cols[key] = np.broadcast_to(fn(case, typical), (rows,)).astype(dtype)
