@@ -83,6 +83,9 @@ def _build_registry() -> pint.UnitRegistry:
     registry: pint.UnitRegistry = pint.UnitRegistry(str(Path(__file__).with_name("units.txt")),
                                                     cache_folder=None, preprocessors=[_dollars_to_usd])
     registry.formatter.default_format = "~P"
+    # f"{q:.3g}" formats the magnitude and keeps the default unit format, without pint's
+    # deprecation warning about mixing the two (the behaviour pint will adopt)
+    registry.separate_format_defaults = True
     # pint unpickles into the application registry, which does not know FLOP or token; ours
     # come back into this registry instead. The classes are the ones this registry built, so
     # their pickling is replaced at run time (setattr: this is not an override mypy can check).

@@ -187,3 +187,11 @@ def test_a_broken_user_file_breaks_lookups_by_alias_and_id_alike(write_profile):
             costmodel.get_hardware(name, profile_path=directory)
     with pytest.raises(ProfileError, match=r"broken.toml: field"):
         costmodel.list_hardware(profile_path=directory)
+
+
+def test_formatting_a_result_quantity_with_a_number_format_warns_nothing():
+    # warnings are errors in this suite, so a DeprecationWarning from pint fails here
+    est = costmodel.estimate_inference(**I)
+    ms = est.ttft.to("ms").magnitude
+    assert f"{est.ttft:.3g}" == f"{ms:.3g} ms"
+    assert f"{est.memory_per_gpu:.1f}".endswith(" GiB")
