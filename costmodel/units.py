@@ -200,7 +200,10 @@ def _as_float(value: object) -> float | np.ndarray:
     if isinstance(value, (bool, np.bool_)):
         raise TypeError
     if isinstance(value, (int, float, np.integer, np.floating)):
-        return float(value)
+        try:
+            return float(value)
+        except OverflowError:  # an int beyond any float: refused as not finite
+            return math.inf
     if isinstance(value, np.ndarray) and value.dtype.kind in "iuf":
         return value.astype(np.float64)
     raise TypeError

@@ -195,3 +195,11 @@ def test_formatting_a_result_quantity_with_a_number_format_warns_nothing():
     ms = est.ttft.to("ms").magnitude
     assert f"{est.ttft:.3g}" == f"{ms:.3g} ms"
     assert f"{est.memory_per_gpu:.1f}".endswith(" GiB")
+
+
+@pytest.mark.parametrize("value", [10**400, -(10**400)])
+def test_an_integer_beyond_any_float_is_a_clean_error(value):
+    with pytest.raises(UnitError, match="expected a finite number"):
+        parse_count(value, "params")
+    with pytest.raises(UnitError, match="expected a finite number"):
+        parse_quantity(value, "power", "power_per_gpu")
