@@ -273,7 +273,7 @@ def _stamp(path: Path) -> int:
         return 0
     try:
         return path.stat().st_mtime_ns
-    except OSError:
+    except (OSError, ValueError):
         return -1
 
 
@@ -287,9 +287,14 @@ def _files(dirs: tuple[str, ...]) -> dict[str, Path]:
 def _files_at(dirs: tuple[str, ...], stamps: tuple[int, ...]) -> dict[str, Path]:
     files: dict[str, Path] = {}
     for directory in map(Path, dirs):
-        if not directory.is_dir():
-            raise ProfileError(f"{directory}: profile directory does not exist")
-        for path in sorted(directory.glob("*.toml")):
+        try:
+            if not directory.is_dir():
+                raise ProfileError(f"{directory}: profile directory does not exist")
+            paths = sorted(directory.glob("*.toml"))
+        except (OSError, ValueError) as exc:  # a name too long or with a NUL, no permission, ...
+            why = exc.strerror if isinstance(exc, OSError) else str(exc)
+            raise ProfileError(f"{str(directory)[:200]!r}: cannot read the profile directory ({why})") from None
+        for path in paths:
             files[path.stem] = path
     return files
 
