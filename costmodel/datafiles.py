@@ -33,9 +33,10 @@ PLAUSIBLE = {
     "power": (0.1, 1e5, "one device's power (0.1 W to 100 kW)"),
     "usd_rate": (1e-3, 1e4, "a price per device-hour ($0.001 to $10,000)"),
     "usd": (1.0, 1e7, "a device's price ($1 to $10M)"),
+    "energy": (3.6e3, 3.6e6, "a battery's capacity (1 Wh to 1 kWh)"),
 }
 _CANONICAL_EXAMPLE = {"byte": "80 GiB", "bandwidth": "3.35 TB/s", "flop_rate": "989 TFLOP/s", "power": "700 W",
-                      "usd_rate": "$2.10/h", "usd": "$25000", "flop": "4.1e9 FLOP"}
+                      "usd_rate": "$2.10/h", "usd": "$25000", "flop": "4.1e9 FLOP", "energy": "17.3 Wh"}
 
 
 def has_unit(text: str) -> bool:

@@ -30,6 +30,7 @@ import numpy as np
 
 from .datafiles import read_toml
 from .errors import InputError
+from .hardware import PERSONAL_KINDS
 from .units import FloatArray, QuantityLike, parse_quantity
 
 if TYPE_CHECKING:
@@ -214,8 +215,11 @@ def resolve_footprint(hw: HardwareProfile, *, pue: SupportsFloat | str | None = 
         from .regions import get_region  # only runs that name a region read the region table
 
         reg = get_region(region)
+    personal = hw.kind in PERSONAL_KINDS  # phones, laptops, edge boards: no facility, no server
     if pue is not None:
         pue_span = _fixed(parse_pue(pue))
+    elif personal:
+        pue_span = _fixed(1.0)
     else:  # rented devices sit in hyperscale data centres, owned ones in typical ones
         typ, lo, hi = d["pue_cloud" if cost_basis == "cloud" else "pue_owned"]
         pue_span = _span(reg.pue, min(lo, reg.pue), max(hi, reg.pue)) if reg else _span(typ, lo, hi)
@@ -227,8 +231,8 @@ def resolve_footprint(hw: HardwareProfile, *, pue: SupportsFloat | str | None = 
         grid = _span(*d["grid_g_per_kwh"])
     if host_power_per_gpu is not None:
         host = _fixed(parse_quantity(host_power_per_gpu, "power", "host_power_per_gpu", allow_zero=True))
-    else:  # edge modules' power already covers their CPU and memory
-        host = _fixed(0.0) if hw.kind == "edge" else _span(*d["host_w"])
+    else:  # an edge module's, phone's or laptop's power already covers its CPU and memory
+        host = _fixed(0.0) if personal else _span(*d["host_w"])
     purchase = hw.prices.get("purchase")
     inputs = FootprintInputs(
         pue=pue_span, grid=grid, host_w=host,

@@ -22,8 +22,13 @@ from .datafiles import FieldReader, Source, lookup, name_index, normalise, read_
 __all__ = ["HardwareProfile", "Price", "get_hardware", "list_hardware", "load_profile", "reload_profiles", "PRECISIONS",
            "canonical_dtype"]
 
-PRECISIONS = ("fp32", "tf32", "bf16", "fp16", "fp8", "int8", "int4")
-KINDS = ("gpu", "tpu", "cpu", "edge")
+PRECISIONS = ("fp32", "tf32", "bf16", "fp16", "fp8", "fp4", "int8", "int4")
+KINDS = ("gpu", "tpu", "cpu", "edge", "phone", "laptop")
+# Devices that run on their own power budget: no data-centre PUE and no separate server.
+PERSONAL_KINDS = ("edge", "phone", "laptop")
+# The compute engine a profile's throughput figures are for; a chip with several (a phone's
+# NPU, GPU and CPU) has one profile per engine, never one with the figures mixed.
+ENGINES = ("gpu", "npu", "cpu", "tpu", "dla")
 PRICE_KINDS = ("on_demand", "spot", "reserved", "purchase")
 _DTYPE_ALIASES = {
     "fp32": "fp32", "float32": "fp32", "float": "fp32", "single": "fp32",
@@ -32,14 +37,15 @@ _DTYPE_ALIASES = {
     "fp16": "fp16", "float16": "fp16", "half": "fp16",
     "fp8": "fp8", "float8": "fp8", "fp8-e4m3": "fp8", "e4m3": "fp8",
     "int8": "int8", "i8": "int8", "int4": "int4", "i4": "int4",
+    "fp4": "fp4", "float4": "fp4", "nvfp4": "fp4", "mxfp4": "fp4", "e2m1": "fp4",
 }
 # The figures every profile has (from_mapping requires them) and those it may leave out.
 RequiredFigure: TypeAlias = Literal["memory", "memory_bandwidth", "tdp"]
-_OPTIONAL_FIGURES = ("idle_power", "interconnect_bandwidth", "pcie_bandwidth")
+_OPTIONAL_FIGURES = ("idle_power", "interconnect_bandwidth", "pcie_bandwidth", "battery")
 # Extra directories of hardware profiles: one directory, or several.
 ProfilePath: TypeAlias = str | os.PathLike[str] | Iterable[str | os.PathLike[str]]
-_TOP_KEYS = {"id", "name", "vendor", "kind", "launch_year", "device", "aliases", "memory",
-             "memory_bandwidth", "tdp", "idle_power", "interconnect", "pcie", "dense", "sparse",
+_TOP_KEYS = {"id", "name", "vendor", "kind", "engine", "launch_year", "device", "aliases", "memory",
+             "memory_bandwidth", "tdp", "idle_power", "battery", "interconnect", "pcie", "dense", "sparse",
              "price"}
 
 
@@ -74,12 +80,14 @@ class HardwareProfile:
     vendor: str
     kind: str
     launch_year: int
+    engine: str = "gpu"
     device: str = field(repr=False)
     aliases: tuple[str, ...] = field(repr=False)
     memory: pint.Quantity
     memory_bandwidth: pint.Quantity
     tdp: pint.Quantity
     idle_power: pint.Quantity | None = None
+    battery: pint.Quantity | None = None  # a phone's or laptop's battery capacity (energy)
     interconnect_bandwidth: pint.Quantity | None = None
     interconnect: str = ""
     pcie_bandwidth: pint.Quantity | None = None
@@ -95,7 +103,7 @@ class HardwareProfile:
         # dense precision and every figure the profile has (an optional one it lacks is absent).
         floats = {k: float(v.to("FLOP/s").magnitude) for k, v in self.dense.items()}
         figures = (("memory", self.memory, "byte"), ("memory_bandwidth", self.memory_bandwidth, "byte/s"),
-                   ("tdp", self.tdp, "W"), ("idle_power", self.idle_power, "W"),
+                   ("tdp", self.tdp, "W"), ("idle_power", self.idle_power, "W"), ("battery", self.battery, "J"),
                    ("interconnect_bandwidth", self.interconnect_bandwidth, "byte/s"),
                    ("pcie_bandwidth", self.pcie_bandwidth, "byte/s"))
         for key, value, unit in figures:
@@ -112,14 +120,17 @@ class HardwareProfile:
         kind = r.get("kind", str, required=True)
         if kind not in KINDS:
             raise r.error("kind", f"expected one of {', '.join(KINDS)}, got {kind!r}")
+        engine = r.get("engine", str, "tpu" if kind == "tpu" else "cpu" if kind == "cpu" else "gpu")
+        if engine not in ENGINES:
+            raise r.error("engine", f"expected one of {', '.join(ENGINES)}, got {engine!r}")
         aliases = r.get("aliases", list, [])
         if not all(isinstance(a, str) and a.strip() for a in aliases):
             raise r.error("aliases", "expected a list of non-empty strings")
         sources: dict[str, Source] = {}
         figures = {}
         for key, unit in (("memory", "byte"), ("memory_bandwidth", "bandwidth"), ("tdp", "power"),
-                          ("idle_power", "power")):
-            got = read_figure(r, key, unit, required=key != "idle_power")
+                          ("idle_power", "power"), ("battery", "energy")):
+            got = read_figure(r, key, unit, required=key not in ("idle_power", "battery"))
             if got:
                 figures[key], sources[key] = got[0], got[1]
         links = {k: _read_link(r, k, sources) for k in ("interconnect", "pcie")}
@@ -127,7 +138,7 @@ class HardwareProfile:
         sparse = _read_precisions(r, "sparse", sources)
         return cls(
             id=r.get("id", str, required=True), name=r.get("name", str), vendor=r.get("vendor", str),
-            kind=kind, launch_year=r.get("launch_year", int), device=r.get("device", str),
+            kind=kind, engine=engine, launch_year=r.get("launch_year", int), device=r.get("device", str),
             aliases=tuple(aliases), dense=MappingProxyType(dense), sparse=MappingProxyType(sparse),
             interconnect_bandwidth=links["interconnect"][0], interconnect=links["interconnect"][1],
             pcie_bandwidth=links["pcie"][0], prices=MappingProxyType(_read_prices(r, sources)),

@@ -32,7 +32,7 @@ __all__ = ["BYTES", "ServingModel", "ServingHardware", "Request", "PhaseConstant
            "expert_fraction", "phase_seconds", "allreduce_seconds", "prefill", "decode_step", "timings",
            "memory", "capacity_report"]
 
-BYTES = {"fp32": 4.0, "tf32": 4.0, "bf16": 2.0, "fp16": 2.0, "fp8": 1.0, "int8": 1.0, "int4": 0.5}
+BYTES = {"fp32": 4.0, "tf32": 4.0, "bf16": 2.0, "fp16": 2.0, "fp8": 1.0, "fp4": 0.5, "int8": 1.0, "int4": 0.5}
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

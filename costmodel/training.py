@@ -43,8 +43,9 @@ QLORA_BYTES_PER_PARAM = 4.127 / 8.0  # NF4 + double quantisation [6]
 
 # Bytes per parameter of mixed-precision Adam [3]: 16/8-bit weights and gradients, and fp32
 # master weights with two moments. Pure fp32 training keeps no separate master copy.
-WEIGHT_BYTES = {"fp32": 4.0, "tf32": 4.0, "bf16": 2.0, "fp16": 2.0, "fp8": 2.0, "int8": 2.0, "int4": 2.0}
-OPTIMIZER_BYTES = {"fp32": 8.0, "tf32": 8.0, "bf16": 12.0, "fp16": 12.0, "fp8": 12.0, "int8": 12.0, "int4": 12.0}
+WEIGHT_BYTES = {"fp32": 4.0, "tf32": 4.0, "bf16": 2.0, "fp16": 2.0, "fp8": 2.0, "fp4": 2.0, "int8": 2.0, "int4": 2.0}
+OPTIMIZER_BYTES = {"fp32": 8.0, "tf32": 8.0, "bf16": 12.0, "fp16": 12.0, "fp8": 12.0, "fp4": 12.0, "int8": 12.0,
+                   "int4": 12.0}
 TP_CHOICES = np.array([1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0])
 
 

@@ -36,7 +36,7 @@ API = [
     ("train", dict(mfu=1.01), InputError, r"mfu: expected a number in (0, 1], got 1.01"),
     ("train", dict(mfu=math.nan), InputError, r"mfu: expected a number in (0, 1], got nan"),
     ("train", dict(mfu="high"), InputError, r"mfu: expected a number in (0, 1], got 'high'"),
-    ("train", dict(dtype="fp12"), InputError, "dtype: expected one of fp32, tf32, bf16, fp16, fp8, int8, int4, got 'fp12'"),
+    ("train", dict(dtype="fp12"), InputError, "dtype: expected one of fp32, tf32, bf16, fp16, fp8, fp4, int8, int4, got 'fp12'"),
     ("train", dict(hardware="v100-sxm2-32gb", dtype="bf16"), InputError, "dtype: v100-sxm2-32gb does not support bf16"),
     ("train", dict(hardware="v100-sxm2-32gb", dtype="fp8"), InputError, "dtype: v100-sxm2-32gb does not support fp8"),
     ("train", dict(hardware="h1000"), UnknownProfileError, "'h1000' is not a known hardware profile; did you mean"),

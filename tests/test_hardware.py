@@ -139,7 +139,7 @@ def test_user_profile_with_a_builtin_id_overrides_it(write_profile):
 
 @pytest.mark.parametrize("edit, message", [
     pytest.param({'kind = "gpu"': 'kind = "gpu"\ncolour = "red"'},
-                 r"field colour: unknown key \(allowed: aliases, dense, ", id="unknown-key"),
+                 r"field colour: unknown key \(allowed: aliases, battery, dense, ", id="unknown-key"),
     pytest.param({"[memory_bandwidth]": "[memory_bandwith]"},
                  r"field memory_bandwith: unknown key; did you mean 'memory_bandwidth'\?", id="typo-key"),
     pytest.param({'vendor = "Acme"\n': ""}, r"field vendor: is required but missing", id="missing-field"),
@@ -161,7 +161,7 @@ def test_user_profile_with_a_builtin_id_overrides_it(write_profile):
     pytest.param({'value = "16 GiB"': "value = 16"},
                  r"field memory\.value: expected str, got int 16", id="number-without-unit"),
     pytest.param({'kind = "gpu"': 'kind = "fpga"'},
-                 r"field kind: expected one of gpu, tpu, cpu, edge, got 'fpga'", id="bad-kind"),
+                 r"field kind: expected one of gpu, tpu, cpu, edge, phone, laptop, got 'fpga'", id="bad-kind"),
     pytest.param({"[dense.bf16]": "[dense.fp64]"}, r"field dense\.fp64: unknown key", id="bad-precision"),
     pytest.param({'id = "toy"': 'id = "other"'},
                  r"field id: 'other' must match the file name 'toy'", id="id-not-file-name"),
