@@ -18,9 +18,10 @@ from .architecture import expert_parameters
 from .calibration import Calibration, resolve_calibration, serving_scenarios
 from .energy import FootprintInputs, FootprintValues, footprint_values, resolve_footprint
 from .errors import InputError, ProfileError
-from .hardware import PRECISIONS, HardwareProfile, ProfilePath, canonical_dtype, get_hardware
+from .hardware import HardwareProfile, ProfilePath, get_hardware
 from .inference import PhaseConstants, Request, ServingHardware, ServingModel
 from .models import ModelSpec, get_model, resolve_counts
+from .precision import SERVING_DTYPES, resolve_kv, resolve_precision, resolve_sparsity
 from .results.base import check_finite
 from .results.inference import CULPRITS, MAY_BE_MISSING, OUTPUTS, InferenceEstimate
 from .units import CountLike, FloatArray, QuantityLike, parse_whole
@@ -84,36 +85,24 @@ def _serving_model(spec: ModelSpec | None, params: CountLike | None, active_para
     return ServingModel(**fields)
 
 
-def _compute_dtype(dtype: str, hw: HardwareProfile) -> str:
-    """The precision the matrix units run at: the weight format, or for weight-only integer
-    quantisation the device's usual 16-bit format."""
-    if dtype in hw.dense:
-        return dtype
-    if dtype in ("int8", "int4"):
-        return hw.default_dtype
-    raise InputError(f"{hw.id} does not support {dtype} (supported: "
-                     f"{', '.join(d for d in PRECISIONS if d in hw.dense)}, or int8/int4 weight-only)", argument="dtype")
-
-
 def resolve_serving(model: str | ModelSpec | None = None, *, params: CountLike | None = None,
                     active_params: CountLike | None = None, hardware: str | HardwareProfile, dtype: str | None = None,
-                    kv_dtype: str | None = None, profile_path: ProfilePath | None = None
+                    kv_dtype: str | None = None, prune: str | float | None = None,
+                    profile_path: ProfilePath | None = None
                     ) -> tuple[ModelSpec | None, HardwareProfile, tuple[str, str], ServingModel, ServingHardware]:
-    """The model at its weight and KV precisions on a device: ``(spec, profile, (dtype,
-    kv_dtype), model record, hardware record)``."""
+    """The model at its weight and KV precisions (and sparsity) on a device: ``(spec, profile,
+    (dtype, kv_dtype), model record, hardware record)`` (see :mod:`costmodel.precision`)."""
     spec = get_model(model) if model is not None else None
     hw = get_hardware(hardware, profile_path=profile_path)
-    dt = hw.default_dtype if dtype is None else canonical_dtype(dtype)
-    compute = _compute_dtype(dt, hw)
-    if kv_dtype is None:  # integer weight formats keep a bf16 (or fp16) cache
-        kv = dt if dt not in ("int8", "int4") else hw.default_dtype
-    else:
-        kv = canonical_dtype(kv_dtype, "kv_dtype")
-    m = _serving_model(spec, params, active_params, core.BYTES[dt], core.BYTES[kv])
+    p, compute = resolve_precision(dtype, hw)
+    kv, kv_bytes = resolve_kv(kv_dtype, p, compute, hw)
+    sparsity = resolve_sparsity(prune, p, compute, hw)
+    m = _serving_model(spec, params, active_params, p.weight_bytes * sparsity.weight_share, kv_bytes)
     link = hw.number("interconnect_bandwidth") or hw.number("pcie_bandwidth") or 16e9
-    h = ServingHardware(peak=hw.peak_flops(compute), bandwidth=hw.number("memory_bandwidth"),
-                        capacity=hw.number("memory"), tdp=hw.number("tdp"), link=link)
-    return spec, hw, (dt, kv), m, h
+    peak = float(hw.sparse[compute].to("FLOP/s").magnitude) if sparsity.sparse_peak else hw.peak_flops(compute)
+    h = ServingHardware(peak=peak, bandwidth=hw.number("memory_bandwidth"), capacity=hw.number("memory"),
+                        tdp=hw.number("tdp"), link=link)
+    return spec, hw, (p.name, kv), m, h
 
 
 def parse_batching(value: str) -> float:
@@ -159,22 +148,25 @@ def evaluate(case: ServingCase) -> ServingValues:
     return ServingValues(timings=t, capacity=c, output=output, throughput=r.batch * output / t.latency, footprint=fp)
 
 
-def _fitting_dtype(m: ServingModel, hw: HardwareProfile, dtype: str, c: core.Capacity) -> str | None:
-    """The first smaller weight precision the device has that would fit."""
-    order = ("fp32", "bf16", "fp8", "int8", "int4")
-    for smaller in order[order.index(dtype if dtype in order else "bf16") + 1:]:
-        if smaller in hw.dense or smaller in ("int8", "int4"):
-            scale = core.BYTES[smaller] / core.BYTES[dtype]
-            if float(c.weights) * scale + float(c.kv_cache) + float(c.activations) <= hw.number("memory"):
-                return smaller
+def _fitting_dtype(hw: HardwareProfile, dtype: str, c: core.Capacity) -> str | None:
+    """The first smaller weight format the device runs that would fit."""
+    order = ("fp32", "bf16", "fp8", "w8a16", "w4a16")
+    current = SERVING_DTYPES[dtype].weight_bytes if dtype in SERVING_DTYPES else 2.0
+    for smaller in order:
+        p = SERVING_DTYPES[smaller]
+        compute = p.compute if p.compute != "16-bit" else hw.default_dtype
+        if p.weight_bytes >= current or compute not in hw.dense:
+            continue
+        if float(c.weights) * p.weight_bytes / current + float(c.kv_cache) + float(c.activations) <= hw.number("memory"):
+            return smaller
     return None
 
 
 def estimate_inference(model: str | ModelSpec | None = None, *, params: CountLike | None = None,
                        active_params: CountLike | None = None, hardware: str | HardwareProfile, n_gpus: CountLike = 1,
                        prompt_tokens: CountLike, output_tokens: CountLike, batch_size: CountLike = 1,
-                       dtype: str | None = None, kv_dtype: str | None = None, batching: str = "static",
-                       strict: bool = False, pue: float | str | None = None, power_per_gpu: QuantityLike | None = None,
+                       dtype: str | None = None, kv_dtype: str | None = None, prune: str | float | None = None,
+                       batching: str = "static", strict: bool = False, pue: float | str | None = None, power_per_gpu: QuantityLike | None = None,
                        host_power_per_gpu: QuantityLike | None = None, region: str | Region | None = None,
                        grid_intensity: QuantityLike | None = None, price_per_gpu_hour: QuantityLike | None = None,
                        cost_basis: str = "cloud", price_kind: str = "on_demand",
@@ -199,8 +191,14 @@ def estimate_inference(model: str | ModelSpec | None = None, *, params: CountLik
         ``static`` (default): the batch is prefilled and decoded together. ``continuous``:
         ``batch_size`` requests in flight with in-flight batching, as serving engines run.
     dtype, kv_dtype : str, optional
-        Weight precision (default bf16, fp16 where the device has none) and KV-cache precision
-        (default the weight precision, or bf16 for integer weight formats).
+        Serving format: ``bf16``, ``fp16``, ``fp32``, ``fp8``, ``fp4``, weight-only ``w8a16`` and
+        ``w4a16`` (aliases ``int8``, ``int4``) or ``w8a8`` (default: the device's usual 16-bit
+        format), and the KV cache's precision (default: the compute precision's; see
+        :mod:`costmodel.precision`). A format the device cannot compute in is refused.
+    prune : str or float, optional
+        ``"2:4"`` structured sparsity (half the weight bytes plus metadata, the sparse peak;
+        refused on a device without one) or an unstructured share of zero weights such as 0.5
+        (no change on dense kernels; the result's warnings say so).
     strict : bool
         Raise instead of returning ``fits=False`` or a warning for a too-long context.
     pue, power_per_gpu, ... : optional
@@ -222,10 +220,12 @@ def estimate_inference(model: str | ModelSpec | None = None, *, params: CountLik
     """
     cal = resolve_calibration(calibration)
     spec, hw, (dt, kv), m, h = resolve_serving(model, params=params, active_params=active_params, hardware=hardware,
-                                               dtype=dtype, kv_dtype=kv_dtype, profile_path=profile_path)
+                                               dtype=dtype, kv_dtype=kv_dtype, prune=prune, profile_path=profile_path)
     r = resolve_request(n_gpus=n_gpus, batch_size=batch_size, prompt_tokens=prompt_tokens,
                         output_tokens=output_tokens, batching=batching)
     warnings = []
+    if prune is not None and str(prune).strip() != "2:4":  # unstructured: say what it does not do
+        warnings.append(resolve_sparsity(prune, SERVING_DTYPES[dt], dt, hw).note)
     if r.prompt + r.output * m.autoregressive > m.context:
         msg = (f"prompt_tokens + output_tokens = {r.prompt + r.output * m.autoregressive:.0f} exceeds the model's "
                f"context of {m.context:.0f}")
@@ -248,7 +248,7 @@ def estimate_inference(model: str | ModelSpec | None = None, *, params: CountLik
     return InferenceEstimate(
         model=spec.id if spec else None, hardware=hw.id, n_gpus=int(r.n), dtype=dt, kv_dtype=kv,
         batch_size=int(r.batch), prompt_tokens=int(r.prompt), output_tokens=int(values.output),
-        fitting_dtype=None if c.fits else _fitting_dtype(m, hw, dt, c), warnings=tuple(warnings),
+        fitting_dtype=None if c.fits else _fitting_dtype(hw, dt, c), warnings=tuple(warnings),
         _case=case, _calibration=cal, _scenarios_of=scenarios, _values=values, _labels=labels, _profile=hw)
 
 

@@ -53,10 +53,10 @@ def test_model_that_does_not_fit_says_what_would():
     est = estimate_inference("llama-2-70b", hardware="a100-sxm4-40gb", prompt_tokens=512, output_tokens=128)
     assert not est.fits
     assert est.min_gpus == 4  # 138 GB of bf16 weights over 40 GiB devices
-    # A100 has no fp8 and int8 weights (69 GB) are still too big; int4 (34.5 GB) fits
-    assert est.fitting_dtype == "int4"
+    # A100 has no fp8 and 8-bit weights (69 GB) are still too big; 4-bit weight-only (34.5 GB) fits
+    assert est.fitting_dtype == "w4a16"
     est8 = estimate_inference("llama-2-13b", hardware="l4", prompt_tokens=512, output_tokens=128)
-    assert not est8.fits and est8.fitting_dtype in ("fp8", "int8")
+    assert not est8.fits and est8.fitting_dtype in ("fp8", "w8a16")
     with pytest.raises(costmodel.InputError, match="batch_size: 1 requests need .* GiB per device"):
         estimate_inference("llama-2-70b", hardware="a100-sxm4-40gb", prompt_tokens=512, output_tokens=128,
                            strict=True)

@@ -9,6 +9,7 @@ import numpy as np
 import pint
 
 from ..energy import describe_footprint
+from ..precision import resolve_precision
 from ..units import quantity
 from .base import Output, RangedEstimate
 
@@ -184,9 +185,10 @@ class InferenceEstimate(RangedEstimate):
         """What was assumed and where it comes from."""
         if "assumptions" not in self._cache:
             cal, h, hw = self._calibration.serving, self._case.hardware, self._profile
-            compute = self.dtype if self.dtype in hw.dense else hw.default_dtype
+            compute = resolve_precision(self.dtype, hw)[1]
+            kind = "dense" if h.peak == hw.peak_flops(compute) else "2:4 sparse"
             self._cache["assumptions"] = {
-                "compute": f"{h.peak / 1e12:.4g} TFLOP/s dense {compute} x {cal.compute_fraction:.2f}",
+                "compute": f"{h.peak / 1e12:.4g} TFLOP/s {kind} {compute} x {cal.compute_fraction:.2f}",
                 "bandwidth": f"{h.bandwidth / 1e12:.4g} TB/s x {cal.bandwidth_fraction:.2f}",
                 "step_overhead": f"{cal.step_overhead_s * 1e3:.3g} ms per forward step",
                 "fractions": "fitted on measured points (data/inference_calibration.toml); ranges from the "

@@ -34,7 +34,7 @@ from .grid import (
     stack,
 )
 
-SERVING_KEYS = ("model", "params", "active_params", "hardware", "dtype", "kv_dtype", "profile_path")
+SERVING_KEYS = ("model", "params", "active_params", "hardware", "dtype", "kv_dtype", "prune", "profile_path")
 FOOTPRINT_KEYS = ("hardware", "profile_path", *FOOTPRINT_KEYWORDS)
 ALLOWED = set(inspect.signature(estimate_inference).parameters) - {"strict"}
 
