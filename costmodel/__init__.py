@@ -27,7 +27,7 @@ _LAZY = {
     "load_calibration": "calibration",
     "predict_loss": "scaling",
     "compute_optimal": "planning", "compare_sizes": "planning", "compare_models": "planning",
-    "OptimalResult": "planning",
+    "OptimalResult": "planning", "compare_variants": "variants",
 }
 
 __all__ = sorted([
