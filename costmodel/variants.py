@@ -23,6 +23,7 @@ invented.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from .errors import CostModelError, InputError
@@ -76,7 +77,7 @@ def _plus(a: dict, b: dict) -> dict:
     return {k: (None if a[k] is None or b[k] is None else a[k] + b[k]) for k in a}
 
 
-def compare_variants(model: str | ModelSpec, variants=None, *, hardware: str = "h100-sxm5-80gb",
+def compare_variants(model: str | ModelSpec, variants: Iterable[str] | None = None, *, hardware: str = "h100-sxm5-80gb",
                      train_hardware: str | None = None, train_gpus: int = 1024, prompt_tokens: int = 512,
                      output_tokens: int = 256, batch_size: int = 8, law: str = "besiroglu2024",
                      region: str | None = None) -> Any:
@@ -98,7 +99,8 @@ def compare_variants(model: str | ModelSpec, variants=None, *, hardware: str = "
         CHINCHILLA_TOKENS_PER_PARAM * spec.params.magnitude
     full_run = estimate_training(spec, tokens=tokens, hardware=train_hw, n_gpus=train_gpus, region=region)
     full = _training(full_run)
-    traffic = dict(prompt_tokens=prompt_tokens, output_tokens=output_tokens, batch_size=batch_size, region=region)
+    traffic: dict[str, Any] = dict(prompt_tokens=prompt_tokens, output_tokens=output_tokens, batch_size=batch_size,
+                                   region=region)
     language = spec.kind in _LANGUAGE and full_run.tokens is not None
     d_full = full_run.tokens.magnitude if full_run.tokens is not None else None
     rows = []
