@@ -60,13 +60,15 @@ class ServingModel:
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ServingHardware:
     """Dense peak at the compute precision [FLOP/s], memory bandwidth [B/s], memory [B],
-    TDP [W] and the link tensor parallelism uses [B/s per direction]."""
+    TDP [W], the link tensor parallelism uses [B/s per direction] and a phone's or laptop's
+    battery [J] (NaN without one)."""
 
     peak: FloatArray
     bandwidth: FloatArray
     capacity: FloatArray
     tdp: FloatArray
     link: FloatArray
+    battery: FloatArray = math.nan
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

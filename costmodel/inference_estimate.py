@@ -100,8 +100,9 @@ def resolve_serving(model: str | ModelSpec | None = None, *, params: CountLike |
     m = _serving_model(spec, params, active_params, p.weight_bytes * sparsity.weight_share, kv_bytes)
     link = hw.number("interconnect_bandwidth") or hw.number("pcie_bandwidth") or 16e9
     peak = float(hw.sparse[compute].to("FLOP/s").magnitude) if sparsity.sparse_peak else hw.peak_flops(compute)
+    battery = hw.number("battery")
     h = ServingHardware(peak=peak, bandwidth=hw.number("memory_bandwidth"), capacity=hw.number("memory"),
-                        tdp=hw.number("tdp"), link=link)
+                        tdp=hw.number("tdp"), link=link, battery=math.nan if battery is None else battery)
     return spec, hw, (p.name, kv), m, h
 
 

@@ -38,10 +38,12 @@ OUTPUTS = (
     Output("cost_USD", "USD", lambda c, v: v.footprint.cost),
     Output("cost_per_million_tokens_USD", "USD", lambda c, v: _cost_per_million(v)),
     Output("co2e_g", "g", lambda c, v: v.footprint.co2e_g),
+    Output("energy_mWh", "mWh", lambda c, v: v.footprint.energy_j / 3.6),
+    Output("battery_share", "", lambda c, v: v.footprint.energy_j / c.hardware.battery),
     Output("power_per_gpu_W", "W", lambda c, v: v.footprint.device_w),
 )
 # Figures that are NaN (None in to_dict) when no price is known or nothing is generated
-MAY_BE_MISSING = frozenset({"cost_USD", "cost_per_million_tokens_USD"})
+MAY_BE_MISSING = frozenset({"cost_USD", "cost_per_million_tokens_USD", "battery_share"})
 CULPRITS = {"memory_per_gpu_GiB": "batch_size", "memory_kv_cache_GiB": "batch_size"}
 META = ("model", "hardware", "n_gpus", "dtype", "kv_dtype", "batch_size", "prompt_tokens", "output_tokens", "fits",
         "max_batch_size", "min_gpus", "fitting_dtype", "bound_prefill", "bound_decode")
@@ -166,6 +168,12 @@ class InferenceEstimate(RangedEstimate):
 
 
 
+
+    @property
+    def battery_share(self) -> float | None:
+        """The share of the device's battery one request drains (None without a battery)."""
+        share = float(np.ravel(self._values.footprint.energy_j)[0] / self._case.hardware.battery)
+        return None if np.isnan(share) else share
 
     @property
     def cost_per_million_tokens(self) -> pint.Quantity | None:
