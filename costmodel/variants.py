@@ -8,6 +8,9 @@ Variants are strings:
   quantisation, the same weights stored and computed smaller (:mod:`costmodel.precision`);
 - ``"2:4"``: 2:4 structured sparsity (half the weights, the sparse peak);
 - ``"prune:0.5"``: unstructured sparsity at a ratio (no gain on dense kernels; said so);
+- ``"prune:8B"``: structured width/depth pruning to a smaller dense model of that size, then
+  retraining by distillation on ``retrain_tokens`` (default 94B, the Minitron recipe:
+  Sreenivas et al. 2024, "LLM Pruning and Distillation in Practice");
 - ``"distill:1.5B"``: a student of that size trained on 20 tokens per parameter with the
   model as teacher (its forward passes counted; Hinton et al. 2015);
 - ``"scratch:1.5B"``: a model of that size trained from scratch on 20 tokens per parameter
@@ -54,6 +57,14 @@ def _size(text: str, spec: ModelSpec, variant: str) -> float:
     return n
 
 
+def _is_size(text: str) -> bool:
+    """'8B', '1.5e9' name a size; '0.5' (below 1) is a ratio of weights pruned."""
+    try:
+        return parse_count(text, "variants") >= 1.0
+    except CostModelError:
+        return False
+
+
 def _row(name: str, kind: str, params: float, training, serving: dict, loss: float | None, note: str) -> dict:
     est, gpus = serving["estimate"], serving["gpus"]
     per_m = est.cost_per_million_tokens
@@ -80,7 +91,7 @@ def _plus(a: dict, b: dict) -> dict:
 def compare_variants(model: str | ModelSpec, variants: Iterable[str] | None = None, *, hardware: str = "h100-sxm5-80gb",
                      train_hardware: str | None = None, train_gpus: int = 1024, prompt_tokens: int = 512,
                      output_tokens: int = 256, batch_size: int = 8, law: str = "besiroglu2024",
-                     region: str | None = None) -> Any:
+                     retrain_tokens: str | float = "94B", region: str | None = None) -> Any:
     """The model beside its variants (see the module docstring): training cost to make each,
     serving on ``hardware`` (the fewest power-of-two devices that hold it), memory, energy per
     request, and predicted loss where a law applies. Returns a pandas DataFrame with
@@ -116,6 +127,18 @@ def compare_variants(model: str | ModelSpec, variants: Iterable[str] | None = No
             est, gpus = serve(spec, hardware=hardware, dtype=name, **traffic)
             rows.append(_row(variant, "quantised", spec.params.magnitude, full, {"estimate": est, "gpus": gpus}, None,
                              "post-training quantisation: no training added; quality: no law applies"))
+        elif name == "prune" and _is_size(arg):
+            if not language:
+                raise InputError(f"{variant!r}: structured pruning is for language models; {spec.id} is a "
+                                 f"{spec.kind}", argument="variants")
+            n = _size(arg, spec, variant)
+            d = parse_count(retrain_tokens, "retrain_tokens")
+            run = estimate_training(params=n, tokens=d, hardware=train_hw, n_gpus=train_gpus, region=region,
+                                    teacher=spec.id)
+            est, gpus = serve(params=n, hardware=hardware, **traffic)
+            rows.append(_row(variant, "pruned", n, _plus(full, _training(run)), {"estimate": est, "gpus": gpus}, None,
+                             f"pruned to {n:.3g} parameters, retrained by distillation on {d:.3g} tokens; quality: "
+                             "no law applies"))
         elif name in ("2", "prune") or variant == "2:4":
             prune = "2:4" if variant == "2:4" else arg
             est, gpus = serve(spec, hardware=hardware, prune=prune, **traffic)

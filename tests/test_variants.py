@@ -70,3 +70,13 @@ def test_bad_variants_name_the_argument(variants, message):
 def test_image_models_have_no_students_here():
     with pytest.raises(costmodel.InputError, match=r"variants: 'scratch:0.1': students and smaller runs are for language"):
         compare_variants("resnet-50", ["full", "scratch:0.1"])
+
+
+def test_structured_pruning_is_a_smaller_dense_model_plus_its_retraining():
+    df = compare_variants("llama-3.1-70b", ["full", "prune:35B"], retrain_tokens="94B").set_index("variant")
+    retrain = costmodel.estimate_training(params=35e9, tokens=94e9, hardware="h100", n_gpus=1024,
+                                          teacher="llama-3.1-70b")
+    assert df.loc["prune:35B", "params"] == 35e9
+    assert df.loc["prune:35B", "train_cost_USD"] == pytest.approx(df.loc["full", "train_cost_USD"]
+                                                                  + retrain.cost.magnitude, rel=1e-12)
+    assert df.loc["prune:35B", "memory_per_gpu_GiB"] < df.loc["full", "memory_per_gpu_GiB"]
