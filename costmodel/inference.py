@@ -55,6 +55,7 @@ class ServingModel:
     layers: FloatArray = 0.0
     forward_flops: FloatArray = math.nan
     autoregressive: FloatArray = 1.0
+    sequence: FloatArray = 0.0  # a fixed input length (a ViT's patches + class token); 0: the request's prompt
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -55,7 +55,9 @@ class ServingValues:
     timings: core.Timings
     capacity: core.Capacity
     output: FloatArray  # output tokens generated (0 for models that do not generate)
-    throughput: FloatArray  # output tokens per second of the whole batch
+    prompt: FloatArray  # input tokens per request (a ViT's patches, whatever the request said)
+    throughput: FloatArray  # output tokens per second of the whole batch (NaN without output)
+    samples_per_s: FloatArray  # requests (images, sequences, rows) completed per second
     footprint: FootprintValues
 
 
@@ -71,12 +73,16 @@ def _serving_model(spec: ModelSpec | None, params: CountLike | None, active_para
         fields["forward_flops"] = float(spec.forward_flops.magnitude)
     shape = spec.shape
     if shape is not None:
-        fields.update(kv_per_token=float(core.kv_bytes_per_token(shape.layers, shape.kv_heads, shape.head_dim,
-                                                                 kv_bytes, shape.kv_latent)),
+        # only a model that generates keeps a KV cache; an encoder or a ViT runs one pass
+        kv = (float(core.kv_bytes_per_token(shape.layers, shape.kv_heads, shape.head_dim, kv_bytes, shape.kv_latent))
+              if fields["autoregressive"] else 0.0)
+        fields.update(kv_per_token=kv,
                       attention_per_ctx=float(shape.layers * shape.attention_dim), d_model=float(shape.d_model),
                       layers=float(shape.layers + (spec.decoder_layers or 0)),
                       ffn=float(spec.expert_ffn_dim or spec.ffn_dim or 4 * shape.d_model),
                       context=float(spec.context or math.inf))
+        if spec.kind == "vit" and spec.image_size and spec.patch_size:  # its sequence: the patches and a class token
+            fields["sequence"] = float((spec.image_size // spec.patch_size) ** 2 + 1)
     if spec.experts:
         if spec.experts_per_token is None:
             raise ProfileError(f"model {spec.id!r}: a mixture of experts needs experts_per_token")
@@ -142,11 +148,14 @@ def evaluate(case: ServingCase) -> ServingValues:
     """Timings, memory and per-request footprint (floats or arrays in, the same out)."""
     m, r = case.model, case.request
     output = np.where(m.autoregressive > 0, r.output, 0.0)
-    r = replace(r, output=output)
+    r = replace(r, output=output, prompt=np.where(m.sequence > 0, m.sequence, r.prompt))
     t = core.timings(m, case.hardware, r, case.prefill, case.decode)
     c = core.capacity_report(m, r.n, r.batch, r.prompt, output, case.hardware.capacity)
     fp = footprint_values(case.footprint, case.hardware.tdp, t.busy, r.n / r.batch, t.latency)
-    return ServingValues(timings=t, capacity=c, output=output, throughput=r.batch * output / t.latency, footprint=fp)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        throughput = np.where(output > 0, r.batch * output / t.latency, np.nan)  # none without output
+    return ServingValues(timings=t, capacity=c, output=output, prompt=r.prompt, throughput=throughput,
+                         samples_per_s=r.batch / t.latency, footprint=fp)
 
 
 def _fitting_dtype(hw: HardwareProfile, dtype: str, c: core.Capacity) -> str | None:
@@ -248,7 +257,7 @@ def estimate_inference(model: str | ModelSpec | None = None, *, params: CountLik
                          f"{c.min_gpus:.0f} or a smaller dtype", argument="batch_size")
     return InferenceEstimate(
         model=spec.id if spec else None, hardware=hw.id, n_gpus=int(r.n), dtype=dt, kv_dtype=kv,
-        batch_size=int(r.batch), prompt_tokens=int(r.prompt), output_tokens=int(values.output),
+        batch_size=int(r.batch), prompt_tokens=int(values.prompt), output_tokens=int(values.output),
         fitting_dtype=None if c.fits else _fitting_dtype(hw, dt, c), warnings=tuple(warnings),
         _case=case, _calibration=cal, _scenarios_of=scenarios, _values=values, _labels=labels, _profile=hw)
 

@@ -135,7 +135,7 @@ _UNITS = {key: ureg.Unit(unit) for key, (unit, _, _) in _CANONICAL.items()}
 _DIMS = {key: unit.dimensionality for key, unit in _UNITS.items()}
 # Units results are reported in (magnitudes are converted by the caller).
 _UNITS.update({name: ureg.Unit(name) for name in (
-    "hour", "day", "GiB", "Wh", "kWh", "MWh", "kg", "tonne", "ms", "token/s", "USD/MWh", "W")})
+    "hour", "day", "GiB", "1/s", "mWh", "Wh", "kWh", "MWh", "kg", "tonne", "ms", "token/s", "USD/MWh", "W")})
 
 # The largest value of each kind, in its canonical unit (see the module docstring).
 LIMITS = {

@@ -29,6 +29,7 @@ OUTPUTS = (
     Output("tpot_ms", "ms", lambda c, v: v.timings.tpot * 1e3),
     Output("latency_s", "s", lambda c, v: v.timings.latency),
     Output("throughput_tok_s", "token/s", lambda c, v: v.throughput),
+    Output("samples_per_s", "1/s", lambda c, v: v.samples_per_s),
     Output("memory_per_gpu_GiB", "GiB",
            lambda c, v: (v.capacity.weights + v.capacity.kv_cache + v.capacity.activations) / GIB, False),
     Output("memory_weights_GiB", "GiB", lambda c, v: v.capacity.weights / GIB, False),
@@ -43,13 +44,13 @@ OUTPUTS = (
     Output("power_per_gpu_W", "W", lambda c, v: v.footprint.device_w),
 )
 # Figures that are NaN (None in to_dict) when no price is known or nothing is generated
-MAY_BE_MISSING = frozenset({"cost_USD", "cost_per_million_tokens_USD", "battery_share"})
+MAY_BE_MISSING = frozenset({"cost_USD", "cost_per_million_tokens_USD", "battery_share", "throughput_tok_s"})
 CULPRITS = {"memory_per_gpu_GiB": "batch_size", "memory_kv_cache_GiB": "batch_size"}
 META = ("model", "hardware", "n_gpus", "dtype", "kv_dtype", "batch_size", "prompt_tokens", "output_tokens", "fits",
         "max_batch_size", "min_gpus", "fitting_dtype", "bound_prefill", "bound_decode")
 # The META entries a sweep computes per row: (key, function of case and values, column dtype)
 COLUMNS = (("n_gpus", lambda c, v: c.request.n, np.int64), ("batch_size", lambda c, v: c.request.batch, np.int64),
-           ("prompt_tokens", lambda c, v: c.request.prompt, np.int64), ("output_tokens", lambda c, v: v.output, np.int64),
+           ("prompt_tokens", lambda c, v: v.prompt, np.int64), ("output_tokens", lambda c, v: v.output, np.int64),
            ("fits", lambda c, v: v.capacity.fits, bool), ("max_batch_size", lambda c, v: v.capacity.max_batch, np.int64),
            ("min_gpus", lambda c, v: v.capacity.min_gpus, np.int64))
 
@@ -121,9 +122,14 @@ class InferenceEstimate(RangedEstimate):
         return self._q("timings.latency", "time")
 
     @property
-    def throughput(self) -> pint.Quantity:
-        """Output tokens per second."""
+    def throughput(self) -> pint.Quantity | None:
+        """Output tokens per second of the batch (None for a model that does not generate)."""
         return self._q("throughput", "token/s")
+
+    @property
+    def samples_per_second(self) -> pint.Quantity:
+        """Requests (images, sequences, rows) the batch completes per second."""
+        return self._q("samples_per_s", "1/s")
 
     @property
     def fits(self) -> bool:
