@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
+from dataclasses import dataclass
 import math
 import os
 
@@ -19,7 +20,7 @@ from ..errors import InputError, unknown
 from ..results.base import pick_record
 from ..units import FloatArray
 
-__all__ = ["expand", "resolved", "per_value", "stack", "labels", "input_column", "chunked", "frame",
+__all__ = ["Grid", "Combos", "check_memory", "per_row", "stack", "labels", "input_column", "chunked", "frame",
            "check_keywords", "output_columns"]
 
 BYTES_PER_ROW = 1_000  # peak per row of a 1e6-row sweep with ranges: 760 B training, 940 B inference (benchmarks/bench_sweep.py)
@@ -35,55 +36,79 @@ def _values(value) -> list:
     return [value]
 
 
-def expand(inputs: dict) -> tuple[dict, int, dict]:
-    """Lists of values per keyword, the row count, and each keyword's index per row."""
-    values = {k: _values(v) for k, v in inputs.items()}
-    for key, vals in values.items():
-        if not vals:
-            raise InputError(f"{key}: the list of values is empty")
-    shape = tuple(len(v) for v in values.values())
-    rows = math.prod(shape)
-    _check_memory(rows)
-    flat = np.arange(rows)
-    index = dict(zip(values, np.unravel_index(flat, shape))) if shape else {}
-    return values, rows, index
+@dataclass(frozen=True)
+class Grid:
+    """The cartesian product of the inputs, without per-row arrays: rows are numbered, and a
+    slice of them is laid out as index arrays only when asked (:meth:`index`), so a grid of
+    any size streams in bounded memory."""
+
+    values: dict
+    shape: tuple
+    rows: int
+
+    @classmethod
+    def of(cls, inputs: dict) -> Grid:
+        values = {k: _values(v) for k, v in inputs.items()}
+        for key, vals in values.items():
+            if not vals:
+                raise InputError("the list of values is empty", argument=key)
+        shape = tuple(len(v) for v in values.values())
+        return cls(values, shape, math.prod(shape))
+
+    def index(self, start: int = 0, stop: int | None = None) -> dict:
+        """Each keyword's value number for rows ``start:stop``."""
+        flat = np.arange(start, self.rows if stop is None else stop)
+        return dict(zip(self.values, np.unravel_index(flat, self.shape))) if self.shape else {}
+
+    def resolve(self, keys, resolve) -> Combos:
+        """Call ``resolve(**combination)`` once per distinct combination of ``keys``."""
+        present = [k for k in keys if k in self.values]
+        varying = [k for k in present if len(self.values[k]) > 1]
+        fixed = {k: self.values[k][0] for k in present if k not in varying}
+        combos = itertools.product(*(self.values[k] for k in varying))
+        results = [resolve(**fixed, **dict(zip(varying, combo))) for combo in combos]
+        return Combos(results, varying, [len(self.values[k]) for k in varying])
+
+    def parsed(self, key: str, parse, default) -> FloatArray:
+        """Each distinct value of a numeric option parsed once (``default`` when not given)."""
+        if key not in self.values:
+            return np.float64(parse(default))
+        return np.array([parse(v) for v in self.values[key]], dtype=float)
 
 
-def _check_memory(rows: int) -> None:
+@dataclass(frozen=True)
+class Combos:
+    """The results of a resolver per distinct combination of the keywords it reads."""
+
+    results: list
+    varying: list
+    sizes: list
+
+    def rows(self, index: dict) -> np.ndarray:
+        """Per row of ``index``, the number of its combination (length 1 when none varies)."""
+        if not self.varying:
+            return np.zeros(1, dtype=np.intp)
+        if len(self.varying) == 1:
+            return index[self.varying[0]]
+        return np.ravel_multi_index([index[k] for k in self.varying], self.sizes)
+
+
+def check_memory(rows: int) -> None:
+    """Refuse an in-memory grid that would not fit (a streamed one is bounded by its chunks)."""
     try:
         available = os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
     except (ValueError, OSError, AttributeError):  # pragma: no cover - non-POSIX
         return
     need = rows * BYTES_PER_ROW
     if need > 0.5 * available:
-        raise InputError(f"sweep: {rows:,} rows would need about {need / 2**30:,.1f} GiB, more than half of the "
-                         f"{available / 2**30:.1f} GiB available; split the grid")
+        raise InputError(f"{rows:,} rows would need about {need / 2**30:,.1f} GiB, more than half of the "
+                         f"{available / 2**30:.1f} GiB available; stream it (stream=True, chunk_rows=...), "
+                         "reduce it (reduce=...) or split the grid", argument="sweep")
 
 
-def resolved(values: dict, index: dict, keys, resolve) -> tuple[list, np.ndarray]:
-    """Call ``resolve(**combination)`` once per distinct combination of ``keys``.
-
-    Returns the results and, per row, the number of its combination (a length-1 array when
-    no key varies).
-    """
-    present = [k for k in keys if k in values]
-    varying = [k for k in present if len(values[k]) > 1]
-    fixed = {k: values[k][0] for k in present if k not in varying}
-    combos = list(itertools.product(*(values[k] for k in varying)))
-    results = [resolve(**fixed, **dict(zip(varying, combo))) for combo in combos]
-    if not varying:
-        return results, np.zeros(1, dtype=np.intp)
-    sizes = [len(values[k]) for k in varying]
-    row = index[varying[0]] if len(varying) == 1 else np.ravel_multi_index([index[k] for k in varying], sizes)
-    return results, row
-
-
-def per_value(values: dict, index: dict, key: str, parse, default) -> FloatArray:
-    """Parse each distinct value of a numeric option once and lay it out per row (``default``
-    when the option was not given)."""
-    if key not in values:
-        return np.float64(parse(default))
-    return np.array([parse(v) for v in values[key]], dtype=float)[index[key]]
+def per_row(table: FloatArray, index: dict, key: str) -> FloatArray:
+    """A parsed option's value per row (a scalar when the option was not swept)."""
+    return table[index[key]] if isinstance(table, np.ndarray) and table.ndim else table
 
 
 def _field_column(values: list, row: np.ndarray, scenarios: bool):

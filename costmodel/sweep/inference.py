@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import inspect
+from dataclasses import dataclass
 
 import numpy as np
 
-from ..calibration import resolve_calibration, serving_scenarios
+from ..calibration import Calibration, resolve_calibration, serving_scenarios
 from ..energy import FOOTPRINT_KEYWORDS, resolve_footprint
 from ..errors import InputError
 from ..hardware import get_hardware
@@ -21,18 +22,7 @@ from ..inference_estimate import (
 )
 from ..results.base import check_finite, pick_record
 from ..results.inference import BOUNDS, COLUMNS, CULPRITS, MAY_BE_MISSING, OUTPUTS, bound_codes
-from .grid import (
-    check_keywords,
-    chunked,
-    expand,
-    frame,
-    input_column,
-    labels,
-    output_columns,
-    per_value,
-    resolved,
-    stack,
-)
+from .grid import Combos, Grid, check_keywords, chunked, frame, input_column, labels, output_columns, per_row, stack
 
 SERVING_KEYS = ("model", "params", "active_params", "hardware", "dtype", "kv_dtype", "prune", "profile_path")
 FOOTPRINT_KEYS = ("hardware", "profile_path", *FOOTPRINT_KEYWORDS)
@@ -54,37 +44,67 @@ def _phase(c: PhaseConstants, ranges: bool) -> PhaseConstants:
     return PhaseConstants(**shaped)
 
 
-def run(inputs: dict, ranges: bool, progress=None):
+@dataclass(frozen=True)
+class Plan:
+    """A serving grid with every distinct value resolved once; any slice of its rows can then
+    be laid out and evaluated (:meth:`frame`), in memory or streamed."""
+
+    grid: Grid
+    ranges: bool
+    calibration: Calibration
+    serving: Combos
+    footprints: Combos
+    request: dict
+
+    @property
+    def rows(self) -> int:
+        return self.grid.rows
+
+    def frame(self, start: int = 0, stop: int | None = None, progress=None):
+        """The DataFrame of rows ``start:stop``."""
+        import pandas as pd
+
+        stop = self.rows if stop is None else stop
+        index, rows = self.grid.index(start, stop), stop - start
+        srow, frow = self.serving.rows(index), self.footprints.rows(index)
+        serving = self.serving.results
+        request = check_request(Request(**{name: per_row(self.request[key], index, key)
+                                           for key, (name, _, _) in REQUEST_PARSERS.items()}))
+        phases = serving_scenarios(self.calibration.serving)
+        case = ServingCase(model=stack([s[3] for s in serving], srow), hardware=stack([s[4] for s in serving], srow),
+                           request=request, footprint=stack(self.footprints.results, frow, scenarios=self.ranges),
+                           prefill=_phase(phases["prefill"], self.ranges), decode=_phase(phases["decode"], self.ranges))
+        v = chunked(evaluate, case, rows, progress)
+        typical = pick_record(v, "typical", 1) if self.ranges else v
+        check_finite(OUTPUTS, case, typical, MAY_BE_MISSING, CULPRITS, "prompt_tokens")
+        cols = {"model": labels([s[0] for s in serving], srow, rows), "hardware": labels([s[1] for s in serving], srow, rows),
+                "dtype": labels([s[2][0] for s in serving], srow, rows),
+                "kv_dtype": labels([s[2][1] for s in serving], srow, rows)}
+        units = {}
+        for key, fn, dtype in COLUMNS:
+            cols[key] = np.broadcast_to(fn(case, typical), (rows,)).astype(dtype)
+            units[key] = "token" if key.endswith("_tokens") else ""
+        for key, codes in zip(("bound_prefill", "bound_decode"), bound_codes(typical.timings)):
+            cols[key] = pd.Categorical.from_codes(np.broadcast_to(codes, (rows,)), categories=list(BOUNDS))
+        for key, vals in self.grid.values.items():  # every other swept input, as given
+            if key not in cols and len(vals) > 1:
+                cols[key] = input_column(vals, index[key], rows)
+        out, out_units = output_columns(OUTPUTS, case, v, rows, self.ranges)
+        return frame({**cols, **out}, {**units, **out_units})
+
+
+def plan(inputs: dict, ranges: bool) -> Plan:
+    """Check the keywords and resolve every distinct value of the grid once."""
+    inputs = dict(inputs)
     check_keywords(inputs, ALLOWED, "estimate_inference")
     for key in ("hardware", "prompt_tokens", "output_tokens"):
         if key not in inputs:
             raise InputError("required", argument=key)
     calibration = resolve_calibration(inputs.pop("calibration", None))
-    values, rows, index = expand(inputs)
-    serving, srow = resolved(values, index, SERVING_KEYS, _serving)
-    fps, frow = resolved(values, index, FOOTPRINT_KEYS, _footprint)
-    request = check_request(Request(**{name: per_value(values, index, key, parse, default)
-                                       for key, (name, parse, default) in REQUEST_PARSERS.items()}))
-    phases = serving_scenarios(calibration.serving)
-    case = ServingCase(model=stack([s[3] for s in serving], srow), hardware=stack([s[4] for s in serving], srow),
-                       request=request, footprint=stack(fps, frow, scenarios=ranges),
-                       prefill=_phase(phases["prefill"], ranges), decode=_phase(phases["decode"], ranges))
-    v = chunked(evaluate, case, rows, progress)
-    typical = pick_record(v, "typical", 1) if ranges else v
-    check_finite(OUTPUTS, case, typical, MAY_BE_MISSING, CULPRITS, "prompt_tokens")
-    cols = {"model": labels([s[0] for s in serving], srow, rows), "hardware": labels([s[1] for s in serving], srow, rows),
-            "dtype": labels([s[2][0] for s in serving], srow, rows),
-            "kv_dtype": labels([s[2][1] for s in serving], srow, rows)}
-    units = {}
-    for key, fn, dtype in COLUMNS:
-        cols[key] = np.broadcast_to(fn(case, typical), (rows,)).astype(dtype)
-        units[key] = "token" if key.endswith("_tokens") else ""
-    import pandas as pd
-
-    for key, codes in zip(("bound_prefill", "bound_decode"), bound_codes(typical.timings)):
-        cols[key] = pd.Categorical.from_codes(np.broadcast_to(codes, (rows,)), categories=list(BOUNDS))
-    for key, vals in values.items():  # every other swept input, as given
-        if key not in cols and len(vals) > 1:
-            cols[key] = input_column(vals, index[key], rows)
-    out, out_units = output_columns(OUTPUTS, case, v, rows, ranges)
-    return frame({**cols, **out}, {**units, **out_units})
+    grid = Grid.of(inputs)
+    request = {key: grid.parsed(key, parse, default) for key, (_, parse, default) in REQUEST_PARSERS.items()}
+    if np.min(request["prompt_tokens"]) + np.min(request["output_tokens"]) < 1:  # some row has neither
+        raise InputError("a request needs at least one token in or out", argument="prompt_tokens")
+    return Plan(grid=grid, ranges=ranges, calibration=calibration,
+                serving=grid.resolve(SERVING_KEYS, _serving), footprints=grid.resolve(FOOTPRINT_KEYS, _footprint),
+                request=request)

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import inspect
+from dataclasses import dataclass
 
 import numpy as np
 
-from ..calibration import mfu_scales, resolve_calibration
+from ..calibration import Calibration, mfu_scales, resolve_calibration
 from ..energy import FOOTPRINT_KEYWORDS, resolve_footprint
 from ..errors import InputError
 from ..hardware import get_hardware
@@ -14,18 +15,7 @@ from ..layout import LAYOUT_PARSERS, TrainingLayout, check_layout
 from ..results.base import check_finite, pick_record
 from ..results.training import COLUMNS, CULPRITS, MAY_BE_MISSING, OUTPUTS
 from ..training_estimate import TrainingCase, estimate_training, evaluate, resolve_hardware, resolve_model
-from .grid import (
-    check_keywords,
-    chunked,
-    expand,
-    frame,
-    input_column,
-    labels,
-    output_columns,
-    per_value,
-    resolved,
-    stack,
-)
+from .grid import Combos, Grid, check_keywords, chunked, frame, input_column, labels, output_columns, per_row, stack
 
 MODEL_KEYS = ("model", "params", "active_params", "tokens", "samples", "seq_len", "method", "trainable_params",
               "lora_rank", "teacher")
@@ -49,36 +39,64 @@ def _footprint(**kw):
     return resolve_footprint(hw, **kw)[0]
 
 
-def run(inputs: dict, ranges: bool, progress=None):
+@dataclass(frozen=True)
+class Plan:
+    """A training grid with every distinct value resolved once: any slice of its rows can then
+    be laid out and evaluated (:meth:`frame`), in memory or streamed."""
+
+    grid: Grid
+    ranges: bool
+    calibration: Calibration
+    models: Combos
+    hardware: Combos
+    footprints: Combos
+    layout: dict
+
+    @property
+    def rows(self) -> int:
+        return self.grid.rows
+
+    def frame(self, start: int = 0, stop: int | None = None, progress=None):
+        """The DataFrame of rows ``start:stop``."""
+        stop = self.rows if stop is None else stop
+        index, rows = self.grid.index(start, stop), stop - start
+        mrow, hrow, frow = (c.rows(index) for c in (self.models, self.hardware, self.footprints))
+        model = stack([m for _, _, m in self.models.results], mrow)
+        layout = check_layout(TrainingLayout(**{k: per_row(t, index, k) for k, t in self.layout.items()}),
+                              model.heads)
+        case = TrainingCase(model=model, hardware=stack([h for _, _, h in self.hardware.results], hrow),
+                            layout=layout, footprint=stack(self.footprints.results, frow, scenarios=self.ranges),
+                            mfu_scale=mfu_scales(self.calibration.training)[:, None] if self.ranges else 1.0)
+        v = chunked(lambda block: evaluate(block, self.calibration.training), case, rows, progress)
+        typical = pick_record(v, "typical", 1) if self.ranges else v
+        check_finite(OUTPUTS, case, typical, MAY_BE_MISSING, CULPRITS, "tokens")
+        names = [m[0] for m in self.models.results], [h[0] for h in self.hardware.results]
+        cols = {"model": labels(names[0], mrow, rows), "hardware": labels(names[1], hrow, rows),
+                "dtype": labels([h[1] for h in self.hardware.results], hrow, rows),
+                "method": labels([m[1] for m in self.models.results], mrow, rows)}
+        units = {}
+        for key, fn, dtype in COLUMNS:
+            cols[key] = np.broadcast_to(fn(case, typical), (rows,)).astype(dtype)
+            units[key] = ""
+        for key, vals in self.grid.values.items():  # every other swept input, as given
+            if key not in cols and len(vals) > 1:
+                cols[key] = input_column(vals, index[key], rows)
+        out, out_units = output_columns(OUTPUTS, case, v, rows, self.ranges)
+        return frame({**cols, **out}, {**units, **out_units})
+
+
+def plan(inputs: dict, ranges: bool) -> Plan:
+    """Check the keywords and resolve every distinct value of the grid once."""
+    inputs = dict(inputs)
     check_keywords(inputs, ALLOWED, "estimate_training")
     for key, example in (("hardware", "['h100']"), ("n_gpus", "[8, 64]")):
         if key not in inputs:
             raise InputError(f"required, e.g. {key}={example}", argument=key)
     calibration = resolve_calibration(inputs.pop("calibration", None))
-    values, rows, index = expand(inputs)
-    if None in values["n_gpus"]:
+    grid = Grid.of(inputs)
+    if None in grid.values["n_gpus"]:
         raise InputError("None is not a device count", argument="n_gpus")
-    models, mrow = resolved(values, index, MODEL_KEYS, _model)
-    hws, hrow = resolved(values, index, HARDWARE_KEYS, _hardware)
-    fps, frow = resolved(values, index, FOOTPRINT_KEYS, _footprint)
-    model = stack([m for _, _, m in models], mrow)
-    layout = check_layout(TrainingLayout(**{k: per_value(values, index, k, parse, default)
-                                            for k, (parse, default) in LAYOUT_PARSERS.items()}), model.heads)
-    case = TrainingCase(model=model, hardware=stack([h for _, _, h in hws], hrow),
-                        layout=layout, footprint=stack(fps, frow, scenarios=ranges),
-                        mfu_scale=mfu_scales(calibration.training)[:, None] if ranges else 1.0)
-    v = chunked(lambda block: evaluate(block, calibration.training), case, rows, progress)
-    cols = {"model": labels([m[0] for m in models], mrow, rows), "hardware": labels([h[0] for h in hws], hrow, rows),
-            "dtype": labels([h[1] for h in hws], hrow, rows), "method": labels([m[1] for m in models], mrow, rows)}
-    typical = pick_record(v, "typical", 1) if ranges else v
-    check_finite(OUTPUTS, case, typical, MAY_BE_MISSING, CULPRITS, "tokens")
-    units = {}
-    for key, fn, dtype in COLUMNS:
-        cols[key] = np.broadcast_to(fn(case, typical), (rows,)).astype(dtype)
-        units[key] = ""
-    for key, vals in values.items():  # every other swept input, as given
-        if key not in cols and len(vals) > 1:
-            cols[key] = input_column(vals, index[key], rows)
-    out, out_units = output_columns(OUTPUTS, case, v, rows, ranges)
-    return frame({**cols, **out}, {**units, **out_units})
-
+    return Plan(grid=grid, ranges=ranges, calibration=calibration,
+                models=grid.resolve(MODEL_KEYS, _model), hardware=grid.resolve(HARDWARE_KEYS, _hardware),
+                footprints=grid.resolve(FOOTPRINT_KEYS, _footprint),
+                layout={k: grid.parsed(k, parse, default) for k, (parse, default) in LAYOUT_PARSERS.items()})
