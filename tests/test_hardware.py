@@ -15,6 +15,7 @@ REQUIRED_IDS = [
     "h200-sxm-141gb", "b200", "mi250x", "mi300x", "tpu-v2", "tpu-v3", "tpu-v4", "tpu-v5e",
     "tpu-v5p", "gaudi2", "jetson-agx-orin-64gb", "epyc-9654",
     "mi325x", "mi355x",
+    "gb200", "b300",
 ]
 DATE = re.compile(r"^\d{4}-\d{2}(-\d{2})?$")  # ISO date, or year-month for a price sheet
 
