@@ -16,6 +16,7 @@ REQUIRED_IDS = [
     "tpu-v5p", "gaudi2", "jetson-agx-orin-64gb", "epyc-9654",
     "mi325x", "mi355x",
     "gb200", "b300",
+    "jetson-orin-nano-super-8gb", "jetson-orin-nx-16gb",
 ]
 DATE = re.compile(r"^\d{4}-\d{2}(-\d{2})?$")  # ISO date, or year-month for a price sheet
 
