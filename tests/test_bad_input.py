@@ -96,7 +96,7 @@ CLI = [
     (["infer", "llama-2-7b", "--hardware", "a100", "--batch", "-3"], 2, "--batch: expected a value more than zero"),
     (["infer", "llama-2-7b", "--hardware", "a100", "--power", "400 m"], 2, "--power: expected a power"),
     (["infer", "llama-2-7b", "--hardware", "a100", "--region", "atlantis"], 1, "'atlantis' is not a known region"),
-    (["hardware", "show", "b300"], 1, "'b300' is not a known hardware profile"),
+    (["hardware", "show", "b900"], 1, "'b900' is not a known hardware profile"),
     (["models", "show", ""], 1, "is not a known model"),
     (["sweep", "train", "--model", "llama-2-7b", "--hardware", "h100", "--gpus", "4..1x2"], 2, "never reaches its end"),
     (["frobnicate"], 2, "No such command 'frobnicate'"),

@@ -14,6 +14,11 @@ REQUIRED_IDS = [
     "a100-sxm4-80gb", "a100-pcie-80gb", "h100-sxm5-80gb", "h100-pcie-80gb", "h800-sxm5-80gb",
     "h200-sxm-141gb", "b200", "mi250x", "mi300x", "tpu-v2", "tpu-v3", "tpu-v4", "tpu-v5e",
     "tpu-v5p", "gaudi2", "jetson-agx-orin-64gb", "epyc-9654",
+    "mi325x", "mi355x",
+    "gb200", "b300",
+    "jetson-orin-nano-super-8gb", "jetson-orin-nx-16gb",
+    "xeon-platinum-8480-plus",
+    "apple-m4-gpu", "apple-m4-cpu",
 ]
 DATE = re.compile(r"^\d{4}-\d{2}(-\d{2})?$")  # ISO date, or year-month for a price sheet
 
