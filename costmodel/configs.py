@@ -156,6 +156,7 @@ def _shape(r: ConfigReader, family: Family) -> dict[str, Any]:
         raise r.error(family.keys["kv_heads"][0], f"must divide {h_key} ({heads}), got {kv}")
     if "head_dim" not in fields and fields["d_model"] % heads and family.moe != "deepseek":
         raise r.error(h_key, f"must divide {d_key} ({fields['d_model']}) when head_dim is not given, got {heads}")
+    fields["kv_heads"] = kv
     if "ffn_dim" not in fields and family.moe is None:  # GPT-2's n_inner: null means 4 x n_embd
         fields["ffn_dim"] = 4 * fields["d_model"]
     if family.pooler and "type_vocab" not in fields:  # BertConfig's default type_vocab_size
