@@ -4,8 +4,9 @@
 A family says which keys hold the shape (``n_embd`` for GPT-2, ``dim`` for DistilBERT,
 ``hidden_size`` for most others), which of them a config must have, and what the modelling
 code of the ``transformers`` library assumes where the file is silent (tied embeddings, biases,
-the norm, the position encoding, a gated feed-forward). The defaults are those of each model's
-``*Config`` class in ``transformers``.
+the norm, the position encoding, a gated feed-forward). The defaults follow each model's
+``*Config`` class in ``transformers``, with one exception: an absent ``num_key_value_heads`` is
+read as multi-head attention (``MistralConfig`` alone would assume 8; real files state it).
 """
 
 from __future__ import annotations
