@@ -16,7 +16,7 @@ __version__ = "0.1.0"
 _LAZY = {
     "ureg": "units", "Quantity": "units",
     "HardwareProfile": "hardware", "get_hardware": "hardware", "list_hardware": "hardware", "reload_profiles": "hardware",
-    "ModelSpec": "models", "get_model": "models", "list_models": "models",
+    "ModelSpec": "models", "get_model": "models", "list_models": "models", "model_from_config": "configs",
     "Region": "regions", "get_region": "regions", "list_regions": "regions",
     "TrainingEstimate": "results.training", "MemoryBreakdown": "results.training",
     "estimate_training": "training_estimate",

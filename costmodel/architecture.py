@@ -15,7 +15,10 @@ Conventions (weights of every linear layer, embedding and norm):
   mixture-of-experts layers hold ``experts + shared_experts`` FFNs and a router;
 - norms: two per layer and a final one (LayerNorm has a scale and a bias, RMSNorm a scale);
 - relative position encodings (Transformer-XL) add one ``d * heads * head_dim`` projection
-  per layer.
+  per layer;
+- a ViT embeds each flattened patch with a linear map (``channels * patch_size**2 * d`` and a
+  bias) and prepends a learned class token, and a classifier adds ``num_classes * (d + 1)``
+  (Dosovitskiy et al. 2021, "An Image is Worth 16x16 Words", Eq. 1).
 """
 
 from __future__ import annotations
@@ -48,6 +51,15 @@ def _attention(spec) -> int:
     return weights + biases
 
 
+def _vision(spec) -> int:
+    """A ViT's patch embedding, class token and classification head (0 for other models)."""
+    if spec.kind != "vit" or not spec.patch_size:
+        return 0
+    d = spec.d_model
+    stem = (spec.channels or 3) * spec.patch_size ** 2 * d + d + d
+    return stem + (spec.num_classes * (d + 1) if spec.num_classes else 0)
+
+
 def count_parameters(spec) -> tuple[float, float]:
     """Total and per-token active parameters derived from a catalog entry's shape.
 
@@ -72,7 +84,7 @@ def count_parameters(spec) -> tuple[float, float]:
     attn = _attention(spec) + 2 * norm
     dense_ffn = _ffn(d, spec.ffn_dim, gated, spec.bias) if spec.ffn_dim else 0
     layers = spec.layers + (spec.decoder_layers or 0)
-    total = active = float(embed + head + norm + pooler)
+    total = active = float(embed + head + norm + pooler + _vision(spec))
     if spec.experts:
         n_dense = spec.dense_layers or 0
         expert = _ffn(d, spec.expert_ffn_dim or spec.ffn_dim, gated, spec.bias)
