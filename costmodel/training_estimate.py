@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from . import memory as mem
 from . import training as core
 from .calibration import Calibration, TrainingCalibration, default_mfu, mfu_scales, resolve_calibration
 from .energy import FootprintInputs, FootprintValues, footprint_values, resolve_footprint
@@ -47,6 +48,7 @@ class TrainingModel:
     d_model: FloatArray = 0.0
     heads: FloatArray = 0.0
     seq_len: FloatArray = 0.0
+    vocab: FloatArray = 0.0
     method: FloatArray = 0.0
     tokens: FloatArray = 0.0
     samples: FloatArray = 0.0
@@ -104,10 +106,11 @@ class TrainingValues:
 SEQ_LEN_LIMIT = 1e8  # tokens per training sequence: far beyond any context window
 
 
-def _shape(shape: TransformerShape, seq_len: float | None) -> dict[str, float]:
+def _shape(shape: TransformerShape, seq_len: float | None, vocab: int | None) -> dict[str, float]:
     s = shape.seq_len if seq_len is None else seq_len
     return {"attention": float(shape.layers * s * shape.attention_dim), "layers": float(shape.layers),
-            "d_model": float(shape.d_model), "heads": float(shape.heads), "seq_len": float(s)}
+            "d_model": float(shape.d_model), "heads": float(shape.heads), "seq_len": float(s),
+            "vocab": float(vocab or 0)}
 
 
 def _teacher(teacher: CountLike, seq_len: float) -> dict[str, float]:
@@ -190,7 +193,7 @@ def resolve_model(model: str | ModelSpec | None = None, *, params: CountLike | N
         warnings.append(f"params={n:.4g} replaces {spec.id}'s {spec.params.magnitude:.4g} parameters: the estimate "
                         f"describes a resized model, and {spec.id}'s shape (activations, attention FLOPs) is not used")
     elif spec is not None and (shape := spec.shape) is not None:
-        fields.update(_shape(shape, seq))
+        fields.update(_shape(shape, seq, spec.vocab))
         if seq is not None and spec.context and seq > spec.context:
             warnings.append(f"seq_len={seq:.0f} exceeds {spec.id}'s context of {spec.context} tokens")
     fields.update(_workload(spec, active, params, tokens, samples))
@@ -217,7 +220,7 @@ def resolve_hardware(hardware: str | HardwareProfile, dtype: str | None = None,
         dt = hw.resolve_dtype(dtype)
     return hw, dt, TrainingHardware(peak=hw.peak_flops(dt), bandwidth=hw.number("memory_bandwidth"),
                                     capacity=hw.number("memory"), tdp=hw.number("tdp"),
-                                    weight_bytes=core.WEIGHT_BYTES[dt], optimizer_bytes=core.OPTIMIZER_BYTES[dt])
+                                    weight_bytes=mem.WEIGHT_BYTES[dt], optimizer_bytes=mem.OPTIMIZER_BYTES[dt])
 
 
 QUANTISED_TRAINING = ("{dtype} training needs quantised-training software (FP8: NVIDIA Transformer Engine or "
@@ -235,16 +238,18 @@ def evaluate(case: TrainingCase, cal: TrainingCalibration) -> TrainingValues:
     auto = np.minimum(default_mfu(cal, h.peak, h.bandwidth, m.active_params, lay.n_gpus) * case.mfu_scale, 1.0)
     mfu = np.where(np.isnan(lay.mfu), auto, lay.mfu)
     seconds = core.training_seconds(flops, lay.n_gpus, h.peak, mfu)
-    acts = core.activation_bytes(m.layers, m.seq_len, lay.micro_batch, m.d_model, m.heads, lay.recompute)
-    acts_full = 2.0 * m.layers * m.seq_len * lay.micro_batch * m.d_model  # full recomputation
-    w, g, o = core.state_bytes(m.params, h.weight_bytes, h.optimizer_bytes, m.trainable, m.frozen_bytes)
+    shape = (m.layers, m.seq_len, lay.micro_batch, m.d_model, m.heads)
+    split, whole = mem.activation_bytes(*shape, lay.recompute, lay.sequence_parallel, lay.pp, m.vocab)
+    full_split, full_whole = mem.activation_bytes(*shape, 2.0, lay.sequence_parallel, lay.pp, m.vocab)
+    w, g, o = mem.state_bytes(m.params, h.weight_bytes, h.optimizer_bytes, m.trainable, m.frozen_bytes)
     states = (w + m.teacher_params * h.weight_bytes, g, o)  # a distillation teacher's weights
-    tp, w, g, o, a = core.plan_memory(*states, lay.n_gpus, h.capacity, acts, lay.tp, lay.pp, lay.zero_stage)
+    tp, w, g, o, a = mem.plan_memory(*states, lay.n_gpus, h.capacity, split, lay.tp, lay.pp, lay.zero_stage, whole)
     return TrainingValues(
         flops=flops, teacher_flops=teacher, mfu=mfu, seconds=seconds, gpu_hours=seconds * lay.n_gpus / 3600.0,
         hardware_flops=core.hardware_flops(flops, m.tokens, m.attention, lay.recompute),
         tp=tp, weights=w, gradients=g, optimizer=o, activations=a,
-        min_gpus=core.min_devices(sum(states), h.capacity, acts, acts_full), fits=w + g + o + a <= h.capacity,
+        min_gpus=mem.min_devices(sum(states), h.capacity, split, full_split, whole, full_whole),
+        fits=w + g + o + a <= h.capacity,
         footprint=footprint_values(case.footprint, h.tdp, 1.0, lay.n_gpus, seconds))
 
 
@@ -253,7 +258,8 @@ def estimate_training(model: str | ModelSpec | None = None, *, params: CountLike
                       samples: CountLike | None = None, hardware: str | HardwareProfile, n_gpus: CountLike,
                       dtype: str | None = None, mfu: float | str | None = None, seq_len: CountLike | None = None,
                       micro_batch: CountLike = 1, tp: CountLike | None = None, pp: CountLike = 1,
-                      zero_stage: int = 3, recompute: str = "selective", pue: float | str | None = None,
+                      zero_stage: int = 3, recompute: str = "selective", sequence_parallel: bool | None = None,
+                      pue: float | str | None = None,
                       power_per_gpu: QuantityLike | None = None, host_power_per_gpu: QuantityLike | None = None,
                       region: str | Region | None = None, grid_intensity: QuantityLike | None = None,
                       price_per_gpu_hour: QuantityLike | None = None, cost_basis: str = "cloud",
@@ -285,11 +291,14 @@ def estimate_training(model: str | ModelSpec | None = None, *, params: CountLike
         Training precision; default bf16, or fp16 where the device has no bf16.
     mfu : float, optional
         Model FLOPs utilisation in (0, 1]; default from the calibration.
-    seq_len, micro_batch, tp, pp, zero_stage, recompute
+    seq_len, micro_batch, tp, pp, zero_stage, recompute, sequence_parallel
         Memory layout: sequence length (default the model's context), micro-batch size,
-        tensor/pipeline parallel degrees (``tp=None`` picks the smallest that fits), ZeRO
-        stage (default 3, i.e. FSDP) and activation recomputation
-        (``"none" | "selective" | "full"``; default selective, as Megatron-LM runs do).
+        tensor/pipeline parallel degrees (``tp=None`` picks the smallest that fits), ZeRO stage (default 3,
+        i.e. FSDP), activation recomputation (``"none" | "selective" | "full"``; default
+        selective, as Megatron-LM runs do) and sequence parallelism (``None``: on wherever
+        ``tp > 1``, as Megatron-LM runs it; ``False`` leaves layer norms and dropouts whole
+        on every tensor-parallel device). Give an explicit shape as a :class:`ModelSpec`
+        (``ModelSpec.from_mapping``) with ``layers``, ``d_model`` and ``heads``.
     pue, power_per_gpu, host_power_per_gpu, region, grid_intensity : optional
         Energy and carbon: facility PUE (default the region's, else 1.10 for cloud and 1.56 for
         owned hardware), average device draw [W] replacing the power model, server overhead per
@@ -337,7 +346,7 @@ def estimate_training(model: str | ModelSpec | None = None, *, params: CountLike
     if dt in ("fp8", "int8", "int4"):
         warnings += (QUANTISED_TRAINING.format(dtype=dt),)
     layout = resolve_layout(n_gpus=n_gpus, mfu=mfu, micro_batch=micro_batch, tp=tp, pp=pp, zero_stage=zero_stage,
-                            recompute=recompute, heads=m.heads)
+                            recompute=recompute, sequence_parallel=sequence_parallel, heads=m.heads)
     f, labels = resolve_footprint(hw, pue=pue, power_per_gpu=power_per_gpu, host_power_per_gpu=host_power_per_gpu,
                                   region=region, grid_intensity=grid_intensity,
                                   price_per_gpu_hour=price_per_gpu_hour, cost_basis=cost_basis,

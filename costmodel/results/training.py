@@ -60,6 +60,14 @@ COLUMNS = (("n_gpus", lambda c, v: c.layout.n_gpus, np.int64), ("tp", lambda c, 
            ("fits", lambda c, v: v.fits, bool))
 
 
+def _sequence_parallel(flag: float, tp: int) -> str:
+    if tp == 1:
+        return "not used (tp = 1)"
+    if np.isnan(flag):
+        return "on (Megatron-LM's default with tensor parallelism; sequence_parallel=False to turn off)"
+    return "on (given)" if flag else "off (given): layer norms and dropouts held whole on every tensor-parallel device"
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class MemoryBreakdown:
     """Bytes held on each device, by kind; ``total`` is their sum."""
@@ -192,6 +200,7 @@ class TrainingEstimate(RangedEstimate):
                 "mfu": "given" if np.isfinite(lay.mfu) else "calibrated default (data/calibration.toml)",
                 "recompute": RECOMPUTE[int(lay.recompute)], "zero_stage": int(lay.zero_stage), "pp": int(lay.pp),
                 "micro_batch": int(lay.micro_batch), "seq_len": float(self._case.model.seq_len),
+                "sequence_parallel": _sequence_parallel(float(lay.sequence_parallel), self.tp),
                 "peak_flops": f"{hw.peak_flops(dt) / 1e12:.4g} TFLOP/s dense {dt} ({hw.sources[f'dense.{dt}']})",
                 **describe_footprint(hw, self._case.footprint, self._labels)}
         return self._cache["assumptions"]
