@@ -26,14 +26,20 @@ References
    Models" (arXiv:2205.05198), Sec. 4 and 5, Table 2.
 .. [3] Rajbhandari et al. 2020, "ZeRO: Memory Optimizations Toward Training Trillion
    Parameter Models", Sec. 3 (16 bytes per parameter for mixed-precision Adam).
+.. [8] He et al. 2016, "Deep Residual Learning for Image Recognition" (arXiv:1512.03385),
+   Table 1 (stages of bottleneck blocks).
+.. [9] S. Albanie, convnet-burden (github.com/albanie/convnet-burden): feature memory of one
+   forward pass, every layer's output counted once, ReLUs in place.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 
-__all__ = ["WEIGHT_BYTES", "OPTIMIZER_BYTES", "TP_CHOICES", "state_bytes", "activation_bytes", "memory_per_gpu",
-           "plan_memory", "min_devices"]
+__all__ = ["WEIGHT_BYTES", "OPTIMIZER_BYTES", "TP_CHOICES", "state_bytes", "activation_bytes",
+           "bottleneck_feature_elements", "memory_per_gpu", "plan_memory", "min_devices"]
 
 # Bytes per parameter of mixed-precision Adam [3]: 16/8-bit weights and gradients, and fp32
 # master weights with two moments. Pure fp32 training keeps no separate master copy.
@@ -41,7 +47,6 @@ WEIGHT_BYTES = {"fp32": 4.0, "tf32": 4.0, "bf16": 2.0, "fp16": 2.0, "fp8": 2.0, 
 OPTIMIZER_BYTES = {"fp32": 8.0, "tf32": 8.0, "bf16": 12.0, "fp16": 12.0, "fp8": 12.0, "fp4": 12.0, "int8": 12.0,
                    "int4": 12.0}
 TP_CHOICES = np.array([1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0])
-
 
 def state_bytes(params, weight_bytes=2.0, optimizer_bytes=12.0, trainable=None, frozen_bytes=None):
     """Unsharded (weights, gradients, optimizer states) bytes of Adam training [3].
@@ -86,6 +91,32 @@ def activation_bytes(layers, seq_len, micro_batch, d_model, heads, recompute, se
     whole_total = sbh * (layers * whole + pp + np.where(last, 4.0, 0.0))
     on = sequence_parallel != 0
     return np.where(on, split_total + whole_total, split_total), np.where(on, 0.0, whole_total)
+
+
+def bottleneck_feature_elements(image_size: int, stem_channels: int, blocks: Sequence[int], widths: Sequence[int],
+                                num_classes: int = 0) -> float:
+    """Feature-map elements one image leaves for the backward pass through a ResNet of
+    bottleneck blocks [8]: a 7x7 stride-2 stem and a 3x3 stride-2 max-pool, then stages of
+    ``1x1 -> 3x3 -> 1x1`` blocks of width ``w`` and output ``4 w``, each stage after the first
+    striding by 2 in its first block's 3x3 (torchvision's layout) with a projection shortcut.
+
+    Every convolution, batch norm and residual addition output is counted once, ReLUs in place
+    (the convention of convnet-burden [9]); multiply by the bytes per element.
+
+    >>> bottleneck_feature_elements(224, 64, [3, 4, 6, 3], [64, 128, 256, 512], 1000)  # ResNet-50
+    27951080.0
+    """
+    side = (image_size - 1) // 2 + 1
+    count = 2 * stem_channels * side**2  # conv1, bn1
+    side = (side - 1) // 2 + 1
+    count += stem_channels * side**2  # max-pool
+    for stage, (n, w) in enumerate(zip(blocks, widths)):
+        out = side if stage == 0 else (side - 1) // 2 + 1
+        first = 2 * w * side**2 + 2 * w * out**2 + 2 * 4 * w * out**2 + 2 * 4 * w * out**2 + 4 * w * out**2
+        rest = (2 * w * out**2 * 2 + 2 * 4 * w * out**2 + 4 * w * out**2) * (n - 1)
+        count += first + rest
+        side = out
+    return float(count + 4 * widths[-1] + num_classes)  # global pool, classifier
 
 
 def memory_per_gpu(weights, gradients, optimizer, n_gpus, tp, pp, zero_stage, activations, activations_whole=0.0):

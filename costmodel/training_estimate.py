@@ -18,7 +18,7 @@ from . import memory as mem
 from . import training as core
 from .calibration import Calibration, TrainingCalibration, default_mfu, mfu_scales, resolve_calibration
 from .energy import FootprintInputs, FootprintValues, footprint_values, resolve_footprint
-from .errors import InputError
+from .errors import InputError, ProfileError
 from .hardware import HardwareProfile, ProfilePath, get_hardware
 from .layout import TrainingLayout, resolve_layout
 from .models import ModelSpec, TransformerShape, get_model, resolve_counts
@@ -37,7 +37,8 @@ __all__ = ["TrainingModel", "TrainingHardware", "TrainingCase", "TrainingValues"
 class TrainingModel:
     """The model and its data in canonical floats (or per-row arrays). ``forward_flops`` is the
     forward pass per sample of image and tabular models (NaN for models counted in tokens);
-    ``method`` is a code of :data:`costmodel.training.METHODS`."""
+    ``method`` is a code of :data:`costmodel.training.METHODS`; ``feature_elements`` are a
+    CNN's feature-map elements per sample."""
 
     params: FloatArray
     active_params: FloatArray
@@ -49,6 +50,7 @@ class TrainingModel:
     heads: FloatArray = 0.0
     seq_len: FloatArray = 0.0
     vocab: FloatArray = 0.0
+    feature_elements: FloatArray = 0.0
     method: FloatArray = 0.0
     tokens: FloatArray = 0.0
     samples: FloatArray = 0.0
@@ -111,6 +113,18 @@ def _shape(shape: TransformerShape, seq_len: float | None, vocab: int | None) ->
     return {"attention": float(shape.layers * s * shape.attention_dim), "layers": float(shape.layers),
             "d_model": float(shape.d_model), "heads": float(shape.heads), "seq_len": float(s),
             "vocab": float(vocab or 0)}
+
+
+def _activation_shape(spec: ModelSpec | None, n_active: float, seq_len: float | None,
+                      fields: dict[str, float]) -> dict[str, float]:
+    """What activations are counted from where no catalogued transformer shape applies: a
+    CNN's stages."""
+    if spec is not None and spec.kind == "cnn" and spec.bottleneck_blocks and spec.bottleneck_widths:
+        if spec.image_size is None or spec.stem_channels is None:
+            raise ProfileError(f"model {spec.id!r}: bottleneck stages need image_size and stem_channels")
+        return {"feature_elements": mem.bottleneck_feature_elements(
+            spec.image_size, spec.stem_channels, spec.bottleneck_blocks, spec.bottleneck_widths, spec.num_classes or 0)}
+    return {}
 
 
 def _teacher(teacher: CountLike, seq_len: float) -> dict[str, float]:
@@ -197,6 +211,8 @@ def resolve_model(model: str | ModelSpec | None = None, *, params: CountLike | N
         if seq is not None and spec.context and seq > spec.context:
             warnings.append(f"seq_len={seq:.0f} exceeds {spec.id}'s context of {spec.context} tokens")
     fields.update(_workload(spec, active, params, tokens, samples))
+    if "layers" not in fields and params is None:
+        fields.update(_activation_shape(spec, active, seq, fields))
     fields.update(_method(spec, n, fields, method, trainable_params, lora_rank))
     if teacher is not None:
         if not fields.get("tokens"):
@@ -241,6 +257,8 @@ def evaluate(case: TrainingCase, cal: TrainingCalibration) -> TrainingValues:
     shape = (m.layers, m.seq_len, lay.micro_batch, m.d_model, m.heads)
     split, whole = mem.activation_bytes(*shape, lay.recompute, lay.sequence_parallel, lay.pp, m.vocab)
     full_split, full_whole = mem.activation_bytes(*shape, 2.0, lay.sequence_parallel, lay.pp, m.vocab)
+    features = m.feature_elements * lay.micro_batch * h.weight_bytes  # a CNN's, data-parallel: never split
+    whole, full_whole = whole + features, full_whole + features
     w, g, o = mem.state_bytes(m.params, h.weight_bytes, h.optimizer_bytes, m.trainable, m.frozen_bytes)
     states = (w + m.teacher_params * h.weight_bytes, g, o)  # a distillation teacher's weights
     tp, w, g, o, a = mem.plan_memory(*states, lay.n_gpus, h.capacity, split, lay.tp, lay.pp, lay.zero_stage, whole)

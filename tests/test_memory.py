@@ -1,5 +1,5 @@
-"""Training memory: activations against published figures, sequence parallelism, and the
-layout functions on floats and arrays."""
+"""Training memory: activations against published figures, sequence parallelism, CNN feature
+maps, and the layout functions on floats and arrays."""
 
 import csv
 from pathlib import Path
@@ -11,7 +11,8 @@ from hypothesis import strategies as hs
 
 import costmodel
 from costmodel import memory as mem
-from costmodel.models import ModelSpec
+from costmodel.architecture import bottleneck_parameters
+from costmodel.models import ModelSpec, get_model
 from costmodel.training_estimate import estimate_training
 
 import strategies as st
@@ -99,6 +100,34 @@ def test_a_sweep_takes_sequence_parallelism():
 def test_sequence_parallel_must_be_a_flag():
     with pytest.raises(costmodel.InputError, match="sequence_parallel: expected True, False or None"):
         estimate_training("gpt2", tokens="1B", hardware="a100", n_gpus=8, sequence_parallel="yes")
+
+
+# ---- vision ----------------------------------------------------------------------------------
+
+def test_resnet_50_stages_reproduce_its_parameters():
+    # torchvision's resnet50 has 25,557,032 weights: the catalog's stages are the model's
+    assert bottleneck_parameters(get_model("resnet-50")) == 25_557_032
+
+
+def test_resnet_50_feature_maps_match_convnet_burden():
+    # albanie/convnet-burden, reports/resnet50.md (torchvision's model): "Memory required for
+    # features: 107 MB" for one 224 x 224 image, 4-byte floats, every layer's output once,
+    # ReLUs in place, MB = 2^20 bytes, printed to the whole MB (so within 0.5%)
+    fp32 = estimate_training("resnet-50", hardware="v100-sxm2-32gb", n_gpus=1, dtype="fp32")
+    assert fp32.memory.activations.to("MiB").magnitude == pytest.approx(107, rel=0.01)
+    # 16-bit training stores them at 2 bytes; a micro-batch of 32 holds 32 images' worth
+    bf16 = estimate_training("resnet-50", hardware="a100", n_gpus=1, micro_batch=32)
+    assert bf16.memory.activations.to("MiB").magnitude == pytest.approx(32 * 107 / 2, rel=0.01)
+    assert bf16.assumptions["shape"].startswith("resnet-50's bottleneck stages")
+
+
+def test_vit_activations_use_its_patches_and_class_token():
+    # ViT-B/16 at 224 x 224: 196 patches + 1 class token; 12 layers, h 768, 12 heads
+    sbh = 197 * 768
+    sel = estimate_training("vit-b-16", hardware="a100-sxm4-80gb", n_gpus=1)
+    assert sel.memory.activations.to("byte").magnitude == pytest.approx(sbh * (12 * 34 + 1 + 4))
+    none = estimate_training("vit-b-16", hardware="a100-sxm4-80gb", n_gpus=1, recompute="none")
+    assert none.memory.activations.to("byte").magnitude == pytest.approx(sbh * (12 * (34 + 5 * 12 * 197 / 768) + 5))
 
 
 # ---- the layout functions --------------------------------------------------------------------

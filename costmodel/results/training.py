@@ -68,6 +68,15 @@ def _sequence_parallel(flag: float, tp: int) -> str:
     return "on (given)" if flag else "off (given): layer norms and dropouts held whole on every tensor-parallel device"
 
 
+def _shape(m, model: str | None) -> str:
+    """Where the activations' shape comes from."""
+    if float(m.feature_elements):
+        return f"{model}'s bottleneck stages ({float(m.feature_elements) / 1e6:.4g}M feature-map elements per sample)"
+    if float(m.layers):
+        return f"{model}'s layers, d_model and heads"
+    return "unknown: no activations counted"
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class MemoryBreakdown:
     """Bytes held on each device, by kind; ``total`` is their sum."""
@@ -201,6 +210,7 @@ class TrainingEstimate(RangedEstimate):
                 "recompute": RECOMPUTE[int(lay.recompute)], "zero_stage": int(lay.zero_stage), "pp": int(lay.pp),
                 "micro_batch": int(lay.micro_batch), "seq_len": float(self._case.model.seq_len),
                 "sequence_parallel": _sequence_parallel(float(lay.sequence_parallel), self.tp),
+                "shape": _shape(self._case.model, self.model),
                 "peak_flops": f"{hw.peak_flops(dt) / 1e12:.4g} TFLOP/s dense {dt} ({hw.sources[f'dense.{dt}']})",
                 **describe_footprint(hw, self._case.footprint, self._labels)}
         return self._cache["assumptions"]
