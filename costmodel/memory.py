@@ -38,8 +38,9 @@ from collections.abc import Sequence
 
 import numpy as np
 
-__all__ = ["WEIGHT_BYTES", "OPTIMIZER_BYTES", "TP_CHOICES", "state_bytes", "activation_bytes",
-           "bottleneck_feature_elements", "memory_per_gpu", "plan_memory", "min_devices"]
+__all__ = ["WEIGHT_BYTES", "OPTIMIZER_BYTES", "TP_CHOICES", "SHAPE_FIT", "DERIVED_SEQ_LEN", "state_bytes",
+           "activation_bytes", "bottleneck_feature_elements", "shape_from_params", "memory_per_gpu",
+           "plan_memory", "min_devices"]
 
 # Bytes per parameter of mixed-precision Adam [3]: 16/8-bit weights and gradients, and fp32
 # master weights with two moments. Pure fp32 training keeps no separate master copy.
@@ -47,6 +48,15 @@ WEIGHT_BYTES = {"fp32": 4.0, "tf32": 4.0, "bf16": 2.0, "fp16": 2.0, "fp8": 2.0, 
 OPTIMIZER_BYTES = {"fp32": 8.0, "tf32": 8.0, "bf16": 12.0, "fp16": 12.0, "fp8": 12.0, "fp4": 12.0, "int8": 12.0,
                    "int4": 12.0}
 TP_CHOICES = np.array([1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0])
+
+# The shape of a model known only by its parameter count: least-squares fits of log d_model
+# and log layers on log N over the 18 dense decoders of data/models.toml (GPT-2 124M to PaLM
+# 540B): d_model = 0.4321 N^0.3978 and layers = 0.2214 N^0.2306 (GPT-3 175B: 12826 and 87,
+# published 12288 and 96), and heads of 128, the head size of 11 of them (GPT-3, OPT, BLOOM,
+# Gopher, Chinchilla, Llama 2 and 3).
+SHAPE_FIT = {"d_coef": 0.4321, "d_exp": 0.3978, "layers_coef": 0.2214, "layers_exp": 0.2306, "head_dim": 128.0}
+DERIVED_SEQ_LEN = 2048.0  # the median pre-training context of the same 18 decoders
+
 
 def state_bytes(params, weight_bytes=2.0, optimizer_bytes=12.0, trainable=None, frozen_bytes=None):
     """Unsharded (weights, gradients, optimizer states) bytes of Adam training [3].
@@ -117,6 +127,22 @@ def bottleneck_feature_elements(image_size: int, stem_channels: int, blocks: Seq
         count += first + rest
         side = out
     return float(count + 4 * widths[-1] + num_classes)  # global pool, classifier
+
+
+def shape_from_params(params):
+    """A dense decoder's (layers, d_model, heads) from its parameter count, by the aspect ratio
+    :data:`SHAPE_FIT` fitted on the catalog: ``d_model`` rounded to whole heads of 128, at least
+    one head and one layer.
+
+    >>> shape_from_params(13e9)
+    (48.0, 4608.0, 36.0)
+    """
+    f = SHAPE_FIT
+    heads = np.maximum(np.round(f["d_coef"] * np.power(params, f["d_exp"]) / f["head_dim"]), 1.0)
+    layers = np.maximum(np.round(f["layers_coef"] * np.power(params, f["layers_exp"])), 1.0)
+    if np.ndim(params) == 0:
+        return float(layers), float(heads * f["head_dim"]), float(heads)
+    return layers, heads * f["head_dim"], heads
 
 
 def memory_per_gpu(weights, gradients, optimizer, n_gpus, tp, pp, zero_stage, activations, activations_whole=0.0):

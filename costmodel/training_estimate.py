@@ -30,7 +30,7 @@ if TYPE_CHECKING:
     from .regions import Region
 
 __all__ = ["TrainingModel", "TrainingHardware", "TrainingCase", "TrainingValues", "resolve_model", "resolve_hardware",
-           "evaluate", "estimate_training", "scenarios"]
+           "evaluate", "estimate_training", "scenarios", "layout_heads"]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -38,7 +38,8 @@ class TrainingModel:
     """The model and its data in canonical floats (or per-row arrays). ``forward_flops`` is the
     forward pass per sample of image and tabular models (NaN for models counted in tokens);
     ``method`` is a code of :data:`costmodel.training.METHODS`; ``feature_elements`` are a
-    CNN's feature-map elements per sample."""
+    CNN's feature-map elements per sample; ``shape_derived`` is 1 where the transformer shape
+    comes from the parameter count (:func:`costmodel.memory.shape_from_params`)."""
 
     params: FloatArray
     active_params: FloatArray
@@ -51,6 +52,7 @@ class TrainingModel:
     seq_len: FloatArray = 0.0
     vocab: FloatArray = 0.0
     feature_elements: FloatArray = 0.0
+    shape_derived: FloatArray = 0.0
     method: FloatArray = 0.0
     tokens: FloatArray = 0.0
     samples: FloatArray = 0.0
@@ -118,13 +120,18 @@ def _shape(shape: TransformerShape, seq_len: float | None, vocab: int | None) ->
 def _activation_shape(spec: ModelSpec | None, n_active: float, seq_len: float | None,
                       fields: dict[str, float]) -> dict[str, float]:
     """What activations are counted from where no catalogued transformer shape applies: a
-    CNN's stages."""
+    CNN's stages, or for a language model known by its parameters a shape derived from them
+    (activations only: the FLOPs stay 6 N D, without an attention term)."""
     if spec is not None and spec.kind == "cnn" and spec.bottleneck_blocks and spec.bottleneck_widths:
         if spec.image_size is None or spec.stem_channels is None:
             raise ProfileError(f"model {spec.id!r}: bottleneck stages need image_size and stem_channels")
         return {"feature_elements": mem.bottleneck_feature_elements(
             spec.image_size, spec.stem_channels, spec.bottleneck_blocks, spec.bottleneck_widths, spec.num_classes or 0)}
-    return {}
+    if "tokens" not in fields:
+        return {}
+    layers, d_model, heads = mem.shape_from_params(n_active)
+    return {"layers": layers, "d_model": d_model, "heads": heads, "shape_derived": 1.0,
+            "seq_len": mem.DERIVED_SEQ_LEN if seq_len is None else seq_len}
 
 
 def _teacher(teacher: CountLike, seq_len: float) -> dict[str, float]:
@@ -211,8 +218,8 @@ def resolve_model(model: str | ModelSpec | None = None, *, params: CountLike | N
         if seq is not None and spec.context and seq > spec.context:
             warnings.append(f"seq_len={seq:.0f} exceeds {spec.id}'s context of {spec.context} tokens")
     fields.update(_workload(spec, active, params, tokens, samples))
-    if "layers" not in fields and params is None:
-        fields.update(_activation_shape(spec, active, seq, fields))
+    if "layers" not in fields:  # no catalogued shape, or a resized model
+        fields.update(_activation_shape(spec if params is None else None, active, seq, fields))
     fields.update(_method(spec, n, fields, method, trainable_params, lora_rank))
     if teacher is not None:
         if not fields.get("tokens"):
@@ -310,8 +317,10 @@ def estimate_training(model: str | ModelSpec | None = None, *, params: CountLike
     mfu : float, optional
         Model FLOPs utilisation in (0, 1]; default from the calibration.
     seq_len, micro_batch, tp, pp, zero_stage, recompute, sequence_parallel
-        Memory layout: sequence length (default the model's context), micro-batch size,
-        tensor/pipeline parallel degrees (``tp=None`` picks the smallest that fits), ZeRO stage (default 3,
+        Memory layout: sequence length (default the model's context; 2048 for a model known
+        only by ``params``, whose shape is then derived from them, see
+        :func:`costmodel.memory.shape_from_params`), micro-batch size, tensor/pipeline
+        parallel degrees (``tp=None`` picks the smallest that fits), ZeRO stage (default 3,
         i.e. FSDP), activation recomputation (``"none" | "selective" | "full"``; default
         selective, as Megatron-LM runs do) and sequence parallelism (``None``: on wherever
         ``tp > 1``, as Megatron-LM runs it; ``False`` leaves layer norms and dropouts whole
@@ -364,7 +373,7 @@ def estimate_training(model: str | ModelSpec | None = None, *, params: CountLike
     if dt in ("fp8", "int8", "int4"):
         warnings += (QUANTISED_TRAINING.format(dtype=dt),)
     layout = resolve_layout(n_gpus=n_gpus, mfu=mfu, micro_batch=micro_batch, tp=tp, pp=pp, zero_stage=zero_stage,
-                            recompute=recompute, sequence_parallel=sequence_parallel, heads=m.heads)
+                            recompute=recompute, sequence_parallel=sequence_parallel, heads=layout_heads(m))
     f, labels = resolve_footprint(hw, pue=pue, power_per_gpu=power_per_gpu, host_power_per_gpu=host_power_per_gpu,
                                   region=region, grid_intensity=grid_intensity,
                                   price_per_gpu_hour=price_per_gpu_hour, cost_basis=cost_basis,
@@ -382,6 +391,12 @@ def estimate_training(model: str | ModelSpec | None = None, *, params: CountLike
                             dtype=dt, method=method, warnings=warnings, _case=case, _calibration=cal,
                             _scenarios_of=scenarios, _values=values, _labels=labels,
                             _profile=hw)
+
+
+def layout_heads(m: TrainingModel) -> FloatArray:
+    """The attention heads a tensor-parallel degree must divide (0: no constraint, as for a
+    shape derived from the parameter count, whose heads are a guess)."""
+    return np.where(m.shape_derived > 0, 0.0, m.heads)
 
 
 def _typical(f: FootprintInputs) -> FootprintInputs:

@@ -1,5 +1,5 @@
 """Training memory: activations against published figures, sequence parallelism, CNN feature
-maps, and the layout functions on floats and arrays."""
+maps, shapes derived from a parameter count, and the layout functions on floats and arrays."""
 
 import csv
 from pathlib import Path
@@ -12,7 +12,7 @@ from hypothesis import strategies as hs
 import costmodel
 from costmodel import memory as mem
 from costmodel.architecture import bottleneck_parameters
-from costmodel.models import ModelSpec, get_model
+from costmodel.models import ModelSpec, get_model, list_models
 from costmodel.training_estimate import estimate_training
 
 import strategies as st
@@ -128,6 +128,37 @@ def test_vit_activations_use_its_patches_and_class_token():
     assert sel.memory.activations.to("byte").magnitude == pytest.approx(sbh * (12 * 34 + 1 + 4))
     none = estimate_training("vit-b-16", hardware="a100-sxm4-80gb", n_gpus=1, recompute="none")
     assert none.memory.activations.to("byte").magnitude == pytest.approx(sbh * (12 * (34 + 5 * 12 * 197 / 768) + 5))
+
+
+# ---- a shape from the parameter count ----------------------------------------------------------
+
+@pytest.mark.parametrize("recompute", ["selective", "none"])
+def test_a_parameter_count_gets_the_activations_of_a_model_that_size(recompute):
+    # a 13B model given only by params, against the catalogued llama-2-13b (40 x 5120, 40 heads)
+    kw = dict(tokens="1T", hardware="h100", n_gpus=8, tp=1, seq_len=4096, micro_batch=1, recompute=recompute)
+    derived = estimate_training(params="13B", **kw)
+    llama = estimate_training("llama-2-13b", **kw)
+    assert derived.memory.activations.magnitude == pytest.approx(llama.memory.activations.magnitude, rel=0.25)
+    assert derived.assumptions["shape"].startswith("derived from params (aspect ratio fitted on the catalog's")
+    assert derived.flops.to("FLOP").magnitude == pytest.approx(6 * 13e9 * 1e12, rel=1e-12)  # FLOPs stay 6 N D
+    assert estimate_training(params="13B", tokens="1T", hardware="h100", n_gpus=8).assumptions["seq_len"] == 2048
+
+
+def test_the_shape_fit_matches_the_catalog():
+    # refitting on today's catalog gives the documented exponents (a guard against drift)
+    decoders = [m for m in list_models() if m.kind == "dense-decoder"]
+    n = np.log([m.params.magnitude for m in decoders])
+    d_exp = np.polyfit(n, np.log([m.d_model for m in decoders]), 1)[0]
+    layers_exp = np.polyfit(n, np.log([m.layers for m in decoders]), 1)[0]
+    assert d_exp == pytest.approx(mem.SHAPE_FIT["d_exp"], abs=0.03)
+    assert layers_exp == pytest.approx(mem.SHAPE_FIT["layers_exp"], abs=0.03)
+    assert mem.shape_from_params(175e9) == (87.0, 12800.0, 100.0)  # GPT-3: 96 layers, 12288, 96 heads
+
+
+def test_a_derived_shape_does_not_constrain_tensor_parallelism():
+    # 13B derives 36 heads, which 8 does not divide; a guess must not refuse a layout
+    est = estimate_training(params="13B", tokens="1T", hardware="h100", n_gpus=8, tp=8)
+    assert est.tp == 8
 
 
 # ---- the layout functions --------------------------------------------------------------------

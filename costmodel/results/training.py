@@ -9,6 +9,7 @@ import numpy as np
 import pint
 
 from ..energy import describe_footprint
+from ..memory import SHAPE_FIT
 from ..training import RECOMPUTE
 from .base import Output, RangedEstimate
 
@@ -70,6 +71,12 @@ def _sequence_parallel(flag: float, tp: int) -> str:
 
 def _shape(m, model: str | None) -> str:
     """Where the activations' shape comes from."""
+    if float(m.shape_derived):
+        f = SHAPE_FIT
+        return (f"derived from params (aspect ratio fitted on the catalog's dense decoders: d_model = "
+                f"{f['d_coef']} N^{f['d_exp']}, layers = {f['layers_coef']} N^{f['layers_exp']}, heads of "
+                f"{f['head_dim']:.0f}): {float(m.layers):.0f} layers, d_model {float(m.d_model):.0f}, "
+                f"{float(m.heads):.0f} heads; activations only, the FLOPs stay 6 N D")
     if float(m.feature_elements):
         return f"{model}'s bottleneck stages ({float(m.feature_elements) / 1e6:.4g}M feature-map elements per sample)"
     if float(m.layers):

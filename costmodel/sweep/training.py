@@ -13,7 +13,7 @@ from ..hardware import get_hardware
 from ..layout import LAYOUT_PARSERS, TrainingLayout, check_layout
 from ..results.base import check_finite, pick_record
 from ..results.training import COLUMNS, CULPRITS, MAY_BE_MISSING, OUTPUTS
-from ..training_estimate import TrainingCase, estimate_training, evaluate, resolve_hardware, resolve_model
+from ..training_estimate import TrainingCase, estimate_training, evaluate, layout_heads, resolve_hardware, resolve_model
 from .grid import (
     check_keywords,
     chunked,
@@ -63,7 +63,7 @@ def run(inputs: dict, ranges: bool, progress=None):
     fps, frow = resolved(values, index, FOOTPRINT_KEYS, _footprint)
     model = stack([m for _, _, m in models], mrow)
     layout = check_layout(TrainingLayout(**{k: per_value(values, index, k, parse, default)
-                                            for k, (parse, default) in LAYOUT_PARSERS.items()}), model.heads)
+                                            for k, (parse, default) in LAYOUT_PARSERS.items()}), layout_heads(model))
     case = TrainingCase(model=model, hardware=stack([h for _, _, h in hws], hrow),
                         layout=layout, footprint=stack(fps, frow, scenarios=ranges),
                         mfu_scale=mfu_scales(calibration.training)[:, None] if ranges else 1.0)
