@@ -23,7 +23,7 @@ Conventions (weights of every linear layer, embedding and norm):
 
 from __future__ import annotations
 
-__all__ = ["count_parameters", "expert_parameters"]
+__all__ = ["count_parameters", "expert_parameters", "bottleneck_parameters"]
 
 
 def _ffn(d: int, ffn: int, gated: bool, bias: bool) -> int:
@@ -109,3 +109,21 @@ def expert_parameters(spec) -> float:
     moe_layers = spec.layers + (spec.decoder_layers or 0) - (spec.dense_layers or 0)
     return float(moe_layers * spec.experts * _ffn(spec.d_model, spec.expert_ffn_dim or spec.ffn_dim,
                                                   gated, spec.bias))
+
+
+def bottleneck_parameters(spec) -> float:
+    """Weights of a ResNet of bottleneck blocks (He et al. 2016, Table 1) from its catalog
+    stages: the 7x7 stem, per block 1x1, 3x3 and 1x1 convolutions (outputs ``4 w``) with a
+    1x1 projection shortcut in each stage's first block, a batch norm (scale and shift) after
+    every convolution, and the classifier. Raises ValueError without stages."""
+    if spec.bottleneck_blocks is None or spec.bottleneck_widths is None or spec.stem_channels is None:
+        raise ValueError(f"{spec.id} has no bottleneck stages to count")
+    c = spec.stem_channels
+    total = 49 * (spec.channels or 3) * c + 2 * c
+    for n, w in zip(spec.bottleneck_blocks, spec.bottleneck_widths):
+        for block in range(n):
+            total += c * w + 9 * w * w + w * 4 * w + 2 * (w + w + 4 * w)
+            if block == 0:
+                total += c * 4 * w + 2 * 4 * w
+            c = 4 * w
+    return float(total + c * (spec.num_classes or 0) + (spec.num_classes or 0))

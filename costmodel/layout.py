@@ -1,5 +1,6 @@
-"""The parallel layout of a training run: devices, tensor and pipeline degrees, ZeRO stage,
-micro-batch, recomputation and a given MFU, parsed once and checked together.
+"""The parallel layout of a training run: devices, tensor and pipeline degrees, sequence
+parallelism, ZeRO stage, micro-batch, recomputation and a given MFU, parsed once and checked
+together.
 
 Each option has one parser (:data:`LAYOUT_PARSERS`) that both the single estimate and the
 sweep use, and :func:`check_layout` checks the options against each other on floats or arrays.
@@ -17,14 +18,15 @@ from .errors import InputError
 from .training import RECOMPUTE
 from .units import FloatArray, parse_fraction, parse_whole
 
-__all__ = ["TrainingLayout", "LAYOUT_PARSERS", "parse_recompute", "parse_zero_stage", "check_layout",
-           "resolve_layout"]
+__all__ = ["TrainingLayout", "LAYOUT_PARSERS", "parse_recompute", "parse_zero_stage", "parse_sequence_parallel",
+           "check_layout", "resolve_layout"]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class TrainingLayout:
     """Devices, MFU (NaN: calibrated), micro-batch, tensor (NaN: smallest that fits) and pipeline
-    degrees, ZeRO stage and the recomputation code of :data:`costmodel.training.RECOMPUTE`."""
+    degrees, ZeRO stage, the recomputation code of :data:`costmodel.training.RECOMPUTE`, and
+    sequence parallelism (1 on, 0 off, NaN: on wherever tp > 1, as Megatron-LM runs it)."""
 
     n_gpus: FloatArray
     mfu: FloatArray
@@ -33,6 +35,7 @@ class TrainingLayout:
     pp: FloatArray
     zero_stage: FloatArray
     recompute: FloatArray
+    sequence_parallel: FloatArray = math.nan
 
 
 def parse_recompute(value: str) -> float:
@@ -47,6 +50,15 @@ def parse_zero_stage(value: int) -> float:
     return float(value)
 
 
+def parse_sequence_parallel(value: bool | None) -> float:
+    if value is None:
+        return math.nan
+    if not isinstance(value, (bool, np.bool_)):
+        raise InputError(f"expected True, False or None (on wherever tp > 1), got {value!r}",
+                         argument="sequence_parallel")
+    return float(value)
+
+
 # keyword -> (parser of one value, default): shared with the sweep, which parses each distinct value
 LAYOUT_PARSERS: dict[str, tuple[Callable[[Any], float], Any]] = {
     "n_gpus": (lambda v: float(parse_whole(v, "n_gpus")), None),
@@ -56,6 +68,7 @@ LAYOUT_PARSERS: dict[str, tuple[Callable[[Any], float], Any]] = {
     "pp": (lambda v: float(parse_whole(v, "pp")), 1),
     "zero_stage": (parse_zero_stage, 3),
     "recompute": (parse_recompute, "selective"),
+    "sequence_parallel": (parse_sequence_parallel, None),
 }
 
 

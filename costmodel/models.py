@@ -24,7 +24,8 @@ _INT_FIELDS = ("layers", "d_model", "heads", "kv_heads", "head_dim", "ffn_dim", 
                "type_vocab", "experts", "experts_per_token", "shared_experts", "expert_ffn_dim",
                "dense_layers", "q_lora_rank", "kv_lora_rank", "qk_nope_head_dim",
                "qk_rope_head_dim", "v_head_dim", "image_size", "patch_size", "channels",
-               "num_classes", "decoder_layers", "train_context")
+               "num_classes", "decoder_layers", "train_context", "stem_channels")
+_LIST_FIELDS = ("bottleneck_blocks", "bottleneck_widths")  # a ResNet's stages, one entry each
 _STR_FIELDS = ("ffn_type", "position", "norm", "attention")
 _BOOL_FIELDS = ("tied_embeddings", "bias", "embedding_norm", "pooler", "estimate")
 _CHOICES = {"ffn_type": ("gelu", "relu", "swiglu", "geglu"),
@@ -32,7 +33,7 @@ _CHOICES = {"ffn_type": ("gelu", "relu", "swiglu", "geglu"),
             "norm": ("layernorm", "rmsnorm"), "attention": ("mha", "gqa", "mqa", "mla")}
 _KEYS = {"id", "name", "family", "kind", "params", "active_params", "source", "retrieved",
          "notes", "forward_flops", "training_tokens", "training_samples", "aliases",
-         *_INT_FIELDS, *_STR_FIELDS, *_BOOL_FIELDS}
+         *_INT_FIELDS, *_STR_FIELDS, *_BOOL_FIELDS, *_LIST_FIELDS}
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -104,6 +105,9 @@ class ModelSpec:
     patch_size: int | None = None
     channels: int | None = None
     num_classes: int | None = None
+    stem_channels: int | None = None
+    bottleneck_blocks: tuple[int, ...] | None = None  # blocks per stage (ResNet-50: 3, 4, 6, 3)
+    bottleneck_widths: tuple[int, ...] | None = None  # bottleneck width per stage; blocks output 4x
     forward_flops: pint.Quantity | None = None
     training_tokens: pint.Quantity | None = None
     training_samples: pint.Quantity | None = None
@@ -123,6 +127,9 @@ class ModelSpec:
                 if fields[key] not in _CHOICES[key]:
                     raise r.error(key, f"expected one of {', '.join(_CHOICES[key])}, got {fields[key]!r}")
         fields.update({k: r.get(k, bool) for k in _BOOL_FIELDS if k in data})
+        fields.update({k: _stages(r, k) for k in _LIST_FIELDS if k in data})
+        if len(fields.get("bottleneck_blocks", ())) != len(fields.get("bottleneck_widths", ())):
+            raise r.error("bottleneck_widths", "needs one width per entry of bottleneck_blocks")
         counts: dict[str, Any] = {k: _count(r, k) for k in ("params", "active_params", "training_tokens",
                                              "training_samples") if k in data}
         if "active_params" not in counts:
@@ -190,6 +197,13 @@ class ModelSpec:
         if self.heads is None or self.d_model is None:
             return None
         return self.heads * (self.head_dim or self.d_model // self.heads)
+
+
+def _stages(r: FieldReader, key: str) -> tuple[int, ...]:
+    values = r.get(key, list)
+    if not values or not all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in values):
+        raise r.error(key, f"expected a list of positive whole numbers, got {values!r}")
+    return tuple(values)
 
 
 def _count(r: FieldReader, key: str) -> float:

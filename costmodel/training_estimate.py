@@ -14,10 +14,11 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from . import memory as mem
 from . import training as core
 from .calibration import Calibration, TrainingCalibration, default_mfu, mfu_scales, resolve_calibration
 from .energy import FootprintInputs, FootprintValues, footprint_values, resolve_footprint
-from .errors import InputError
+from .errors import InputError, ProfileError
 from .hardware import HardwareProfile, ProfilePath, get_hardware
 from .layout import TrainingLayout, resolve_layout
 from .models import ModelSpec, TransformerShape, get_model, resolve_counts
@@ -29,14 +30,16 @@ if TYPE_CHECKING:
     from .regions import Region
 
 __all__ = ["TrainingModel", "TrainingHardware", "TrainingCase", "TrainingValues", "resolve_model", "resolve_hardware",
-           "evaluate", "estimate_training", "scenarios"]
+           "evaluate", "estimate_training", "scenarios", "layout_heads"]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class TrainingModel:
     """The model and its data in canonical floats (or per-row arrays). ``forward_flops`` is the
     forward pass per sample of image and tabular models (NaN for models counted in tokens);
-    ``method`` is a code of :data:`costmodel.training.METHODS`."""
+    ``method`` is a code of :data:`costmodel.training.METHODS`; ``feature_elements`` are a
+    CNN's feature-map elements per sample; ``shape_derived`` is 1 where the transformer shape
+    comes from the parameter count (:func:`costmodel.memory.shape_from_params`)."""
 
     params: FloatArray
     active_params: FloatArray
@@ -47,6 +50,9 @@ class TrainingModel:
     d_model: FloatArray = 0.0
     heads: FloatArray = 0.0
     seq_len: FloatArray = 0.0
+    vocab: FloatArray = 0.0
+    feature_elements: FloatArray = 0.0
+    shape_derived: FloatArray = 0.0
     method: FloatArray = 0.0
     tokens: FloatArray = 0.0
     samples: FloatArray = 0.0
@@ -104,10 +110,28 @@ class TrainingValues:
 SEQ_LEN_LIMIT = 1e8  # tokens per training sequence: far beyond any context window
 
 
-def _shape(shape: TransformerShape, seq_len: float | None) -> dict[str, float]:
+def _shape(shape: TransformerShape, seq_len: float | None, vocab: int | None) -> dict[str, float]:
     s = shape.seq_len if seq_len is None else seq_len
     return {"attention": float(shape.layers * s * shape.attention_dim), "layers": float(shape.layers),
-            "d_model": float(shape.d_model), "heads": float(shape.heads), "seq_len": float(s)}
+            "d_model": float(shape.d_model), "heads": float(shape.heads), "seq_len": float(s),
+            "vocab": float(vocab or 0)}
+
+
+def _activation_shape(spec: ModelSpec | None, n_active: float, seq_len: float | None,
+                      fields: dict[str, float]) -> dict[str, float]:
+    """What activations are counted from where no catalogued transformer shape applies: a
+    CNN's stages, or for a language model known by its parameters a shape derived from them
+    (activations only: the FLOPs stay 6 N D, without an attention term)."""
+    if spec is not None and spec.kind == "cnn" and spec.bottleneck_blocks and spec.bottleneck_widths:
+        if spec.image_size is None or spec.stem_channels is None:
+            raise ProfileError(f"model {spec.id!r}: bottleneck stages need image_size and stem_channels")
+        return {"feature_elements": mem.bottleneck_feature_elements(
+            spec.image_size, spec.stem_channels, spec.bottleneck_blocks, spec.bottleneck_widths, spec.num_classes or 0)}
+    if "tokens" not in fields:
+        return {}
+    layers, d_model, heads = mem.shape_from_params(n_active)
+    return {"layers": layers, "d_model": d_model, "heads": heads, "shape_derived": 1.0,
+            "seq_len": mem.DERIVED_SEQ_LEN if seq_len is None else seq_len}
 
 
 def _teacher(teacher: CountLike, seq_len: float) -> dict[str, float]:
@@ -190,10 +214,12 @@ def resolve_model(model: str | ModelSpec | None = None, *, params: CountLike | N
         warnings.append(f"params={n:.4g} replaces {spec.id}'s {spec.params.magnitude:.4g} parameters: the estimate "
                         f"describes a resized model, and {spec.id}'s shape (activations, attention FLOPs) is not used")
     elif spec is not None and (shape := spec.shape) is not None:
-        fields.update(_shape(shape, seq))
+        fields.update(_shape(shape, seq, spec.vocab))
         if seq is not None and spec.context and seq > spec.context:
             warnings.append(f"seq_len={seq:.0f} exceeds {spec.id}'s context of {spec.context} tokens")
     fields.update(_workload(spec, active, params, tokens, samples))
+    if "layers" not in fields:  # no catalogued shape, or a resized model
+        fields.update(_activation_shape(spec if params is None else None, active, seq, fields))
     fields.update(_method(spec, n, fields, method, trainable_params, lora_rank))
     if teacher is not None:
         if not fields.get("tokens"):
@@ -217,7 +243,7 @@ def resolve_hardware(hardware: str | HardwareProfile, dtype: str | None = None,
         dt = hw.resolve_dtype(dtype)
     return hw, dt, TrainingHardware(peak=hw.peak_flops(dt), bandwidth=hw.number("memory_bandwidth"),
                                     capacity=hw.number("memory"), tdp=hw.number("tdp"),
-                                    weight_bytes=core.WEIGHT_BYTES[dt], optimizer_bytes=core.OPTIMIZER_BYTES[dt])
+                                    weight_bytes=mem.WEIGHT_BYTES[dt], optimizer_bytes=mem.OPTIMIZER_BYTES[dt])
 
 
 QUANTISED_TRAINING = ("{dtype} training needs quantised-training software (FP8: NVIDIA Transformer Engine or "
@@ -235,16 +261,20 @@ def evaluate(case: TrainingCase, cal: TrainingCalibration) -> TrainingValues:
     auto = np.minimum(default_mfu(cal, h.peak, h.bandwidth, m.active_params, lay.n_gpus) * case.mfu_scale, 1.0)
     mfu = np.where(np.isnan(lay.mfu), auto, lay.mfu)
     seconds = core.training_seconds(flops, lay.n_gpus, h.peak, mfu)
-    acts = core.activation_bytes(m.layers, m.seq_len, lay.micro_batch, m.d_model, m.heads, lay.recompute)
-    acts_full = 2.0 * m.layers * m.seq_len * lay.micro_batch * m.d_model  # full recomputation
-    w, g, o = core.state_bytes(m.params, h.weight_bytes, h.optimizer_bytes, m.trainable, m.frozen_bytes)
+    shape = (m.layers, m.seq_len, lay.micro_batch, m.d_model, m.heads)
+    split, whole = mem.activation_bytes(*shape, lay.recompute, lay.sequence_parallel, lay.pp, m.vocab)
+    full_split, full_whole = mem.activation_bytes(*shape, 2.0, lay.sequence_parallel, lay.pp, m.vocab)
+    features = m.feature_elements * lay.micro_batch * h.weight_bytes  # a CNN's, data-parallel: never split
+    whole, full_whole = whole + features, full_whole + features
+    w, g, o = mem.state_bytes(m.params, h.weight_bytes, h.optimizer_bytes, m.trainable, m.frozen_bytes)
     states = (w + m.teacher_params * h.weight_bytes, g, o)  # a distillation teacher's weights
-    tp, w, g, o, a = core.plan_memory(*states, lay.n_gpus, h.capacity, acts, lay.tp, lay.pp, lay.zero_stage)
+    tp, w, g, o, a = mem.plan_memory(*states, lay.n_gpus, h.capacity, split, lay.tp, lay.pp, lay.zero_stage, whole)
     return TrainingValues(
         flops=flops, teacher_flops=teacher, mfu=mfu, seconds=seconds, gpu_hours=seconds * lay.n_gpus / 3600.0,
         hardware_flops=core.hardware_flops(flops, m.tokens, m.attention, lay.recompute),
         tp=tp, weights=w, gradients=g, optimizer=o, activations=a,
-        min_gpus=core.min_devices(sum(states), h.capacity, acts, acts_full), fits=w + g + o + a <= h.capacity,
+        min_gpus=mem.min_devices(sum(states), h.capacity, split, full_split, whole, full_whole),
+        fits=w + g + o + a <= h.capacity,
         footprint=footprint_values(case.footprint, h.tdp, 1.0, lay.n_gpus, seconds))
 
 
@@ -253,7 +283,8 @@ def estimate_training(model: str | ModelSpec | None = None, *, params: CountLike
                       samples: CountLike | None = None, hardware: str | HardwareProfile, n_gpus: CountLike,
                       dtype: str | None = None, mfu: float | str | None = None, seq_len: CountLike | None = None,
                       micro_batch: CountLike = 1, tp: CountLike | None = None, pp: CountLike = 1,
-                      zero_stage: int = 3, recompute: str = "selective", pue: float | str | None = None,
+                      zero_stage: int = 3, recompute: str = "selective", sequence_parallel: bool | None = None,
+                      pue: float | str | None = None,
                       power_per_gpu: QuantityLike | None = None, host_power_per_gpu: QuantityLike | None = None,
                       region: str | Region | None = None, grid_intensity: QuantityLike | None = None,
                       price_per_gpu_hour: QuantityLike | None = None, cost_basis: str = "cloud",
@@ -285,11 +316,16 @@ def estimate_training(model: str | ModelSpec | None = None, *, params: CountLike
         Training precision; default bf16, or fp16 where the device has no bf16.
     mfu : float, optional
         Model FLOPs utilisation in (0, 1]; default from the calibration.
-    seq_len, micro_batch, tp, pp, zero_stage, recompute
-        Memory layout: sequence length (default the model's context), micro-batch size,
-        tensor/pipeline parallel degrees (``tp=None`` picks the smallest that fits), ZeRO
-        stage (default 3, i.e. FSDP) and activation recomputation
-        (``"none" | "selective" | "full"``; default selective, as Megatron-LM runs do).
+    seq_len, micro_batch, tp, pp, zero_stage, recompute, sequence_parallel
+        Memory layout: sequence length (default the model's context; 2048 for a model known
+        only by ``params``, whose shape is then derived from them, see
+        :func:`costmodel.memory.shape_from_params`), micro-batch size, tensor/pipeline
+        parallel degrees (``tp=None`` picks the smallest that fits), ZeRO stage (default 3,
+        i.e. FSDP), activation recomputation (``"none" | "selective" | "full"``; default
+        selective, as Megatron-LM runs do) and sequence parallelism (``None``: on wherever
+        ``tp > 1``, as Megatron-LM runs it; ``False`` leaves layer norms and dropouts whole
+        on every tensor-parallel device). Give an explicit shape as a :class:`ModelSpec`
+        (``ModelSpec.from_mapping``) with ``layers``, ``d_model`` and ``heads``.
     pue, power_per_gpu, host_power_per_gpu, region, grid_intensity : optional
         Energy and carbon: facility PUE (default the region's, else 1.10 for cloud and 1.56 for
         owned hardware), average device draw [W] replacing the power model, server overhead per
@@ -337,7 +373,7 @@ def estimate_training(model: str | ModelSpec | None = None, *, params: CountLike
     if dt in ("fp8", "int8", "int4"):
         warnings += (QUANTISED_TRAINING.format(dtype=dt),)
     layout = resolve_layout(n_gpus=n_gpus, mfu=mfu, micro_batch=micro_batch, tp=tp, pp=pp, zero_stage=zero_stage,
-                            recompute=recompute, heads=m.heads)
+                            recompute=recompute, sequence_parallel=sequence_parallel, heads=layout_heads(m))
     f, labels = resolve_footprint(hw, pue=pue, power_per_gpu=power_per_gpu, host_power_per_gpu=host_power_per_gpu,
                                   region=region, grid_intensity=grid_intensity,
                                   price_per_gpu_hour=price_per_gpu_hour, cost_basis=cost_basis,
@@ -355,6 +391,12 @@ def estimate_training(model: str | ModelSpec | None = None, *, params: CountLike
                             dtype=dt, method=method, warnings=warnings, _case=case, _calibration=cal,
                             _scenarios_of=scenarios, _values=values, _labels=labels,
                             _profile=hw)
+
+
+def layout_heads(m: TrainingModel) -> FloatArray:
+    """The attention heads a tensor-parallel degree must divide (0: no constraint, as for a
+    shape derived from the parameter count, whose heads are a guess)."""
+    return np.where(m.shape_derived > 0, 0.0, m.heads)
 
 
 def _typical(f: FootprintInputs) -> FootprintInputs:

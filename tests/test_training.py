@@ -5,7 +5,6 @@ import math
 import numpy as np
 import pytest
 from hypothesis import given
-from hypothesis import strategies as hs
 
 import costmodel
 from costmodel import training as core
@@ -60,16 +59,22 @@ def test_memory_breakdown_of_mixed_precision_adam():
     assert m.weights.to("byte").magnitude == pytest.approx(2 * 7e9 / 64)
     assert m.gradients.to("byte").magnitude == pytest.approx(2 * 7e9 / 64)
     assert m.optimizer.to("byte").magnitude == pytest.approx(12 * 7e9 / 64)
-    assert m.activations.magnitude == 0  # no shape known for a bare parameter count
+    # a bare parameter count gets a shape derived from it (costmodel.memory.shape_from_params:
+    # 41 layers, d_model 3584 for 7B) at seq_len 2048: 34 s b h per layer (selective), plus the
+    # embedding dropout (s b h) and the output layer's input (4 s b h; no vocabulary known)
+    assert m.activations.to("byte").magnitude == pytest.approx(2048 * 3584 * (41 * 34 + 1 + 4))
     assert est.memory_per_gpu.to("GiB").magnitude == pytest.approx(m.total.to("GiB").magnitude)
 
 
 def test_activations_follow_korthikanti():
-    # llama-2-7b: 32 layers, d 4096, 32 heads, seq 4096, selective recompute: 34 s b h per layer
+    # llama-2-7b: 32 layers, d 4096, 32 heads, seq 4096, selective recompute: 34 s b h per layer;
+    # beside the layers (Sec. 4.3), as the single stage is also the last: the embedding dropout
+    # (s b h), the final norm and output-layer input (4 s b h) and fp32 logits (4 s b v, v 32000)
+    outside = 1 + 4 + 4 * 32000 / 4096
     est = estimate_training("llama-2-7b", hardware="a100-sxm4-80gb", n_gpus=64, tp=1)
-    assert est.memory.activations.to("byte").magnitude == pytest.approx(32 * 34 * 4096 * 4096)
+    assert est.memory.activations.to("byte").magnitude == pytest.approx(4096 * 4096 * (32 * 34 + outside))
     full = estimate_training("llama-2-7b", hardware="a100-sxm4-80gb", n_gpus=64, tp=1, recompute="full")
-    assert full.memory.activations.to("byte").magnitude == pytest.approx(32 * 2 * 4096 * 4096)
+    assert full.memory.activations.to("byte").magnitude == pytest.approx(4096 * 4096 * (32 * 2 + outside))
     assert full.hardware_flops.magnitude == pytest.approx(4 / 3 * full.flops.magnitude, rel=1e-9)
 
 
@@ -180,18 +185,3 @@ def test_core_functions_broadcast_over_arrays():
     n = np.array([1e9, 7e9, 70e9])
     flops = core.model_flops(n, 1e12)
     assert flops.shape == (3,) and flops[1] == pytest.approx(4.2e22)
-    tp, w, g, o, a = core.plan_memory(*core.state_bytes(n), 8.0, 80 * 2**30, np.array([1e9, 1e10, 1e12]), np.nan, 1.0, 3.0)
-    assert tp.shape == (3,) and list(tp) == [1.0, 1.0, 8.0]
-
-
-@given(st.params, st.devices, hs.sampled_from([np.nan, 1.0, 2.0, 8.0]), hs.sampled_from([0.0, 1.0, 2.0, 3.0]))
-def test_memory_layout_scalar_and_array_paths_agree(n, gpus, tp, zero):
-    # the one-configuration shortcut in plan_memory must match the vectorised path exactly
-    if not np.isnan(tp) and tp > gpus:
-        tp = np.nan
-    states = core.state_bytes(n)
-    scalar = core.plan_memory(*states, float(gpus), 80 * 2**30, 3e10, tp, 1.0, zero)
-    arrays = core.plan_memory(*(np.array([s]) for s in states), np.array([float(gpus)]), 80 * 2**30, np.array([3e10]),
-                              np.array([tp]), 1.0, zero)
-    for a, b in zip(scalar, arrays):
-        assert float(a) == pytest.approx(float(b[0]), rel=1e-12)

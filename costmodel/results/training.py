@@ -9,6 +9,7 @@ import numpy as np
 import pint
 
 from ..energy import describe_footprint
+from ..memory import SHAPE_FIT
 from ..training import RECOMPUTE
 from .base import Output, RangedEstimate
 
@@ -58,6 +59,29 @@ CULPRITS = {"memory_per_gpu_GiB": "seq_len", "memory_activations_GiB": "seq_len"
 # The META entries a sweep computes per row: (key, function of case and values, column dtype)
 COLUMNS = (("n_gpus", lambda c, v: c.layout.n_gpus, np.int64), ("tp", lambda c, v: v.tp, np.int64),
            ("fits", lambda c, v: v.fits, bool))
+
+
+def _sequence_parallel(flag: float, tp: int) -> str:
+    if tp == 1:
+        return "not used (tp = 1)"
+    if np.isnan(flag):
+        return "on (Megatron-LM's default with tensor parallelism; sequence_parallel=False to turn off)"
+    return "on (given)" if flag else "off (given): layer norms and dropouts held whole on every tensor-parallel device"
+
+
+def _shape(m, model: str | None) -> str:
+    """Where the activations' shape comes from."""
+    if float(m.shape_derived):
+        f = SHAPE_FIT
+        return (f"derived from params (aspect ratio fitted on the catalog's dense decoders: d_model = "
+                f"{f['d_coef']} N^{f['d_exp']}, layers = {f['layers_coef']} N^{f['layers_exp']}, heads of "
+                f"{f['head_dim']:.0f}): {float(m.layers):.0f} layers, d_model {float(m.d_model):.0f}, "
+                f"{float(m.heads):.0f} heads; activations only, the FLOPs stay 6 N D")
+    if float(m.feature_elements):
+        return f"{model}'s bottleneck stages ({float(m.feature_elements) / 1e6:.4g}M feature-map elements per sample)"
+    if float(m.layers):
+        return f"{model}'s layers, d_model and heads"
+    return "unknown: no activations counted"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -192,6 +216,8 @@ class TrainingEstimate(RangedEstimate):
                 "mfu": "given" if np.isfinite(lay.mfu) else "calibrated default (data/calibration.toml)",
                 "recompute": RECOMPUTE[int(lay.recompute)], "zero_stage": int(lay.zero_stage), "pp": int(lay.pp),
                 "micro_batch": int(lay.micro_batch), "seq_len": float(self._case.model.seq_len),
+                "sequence_parallel": _sequence_parallel(float(lay.sequence_parallel), self.tp),
+                "shape": _shape(self._case.model, self.model),
                 "peak_flops": f"{hw.peak_flops(dt) / 1e12:.4g} TFLOP/s dense {dt} ({hw.sources[f'dense.{dt}']})",
                 **describe_footprint(hw, self._case.footprint, self._labels)}
         return self._cache["assumptions"]

@@ -13,12 +13,9 @@ inputs as columns, then every output as a float column whose name carries its un
 from __future__ import annotations
 
 import os
-from typing import TYPE_CHECKING, Any, Callable
+from typing import Any, Callable
 
 from ..errors import InputError
-
-if TYPE_CHECKING:
-    import pandas as pd
 
 __all__ = ["sweep_training", "sweep_inference", "iter_sweep_training", "iter_sweep_inference", "to_dask"]
 

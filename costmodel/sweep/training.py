@@ -14,7 +14,7 @@ from ..hardware import get_hardware
 from ..layout import LAYOUT_PARSERS, TrainingLayout, check_layout
 from ..results.base import check_finite, pick_record
 from ..results.training import COLUMNS, CULPRITS, MAY_BE_MISSING, OUTPUTS
-from ..training_estimate import TrainingCase, estimate_training, evaluate, resolve_hardware, resolve_model
+from ..training_estimate import TrainingCase, estimate_training, evaluate, layout_heads, resolve_hardware, resolve_model
 from .grid import Combos, Grid, check_keywords, chunked, frame, input_column, labels, output_columns, per_row, stack
 
 MODEL_KEYS = ("model", "params", "active_params", "tokens", "samples", "seq_len", "method", "trainable_params",
@@ -63,7 +63,7 @@ class Plan:
         mrow, hrow, frow = (c.rows(index) for c in (self.models, self.hardware, self.footprints))
         model = stack([m for _, _, m in self.models.results], mrow)
         layout = check_layout(TrainingLayout(**{k: per_row(t, index, k) for k, t in self.layout.items()}),
-                              model.heads)
+                              layout_heads(model))
         case = TrainingCase(model=model, hardware=stack([h for _, _, h in self.hardware.results], hrow),
                             layout=layout, footprint=stack(self.footprints.results, frow, scenarios=self.ranges),
                             mfu_scale=mfu_scales(self.calibration.training)[:, None] if self.ranges else 1.0)
