@@ -38,10 +38,17 @@ def hardware_option(text: str, **kwargs):
 POWER = Quantity("power", "W", allow_zero=True)
 INTENSITY = Quantity("intensity", "g/kWh", allow_zero=True)
 PRICE = Quantity("usd_rate", "USD/h", allow_zero=True)
+MONEY = Quantity("usd", "USD", allow_zero=True)
+ELECTRICITY = Quantity("usd_per_energy", "USD/kWh", allow_zero=True)
+LIFE = Quantity("time", "year", bare=True)
+# costmodel.energy.PRICE_KINDS and COST_BASES (a test checks they agree), written out so that
+# building the commands imports no library module
+PRICE_KINDS = ("on_demand", "spot", "reserved")
+COST_BASES = ("cloud", "owned")
 
 
 def footprint_options(command):
-    """The energy, carbon and price options shared by `train` and `infer`."""
+    """The energy, carbon and price options shared by `train` and `infer`, and --calibration."""
     options = [
         click.option("--region", metavar="ID", help="Grid region for carbon intensity and PUE (see `costmodel "
                                                     "regions list`). Example: --region france"),
@@ -52,10 +59,25 @@ def footprint_options(command):
                      help="Server overhead per device (default unit W; 0 turns it off). Example: --host-power 0"),
         click.option("--grid-intensity", type=INTENSITY, help="CO2e per energy replacing the region's (default "
                                                               "unit g/kWh). Example: --grid-intensity '0.385 kg/kWh'"),
+        click.option("--embodied", is_flag=True,
+                     help="Also report manufacturing emissions amortised per device-hour."),
         click.option("--price", "price_per_gpu_hour", type=PRICE,
                      help="Price per device-hour (default unit USD/h). Example: --price '$2.50/h'"),
-        click.option("--cost-basis", type=click.Choice(["cloud", "owned"]), default="cloud", show_default=True,
+        click.option("--price-kind", type=click.Choice(PRICE_KINDS), default="on_demand", show_default=True,
+                     help="Which of the profile's published prices --cost-basis cloud uses."),
+        click.option("--cost-basis", type=click.Choice(COST_BASES), default="cloud", show_default=True,
                      help="cloud: device-hours x price; owned: purchase price amortised + electricity."),
+        click.option("--purchase-price", type=MONEY,
+                     help="Price of one owned device, for --cost-basis owned (default unit USD). "
+                          "Example: --purchase-price '$30000'"),
+        click.option("--electricity-price", type=ELECTRICITY,
+                     help="Electricity for --cost-basis owned (default unit USD/kWh; default: sourced "
+                          "average). Example: --electricity-price 0.08"),
+        click.option("--service-life", type=LIFE,
+                     help="Years an owned device is amortised over (default 5). Example: --service-life 4"),
+        click.option("--calibration", type=click.Path(exists=True, dir_okay=False),
+                     help="Calibration TOML replacing the shipped fitted constants (also: "
+                          "COSTMODEL_CALIBRATION). Example: --calibration my_fit.toml"),
     ]
     for option in reversed(options):
         command = option(command)

@@ -6,7 +6,9 @@ import click
 
 from . import format as fmt
 from .options import command, emit_json, footprint_options, hardware_option, json_option, profile_option
-from .types import COUNT, DTYPE, FRACTION, WHOLE
+from .types import COUNT, DTYPE, FRACTION, WHOLE, Whole
+
+METHODS = ("full", "lora", "qlora")  # costmodel.training.METHODS (a test checks they agree)
 
 
 @command()
@@ -28,6 +30,15 @@ from .types import COUNT, DTYPE, FRACTION, WHOLE
               help="ZeRO stage sharding optimizer(1)/gradients(2)/weights(3) over data parallelism.")
 @click.option("--recompute", type=click.Choice(["none", "selective", "full"]), default="selective",
               show_default=True, help="Activation recomputation policy.")
+@click.option("--method", type=click.Choice(METHODS), default="full", show_default=True,
+              help="full fine-tuning or pre-training; lora or qlora train adapters on frozen weights.")
+@click.option("--lora-rank", type=Whole(limit=1e5), default=8, show_default=True,
+              help="Adapter rank for --method lora/qlora (on the query and value projections).")
+@click.option("--trainable-params", type=COUNT,
+              help="Adapter parameters, replacing the ones --lora-rank gives. Example: 20M")
+@click.option("--teacher", metavar="ID|COUNT",
+              help="Distillation teacher (catalog id or parameter count) run forward on every token. "
+                   "Example: --teacher llama-2-70b")
 @footprint_options
 @json_option
 @profile_option

@@ -47,16 +47,19 @@ class Count(DomainType):
 
 class Quantity(DomainType):
     """A quantity of one kind of ``costmodel.units`` (``"$2.50/h"``, ``"400 W"``) -> a float
-    in that kind's canonical unit; a bare number is taken to be in ``unit``, which is the
-    canonical unit (the metavar shows it)."""
+    in that kind's canonical unit. A bare number is taken to be in ``unit`` (the metavar shows
+    it): the canonical unit, or with ``bare=True`` any unit of the kind (``--service-life 5``
+    is 5 years)."""
 
     name = "quantity"
 
-    def __init__(self, kind: str, unit: str, *, allow_zero: bool = False):
-        self.kind, self.unit, self.allow_zero = kind, unit, allow_zero
+    def __init__(self, kind: str, unit: str, *, allow_zero: bool = False, bare: bool = False):
+        self.kind, self.unit, self.allow_zero, self.bare = kind, unit, allow_zero, bare
         self.metavar = f"QUANTITY [{unit}]"
 
     def convert(self, value, param, ctx):
+        if self.bare and isinstance(value, str) and _is_number(value):
+            value = f"{value} {self.unit}"
         try:
             return units.parse_quantity(value, self.kind, _name(param), allow_zero=self.allow_zero)
         except UnitError as exc:
@@ -178,6 +181,14 @@ class Values(DomainType):
             out.append(int(v) if float(v).is_integer() else v)
             v = v * s if op == "x" else v + s
         return out
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
 
 
 def _name(param) -> str:
