@@ -49,25 +49,26 @@ def infer(model, as_json, **options):
 
 
 def render(est) -> str:
-    m = est.memory
+    m, f = est.memory, est.footprint
     name = est.model or "the model"
-    r = lambda path, unit, how=fmt.number: fmt.ranged(est, path, unit, how)  # noqa: E731
-    money = lambda v: f"${v:.3g}" if v < 1 else f"${fmt.number(v)}"  # noqa: E731
+    r = lambda path, unit, style=fmt.plain: fmt.ranged(est, path, unit, style)  # noqa: E731
+    size = lambda q: fmt.size(q.to("B").magnitude)  # noqa: E731
     cost = ("- (no price; pass --price)" if est.cost is None else
-            f"{r('cost', 'USD', money)} per request, "
-            + (f"{r('cost_per_million_tokens', 'USD', money)} per million output tokens"
+            f"{r('cost', 'USD', fmt.money)} per request, "
+            + (f"{r('cost_per_million_tokens', 'USD', fmt.money)} per million output tokens"
                if est.cost_per_million_tokens is not None else "no output tokens"))
+    co2e = r("footprint.co2e", "g", fmt.mass) + ("" if f.embodied_co2e is None else
+                                                 f", embodied {fmt.mass(f.embodied_co2e.to('g').magnitude)}")
     lines = [
         f"Serving {name} on {est.n_gpus} x {est.hardware} ({est.dtype} weights, {est.kv_dtype} KV), "
         f"batch {est.batch_size}, {est.prompt_tokens} in / {est.output_tokens} out; ranges in brackets",
-        f"  TTFT         {r('ttft', 'ms')} ms (prefill {est.bound['prefill']}-bound)",
-        f"  TPOT         {r('tpot', 'ms')} ms (decode {est.bound['decode']}-bound)",
-        f"  latency      {r('latency', 's')} s per request",
-        f"  throughput   {r('throughput', 'token/s')} output tokens/s",
-        f"  memory/GPU   {fmt.qty(est.memory_per_gpu, 'GiB')} (weights {fmt.qty(m.weights, 'GiB')}, "
-        f"KV cache {fmt.qty(m.kv_cache, 'GiB')}, workspace {fmt.qty(m.activations, 'GiB')}); "
-        f"max batch {est.max_batch_size:,}",
-        f"  energy       {r('energy', 'Wh')} Wh per request, {r('footprint.co2e', 'g')} g CO2e",
+        f"  TTFT         {r('ttft', 's', fmt.duration)} (prefill {est.bound['prefill']}-bound)",
+        f"  TPOT         {r('tpot', 's', fmt.duration)} (decode {est.bound['decode']}-bound)",
+        f"  latency      {r('latency', 's', fmt.duration)} per request",
+        f"  throughput   {r('throughput', 'token/s', lambda *v: fmt.plain(*v, unit='output tokens/s'))}",
+        f"  memory/GPU   {size(est.memory_per_gpu)} (weights {size(m.weights)}, KV cache {size(m.kv_cache)}, "
+        f"workspace {size(m.activations)}); max batch {est.max_batch_size:,}",
+        f"  energy       {r('energy', 'J', fmt.energy)} per request, {co2e} CO2e",
         f"  cost         {cost}",
     ]
     if not est.fits:
