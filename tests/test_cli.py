@@ -85,9 +85,11 @@ def test_hardware_show_reads_a_user_profile_directory(runner, write_profile):
 def test_models_list(runner):
     out = _ok(runner.invoke(main, ["models", "list"])).stdout
     gpt4 = next(line for line in out.splitlines() if line.startswith("gpt4 "))
-    assert gpt4.split() == ["gpt4", "moe-decoder", "1.8T", "280B", "13T", "estimate"]
+    assert gpt4.split() == ["gpt4", "moe-decoder", "1.8T", "280B", "13T", "-", "estimate"]
     assert next(line for line in out.splitlines() if line.startswith("gpt3-175b ")).split() == [
-        "gpt3-175b", "dense-decoder", "175B", "300B"]
+        "gpt3-175b", "dense-decoder", "175B", "-", "300B", "-"]
+    assert next(line for line in out.splitlines() if line.startswith("resnet-50 ")).split() == [
+        "resnet-50", "cnn", "25.6M", "-", "-", "115M"]
 
 
 def test_models_list_json(runner):
@@ -326,8 +328,8 @@ def test_sweep_errors_are_one_line(runner, args, message):
 
 
 @pytest.mark.parametrize("args, header", [
-    (["hardware", "list", "--csv"], "id,kind,year,memory GiB,bandwidth TB/s,dense TFLOP/s,TDP W,USD/h"),
-    (["models", "list", "--csv"], "id,kind,params,active,training tokens,note"),
+    (["hardware", "list", "--csv"], "id,kind,year,memory GiB,bandwidth TB/s,dense TFLOP/s,dtype,TDP W,USD/h"),
+    (["models", "list", "--csv"], "id,kind,params,active,training tokens,training samples,note"),
     (["regions", "list", "--csv"], "id,name,gCO2e/kWh,year,PUE"),
 ])
 def test_list_tables_as_csv(runner, args, header):
