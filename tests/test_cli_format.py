@@ -87,3 +87,16 @@ def test_infer_summary_in_human_units(runner):
     assert lines["cost"] == "< $0.01 per request, $14.1 ($13.1-$16.4) per million output tokens"
 
 
+def test_compare_table_in_human_units(runner):
+    out = _ok(runner.invoke(main, ["compare", "--models", "gpt2,gpt3-175b"]))
+    gpt2 = next(line for line in out.splitlines() if line.startswith("gpt2 "))
+    assert "8.61 s (5.71-10.6)" in gpt2 and "9.96e-05" not in gpt2
+    assert "1.68 kWh" in gpt2 and "809 g" in gpt2 and "$16.8 ($11.2-$20.7)" in gpt2 and "7.8 ms" in gpt2
+    gpt3 = next(line for line in out.splitlines() if line.startswith("gpt3-175b "))
+    assert "13.7 days (9.07-16.8)" in gpt3 and "$2.31M ($1.53M-$2.84M)" in gpt3
+
+
+def test_optimal_table_in_human_units(runner):
+    out = _ok(runner.invoke(main, ["optimal", "--budget", "$1M"]))
+    row = next(line for line in out.splitlines() if line.startswith("compute-optimal"))
+    assert row.split()[6:9] == ["5.91", "days", "$1M"]  # a $1M budget spent: not '$1,000k'

@@ -55,6 +55,30 @@ def test_json_is_strict_and_null_is_never_the_string_none(runner, name):
     assert "None" not in set(_strings(data)) and "nan" not in set(_strings(data))
 
 
+def test_compare_rows_use_the_estimates_keys(runner):
+    rows = _json(runner, COMMANDS["compare"])["rows"]
+    train = costmodel.estimate_training("gpt2", tokens="2.48B", hardware="h100", n_gpus=1024).to_dict(ranges=True)
+    infer = costmodel.estimate_inference("gpt2", hardware="h100", prompt_tokens=512, output_tokens=256,
+                                         batch_size=8).to_dict(ranges=True)
+    own = {"model", "params", "estimate", "workload", "samples", "serve_gpus"}
+    assert set(rows[0]) - own <= set(train) | set(infer)
+    assert {"wall_time_days", "gpu_hours_h", "flops_FLOP", "cost_USD", "co2e_t", "energy_MWh", "ttft_ms",
+            "cost_per_million_tokens_USD", "wall_time_days_low", "cost_USD_high"} <= set(rows[0])
+    assert rows[0]["wall_time_days"] == pytest.approx(train["wall_time_days"], rel=1e-12)
+    assert rows[1]["cost_per_million_tokens_USD"] is None  # resnet-50 generates no tokens: null
+
+
+def test_planning_rows_use_the_same_keys(runner):
+    train = set(costmodel.estimate_training("gpt2", tokens="1B", hardware="h100", n_gpus=8).to_dict())
+    optimal = _json(runner, COMMANDS["optimal"])["rows"]
+    assert set(optimal[0]) - {"choice", "loss", "budget_used", "lifetime_flops_FLOP", "serving_cost_USD"} <= train
+    assert "wall_time_days" in optimal[0] and "cost_USD" in optimal[0]
+    sizes = _json(runner, COMMANDS["compare-sizes"])["rows"]
+    assert set(sizes[0]) - {"tokens_per_param", "loss", "serve_gpus", "best", "tpot_ms",
+                            "cost_per_million_tokens_USD"} <= train
+    assert sizes[0]["cost_USD"] is None  # epyc-9654 has no price: null, not "None"
+
+
 def test_sweep_json_keeps_every_digit_and_writes_null(runner):
     rows = _json(runner, COMMANDS["sweep infer"])["rows"]
     est = costmodel.estimate_inference("resnet-50", hardware="epyc-9654", prompt_tokens=512, output_tokens=256)
@@ -90,3 +114,7 @@ def test_list_csv_cells_hold_raw_numbers(runner):
     assert not [c for c in cells if suffixed.match(c)]
 
 
+def test_compare_csv_cells_are_raw(runner):
+    rows = _csv(runner, ["compare", "--models", "gpt2,resnet-50", "--csv"])
+    assert float(rows[0]["tokens"]) == 20 * 124e6
+    assert rows[1]["tokens"] == "" and rows[1]["cost_per_million_tokens_USD"] == ""
