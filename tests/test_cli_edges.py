@@ -57,6 +57,41 @@ def test_compare_refuses_a_model_without_a_workload(runner):
 
 # --- sweep ---------------------------------------------------------------------------------------
 
+def test_sweep_table_shows_every_swept_input(runner):
+    out = _ok(runner.invoke(main, ["sweep", "train", "--model", "gpt2", "--tokens", "1B", "--hardware", "h100",
+                                   "--gpus", "8", "--region", "us,france", "--recompute", "none,full"])).stdout
+    header, _, *rows = out.splitlines()
+    assert header.split()[:6] == ["model", "hardware", "dtype", "recompute", "region", "n_gpus"]
+    assert [r.split()[3:5] for r in rows] == [["none", "us"], ["none", "france"], ["full", "us"],
+                                              ["full", "france"]]
+
+
+def test_sweep_infer_table_shows_swept_prices(runner):
+    out = _ok(runner.invoke(main, ["sweep", "infer", "--model", "llama-2-7b", "--hardware", "h100",
+                                   "--price", "2,4"])).stdout
+    assert out.splitlines()[0].split()[3] == "price_per_gpu_hour"
+
+
+def test_a_range_past_the_limit_is_refused_not_cut(runner, monkeypatch):
+    monkeypatch.setattr(costmodel, "sweep_training", lambda **kw: pytest.fail("the sweep ran"))
+    err = _fails(runner.invoke(main, ["sweep", "train", "--model", "gpt2", "--tokens", "1B", "--hardware", "h100",
+                                      "--gpus", "1..1e15"]))
+    assert err.startswith("Error: --gpus: the range '1..1e15' has 1,000,000,000,000,000 values, more than the "
+                          "5,000,000 a range may have")
+
+
+def test_a_range_at_the_limit_is_whole():
+    from costmodel.cli.types import LIMIT, Values
+
+    values = Values().convert(f"1..{LIMIT}", None, None)
+    assert len(values) == LIMIT and values[-1] == LIMIT
+
+
+def test_csv_to_stdout_and_json_are_refused(runner):
+    err = _fails(runner.invoke(main, ["sweep", "train", "--model", "gpt2", "--tokens", "1B", "--hardware", "h100",
+                                      "--csv", "-", "--json"]))
+    assert "Error: --csv: '-' writes the CSV to stdout, where --json writes JSON; choose one" in err
+
 
 # --- compare-sizes and optimal ---------------------------------------------------------------
 
@@ -109,4 +144,43 @@ def test_optimal_with_a_free_price_is_one_line(runner):
 
 # --- nothing on stdout before an error ----------------------------------------------------------
 
+@pytest.mark.parametrize("args, option", [
+    (["sweep", "train", "--model", "gpt2", "--tokens", "1B", "--hardware", "h100", "--csv", "{missing}/x.csv"],
+     "--csv"),
+    (["sweep", "train", "--model", "gpt2", "--tokens", "1B", "--hardware", "h100", "--parquet",
+      "{missing}/x.parquet"], "--parquet"),
+    (["sweep", "infer", "--model", "gpt2", "--hardware", "h100", "--csv", "{tmp}"], "--csv"),
+    (["plot", "training", "--out", "{missing}/x.png"], "--out"),
+    (["plot", "sweep", "{table}", "--x", "n_gpus", "--y", "mfu", "--out", "{missing}/x.png"], "--out"),
+])
+def test_an_output_into_a_missing_folder_fails_before_any_work(runner, tmp_path, monkeypatch, args, option):
+    (tmp_path / "t.csv").write_text("n_gpus,mfu\n8,0.4\n")
+    for name in ("sweep_training", "sweep_inference"):
+        monkeypatch.setattr(costmodel, name, lambda **kw: pytest.fail("the sweep ran"))
+    names = {"missing": str(tmp_path / "missing"), "tmp": str(tmp_path), "table": str(tmp_path / "t.csv")}
+    err = _fails(runner.invoke(main, [a.format(**names) for a in args]))
+    assert err.startswith(f"Error: {option}: ")
+    assert "does not exist" in err or "is a folder" in err
 
+
+@pytest.mark.parametrize("content, message", [
+    (b"", "is not a CSV table (it is empty)"),
+    (b"\x7fELF\x02\x01\x01\x00\xd0\xff\xfe", "is not a CSV table (it is not text in CSV form)"),
+    (b"n_gpus,mfu\n", "has a header but no rows"),
+])
+def test_plot_sweep_on_a_file_that_is_no_table_is_one_line(runner, tmp_path, content, message):
+    table = tmp_path / "t.csv"
+    table.write_bytes(content)
+    err = _fails(runner.invoke(main, ["plot", "sweep", str(table), "--x", "n_gpus", "--y", "mfu", "--out",
+                                      str(tmp_path / "x.png")]))
+    assert err.startswith(f"Error: '{table}' {message}")
+
+
+def test_plot_sweep_refuses_a_log_axis_of_names(runner, tmp_path):
+    pytest.importorskip("matplotlib")
+    table = tmp_path / "t.csv"
+    table.write_text("hardware,wall_time_days\na100,2\nh100,1\n")
+    args = ["plot", "sweep", str(table), "--x", "hardware", "--y", "wall_time_days", "--out", str(tmp_path / "x.png")]
+    err = _fails(runner.invoke(main, args))
+    assert err.startswith("Error: --xscale: a log axis needs numbers, and 'hardware' holds names; use 'linear'")
+    assert _ok(runner.invoke(main, [*args, "--xscale", "linear"])).stdout == f"wrote {tmp_path / 'x.png'}\n"

@@ -96,6 +96,17 @@ def test_compare_table_in_human_units(runner):
     assert "13.7 days (9.07-16.8)" in gpt3 and "$2.31M ($1.53M-$2.84M)" in gpt3
 
 
+def test_sweep_table_in_human_units(runner):
+    out = _ok(runner.invoke(main, ["sweep", "train", "--model", "gpt2", "--tokens", "1B", "--hardware", "h100",
+                                   "--gpus", "8,64"]))
+    header, _, first, second = out.splitlines()
+    assert header.split() == ["model", "hardware", "dtype", "n_gpus", "params", "tokens", "mfu", "wall_time",
+                              "gpu_hours_h", "memory_per_gpu", "fits", "energy", "co2e", "cost"]
+    assert first.split()[3:] == ["8", "124M", "1B", "0.228", "7.4", "min", "0.987", "543", "MiB", "True", "679", "Wh",
+                                 "326", "g", "$6.79"]
+    assert second.split()[7:9] == ["55.5", "s"]
+
+
 def test_optimal_table_in_human_units(runner):
     out = _ok(runner.invoke(main, ["optimal", "--budget", "$1M"]))
     row = next(line for line in out.splitlines() if line.startswith("compute-optimal"))

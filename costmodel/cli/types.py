@@ -9,6 +9,7 @@ the option, and ``--help`` shows a metavar that says what to write (``COUNT``,
 
 from __future__ import annotations
 
+import math
 import re
 
 import click
@@ -16,8 +17,8 @@ import click
 from costmodel import units
 from costmodel.errors import CostModelError, UnitError
 
-__all__ = ["DomainType", "Count", "Quantity", "Whole", "Parsed", "Precision", "Budget", "Values", "COUNT", "WHOLE",
-           "FRACTION", "PUE", "DTYPE", "BUDGET"]
+__all__ = ["DomainType", "Count", "Quantity", "Whole", "Parsed", "Precision", "Budget", "OutputFile", "Values",
+           "COUNT", "WHOLE", "FRACTION", "PUE", "DTYPE", "BUDGET"]
 
 
 class DomainType(click.ParamType):
@@ -137,6 +138,36 @@ class Budget(DomainType):
         return units.quantity(number, kind)
 
 
+class OutputFile(DomainType):
+    """A file to write (``-`` for stdout where ``stdout`` is allowed), checked before any work:
+    its folder exists and is writable, it is not a folder, and its name ends in one of
+    ``suffixes`` when they are given."""
+
+    name = "output file"
+    metavar = "FILE"
+
+    def __init__(self, suffixes: tuple[str, ...] = (), *, stdout: bool = False):
+        self.suffixes, self.stdout = suffixes, stdout
+
+    def convert(self, value, param, ctx):
+        import os
+
+        if value == "-" and self.stdout:
+            return value
+        if self.suffixes and not value.lower().endswith(self.suffixes):
+            *rest, last = self.suffixes
+            names = f"{', '.join(rest)} or {last}" if rest else last
+            self.fail(f"expected a {names} file name, got {value!r}", param, ctx)
+        folder = os.path.dirname(os.path.abspath(value))
+        if os.path.isdir(value):
+            self.fail(f"{value!r} is a folder; give a file name in it", param, ctx)
+        if not os.path.isdir(folder):
+            self.fail(f"the folder {os.path.dirname(value) or folder!r} does not exist", param, ctx)
+        if not os.access(folder, os.W_OK):
+            self.fail(f"the folder {os.path.dirname(value) or folder!r} is not writable", param, ctx)
+        return value
+
+
 _RANGE = re.compile(r"^\s*([^.]+?)\s*\.\.\s*([^x+]+?)\s*(?:([x+])\s*(.+?))?\s*$")
 LIMIT = 5_000_000  # values one range may produce
 
@@ -163,6 +194,8 @@ class Values(DomainType):
                 out.append(part.strip())
         if not out:
             self.fail("no values given", param, ctx)
+        if len(out) > LIMIT:
+            self.fail(f"{len(out):,} values, more than the {LIMIT:,} one option may have", param, ctx)
         return out
 
     def _range(self, part: str, match: re.Match[str], param: click.Parameter | None,
@@ -175,9 +208,13 @@ class Values(DomainType):
             self.fail(f"could not read the range {part!r}; use e.g. 1..256x2 or 128..1024+128", param, ctx)
         if (op == "x" and s <= 1) or (op != "x" and s <= 0) or b < a or (a <= 0 and op == "x"):
             self.fail(f"the range {part!r} never reaches its end; use e.g. 1..256x2", param, ctx)
+        n = math.floor((math.log(b / a) / math.log(s) if op == "x" else (b - a) / s) + 1e-9) + 1
+        if n > LIMIT:
+            self.fail(f"the range {part!r} has {n:,} values, more than the {LIMIT:,} a range may have; "
+                      "use a larger step, e.g. 1..1e15x2", param, ctx)
         out: list[int | float] = []
         v = a
-        while v <= b * (1 + 1e-12) and len(out) <= LIMIT:
+        while v <= b * (1 + 1e-12):
             out.append(int(v) if float(v).is_integer() else v)
             v = v * s if op == "x" else v + s
         return out
