@@ -66,7 +66,7 @@ def check_layout(layout: TrainingLayout) -> TrainingLayout:
     if np.any(bad):
         i = int(np.argmax(np.ravel(bad)))
         d, n = (float(np.ravel(np.broadcast_to(a, bad.shape))[i]) for a in (degree, layout.n_gpus))
-        raise InputError(f"the parallel degree tp x pp = {d:.0f} exceeds {{n_gpus}} = {n:.0f}", argument="tp")
+        raise InputError(f"the parallel degree {{tp}} x {{pp}} = {d:.0f} exceeds {{n_gpus}} = {n:.0f}", argument="tp")
     return layout
 
 

@@ -54,6 +54,28 @@ def test_compare_refuses_a_model_without_a_workload(runner):
 
 # --- messages name the CLI's flags ------------------------------------------------------------
 
+@pytest.mark.parametrize("args, message", [
+    (["train", "gpt2", "--hardware", "h100", "--gpus", "8"], "--tokens: required when the model has no reported"),
+    (["train", "gpt2", "--hardware", "h100", "--gpus", "8", "--samples", "1M"], "give --tokens for language models"),
+    (["train", "resnet-50", "--hardware", "h100", "--gpus", "8", "--method", "lora"], "a token count (--tokens)"),
+    (["train", "gpt2", "--tokens", "1B", "--hardware", "h100", "--gpus", "8", "--pp", "16"],
+     "the parallel degree --tp x --pp = 16 exceeds --gpus = 8"),
+    (["train", "gpt2", "--tokens", "1B", "--hardware", "h100", "--gpus", "8", "--method", "lora",
+      "--trainable-params", "1T"], "--trainable-params: must not exceed --params"),
+    (["infer", "llama-2-70b", "--hardware", "h100", "--batch", "64", "--strict"], "use --gpus >= 2"),
+    (["infer", "llama-2-7b", "--hardware", "h100", "--prompt", "0", "--output", "0"], "--prompt: a request needs"),
+    (["optimal", "--budget", "$1M", "--unique-tokens", "1T", "--inference-tokens", "1T"], "drop --unique-tokens"),
+    (["optimal", "--budget", "$1M", "--hardware", "epyc-9654"], "no published price; pass --price or"),
+    (["compare-sizes", "--sizes", "1B"], "give exactly one of --budget (every size spends it) or --tokens"),
+    (["sweep", "train", "--model", "gpt2", "--hardware", "h100"], "--tokens: required"),
+    (["sweep", "infer", "--hardware", "h100"], "--model: give --model (catalog ids) or --params"),
+])
+def test_messages_spell_the_commands_flags(runner, args, message):
+    err = _fails(runner.invoke(main, args))
+    assert message in err
+    # no API keyword where the command has a flag: neither `name=` nor a snake_case name
+    assert not re.search(r"\b[a-z]+=|\b[a-z]+_[a-z_]+\b", err.split(" (see ")[0]), err
+
 
 # --- sweep ---------------------------------------------------------------------------------------
 
