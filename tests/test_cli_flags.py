@@ -113,3 +113,18 @@ def test_calibration_file_from_the_cli(runner, tmp_path):
     assert half["mfu"] == pytest.approx(_json(runner, GPT2)["mfu"] / 2, rel=1e-5)
     missing = runner.invoke(main, [*GPT2, "--calibration", str(tmp_path / "nope.toml")])
     assert missing.exit_code == 2 and missing.stderr.startswith("Error: --calibration: File ") and missing.stdout == ""
+
+
+@pytest.mark.parametrize("value, message", [("0", "expected a value more than zero, got '0'"),
+                                            ("nan", "expected a finite number, got 'nan'"),
+                                            ("5 GB", "expected a duration such as '30 days', got '5 GB'")])
+def test_a_bad_service_life_is_reported_as_written(runner, value, message):
+    result = runner.invoke(main, [*GPT2, "--cost-basis", "owned", "--service-life", value])
+    assert result.exit_code == 2 and result.stdout == ""
+    assert result.stderr.startswith(f"Error: --service-life: {message}")  # not '0 year'
+
+
+@pytest.mark.parametrize("command", [GPT2, ["infer", "gpt2", "--hardware", "h100"]])
+def test_owned_without_a_purchase_price_points_at_the_flag(runner, command):
+    out = runner.invoke(main, [*command, "--cost-basis", "owned"]).stdout
+    assert "- (no purchase price for this device; pass --purchase-price)" in out

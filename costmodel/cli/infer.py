@@ -53,7 +53,7 @@ def render(est) -> str:
     name = est.model or "the model"
     r = lambda path, unit, style=fmt.plain: fmt.ranged(est, path, unit, style)  # noqa: E731
     size = lambda q: fmt.size(q.to("B").magnitude)  # noqa: E731
-    cost = ("- (no price; pass --price)" if est.cost is None else
+    cost = (f"- ({_no_price(f.cost_basis)})" if est.cost is None else
             f"{r('cost', 'USD', fmt.money)} per request, "
             + (f"{r('cost_per_million_tokens', 'USD', fmt.money)} per million output tokens"
                if est.cost_per_million_tokens is not None else "no output tokens"))
@@ -78,3 +78,9 @@ def render(est) -> str:
     lines.append("Assumptions:")
     lines += [f"  {k}: {v}" for k, v in est.assumptions.items()]
     return "\n".join(lines)
+
+
+def _no_price(cost_basis: str) -> str:
+    if cost_basis == "owned":
+        return "no purchase price for this device; pass --purchase-price"
+    return "no price for this device; pass --price"

@@ -67,7 +67,7 @@ def render(est) -> str:
     m, f = est.memory, est.footprint
     r = lambda path, unit, style=fmt.plain: fmt.ranged(est, path, unit, style)  # noqa: E731
     size = lambda q: fmt.size(q.to("B").magnitude)  # noqa: E731
-    cost = ("- (no price for this device; pass --price)" if est.cost is None
+    cost = (f"- ({_no_price(f.cost_basis)})" if est.cost is None
             else f"{r('cost', 'USD', fmt.money)} ({f.cost_basis})")
     co2e = r("co2e", "g", fmt.mass) + ("" if f.embodied_co2e is None else
                                        f", embodied {fmt.mass(f.embodied_co2e.to('g').magnitude)}")
@@ -93,3 +93,9 @@ def render(est) -> str:
     lines.append("Assumptions:")
     lines += [f"  {k}: {v}" for k, v in est.assumptions.items()]
     return "\n".join(lines)
+
+
+def _no_price(cost_basis: str) -> str:
+    if cost_basis == "owned":
+        return "no purchase price for this device; pass --purchase-price"
+    return "no price for this device; pass --price"

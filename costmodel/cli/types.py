@@ -59,12 +59,18 @@ class Quantity(DomainType):
         self.metavar = f"QUANTITY [{unit}]"
 
     def convert(self, value, param, ctx):
-        if self.bare and isinstance(value, str) and _is_number(value):
-            value = f"{value} {self.unit}"
+        bare = self.bare and isinstance(value, str) and _is_number(value)
         try:
-            return units.parse_quantity(value, self.kind, _name(param), allow_zero=self.allow_zero)
+            return units.parse_quantity(f"{value} {self.unit}" if bare else value, self.kind, _name(param),
+                                        allow_zero=self.allow_zero)
         except UnitError as exc:
-            self.fail(exc.message, param, ctx)
+            message = exc.message
+        if bare:  # say what was wrong with the value as written ('0', not '0 year')
+            try:
+                units.parse_quantity(value, self.kind, _name(param), allow_zero=self.allow_zero)
+            except UnitError as exc:
+                message = exc.message
+        self.fail(message, param, ctx)
 
 
 class Whole(DomainType):
