@@ -159,11 +159,12 @@ def series_columns(df, x: str, hue: str | None = None) -> list[str]:
 def _check_axis(df, column: str, scale: str, argument: str) -> None:
     if scale not in ("log", "linear"):
         raise InputError(f"expected 'log' or 'linear', got {scale!r}", argument=argument)
-    numeric = df[column].dtype.kind in "iuf"
-    if not numeric and argument == "yscale":
+    kind = df[column].dtype.kind
+    if kind not in "iufb" and argument == "yscale":
         raise InputError(f"{column!r} holds names, not numbers; choose a numeric column", argument="y")
-    if scale == "log" and not numeric:
-        raise InputError(f"a log axis needs numbers, and {column!r} holds names; use 'linear'", argument=argument)
+    if scale == "log" and kind not in "iuf":
+        what = "true/false values" if kind == "b" else "names"
+        raise InputError(f"a log axis needs numbers, and {column!r} holds {what}; use 'linear'", argument=argument)
     if scale == "log" and not (df[column] > 0).any():
         raise InputError(f"a log axis needs positive numbers, and {column!r} has none; use 'linear'",
                          argument=argument)

@@ -190,6 +190,7 @@ def test_sweep_plot_reads_units_from_column_names_without_attrs(tmp_path):
     (dict(x="n_gpus", y="hardware", yscale="linear"), "y", "'hardware' holds names, not numbers"),
     (dict(x="n_gpus", y="memory_activations_GiB"), "yscale", "a log axis needs positive numbers"),
     (dict(x="n_gpus", y="mfu", xscale="loglog"), "xscale", "expected 'log' or 'linear'"),
+    (dict(x="n_gpus", y="fits"), "yscale", "a log axis needs numbers, and 'fits' holds true/false values"),
 ])
 def test_sweep_plot_refuses_an_axis_it_cannot_draw(kwargs, argument, message):
     df = costmodel.sweep_training(params="1B", tokens="1B", hardware=["a100-sxm4-80gb", "h100"], n_gpus=[8, 64])
@@ -198,6 +199,7 @@ def test_sweep_plot_refuses_an_axis_it_cannot_draw(kwargs, argument, message):
     assert err.value.argument == argument
     fig = plot_sweep(df, "hardware", "wall_time_days", xscale="linear")
     assert fig.axes[0].get_xscale() == "linear"
+    assert list(plot_sweep(df, "n_gpus", "fits", yscale="linear").axes[0].get_lines()[0].get_ydata()) == [True, True]
 
 
 def test_sweep_plot_of_an_empty_table_is_refused():
