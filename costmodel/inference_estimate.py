@@ -253,7 +253,7 @@ def estimate_inference(model: str | ModelSpec | None = None, *, params: CountLik
     c = values.capacity
     if strict and not c.fits:
         raise InputError(f"{r.batch:.0f} requests need {(c.weights + c.kv_cache + c.activations) / 2**30:.1f} GiB "
-                         f"per device, more than {hw.id}'s {hw.number('memory') / 2**30:.0f} GiB; use n_gpus >= "
+                         f"per device, more than {hw.id}'s {hw.number('memory') / 2**30:.0f} GiB; use {{n_gpus}} >= "
                          f"{c.min_gpus:.0f} or a smaller dtype", argument="batch_size")
     return InferenceEstimate(
         model=spec.id if spec else None, hardware=hw.id, n_gpus=int(r.n), dtype=dt, kv_dtype=kv,

@@ -89,11 +89,11 @@ def check_layout(layout: TrainingLayout, heads: FloatArray = 0.0) -> TrainingLay
     bad = degree > layout.n_gpus
     if np.any(bad):
         d, n = _first(bad, degree, layout.n_gpus)
-        raise InputError(f"the parallel degree tp x pp = {d:.0f} exceeds {{n_gpus}} = {n:.0f}", argument="tp")
+        raise InputError(f"the parallel degree {{tp}} x {{pp}} = {d:.0f} exceeds {{n_gpus}} = {n:.0f}", argument="tp")
     bad = np.fmod(layout.n_gpus, degree) != 0
     if np.any(bad):
         d, n = _first(bad, degree, layout.n_gpus)
-        raise InputError(f"the parallel degree tp x pp = {d:.0f} does not divide {{n_gpus}} = {n:.0f}: the "
+        raise InputError(f"the parallel degree {{tp}} x {{pp}} = {d:.0f} does not divide {{n_gpus}} = {n:.0f}: the "
                          "data-parallel degree must be a whole number", argument="tp")
     bad = (heads > 0) & (np.fmod(heads, tp) != 0)
     if np.any(bad):

@@ -269,5 +269,5 @@ def resolve_counts(spec: ModelSpec | None, params: CountLike | None,
     else:
         active = n if params is not None or spec is None else float(spec.active_params.magnitude)
     if active > n:
-        raise InputError(f"must not exceed params ({active:.4g} > {n:.4g})", argument="active_params")
+        raise InputError(f"must not exceed {{params}} ({active:.4g} > {n:.4g})", argument="active_params")
     return n, active

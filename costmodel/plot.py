@@ -14,10 +14,9 @@ import numpy as np
 
 from .errors import InputError, suggest
 
-__all__ = ["plot_training", "plot_inference", "plot_sweep", "LANGUAGE_MODELS"]
+__all__ = ["plot_training", "plot_inference", "plot_sweep", "series_columns", "column_unit", "LANGUAGE_MODELS"]
 
 LANGUAGE_MODELS = ("gpt2", "gpt2-xl", "gpt-j-6b", "llama-2-7b", "llama-2-70b", "gpt3-175b", "llama-3.1-405b", "gpt4")
-CHINCHILLA_TOKENS_PER_PARAM = 20.0  # Hoffmann et al. 2022
 BATCH_SIZES = tuple(2 ** i for i in range(10))  # 1 to 512
 
 
@@ -42,20 +41,23 @@ def plot_training(models=LANGUAGE_MODELS, hardware=("a100-sxm4-80gb", "h100-sxm5
                   region=None, ax=None):
     """Training cost and energy against parameter count, log-log, one series per device.
 
-    Models without reported training tokens get 20 tokens per parameter (Hoffmann et al. 2022).
+    Each model trains on its default data (:func:`costmodel.planning.default_workload`): the
+    catalog's tokens or samples, or 20 tokens per parameter (Hoffmann et al. 2022) for a
+    language model with none reported.
     ``ax``: None for a new figure, or two Axes (cost, energy) to draw into.
     """
     import pandas as pd
 
     from .models import get_model
+    from .planning import default_workload
     from .sweep import sweep_training
 
     fig, (ax_cost, ax_energy), new = _axes(ax, 2, (12, 5))
     specs = [get_model(m) for m in models]
+    workloads = [default_workload(s)[0] for s in specs]
     for hw in hardware:
-        rows = [sweep_training(model=s.id, hardware=hw, n_gpus=n_gpus, region=region,
-                               tokens=None if s.training_tokens is not None
-                               else CHINCHILLA_TOKENS_PER_PARAM * s.params.magnitude) for s in specs]
+        rows = [sweep_training(model=s.id, hardware=hw, n_gpus=n_gpus, region=region, **data)
+                for s, data in zip(specs, workloads)]
         df = pd.concat(rows, ignore_index=True).sort_values("params")
         ax_cost.plot(df.params, df.cost_USD, marker="o", label=df.hardware.iloc[0])
         ax_energy.plot(df.params, df.energy_MWh, marker="o", label=df.hardware.iloc[0])
@@ -111,8 +113,68 @@ def plot_inference(model="llama-2-70b", hardware=("a100-sxm4-80gb", "h100-sxm5-8
     return fig
 
 
-def plot_sweep(df, x: str, y: str, hue: str | None = None, logx: bool = True, logy: bool = True, ax=None):
-    """Any sweep table: ``y`` against ``x``, one series per value of ``hue``.
+# The unit a column suffix names (``wall_time_days`` -> day), for tables read back from CSV
+# without ``df.attrs["units"]``; longer suffixes first.
+SUFFIX_UNITS = (("_tok_s", "token/s"), ("_FLOP", "FLOP"), ("_days", "day"), ("_GiB", "GiB"), ("_MWh", "MWh"),
+                ("_USD", "USD"), ("_Wh", "Wh"), ("_ms", "ms"), ("_h", "hour"), ("_t", "tonne"), ("_g", "g"),
+                ("_s", "s"), ("_W", "W"))
+# Columns a sweep computes (with the outputs and their _low/_high): never a series of their own.
+DERIVED = ("tp", "fits", "max_batch_size", "min_gpus", "bound_prefill", "bound_decode", "best")
+
+
+def column_unit(df, column: str) -> str:
+    """A column's unit: ``df.attrs["units"]``, else the one its name's suffix names ('' if none)."""
+    units = df.attrs.get("units", {})
+    if column in units:
+        return units[column]
+    name = column.removesuffix("_low").removesuffix("_high")
+    return next((unit for suffix, unit in SUFFIX_UNITS if name.endswith(suffix)), "")
+
+
+def _outputs() -> set[str]:
+    from .results import inference, training
+
+    keys = {o.key for o in (*training.OUTPUTS, *inference.OUTPUTS)} - {"params", "active_params", "tokens"}
+    return keys | {f"{k}_{end}" for k in keys for end in ("low", "high")} | set(DERIVED)
+
+
+def series_columns(df, x: str, hue: str | None = None) -> list[str]:
+    """The columns whose combinations make one line each: ``hue`` and every other input that
+    varies, leaving out ``x``, the outputs, an input that only relabels ``x`` (``model`` when x
+    is ``params``) and one that follows from the columns already kept (``dtype`` from
+    ``hardware``)."""
+    outputs = _outputs()
+    candidates = [hue] if hue else []
+    candidates += [c for c in df.columns if c not in outputs and c not in (x, hue) and df[c].nunique() > 1]
+    kept: list[str] = []
+    for c in candidates:
+        pair = df[[x, c]].astype(str)
+        relabels_x = pair.groupby(x)[c].nunique().max() == 1 and pair.groupby(c)[x].nunique().max() == 1
+        follows = bool(kept) and df[[*kept, c]].astype(str).groupby(kept)[c].nunique().max() == 1
+        if c == hue or not (relabels_x or follows):
+            kept.append(c)
+    return kept
+
+
+def _check_axis(df, column: str, scale: str, argument: str) -> None:
+    if scale not in ("log", "linear"):
+        raise InputError(f"expected 'log' or 'linear', got {scale!r}", argument=argument)
+    kind = df[column].dtype.kind
+    if kind not in "iufb" and argument == "yscale":
+        raise InputError(f"{column!r} holds names, not numbers; choose a numeric column", argument="y")
+    if scale == "log" and kind not in "iuf":
+        what = "true/false values" if kind == "b" else "names"
+        raise InputError(f"a log axis needs numbers, and {column!r} holds {what}; use 'linear'", argument=argument)
+    if scale == "log" and not (df[column] > 0).any():
+        raise InputError(f"a log axis needs positive numbers, and {column!r} has none; use 'linear'",
+                         argument=argument)
+
+
+def plot_sweep(df, x: str, y: str, hue: str | None = None, xscale: str = "log", yscale: str = "log", ax=None):
+    """Any sweep table: ``y`` against ``x``, one line per combination of the inputs that vary
+    other than ``x`` (:func:`series_columns`; ``hue`` first), on ``xscale`` and ``yscale``
+    axes (``"log"`` or ``"linear"``). Units come from ``df.attrs["units"]``, else from the
+    columns' suffixes (a table read back from CSV).
 
     ``ax``: None for a new figure, or the Axes to draw into.
     """
@@ -121,19 +183,23 @@ def plot_sweep(df, x: str, y: str, hue: str | None = None, logx: bool = True, lo
             close = suggest(col, map(str, df.columns), n=1)
             hint = f"; did you mean {close[0]!r}?" if close else ""
             raise InputError(f"{col!r} is not a column of the table{hint}", argument=argument)
-    units = df.attrs.get("units", {})
+    if df.empty:
+        raise InputError("the table has no rows", argument="df")
+    _check_axis(df, x, xscale, "xscale")
+    _check_axis(df, y, yscale, "yscale")
+    keys = series_columns(df, x, hue)
     fig, (ax,), _ = _axes(ax, 1, (7, 5))
-    groups = df.groupby(hue, observed=True, sort=False) if hue else [(None, df)]
+    groups = df.groupby(keys, observed=True, sort=False, dropna=False) if keys else [((), df)]
     for name, part in groups:
+        values = name if isinstance(name, tuple) else (name,)
+        label = ", ".join(str(v) if len(keys) == 1 else f"{k}={v}" for k, v in zip(keys, values)) or None
         part = part.sort_values(x)
-        ax.plot(part[x], part[y], marker="o", label=None if name is None else str(name))
-    ax.set_xlabel(f"{x} [{units.get(x) or '-'}]")
-    ax.set_ylabel(f"{y} [{units.get(y) or '-'}]")
-    if logx:
-        ax.set_xscale("log")
-    if logy:
-        ax.set_yscale("log")
+        ax.plot(part[x], part[y], marker="o", label=label)
+    ax.set_xlabel(f"{x} [{column_unit(df, x) or '-'}]")
+    ax.set_ylabel(f"{y} [{column_unit(df, y) or '-'}]")
+    ax.set_xscale(xscale)
+    ax.set_yscale(yscale)
     ax.grid(True, which="both", alpha=0.3)
-    if hue:
-        ax.legend(title=hue)
+    if keys:
+        ax.legend(title=", ".join(keys) if len(keys) == 1 else None)
     return fig

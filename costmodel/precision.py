@@ -40,7 +40,7 @@ from dataclasses import dataclass
 from .errors import InputError
 from .hardware import HardwareProfile, canonical_dtype, normalise
 
-__all__ = ["Precision", "SERVING_DTYPES", "resolve_precision", "resolve_kv", "Sparsity", "resolve_sparsity"]
+__all__ = ["Precision", "SERVING_DTYPES", "serving_name", "resolve_precision", "resolve_kv", "Sparsity", "resolve_sparsity"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,6 +59,13 @@ SERVING_DTYPES = {p.name: p for p in (
 )}
 _ALIASES = {"int8": "w8a16", "int4": "w4a16", "w8a8-int8": "w8a8", "awq": "w4a16", "gptq": "w4a16"}
 _KV_BYTES = {"fp32": 4.0, "tf32": 4.0, "bf16": 2.0, "fp16": 2.0, "fp8": 1.0}
+
+
+def serving_name(dtype: str) -> str | None:
+    """The serving format a name means (``"int4"`` -> ``"w4a16"``), or None if it names none."""
+    key = normalise(dtype) if isinstance(dtype, str) else ""
+    key = _ALIASES.get(key, key)
+    return key if key in SERVING_DTYPES else None
 
 
 def _sixteen_bit(hw: HardwareProfile) -> str:

@@ -193,7 +193,7 @@ def _method(spec: ModelSpec | None, n: float, fields: dict[str, float], method: 
         raise InputError("required for LoRA on a model without a catalogued shape, such as 20M",
                          argument="trainable_params")
     if trainable > n:
-        raise InputError(f"must not exceed params ({trainable:.4g} > {n:.4g})", argument="trainable_params")
+        raise InputError(f"must not exceed {{params}} ({trainable:.4g} > {n:.4g})", argument="trainable_params")
     return {"trainable": trainable, "method": float(core.METHODS.index(method)),
             "frozen_bytes": core.QLORA_BYTES_PER_PARAM if method == "qlora" else math.nan}
 

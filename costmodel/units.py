@@ -338,7 +338,13 @@ def _quantity_from_string(text: str, kind: str, name: str) -> float:
     return float(_convert(Quantity(number, units), kind, name, text))
 
 
+_NOT_FINITE = re.compile(r"^\s*([+-]?(?:nan|inf|infinity))\b\s*(.*?)\s*$", re.IGNORECASE)
+
+
 def _split_quantity(text: str, name: str, kind: str, given: str) -> tuple[float, str]:
+    special = _NOT_FINITE.match(text)
+    if special:  # "nan", "inf W": a number, refused later as not finite
+        return float(special[1]), special[2]
     match = _QUANTITY_RE.match(text)
     number, unit = match.groups() if match else (None, text)
     if number is None:

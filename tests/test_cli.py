@@ -85,9 +85,11 @@ def test_hardware_show_reads_a_user_profile_directory(runner, write_profile):
 def test_models_list(runner):
     out = _ok(runner.invoke(main, ["models", "list"])).stdout
     gpt4 = next(line for line in out.splitlines() if line.startswith("gpt4 "))
-    assert gpt4.split() == ["gpt4", "moe-decoder", "1.8T", "280B", "13T", "estimate"]
+    assert gpt4.split() == ["gpt4", "moe-decoder", "1.8T", "280B", "13T", "-", "estimate"]
     assert next(line for line in out.splitlines() if line.startswith("gpt3-175b ")).split() == [
-        "gpt3-175b", "dense-decoder", "175B", "300B"]
+        "gpt3-175b", "dense-decoder", "175B", "-", "300B", "-"]
+    assert next(line for line in out.splitlines() if line.startswith("resnet-50 ")).split() == [
+        "resnet-50", "cnn", "25.6M", "-", "-", "115M"]
 
 
 def test_models_list_json(runner):
@@ -250,20 +252,21 @@ def test_compare_covers_gpt2_to_gpt4_and_costs_grow_with_size(runner):
     assert [r["model"] for r in rows] == ["gpt2", "gpt2-xl", "gpt3-175b", "llama-2-70b", "llama-3.1-405b", "gpt4"]
     gpt3 = rows[2]
     # 6 N D + attention = 3.19e23 FLOP on the default 1024 x H100
-    assert gpt3["train_flops"] == pytest.approx(3.19e23, rel=0.02)
-    flops = [r["train_flops"] for r in rows]
+    assert gpt3["flops_FLOP"] == pytest.approx(3.19e23, rel=0.02)
+    flops = [r["flops_FLOP"] for r in rows]
     assert flops[0] < flops[1] < flops[2]
     serve = [r["serve_gpus"] for r in rows]
     assert serve[0] == 1 and serve[-1] >= 32  # a 1.8T-parameter model needs many 80 GiB devices
-    assert rows[0]["tokens_source"].startswith("20 x params")
+    assert rows[0]["workload"] == "20 tokens per parameter (Hoffmann et al. 2022)"
+    assert gpt3["workload"] == "catalog tokens"
 
 
 def test_compare_csv_and_table(runner):
     out = _ok(runner.invoke(main, ["compare", "--models", "gpt2,llama-2-7b", "--csv"])).stdout
     lines = out.strip().splitlines()
-    assert lines[0].startswith("model,params,tokens") and len(lines) == 3
+    assert lines[0].startswith("model,params,estimate,workload,samples,tokens,flops_FLOP") and len(lines) == 3
     table = _ok(runner.invoke(main, ["compare", "--models", "gpt2"])).stdout
-    assert "USD/M tok" in table and "Hoffmann" in table
+    assert "$/M output tokens" in table and "* 20 tokens per parameter (Hoffmann et al. 2022): gpt2" in table
 
 
 def test_readme_cli_section_matches_the_real_commands(runner):
@@ -326,8 +329,8 @@ def test_sweep_errors_are_one_line(runner, args, message):
 
 
 @pytest.mark.parametrize("args, header", [
-    (["hardware", "list", "--csv"], "id,kind,year,memory GiB,bandwidth TB/s,dense TFLOP/s,TDP W,USD/h"),
-    (["models", "list", "--csv"], "id,kind,params,active,training tokens,note"),
+    (["hardware", "list", "--csv"], "id,kind,year,memory GiB,bandwidth TB/s,dense TFLOP/s,dtype,TDP W,USD/h"),
+    (["models", "list", "--csv"], "id,kind,params,active,training tokens,training samples,note"),
     (["regions", "list", "--csv"], "id,name,gCO2e/kWh,year,PUE"),
 ])
 def test_list_tables_as_csv(runner, args, header):

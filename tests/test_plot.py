@@ -142,3 +142,68 @@ def test_the_wrong_number_of_axes_is_refused(plot, given, needed):
     with pytest.raises(costmodel.InputError, match=f"^ax: expected a sequence of {needed} Axes") as err:
         plot(ax=axes[0] if given == 1 else axes)
     assert err.value.argument == "ax"
+
+
+def test_sweep_plot_draws_one_line_per_combination_of_the_other_inputs():
+    df = costmodel.sweep_training(model=["gpt2-xl", "llama-2-7b"], tokens="1B", hardware=["a100-sxm4-80gb", "h100"],
+                                  n_gpus=[8, 64, 512])
+    ax = plot_sweep(df, "n_gpus", "wall_time_days").axes[0]
+    lines = ax.get_lines()
+    assert len(lines) == 4  # not one zig-zag through 12 points
+    assert [line.get_label() for line in lines] == [
+        "model=gpt2-xl, hardware=a100-sxm4-80gb", "model=gpt2-xl, hardware=h100-sxm5-80gb",
+        "model=llama-2-7b, hardware=a100-sxm4-80gb", "model=llama-2-7b, hardware=h100-sxm5-80gb"]
+    part = df[(df.model == "llama-2-7b") & (df.hardware == "h100-sxm5-80gb")]
+    assert list(lines[3].get_xdata()) == [8, 64, 512]
+    assert np.allclose(lines[3].get_ydata(), part.wall_time_days, rtol=1e-12, atol=0)
+    hued = plot_sweep(df, "n_gpus", "wall_time_days", hue="hardware").axes[0]
+    assert hued.get_lines()[0].get_label() == "hardware=a100-sxm4-80gb, model=gpt2-xl"  # hue first
+
+
+def test_an_input_that_only_relabels_x_makes_no_series():
+    from costmodel.plot import series_columns
+
+    df = costmodel.sweep_training(model=["gpt2-xl", "llama-2-7b", "gpt3-175b"], tokens="1B",
+                                  hardware=["a100-sxm4-80gb", "h100"], n_gpus=64)
+    assert series_columns(df, "params") == ["hardware"]  # model names the params; dtype follows hardware
+    ax = plot_sweep(df, "params", "cost_USD").axes[0]
+    assert [len(line.get_xdata()) for line in ax.get_lines()] == [3, 3]
+
+
+def test_sweep_plot_reads_units_from_column_names_without_attrs(tmp_path):
+    import pandas as pd
+
+    df = costmodel.sweep_training(model="llama-2-7b", hardware="h100", n_gpus=[8, 64])
+    df.to_csv(tmp_path / "t.csv", index=False)
+    back = pd.read_csv(tmp_path / "t.csv")
+    assert not back.attrs
+    ax = plot_sweep(back, "gpu_hours_h", "wall_time_days").axes[0]
+    assert (ax.get_xlabel(), ax.get_ylabel()) == ("gpu_hours_h [hour]", "wall_time_days [day]")
+    from costmodel.plot import column_unit
+
+    assert [column_unit(back, c) for c in ("cost_USD_high", "memory_per_gpu_GiB", "n_gpus", "flops_FLOP")] == [
+        "USD", "GiB", "", "FLOP"]
+
+
+@pytest.mark.parametrize("kwargs, argument, message", [
+    (dict(x="hardware", y="wall_time_days"), "xscale", "a log axis needs numbers, and 'hardware' holds names"),
+    (dict(x="n_gpus", y="hardware", yscale="linear"), "y", "'hardware' holds names, not numbers"),
+    (dict(x="n_gpus", y="host_energy_MWh"), "yscale", "a log axis needs positive numbers"),
+    (dict(x="n_gpus", y="mfu", xscale="loglog"), "xscale", "expected 'log' or 'linear'"),
+    (dict(x="n_gpus", y="fits"), "yscale", "a log axis needs numbers, and 'fits' holds true/false values"),
+])
+def test_sweep_plot_refuses_an_axis_it_cannot_draw(kwargs, argument, message):
+    df = costmodel.sweep_training(params="1B", tokens="1B", hardware=["a100-sxm4-80gb", "h100"], n_gpus=[8, 64],
+                                  host_power_per_gpu=0)  # host energy 0: nothing to draw on a log axis
+    with pytest.raises(costmodel.InputError, match=message) as err:
+        plot_sweep(df, **kwargs)
+    assert err.value.argument == argument
+    fig = plot_sweep(df, "hardware", "wall_time_days", xscale="linear")
+    assert fig.axes[0].get_xscale() == "linear"
+    assert list(plot_sweep(df, "n_gpus", "fits", yscale="linear").axes[0].get_lines()[0].get_ydata()) == [True, True]
+
+
+def test_sweep_plot_of_an_empty_table_is_refused():
+    df = costmodel.sweep_training(model="llama-2-7b", hardware="h100", n_gpus=[8, 64]).iloc[:0]
+    with pytest.raises(costmodel.InputError, match="the table has no rows"):
+        plot_sweep(df, "n_gpus", "wall_time_days")

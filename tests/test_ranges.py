@@ -119,8 +119,9 @@ def test_cli_prints_ranges_and_json_has_low_high():
     out = CliRunner().invoke(main, ["train", "llama-2-7b", "--hardware", "h100", "--gpus", "64"]).stdout
     line = next(l for l in out.splitlines() if "wall time" in l)
     est = estimate_training("llama-2-7b", hardware="h100", n_gpus=64)
-    lo, hi = (e.wall_time.to("day").magnitude for e in (est.low, est.high))
-    assert f"({fmt.number(lo)}-{fmt.number(hi)}) days" in line
+    typical, lo, hi = (e.wall_time.to("s").magnitude for e in (est, est.low, est.high))
+    assert line.endswith(f"wall time    {fmt.duration(typical, lo, hi)}")  # '64.2 days (42.6-78.8)'
+    assert line.endswith(" days (42.6-78.8)")
     data = json.loads(CliRunner().invoke(main, ["train", "llama-2-7b", "--hardware", "h100", "--gpus", "64",
                                                 "--json"]).stdout)
     assert data["gpu_hours_h_low"] < data["gpu_hours_h"] < data["gpu_hours_h_high"]

@@ -79,7 +79,8 @@ def test_compare_sizes_shows_where_parameters_stop_paying():
     assert np.allclose(df.tokens * df.params * 6, 1e24)
     best = df.loss.idxmin()
     assert df.params[best] == 1e11  # the compute-optimal size at 1e24 is about 96B
-    assert df.usd_per_million_tokens.is_monotonic_increasing
+    assert df.cost_per_million_tokens_USD.is_monotonic_increasing
+    assert list(df.best) == [False, False, True, False]
 
 
 def test_lora_costs_less_than_full_fine_tuning():
@@ -152,3 +153,73 @@ def test_distillation_reports_the_student_and_holds_the_teacher_in_memory():
     extra = 70e9 * 2 / 64 / 2**30  # bf16 teacher weights, sharded like the student's
     assert distilled.memory.weights.to("GiB").magnitude == pytest.approx(
         student.memory.weights.to("GiB").magnitude + extra, rel=1e-9)
+
+
+# --- edges of the planning API ------------------------------------------------------------------
+
+def test_one_device_count_only():
+    with pytest.raises(costmodel.InputError, match="^n_gpus: expected one device count, got 2 values") as err:
+        compute_optimal("1e22 FLOP", n_gpus=np.array([8, 16]))
+    assert err.value.argument == "n_gpus"
+    with pytest.raises(costmodel.InputError, match="^n_gpus: "):
+        compare_sizes("1e22 FLOP", sizes=["1B"], n_gpus=[8, 16])
+
+
+@pytest.mark.parametrize("budget, options, argument", [
+    ("$1M", dict(price_per_gpu_hour=0), "price_per_gpu_hour"),
+    ("5 GWh", dict(power_per_gpu=0, host_power_per_gpu=0), "power_per_gpu"),
+])
+def test_a_budget_that_costs_nothing_to_spend_is_refused(budget, options, argument):
+    for plan in (lambda: compute_optimal(budget, **options), lambda: compare_sizes(budget, sizes=["1B"], **options)):
+        with pytest.raises(costmodel.InputError, match="so the budget buys unlimited compute") as err:
+            plan()
+        assert err.value.argument == argument
+
+
+@pytest.mark.parametrize("sizes", ["", " , ", [], ()])
+def test_compare_sizes_needs_sizes(sizes):
+    with pytest.raises(costmodel.InputError, match="^sizes: no sizes given") as err:
+        compare_sizes("1e22 FLOP", sizes=sizes)
+    assert err.value.argument == "sizes"
+
+
+def test_compare_sizes_reads_a_comma_separated_string_and_refuses_a_bad_budget_first():
+    assert list(compare_sizes("1e22 FLOP", sizes="1B,7B").params) == [1e9, 7e9]  # not the characters '1', 'B', ...
+    with pytest.raises(costmodel.InputError, match="^budget: expected compute"):
+        compare_sizes("", sizes=["1B"])
+
+
+def test_compare_sizes_marks_ties_and_sizes_that_do_not_fit():
+    from costmodel.planning import LOSS_PRECISION
+
+    df = compare_sizes(tokens="1T", sizes=["70B", "70.0001B", "1T"], n_gpus=8)
+    assert abs(df.loss[0] - df.loss[1]) < LOSS_PRECISION
+    assert list(df.best) == [False, False, True]  # 1T on 1T tokens: the lowest loss
+    tie = compare_sizes(tokens="1T", sizes=["70B", "70.0001B"])
+    assert list(tie.best) == [True, True]
+    assert list(df.fits) == [False, False, False]  # 70B with Adam states needs more than 8 x 80 GiB
+    assert list(compare_sizes(tokens="1T", sizes=["1B"], n_gpus=8).fits) == [True]
+    assert df.min_gpus[2] == int(costmodel.estimate_training(params="1T", tokens="1T", hardware="h100",
+                                                             n_gpus=8).min_gpus.magnitude)
+
+
+def test_lifetime_optimum_reports_the_share_of_the_budget_it_spends():
+    r = compute_optimal("$1M", inference_tokens="10T")
+    assert r.budget_used == pytest.approx(1.0, rel=1e-6)
+    assert r.lifetime.budget_used == pytest.approx(r.lifetime.training.cost.to("USD").magnitude / 1e6, rel=1e-12)
+    assert r.lifetime.budget_used > 1.1  # a smaller model trained longer: more than the training budget
+    flops = compute_optimal("1e24 FLOP", inference_tokens="10T")
+    assert flops.lifetime.budget_used == pytest.approx(flops.lifetime.flops.magnitude / 1e24, rel=1e-12)
+
+
+@pytest.mark.parametrize("model, rule", [("gpt2", "20 tokens per parameter (Hoffmann et al. 2022)"),
+                                         ("gpt3-175b", "catalog tokens"), ("resnet-50", "catalog samples"),
+                                         ("vit-b-16", "catalog samples"), ("bert-base", "catalog tokens")])
+def test_compare_models_trains_each_model_by_the_estimators_rule(model, rule):
+    from costmodel.planning import default_workload
+
+    row, = costmodel.compare_models([model])
+    data, named = default_workload(model)
+    assert row["workload"] == named == rule
+    est = estimate_training(model, hardware="h100", n_gpus=1024, **data)
+    assert row["flops_FLOP"] == pytest.approx(est.flops.to("FLOP").magnitude, rel=1e-12)

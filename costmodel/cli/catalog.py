@@ -37,15 +37,13 @@ def hardware_list(as_json, as_csv, profile_path):
         return emit_json([p.to_dict() for p in profiles])
     rows = []
     for p in profiles:
-        dt = p.default_dtype
         price = p.prices.get("on_demand")
-        rows.append([p.id, p.kind, str(p.launch_year), fmt.number(p.memory.to("GiB").magnitude),
-                     fmt.number(p.memory_bandwidth.to("TB/s").magnitude),
-                     f"{fmt.number(p.dense[dt].to('TFLOP/s').magnitude)} {dt}",
-                     fmt.number(p.tdp.to("W").magnitude),
-                     fmt.number(price.value.magnitude) if price else "-"])
-    emit_table(rows, ["id", "kind", "year", "memory GiB", "bandwidth TB/s", "dense TFLOP/s", "TDP W", "USD/h"],
-               as_csv)
+        rows.append([p.id, p.kind, p.launch_year, p.memory.to("GiB").magnitude,
+                     p.memory_bandwidth.to("TB/s").magnitude, p.dense[p.default_dtype].to("TFLOP/s").magnitude,
+                     p.default_dtype, p.tdp.to("W").magnitude, price.value.to("USD/hour").magnitude if price else None])
+    n = fmt.number
+    emit_table(rows, ["id", "kind", "year", "memory GiB", "bandwidth TB/s", "dense TFLOP/s", "dtype", "TDP W", "USD/h"],
+               as_csv, [None, None, None, n, n, n, None, n, n])
 
 
 @hardware.command("show")
@@ -115,11 +113,13 @@ def models_list(as_json, as_csv):
     specs = list_models()
     if as_json:
         return emit_json([m.to_dict() for m in specs])
-    rows = [[m.id, m.kind, fmt.count(m.params.magnitude),
-             fmt.count(m.active_params.magnitude) if m.kind == "moe-decoder" else "",
-             fmt.count(m.training_tokens.magnitude) if m.training_tokens is not None else "-",
+    c = fmt.count
+    rows = [[m.id, m.kind, m.params.magnitude, m.active_params.magnitude if m.kind == "moe-decoder" else None,
+             None if m.training_tokens is None else m.training_tokens.magnitude,
+             None if m.training_samples is None else m.training_samples.magnitude,
              "estimate" if m.estimate else ""] for m in specs]
-    emit_table(rows, ["id", "kind", "params", "active", "training tokens", "note"], as_csv)
+    emit_table(rows, ["id", "kind", "params", "active", "training tokens", "training samples", "note"], as_csv,
+               [None, None, c, c, c, c, None])
 
 
 @models.command("show")
@@ -164,5 +164,5 @@ def regions_list(as_json, as_csv):
         return emit_json([{"id": r.id, "name": r.name, "grid_intensity_g_per_kWh": r.grid_intensity.magnitude,
                            "grid_year": r.grid_year, "grid_source": r.grid_source, "pue": r.pue,
                            "pue_source": r.pue_source} for r in items])
-    rows = [[r.id, r.name, fmt.number(r.grid_intensity.magnitude), str(r.grid_year), f"{r.pue:.2f}"] for r in items]
-    emit_table(rows, ["id", "name", "gCO2e/kWh", "year", "PUE"], as_csv)
+    rows = [[r.id, r.name, r.grid_intensity.to("g/kWh").magnitude, r.grid_year, r.pue] for r in items]
+    emit_table(rows, ["id", "name", "gCO2e/kWh", "year", "PUE"], as_csv, [None, None, fmt.number, None, "{:.2f}".format])

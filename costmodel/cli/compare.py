@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import click
 
+from costmodel.errors import InputError
+
 from . import format as fmt
-from .options import command, csv_option, emit_json, hardware_option, json_option
+from .options import command, csv_option, emit_csv, emit_json, hardware_option, json_option
 from .types import WHOLE, Count
 
 TOKENS = Count(allow_zero=True)
@@ -13,12 +15,10 @@ TOKENS = Count(allow_zero=True)
 DEFAULT_MODELS = "gpt2,gpt2-xl,gpt3-175b,llama-2-70b,llama-3.1-405b,gpt4"
 
 
-def _ranged(r: dict, key: str, how) -> str:
-    if r.get(key) is None:
-        return "-"
-    lo, hi = r.get(f"{key}_low"), r.get(f"{key}_high")
-    text = how(r[key])
-    return text if lo is None or lo == hi else f"{text} ({how(lo)}-{how(hi)})"
+def _ranged(r: dict, key: str, style, scale: float = 1.0) -> str:
+    """A row's figure and its ``_low``/``_high`` ends in ``style``, after multiplying by ``scale``."""
+    value, lo, hi = (r.get(k) for k in (key, f"{key}_low", f"{key}_high"))
+    return style(*(None if v is None else v * scale for v in (value, lo, hi)))
 
 
 @command()
@@ -42,12 +42,16 @@ def compare(models, hardware, n_gpus, serve_hardware, prompt_tokens, output_toke
             as_json):
     """Do bigger models cost more? Training and serving cost from GPT-2 to GPT-4.
 
-    Training runs on --gpus x --hardware with the calibrated MFU and the catalog's reported
-    tokens (20 tokens per parameter where none is reported); serving on --serve-hardware.
+    Training runs on --gpus x --hardware with the calibrated MFU on each model's default data,
+    the rule `costmodel train` uses: the catalog's tokens, or its samples for image and tabular
+    models; 20 tokens per parameter for a language model with none reported. Serving runs on
+    --serve-hardware.
 
     Example: costmodel compare --hardware a100-sxm4-80gb --gpus 2048 --region us
     """
     names = [m.strip() for m in models.split(",") if m.strip()]
+    if not names:
+        raise InputError("give at least one catalog id, e.g. --models gpt2,llama-2-70b", argument="models")
     setup = (hardware, n_gpus, serve_hardware, prompt_tokens, output_tokens, batch_size, region)
     from costmodel import compare_models
 
@@ -57,32 +61,40 @@ def compare(models, hardware, n_gpus, serve_hardware, prompt_tokens, output_toke
     if as_json:
         emit_json(rows)
     elif as_csv:
-        import csv
-        import sys
-
-        writer = csv.DictWriter(sys.stdout, fieldnames=list(rows[0]), lineterminator="\n")
-        writer.writeheader()
-        writer.writerows(rows)
+        emit_csv(rows)
     else:
         click.echo(render(rows, *setup))
 
 
+MARKS = {"catalog tokens": "", "catalog samples": "", "20 tokens per parameter (Hoffmann et al. 2022)": "*"}
+
+
+def _data(r: dict) -> str:
+    if r["tokens"] is None:
+        return f"{fmt.count(r['samples'])} samples"
+    return f"{fmt.count(r['tokens'])} tokens{MARKS.get(r['workload'], '')}"
+
+
 def render(rows, hardware, gpus, serve_hardware, prompt, output, batch, region) -> str:
-    table = []
-    for r in rows:
-        table.append([r["model"], fmt.count(r["params"]), fmt.count(r["tokens"]) + ("*" if "Hoffmann" in r["tokens_source"] else ""),
-                      f"{r['train_flops']:.2e}", _ranged(r, "gpu_hours", fmt.count), _ranged(r, "wall_days", fmt.number),
-                      fmt.number(r["energy_MWh"]), fmt.number(r["co2e_t"]), _ranged(r, "train_cost_USD", fmt.count),
-                      str(r["serve_gpus"]), fmt.number(r["ttft_ms"]), fmt.number(r["tpot_ms"]),
-                      _ranged(r, "usd_per_million_tokens", fmt.number)])
-    header = ["model", "params", "tokens", "FLOP", "GPU-hours", "days", "MWh", "tCO2e", "train USD",
-              "serve GPUs", "TTFT ms", "TPOT ms", "USD/M tok"]
+    table = [[r["model"], fmt.count(r["params"]), _data(r), fmt.number(r["flops_FLOP"]),
+              _ranged(r, "gpu_hours_h", lambda *v: fmt.plain(*v, how=fmt.count)),
+              _ranged(r, "wall_time_days", fmt.duration, 86400.0), fmt.energy(r["energy_MWh"] * 3.6e9),
+              fmt.mass(r["co2e_t"] * 1e6), _ranged(r, "cost_USD", fmt.money), str(r["serve_gpus"]),
+              fmt.duration(r["ttft_ms"] / 1e3), fmt.duration(r["tpot_ms"] / 1e3),
+              _ranged(r, "cost_per_million_tokens_USD", fmt.money)] for r in rows]
+    header = ["model", "params", "training data", "FLOP", "GPU-hours", "wall time", "energy", "CO2e", "train cost",
+              "serve GPUs", "TTFT", "TPOT", "$/M output tokens"]
     notes = [
         f"Training: {gpus} x {hardware}, calibrated MFU, {region or 'world-average grid, cloud PUE 1.10'}, "
         "on-demand cloud price.",
         f"Serving: {serve_hardware}, {fmt.count(prompt)} prompt / {fmt.count(output)} output tokens, batch {batch}; "
-        "USD per million output tokens at on-demand price.",
-        "* tokens not reported: 20 per parameter (Hoffmann et al. 2022). gpt4 is an estimate (catalog notes).",
-        "Ranges in brackets (low-high); energy and CO2e ranges are in --json.",
+        "cost per million output tokens at on-demand price.",
     ]
+    rules = [f"{MARKS.get(rule, '')} {rule}: {', '.join(r['model'] for r in rows if r['workload'] == rule)}".lstrip()
+             for rule in dict.fromkeys(r["workload"] for r in rows)]
+    notes.append(f"Training data: {'; '.join(rules)}.")
+    estimates = [r["model"] for r in rows if r["estimate"]]
+    if estimates:
+        notes.append(f"{', '.join(estimates)}: size and data are estimates (see `costmodel models show`).")
+    notes.append("Ranges in brackets (low-high); energy and CO2e ranges are in --json.")
     return fmt.table(table, header) + "\n" + "\n".join(notes)

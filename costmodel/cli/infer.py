@@ -6,7 +6,7 @@ import click
 
 from . import format as fmt
 from .options import command, emit_json, footprint_options, hardware_option, json_option, profile_option
-from .types import COUNT, DTYPE, WHOLE, Count, Whole
+from .types import SERVING_DTYPE, COUNT, DTYPE, WHOLE, Count, Whole
 
 TOKENS = Count(allow_zero=True)
 
@@ -25,7 +25,12 @@ TOKENS = Count(allow_zero=True)
 @click.option("--batch", "batch_size", type=WHOLE, default=1, show_default=True, help="Requests served together.")
 @click.option("--batching", type=click.Choice(["static", "continuous"]), default="static", show_default=True,
               help="static: the batch runs together; continuous: --batch requests in flight (in-flight batching).")
-@click.option("--dtype", type=DTYPE, help="Weight precision (bf16, fp16, fp8, int8, int4). Example: --dtype fp8")
+@click.option("--dtype", type=SERVING_DTYPE,
+              help="Serving format: bf16, fp16, fp32, fp8, fp4, weight-only w8a16/w4a16 (int8, int4) or w8a8. "
+                   "Example: --dtype w4a16")
+@click.option("--prune", metavar="2:4|RATIO",
+              help="2:4 structured sparsity (half the weights, the sparse peak) or an unstructured share of zero "
+                   "weights such as 0.5 (no gain on dense kernels). Example: --prune 2:4")
 @click.option("--kv-dtype", type=DTYPE, help="KV-cache precision (default: the weight precision, bf16 for int weights).")
 @click.option("--strict", is_flag=True, help="Fail instead of reporting a model that does not fit.")
 @footprint_options
@@ -49,25 +54,26 @@ def infer(model, as_json, **options):
 
 
 def render(est) -> str:
-    m = est.memory
+    m, f = est.memory, est.footprint
     name = est.model or "the model"
-    r = lambda path, unit, how=fmt.number: fmt.ranged(est, path, unit, how)  # noqa: E731
-    money = lambda v: f"${v:.3g}" if v < 1 else f"${fmt.number(v)}"  # noqa: E731
-    cost = ("- (no price; pass --price)" if est.cost is None else
-            f"{r('cost', 'USD', money)} per request, "
-            + (f"{r('cost_per_million_tokens', 'USD', money)} per million output tokens"
+    r = lambda path, unit, style=fmt.plain: fmt.ranged(est, path, unit, style)  # noqa: E731
+    size = lambda q: fmt.size(q.to("B").magnitude)  # noqa: E731
+    cost = (f"- ({_no_price(f.cost_basis)})" if est.cost is None else
+            f"{r('cost', 'USD', fmt.money)} per request, "
+            + (f"{r('cost_per_million_tokens', 'USD', fmt.money)} per million output tokens"
                if est.cost_per_million_tokens is not None else "no output tokens"))
+    co2e = r("footprint.co2e", "g", fmt.mass) + ("" if f.embodied_co2e is None else
+                                                 f", embodied {fmt.mass(f.embodied_co2e.to('g').magnitude)}")
     lines = [
         f"Serving {name} on {est.n_gpus} x {est.hardware} ({est.dtype} weights, {est.kv_dtype} KV), "
         f"batch {est.batch_size}, {est.prompt_tokens} in / {est.output_tokens} out; ranges in brackets",
-        f"  TTFT         {r('ttft', 'ms')} ms (prefill {est.bound['prefill']}-bound)",
-        f"  TPOT         {r('tpot', 'ms')} ms (decode {est.bound['decode']}-bound)",
-        f"  latency      {r('latency', 's')} s per request",
-        f"  throughput   {r('throughput', 'token/s')} output tokens/s",
-        f"  memory/GPU   {fmt.qty(est.memory_per_gpu, 'GiB')} (weights {fmt.qty(m.weights, 'GiB')}, "
-        f"KV cache {fmt.qty(m.kv_cache, 'GiB')}, workspace {fmt.qty(m.activations, 'GiB')}); "
-        f"max batch {est.max_batch_size:,}",
-        f"  energy       {r('energy', 'Wh')} Wh per request, {r('footprint.co2e', 'g')} g CO2e",
+        f"  TTFT         {r('ttft', 's', fmt.duration)} (prefill {est.bound['prefill']}-bound)",
+        f"  TPOT         {r('tpot', 's', fmt.duration)} (decode {est.bound['decode']}-bound)",
+        f"  latency      {r('latency', 's', fmt.duration)} per request",
+        f"  throughput   {r('throughput', 'token/s', lambda *v: fmt.plain(*v, unit='output tokens/s'))}",
+        f"  memory/GPU   {size(est.memory_per_gpu)} (weights {size(m.weights)}, KV cache {size(m.kv_cache)}, "
+        f"workspace {size(m.activations)}); max batch {est.max_batch_size:,}",
+        f"  energy       {r('energy', 'J', fmt.energy)} per request, {co2e} CO2e",
         f"  cost         {cost}",
     ]
     if not est.fits:
@@ -77,3 +83,9 @@ def render(est) -> str:
     lines.append("Assumptions:")
     lines += [f"  {k}: {v}" for k, v in est.assumptions.items()]
     return "\n".join(lines)
+
+
+def _no_price(cost_basis: str) -> str:
+    if cost_basis == "owned":
+        return "no purchase price for this device; pass --purchase-price"
+    return "no price for this device; pass --price"

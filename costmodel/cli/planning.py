@@ -55,29 +55,32 @@ def optimal(budget, hardware, n_gpus, law, unique_tokens, inference_tokens, pric
 
 def _render_optimal(records: list[dict], r, first_note: str) -> str:
     table = [[c["choice"], fmt.count(c["params"]), fmt.count(c["tokens"]), fmt.number(c["tokens"] / c["params"]),
-              f"{c['loss']:.4f}", f"{c['train_flops_FLOP']:.3g}", fmt.number(c["wall_days"]),
-              "-" if c["train_cost_USD"] is None else fmt.count(c["train_cost_USD"]),
-              "-" if c["lifetime_flops_FLOP"] is None else f"{c['lifetime_flops_FLOP']:.3g}",
-              "-" if c["serving_cost_USD"] is None else fmt.count(c["serving_cost_USD"])] for c in records]
+              fmt.number(c["loss"], 5), fmt.number(c["flops_FLOP"]), fmt.duration(c["wall_time_days"] * 86400.0),
+              fmt.money(c["cost_USD"]), fmt.number(c["lifetime_flops_FLOP"]), fmt.money(c["serving_cost_USD"])]
+             for c in records]
     notes = [first_note]
     if r.epochs is not None:
-        notes.append(f"Data-constrained: {r.epochs:.1f} epochs of the unique data, worth "
+        notes.append(f"Data-constrained: {fmt.number(r.epochs, 2)} epochs of the unique data, worth "
                      f"{fmt.count(r.effective_tokens.magnitude)} fresh tokens (Muennighoff et al. 2023).")
     if r.lifetime is not None:
         notes.append("Lifetime-optimal: the same loss for the fewest training + serving FLOPs (2 N per served "
-                     "token; Sardana et al. 2023). Serve USD: H100 on-demand, 512 in / 256 out, batch 8.")
-    header = ["choice", "params", "tokens", "tokens/param", "loss", "train FLOP", "days", "train USD",
-              "train+serve FLOP", "serve USD"]
+                     "token; Sardana et al. 2023). Serve cost: on-demand price, 512 in / 256 out, batch 8.")
+        over = r.lifetime.budget_used - 1.0
+        if over > 1e-6:
+            notes.append(f"The lifetime-optimal model's training exceeds the training budget by "
+                         f"{fmt.number(100 * over, 2)}%; the saving comes from serving.")
+    header = ["choice", "params", "tokens", "tokens/param", "loss", "train FLOP", "wall time", "train cost",
+              "train+serve FLOP", "serve cost"]
     return fmt.table(table, header) + "\n" + "\n".join(notes)
 
 
 def _record(name, r) -> dict:
     t = r.training
     return {"choice": name, "params": r.params.magnitude, "tokens": r.tokens.magnitude, "loss": r.loss,
-            "train_flops_FLOP": r.flops.magnitude, "gpu_hours_h": t.gpu_hours.to("hour").magnitude,
-            "wall_days": t.wall_time.to("day").magnitude,
-            "train_cost_USD": None if t.cost is None else t.cost.to("USD").magnitude,
-            "energy_MWh": t.energy.to("MWh").magnitude,
+            "flops_FLOP": r.flops.magnitude, "gpu_hours_h": t.gpu_hours.to("hour").magnitude,
+            "wall_time_days": t.wall_time.to("day").magnitude,
+            "cost_USD": None if t.cost is None else t.cost.to("USD").magnitude,
+            "energy_MWh": t.energy.to("MWh").magnitude, "budget_used": r.budget_used,
             "lifetime_flops_FLOP": None if r.lifetime_flops is None else r.lifetime_flops.magnitude,
             "serving_cost_USD": None if r.serving_cost is None else r.serving_cost.to("USD").magnitude}
 
@@ -108,16 +111,35 @@ def compare_sizes(budget, tokens, sizes, hardware, n_gpus, law, as_csv, as_json)
     elif as_csv:
         click.echo(df.to_csv(index=False), nl=False)
     else:
-        click.echo(_render_sizes(df, law))
+        click.echo(_render_sizes(df, law, hardware, n_gpus))
 
 
-def _render_sizes(df, law: str) -> str:
-    table = [[fmt.count(r.params), fmt.count(r.tokens), fmt.number(r.tokens_per_param), f"{r.loss:.4f}",
-              "-" if r.train_cost_USD is None else fmt.count(r.train_cost_USD), str(r.serve_gpus),
-              fmt.number(r.tpot_ms), "-" if r.usd_per_million_tokens is None else fmt.number(r.usd_per_million_tokens)]
-             for r in df.itertuples()]
-    best = df.loc[df.loss.idxmin()]
-    return (fmt.table(table, ["params", "tokens", "tokens/param", "loss", "train USD", "serve GPUs", "TPOT ms",
-                              "USD/M tok"])
-            + f"\nLowest predicted loss: {fmt.count(best.params)} parameters ({law}); beyond it extra "
-            "parameters cost more to train and serve and lower the loss no further.")
+def _render_sizes(df, law: str, hardware: str, n_gpus: int) -> str:
+    table = [[fmt.count(r.params), fmt.count(r.tokens), fmt.number(r.tokens_per_param), fmt.number(r.loss, 5),
+              fmt.money(r.cost_USD), "yes" if r.fits else f"no (needs {r.min_gpus:,})", str(r.serve_gpus),
+              fmt.duration(r.tpot_ms / 1e3), fmt.money(r.cost_per_million_tokens_USD)] for r in df.itertuples()]
+    text = fmt.table(table, ["params", "tokens", "tokens/param", "loss", "train cost", f"fits {n_gpus:,} GPUs",
+                             "serve GPUs", "TPOT", "$/M output tokens"])
+    return text + "\n" + "\n".join(_size_notes(df, law, hardware, n_gpus))
+
+
+def _size_notes(df, law: str, hardware: str, n_gpus: int) -> list[str]:
+    from costmodel.planning import LOSS_PRECISION
+
+    best = df[df.best]
+    sizes = [fmt.count(n) for n in best.params]
+    if len(best) > 1:
+        verdict = (f"a tie between {', '.join(sizes[:-1])} and {sizes[-1]} parameters ({law}; losses within "
+                   f"{LOSS_PRECISION:g} nats, the law's precision).")
+    elif best.params.iloc[0] == df.params.max():
+        verdict = (f"{sizes[0]} parameters, the largest size tried ({law}); a larger one may do better still.")
+    else:
+        verdict = (f"{sizes[0]} parameters ({law}); beyond it extra parameters cost more to train and serve and "
+                   "lower the loss no further.")
+    notes = [f"Lowest predicted loss: {verdict}"]
+    too_big = [fmt.count(n) for n in df.params[~df.fits]]
+    if too_big:
+        one = len(too_big) == 1
+        notes.append(f"{', '.join(too_big)} do{'es' if one else ''} not fit in the memory of {n_gpus:,} x {hardware}; "
+                     f"training {'it' if one else 'them'} needs more devices (the fits column).")
+    return notes

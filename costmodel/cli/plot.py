@@ -7,19 +7,11 @@ import click
 from costmodel.plot import LANGUAGE_MODELS  # cheap: matplotlib is imported only when a plot is drawn
 
 from .options import group
-from .types import WHOLE, Whole
+from .types import WHOLE, OutputFile, Whole
 
 SUFFIXES = (".png", ".svg", ".pdf")
 
-
-def _check_out(ctx, param, value):
-    """Refuse a file name whose extension names no image format, before anything is drawn."""
-    if value is not None and not value.lower().endswith(SUFFIXES):
-        raise click.BadParameter(f"expected a .png, .svg or .pdf file name, got {value!r}", ctx, param)
-    return value
-
-
-out_option = click.option("--out", "out", required=True, type=click.Path(dir_okay=False), callback=_check_out,
+out_option = click.option("--out", "out", required=True, type=OutputFile(SUFFIXES),
                           help="File to write; the extension picks the format (.png, .svg or .pdf). "
                                "Example: --out cost.png")
 
@@ -84,15 +76,35 @@ def plot_inference_cmd(model, hardware, n_gpus, prompt_tokens, output_tokens, ou
 @click.argument("table", type=click.Path(exists=True, dir_okay=False))
 @click.option("--x", "x", required=True, help="Column for the x axis. Example: --x n_gpus")
 @click.option("--y", "y", required=True, help="Column for the y axis. Example: --y wall_time_days")
-@click.option("--hue", help="Column whose values become separate series. Example: --hue hardware")
+@click.option("--hue", help="Column whose values become separate series (first in the legend). Example: --hue hardware")
+@click.option("--xscale", type=click.Choice(["log", "linear"]), default="log", show_default=True,
+              help="x axis scale; a column of names (hardware, model) needs linear.")
+@click.option("--yscale", type=click.Choice(["log", "linear"]), default="log", show_default=True,
+              help="y axis scale.")
 @out_option
-def plot_sweep_cmd(table, x, y, hue, out):
-    """Any sweep table (CSV from `costmodel sweep ... --csv`) as a log-log plot.
+def plot_sweep_cmd(table, x, y, hue, xscale, yscale, out):
+    """Any sweep table (CSV from `costmodel sweep ... --csv`) as a plot, one line per combination
+    of the inputs that vary other than --x.
 
     Example: costmodel plot sweep grid.csv --x n_gpus --y wall_time_days --hue hardware --out grid.png
     """
-    import pandas as pd
-
     from costmodel.plot import plot_sweep
 
-    _save(plot_sweep(pd.read_csv(table), x, y, hue), out)
+    _save(plot_sweep(read_table(table), x, y, hue, xscale=xscale, yscale=yscale), out)
+
+
+def read_table(path: str):
+    """A sweep table from a CSV file; a file that is not one, or has no rows, is one line."""
+    import pandas as pd
+
+    from costmodel.errors import InputError
+
+    try:
+        df = pd.read_csv(path)
+    except (UnicodeDecodeError, pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
+        reason = "it is empty" if isinstance(exc, pd.errors.EmptyDataError) else "it is not text in CSV form"
+        raise InputError(f"{path!r} is not a CSV table ({reason}); write one with `costmodel sweep ... --csv FILE`",
+                         argument="table") from None
+    if df.empty:
+        raise InputError(f"{path!r} has a header but no rows", argument="table")
+    return df

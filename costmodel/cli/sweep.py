@@ -13,12 +13,19 @@ import click
 
 from . import format as fmt
 from .options import emit_json_frame, group
-from .types import Values
+from .types import OutputFile, Values
 
+# The columns a table shows: these, with every input that takes more than one value after the
+# first three (a CSV, Parquet or JSON output has every column).
 SHOWN = {"train": ["model", "hardware", "dtype", "n_gpus", "params", "tokens", "mfu", "wall_time_days", "gpu_hours_h",
                    "memory_per_gpu_GiB", "fits", "energy_MWh", "co2e_t", "cost_USD"],
          "infer": ["model", "hardware", "dtype", "n_gpus", "batch_size", "prompt_tokens", "output_tokens", "ttft_ms",
                    "tpot_ms", "throughput_tok_s", "memory_per_gpu_GiB", "fits", "cost_per_million_tokens_USD"]}
+# unit of a column (df.attrs["units"]) -> (its human style, the style's unit per column unit, suffix)
+STYLES = {"day": (fmt.duration, 86400.0, "_days"), "ms": (fmt.duration, 1e-3, "_ms"), "s": (fmt.duration, 1.0, "_s"),
+          "GiB": (fmt.size, 2.0**30, "_GiB"), "USD": (fmt.money, 1.0, "_USD"), "MWh": (fmt.energy, 3.6e9, "_MWh"),
+          "Wh": (fmt.energy, 3600.0, "_Wh"), "tonne": (fmt.mass, 1e6, "_t"), "g": (fmt.mass, 1.0, "_g")}
+COUNT_COLUMNS = ("params", "active_params", "tokens", "trainable_params", "prompt_tokens", "output_tokens")
 OUTPUT = ("ranges", "csv_path", "parquet_path", "as_json")  # the options that are not sweep inputs
 # The inputs in the order the grid is laid out: the first varies slowest.
 ORDER = {"train": ("model", "params", "tokens", "hardware", "n_gpus", "mfu", "seq_len", "micro_batch", "tp",
@@ -38,9 +45,9 @@ def _list(flag: str, dest: str, values: Values, text: str, **kwargs):
 def _sweep_options(command):
     options = [
         click.option("--ranges", is_flag=True, help="Add _low/_high columns for every uncertain output."),
-        click.option("--csv", "csv_path", type=click.Path(dir_okay=False),
+        click.option("--csv", "csv_path", type=OutputFile(stdout=True),
                      help="Write the table as CSV to FILE ('-' for stdout)."),
-        click.option("--parquet", "parquet_path", type=click.Path(dir_okay=False),
+        click.option("--parquet", "parquet_path", type=OutputFile(),
                      help="Write the table as Parquet to FILE (needs pyarrow)."),
         click.option("--json", "as_json", is_flag=True,
                      help="Write only JSON to stdout: {\"costmodel\": version, \"rows\": one object per row}."),
@@ -121,6 +128,9 @@ def _run(fn, kind: str, options: dict, **defaults) -> None:
     inputs = {key: given[key] for key in ORDER[kind] if key in given}
     if "model" not in inputs and "params" not in inputs:
         raise costmodel.InputError("give --model (catalog ids) or --params", argument="model")
+    if out["csv_path"] == "-" and out["as_json"]:
+        raise costmodel.InputError("'-' writes the CSV to stdout, where {as_json} writes JSON; choose one",
+                                   argument="csv_path")
     if out["parquet_path"]:
         try:
             import pyarrow  # noqa: F401
@@ -135,7 +145,8 @@ def _run(fn, kind: str, options: dict, **defaults) -> None:
     if out["as_json"]:
         emit_json_frame(df)
     if not (out["csv_path"] or out["parquet_path"] or out["as_json"]):
-        click.echo(_table(df, SHOWN[kind]))
+        swept = [key for key, values in inputs.items() if len(values) > 1]
+        click.echo(_table(df, [*SHOWN[kind][:3], *swept, *SHOWN[kind][3:]]))
 
 
 def _evaluate(fn, inputs: dict, ranges: bool):
@@ -156,15 +167,28 @@ def _evaluate(fn, inputs: dict, ranges: bool):
 
 
 def _table(df, columns, limit: int = 40) -> str:
-    shown = df[[c for c in columns if c in df.columns]]
-    rows = [[_cell(v) for v in row] for row in shown.head(limit).itertuples(index=False)]
-    text = fmt.table(rows, list(shown.columns))
+    """The first ``limit`` rows of ``columns`` (each once, those of ``df``) in human units."""
+    shown = [c for c in dict.fromkeys(columns) if c in df.columns]
+    units = df.attrs.get("units", {})
+    header, styles = zip(*(_style(c, units.get(c)) for c in shown))
+    rows = [[style(v) for v, style in zip(row, styles)] for row in df[shown].head(limit).itertuples(index=False)]
+    text = fmt.table(rows, list(header))
     if len(df) > limit:
         text += f"\n... {len(df) - limit:,} more rows of {len(df):,}; write them all with --csv FILE"
     return text
 
 
-def _cell(value) -> str:
-    if isinstance(value, float):
-        return fmt.number(value)
-    return str(value)
+def _style(column: str, unit: str | None):
+    """A column's header and how to write its cells: a time, size, energy, mass or amount of
+    money in the unit that fits (the header loses its unit suffix), a count as 7B."""
+    if unit in STYLES:
+        style, scale, suffix = STYLES[unit]
+        name = column[:-len(suffix)] if column.endswith(suffix) else column
+        return name, lambda v: "-" if _missing(v) else style(float(v) * scale)
+    if column in COUNT_COLUMNS:
+        return column, lambda v: "-" if _missing(v) else fmt.count(float(v))
+    return column, lambda v: fmt.number(v) if isinstance(v, float) else "-" if v is None else str(v)
+
+
+def _missing(value) -> bool:
+    return value is None or (isinstance(value, float) and value != value)

@@ -6,7 +6,9 @@ import click
 
 from . import format as fmt
 from .options import command, emit_json, footprint_options, hardware_option, json_option, profile_option
-from .types import COUNT, DTYPE, FRACTION, WHOLE
+from .types import COUNT, DTYPE, FRACTION, WHOLE, Whole
+
+METHODS = ("full", "lora", "qlora")  # costmodel.training.METHODS (a test checks they agree)
 
 
 @command()
@@ -24,10 +26,22 @@ from .types import COUNT, DTYPE, FRACTION, WHOLE
 @click.option("--micro-batch", type=WHOLE, default=1, show_default=True, help="Sequences per micro-batch per device.")
 @click.option("--tp", type=WHOLE, help="Tensor-parallel degree (default: the smallest that fits). Example: --tp 8")
 @click.option("--pp", type=WHOLE, default=1, show_default=True, help="Pipeline-parallel degree.")
+@click.option("--sequence-parallel/--no-sequence-parallel", "sequence_parallel", default=None,
+              help="Shard the activations tensor parallelism leaves whole (Korthikanti et al. 2022); default: on "
+                   "where --tp > 1.")
 @click.option("--zero-stage", type=click.IntRange(0, 3), default=3, show_default=True,
               help="ZeRO stage sharding optimizer(1)/gradients(2)/weights(3) over data parallelism.")
 @click.option("--recompute", type=click.Choice(["none", "selective", "full"]), default="selective",
               show_default=True, help="Activation recomputation policy.")
+@click.option("--method", type=click.Choice(METHODS), default="full", show_default=True,
+              help="full fine-tuning or pre-training; lora or qlora train adapters on frozen weights.")
+@click.option("--lora-rank", type=Whole(limit=1e5), default=8, show_default=True,
+              help="Adapter rank for --method lora/qlora (on the query and value projections).")
+@click.option("--trainable-params", type=COUNT,
+              help="Adapter parameters, replacing the ones --lora-rank gives. Example: 20M")
+@click.option("--teacher", metavar="ID|COUNT",
+              help="Distillation teacher (catalog id or parameter count) run forward on every token. "
+                   "Example: --teacher llama-2-70b")
 @footprint_options
 @json_option
 @profile_option
@@ -53,28 +67,38 @@ def train(model, as_json, **options):
 
 def render(est) -> str:
     name = est.model or f"a {fmt.count(est.params.magnitude)}-parameter model"
-    m = est.memory
-    r = lambda path, unit, how=fmt.number: fmt.ranged(est, path, unit, how)  # noqa: E731
-    cost = ("- (no price for this device; pass --price)" if est.cost is None
-            else f"${r('cost', 'USD', fmt.count)} ({est.footprint.cost_basis})")
+    m, f = est.memory, est.footprint
+    r = lambda path, unit, style=fmt.plain: fmt.ranged(est, path, unit, style)  # noqa: E731
+    size = lambda q: fmt.size(q.to("B").magnitude)  # noqa: E731
+    cost = (f"- ({_no_price(f.cost_basis)})" if est.cost is None
+            else f"{r('cost', 'USD', fmt.money)} ({f.cost_basis})")
+    co2e = r("co2e", "g", fmt.mass) + ("" if f.embodied_co2e is None else
+                                       f", embodied {fmt.mass(f.embodied_co2e.to('g').magnitude)}")
     lines = [
         f"Training {name} on {est.n_gpus:,} x {est.hardware} ({est.dtype}); ranges in brackets",
         f"  compute      {fmt.number(est.flops.magnitude)} FLOP (model), "
         f"{fmt.number(est.hardware_flops.magnitude)} FLOP executed",
-        f"  MFU          {r('mfu', 'dimensionless', lambda v: fmt.number(v, 2))}",
-        f"  wall time    {r('wall_time', 'day')} days",
-        f"  GPU-hours    {r('gpu_hours', 'hour', fmt.count)} h",
-        f"  memory/GPU   {fmt.qty(est.memory_per_gpu, 'GiB')} (weights {fmt.qty(m.weights, 'GiB')}, "
-        f"gradients {fmt.qty(m.gradients, 'GiB')}, optimizer {fmt.qty(m.optimizer, 'GiB')}, "
-        f"activations {fmt.qty(m.activations, 'GiB')}) at tp={est.tp}"
+        f"  MFU          {r('mfu', 'dimensionless', lambda *v: fmt.plain(*v, digits=2))}",
+        f"  wall time    {r('wall_time', 's', fmt.duration)}",
+        f"  GPU-hours    {r('gpu_hours', 'hour', lambda *v: fmt.plain(*v, unit='h', how=fmt.count))}",
+        f"  memory/GPU   {size(est.memory_per_gpu)} (weights {size(m.weights)}, gradients {size(m.gradients)}, "
+        f"optimizer {size(m.optimizer)}, activations {size(m.activations)}) at tp={est.tp}"
         + ("" if est.fits else "  ** does not fit **"),
         f"  min devices  {fmt.number(est.min_gpus.magnitude)} (model states fully sharded)",
-        f"  energy       {r('energy', 'MWh')} MWh (PUE {est.footprint.pue:.3g})",
-        f"  CO2e         {r('co2e', 'tonne')} t",
+        f"  energy       {r('energy', 'J', fmt.energy)} (PUE {fmt.number(f.pue)})",
+        f"  CO2e         {co2e}",
         f"  cost         {cost}",
     ]
     if est.tokens is not None:
         lines.insert(2, f"  tokens       {fmt.count(est.tokens.magnitude)}")
+    if est.teacher_flops is not None:
+        lines.insert(2, f"  teacher      {fmt.number(est.teacher_flops.magnitude)} FLOP (included in compute)")
     lines.append("Assumptions:")
     lines += [f"  {k}: {v}" for k, v in est.assumptions.items()]
     return "\n".join(lines)
+
+
+def _no_price(cost_basis: str) -> str:
+    if cost_basis == "owned":
+        return "no purchase price for this device; pass --purchase-price"
+    return "no price for this device; pass --price"

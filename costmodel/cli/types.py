@@ -9,6 +9,7 @@ the option, and ``--help`` shows a metavar that says what to write (``COUNT``,
 
 from __future__ import annotations
 
+import math
 import re
 
 import click
@@ -16,8 +17,8 @@ import click
 from costmodel import units
 from costmodel.errors import CostModelError, UnitError
 
-__all__ = ["DomainType", "Count", "Quantity", "Whole", "Parsed", "Precision", "Budget", "Values", "COUNT", "WHOLE",
-           "FRACTION", "PUE", "DTYPE", "BUDGET"]
+__all__ = ["DomainType", "Count", "Quantity", "Whole", "Parsed", "Precision", "Budget", "OutputFile", "Values",
+           "COUNT", "WHOLE", "FRACTION", "PUE", "DTYPE", "SERVING_DTYPE", "BUDGET"]
 
 
 class DomainType(click.ParamType):
@@ -47,20 +48,29 @@ class Count(DomainType):
 
 class Quantity(DomainType):
     """A quantity of one kind of ``costmodel.units`` (``"$2.50/h"``, ``"400 W"``) -> a float
-    in that kind's canonical unit; a bare number is taken to be in ``unit``, which is the
-    canonical unit (the metavar shows it)."""
+    in that kind's canonical unit. A bare number is taken to be in ``unit`` (the metavar shows
+    it): the canonical unit, or with ``bare=True`` any unit of the kind (``--service-life 5``
+    is 5 years)."""
 
     name = "quantity"
 
-    def __init__(self, kind: str, unit: str, *, allow_zero: bool = False):
-        self.kind, self.unit, self.allow_zero = kind, unit, allow_zero
+    def __init__(self, kind: str, unit: str, *, allow_zero: bool = False, bare: bool = False):
+        self.kind, self.unit, self.allow_zero, self.bare = kind, unit, allow_zero, bare
         self.metavar = f"QUANTITY [{unit}]"
 
     def convert(self, value, param, ctx):
+        bare = self.bare and isinstance(value, str) and _is_number(value)
         try:
-            return units.parse_quantity(value, self.kind, _name(param), allow_zero=self.allow_zero)
+            return units.parse_quantity(f"{value} {self.unit}" if bare else value, self.kind, _name(param),
+                                        allow_zero=self.allow_zero)
         except UnitError as exc:
-            self.fail(exc.message, param, ctx)
+            message = exc.message
+        if bare:  # say what was wrong with the value as written ('0', not '0 year')
+            try:
+                units.parse_quantity(value, self.kind, _name(param), allow_zero=self.allow_zero)
+            except UnitError as exc:
+                message = exc.message
+        self.fail(message, param, ctx)
 
 
 class Whole(DomainType):
@@ -100,19 +110,28 @@ class Parsed(DomainType):
 
 
 class Precision(DomainType):
-    """A precision name or alias (``bf16``, ``bfloat16``, ``FP8``) -> its canonical name."""
+    """A precision name or alias (``bf16``, ``bfloat16``, ``FP8``) -> its canonical name; with
+    ``serving=True`` also the serving formats (``w4a16``, ``w8a8``, ``int4``), which the
+    library resolves against the device."""
 
     name = "precision"
     metavar = "DTYPE"
 
+    def __init__(self, *, serving: bool = False):
+        self.serving = serving
+
     def convert(self, value, param, ctx):
         from costmodel.errors import InputError
         from costmodel.hardware import PRECISIONS, canonical_dtype
+        from costmodel.precision import serving_name
 
+        if self.serving and serving_name(value) is not None:
+            return serving_name(value)
         try:
             return canonical_dtype(value)
         except InputError:
-            self.fail(f"expected one of {', '.join(PRECISIONS)}, got {value!r}", param, ctx)
+            names = "bf16, fp16, fp32, fp8, fp4, w8a16, w4a16, w8a8 (int8, int4)" if self.serving else ", ".join(PRECISIONS)
+            self.fail(f"expected one of {names}, got {value!r}", param, ctx)
 
 
 class Budget(DomainType):
@@ -132,6 +151,36 @@ class Budget(DomainType):
         except CostModelError as exc:
             self.fail(exc.message, param, ctx)
         return units.quantity(number, kind)
+
+
+class OutputFile(DomainType):
+    """A file to write (``-`` for stdout where ``stdout`` is allowed), checked before any work:
+    its folder exists and is writable, it is not a folder, and its name ends in one of
+    ``suffixes`` when they are given."""
+
+    name = "output file"
+    metavar = "FILE"
+
+    def __init__(self, suffixes: tuple[str, ...] = (), *, stdout: bool = False):
+        self.suffixes, self.stdout = suffixes, stdout
+
+    def convert(self, value, param, ctx):
+        import os
+
+        if value == "-" and self.stdout:
+            return value
+        if self.suffixes and not value.lower().endswith(self.suffixes):
+            *rest, last = self.suffixes
+            names = f"{', '.join(rest)} or {last}" if rest else last
+            self.fail(f"expected a {names} file name, got {value!r}", param, ctx)
+        folder = os.path.dirname(os.path.abspath(value))
+        if os.path.isdir(value):
+            self.fail(f"{value!r} is a folder; give a file name in it", param, ctx)
+        if not os.path.isdir(folder):
+            self.fail(f"the folder {os.path.dirname(value) or folder!r} does not exist", param, ctx)
+        if not os.access(folder, os.W_OK):
+            self.fail(f"the folder {os.path.dirname(value) or folder!r} is not writable", param, ctx)
+        return value
 
 
 _RANGE = re.compile(r"^\s*([^.]+?)\s*\.\.\s*([^x+]+?)\s*(?:([x+])\s*(.+?))?\s*$")
@@ -160,6 +209,8 @@ class Values(DomainType):
                 out.append(part.strip())
         if not out:
             self.fail("no values given", param, ctx)
+        if len(out) > LIMIT:
+            self.fail(f"{len(out):,} values, more than the {LIMIT:,} one option may have", param, ctx)
         return out
 
     def _range(self, part: str, match: re.Match[str], param: click.Parameter | None,
@@ -172,12 +223,24 @@ class Values(DomainType):
             self.fail(f"could not read the range {part!r}; use e.g. 1..256x2 or 128..1024+128", param, ctx)
         if (op == "x" and s <= 1) or (op != "x" and s <= 0) or b < a or (a <= 0 and op == "x"):
             self.fail(f"the range {part!r} never reaches its end; use e.g. 1..256x2", param, ctx)
+        n = math.floor((math.log(b / a) / math.log(s) if op == "x" else (b - a) / s) + 1e-9) + 1
+        if n > LIMIT:
+            self.fail(f"the range {part!r} has {n:,} values, more than the {LIMIT:,} a range may have; "
+                      "use a larger step, e.g. 1..1e15x2", param, ctx)
         out: list[int | float] = []
         v = a
-        while v <= b * (1 + 1e-12) and len(out) <= LIMIT:
+        while v <= b * (1 + 1e-12):
             out.append(int(v) if float(v).is_integer() else v)
             v = v * s if op == "x" else v + s
         return out
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
 
 
 def _name(param) -> str:
@@ -189,4 +252,5 @@ WHOLE = Whole()
 FRACTION = Parsed("costmodel.units:parse_fraction", "FRACTION")
 PUE = Parsed("costmodel.energy:parse_pue", "PUE")
 DTYPE = Precision()
+SERVING_DTYPE = Precision(serving=True)
 BUDGET = Budget()

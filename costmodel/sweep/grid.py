@@ -140,12 +140,13 @@ def stack(records: list, row: np.ndarray, scenarios: bool = False):
 
 
 def labels(names: list, row: np.ndarray, rows: int):
-    """A categorical column of per-combination labels (cheap for a million rows)."""
+    """A categorical column of per-combination labels (cheap for a million rows); None (no
+    catalog id) is a missing value, not the label "None"."""
     import pandas as pd
 
-    categories = list(dict.fromkeys(names))
-    codes = np.broadcast_to(np.array([categories.index(n) for n in names])[row], (rows,))
-    return pd.Categorical.from_codes(codes, categories=[str(c) for c in categories])
+    categories = [n for n in dict.fromkeys(names) if n is not None]
+    codes = np.array([-1 if n is None else categories.index(n) for n in names])
+    return pd.Categorical.from_codes(np.broadcast_to(codes[row], (rows,)), categories=[str(c) for c in categories])
 
 
 CHUNK = 1 << 15  # rows per pass: keeps the temporaries of a pass in cache

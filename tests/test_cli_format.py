@@ -1,0 +1,113 @@
+"""Tables for people: one number style, and times, sizes, energy, CO2e and money in the unit
+that fits."""
+
+import pytest
+
+from costmodel.cli import format as fmt
+from costmodel.cli import main
+
+
+@pytest.mark.parametrize("seconds, text", [
+    (9.96e-05 * 86400, "8.61 s"),  # GPT-2 on 1024 H100s: not '9.96e-05 days'
+    (0.0213, "21.3 ms"),
+    (59.99, "1 min"),  # rounds to 60 s: the next unit
+    (90, "1.5 min"),
+    (7200, "2 h"),
+    (3 * 86400, "3 days"),
+    (1234.5 * 86400, "1,234 days"),  # 3 significant figures, but never fewer than the integer digits
+    (0, "0 s"),
+    (None, "-"),
+])
+def test_duration_picks_the_unit_that_fits(seconds, text):
+    assert fmt.duration(seconds) == text
+
+
+def test_a_range_is_written_in_the_unit_of_its_typical_value():
+    assert fmt.duration(64.2 * 86400, 42.6 * 86400, 78.8 * 86400) == "64.2 days (42.6-78.8)"
+    assert fmt.duration(30, 20, 100) == "30 s (20-100)"
+    assert fmt.duration(30, 30, 30) == "30 s"  # a point range is no range
+
+
+@pytest.mark.parametrize("nbytes, text", [(512, "512 B"), (1e6, "977 KiB"), (2**20 * 1.5, "1.5 MiB"),
+                                          (80 * 2**30, "80 GiB"), (1.5 * 2**40, "1.5 TiB"), (5 * 2**50, "5,120 TiB")])
+def test_sizes_in_binary_units_up_to_tib(nbytes, text):
+    assert fmt.size(nbytes) == text
+
+
+@pytest.mark.parametrize("usd, text", [(0.004, "< $0.01"), (0.0099, "< $0.01"), (0.01, "$0.01"), (0, "$0"),
+                                       (0.746, "$0.746"), (16.84, "$16.8"), (1908.6, "$1.91k"),
+                                       (999_999.99, "$1M"), (4.6e6, "$4.6M"), (None, "-")])
+def test_money_below_a_cent_and_large_sums(usd, text):
+    assert fmt.money(usd) == text
+
+
+def test_money_ranges_keep_the_dollar_sign():
+    assert fmt.money(16.84, 11.2, 20.7) == "$16.8 ($11.2-$20.7)"
+    assert fmt.money(0.012, 0.004, 0.02) == "$0.012 (< $0.01-$0.02)"
+    assert fmt.money(0.004, 0.003, 0.005) == "< $0.01"
+
+
+def test_energy_and_mass():
+    assert fmt.energy(3.6e9) == "1 MWh"
+    assert fmt.energy(6.05e6) == "1.68 kWh"
+    assert fmt.energy(900) == "0.25 Wh"
+    assert fmt.mass(1.54e5) == "154 kg"
+    assert fmt.mass(2.5e9) == "2,500 t"
+
+
+def test_one_number_style():
+    assert fmt.number(1.99e18) == "1.99e+18"
+    assert fmt.number(2.1439, 5) == "2.1439"
+    assert fmt.count(2_182_140) == "2.18M"
+    assert fmt.count(999_999) == "1M"  # not '1,000k'
+    assert fmt.plain(0.25, 0.2, 0.37) == "0.25 (0.2-0.37)"
+
+
+def _ok(result):
+    assert result.exit_code == 0, result.output
+    return result.stdout
+
+
+def test_train_summary_in_human_units(runner):
+    out = _ok(runner.invoke(main, ["train", "gpt2", "--tokens", "2.48B", "--hardware", "h100", "--gpus", "1024"]))
+    lines = {line[2:15].strip(): line[15:] for line in out.splitlines() if line.startswith("  ") and ":" not in line}
+    assert lines["wall time"] == "8.61 s (5.71-10.6)"
+    assert lines["GPU-hours"] == "2.45 h (1.63-3)"
+    assert lines["memory/GPU"].startswith("508 MiB (weights 237 KiB, gradients 237 KiB, optimizer 1.39 MiB, ")
+    assert lines["energy"] == "1.68 kWh (0.764-4.52) (PUE 1.1)"
+    assert lines["CO2e"] == "809 g (333-2,174)"
+    assert lines["cost"] == "$16.8 ($11.2-$20.7) (cloud)"
+
+
+def test_infer_summary_in_human_units(runner):
+    out = _ok(runner.invoke(main, ["infer", "llama-2-7b", "--hardware", "h100"]))
+    lines = {line[2:15].strip(): line[15:] for line in out.splitlines() if line.startswith("  ") and ":" not in line}
+    assert lines["TTFT"] == "21.8 ms (18.1-29.2) (prefill compute-bound)"
+    assert lines["latency"] == "1.89 s (1.76-2.19) per request"
+    assert lines["cost"] == "< $0.01 per request, $14.1 ($13.1-$16.4) per million output tokens"
+
+
+def test_compare_table_in_human_units(runner):
+    out = _ok(runner.invoke(main, ["compare", "--models", "gpt2,gpt3-175b"]))
+    gpt2 = next(line for line in out.splitlines() if line.startswith("gpt2 "))
+    assert "8.61 s (5.71-10.6)" in gpt2 and "9.96e-05" not in gpt2
+    assert "1.68 kWh" in gpt2 and "809 g" in gpt2 and "$16.8 ($11.2-$20.7)" in gpt2 and "7.8 ms" in gpt2
+    gpt3 = next(line for line in out.splitlines() if line.startswith("gpt3-175b "))
+    assert "13.7 days (9.07-16.8)" in gpt3 and "$2.31M ($1.53M-$2.84M)" in gpt3
+
+
+def test_sweep_table_in_human_units(runner):
+    out = _ok(runner.invoke(main, ["sweep", "train", "--model", "gpt2", "--tokens", "1B", "--hardware", "h100",
+                                   "--gpus", "8,64"]))
+    header, _, first, second = out.splitlines()
+    assert header.split() == ["model", "hardware", "dtype", "n_gpus", "params", "tokens", "mfu", "wall_time",
+                              "gpu_hours_h", "memory_per_gpu", "fits", "energy", "co2e", "cost"]
+    assert first.split()[3:] == ["8", "124M", "1B", "0.228", "7.4", "min", "0.987", "743", "MiB", "True", "679", "Wh",
+                                 "326", "g", "$6.79"]
+    assert second.split()[7:9] == ["55.5", "s"]
+
+
+def test_optimal_table_in_human_units(runner):
+    out = _ok(runner.invoke(main, ["optimal", "--budget", "$1M"]))
+    row = next(line for line in out.splitlines() if line.startswith("compute-optimal"))
+    assert row.split()[6:9] == ["5.91", "days", "$1M"]  # a $1M budget spent: not '$1,000k'
