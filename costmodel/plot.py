@@ -52,6 +52,10 @@ def plot_training(models=LANGUAGE_MODELS, hardware=("a100-sxm4-80gb", "h100-sxm5
     from .planning import default_workload
     from .sweep import sweep_training
 
+    models, hardware = list(models), list(hardware)
+    if not models or not hardware:
+        raise InputError("give at least one model and one hardware profile to plot",
+                         argument="models" if not models else "hardware")
     fig, (ax_cost, ax_energy), new = _axes(ax, 2, (12, 5))
     specs = [get_model(m) for m in models]
     workloads = [default_workload(s)[0] for s in specs]
@@ -87,8 +91,15 @@ def plot_inference(model="llama-2-70b", hardware=("a100-sxm4-80gb", "h100-sxm5-8
 
     ``ax``: None for a new figure, or three Axes (TTFT, TPOT, cost) to draw into.
     """
+    from .models import get_model
     from .sweep import sweep_inference
 
+    spec = get_model(model)
+    if spec.kind not in ("dense-decoder", "moe-decoder", "encoder-decoder"):
+        raise InputError(f"{spec.id} is a {spec.kind} model: it generates no tokens, so it has no time per output "
+                         "token or cost per million tokens to plot", argument="model")
+    if not output_tokens:
+        raise InputError("the plot shows decoding: give at least one output token", argument="output_tokens")
     fig, axes, new = _axes(ax, 3, (15, 4.5))
     df = sweep_inference(model=model, hardware=list(hardware), n_gpus=n_gpus, prompt_tokens=prompt_tokens,
                          output_tokens=output_tokens, batch_size=list(batch_sizes), dtype=dtype)

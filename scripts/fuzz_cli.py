@@ -93,9 +93,13 @@ def options(cmd: click.Command) -> list[click.Option]:
     return [p for p in cmd.params if isinstance(p, click.Option) and p.name not in ("help", "version")]
 
 
+EXIT_CODES: dict[int, int] = {}  # how many runs ended with each exit code
+
+
 def check(args: list[str]) -> str | None:
     """None if the run keeps every rule, else what went wrong."""
     result = CliRunner().invoke(main, args, catch_exceptions=True)
+    EXIT_CODES[result.exit_code] = EXIT_CODES.get(result.exit_code, 0) + 1
     out, err = result.stdout, result.stderr
     if result.exception is not None and not isinstance(result.exception, SystemExit):
         return f"uncaught {type(result.exception).__name__}: {result.exception}"
@@ -145,7 +149,8 @@ def main_(argv: list[str] | None = None) -> int:
             if why is not None:
                 failures.setdefault(why.split(":")[0], []).append(f"{' '.join(run)}  ->  {why}")
     total = sum(len(v) for v in failures.values())
-    print(f"{args.examples:,} examples in {time.perf_counter() - start:.0f} s: {total} failures")
+    print(f"{args.examples:,} examples in {time.perf_counter() - start:.0f} s: {total} failures; exit codes "
+          + ", ".join(f"{code}: {n:,}" for code, n in sorted(EXIT_CODES.items())))
     for kind, runs in failures.items():
         print(f"  {kind}: {len(runs)}, e.g. {runs[0]}")
     return 1 if total else 0

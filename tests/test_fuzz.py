@@ -46,7 +46,7 @@ def test_every_command_is_fuzzed():
             "hardware show", "models list"} <= names
 
 
-@settings(max_examples=250, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=600, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
 @given(invocations())
 def test_hostile_values_never_crash_and_never_print_non_numbers(args):
     assert fuzz.check(args) is None, args

@@ -7,7 +7,7 @@ import json
 import click
 
 from . import CONTEXT, Command, Group
-from .types import PUE, Quantity
+from .types import SafePath, PUE, Quantity
 
 __all__ = ["command", "group", "json_option", "csv_option", "profile_option", "hardware_option",
            "footprint_options", "plain", "emit_json", "emit_json_frame", "emit_csv", "emit_table"]
@@ -25,7 +25,7 @@ def group():
 
 json_option = click.option("--json", "as_json", is_flag=True, help="Write only JSON to stdout.")
 csv_option = click.option("--csv", "as_csv", is_flag=True, help="Write the table as CSV to stdout.")
-profile_option = click.option("--profile-path", type=click.Path(file_okay=False), default=None,
+profile_option = click.option("--profile-path", type=SafePath(file_okay=False), default=None,
                               help="Extra directory of hardware profile TOML files "
                                    "(also: COSTMODEL_PROFILE_PATH). Example: --profile-path ./my_hw")
 
@@ -75,7 +75,7 @@ def footprint_options(command):
                           "average). Example: --electricity-price 0.08"),
         click.option("--service-life", type=LIFE,
                      help="Years an owned device is amortised over (default 5). Example: --service-life 4"),
-        click.option("--calibration", type=click.Path(exists=True, dir_okay=False),
+        click.option("--calibration", type=SafePath(exists=True, dir_okay=False),
                      help="Calibration TOML replacing the shipped fitted constants (also: "
                           "COSTMODEL_CALIBRATION). Example: --calibration my_fit.toml"),
     ]

@@ -116,7 +116,7 @@ def compare_sizes(budget, tokens, sizes, hardware, n_gpus, law, as_csv, as_json)
 
 def _render_sizes(df, law: str, hardware: str, n_gpus: int) -> str:
     table = [[fmt.count(r.params), fmt.count(r.tokens), fmt.number(r.tokens_per_param), fmt.number(r.loss, 5),
-              fmt.money(r.cost_USD), "yes" if r.fits else f"no (needs {r.min_gpus:,})", str(r.serve_gpus),
+              fmt.money(r.cost_USD), "yes" if r.fits else "no" if r.min_gpus is None or r.min_gpus != r.min_gpus else f"no (needs {int(r.min_gpus):,})", str(r.serve_gpus),
               fmt.duration(r.tpot_ms / 1e3), fmt.money(r.cost_per_million_tokens_USD)] for r in df.itertuples()]
     text = fmt.table(table, ["params", "tokens", "tokens/param", "loss", "train cost", f"fits {n_gpus:,} GPUs",
                              "serve GPUs", "TPOT", "$/M output tokens"])

@@ -7,7 +7,7 @@ import click
 from costmodel.plot import LANGUAGE_MODELS  # cheap: matplotlib is imported only when a plot is drawn
 
 from .options import group
-from .types import WHOLE, OutputFile, Whole
+from .types import SafePath, WHOLE, OutputFile, Whole
 
 SUFFIXES = (".png", ".svg", ".pdf")
 
@@ -73,7 +73,7 @@ def plot_inference_cmd(model, hardware, n_gpus, prompt_tokens, output_tokens, ou
 
 
 @plot.command("sweep")
-@click.argument("table", type=click.Path(exists=True, dir_okay=False))
+@click.argument("table", type=SafePath(exists=True, dir_okay=False))
 @click.option("--x", "x", required=True, help="Column for the x axis. Example: --x n_gpus")
 @click.option("--y", "y", required=True, help="Column for the y axis. Example: --y wall_time_days")
 @click.option("--hue", help="Column whose values become separate series (first in the legend). Example: --hue hardware")

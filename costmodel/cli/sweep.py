@@ -186,8 +186,15 @@ def _style(column: str, unit: str | None):
         name = column[:-len(suffix)] if column.endswith(suffix) else column
         return name, lambda v: "-" if _missing(v) else style(float(v) * scale)
     if column in COUNT_COLUMNS:
-        return column, lambda v: "-" if _missing(v) else fmt.count(float(v))
+        return column, lambda v: "-" if _missing(v) else _count(v)
     return column, lambda v: fmt.number(v) if isinstance(v, float) else "-" if v is None else str(v)
+
+
+def _count(value) -> str:
+    try:
+        return fmt.count(float(value))
+    except (TypeError, ValueError):  # a swept input as the user wrote it
+        return str(value)
 
 
 def _missing(value) -> bool:

@@ -84,7 +84,8 @@ def render(est) -> str:
         f"  memory/GPU   {size(est.memory_per_gpu)} (weights {size(m.weights)}, gradients {size(m.gradients)}, "
         f"optimizer {size(m.optimizer)}, activations {size(m.activations)}) at tp={est.tp}"
         + ("" if est.fits else "  ** does not fit **"),
-        f"  min devices  {fmt.number(est.min_gpus.magnitude)} (model states fully sharded)",
+        "  min devices  " + ("- (no layout holds one micro-batch; see the warnings)" if est.min_gpus is None
+                             else f"{fmt.number(est.min_gpus.magnitude)} (model states fully sharded)"),
         f"  energy       {r('energy', 'J', fmt.energy)} (PUE {fmt.number(f.pue)})",
         f"  CO2e         {co2e}",
         f"  cost         {cost}",
@@ -93,6 +94,7 @@ def render(est) -> str:
         lines.insert(2, f"  tokens       {fmt.count(est.tokens.magnitude)}")
     if est.teacher_flops is not None:
         lines.insert(2, f"  teacher      {fmt.number(est.teacher_flops.magnitude)} FLOP (included in compute)")
+    lines += [f"  warning: {w}" for w in est.warnings]
     lines.append("Assumptions:")
     lines += [f"  {k}: {v}" for k, v in est.assumptions.items()]
     return "\n".join(lines)

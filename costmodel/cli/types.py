@@ -17,7 +17,7 @@ import click
 from costmodel import units
 from costmodel.errors import CostModelError, UnitError
 
-__all__ = ["DomainType", "Count", "Quantity", "Whole", "Parsed", "Precision", "Budget", "OutputFile", "Values",
+__all__ = ["SafePath", "DomainType", "Count", "Quantity", "Whole", "Parsed", "Precision", "Budget", "OutputFile", "Values",
            "COUNT", "WHOLE", "FRACTION", "PUE", "DTYPE", "SERVING_DTYPE", "BUDGET"]
 
 
@@ -241,6 +241,20 @@ def _is_number(text: str) -> bool:
     except ValueError:
         return False
     return True
+
+
+class SafePath(click.Path):
+    """click's Path, refusing a name the operating system cannot take (a NUL byte, too long)
+    as a usage error instead of letting ``os.stat`` raise."""
+
+    def convert(self, value, param, ctx):
+        text = value if isinstance(value, str) else str(value)
+        if "\x00" in text:
+            self.fail("a path cannot contain a NUL byte", param, ctx)
+        try:
+            return super().convert(value, param, ctx)
+        except (OSError, ValueError) as exc:
+            self.fail(f"cannot use this path ({getattr(exc, 'strerror', None) or exc})", param, ctx)
 
 
 def _name(param) -> str:

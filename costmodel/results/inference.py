@@ -25,6 +25,8 @@ def _cost_per_million(v):
 
 # The figures of a serving estimate: to_dict() keys and sweep columns, from one scenario's values.
 OUTPUTS = (
+    Output("params", "", lambda c, v: c.model.params, False),
+    Output("active_params", "", lambda c, v: c.model.active_params, False),
     Output("ttft_ms", "ms", lambda c, v: v.timings.ttft * 1e3),
     Output("tpot_ms", "ms", lambda c, v: v.timings.tpot * 1e3),
     Output("latency_s", "s", lambda c, v: v.timings.latency),
