@@ -200,7 +200,8 @@ def plot_sweep(df, x: str, y: str, hue: str | None = None, xscale: str = "log", 
     _check_axis(df, y, yscale, "yscale")
     keys = series_columns(df, x, hue)
     fig, (ax,), _ = _axes(ax, 1, (7, 5))
-    groups = df.groupby(keys, observed=True, sort=False, dropna=False) if keys else [((), df)]
+    by = keys[0] if len(keys) == 1 else keys  # one key by name: pandas 1.5 warns on a list of one
+    groups = df.groupby(by, observed=True, sort=False, dropna=False) if keys else [((), df)]
     for name, part in groups:
         values = name if isinstance(name, tuple) else (name,)
         label = ", ".join(str(v) if len(keys) == 1 else f"{k}={v}" for k, v in zip(keys, values)) or None

@@ -57,7 +57,10 @@ def test_oldest_pins_are_the_declared_lower_bounds():
             declared[match[1].lower()] = match[2]
     pins = dict(line.split("==") for line in (ROOT / ".ci" / "oldest.txt").read_text().splitlines()
                 if line.strip() and not line.startswith("#"))
-    assert pins == declared and set(pins) == {"numpy", "pandas", "pint", "click"}
+    runtime = {k: v for k, v in pins.items() if k in declared}
+    assert runtime == declared and set(runtime) == {"numpy", "pandas", "pint", "click"}
+    extras = set(pins) - set(declared)  # optional extras the test extra needs, pinned to old versions that work
+    assert extras <= {"pyarrow", "dask"}
 
 
 def test_changelog_newest_release_is_the_package_version():

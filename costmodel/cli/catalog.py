@@ -8,7 +8,7 @@ import textwrap
 import click
 
 from . import format as fmt
-from .options import csv_option, emit_json, emit_table, group, json_option, profile_option
+from .options import config_option, csv_option, emit_json, emit_table, group, json_option, model_from, profile_option
 
 COUNT_KEYS = ("params", "active_params", "training_tokens", "training_samples")
 
@@ -123,16 +123,20 @@ def models_list(as_json, as_csv):
 
 
 @models.command("show")
-@click.argument("model_id")
+@click.argument("model_id", required=False)
+@config_option
 @json_option
-def models_show(model_id, as_json):
-    """Show one catalogued model's shape, counts and source.
+def models_show(model_id, config, as_json):
+    """Show one catalogued model's shape, counts and source, or those a config.json derives.
 
-    Example: costmodel models show gpt3-175b
+    Example: costmodel models show gpt3-175b (or: costmodel models show --config ./config.json)
     """
     from costmodel.models import get_model
 
-    data = get_model(model_id).to_dict()
+    if model_id is None and config is None:
+        raise click.UsageError("give MODEL_ID or --config")
+    spec = model_from(model_id, config, None)
+    data = (spec if not isinstance(spec, str) else get_model(spec)).to_dict()
     if as_json:
         return emit_json(data)
     width = max(len(k) for k in data)

@@ -36,10 +36,13 @@ def _ranged(r: dict, key: str, style, scale: float = 1.0) -> str:
               help="Output tokens per request.")
 @click.option("--batch", "batch_size", type=WHOLE, default=8, show_default=True, help="Requests served together.")
 @click.option("--region", metavar="ID", help="Grid region for carbon intensity and PUE. Example: --region us")
+@click.option("--variants", is_flag=False, flag_value="default", default=None, metavar="[VARIANT,...]",
+              help="Put each model beside its variants: w4a16, w8a16, w8a8, fp8, 2:4, prune:0.5, prune:35B, "
+                   "distill:1.5B, scratch:1.5B (alone: a default set). Example: --models gpt2-xl --variants")
 @csv_option
 @json_option
-def compare(models, hardware, n_gpus, serve_hardware, prompt_tokens, output_tokens, batch_size, region, as_csv,
-            as_json):
+def compare(models, hardware, n_gpus, serve_hardware, prompt_tokens, output_tokens, batch_size, region, variants,
+            as_csv, as_json):
     """Do bigger models cost more? Training and serving cost from GPT-2 to GPT-4.
 
     Training runs on --gpus x --hardware with the calibrated MFU on each model's default data,
@@ -53,6 +56,11 @@ def compare(models, hardware, n_gpus, serve_hardware, prompt_tokens, output_toke
     if not names:
         raise InputError("give at least one catalog id, e.g. --models gpt2,llama-2-70b", argument="models")
     setup = (hardware, n_gpus, serve_hardware, prompt_tokens, output_tokens, batch_size, region)
+    if variants is not None:
+        from .variants import emit, variant_rows
+
+        emit(variant_rows(names, variants, *setup), as_json, as_csv, hardware, n_gpus, serve_hardware)
+        return
     from costmodel import compare_models
 
     rows = compare_models(names, hardware=hardware, n_gpus=n_gpus, serve_hardware=serve_hardware,

@@ -5,8 +5,17 @@ from __future__ import annotations
 import click
 
 from . import format as fmt
-from .options import command, emit_json, footprint_options, hardware_option, json_option, profile_option
-from .types import SERVING_DTYPE, COUNT, DTYPE, WHOLE, Count, Whole
+from .options import (
+    command,
+    config_option,
+    emit_json,
+    footprint_options,
+    hardware_option,
+    json_option,
+    model_from,
+    profile_option,
+)
+from .types import COUNT, DTYPE, SERVING_DTYPE, WHOLE, Count, Whole
 
 TOKENS = Count(allow_zero=True)
 
@@ -34,19 +43,17 @@ TOKENS = Count(allow_zero=True)
 @click.option("--kv-dtype", type=DTYPE, help="KV-cache precision (default: the weight precision, bf16 for int weights).")
 @click.option("--strict", is_flag=True, help="Fail instead of reporting a model that does not fit.")
 @footprint_options
+@config_option
 @json_option
 @profile_option
-def infer(model, as_json, **options):
+def infer(model, as_json, config, **options):
     """Estimate latency, throughput, memory, energy and cost of serving requests.
 
     Example: costmodel infer llama-2-70b --hardware h100 --gpus 4 --prompt 512 --output 256 --batch 8
     """
     import costmodel
 
-    if model is None and options["params"] is None:
-        raise costmodel.InputError("give MODEL (a catalog id, see `costmodel models list`) or --params",
-                                   argument="params")
-    est = costmodel.estimate_inference(model, **options)
+    est = costmodel.estimate_inference(model_from(model, config, options["params"]), **options)
     if as_json:
         emit_json({**est.to_dict(ranges=True), "assumptions": est.assumptions})
     else:

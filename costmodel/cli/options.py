@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import click
 
 from . import CONTEXT, Command, Group
-from .types import SafePath, PUE, Quantity
+from .types import PUE, Quantity, SafePath
 
 __all__ = ["command", "group", "json_option", "csv_option", "profile_option", "hardware_option",
            "footprint_options", "plain", "emit_json", "emit_json_frame", "emit_csv", "emit_table"]
@@ -184,3 +185,23 @@ def emit_table(rows: list[list], header: list[str], as_csv: bool, styles=None) -
         styles = styles or [None] * len(header)
         shown = [["-" if v is None else (style or str)(v) for v, style in zip(row, styles)] for row in rows]
         click.echo(fmt.table(shown, header))
+
+
+config_option = click.option(
+    "--config", "config", type=SafePath(exists=True, dir_okay=False), default=None,
+    help="A Hugging Face config.json describing the model, instead of MODEL (read from disk, never fetched). "
+         "Example: --config ./llama/config.json")
+
+
+def model_from(model: str | None, config: str | None, params) -> Any:
+    """The model a command describes: a catalog id, a config file, or neither (then --params)."""
+    import costmodel
+
+    if config is not None:
+        if model is not None:
+            raise costmodel.InputError("give MODEL or --config, not both", argument="config")
+        return costmodel.model_from_config(config)
+    if model is None and params is None:
+        raise costmodel.InputError("give MODEL (a catalog id, see `costmodel models list`), --config or --params",
+                                   argument="params")
+    return model

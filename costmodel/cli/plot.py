@@ -100,6 +100,10 @@ def read_table(path: str):
     from costmodel.errors import InputError
 
     try:
+        with open(path, "rb") as handle:
+            head = handle.read(4096)
+        if b"\x00" in head:  # a binary file: no pandas version reads it as a table
+            raise pd.errors.ParserError("binary")
         df = pd.read_csv(path)
     except (UnicodeDecodeError, pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
         reason = "it is empty" if isinstance(exc, pd.errors.EmptyDataError) else "it is not text in CSV form"

@@ -5,7 +5,16 @@ from __future__ import annotations
 import click
 
 from . import format as fmt
-from .options import command, emit_json, footprint_options, hardware_option, json_option, profile_option
+from .options import (
+    command,
+    config_option,
+    emit_json,
+    footprint_options,
+    hardware_option,
+    json_option,
+    model_from,
+    profile_option,
+)
 from .types import COUNT, DTYPE, FRACTION, WHOLE, Whole
 
 METHODS = ("full", "lora", "qlora")  # costmodel.training.METHODS (a test checks they agree)
@@ -43,9 +52,10 @@ METHODS = ("full", "lora", "qlora")  # costmodel.training.METHODS (a test checks
               help="Distillation teacher (catalog id or parameter count) run forward on every token. "
                    "Example: --teacher llama-2-70b")
 @footprint_options
+@config_option
 @json_option
 @profile_option
-def train(model, as_json, **options):
+def train(model, as_json, config, **options):
     """Estimate FLOPs, time, GPU-hours and memory of a training run.
 
     MODEL is a catalog id (see `costmodel models list`); leave it out and give --params
@@ -55,10 +65,7 @@ def train(model, as_json, **options):
     """
     import costmodel
 
-    if model is None and options["params"] is None:
-        raise costmodel.InputError("give MODEL (a catalog id, see `costmodel models list`) or --params",
-                                   argument="params")
-    est = costmodel.estimate_training(model, **options)
+    est = costmodel.estimate_training(model_from(model, config, options["params"]), **options)
     if as_json:
         emit_json({**est.to_dict(ranges=True), "assumptions": est.assumptions})
     else:
