@@ -237,11 +237,12 @@ def estimate_inference(model: str | ModelSpec | None = None, *, params: CountLik
     if prune is not None and str(prune).strip() != "2:4":  # unstructured: say what it does not do
         warnings.append(resolve_sparsity(prune, SERVING_DTYPES[dt], dt, hw).note)
     if r.prompt + r.output * m.autoregressive > m.context:
-        msg = (f"prompt_tokens + output_tokens = {r.prompt + r.output * m.autoregressive:.0f} exceeds the model's "
-               f"context of {m.context:.0f}")
-        if strict:
-            raise InputError(msg, argument="prompt_tokens")
-        warnings.append(msg)
+        template = (f"{{prompt_tokens}} + {{output_tokens}} = {r.prompt + r.output * m.autoregressive:.0f} exceeds "
+                    f"the model's context of {m.context:.0f}")
+        error = InputError(template, argument="prompt_tokens")
+        if strict:  # the CLI spells both keywords as its flags
+            raise error
+        warnings.append(error.message)
     f, labels = resolve_footprint(hw, pue=pue, power_per_gpu=power_per_gpu, host_power_per_gpu=host_power_per_gpu,
                                   region=region, grid_intensity=grid_intensity, price_per_gpu_hour=price_per_gpu_hour,
                                   cost_basis=cost_basis, price_kind=price_kind, purchase_price=purchase_price,

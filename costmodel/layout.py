@@ -79,6 +79,12 @@ def _first(bad, *arrays) -> list[float]:
     return [float(np.ravel(np.broadcast_to(a, shape))[i]) for a in arrays]
 
 
+def _culprit(layout: TrainingLayout) -> str:
+    """The degree to blame for a layout that does not fit the devices: tp when it was given (or
+    varies), else pp."""
+    return "pp" if np.all(np.isnan(layout.tp)) else "tp"
+
+
 def check_layout(layout: TrainingLayout, heads: FloatArray = 0.0) -> TrainingLayout:
     """Refuse a layout that cannot be laid out (floats or arrays): a tensor x pipeline degree
     above the device count or not dividing it (the data-parallel degree is a whole number), or
@@ -89,12 +95,13 @@ def check_layout(layout: TrainingLayout, heads: FloatArray = 0.0) -> TrainingLay
     bad = degree > layout.n_gpus
     if np.any(bad):
         d, n = _first(bad, degree, layout.n_gpus)
-        raise InputError(f"the parallel degree {{tp}} x {{pp}} = {d:.0f} exceeds {{n_gpus}} = {n:.0f}", argument="tp")
+        raise InputError(f"the parallel degree {{tp}} x {{pp}} = {d:.0f} exceeds {{n_gpus}} = {n:.0f}",
+                         argument=_culprit(layout))
     bad = np.fmod(layout.n_gpus, degree) != 0
     if np.any(bad):
         d, n = _first(bad, degree, layout.n_gpus)
         raise InputError(f"the parallel degree {{tp}} x {{pp}} = {d:.0f} does not divide {{n_gpus}} = {n:.0f}: the "
-                         "data-parallel degree must be a whole number", argument="tp")
+                         "data-parallel degree must be a whole number", argument=_culprit(layout))
     bad = (heads > 0) & (np.fmod(heads, tp) != 0)
     if np.any(bad):
         t, h = _first(bad, tp, heads)

@@ -203,3 +203,20 @@ def test_an_integer_beyond_any_float_is_a_clean_error(value):
         parse_count(value, "params")
     with pytest.raises(UnitError, match="expected a finite number"):
         parse_quantity(value, "power", "power_per_gpu")
+
+
+def test_a_pipeline_degree_beyond_the_devices_names_pp_when_tp_was_not_given():
+    with pytest.raises(InputError, match=r"^pp: the parallel degree tp x pp = 8 exceeds n_gpus = 4"):
+        costmodel.estimate_training(**{**T, "n_gpus": 4}, pp=8)
+    with pytest.raises(InputError, match=r"^tp: the parallel degree tp x pp = 8 exceeds n_gpus = 4"):
+        costmodel.estimate_training(**{**T, "n_gpus": 4}, tp=2, pp=4)
+
+
+def test_a_context_overflow_names_both_keywords_in_the_callers_spelling():
+    with pytest.raises(InputError) as info:
+        costmodel.estimate_inference(**{**I, "prompt_tokens": 5000}, strict=True)
+    assert str(info.value) == "prompt_tokens: prompt_tokens + output_tokens = 5128 exceeds the model's context of 4096"
+    assert info.value.render(lambda n: {"prompt_tokens": "--prompt", "output_tokens": "--output"}[n]).startswith(
+        "--prompt: --prompt + --output = 5128")
+    warned = costmodel.estimate_inference(**{**I, "prompt_tokens": 5000})
+    assert warned.warnings == ("prompt_tokens + output_tokens = 5128 exceeds the model's context of 4096",)
