@@ -19,6 +19,7 @@ REQUIRED_IDS = [
     "jetson-orin-nano-super-8gb", "jetson-orin-nx-16gb",
     "xeon-platinum-8480-plus",
     "apple-m4-gpu", "apple-m4-cpu",
+    "apple-a17-pro-gpu",
 ]
 DATE = re.compile(r"^\d{4}-\d{2}(-\d{2})?$")  # ISO date, or year-month for a price sheet
 
