@@ -50,7 +50,8 @@ def test_money_ranges_keep_the_dollar_sign():
 def test_energy_and_mass():
     assert fmt.energy(3.6e9) == "1 MWh"
     assert fmt.energy(6.05e6) == "1.68 kWh"
-    assert fmt.energy(900) == "0.25 Wh"
+    assert fmt.energy(900) == "250 mWh"  # a phone request: milliwatt-hours
+    assert fmt.energy(0.119) == "0.0331 mWh"
     assert fmt.mass(1.54e5) == "154 kg"
     assert fmt.mass(2.5e9) == "2,500 t"
 

@@ -38,3 +38,14 @@ def test_an_unknown_engine_names_the_field(write_profile):
     directory = write_profile(replace={'kind = "gpu"': 'kind = "phone"\nengine = "fpga"'})
     with pytest.raises(costmodel.ProfileError, match=r"field engine: expected one of gpu, npu, cpu, tpu, dla"):
         costmodel.get_hardware("toy", profile_path=directory)
+
+
+def test_distilbert_on_a_phone_has_a_latency_and_an_energy_per_request(runner):
+    from costmodel.cli import main
+
+    est = costmodel.estimate_inference("distilbert-base", hardware="a17-pro", prompt_tokens=128, output_tokens=0)
+    assert est.hardware == "apple-a17-pro-gpu" and est.footprint.pue == 1.0
+    assert est.latency.to("ms").magnitude > 0 and est.battery_share == pytest.approx(
+        est.energy.to("J").magnitude / (12.70 * 3600.0), rel=1e-12)
+    out = runner.invoke(main, ["infer", "distilbert-base", "--hardware", "a17-pro", "--prompt", "128"]).stdout
+    assert "mWh" in out and "of the battery" in out and "samples/s" in out

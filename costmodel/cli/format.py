@@ -20,7 +20,7 @@ _COUNT_WORDS = ((1e12, "T"), (1e9, "B"), (1e6, "M"), (1e3, "k"))
 # (unit, its size in the canonical unit), smallest first: a value takes the largest unit it reaches
 _TIME = (("ms", 1e-3), ("s", 1.0), ("min", 60.0), ("h", 3600.0), ("days", 86400.0))
 _BYTES = (("B", 1.0), ("KiB", 2.0**10), ("MiB", 2.0**20), ("GiB", 2.0**30), ("TiB", 2.0**40))
-_ENERGY = (("Wh", 3600.0), ("kWh", 3.6e6), ("MWh", 3.6e9), ("GWh", 3.6e12))  # from J
+_ENERGY = (("mWh", 3.6), ("Wh", 3600.0), ("kWh", 3.6e6), ("MWh", 3.6e9), ("GWh", 3.6e12))  # from J
 _MASS = (("g", 1.0), ("kg", 1e3), ("t", 1e6))  # from g
 CENT = 0.01
 
@@ -94,7 +94,7 @@ def size(nbytes: Number, low: Number = None, high: Number = None) -> str:
 
 
 def energy(joules: Number, low: Number = None, high: Number = None) -> str:
-    """Energy in Wh, kWh, MWh or GWh: ``energy(3.6e9)`` is ``'1 MWh'``."""
+    """Energy in mWh, Wh, kWh, MWh or GWh: ``energy(3.6e9)`` is ``'1 MWh'``."""
     return _laddered(_ENERGY, joules, low, high)
 
 

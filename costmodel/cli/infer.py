@@ -71,16 +71,24 @@ def render(est) -> str:
                if est.cost_per_million_tokens is not None else "no output tokens"))
     co2e = r("footprint.co2e", "g", fmt.mass) + ("" if f.embodied_co2e is None else
                                                  f", embodied {fmt.mass(f.embodied_co2e.to('g').magnitude)}")
+    generates = est.output_tokens > 0
+    per_s = lambda unit: lambda *v: fmt.plain(*v, unit=unit)  # noqa: E731
+    timing = ([f"  TTFT         {r('ttft', 's', fmt.duration)} (prefill {est.bound['prefill']}-bound)",
+               f"  TPOT         {r('tpot', 's', fmt.duration)} (decode {est.bound['decode']}-bound)",
+               f"  latency      {r('latency', 's', fmt.duration)} per request",
+               f"  throughput   {r('throughput', 'token/s', per_s('output tokens/s'))}"] if generates else
+              [f"  latency      {r('latency', 's', fmt.duration)} per batch (one forward pass, "
+               f"{est.bound['prefill']}-bound)",
+               f"  throughput   {r('samples_per_second', '1/s', per_s('samples/s'))}"])
+    battery = ("" if est.battery_share is None else
+               f", {est.battery_share:.2g} of the battery ({1 / est.battery_share:,.0f} requests per charge)")
     lines = [
         f"Serving {name} on {est.n_gpus} x {est.hardware} ({est.dtype} weights, {est.kv_dtype} KV), "
         f"batch {est.batch_size}, {est.prompt_tokens} in / {est.output_tokens} out; ranges in brackets",
-        f"  TTFT         {r('ttft', 's', fmt.duration)} (prefill {est.bound['prefill']}-bound)",
-        f"  TPOT         {r('tpot', 's', fmt.duration)} (decode {est.bound['decode']}-bound)",
-        f"  latency      {r('latency', 's', fmt.duration)} per request",
-        f"  throughput   {r('throughput', 'token/s', lambda *v: fmt.plain(*v, unit='output tokens/s'))}",
+        *timing,
         f"  memory/GPU   {size(est.memory_per_gpu)} (weights {size(m.weights)}, KV cache {size(m.kv_cache)}, "
         f"workspace {size(m.activations)}); max batch {est.max_batch_size:,}",
-        f"  energy       {r('energy', 'J', fmt.energy)} per request, {co2e} CO2e",
+        f"  energy       {r('energy', 'J', fmt.energy)} per request{battery}, {co2e} CO2e",
         f"  cost         {cost}",
     ]
     if not est.fits:
