@@ -13,7 +13,8 @@ from ..errors import InputError
 from ..hardware import HardwareProfile
 from ..models import ModelSpec, get_model
 from ..scaling import get_law
-from ..training_estimate import estimate_training, resolve_model
+from ..training_estimate import estimate_training
+from ..workload import resolve_model
 from ..units import CountLike, QuantityLike, parse_count
 from .budget import DEFAULT_HARDWARE, fixed_size_flops, one_device_count, parse_budget, serve, training_run
 

@@ -14,7 +14,8 @@ from ..hardware import get_hardware
 from ..layout import LAYOUT_PARSERS, TrainingLayout, check_layout
 from ..results.base import check_finite, pick_record
 from ..results.training import COLUMNS, CULPRITS, MAY_BE_MISSING, OUTPUTS
-from ..training_estimate import TrainingCase, estimate_training, evaluate, layout_heads, resolve_hardware, resolve_model
+from ..training_estimate import TrainingCase, estimate_training, evaluate, resolve_hardware
+from ..workload import layout_heads, resolve_model
 from .grid import Combos, Grid, check_keywords, chunked, frame, input_column, labels, output_columns, per_row, stack
 
 MODEL_KEYS = ("model", "params", "active_params", "tokens", "samples", "seq_len", "method", "trainable_params",
