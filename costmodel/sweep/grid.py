@@ -20,7 +20,7 @@ from ..errors import InputError, unknown
 from ..results.base import pick_record
 from ..units import FloatArray
 
-__all__ = ["Grid", "Combos", "check_memory", "per_row", "stack", "labels", "input_column", "chunked", "frame",
+__all__ = ["Grid", "Combos", "Table", "check_memory", "per_row", "stack", "labels", "input_column", "chunked", "frame",
            "check_keywords", "output_columns"]
 
 BYTES_PER_ROW = 1_000  # peak per row of a 1e6-row sweep with ranges: 760 B training, 940 B inference (benchmarks/bench_sweep.py)
@@ -111,9 +111,9 @@ def per_row(table: FloatArray, index: dict, key: str) -> FloatArray:
     return table[index[key]] if isinstance(table, np.ndarray) and table.ndim else table
 
 
-def _field_column(values: list, row: np.ndarray, scenarios: bool):
-    """Per-row array of one field from per-combination values (floats, or (3,) scenario
-    arrays); the scenario axis first when asked; one value when every combination agrees."""
+def _table(values: list, scenarios: bool) -> tuple[bool, FloatArray]:
+    """Per-combination values of one field: ``(True, array)`` with combinations first (the
+    scenario axis second when asked), or ``(False, value)`` when every combination agrees."""
     if np.ndim(values[0]) == 0:
         table = np.fromiter(values, dtype=float, count=len(values))
         if scenarios:
@@ -123,20 +123,42 @@ def _field_column(values: list, row: np.ndarray, scenarios: bool):
         if not scenarios:
             table = table[:, 0]
     if np.array_equal(table, np.broadcast_to(table[0], table.shape), equal_nan=True):
-        return table[0][:, None] if scenarios else float(table[0])  # the same for every row
-    picked = table[row]
-    return picked.T if scenarios else picked
+        return False, (table[0][:, None] if scenarios else float(table[0]))  # the same for every row
+    return True, table
+
+
+@dataclass(frozen=True)
+class Table:
+    """Per-combination records of one type laid out as one array per field, once: each slice
+    of rows then only indexes them (:meth:`rows`)."""
+
+    cls: type
+    columns: dict
+    scenarios: bool
+
+    @classmethod
+    def of(cls, records: list, scenarios: bool = False) -> Table:
+        """Fields holding (typical, optimistic, pessimistic) arrays keep their scenario axis when
+        ``scenarios`` is true, else their typical value."""
+        kind = type(records[0])
+        return cls(kind, {f.name: _table([getattr(r, f.name) for r in records], scenarios)
+                          for f in dataclasses.fields(kind)}, scenarios)
+
+    def rows(self, row: np.ndarray):
+        """The record of per-row arrays for the rows whose combinations are ``row``."""
+        out = {}
+        for name, (per_row, table) in self.columns.items():
+            if per_row:
+                picked = table[row]
+                out[name] = picked.T if self.scenarios else picked
+            else:
+                out[name] = table
+        return self.cls(**out)
 
 
 def stack(records: list, row: np.ndarray, scenarios: bool = False):
-    """One record of per-row arrays from per-combination records of the same type.
-
-    Fields holding (typical, optimistic, pessimistic) arrays keep a leading scenario axis when
-    ``scenarios`` is true, else their typical value.
-    """
-    cls = type(records[0])
-    return cls(**{f.name: _field_column([getattr(r, f.name) for r in records], row, scenarios)
-                  for f in dataclasses.fields(cls)})
+    """One record of per-row arrays from per-combination records of the same type."""
+    return Table.of(records, scenarios).rows(row)
 
 
 def labels(names: list, row: np.ndarray, rows: int):

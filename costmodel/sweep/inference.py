@@ -22,7 +22,7 @@ from ..inference_estimate import (
 )
 from ..results.base import check_finite, pick_record
 from ..results.inference import BOUNDS, COLUMNS, CULPRITS, MAY_BE_MISSING, OUTPUTS, bound_codes
-from .grid import Combos, Grid, check_keywords, chunked, frame, input_column, labels, output_columns, per_row, stack
+from .grid import Combos, Grid, Table, check_keywords, chunked, frame, input_column, labels, output_columns, per_row
 
 SERVING_KEYS = ("model", "params", "active_params", "hardware", "dtype", "kv_dtype", "prune", "profile_path")
 FOOTPRINT_KEYS = ("hardware", "profile_path", *FOOTPRINT_KEYWORDS)
@@ -55,6 +55,7 @@ class Plan:
     serving: Combos
     footprints: Combos
     request: dict
+    tables: dict  # the resolved records as per-combination arrays: "model", "hardware", "footprint"
 
     @property
     def rows(self) -> int:
@@ -71,8 +72,8 @@ class Plan:
         request = check_request(Request(**{name: per_row(self.request[key], index, key)
                                            for key, (name, _, _) in REQUEST_PARSERS.items()}))
         phases = serving_scenarios(self.calibration.serving)
-        case = ServingCase(model=stack([s[3] for s in serving], srow), hardware=stack([s[4] for s in serving], srow),
-                           request=request, footprint=stack(self.footprints.results, frow, scenarios=self.ranges),
+        case = ServingCase(model=self.tables["model"].rows(srow), hardware=self.tables["hardware"].rows(srow),
+                           request=request, footprint=self.tables["footprint"].rows(frow),
                            prefill=_phase(phases["prefill"], self.ranges), decode=_phase(phases["decode"], self.ranges))
         v = chunked(evaluate, case, rows, progress)
         typical = pick_record(v, "typical", 1) if self.ranges else v
@@ -105,6 +106,8 @@ def plan(inputs: dict, ranges: bool) -> Plan:
     request = {key: grid.parsed(key, parse, default) for key, (_, parse, default) in REQUEST_PARSERS.items()}
     if np.min(request["prompt_tokens"]) + np.min(request["output_tokens"]) < 1:  # some row has neither
         raise InputError("a request needs at least one token in or out", argument="prompt_tokens")
-    return Plan(grid=grid, ranges=ranges, calibration=calibration,
-                serving=grid.resolve(SERVING_KEYS, _serving), footprints=grid.resolve(FOOTPRINT_KEYS, _footprint),
-                request=request)
+    serving, footprints = grid.resolve(SERVING_KEYS, _serving), grid.resolve(FOOTPRINT_KEYS, _footprint)
+    tables = {"model": Table.of([s[3] for s in serving.results]), "hardware": Table.of([s[4] for s in serving.results]),
+              "footprint": Table.of(footprints.results, scenarios=ranges)}
+    return Plan(grid=grid, ranges=ranges, calibration=calibration, serving=serving, footprints=footprints,
+                request=request, tables=tables)

@@ -16,7 +16,7 @@ from ..results.base import check_finite, pick_record
 from ..results.training import COLUMNS, CULPRITS, MAY_BE_MISSING, OUTPUTS
 from ..training_estimate import TrainingCase, estimate_training, evaluate, resolve_hardware
 from ..workload import layout_heads, resolve_model
-from .grid import Combos, Grid, check_keywords, chunked, frame, input_column, labels, output_columns, per_row, stack
+from .grid import Combos, Grid, Table, check_keywords, chunked, frame, input_column, labels, output_columns, per_row
 
 MODEL_KEYS = ("model", "params", "active_params", "tokens", "samples", "seq_len", "method", "trainable_params",
               "lora_rank", "teacher")
@@ -52,6 +52,7 @@ class Plan:
     hardware: Combos
     footprints: Combos
     layout: dict
+    tables: dict  # the resolved records as per-combination arrays: "model", "hardware", "footprint"
 
     @property
     def rows(self) -> int:
@@ -62,11 +63,11 @@ class Plan:
         stop = self.rows if stop is None else stop
         index, rows = self.grid.index(start, stop), stop - start
         mrow, hrow, frow = (c.rows(index) for c in (self.models, self.hardware, self.footprints))
-        model = stack([m for _, _, m in self.models.results], mrow)
+        model = self.tables["model"].rows(mrow)
         layout = check_layout(TrainingLayout(**{k: per_row(t, index, k) for k, t in self.layout.items()}),
                               layout_heads(model))
-        case = TrainingCase(model=model, hardware=stack([h for _, _, h in self.hardware.results], hrow),
-                            layout=layout, footprint=stack(self.footprints.results, frow, scenarios=self.ranges),
+        case = TrainingCase(model=model, hardware=self.tables["hardware"].rows(hrow),
+                            layout=layout, footprint=self.tables["footprint"].rows(frow),
                             mfu_scale=mfu_scales(self.calibration.training)[:, None] if self.ranges else 1.0)
         v = chunked(lambda block: evaluate(block, self.calibration.training), case, rows, progress)
         typical = pick_record(v, "typical", 1) if self.ranges else v
@@ -97,7 +98,10 @@ def plan(inputs: dict, ranges: bool) -> Plan:
     grid = Grid.of(inputs)
     if None in grid.values["n_gpus"]:
         raise InputError("None is not a device count", argument="n_gpus")
-    return Plan(grid=grid, ranges=ranges, calibration=calibration,
-                models=grid.resolve(MODEL_KEYS, _model), hardware=grid.resolve(HARDWARE_KEYS, _hardware),
-                footprints=grid.resolve(FOOTPRINT_KEYS, _footprint),
+    models, hardware = grid.resolve(MODEL_KEYS, _model), grid.resolve(HARDWARE_KEYS, _hardware)
+    footprints = grid.resolve(FOOTPRINT_KEYS, _footprint)
+    tables = {"model": Table.of([m for _, _, m in models.results]), "hardware": Table.of([h for _, _, h in hardware.results]),
+              "footprint": Table.of(footprints.results, scenarios=ranges)}
+    return Plan(grid=grid, ranges=ranges, calibration=calibration, models=models, hardware=hardware,
+                footprints=footprints, tables=tables,
                 layout={k: grid.parsed(k, parse, default) for k, (parse, default) in LAYOUT_PARSERS.items()})
