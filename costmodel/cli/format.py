@@ -179,3 +179,16 @@ def ranged(est, path: str, unit: str, style: Callable[..., str] = plain) -> str:
     if est.low is None:
         return style(typical)
     return style(typical, get(est.low), get(est.high))
+
+
+def no_price(cost_basis: str) -> str:
+    """What to pass when a device has no price for the cost basis."""
+    if cost_basis == "owned":
+        return "no purchase price for this device; pass --purchase-price"
+    return "no price for this device; pass --price"
+
+
+def footer(est) -> list[str]:
+    """An estimate's warnings and assumptions, as the summaries end."""
+    return [*(f"  warning: {w}" for w in est.warnings), "Assumptions:",
+            *(f"  {k}: {v}" for k, v in est.assumptions.items())]

@@ -65,7 +65,7 @@ def render(est) -> str:
     name = est.model or "the model"
     r = lambda path, unit, style=fmt.plain: fmt.ranged(est, path, unit, style)  # noqa: E731
     size = lambda q: fmt.size(q.to("B").magnitude)  # noqa: E731
-    cost = (f"- ({_no_price(f.cost_basis)})" if est.cost is None else
+    cost = (f"- ({fmt.no_price(f.cost_basis)})" if est.cost is None else
             f"{r('cost', 'USD', fmt.money)} per request, "
             + (f"{r('cost_per_million_tokens', 'USD', fmt.money)} per million output tokens"
                if est.cost_per_million_tokens is not None else "no output tokens"))
@@ -94,13 +94,5 @@ def render(est) -> str:
     if not est.fits:
         hint = f"; {est.fitting_dtype} weights would fit" if est.fitting_dtype else ""
         lines.append(f"  ** does not fit: needs {est.min_gpus} devices at this dtype{hint} **")
-    lines += [f"  warning: {w}" for w in est.warnings]
-    lines.append("Assumptions:")
-    lines += [f"  {k}: {v}" for k, v in est.assumptions.items()]
-    return "\n".join(lines)
+    return "\n".join([*lines, *fmt.footer(est)])
 
-
-def _no_price(cost_basis: str) -> str:
-    if cost_basis == "owned":
-        return "no purchase price for this device; pass --purchase-price"
-    return "no price for this device; pass --price"

@@ -77,7 +77,7 @@ def render(est) -> str:
     m, f = est.memory, est.footprint
     r = lambda path, unit, style=fmt.plain: fmt.ranged(est, path, unit, style)  # noqa: E731
     size = lambda q: fmt.size(q.to("B").magnitude)  # noqa: E731
-    cost = (f"- ({_no_price(f.cost_basis)})" if est.cost is None
+    cost = (f"- ({fmt.no_price(f.cost_basis)})" if est.cost is None
             else f"{r('cost', 'USD', fmt.money)} ({f.cost_basis})")
     co2e = r("co2e", "g", fmt.mass) + ("" if f.embodied_co2e is None else
                                        f", embodied {fmt.mass(f.embodied_co2e.to('g').magnitude)}")
@@ -101,13 +101,5 @@ def render(est) -> str:
         lines.insert(2, f"  tokens       {fmt.count(est.tokens.magnitude)}")
     if est.teacher_flops is not None:
         lines.insert(2, f"  teacher      {fmt.number(est.teacher_flops.magnitude)} FLOP (included in compute)")
-    lines += [f"  warning: {w}" for w in est.warnings]
-    lines.append("Assumptions:")
-    lines += [f"  {k}: {v}" for k, v in est.assumptions.items()]
-    return "\n".join(lines)
+    return "\n".join([*lines, *fmt.footer(est)])
 
-
-def _no_price(cost_basis: str) -> str:
-    if cost_basis == "owned":
-        return "no purchase price for this device; pass --purchase-price"
-    return "no price for this device; pass --price"

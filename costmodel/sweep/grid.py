@@ -264,6 +264,24 @@ def output_columns(outputs, case, values, rows: int, ranges: bool) -> tuple[dict
     return cols, units
 
 
+def result_frame(labels_: dict, extra: dict, meta, outputs, grid: Grid, index: dict, case, values, rows: int,
+                 ranges: bool):
+    """A sweep's DataFrame: the label columns, the per-row ``meta`` columns (key, function of
+    case and typical values, dtype), any ``extra`` columns, every other swept input as given,
+    then the output table (with ``_low``/``_high`` when ``ranges``)."""
+    typical = pick_record(values, "typical", 1) if ranges else values
+    cols, units = dict(labels_), {}
+    for key, fn, dtype in meta:
+        cols[key] = np.broadcast_to(fn(case, typical), (rows,)).astype(dtype)
+        units[key] = "token" if key.endswith("_tokens") else ""
+    cols.update(extra)
+    for key, vals in grid.values.items():  # every other swept input, as given
+        if key not in cols and len(vals) > 1:
+            cols[key] = input_column(vals, index[key], rows)
+    out, out_units = output_columns(outputs, case, values, rows, ranges)
+    return frame({**cols, **out}, {**units, **out_units})
+
+
 def frame(columns: dict, units: dict):
     import pandas as pd
 

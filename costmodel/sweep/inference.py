@@ -22,7 +22,7 @@ from ..inference_estimate import (
 )
 from ..results.base import check_finite, pick_record
 from ..results.inference import BOUNDS, COLUMNS, CULPRITS, MAY_BE_MISSING, OUTPUTS, bound_codes
-from .grid import Combos, Grid, Table, check_keywords, chunked, frame, input_column, labels, output_columns, per_row
+from .grid import Combos, Grid, Table, check_keywords, chunked, labels, per_row, result_frame
 
 SERVING_KEYS = ("model", "params", "active_params", "hardware", "dtype", "kv_dtype", "prune", "profile_path")
 FOOTPRINT_KEYS = ("hardware", "profile_path", *FOOTPRINT_KEYWORDS)
@@ -81,17 +81,9 @@ class Plan:
         cols = {"model": labels([s[0] for s in serving], srow, rows), "hardware": labels([s[1] for s in serving], srow, rows),
                 "dtype": labels([s[2][0] for s in serving], srow, rows),
                 "kv_dtype": labels([s[2][1] for s in serving], srow, rows)}
-        units = {}
-        for key, fn, dtype in COLUMNS:
-            cols[key] = np.broadcast_to(fn(case, typical), (rows,)).astype(dtype)
-            units[key] = "token" if key.endswith("_tokens") else ""
-        for key, codes in zip(("bound_prefill", "bound_decode"), bound_codes(typical.timings)):
-            cols[key] = pd.Categorical.from_codes(np.broadcast_to(codes, (rows,)), categories=list(BOUNDS))
-        for key, vals in self.grid.values.items():  # every other swept input, as given
-            if key not in cols and len(vals) > 1:
-                cols[key] = input_column(vals, index[key], rows)
-        out, out_units = output_columns(OUTPUTS, case, v, rows, self.ranges)
-        return frame({**cols, **out}, {**units, **out_units})
+        bounds = {key: pd.Categorical.from_codes(np.broadcast_to(codes, (rows,)), categories=list(BOUNDS))
+                  for key, codes in zip(("bound_prefill", "bound_decode"), bound_codes(typical.timings))}
+        return result_frame(cols, bounds, COLUMNS, OUTPUTS, self.grid, index, case, v, rows, self.ranges)
 
 
 def plan(inputs: dict, ranges: bool) -> Plan:

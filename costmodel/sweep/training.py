@@ -5,7 +5,6 @@ from __future__ import annotations
 import inspect
 from dataclasses import dataclass
 
-import numpy as np
 
 from ..calibration import Calibration, mfu_scales, resolve_calibration
 from ..energy import FOOTPRINT_KEYWORDS, resolve_footprint
@@ -16,7 +15,7 @@ from ..results.base import check_finite, pick_record
 from ..results.training import COLUMNS, CULPRITS, MAY_BE_MISSING, OUTPUTS
 from ..training_estimate import TrainingCase, estimate_training, evaluate, resolve_hardware
 from ..workload import layout_heads, resolve_model
-from .grid import Combos, Grid, Table, check_keywords, chunked, frame, input_column, labels, output_columns, per_row
+from .grid import Combos, Grid, Table, check_keywords, chunked, labels, per_row, result_frame
 
 MODEL_KEYS = ("model", "params", "active_params", "tokens", "samples", "seq_len", "method", "trainable_params",
               "lora_rank", "teacher")
@@ -76,15 +75,7 @@ class Plan:
         cols = {"model": labels(names[0], mrow, rows), "hardware": labels(names[1], hrow, rows),
                 "dtype": labels([h[1] for h in self.hardware.results], hrow, rows),
                 "method": labels([m[1] for m in self.models.results], mrow, rows)}
-        units = {}
-        for key, fn, dtype in COLUMNS:
-            cols[key] = np.broadcast_to(fn(case, typical), (rows,)).astype(dtype)
-            units[key] = ""
-        for key, vals in self.grid.values.items():  # every other swept input, as given
-            if key not in cols and len(vals) > 1:
-                cols[key] = input_column(vals, index[key], rows)
-        out, out_units = output_columns(OUTPUTS, case, v, rows, self.ranges)
-        return frame({**cols, **out}, {**units, **out_units})
+        return result_frame(cols, {}, COLUMNS, OUTPUTS, self.grid, index, case, v, rows, self.ranges)
 
 
 def plan(inputs: dict, ranges: bool) -> Plan:
