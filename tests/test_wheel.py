@@ -41,7 +41,7 @@ def test_wheel_installs_and_runs_outside_the_source_tree(tmp_path):
 
     # A plain venv sees neither this environment's packages nor the base interpreter's. The
     # runtime dependencies come from the environment running the tests (which may itself be a
-    # venv, where --system-site-packages would only reach the base interpreter): a .pth file
+    # venv, where inheriting the system site would only reach the base interpreter): a .pth file
     # appends its site-packages after the new venv's own, so the wheel installed there wins and
     # nothing is fetched from the network. Paths a .pth file adds are not scanned for further
     # .pth files, so an editable install of the source tree out there stays invisible.
