@@ -280,12 +280,22 @@ def _search_path(profile_path: ProfilePath | None) -> tuple[str, ...]:
 
 def _stamp(path: Path) -> int:
     """When a user's file or directory last changed (0 for shipped ones, which do not)."""
-    if path.is_relative_to(builtin_dir()):
+    if _is_builtin(str(path)):
         return 0
     try:
         return path.stat().st_mtime_ns
     except (OSError, ValueError):
         return -1
+
+
+def _is_builtin(path: str) -> bool:
+    root = _builtin_root()
+    return path == root or path.startswith(root + os.sep)
+
+
+@cache
+def _builtin_root() -> str:
+    return str(builtin_dir())
 
 
 def _files(dirs: tuple[str, ...]) -> dict[str, Path]:
@@ -339,6 +349,8 @@ def reload_profiles() -> None:
 def _registry(dirs: tuple[str, ...]) -> tuple[dict[str, HardwareProfile], dict[str, HardwareProfile],
                                               tuple[ProfileError, ...]]:
     files = _files(dirs)
+    if all(_is_builtin(d) for d in dirs):  # shipped profiles only: they do not change
+        return _registry_at(dirs, ())
     return _registry_at(dirs, tuple((stem, _stamp(path)) for stem, path in files.items()))
 
 

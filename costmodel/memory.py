@@ -138,6 +138,11 @@ def shape_from_params(params):
     (48.0, 4608.0, 36.0)
     """
     f = SHAPE_FIT
+    if np.ndim(params) == 0:  # one model: plain floats (numpy scalars cost microseconds each)
+        n = float(params)
+        one_heads = max(float(round(f["d_coef"] * n ** f["d_exp"] / f["head_dim"])), 1.0)
+        one_layers = max(float(round(f["layers_coef"] * n ** f["layers_exp"])), 1.0)
+        return one_layers, one_heads * f["head_dim"], one_heads
     heads = np.maximum(np.round(f["d_coef"] * np.power(params, f["d_exp"]) / f["head_dim"]), 1.0)
     layers = np.maximum(np.round(f["layers_coef"] * np.power(params, f["layers_exp"])), 1.0)
     if np.ndim(params) == 0:

@@ -70,9 +70,14 @@ def check_finite(outputs, case, values, allowed_nan: frozenset, culprits: dict, 
     names the input that drives it (``culprits``: output key -> keyword, else ``default``). The
     inputs' documented ranges keep every figure finite; this is the last guard."""
     for o in outputs:
-        x = np.asarray(o.value(case, values), dtype=float)
-        bad = np.isinf(x) | (np.isnan(x) if o.key not in allowed_nan else False)
-        if np.any(bad):
+        x = o.value(case, values)
+        if np.ndim(x) == 0:  # one estimate: plain floats are faster than array reductions
+            f = float(x)
+            bad = math.isinf(f) or (math.isnan(f) and o.key not in allowed_nan)
+        else:
+            arr = np.asarray(x, dtype=float)
+            bad = bool(np.any(np.isinf(arr) | (np.isnan(arr) if o.key not in allowed_nan else False)))
+        if bad:
             argument = culprits.get(o.key, default)
             raise InputError(f"gives a {o.key} that is not finite; a smaller {{{argument}}} keeps it finite",
                              argument=argument)
