@@ -17,12 +17,12 @@ from typing import Any, Iterable, Literal, Mapping, TypeAlias, overload
 import pint
 
 from .errors import InputError, ProfileError, UnknownProfileError
+from .precision import PRECISIONS, canonical_dtype
 from .datafiles import FieldReader, Source, lookup, name_index, normalise, read_figure, read_toml
 
 __all__ = ["HardwareProfile", "Price", "get_hardware", "list_hardware", "load_profile", "reload_profiles", "PRECISIONS",
            "canonical_dtype"]
 
-PRECISIONS = ("fp32", "tf32", "bf16", "fp16", "fp8", "fp4", "int8", "int4")
 KINDS = ("gpu", "tpu", "cpu", "edge", "phone", "laptop")
 # Devices that run on their own power budget: no data-centre PUE and no separate server.
 PERSONAL_KINDS = ("edge", "phone", "laptop")
@@ -30,15 +30,6 @@ PERSONAL_KINDS = ("edge", "phone", "laptop")
 # NPU, GPU and CPU) has one profile per engine, never one with the figures mixed.
 ENGINES = ("gpu", "npu", "cpu", "tpu", "dla")
 PRICE_KINDS = ("on_demand", "spot", "reserved", "purchase")
-_DTYPE_ALIASES = {
-    "fp32": "fp32", "float32": "fp32", "float": "fp32", "single": "fp32",
-    "tf32": "tf32", "tensorfloat32": "tf32",
-    "bf16": "bf16", "bfloat16": "bf16",
-    "fp16": "fp16", "float16": "fp16", "half": "fp16",
-    "fp8": "fp8", "float8": "fp8", "fp8-e4m3": "fp8", "e4m3": "fp8",
-    "int8": "int8", "i8": "int8", "int4": "int4", "i4": "int4",
-    "fp4": "fp4", "float4": "fp4", "nvfp4": "fp4", "mxfp4": "fp4", "e2m1": "fp4",
-}
 # The figures every profile has (from_mapping requires them) and those it may leave out.
 RequiredFigure: TypeAlias = Literal["memory", "memory_bandwidth", "tdp"]
 _OPTIONAL_FIGURES = ("idle_power", "interconnect_bandwidth", "pcie_bandwidth", "battery")
@@ -47,14 +38,6 @@ ProfilePath: TypeAlias = str | os.PathLike[str] | Iterable[str | os.PathLike[str
 _TOP_KEYS = {"id", "name", "vendor", "kind", "engine", "launch_year", "device", "aliases", "memory",
              "memory_bandwidth", "tdp", "idle_power", "battery", "interconnect", "pcie", "dense", "sparse",
              "price"}
-
-
-def canonical_dtype(dtype: str, name: str = "dtype") -> str:
-    """Map a precision name (``"bfloat16"``, ``"FP8"``) to its canonical short name."""
-    key = normalise(dtype) if isinstance(dtype, str) else None
-    if key not in _DTYPE_ALIASES:
-        raise InputError(f"expected one of {', '.join(PRECISIONS)}, got {dtype!r}", argument=name)
-    return _DTYPE_ALIASES[key]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -37,10 +37,37 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .errors import InputError
-from .hardware import HardwareProfile, canonical_dtype, normalise
+from typing import TYPE_CHECKING
 
-__all__ = ["Precision", "SERVING_DTYPES", "serving_name", "resolve_precision", "resolve_kv", "Sparsity", "resolve_sparsity"]
+from .datafiles import normalise
+from .errors import InputError
+
+if TYPE_CHECKING:
+    from .hardware import HardwareProfile
+
+# The precisions a device's throughput is listed at (a profile's dense and sparse tables).
+PRECISIONS = ("fp32", "tf32", "bf16", "fp16", "fp8", "fp4", "int8", "int4")
+_DTYPE_ALIASES = {
+    "fp32": "fp32", "float32": "fp32", "float": "fp32", "single": "fp32",
+    "tf32": "tf32", "tensorfloat32": "tf32",
+    "bf16": "bf16", "bfloat16": "bf16",
+    "fp16": "fp16", "float16": "fp16", "half": "fp16",
+    "fp8": "fp8", "float8": "fp8", "fp8-e4m3": "fp8", "e4m3": "fp8",
+    "int8": "int8", "i8": "int8", "int4": "int4", "i4": "int4",
+    "fp4": "fp4", "float4": "fp4", "nvfp4": "fp4", "mxfp4": "fp4", "e2m1": "fp4",
+}
+
+
+def canonical_dtype(dtype: str, name: str = "dtype") -> str:
+    """Map a precision name (``"bfloat16"``, ``"FP8"``) to its canonical short name."""
+    key = normalise(dtype) if isinstance(dtype, str) else None
+    if key not in _DTYPE_ALIASES:
+        raise InputError(f"expected one of {', '.join(PRECISIONS)}, got {dtype!r}", argument=name)
+    return _DTYPE_ALIASES[key]
+
+
+
+__all__ = ["PRECISIONS", "canonical_dtype", "Precision", "SERVING_DTYPES", "serving_name", "resolve_precision", "resolve_kv", "Sparsity", "resolve_sparsity"]
 
 
 @dataclass(frozen=True, slots=True)
