@@ -20,7 +20,7 @@ from typing import Any, NoReturn, Union
 from .architecture import count_parameters
 from .config_families import FAMILIES, ConfigReader, Family
 from .config_moe import read_experts
-from .datafiles import MAX_FILE_BYTES, normalise
+from .datafiles import normalise, read_text
 from .errors import InputError, ProfileError, suggest
 from .models import ModelSpec
 from .units import quantity
@@ -110,21 +110,11 @@ def _read_json(path: Path, shown: str) -> dict[str, Any]:
     def constant(word: str) -> NoReturn:
         raise ProfileError(f"{shown}: not valid JSON ({word} is not a JSON number)")
 
+    text = read_text(path, "config", shown)
     try:
-        size = path.stat().st_size
-        if size > MAX_FILE_BYTES:
-            raise ProfileError(f"{shown}: file is {size:,} bytes; config files are limited to {MAX_FILE_BYTES:,} bytes")
-        data = json.loads(path.read_bytes().decode("utf-8"), parse_constant=constant)
-    except UnicodeDecodeError as exc:
-        raise ProfileError(f"{shown}: not valid UTF-8 (byte {exc.start}); save the file as UTF-8") from None
+        data = json.loads(text, parse_constant=constant)
     except json.JSONDecodeError as exc:
         raise ProfileError(f"{shown}: not valid JSON ({exc.msg}: line {exc.lineno} column {exc.colno})") from None
-    except OSError as exc:
-        raise ProfileError(f"{shown}: cannot read the file ({exc.strerror or exc})") from None
-    except ValueError as exc:  # a path the OS cannot take (an embedded NUL byte)
-        if isinstance(exc, ProfileError):
-            raise
-        raise ProfileError(f"{shown}: cannot read the file ({exc})") from None
     if not isinstance(data, dict):
         raise ProfileError(f"{shown}: expected a JSON object (the fields of a config.json), got {type(data).__name__}")
     return data

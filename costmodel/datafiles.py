@@ -70,21 +70,33 @@ class Source:
         return f"{self.source}, retrieved {self.retrieved}{flag}"
 
 
-def read_toml(path: Path) -> dict[str, Any]:
-    """Read a TOML file, turning every failure into a ProfileError naming the file."""
+def read_text(path: Path, what: str = "profile", shown: str | None = None) -> str:
+    """A data file's text: at most :data:`MAX_FILE_BYTES`, UTF-8; every failure is a
+    ProfileError naming the file (``shown``, default the path)."""
+    shown = str(path) if shown is None else shown
     try:
         size = path.stat().st_size
         if size > MAX_FILE_BYTES:
-            raise ProfileError(f"{path}: file is {size:,} bytes; profile files are limited to "
+            raise ProfileError(f"{shown}: file is {size:,} bytes; {what} files are limited to "
                                f"{MAX_FILE_BYTES:,} bytes")
-        text = path.read_bytes().decode("utf-8")
-        return tomllib.loads(text)
+        return path.read_bytes().decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise ProfileError(f"{path}: not valid UTF-8 (byte {exc.start}); save the file as UTF-8") from None
+        raise ProfileError(f"{shown}: not valid UTF-8 (byte {exc.start}); save the file as UTF-8") from None
+    except OSError as exc:
+        raise ProfileError(f"{shown}: cannot read the file ({exc.strerror or exc})") from None
+    except ValueError as exc:  # a path the OS cannot take (an embedded NUL byte)
+        if isinstance(exc, ProfileError):
+            raise
+        raise ProfileError(f"{shown}: cannot read the file ({exc})") from None
+
+
+def read_toml(path: Path) -> dict[str, Any]:
+    """Read a TOML file, turning every failure into a ProfileError naming the file."""
+    text = read_text(path)
+    try:
+        return tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ProfileError(f"{path}: not valid TOML ({exc})") from None
-    except OSError as exc:
-        raise ProfileError(f"{path}: cannot read the file ({exc.strerror})") from None
 
 
 class FieldReader:
