@@ -138,7 +138,8 @@ class HardwareProfile:
             gemm=MappingProxyType(gemm),
             interconnect_bandwidth=links["interconnect"][0], interconnect=links["interconnect"][1],
             pcie_bandwidth=links["pcie"][0], scale_out_bandwidth=links["scale_out"][0],
-            scale_out=links["scale_out"][1], devices_per_node=_devices_per_node(r, links), prices=MappingProxyType(_read_prices(r, sources)),
+            scale_out=links["scale_out"][1], devices_per_node=_devices_per_node(r, links),
+            prices=MappingProxyType(_read_prices(r, sources)),
             sources=MappingProxyType(sources), path=str(path), **figures,
         )
 

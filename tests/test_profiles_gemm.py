@@ -165,3 +165,13 @@ def test_every_datacenter_training_device_has_a_scale_up_link_faster_than_its_ne
     scale_out = profile.number("scale_out_bandwidth")
     if scale_out is not None:  # the network between nodes is the slower tier on every one of these
         assert scale_out < link, f"{hardware_id}: scale-out {scale_out:.3g} B/s >= interconnect {link:.3g} B/s"
+
+
+def test_hardware_show_lists_the_new_figures(runner):
+    from costmodel.cli import main
+
+    result = runner.invoke(main, ["hardware", "show", "h100-sxm5-80gb"])
+    assert result.exit_code == 0, result.output
+    assert re.search(r"^scale_out \(per direction\)\s+50 GB/s$", result.stdout, re.M)
+    assert re.search(r"^devices per node\s+8$", result.stdout, re.M)
+    assert re.search(r"^gemm bf16\s+794\.5 TFLOP/s$", result.stdout, re.M)
