@@ -169,16 +169,18 @@ FIGURE_KEYS = frozenset({"value", "source", "retrieved", "note", "direction", "n
                          "provider", "date", "estimate"})
 
 
-def read_figure(reader: FieldReader, key: str, kind: str, *,
-                required: bool = False) -> tuple[Any, Source, FieldReader] | None:
+def read_figure(reader: FieldReader, key: str, kind: str, *, required: bool = False,
+                extra_keys: Collection[str] = ()) -> tuple[Any, Source, FieldReader] | None:
     """Read a sourced figure table ``{value, source, retrieved, ...}``.
 
-    Returns ``(Quantity, Source, table_reader)`` or ``None`` when absent and optional.
+    ``extra_keys`` are further keys this one table may have (read by the caller from the
+    returned reader). Returns ``(Quantity, Source, table_reader)`` or ``None`` when absent
+    and optional.
     """
     table = reader.table(key, required=required)
     if table is None:
         return None
-    table.check_keys(FIGURE_KEYS, required=("value", "source", "retrieved"))
+    table.check_keys(FIGURE_KEYS | set(extra_keys), required=("value", "source", "retrieved"))
     value = table.quantity("value", kind, required=True)
     source = Source(source=table.get("source", str), retrieved=retrieved_date(table),
                     note=table.get("note", str, ""), estimate=table.get("estimate", bool, False))

@@ -144,8 +144,8 @@ def test_user_profile_with_a_builtin_id_overrides_it(write_profile):
 # --- validation -------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("edit, message", [
-    pytest.param({'kind = "gpu"': 'kind = "gpu"\ncolour = "red"'},
-                 r"field colour: unknown key \(allowed: aliases, battery, dense, ", id="unknown-key"),
+    pytest.param({'kind = "gpu"': 'kind = "gpu"\ncolor = "red"'},
+                 r"field color: unknown key \(allowed: aliases, battery, dense, ", id="unknown-key"),
     pytest.param({"[memory_bandwidth]": "[memory_bandwith]"},
                  r"field memory_bandwith: unknown key; did you mean 'memory_bandwidth'\?", id="typo-key"),
     pytest.param({'vendor = "Acme"\n': ""}, r"field vendor: is required but missing", id="missing-field"),

@@ -78,11 +78,14 @@ def _figures(p) -> list[tuple[str, str, str]]:
     for key, q, unit in (("memory", p.memory, "GiB"), ("memory_bandwidth", p.memory_bandwidth, "TB/s"),
                          ("tdp", p.tdp, "W"), ("idle_power", p.idle_power, "W"),
                          ("interconnect", p.interconnect_bandwidth, "GB/s"),
-                         ("pcie", p.pcie_bandwidth, "GB/s")):
+                         ("pcie", p.pcie_bandwidth, "GB/s"), ("scale_out", p.scale_out_bandwidth, "GB/s")):
         if q is not None:
-            label = key + (" (per direction)" if key in ("interconnect", "pcie") else "")
+            label = key + (" (per direction)" if key in ("interconnect", "pcie", "scale_out") else "")
             rows.append((label, fmt.qty(q, unit, 4), p.sources[key]))
-    for group_name, table in (("dense", p.dense), ("sparse", p.sparse)):
+    if p.devices_per_node is not None:
+        where = "scale_out" if p.scale_out_bandwidth is not None else "interconnect"
+        rows.append(("devices per node", str(p.devices_per_node), p.sources[where]))
+    for group_name, table in (("dense", p.dense), ("sparse", p.sparse), ("gemm", p.gemm)):
         for dt, q in table.items():
             value = fmt.number(q.to("TFLOP/s").magnitude, 5) + (" TOP/s" if dt.startswith("int") else " TFLOP/s")
             rows.append((f"{group_name} {dt}", value, p.sources[f"{group_name}.{dt}"]))
