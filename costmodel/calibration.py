@@ -1,16 +1,15 @@
 """Fitted constants, as a value the estimators take (``calibration=``).
 
-Model FLOPs utilisation (MFU) of a training run is modelled as
-
-    ln(mfu) = c0 + c_ridge ln(ridge / 200 FLOP/B) + c_size log10(N / 1e9) + c_cluster log10(n)
-
-clipped to ``[min_mfu, max_mfu]``, where ``ridge = dense peak / memory bandwidth`` is the device's
-roofline ridge point (newer devices add FLOP/s faster than bytes/s and reach a smaller
-fraction of peak), ``N`` the active parameters (larger matrices run closer to peak) and ``n``
-the device count. Serving uses achievable fractions of peak compute and bandwidth, a per-step
-overhead and an all-reduce latency. ``scripts/fit_calibration.py`` and
-``scripts/fit_inference.py`` fit them on ``tests/data/``; each data file lists the cases it
-came from and the out-of-sample error spread used for ranges.
+Training time comes from the step-time model of :mod:`costmodel.steptime`: matmuls at each
+device's measured GEMM ceiling, memory-bound work at its bandwidth, communication from the
+parallel layout, the pipeline bubble and failures. Four constants are fitted, each with a
+meaning: the HBM passes over the stored activations per token and layer in each engineering
+tier, the share of data- and expert-parallel traffic that overlaps the computation, and the
+share of the measured matmul ceiling that typical software reaches. Serving uses achievable
+fractions of peak compute and bandwidth, a per-step overhead and an all-reduce latency.
+``scripts/fit_calibration.py`` and ``scripts/fit_inference.py`` fit them on ``tests/data/``
+(leave-one-source-out); each data file lists the cases it came from and the out-of-sample
+error spread used for ranges.
 
 A script that refits or perturbs the constants passes its own value instead of changing
 module state:
@@ -35,30 +34,26 @@ import numpy as np
 
 from .datafiles import read_toml
 from .errors import InputError
-from .units import FloatArray
 
 if TYPE_CHECKING:
     from .inference import PhaseConstants
 
 __all__ = ["Calibration", "TrainingCalibration", "ServingCalibration", "default_calibration",
-           "load_calibration", "resolve_calibration", "default_mfu", "mfu_features", "mfu_scales",
-           "serving_scenarios", "provenance"]
+           "load_calibration", "resolve_calibration", "mfu_scales", "serving_scenarios", "provenance"]
 
-RIDGE_REF = 200.0  # FLOP per byte; near an A100's (312e12 / 2.04e12 = 153) and H100's (295)
 DATA = Path(__file__).resolve().parent / "data"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class TrainingCalibration:
-    """The MFU model's constants; ``resid_q10``/``resid_q90`` are the leave-one-out 10th and 90th
-    percentiles of ln(estimated / published accelerator-hours), the width of the range."""
+    """The step-time model's fitted constants (see :func:`costmodel.steptime.combine`);
+    ``resid_q10``/``resid_q90`` are the leave-one-source-out 10th and 90th percentiles of
+    ln(estimated / published accelerator-hours), the width of the range."""
 
-    c0: float
-    c_ridge: float
-    c_size: float
-    c_cluster: float
-    min_mfu: float
-    max_mfu: float
+    memory_passes: float
+    typical_memory_passes: float
+    dp_overlap: float
+    typical_efficiency: float
     resid_q10: float
     resid_q90: float
     loo_median_abs_error: float = math.nan
@@ -104,30 +99,26 @@ def _build(cls: type[_Fitted], table: dict[str, Any], path: str | os.PathLike[st
         raise InputError(f"{path}: {exc}", argument="calibration") from None
 
 
-_TRAINING_RENAMES = {"min": "min_mfu", "max": "max_mfu"}
-
-
 @cache
 def default_calibration() -> Calibration:
     """The shipped constants (``costmodel/data/calibration.toml`` and
     ``inference_calibration.toml``)."""
     return Calibration(
-        training=_build(TrainingCalibration, read_toml(DATA / "calibration.toml")["mfu"], "calibration.toml",
-                        _TRAINING_RENAMES),
+        training=_build(TrainingCalibration, read_toml(DATA / "calibration.toml")["training"], "calibration.toml"),
         serving=_build(ServingCalibration, read_toml(DATA / "inference_calibration.toml")["inference"],
                        "inference_calibration.toml"))
 
 
 def load_calibration(path: str | os.PathLike[str]) -> Calibration:
-    """Constants from a TOML file with an ``[mfu]`` and/or an ``[inference]`` table (the shipped
-    files' format); a table the file leaves out keeps the shipped constants."""
+    """Constants from a TOML file with a ``[training]`` and/or an ``[inference]`` table (the
+    shipped files' format); a table the file leaves out keeps the shipped constants."""
     data = read_toml(Path(path))
     base = default_calibration()
-    if "mfu" not in data and "inference" not in data:
-        raise InputError(f"{path}: expected an [mfu] or [inference] table", argument="calibration")
+    if "training" not in data and "inference" not in data:
+        raise InputError(f"{path}: expected a [training] or [inference] table", argument="calibration")
     return Calibration(
-        training=(_build(TrainingCalibration, {**_asdict(base.training), **data["mfu"]}, path, _TRAINING_RENAMES)
-                  if "mfu" in data else base.training),
+        training=(_build(TrainingCalibration, {**_asdict(base.training), **data["training"]}, path)
+                  if "training" in data else base.training),
         serving=(_build(ServingCalibration, {**_asdict(base.serving), **data["inference"]}, path)
                  if "inference" in data else base.serving))
 
@@ -155,26 +146,10 @@ def _load_cached(path: str) -> Calibration:
     return load_calibration(path)
 
 
-def mfu_features(peak_flops: FloatArray, bandwidth: FloatArray, active_params: FloatArray,
-                 n_gpus: FloatArray) -> tuple[FloatArray, FloatArray, FloatArray]:
-    """The regressors of the MFU model, each broadcastable."""
-    return (np.log(peak_flops / bandwidth / RIDGE_REF),
-            np.log10(np.maximum(active_params, 1.0) / 1e9),
-            np.log10(np.maximum(n_gpus, 1.0)))
-
-
-def default_mfu(c: TrainingCalibration, peak_flops: FloatArray, bandwidth: FloatArray, active_params: FloatArray,
-                n_gpus: FloatArray) -> FloatArray:
-    """The calibrated MFU of a run (floats or arrays)."""
-    ridge, size, cluster = mfu_features(peak_flops, bandwidth, active_params, n_gpus)
-    log_mfu = c.c0 + c.c_ridge * ridge + c.c_size * size + c.c_cluster * cluster
-    return np.clip(np.exp(log_mfu), c.min_mfu, c.max_mfu)
-
-
 @lru_cache(maxsize=64)
 def mfu_scales(c: TrainingCalibration) -> np.ndarray:
-    """(typical, optimistic, pessimistic) multipliers of the default MFU: the fit's 10th and
-    90th percentile errors (a read-only array)."""
+    """(typical, optimistic, pessimistic) multipliers of the modelled speed: the fit's
+    leave-one-source-out 10th and 90th percentile errors (a read-only array)."""
     out = np.array([1.0, math.exp(c.resid_q90), math.exp(c.resid_q10)])
     out.flags.writeable = False
     return out

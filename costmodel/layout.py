@@ -1,6 +1,6 @@
-"""The parallel layout of a training run: devices, tensor and pipeline degrees, sequence
-parallelism, ZeRO stage, micro-batch, recomputation and a given MFU, parsed once and checked
-together.
+"""The parallel layout of a training run: devices, tensor, pipeline, context and expert degrees,
+sequence parallelism, ZeRO stage, micro- and global batch, recomputation, the engineering tier
+and a given MFU, parsed once and checked together.
 
 Each option has one parser (:data:`LAYOUT_PARSERS`) that both the single estimate and the
 sweep use, and :func:`check_layout` checks the options against each other on floats or arrays.
@@ -9,24 +9,31 @@ sweep use, and :func:`check_layout` checks the options against each other on flo
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass
 from typing import Any, Callable
 
 import numpy as np
 
 from .errors import InputError
+from .steptime import TIERS
 from .training import RECOMPUTE
-from .units import FloatArray, parse_fraction, parse_whole
+from .units import FloatArray, parse_count, parse_fraction, parse_whole
 
 __all__ = ["TrainingLayout", "LAYOUT_PARSERS", "parse_recompute", "parse_zero_stage", "parse_sequence_parallel",
-           "check_layout", "resolve_layout"]
+           "parse_global_batch", "parse_tuning", "check_layout", "resolve_layout"]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class TrainingLayout:
-    """Devices, MFU (NaN: calibrated), micro-batch, tensor (NaN: smallest that fits) and pipeline
-    degrees, ZeRO stage, the recomputation code of :data:`costmodel.training.RECOMPUTE`, and
-    sequence parallelism (1 on, 0 off, NaN: on wherever tp > 1, as Megatron-LM runs it)."""
+    """Devices, MFU (NaN: from the step-time model), micro-batch, tensor, pipeline and ZeRO stage
+    (NaN: the fastest layout that fits, see :func:`costmodel.training_estimate.evaluate`),
+    context, expert (NaN: as many as the experts and the data-parallel degree allow) and
+    virtual-pipeline degrees, the recomputation code of :data:`costmodel.training.RECOMPUTE`,
+    sequence parallelism (1 on, 0 off, NaN: on wherever tp > 1, as Megatron-LM runs it), the
+    global batch (tokens when positive, sequences when negative, NaN: the default of
+    :func:`costmodel.steptime.default_global_batch`) and the tier code of
+    :data:`costmodel.steptime.TIERS`."""
 
     n_gpus: FloatArray
     mfu: FloatArray
@@ -36,6 +43,11 @@ class TrainingLayout:
     zero_stage: FloatArray
     recompute: FloatArray
     sequence_parallel: FloatArray = math.nan
+    cp: FloatArray = 1.0
+    ep: FloatArray = math.nan
+    vpp: FloatArray = 1.0
+    global_batch: FloatArray = math.nan
+    tuning: FloatArray = 0.0
 
 
 def parse_recompute(value: str) -> float:
@@ -44,10 +56,32 @@ def parse_recompute(value: str) -> float:
     return float(RECOMPUTE.index(value))
 
 
-def parse_zero_stage(value: int) -> float:
+def parse_zero_stage(value: int | None) -> float:
+    if value is None:
+        return math.nan
     if value not in (0, 1, 2, 3) or isinstance(value, bool):
-        raise InputError(f"expected 0, 1, 2 or 3, got {value!r}", argument="zero_stage")
+        raise InputError(f"expected 0, 1, 2 or 3 (or None: the fastest that fits), got {value!r}",
+                         argument="zero_stage")
     return float(value)
+
+
+def parse_tuning(value: str) -> float:
+    if value not in TIERS:
+        raise InputError(f"expected one of {', '.join(TIERS)}, got {value!r}", argument="tuning")
+    return float(TIERS.index(value))
+
+
+_SEQUENCES = re.compile(r"^\s*(.*?)\s*(?:sequences?|seqs?|samples?)\s*$", re.IGNORECASE)
+
+
+def parse_global_batch(value: object) -> float:
+    """Tokens per optimizer step (``"4M"``, ``"4M token"``, ``4e6``), or sequences
+    (``"1024 sequence"``, kept negative until the sequence length is known); None: default."""
+    if value is None:
+        return math.nan
+    if isinstance(value, str) and (match := _SEQUENCES.match(value)):
+        return -float(parse_whole(parse_count(match.group(1), "global_batch"), "global_batch", limit=1e9))
+    return parse_count(value, "global_batch")  # type: ignore[arg-type]
 
 
 def parse_sequence_parallel(value: bool | None) -> float:
@@ -65,10 +99,15 @@ LAYOUT_PARSERS: dict[str, tuple[Callable[[Any], float], Any]] = {
     "mfu": (lambda v: math.nan if v is None else parse_fraction(v, "mfu"), None),
     "micro_batch": (lambda v: float(parse_whole(v, "micro_batch")), 1),
     "tp": (lambda v: math.nan if v is None else float(parse_whole(v, "tp")), None),
-    "pp": (lambda v: float(parse_whole(v, "pp")), 1),
-    "zero_stage": (parse_zero_stage, 3),
+    "pp": (lambda v: math.nan if v is None else float(parse_whole(v, "pp")), None),
+    "zero_stage": (parse_zero_stage, None),
     "recompute": (parse_recompute, "selective"),
     "sequence_parallel": (parse_sequence_parallel, None),
+    "cp": (lambda v: float(parse_whole(v, "cp")), 1),
+    "ep": (lambda v: math.nan if v is None else float(parse_whole(v, "ep")), None),
+    "vpp": (lambda v: float(parse_whole(v, "vpp")), 1),
+    "global_batch": (parse_global_batch, None),
+    "tuning": (parse_tuning, "typical"),
 }
 
 
@@ -81,27 +120,34 @@ def _first(bad, *arrays) -> list[float]:
 
 def _culprit(layout: TrainingLayout) -> str:
     """The degree to blame for a layout that does not fit the devices: tp when it was given (or
-    varies), else pp."""
-    return "pp" if np.all(np.isnan(layout.tp)) else "tp"
+    varies), else pp when given, else cp."""
+    if not np.all(np.isnan(layout.tp)):
+        return "tp"
+    return "cp" if np.all(np.isnan(layout.pp)) else "pp"
 
 
 def check_layout(layout: TrainingLayout, heads: FloatArray = 0.0) -> TrainingLayout:
-    """Refuse a layout that cannot be laid out (floats or arrays): a tensor x pipeline degree
-    above the device count or not dividing it (the data-parallel degree is a whole number), or
-    a tensor-parallel degree that does not divide the attention heads (``heads``; 0: unknown).
+    """Refuse a layout that cannot be laid out (floats or arrays): a tensor x pipeline x context
+    degree (those given) above the device count or not dividing it (the data-parallel degree is
+    a whole number), an expert degree above the device count, or a tensor-parallel degree that
+    does not divide the attention heads (``heads``; 0: unknown).
     """
     tp = np.where(np.isnan(layout.tp), 1.0, layout.tp)
-    degree = tp * layout.pp
+    degree = tp * np.where(np.isnan(layout.pp), 1.0, layout.pp) * layout.cp
     bad = degree > layout.n_gpus
     if np.any(bad):
         d, n = _first(bad, degree, layout.n_gpus)
-        raise InputError(f"the parallel degree {{tp}} x {{pp}} = {d:.0f} exceeds {{n_gpus}} = {n:.0f}",
+        raise InputError(f"the parallel degree {{tp}} x {{pp}} x {{cp}} = {d:.0f} exceeds {{n_gpus}} = {n:.0f}",
                          argument=_culprit(layout))
     bad = np.fmod(layout.n_gpus, degree) != 0
     if np.any(bad):
         d, n = _first(bad, degree, layout.n_gpus)
-        raise InputError(f"the parallel degree {{tp}} x {{pp}} = {d:.0f} does not divide {{n_gpus}} = {n:.0f}: the "
-                         "data-parallel degree must be a whole number", argument=_culprit(layout))
+        raise InputError(f"the parallel degree {{tp}} x {{pp}} x {{cp}} = {d:.0f} does not divide {{n_gpus}} = "
+                         f"{n:.0f}: the data-parallel degree must be a whole number", argument=_culprit(layout))
+    bad = layout.ep > layout.n_gpus
+    if np.any(bad):
+        e, n = _first(bad, layout.ep, layout.n_gpus)
+        raise InputError(f"{e:.0f} exceeds {{n_gpus}} = {n:.0f}", argument="ep")
     bad = (heads > 0) & (np.fmod(heads, tp) != 0)
     if np.any(bad):
         t, h = _first(bad, tp, heads)

@@ -35,17 +35,56 @@ def published_hours(row: dict) -> float | None:
     return None
 
 
+_LAYOUT_COLUMNS = {"seq_len": int, "micro_batch": int, "tp": int, "pp": int, "ep": int, "cp": int, "vpp": int,
+                   "zero_stage": int, "recompute": str}
+
+
+def _spec(row: dict):
+    """A ModelSpec from a row's shape columns (a model not in the catalog)."""
+    from .models import ModelSpec
+
+    data = {"id": row["run"], "name": row["run"], "family": "validation",
+            "kind": "moe-decoder" if row.get("experts") else "dense-decoder",
+            "params": float(row["params"]), "source": row["source"], "retrieved": "2026-12-01",
+            "layers": int(float(row["layers"])), "d_model": int(float(row["d_model"])),
+            "heads": int(float(row["heads"]))}
+    if row.get("active_params"):
+        data["active_params"] = float(row["active_params"])
+    columns = [("vocab", "vocab"), ("ffn_dim", "ffn"), ("experts", "experts"), ("experts_per_token", "top_k"),
+               ("context", "seq_len")]
+    if row.get("experts"):
+        columns.append(("expert_ffn_dim", "ffn"))
+    for key, column in columns:
+        if row.get(column):
+            data[key] = int(float(row[column]))
+    return ModelSpec.from_mapping(data)
+
+
 def training_kwargs(row: dict) -> dict:
-    """Arguments of estimate_training for one published run (catalog shape when known)."""
-    kwargs = {"hardware": row["hardware"], "n_gpus": int(float(row["n_gpus"])), "tokens": float(row["tokens"])}
+    """Arguments of estimate_training for one published run: the catalog model or the row's
+    shape, and every layout figure the source publishes (the rest are the defaults)."""
+    kwargs: dict = {"hardware": row["hardware"], "n_gpus": int(float(row["n_gpus"]))}
+    if row.get("tokens"):
+        kwargs["tokens"] = float(row["tokens"])
     if row.get("model_id"):
         kwargs["model"] = row["model_id"]
+    elif row.get("layers") and row.get("d_model") and row.get("heads"):
+        kwargs["model"] = _spec(row)
     else:
         kwargs["params"] = float(row["params"])
         if row.get("active_params"):
             kwargs["active_params"] = float(row["active_params"])
     if row.get("dtype"):
         kwargs["dtype"] = row["dtype"]
+    for key, kind in _LAYOUT_COLUMNS.items():
+        if row.get(key):
+            kwargs[key] = kind(float(row[key])) if kind is int else row[key]
+    if row.get("sequence_parallel"):
+        kwargs["sequence_parallel"] = row["sequence_parallel"] == "true"
+    if row.get("global_batch_tokens"):
+        kwargs["global_batch"] = float(row["global_batch_tokens"])
+    if row.get("tier"):
+        kwargs["tuning"] = row["tier"]
     return kwargs
 
 

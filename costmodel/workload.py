@@ -49,6 +49,9 @@ class TrainingModel:
     teacher_params: FloatArray = 0.0
     teacher_active: FloatArray = 0.0
     teacher_attention: FloatArray = 0.0
+    experts: FloatArray = 0.0  # routed experts of a mixture of experts (0: dense or not known)
+    top_k: FloatArray = 0.0  # routed experts per token
+    expert_ffn: FloatArray = 0.0  # an expert's feed-forward width (0: not known)
 
 
 SEQ_LEN_LIMIT = 1e8  # tokens per training sequence: far beyond any context window
@@ -159,6 +162,9 @@ def resolve_model(model: str | ModelSpec | None = None, *, params: CountLike | N
                         f"describes a resized model, and {spec.id}'s shape (activations, attention FLOPs) is not used")
     elif spec is not None and (shape := spec.shape) is not None:
         fields.update(_shape(shape, seq, spec.vocab))
+        if spec.experts and spec.experts_per_token:
+            fields.update(experts=float(spec.experts), top_k=float(spec.experts_per_token),
+                          expert_ffn=float(spec.expert_ffn_dim or spec.ffn_dim or 0))
         if seq is not None and spec.context and seq > spec.context:
             warnings.append(f"seq_len={seq:.0f} exceeds {spec.id}'s context of {spec.context} tokens")
     fields.update(_workload(spec, active, params, tokens, samples))

@@ -1,18 +1,29 @@
-"""Fit the default-MFU model on the published training runs and write data/calibration.toml.
+"""Fit the training step-time model's constants leave-one-source-out; write data/calibration.toml.
 
-    python scripts/fit_calibration.py            # print the fit and its leave-one-out errors
-    python scripts/fit_calibration.py --write    # also rewrite costmodel/data/calibration.toml
+    python scripts/fit_calibration.py             # the fit and its leave-one-source-out errors
+    python scripts/fit_calibration.py --write     # also rewrite costmodel/data/calibration.toml
+    python scripts/fit_calibration.py --markdown  # the README's validation table
+    python scripts/fit_calibration.py --plot docs/training_validation.svg
 
-The model (see costmodel/calibration.py) is linear in ln(MFU) with three regressors: the
-device's ridge point, the active parameter count and the device count. Rows whose published
-figure is itself an estimate (GPT-4, OPT's assumed 34 days) or only approximate ("about two
-weeks", an access window) are validated but not fitted.
+The model (costmodel/steptime.py) has four fitted constants: the HBM passes over the stored
+activations in each tier (tuned, typical), the share of data- and expert-parallel traffic
+hidden behind the computation, and the typical tier's share of the measured matmul ceiling. Everything else
+(peaks, measured GEMM ceilings, bandwidths, links, the layout, the bubble, failures) is a
+sourced figure or the run's own published layout.
+
+Each published run is predicted by constants fitted WITHOUT its source (leave-one-source-out):
+those residuals are the reported errors and set the width of the estimates' ranges. A run
+is scored on accelerator-hours (published, or days x devices), or where the source gives only a
+throughput, on that throughput (tokens or TFLOP/s per device), as hours for the same work.
+Rows whose figure is itself an estimate or approximate are predicted and reported, not fitted
+nor judged.
 """
 
 from __future__ import annotations
 
 import argparse
 import datetime
+import itertools
 import sys
 from collections import Counter
 from pathlib import Path
@@ -22,123 +33,216 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from costmodel import estimate_training, get_hardware  # noqa: E402
-from costmodel.calibration import mfu_features  # noqa: E402
+from costmodel import estimate_training  # noqa: E402
+from costmodel.calibration import default_calibration  # noqa: E402
+from costmodel.steptime import StepTerms, combine  # noqa: E402
+from costmodel.training_estimate import step_terms_of  # noqa: E402
 from costmodel.validation import published_hours, read_cases, training_kwargs  # noqa: E402
 
-TABLE = ROOT / "tests" / "data" / "training_runs.csv"
+TABLES = [ROOT / "tests" / "data" / "training_runs.csv"]
 OUT = ROOT / "costmodel" / "data" / "calibration.toml"
-RIDGE_PENALTY = 0.05  # shrinks the slopes a little towards zero; keeps the fit stable
+NOMINAL_TOKENS = 1e12  # the work a throughput-only row is scored on
+GRID = {"memory_passes": np.linspace(0.0, 40.0, 21),
+        "typical_memory_passes": np.linspace(0.0, 40.0, 21),
+        "dp_overlap": np.linspace(0.0, 1.0, 11),
+        "typical_efficiency": np.linspace(0.3, 1.0, 36)}
+NAMES = tuple(GRID)
 
 
-def implied(rows):
-    X, y, names, groups = [], [], [], []
+def generation(hardware: str) -> str:
+    for prefix, name in (("v100", "V100"), ("a100", "A100"), ("h100", "H100/H800"), ("h800", "H100/H800"),
+                         ("h200", "H200"), ("b200", "B200"), ("gb200", "B200"), ("mi", "MI250X/MI300X"),
+                         ("tpu", "TPU"), ("p100", "P100")):
+        if hardware.startswith(prefix):
+            return name
+    return hardware
+
+
+def target(row: dict, est) -> tuple[float | None, str]:
+    """Published accelerator-hours of the row's work, and what they came from."""
+    hours = published_hours(row)
+    if hours is not None and row.get("tokens"):
+        return hours, "hours"
+    tokens = float(est.tokens.magnitude) if est.tokens is not None else NOMINAL_TOKENS
+    if row.get("published_tokens_per_device_s"):
+        return tokens / float(row["published_tokens_per_device_s"]) / 3600.0, "tokens/s"
+    if row.get("published_tflops_per_device"):
+        flops = est.hardware_flops if row.get("tflops_basis") == "hardware" else est.flops
+        return float(flops.magnitude) / (float(row["published_tflops_per_device"]) * 1e12) / 3600.0, "TFLOP/s"
+    if row.get("published_mfu") and row.get("n_gpus"):
+        return float(est.flops.magnitude) / (float(row["published_mfu"]) * est._profile.peak_flops(est.dtype)) \
+            / 3600.0, "MFU"
+    return None, ""
+
+
+def cases(rows, calibration=None):
+    """Every scorable run: its row, the estimate's step terms at its layout, the target hours."""
+    out = []
     for row in rows:
-        hours = published_hours(row)
-        if hours is None or not row.get("n_gpus"):
+        if not row.get("n_gpus"):
             continue
         kwargs = training_kwargs(row)
-        est = estimate_training(**kwargs, mfu=1.0)
-        hw = get_hardware(row["hardware"])
-        peak = hw.peak_flops(est.dtype)
-        X.append(mfu_features(peak, hw.number("memory_bandwidth"), float(est.active_params.magnitude),
-                              kwargs["n_gpus"]))
-        y.append(np.log(float(est.gpu_hours.magnitude) / hours))
-        names.append((row["run"], row.get("estimate") == "true" or row.get("approximate") == "true"))
-        groups.append(row["source"][:25])
-    return np.array(X, dtype=float), np.array(y), names, groups
+        if "tokens" not in kwargs and not row.get("model_id"):
+            kwargs["tokens"] = NOMINAL_TOKENS
+        est = estimate_training(**kwargs, calibration=calibration)
+        hours, basis = target(row, est)
+        if hours is None:
+            continue
+        out.append({"row": row, "terms": step_terms_of(est), "hours": hours, "basis": basis,
+                    "n": int(float(row["n_gpus"])), "tuned": row.get("tier") == "tuned",
+                    "judged": row.get("estimate") != "true" and row.get("approximate") != "true",
+                    "group": row["source"][:25], "layout": (est.tp, int(est._values.pp), int(est._values.zero_stage))})
+    return out
+
+
+def stack(items) -> StepTerms:
+    return StepTerms(*(np.array([float(getattr(c["terms"], f)) for c in items]) for f in StepTerms.__slots__))
+
+
+def predict(terms: StepTerms, tuned, n, constants) -> np.ndarray:
+    """Accelerator-hours for constants given as arrays (broadcast on a leading axis)."""
+    efficiency = np.where(tuned, 1.0, constants["typical_efficiency"])
+    passes = np.where(tuned, constants["memory_passes"], constants["typical_memory_passes"])
+    seconds = combine(terms, memory_passes=passes, dp_overlap=constants["dp_overlap"], efficiency=efficiency)
+    return seconds * n / 3600.0
+
+
+def fit(terms, tuned, n, hours, weights):
+    """The grid point minimising the weighted mean |ln(estimate / published)|."""
+    best, best_loss = None, np.inf
+    log_hours = np.log(hours)
+    for mp, ov in itertools.product(GRID["memory_passes"], GRID["dp_overlap"]):
+        tm, te = np.meshgrid(GRID["typical_memory_passes"], GRID["typical_efficiency"], indexing="ij")
+        constants = {"memory_passes": mp, "typical_memory_passes": tm.reshape(-1, 1), "dp_overlap": ov,
+                     "typical_efficiency": te.reshape(-1, 1)}
+        loss = (np.abs(np.log(predict(terms, tuned, n, constants)) - log_hours) * weights).sum(axis=1)
+        i = int(np.argmin(loss))
+        if loss[i] < best_loss:
+            best_loss = loss[i]
+            best = {"memory_passes": float(mp), "typical_memory_passes": float(tm.ravel()[i]),
+                    "dp_overlap": float(ov), "typical_efficiency": float(te.ravel()[i])}
+    return best
 
 
 def source_weights(groups, fitted):
-    """One vote per source: a paper with eight runs (Pythia) weighs as much as one with one."""
+    """A source with k fitted runs weighs sqrt(k): many runs count, one paper does not dominate."""
     counts = Counter(g for g, f in zip(groups, fitted) if f)
-    return np.array([1.0 / counts[g] if f else 0.0 for g, f in zip(groups, fitted)])
+    return np.array([1.0 / np.sqrt(counts[g]) if f else 0.0 for g, f in zip(groups, fitted)])
 
 
-# Physical signs: a higher ridge point, and more devices, never raise MFU; larger matrices
-# never lower it. A slope the data gives the wrong sign is fixed at zero and the rest refitted.
-SIGNS = (-1, +1, -1)
+def evaluate(items):
+    terms, tuned = stack(items), np.array([c["tuned"] for c in items])
+    n, hours = np.array([c["n"] for c in items], float), np.array([c["hours"] for c in items])
+    groups, judged = [c["group"] for c in items], np.array([c["judged"] for c in items])
+    weights = source_weights(groups, judged)
+    constants = fit(terms, tuned, n, hours, weights)
+    loso = np.full(len(items), np.nan)
+    for g in sorted(set(groups)):
+        held = np.array([x == g for x in groups])
+        c = fit(terms, tuned, n, hours, np.where(held, 0.0, weights))
+        loso[held] = np.log(predict(terms, tuned, n, c)[held] / hours[held])
+    in_sample = np.log(predict(terms, tuned, n, constants) / hours)
+    return constants, loso, in_sample, judged, tuned
 
 
-def fit(X, y, weights):
-    free = [0, 1, 2]
-    while True:
-        coef = np.zeros(4)
-        coef[[0] + [i + 1 for i in free]] = _lad(X[:, free], y, weights)
-        wrong = [i for i in free if coef[i + 1] * SIGNS[i] < 0]
-        if not wrong:
-            return coef
-        free.remove(wrong[0])
-
-
-def _lad(X, y, weights, iterations=50):
-    """Median (least absolute deviation) regression by iteratively reweighted least squares.
-
-    The validation criterion is the median absolute error, and published figures carry
-    occasional gross errors (downtime, rounded durations); L1 is robust to both.
-    """
-    A = np.column_stack([np.ones(len(y)), X])
-    penalty = weights.sum() * RIDGE_PENALTY * np.diag([0.0] + [1.0] * X.shape[1])
-    w = np.ones(len(y))
-    for _ in range(iterations):
-        ww = w * weights
-        coef = np.linalg.solve(A.T @ (A * ww[:, None]) + penalty, A.T @ (ww * y))
-        w = 1.0 / np.maximum(np.abs(y - A @ coef), 0.02)
-    return coef
+def scores(resid) -> dict:
+    ratio = np.exp(np.abs(resid))
+    return {"n": int(resid.size), "median": float(np.median(np.abs(np.exp(resid) - 1))) if resid.size else np.nan,
+            "within_1.5x": float(np.mean(ratio <= 1.5)) if resid.size else np.nan,
+            "within_2x": float(np.mean(ratio <= 2.0)) if resid.size else np.nan}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--write", action="store_true", help="rewrite costmodel/data/calibration.toml")
+    parser.add_argument("--markdown", action="store_true", help="print the README's validation table")
+    parser.add_argument("--plot", help="write predicted vs published accelerator-hours to this SVG")
     args = parser.parse_args()
-    X, y, names, groups = implied(read_cases(TABLE))
-    fitted = np.array([not est for _, est in names])
-    weights = source_weights(groups, fitted)
-    coef = fit(X, y, weights)
-    A = np.column_stack([np.ones(len(y)), X])
-    # resid = ln(implied MFU / modelled MFU) = ln(estimated hours / published hours)
-    resid = y - A @ coef
-    loo = []
-    for i in np.flatnonzero(fitted):
-        held_out = weights.copy()
-        held_out[i] = 0.0
-        loo.append(y[i] - A[i] @ fit(X, y, held_out))
-    loo = np.array(loo)
-    print(f"{'run':24s} {'implied MFU':>11s} {'model MFU':>9s} {'hours err':>9s}")
-    for (name, est), yi, ri in zip(names, y, resid):
-        print(f"{name:24s} {np.exp(yi):11.3f} {np.exp(yi - ri):9.3f} {np.exp(ri) - 1:+9.1%}"
-              f"{'  (not fitted)' if est else ''}")
-    print("coefficients c0, c_ridge, c_size, c_cluster:", np.round(coef, 4))
-    loo_err = np.median(np.abs(np.exp(loo) - 1))
-    print(f"in-sample median |err| {np.median(np.abs(np.exp(resid[fitted]) - 1)):.1%}, "
-          f"leave-one-out median |err| {loo_err:.1%}, LOO worst factor {np.exp(np.max(np.abs(loo))):.2f}")
-    # ranges use the out-of-sample (leave-one-out) spread: a new run is predicted without itself
-    q_lo, q_hi = np.quantile(loo, [0.1, 0.9])
+    rows = [row for table in TABLES if table.exists() for row in read_cases(table)]
+    items = cases(rows)
+    constants, loso, in_sample, judged, tuned = evaluate(items)
+    # the layout search depends a little on the constants: resolve again at the fitted ones
+    cal = default_calibration()
+    import dataclasses
+    cal = dataclasses.replace(cal, training=dataclasses.replace(cal.training, **constants))
+    items = cases(rows, cal)
+    constants, loso, in_sample, judged, tuned = evaluate(items)
+    print(f"{'run':28s} {'hardware':16s} {'n':>6s} {'tier':7s} {'basis':8s} {'layout':12s} {'LOSO err':>9s}")
+    for c, r in zip(items, loso):
+        tp, pp, z = c["layout"]
+        print(f"{c['row']['run']:28s} {c['row']['hardware']:16s} {c['n']:6d} {c['row'].get('tier') or 'typical':7s} "
+              f"{c['basis']:8s} tp{tp} pp{pp} z{z}  {np.exp(r) - 1:+9.1%}{'' if c['judged'] else '  (not judged)'}")
+    print("constants:", {k: round(v, 6) for k, v in constants.items()})
+    j = loso[judged]
+    q_lo, q_hi = np.quantile(j, [0.1, 0.9])
+    inside = (j >= q_lo) & (j <= q_hi)
+    report = {"all": scores(j), "typical": scores(loso[judged & ~tuned]), "tuned": scores(loso[judged & tuned])}
+    gens = sorted({generation(c["row"]["hardware"]) for c in items})
+    for gname in gens:
+        report[gname] = scores(loso[judged & np.array([generation(c["row"]["hardware"]) == gname for c in items])])
+    print(f"in-sample median |err| {np.median(np.abs(np.exp(in_sample[judged]) - 1)):.1%}")
+    for key, s in report.items():
+        print(f"LOSO {key:14s} n={s['n']:3d} median |err| {s['median']:6.1%}  within 1.5x {s['within_1.5x']:6.1%}  "
+              f"within 2x {s['within_2x']:6.1%}")
+    print(f"range: ln q10 {q_lo:+.3f}, q90 {q_hi:+.3f}, width {np.exp(q_hi - q_lo):.2f}x, LOSO coverage "
+          f"{inside.mean():.0%}")
+    sources = len({c["group"] for c in items})
+    print(f"{len(items)} runs scored ({int(judged.sum())} judged) from {sources} sources")
+    if args.markdown:
+        print("\n| runs | n | median error | within 1.5x | within 2x |\n|---|---:|---:|---:|---:|")
+        for key, s in report.items():
+            print(f"| {key} | {s['n']} | {s['median']:.0%} | {s['within_1.5x']:.0%} | {s['within_2x']:.0%} |")
+    if args.plot:
+        _plot(items, loso, args.plot)
     if args.write:
-        cases = ", ".join(f'"{n}"' for n, est in names if not est)
-        OUT.write_text(f'''# Fitted efficiency defaults. Written by scripts/fit_calibration.py; do not edit by hand.
+        median = float(np.median(np.abs(np.exp(j) - 1)))
+        cases_list = ", ".join(f'"{c["row"]["run"]}"' for c in items if c["judged"])
+        OUT.write_text(f'''# Fitted constants of the training step-time model (costmodel/steptime.py). Written by
+# scripts/fit_calibration.py; do not edit by hand.
 # Source data: tests/data/training_runs.csv (published runs, each with its source).
 
-[mfu]
-form = "ln(mfu) = c0 + c_ridge ln(peak / bandwidth / 200 FLOP/B) + c_size log10(N_active / 1e9) + c_cluster log10(n_devices)"
-c0 = {coef[0]:.6f}
-c_ridge = {coef[1]:.6f}
-c_size = {coef[2]:.6f}
-c_cluster = {coef[3]:.6f}
-min = 0.05
-max = 0.70
-# Spread of ln(estimated / published accelerator-hours), each run predicted by a fit without it
-# (leave-one-out; 10th and 90th percentiles), used for the low/high range of the default MFU; and
-# the leave-one-out median absolute error of accelerator-hours.
+[training]
+form = "seconds = ((matmul + optimizer) / efficiency + memory_passes x memory + tp + exposed (dp + ep)) x bubble x failures"
+memory_passes = {constants["memory_passes"]:.6g}
+typical_memory_passes = {constants["typical_memory_passes"]:.6g}
+dp_overlap = {constants["dp_overlap"]:.6g}
+typical_efficiency = {constants["typical_efficiency"]:.6g}
+# 10th and 90th percentiles of ln(estimated / published accelerator-hours), each run predicted
+# by constants fitted without its source (leave-one-source-out): the width of the range; and
+# the leave-one-source-out median absolute error of accelerator-hours.
 resid_q10 = {q_lo:.6f}
 resid_q90 = {q_hi:.6f}
-loo_median_abs_error = {loo_err:.4f}
+loo_median_abs_error = {median:.4f}
 fitted_on = "tests/data/training_runs.csv"
 fitted = "{datetime.date.today().isoformat()}"
-ridge_penalty = {RIDGE_PENALTY}
-cases = [{cases}]
-''')
+cases = [{cases_list}]
+''', encoding="utf-8")
         print(f"wrote {OUT.relative_to(ROOT)}")
+
+
+def _plot(items, loso, path):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6, 6))
+    pub = np.array([c["hours"] for c in items])
+    est = pub * np.exp(loso)
+    for tier, marker in (("typical", "o"), ("tuned", "^")):
+        sel = np.array([(c["row"].get("tier") or "typical") == tier for c in items])
+        ax.scatter(pub[sel], est[sel], marker=marker, label=f"{tier} ({int(sel.sum())})", alpha=0.8)
+    lo, hi = pub.min() / 2, pub.max() * 2
+    ax.plot([lo, hi], [lo, hi], "k-", lw=0.8)
+    for f in (1.5, 1 / 1.5):
+        ax.plot([lo, hi], [lo * f, hi * f], "k:", lw=0.6)
+    ax.set(xscale="log", yscale="log", xlabel="published accelerator-hours [h]",
+           ylabel="estimated accelerator-hours, leave-one-source-out [h]",
+           title="Training time: estimate vs published (dotted: 1.5x)")
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path)
+    print(f"wrote {path}")
 
 
 if __name__ == "__main__":

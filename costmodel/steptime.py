@@ -1,0 +1,197 @@
+"""Training time from physics: the parts of a step, each with a meaning, and a few fitted constants.
+
+A training run's wall-clock time on ``n`` devices is the sum, over its steps, of
+
+* **matmuls** at the device's measured large-GEMM ceiling at the training precision, slowed
+  where the matrices are small: a GEMM of ``M x K x N`` moves ``M K + K N + M N`` elements for
+  ``2 M K N`` FLOPs, and a narrow model (``d_model / tp`` small) sits nearer the roofline's ridge
+  than the reference GEMM the ceiling was measured on;
+* **memory-bound work** (norms, activations, dropout, residuals, casts, the optimizer step)
+  at the memory bandwidth: ``memory_passes`` times the ``34 h`` bytes per token per layer that
+  the layer stores for its backward pass [1]; this is why a device whose peak grew faster than
+  its bandwidth reaches a smaller share of its peak;
+* **communication** from the parallel layout: tensor-parallel all-reduces over the node's
+  link (four per layer, six with full recomputation) [1, 2]; data-parallel gradient
+  reduce-scatter and parameter all-gather (twice the parameters, three times under ZeRO-3)
+  over the network (hierarchically: each node moves its pipeline stage over all its links);
+  expert all-to-alls of a mixture of experts (four per layer, ``top_k`` copies of each
+  token); of the data- and expert-parallel traffic the share ``dp_overlap`` hides behind the
+  computation (up to the backward pass's length);
+* the **pipeline bubble**, ``(pp - 1) / (vpp m)`` of the step for ``m`` micro-batches [2];
+* **failures**: interruptions arrive at a rate per device-hour and each loses a restart and
+  the work since the last checkpoint; the Llama 3 report gives 466 interruptions in 54 days
+  on 16,384 GPUs with more than 90% effective training time [3].
+
+The engineering tier is an input: ``tuned`` (benchmark-class software: fused kernels,
+overlapped communication) runs the matmuls at the measured ceiling, ``typical`` (most published
+pre-training runs) at the fitted share ``typical_efficiency`` of it; each tier has its own
+fitted count of memory passes. The leave-one-source-out fit finds typical runs' shortfall
+proportional to their matmul work, not to their memory traffic (their fitted memory passes
+are near zero): typical software loses its time in the matmul-heavy path (unfused attention,
+un-tuned GEMM shapes, stalls) rather than in extra element-wise passes.
+
+The fitted constants live in :class:`costmodel.calibration.TrainingCalibration`, fitted by
+``scripts/fit_calibration.py`` leave-one-source-out on ``tests/data/training_runs.csv``.
+
+References
+----------
+[1] Korthikanti et al. 2022, "Reducing Activation Recomputation in Large Transformer Models",
+    arXiv:2205.05198, Sec. 4.
+[2] Narayanan et al. 2021, "Efficient Large-Scale Language Model Training on GPU Clusters Using
+    Megatron-LM", arXiv:2104.04473, Sec. 2.2 and 3.
+[3] Llama Team 2024, "The Llama 3 Herd of Models", arXiv:2407.21783, Sec. 3.3.4.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from .units import FloatArray
+
+__all__ = ["StepTerms", "step_terms", "combine_parts", "combine", "TIERS", "DEFAULT_LINK", "DEFAULT_SCALE_OUT",
+           "DEFAULT_NODE", "REFERENCE_GEMM", "INTERRUPTIONS_PER_DEVICE_HOUR",
+           "HOURS_LOST_PER_INTERRUPTION", "default_global_batch", "CLASS_GEMM_FRACTION", "COMM_EFFICIENCY"]
+
+TIERS = ("typical", "tuned")  # codes 0, 1
+REFERENCE_GEMM = 8192.0  # the square GEMM (M = K = N) on which the ceilings in the profiles are measured
+ACT_BYTES = 2.0  # activations and gradients move in 16-bit formats, also under FP8 matmuls
+# [3] Sec. 3.3.4: 466 job interruptions (419 unexpected) in a 54-day snapshot on 16,384 H100s
+INTERRUPTIONS_PER_DEVICE_HOUR = 466.0 / (54.0 * 24.0 * 16384.0)
+# ... with "higher than 90% effective training time": at most 10% of the time lost, i.e. at
+# most 0.1 / (rate x 16,384) hours per interruption
+HOURS_LOST_PER_INTERRUPTION = 0.1 / (INTERRUPTIONS_PER_DEVICE_HOUR * 16384.0)
+# Achieved share of a link's bandwidth by ring collectives (NCCL bus bandwidth over the link's
+# per-direction rate); a documented default, see COMM_SOURCE.
+COMM_EFFICIENCY = 0.8
+COMM_SOURCE = ("NVIDIA nccl-tests PERFORMANCE.md: bus bandwidth is the figure comparable with the link's "
+               "hardware peak; measured all-reduce bus bandwidths on DGX systems sit at about 80% of NVLink's "
+               "per-direction rate")
+# The achieved share of the dense peak that large GEMMs reach, for a device whose profile has no
+# measurement: the median of the measured [gemm.*] figures of the shipped profiles, by kind.
+# Where a profile has no link figures: PCIe Gen4 x16 per direction inside a node, 100 Gb/s of
+# network per device between nodes (one HDR-100 / 100 GbE NIC each), and 8 devices per node.
+DEFAULT_LINK = 32e9
+DEFAULT_SCALE_OUT = 12.5e9
+DEFAULT_NODE = 8.0
+CLASS_GEMM_FRACTION = {"gpu": 0.75, "tpu": 0.85, "cpu": 0.6, "edge": 0.6, "phone": 0.5, "laptop": 0.6}
+
+
+@dataclass(frozen=True, slots=True)
+class StepTerms:
+    """Seconds (per device, whole run) of each part of the step model, for unit constants:
+    ``matmul`` and ``optimizer`` are physical; ``memory`` is for one pass over the stored
+    activations; ``overhead`` counts layer-micro-batches (kernel-launch bound work); ``dp`` is the whole
+    data-parallel traffic and ``backward`` the device-local backward time that can hide it;
+    ``stretch`` multiplies the total (pipeline bubble x failures)."""
+
+    matmul: FloatArray
+    memory: FloatArray
+    overhead: FloatArray
+    optimizer: FloatArray
+    tp: FloatArray
+    dp: FloatArray
+    ep: FloatArray
+    stretch: FloatArray
+
+
+def default_global_batch(active_params: FloatArray) -> FloatArray:
+    """Tokens per optimizer step when none is given: GPT-3's batch sizes (Brown et al. 2020,
+    Table 2.1: 0.5M tokens at 125M parameters to 3.2M at 175B), log-interpolated and held at
+    those ends."""
+    n = np.clip(active_params, 1.25e8, 1.75e11)
+    return 0.5e6 * (n / 1.25e8) ** (math.log(3.2 / 0.5) / math.log(1.75e11 / 1.25e8))
+
+
+def _width_efficiency(rows: FloatArray, d_model: FloatArray, tp: FloatArray, ridge: FloatArray) -> FloatArray:
+    """Time of the reference GEMM over time of the layer's representative GEMM, per FLOP: ``M``
+    tokens by ``K = d_model`` by ``N = 2 d_model / tp`` (the mean of the layer's projections),
+    each moving its inputs and output once at the memory bandwidth beside its FLOPs at the
+    ceiling (``ridge`` = ceiling / bandwidth, FLOP per byte). 1 where there is no shape."""
+    k = np.maximum(d_model, 1.0)
+    n = np.maximum(2.0 * d_model / tp, 1.0)
+    m = np.maximum(rows, 1.0)
+    intensity = m * k * n / ((m * k + k * n + m * n) * ACT_BYTES)
+    reference = REFERENCE_GEMM / 3.0 / ACT_BYTES
+    eff = (1.0 + ridge / reference) / (1.0 + ridge / intensity)
+    return np.where(d_model > 0, np.minimum(eff, 1.0), 1.0)
+
+
+def step_terms(*, hardware_flops: FloatArray, tokens: FloatArray, params: FloatArray, layers: FloatArray,
+               d_model: FloatArray, seq_len: FloatArray, top_k: FloatArray, moe: FloatArray,
+               experts: FloatArray, expert_ffn: FloatArray,
+               gemm: FloatArray, bandwidth: FloatArray, link: FloatArray, scale_out: FloatArray,
+               node: FloatArray, n: FloatArray, tp: FloatArray, pp: FloatArray, cp: FloatArray, ep: FloatArray,
+               vpp: FloatArray, micro_batch: FloatArray, global_batch: FloatArray, zero_stage: FloatArray,
+               recompute: FloatArray, sequence_parallel: FloatArray, optimizer_bytes: FloatArray) -> StepTerms:
+    """The parts of the step model for one layout (floats or arrays that broadcast).
+
+    ``hardware_flops`` are the whole run's (with recomputation); ``gemm`` the ceiling [FLOP/s];
+    ``bandwidth``, ``link`` (inside a node) and ``scale_out`` (between nodes, per device) in
+    B/s per direction; ``node`` the devices sharing one link domain; ``moe`` 1 for a mixture of
+    experts whose ``top_k`` experts each token visits; ``global_batch`` tokens per step.
+    """
+    dp = np.maximum(n / (tp * pp * cp), 1.0)
+    rows = micro_batch * seq_len / cp  # tokens of one micro-batch on one device
+    ridge = gemm / bandwidth
+    # a mixture of experts multiplies small matrices: each expert sees the tokens routed to it
+    # from the ep devices (top_k of every token), d_model by its own width
+    expert_rows = rows * top_k * np.maximum(ep, 1.0) / np.maximum(experts, 1.0)
+    expert_eff = _width_efficiency(expert_rows, d_model, 2.0 * d_model / np.maximum(expert_ffn, 1.0), ridge)
+    eff = np.where((moe > 0) & (expert_ffn > 0), expert_eff, _width_efficiency(rows, d_model, tp, ridge))
+    matmul = hardware_flops / (n * gemm * eff)
+    # every device of a data-parallel replica sees its tokens for its layers / pp, width / tp
+    layer_tokens = tokens / dp * layers / pp / cp
+    redo = np.where(recompute == 2, 4.0 / 3.0, 1.0)  # full recomputation repeats the forward pass
+    split = np.where(sequence_parallel != 0, 34.0 / tp, 24.0 / tp + 10.0)
+    split = split + moe * 4.0 * top_k  # routed copies of each token, dispatched and combined, both ways
+    memory = layer_tokens * split * d_model * redo / bandwidth
+    micro_batches = layer_tokens / np.maximum(rows, 1.0)
+    steps = tokens / global_batch
+    share = params / (tp * pp)  # parameters on one device of a replica (experts: also split over ep below)
+    share = np.where(moe > 0, share / np.maximum(ep, 1.0), share)
+    optimizer = steps * share * (optimizer_bytes + 6.0) / np.where(zero_stage >= 1, dp, 1.0) / bandwidth
+    tp_link = np.where(tp <= node, link, scale_out) * COMM_EFFICIENCY
+    collectives = np.where(recompute == 2, 6.0, 4.0)
+    tp_time = np.where(tp > 1, layer_tokens * collectives * 2.0 * (tp - 1.0) / tp * d_model * ACT_BYTES / tp_link, 0.0)
+    # Data parallelism across nodes is hierarchical (NCCL's rings: reduce-scatter inside the
+    # node, then every device's network link carries 1/node of its stage): each node moves its
+    # pipeline stage's gradients over all of its links, whatever the tensor degree. Inside one
+    # node, the replicas' shares move over the link.
+    passes = np.where(zero_stage >= 3, 3.0, 2.0)
+    stage = params / pp
+    stage = np.where(moe > 0, stage / np.maximum(ep, 1.0), stage)
+    across = n > node
+    per_link = np.where(across, stage / np.minimum(node, n), share)
+    dp_link = np.where(across, scale_out, link) * COMM_EFFICIENCY
+    dp_time = np.where(dp > 1, steps * passes * per_link * ACT_BYTES * (dp - 1.0) / dp / dp_link, 0.0)
+    ep_link = np.where(ep * tp <= node, link, scale_out) * COMM_EFFICIENCY
+    ep_time = np.where((moe > 0) & (ep > 1), layer_tokens * 4.0 * top_k * d_model / tp * ACT_BYTES
+                       * (ep - 1.0) / ep / ep_link, 0.0)
+    in_flight = global_batch / (dp * micro_batch * seq_len)  # micro-batches per step per pipeline
+    bubble = 1.0 + (pp - 1.0) / (np.maximum(vpp, 1.0) * np.maximum(in_flight, 1.0))
+    failures = 1.0 + INTERRUPTIONS_PER_DEVICE_HOUR * n * HOURS_LOST_PER_INTERRUPTION
+    return StepTerms(matmul=matmul, memory=memory, overhead=micro_batches, optimizer=optimizer, tp=tp_time,
+                     dp=dp_time, ep=ep_time, stretch=bubble * failures)
+
+
+def combine_parts(t: StepTerms, *, memory_passes: FloatArray, dp_overlap: FloatArray,
+                  efficiency: FloatArray) -> tuple[FloatArray, FloatArray, FloatArray]:
+    """Seconds of the run's device-local work, exposed communication and stretch (pipeline
+    bubble and failures) from its terms and the fitted constants of its tier: ``efficiency``
+    (1 for the tuned tier, ``typical_efficiency`` for the typical one) divides the matmul and
+    optimizer time, ``memory_passes`` multiplies the memory-bound term. Their sum is the
+    wall-clock time."""
+    local = (t.matmul + t.optimizer) / efficiency + memory_passes * t.memory
+    overlappable = t.dp + t.ep
+    hidden = dp_overlap * overlappable
+    comm = t.tp + (overlappable - hidden) + np.maximum(hidden - local * (2.0 / 3.0), 0.0)
+    return local, comm, (local + comm) * (t.stretch - 1.0)
+
+
+def combine(t: StepTerms, **constants: FloatArray) -> FloatArray:
+    """Wall-clock seconds of the run (the sum of :func:`combine_parts`)."""
+    local, comm, stretch = combine_parts(t, **constants)
+    return local + comm + stretch
