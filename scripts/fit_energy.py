@@ -38,7 +38,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from costmodel import get_hardware  # noqa: E402
-from costmodel.energy import _systems, defaults, resolve_footprint  # noqa: E402
+from costmodel.energy import _systems, resolve_footprint  # noqa: E402
 from costmodel.validation import MEASURED, _energy_target, energy_scenarios, published_hours, read_cases  # noqa: E402
 
 TABLE = ROOT / "tests" / "data" / "energy_runs.csv"
@@ -110,10 +110,9 @@ def loso_residuals(points: list[dict], held: dict[str, tuple[float, float]]) -> 
     return np.array([np.log(p["watts"] / predict(p, *held[p["group"]])) for p in points])
 
 
-def _footprint_of(draw: float, share: float, q10: float, q90: float):
+def _footprint_of(draw: float, share: float, q10: float, q90: float, ratio: float):
     """Default footprint inputs with these constants (the draw and host ends at the spread)."""
     spread = (1.0, float(np.exp(q10)), float(np.exp(q90)))
-    ratio = defaults()["headroom_ratio"][0]
 
     def footprint_of(hw, grid=None):
         f, _ = resolve_footprint(hw, grid_intensity=grid)
@@ -123,7 +122,7 @@ def _footprint_of(draw: float, share: float, q10: float, q90: float):
     return footprint_of
 
 
-def score(rows, constants: dict[str, tuple[float, float]], q10: float, q90: float, mode: str,
+def score(rows, constants: dict[str, tuple[float, float]], q10: float, q90: float, ratio: float, mode: str,
           kinds=MEASURED) -> dict:
     """Median |error|, coverage and median width of energy figures, each row's source predicted
     with the constants fitted without it (``constants[group]``; the full fit for other sources)."""
@@ -133,7 +132,7 @@ def score(rows, constants: dict[str, tuple[float, float]], q10: float, q90: floa
             continue
         draw, share = constants.get(row["group"], constants["*"])
         grid = float(row["grid_intensity_g_per_kWh"]) if row.get("grid_intensity_g_per_kWh") else None
-        of = _footprint_of(draw, share, q10, q90)
+        of = _footprint_of(draw, share, q10, q90, ratio)
         got = energy_scenarios(row, mode, footprint_of=lambda hw, of=of, grid=grid: of(hw, grid))
         if got is None:
             continue
@@ -175,13 +174,14 @@ def main(argv=None) -> dict:
     figures = {}
     for mode in ("hours", "e2e"):
         for kinds, label in ((MEASURED, "measured"), (("formula",), "formula")):
-            s = score(rows, constants, q10, q90, mode, kinds)
+            s = score(rows, constants, q10, q90, ratio, mode, kinds)
             figures[f"{mode}_{label}"] = s
             if s["n"]:
                 print(f"LOSO energy, {mode:5s}, {label:8s} rows: n {s['n']:2d}, median |error| "
                       f"{s['median_abs_error']:.3f}, coverage {s['coverage']:.2f}, median width {s['median_width']:.2f}x")
     result = {"draw_fraction": draw, "host_share": share, "headroom_ratio": ratio, "q10": q10, "q90": q90,
               "n": len(points), "sources": len(held), "figures": figures, "power_error": tied_err,
+              "groups": sorted(held), "runs": [p["row"]["run"] for p in points],
               "power_error_free_host": free_err}
     if args.write:
         write(result)
@@ -203,11 +203,15 @@ headroom_ratio = {r["headroom_ratio"]:.4f}
 power_resid_q10 = {r["q10"]:.4f}
 power_resid_q90 = {r["q90"]:.4f}
 fitted = "scripts/fit_energy.py on {r["n"]} measured/metered rows of tests/data/energy_runs.csv from {r["sources"]} sources, {datetime.date.today().isoformat()}"
+sources = [{", ".join(f'"{g}"' for g in r["groups"])}]
+runs = [{", ".join(f'"{x}"' for x in r["runs"])}]
+loso_power_median_abs_error = {r["power_error"]:.4f}
+loso_power_median_abs_error_free_host_share = {r["power_error_free_host"]:.4f}
 loso_hours_measured = "{fig("hours_measured")}"
 loso_e2e_measured = "{fig("e2e_measured")}"
 loso_hours_formula = "{fig("hours_formula")}"
 loso_e2e_formula = "{fig("e2e_formula")}"
-note = "Training power per device before PUE = draw_fraction x TDP + host_share x (system max power / devices - TDP) ([host_power_per_gpu.systems]; headroom_ratio x TDP for a device with no listed system). Fitted on measured or metered figures only (kind = measured/metered; formula figures TDP x hours x PUE test the formula, not the power), one vote per source; power_resid_q10/q90 are the leave-one-source-out 10th/90th percentiles of ln(measured / modelled power per device), the range of the draw fraction and host share (they move together: the errors are errors of their sum). loso_* are leave-one-source-out energy figures: given the published accelerator-hours (the power model alone) and end to end (with the training model's hours and its spread)."
+note = "Training power per device before PUE = draw_fraction x TDP + host_share x (system max power / devices - TDP) ([host_power_per_gpu.systems]; headroom_ratio x TDP for a device with no listed system). Fitted on measured or metered figures only (kind = measured/metered; formula figures TDP x hours x PUE test the formula, not the power), one vote per source; power_resid_q10/q90 are the leave-one-source-out 10th/90th percentiles of ln(measured / modelled power per device), the range of the draw fraction and host share (they move together: the errors are errors of their sum). the same residuals set the range and are scored, so the LOSO coverage is slightly optimistic. loso_* are leave-one-source-out energy figures: given the published accelerator-hours (the power model alone) and end to end (with the training model's hours and its spread)."
 '''
     text = OUT.read_text(encoding="utf-8")
     pattern = re.compile(r"^\[fitted\]\n.*?(?=^\[|\Z)", re.S | re.M)
