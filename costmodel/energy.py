@@ -355,6 +355,8 @@ def combine_spreads(f: FootprintInputs, tdp_w: FloatArray, time_q: tuple[float, 
     power inputs move by ``exp(sqrt(s_t^2 + s_p^2) - s_t)``, shared between power per device and
     PUE in proportion to their variances (their expected shares of an error of that size).
     A user-given input has no spread and does not move. Other fields are returned unchanged.
+    Where the scaled MFU is clipped at 1, the hours move less than ``s_t`` and the energy range
+    is that much narrower than the root-sum-square.
 
     References
     ----------
