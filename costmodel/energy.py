@@ -4,24 +4,28 @@ Power model (per device)
 ------------------------
 ``P_device(u) = TDP x (idle + (busy - idle) x u)`` for a busy fraction ``u`` in [0, 1]: an
 accelerator that is powered but idle draws ``idle x TDP`` (about 20%, LBNL 2024 via Uptime
-Institute), one that is busy all the time draws ``busy x TDP`` (about 75% during large-model
-training, Newkirk et al. 2025 / Latif et al. 2024 measurements on 8xH100 nodes). Training
-keeps devices busy (``u = 1``); inference uses the fraction of each step spent at the roofline.
-The server around the device adds ``host`` watts (CPUs, memory, network, fans), and the
-facility multiplies IT power by its PUE. Every figure comes from ``data/energy_defaults.toml``.
+Institute), one that is busy all the time draws ``busy x TDP``, the draw fraction fitted on
+measured training energy (``[fitted]`` in ``data/energy_defaults.toml``, written by
+``scripts/fit_energy.py``). Training keeps devices busy (``u = 1``); inference uses the fraction
+of each step spent at the roofline. The server around the device adds :func:`host_power`, the
+fitted share of its nameplate headroom per device (CPUs, memory, network, fans), and the
+facility multiplies IT power by its PUE. :func:`combine_spreads` makes the range of training
+energy the root-sum-square of the inputs' log spreads (hours, power per device, PUE).
 
 References
 ----------
 Patterson et al. 2021, "Carbon Emissions and Large Neural Network Training" (system power,
 PUE, grid intensity); Luccioni et al. 2022, "Estimating the Carbon Footprint of BLOOM"
-(dynamic vs idle energy, embodied emissions).
+(dynamic vs idle energy, embodied emissions); Dodge et al. 2022, "Measuring the Carbon
+Intensity of AI in Cloud Instances" (measured GPU energy); Newkirk et al. 2025,
+arXiv:2506.14551 (metered H100 node power: 76% of the 10.2 kW rating).
 """
 
 from __future__ import annotations
 
 import functools
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, SupportsFloat
@@ -39,7 +43,8 @@ if TYPE_CHECKING:
 
 __all__ = ["device_power", "energy_joules", "carbon_grams", "embodied_grams", "cloud_cost", "owned_cost",
            "defaults", "FootprintInputs", "FootprintLabels", "FootprintValues", "resolve_footprint",
-           "footprint_values", "describe_footprint", "parse_pue", "FOOTPRINT_KEYWORDS"]
+           "footprint_values", "describe_footprint", "parse_pue", "FOOTPRINT_KEYWORDS", "host_power",
+           "combine_spreads"]
 
 J_PER_KWH = 3.6e6
 # The keyword arguments both estimators share for energy, carbon and dollars.
@@ -85,10 +90,20 @@ def owned_cost(device_hours, purchase_price, life_hours, energy_j, electricity_u
 
 
 @cache
+def _raw() -> dict[str, Any]:
+    return read_toml(Path(__file__).resolve().parent / "data" / "energy_defaults.toml")
+
+
+@cache
 def defaults() -> dict[str, tuple[float, ...]]:
-    """Typical values (and their low/high range ends) of the energy model, as canonical floats."""
-    raw = read_toml(Path(__file__).resolve().parent / "data" / "energy_defaults.toml")
-    power = raw["gpu_utilisation_power"]
+    """Typical values (and their low/high range ends) of the energy model, as canonical floats.
+
+    The training draw fraction and the host share are the ``[fitted]`` block that
+    ``scripts/fit_energy.py`` writes; their range ends are the fit's leave-one-source-out 10th
+    and 90th percentile errors of measured power per device (``power_resid_q10/q90``).
+    """
+    raw = _raw()
+    power, fitted = raw["gpu_utilisation_power"], raw["fitted"]
 
     def triple(table: dict[str, Any], kind: str | None = None) -> tuple[float, ...]:
         values = [table[k] for k in ("value", "low", "high")]  # (typical, low, high)
@@ -97,10 +112,14 @@ def defaults() -> dict[str, tuple[float, ...]]:
     def years(table: dict[str, Any]) -> tuple[float, ...]:
         return tuple(float(str(table[k]).split()[0]) * 8760.0 for k in ("value", "low", "high"))
 
+    q_lo, q_hi = float(fitted["power_resid_q10"]), float(fitted["power_resid_q90"])
+    spread = (1.0, math.exp(q_lo), math.exp(q_hi))  # measured / modelled power at the 10th, 90th pct
+    draw = float(fitted["draw_fraction"])
     return {
         "idle_fraction": triple(power["idle_fraction"]),
-        "busy_fraction": triple(power["training_draw_fraction"]),
-        "host_w": triple(raw["host_power_per_gpu"], "power"),
+        "busy_fraction": tuple(draw * k for k in spread),
+        "host_share": tuple(float(fitted["host_share"]) * k for k in spread),
+        "headroom_ratio": (float(fitted["headroom_ratio"]),),
         "pue_cloud": triple(raw["pue"]["hyperscale"]),
         "pue_owned": triple(raw["pue"]["industry_average"]),
         "grid_g_per_kwh": triple(raw["grid_intensity"], "intensity"),
@@ -109,6 +128,30 @@ def defaults() -> dict[str, tuple[float, ...]]:
         "electricity_usd_per_kwh": triple(raw["electricity_price"], "usd_per_energy"),
         "amortisation_h": years(raw["amortisation"]),
     }
+
+
+@cache
+def _systems() -> dict[str, float]:
+    """Server nameplate power per device [W] by hardware id (``[host_power_per_gpu.systems]``)."""
+    table = _raw()["host_power_per_gpu"]["systems"]
+    return {hw_id: parse_quantity(row["max_power"], "power") / float(row["devices"]) for hw_id, row in table.items()}
+
+
+def host_power(hw_id: str, tdp_w: float, share: float | None = None) -> float:
+    """Non-accelerator IT power per device [W] under training load: ``share`` (default the
+    fitted host share) of the server's nameplate headroom per device, (system max power /
+    devices) - TDP. A device with no listed system uses the listed systems' median headroom
+    as a share of TDP (``headroom_ratio`` in ``[fitted]``).
+
+    Examples
+    --------
+    >>> round(host_power("h100-sxm5-80gb", 700.0, share=1.0))  # DGX H100: 10.2 kW / 8 - 700 W
+    575
+    """
+    d = defaults()
+    per_device = _systems().get(hw_id)
+    headroom = per_device - tdp_w if per_device is not None else d["headroom_ratio"][0] * tdp_w
+    return (d["host_share"][0] if share is None else share) * max(headroom, 0.0)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -231,8 +274,11 @@ def resolve_footprint(hw: HardwareProfile, *, pue: SupportsFloat | str | None = 
         grid = _span(*d["grid_g_per_kwh"])
     if host_power_per_gpu is not None:
         host = _fixed(parse_quantity(host_power_per_gpu, "power", "host_power_per_gpu", allow_zero=True))
-    else:  # an edge module's, phone's or laptop's power already covers its CPU and memory
-        host = _fixed(0.0) if personal else _span(*d["host_w"])
+    elif personal:  # an edge module's, phone's or laptop's power already covers its CPU and memory
+        host = _fixed(0.0)
+    else:  # a share of the server's nameplate headroom per device, spanning the fit's errors
+        tdp = hw.number("tdp")
+        host = _span(*(host_power(hw.id, tdp, share) for share in d["host_share"]))
     purchase = hw.prices.get("purchase")
     inputs = FootprintInputs(
         pue=pue_span, grid=grid, host_w=host,
@@ -283,6 +329,61 @@ def footprint_values(f: FootprintInputs, tdp_w: FloatArray, busy_time_fraction: 
     return FootprintValues(device_w=device_w, host_w=f.host_w, pue=f.pue, grid=f.grid, price=f.price,
                            device_j=device, host_j=host, it_j=it, energy_j=facility,
                            co2e_g=carbon_grams(facility, f.grid), embodied_g=embodied, cost=cost)
+
+
+def _ln_spreads(x: FloatArray) -> tuple[FloatArray, FloatArray]:
+    """(down, up) ln-distances of the optimistic and pessimistic scenarios from the typical one."""
+    arr = np.asarray(x, dtype=float)
+    typ, lo, hi = arr[0], arr[1], arr[2]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        down = np.where((typ > 0) & (lo > 0), np.log(typ / lo), 0.0)
+        up = np.where((typ > 0) & (hi > 0), np.log(hi / typ), 0.0)
+    return np.maximum(down, 0.0), np.maximum(up, 0.0)
+
+
+def combine_spreads(f: FootprintInputs, tdp_w: FloatArray, time_q: tuple[float, float],
+                    time_known: FloatArray | bool = False) -> FootprintInputs:
+    """Footprint scenarios whose energy range combines the uncertain inputs as independent
+    log-normal errors instead of stacking their ends (training: devices busy all the time).
+
+    The spreads are ln-distances from the typical value at the 10th and 90th percentiles:
+    power per device ``s_P`` (draw fraction and host power move together: the fit's errors
+    are errors of their sum), PUE ``s_pue``, and accelerator-hours ``s_t`` from ``time_q``, the
+    (q10, q90) of ln(estimated / published hours) of the training model (zero where
+    ``time_known``, e.g. a given MFU). Each end of the energy range is then
+    ``exp(+-sqrt(s_t^2 + s_P^2 + s_pue^2))`` from typical; the hours keep their own end, so the
+    power inputs move by ``exp(sqrt(s_t^2 + s_p^2) - s_t)``, shared between power per device and
+    PUE in proportion to their variances (their expected shares of an error of that size).
+    A user-given input has no spread and does not move. Other fields are returned unchanged.
+    Where the scaled MFU is clipped at 1, the hours move less than ``s_t`` and the energy range
+    is that much narrower than the root-sum-square.
+
+    References
+    ----------
+    JCGM 100:2008 (GUM), sec. 5.1: combined standard uncertainty of uncorrelated inputs.
+    """
+    device = np.where(np.isnan(f.power_w), tdp_w * f.busy, f.power_w)  # device_power at u = 1
+    power = device + f.host_w
+    p_down, p_up = _ln_spreads(power)
+    u_down, u_up = _ln_spreads(f.pue)
+    t_known = np.asarray(time_known, dtype=bool)
+    t_down, t_up = np.where(t_known, 0.0, time_q[1]), np.where(t_known, 0.0, -time_q[0])
+    shape = np.broadcast(power, f.busy, f.pue).shape
+    busy, host, pue, dev = (np.array(np.broadcast_to(x, shape), dtype=float) for x in (f.busy, f.host_w, f.pue, device))
+    for end, sign, s_p, s_u, s_t in ((1, -1.0, p_down, u_down, t_down), (2, 1.0, p_up, u_up, t_up)):
+        var = s_p ** 2 + s_u ** 2
+        move = np.sqrt(s_t ** 2 + var) - s_t  # what the power inputs add to the hours' spread
+        with np.errstate(divide="ignore", invalid="ignore"):
+            k_p = np.where(var > 0, np.exp(sign * move * s_p ** 2 / var), 1.0)
+            k_u = np.where(var > 0, np.exp(sign * move * s_u ** 2 / var), 1.0)
+            # the uncertain parts of power per device (draw, host) scale so that their sum moves by k_p
+            m_dev, m_host = dev[end] != dev[0], host[end] != host[0]
+            moving = np.where(m_dev, dev[0], 0.0) + np.where(m_host, host[0], 0.0)
+            scale = np.where(moving > 0, 1.0 + (k_p - 1.0) * (dev[0] + host[0]) / moving, 1.0)
+        busy[end] = np.where(m_dev, busy[0] * scale, busy[0])
+        host[end] = np.where(m_host, host[0] * scale, host[0])
+        pue[end] = pue[0] * k_u
+    return replace(f, busy=busy, host_w=host, pue=pue)
 
 
 def _first(values: FloatArray) -> float:

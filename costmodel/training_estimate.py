@@ -17,7 +17,7 @@ from . import memory as mem
 from . import steptime as st
 from . import training as core
 from .calibration import Calibration, TrainingCalibration, mfu_scales, resolve_calibration
-from .energy import FootprintInputs, FootprintValues, footprint_values, resolve_footprint
+from .energy import FootprintInputs, FootprintValues, combine_spreads, footprint_values, resolve_footprint
 from .errors import InputError
 from .hardware import HardwareProfile, ProfilePath, get_hardware
 from .layout import TrainingLayout, resolve_layout
@@ -376,5 +376,9 @@ def _typical(f: FootprintInputs) -> FootprintInputs:
 
 
 def scenarios(case: TrainingCase, cal: Calibration) -> TrainingValues:
-    """The pipeline over the (typical, optimistic, pessimistic) scenarios of a scalar case."""
-    return evaluate(replace(case, mfu_scale=mfu_scales(cal.training)), cal.training)
+    """The pipeline over the (typical, optimistic, pessimistic) scenarios of a scalar case; the
+    energy range combines the hours' spread with the power inputs' (:func:`combine_spreads`)."""
+    t = cal.training
+    footprint = combine_spreads(case.footprint, case.hardware.tdp, (t.resid_q10, t.resid_q90),
+                                ~np.isnan(case.layout.mfu))
+    return evaluate(replace(case, mfu_scale=mfu_scales(t), footprint=footprint), t)

@@ -75,8 +75,8 @@ def test_train_summary_in_human_units(runner):
     assert lines["wall time"] == "8.61 s (5.71-10.6)"
     assert lines["GPU-hours"] == "2.45 h (1.63-3)"
     assert lines["memory/GPU"].startswith("508 MiB (weights 237 KiB, gradients 237 KiB, optimizer 1.39 MiB, ")
-    assert lines["energy"] == "1.68 kWh (0.764-4.52) (PUE 1.1)"
-    assert lines["CO2e"] == "809 g (333-2,174)"
+    assert lines["energy"] == "2.45 kWh (1.25-3.3) (PUE 1.1)"
+    assert lines["CO2e"] == "1.18 kg (0.545-1.58)"
     assert lines["cost"] == "$16.8 ($11.2-$20.7) (cloud)"
 
 
@@ -92,7 +92,7 @@ def test_compare_table_in_human_units(runner):
     out = _ok(runner.invoke(main, ["compare", "--models", "gpt2,gpt3-175b"]))
     gpt2 = next(line for line in out.splitlines() if line.startswith("gpt2 "))
     assert "8.61 s (5.71-10.6)" in gpt2 and "9.96e-05" not in gpt2
-    assert "1.68 kWh" in gpt2 and "809 g" in gpt2 and "$16.8 ($11.2-$20.7)" in gpt2 and "7.8 ms" in gpt2
+    assert "2.45 kWh" in gpt2 and "1.18 kg" in gpt2 and "$16.8 ($11.2-$20.7)" in gpt2 and "7.8 ms" in gpt2
     gpt3 = next(line for line in out.splitlines() if line.startswith("gpt3-175b "))
     assert "13.7 days (9.07-16.8)" in gpt3 and "$2.31M ($1.53M-$2.84M)" in gpt3
 
@@ -103,8 +103,8 @@ def test_sweep_table_in_human_units(runner):
     header, _, first, second = out.splitlines()
     assert header.split() == ["model", "hardware", "dtype", "n_gpus", "params", "tokens", "mfu", "wall_time",
                               "gpu_hours_h", "memory_per_gpu", "fits", "energy", "co2e", "cost"]
-    assert first.split()[3:] == ["8", "124M", "1B", "0.228", "7.4", "min", "0.987", "743", "MiB", "True", "679", "Wh",
-                                 "326", "g", "$6.79"]
+    assert first.split()[3:] == ["8", "124M", "1B", "0.228", "7.4", "min", "0.987", "743", "MiB", "True", "988", "Wh",
+                                 "475", "g", "$6.79"]
     assert second.split()[7:9] == ["55.5", "s"]
 
 

@@ -1,16 +1,20 @@
 """Energy, carbon and dollars: the power model, regions, prices, bad input, properties."""
 
+import functools
+import importlib.util
 import math
+from pathlib import Path
 
 import pytest
 from hypothesis import given
 
 import costmodel
 from costmodel import estimate_training
-from costmodel.energy import defaults
+from costmodel.energy import defaults, host_power
 
 import strategies as st
 
+ROOT = Path(__file__).resolve().parent.parent
 BASE = dict(params="7B", tokens="1T", hardware="a100-sxm4-80gb", n_gpus=64, mfu=0.4)
 
 
@@ -21,9 +25,12 @@ def _hours(est):
 def test_default_power_model_and_pue():
     est = estimate_training(**BASE)
     d = defaults()
-    device_w = 400 * d["busy_fraction"][0]  # A100 SXM TDP x training draw (0.75)
+    share = d["busy_fraction"][0]  # the fitted share of nameplate drawn under training load
+    device_w = 400 * share  # A100 SXM TDP x draw fraction
     assert est.footprint.power_per_gpu.to("W").magnitude == pytest.approx(device_w)
-    it_kwh = (device_w + 100) * _hours(est) / 1000  # plus 100 W of server per device
+    host_w = d["host_share"][0] * (6500 / 8 - 400)  # DGX A100: 6.5 kW for 8 GPUs of 400 W
+    assert est.footprint.host_power_per_gpu.to("W").magnitude == pytest.approx(host_w)
+    it_kwh = (device_w + host_w) * _hours(est) / 1000
     assert est.it_energy.to("kWh").magnitude == pytest.approx(it_kwh, rel=1e-9)
     assert est.footprint.pue == pytest.approx(1.10)  # rented: hyperscale cloud
     assert est.energy.to("kWh").magnitude == pytest.approx(1.10 * it_kwh, rel=1e-9)
@@ -47,6 +54,61 @@ def test_region_sets_grid_and_pue():
     assert france.footprint.grid_intensity.magnitude == pytest.approx(region.grid_intensity.magnitude)
     assert france.footprint.pue == pytest.approx(region.pue)
     assert region.grid_intensity.magnitude < 100  # nuclear-heavy grid
+
+
+def test_host_power_comes_from_the_server_specification():
+    d = defaults()
+    assert host_power("h100-sxm5-80gb", 700.0, share=1.0) == pytest.approx(10200 / 8 - 700)  # DGX H100
+    assert host_power("v100-sxm2-32gb", 300.0, share=1.0) == pytest.approx(3500 / 8 - 300)  # DGX-1 (V100)
+    # no listed system (a TPU): the listed systems' median headroom as a share of TDP
+    assert host_power("tpu-v3", 262.0) == pytest.approx(d["host_share"][0] * d["headroom_ratio"][0] * 262.0)
+    assert 0.4 < d["headroom_ratio"][0] < 1.1  # between DGX-1's 0.46 and DGX A100's 1.03
+
+
+def test_fitted_constants_are_the_fit_of_the_measured_rows():
+    """scripts/fit_energy.py reproduces the [fitted] block (nobody edited it by hand)."""
+    result = _fit()
+    d = defaults()
+    assert d["busy_fraction"][0] == pytest.approx(result["draw_fraction"], abs=5e-5)
+    assert d["host_share"][0] == pytest.approx(result["host_share"], abs=5e-5)
+    assert math.log(d["busy_fraction"][1] / d["busy_fraction"][0]) == pytest.approx(result["q10"], abs=5e-5)
+    assert math.log(d["busy_fraction"][2] / d["busy_fraction"][0]) == pytest.approx(result["q90"], abs=5e-5)
+    # Newkirk et al. 2025 measured 76% of the DGX H100 rating; Patterson et al. 2021 ~0.75 of DGX-1's
+    assert 0.6 <= result["draw_fraction"] <= 0.8
+    # the data supports one share for device and server better than a free host share
+    assert result["power_error"] < result["power_error_free_host"]
+
+
+def test_loso_energy_given_published_hours():
+    """Leave-one-source-out, measured/metered rows, the published accelerator-hours given (the
+    power model alone). Target median |error| <= 20% and coverage >= 80% are NOT met (0.23 and
+    0.71: TPU hosts are not predicted well from GPU servers, and BERT on V100s draws far less than
+    a large model); width <= 2.5x is met. The thresholds guard today's figures."""
+    s = _fit()["figures"]["hours_measured"]
+    assert s["n"] >= 14
+    assert s["median_width"] <= 2.5  # target met
+    assert s["median_abs_error"] <= 0.25  # target 0.20 not met
+    assert s["coverage"] >= 0.70  # target 0.80 not met
+
+
+def test_loso_energy_end_to_end():
+    """Leave-one-source-out end to end (the training model's hours, its spread combined with the
+    power spread). Targets (20%, 80%, 2.5x) are NOT met: 0.27, 0.62, 2.63x; the hours model misses
+    GPT-3 (-39% hours) and GLaM by more than its own range. The thresholds guard today's figures."""
+    s = _fit()["figures"]["e2e_measured"]
+    assert s["n"] >= 8
+    assert s["median_abs_error"] <= 0.30
+    assert s["coverage"] >= 0.60
+    assert s["median_width"] <= 2.75
+
+
+@functools.cache
+def _fit() -> dict:
+    """The fit and its leave-one-source-out figures, as scripts/fit_energy.py prints them."""
+    spec = importlib.util.spec_from_file_location("fit_energy", ROOT / "scripts" / "fit_energy.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.main([])
 
 
 def test_edge_devices_have_no_separate_host():

@@ -68,13 +68,22 @@ def test_energy_table_has_measured_and_formula_rows():
     assert set(ENERGY.kind) == {"measured", "formula"}
 
 
-def test_energy_from_defaults_median_error_within_35_percent():
-    # defaults only: params, tokens, hardware and device count; see README for each row
-    stats = summary(ENERGY.error)
-    assert stats["n"] >= 8
-    assert stats["median_abs_error"] <= 0.35
-    # no row is grossly off (the worst, Strubell's 8-P100 Transformer, is 2.4x low)
-    assert stats["worst_factor"] <= 3.0
+def test_energy_of_measured_rows_from_defaults():
+    """Shipped constants (in sample for the power fit; leave-one-source-out figures are in
+    tests/test_energy.py), measured/metered rows: given the published hours, and end to end."""
+    measured = ENERGY[ENERGY.kind == "measured"]
+    hours = summary(measured[measured["mode"] == "hours"].error)
+    assert hours["n"] >= 14 and hours["median_abs_error"] <= 0.20
+    assert hours["worst_factor"] <= 2.0  # the worst: BERT fine-tuning on 4 V100s draws 0.43 of TDP
+    e2e = summary(measured[measured["mode"] == "e2e"].error)
+    assert e2e["n"] >= 8 and e2e["median_abs_error"] <= 0.30 and e2e["worst_factor"] <= 2.0
+
+
+def test_formula_rows_are_within_a_factor_of_the_model():
+    """TDP x hours figures assume the device at TDP and no server; given their hours the model
+    (fitted share of the server's nameplate) lands within a factor of 3.5 of them."""
+    formula = summary(ENERGY[(ENERGY.kind == "formula") & (ENERGY["mode"] == "hours")].error)
+    assert formula["n"] >= 8 and formula["worst_factor"] <= 3.5  # OPT-175B's 75 t CO2e is 3.3x below
 
 
 INFERENCE = inference_validation(DATA / "inference_points.csv")

@@ -5,9 +5,10 @@ from __future__ import annotations
 import inspect
 from dataclasses import dataclass
 
+import numpy as np
 
 from ..calibration import Calibration, mfu_scales, resolve_calibration
-from ..energy import FOOTPRINT_KEYWORDS, resolve_footprint
+from ..energy import FOOTPRINT_KEYWORDS, combine_spreads, resolve_footprint
 from ..errors import InputError
 from ..hardware import get_hardware
 from ..layout import LAYOUT_PARSERS, TrainingLayout, check_layout
@@ -65,8 +66,11 @@ class Plan:
         model = self.tables["model"].rows(mrow)
         layout = check_layout(TrainingLayout(**{k: per_row(t, index, k) for k, t in self.layout.items()}),
                               layout_heads(model))
-        case = TrainingCase(model=model, hardware=self.tables["hardware"].rows(hrow),
-                            layout=layout, footprint=self.tables["footprint"].rows(frow),
+        hardware, footprint = self.tables["hardware"].rows(hrow), self.tables["footprint"].rows(frow)
+        t = self.calibration.training
+        if self.ranges:  # the energy range combines the hours' spread with the power inputs'
+            footprint = combine_spreads(footprint, hardware.tdp, (t.resid_q10, t.resid_q90), ~np.isnan(layout.mfu))
+        case = TrainingCase(model=model, hardware=hardware, layout=layout, footprint=footprint,
                             mfu_scale=mfu_scales(self.calibration.training)[:, None] if self.ranges else 1.0)
         v = chunked(lambda block: evaluate(block, self.calibration.training), case, rows, progress)
         typical = pick_record(v, "typical", 1) if self.ranges else v

@@ -1,0 +1,223 @@
+"""Fit the training power model on measured energy figures and write its [fitted] block.
+
+    python scripts/fit_energy.py            # print the fit and its leave-one-source-out figures
+    python scripts/fit_energy.py --write    # also rewrite [fitted] in costmodel/data/energy_defaults.toml
+
+The model (costmodel/energy.py): power per device under training load, before PUE,
+
+    P_it = draw_fraction x TDP + host_share x headroom,   headroom = system max power / devices - TDP
+
+with the headroom from the server specifications in [host_power_per_gpu.systems] (a device with
+no listed system: headroom_ratio x TDP, the listed systems' median). Only rows of
+tests/data/energy_runs.csv whose figure was measured or metered (``kind``) and that publish the
+accelerator-hours are fitted: a figure computed as TDP x hours x PUE tests that formula, not the
+power. Each row gives a measured power per device at the level its ``covers`` column names
+(device only, or devices and servers; a facility figure is divided by its published PUE), and
+the fit minimises the squared ln errors, one vote per source (``group``).
+
+Leave-one-source-out (LOSO): each source is predicted by the fit to the others. Its errors give
+the range of power per device (their 10th and 90th percentiles, ``power_resid_q10/q90``) and the
+figures printed: the energy error, coverage and width given the published hours, and end to end
+(the training model's hours, its calibrated spread combined with the power spread).
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import datetime
+import re
+import statistics
+import sys
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from costmodel import get_hardware  # noqa: E402
+from costmodel.energy import _systems, resolve_footprint  # noqa: E402
+from costmodel.validation import MEASURED, _energy_target, energy_scenarios, published_hours, read_cases  # noqa: E402
+
+TABLE = ROOT / "tests" / "data" / "energy_runs.csv"
+OUT = ROOT / "costmodel" / "data" / "energy_defaults.toml"
+DRAW_GRID = np.linspace(0.20, 1.20, 501)
+SHARE_GRID = np.linspace(0.0, 1.50, 751)
+
+
+def headroom_ratio() -> float:
+    """Median (system max power / devices - TDP) / TDP over the listed systems (each system
+    once, however many device ids it lists)."""
+    seen = {(round(w, 6), get_hardware(h).number("tdp")) for h, w in _systems().items()}
+    return statistics.median(w / tdp - 1.0 for w, tdp in seen)
+
+
+def headroom(hw_id: str, tdp: float, ratio: float) -> float:
+    per_device = _systems().get(hw_id)
+    return max(per_device - tdp, 0.0) if per_device is not None else ratio * tdp
+
+
+def power_rows(rows, ratio: float) -> list[dict]:
+    """Measured rows with published hours: measured power per device [W] and the model's terms."""
+    out = []
+    for row in rows:
+        hours = published_hours(row)
+        if row["kind"] not in MEASURED or hours is None or not row.get("published_energy_MWh"):
+            continue
+        watts = float(row["published_energy_MWh"]) * 1e6 / hours
+        if row["covers"] == "facility":
+            watts /= float(row["pue"])
+        hw = get_hardware(row["hardware"])
+        tdp = hw.number("tdp")
+        out.append({"row": row, "group": row["group"], "watts": watts, "tdp": tdp,
+                    "headroom": 0.0 if row["covers"] == "device" else headroom(hw.id, tdp, ratio)})
+    return out
+
+
+def fit(points: list[dict], tied: bool = True) -> tuple[float, float]:
+    """(draw_fraction, host_share) minimising the squared ln errors, one vote per source.
+
+    ``tied``: one share for the device and its server (the node draws that share of its
+    nameplate); else the host share is a second free constant."""
+    counts = Counter(p["group"] for p in points)
+    w = np.array([1.0 / counts[p["group"]] for p in points])
+    watts, tdp, room = (np.array([p[k] for p in points]) for k in ("watts", "tdp", "headroom"))
+    if tied:
+        loss = (w * (np.log(watts) - np.log(DRAW_GRID[:, None] * (tdp + room))) ** 2).sum(axis=-1)
+        best = float(DRAW_GRID[np.argmin(loss)])
+        return best, best
+    pred = DRAW_GRID[:, None, None] * tdp + SHARE_GRID[None, :, None] * room
+    loss = (w * (np.log(watts) - np.log(np.maximum(pred, 1e-9))) ** 2).sum(axis=-1)
+    if not np.any(room > 0):  # no row constrains the host share: keep the smallest
+        loss = loss[:, :1]
+    i, j = np.unravel_index(np.argmin(loss), loss.shape)
+    return float(DRAW_GRID[i]), float(SHARE_GRID[j])
+
+
+def predict(p: dict, draw: float, share: float) -> float:
+    return draw * p["tdp"] + share * p["headroom"]
+
+
+def loso(points: list[dict], tied: bool = True) -> dict[str, tuple[float, float]]:
+    """The fit without each source, by source."""
+    return {g: fit([p for p in points if p["group"] != g], tied) for g in sorted({p["group"] for p in points})}
+
+
+def loso_residuals(points: list[dict], held: dict[str, tuple[float, float]]) -> np.ndarray:
+    """ln(measured / modelled power per device), each source modelled by the fit without it."""
+    return np.array([np.log(p["watts"] / predict(p, *held[p["group"]])) for p in points])
+
+
+def _footprint_of(draw: float, share: float, q10: float, q90: float, ratio: float):
+    """Default footprint inputs with these constants (the draw and host ends at the spread)."""
+    spread = (1.0, float(np.exp(q10)), float(np.exp(q90)))
+
+    def footprint_of(hw, grid=None):
+        f, _ = resolve_footprint(hw, grid_intensity=grid)
+        room = headroom(hw.id, hw.number("tdp"), ratio)
+        return dataclasses.replace(f, busy=np.array([draw * k for k in spread]),
+                                   host_w=np.array([share * room * k for k in spread]))
+    return footprint_of
+
+
+def score(rows, constants: dict[str, tuple[float, float]], q10: float, q90: float, ratio: float, mode: str,
+          kinds=MEASURED) -> dict:
+    """Median |error|, coverage and median width of energy figures, each row's source predicted
+    with the constants fitted without it (``constants[group]``; the full fit for other sources)."""
+    errors, inside, widths = [], [], []
+    for row in rows:
+        if row["kind"] not in kinds:
+            continue
+        draw, share = constants.get(row["group"], constants["*"])
+        grid = float(row["grid_intensity_g_per_kWh"]) if row.get("grid_intensity_g_per_kWh") else None
+        of = _footprint_of(draw, share, q10, q90, ratio)
+        got = energy_scenarios(row, mode, footprint_of=lambda hw, of=of, grid=grid: of(hw, grid))
+        if got is None:
+            continue
+        published = _energy_target(row)[0]  # type: ignore[index]
+        typical, lo, hi = got
+        errors.append(typical / published - 1.0)
+        inside.append(lo <= published <= hi)
+        widths.append(hi / lo)
+    if not errors:
+        return {"n": 0}
+    return {"n": len(errors), "median_abs_error": float(np.median(np.abs(errors))),
+            "coverage": float(np.mean(inside)), "median_width": float(np.median(widths))}
+
+
+def main(argv=None) -> dict:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--write", action="store_true", help="rewrite [fitted] in energy_defaults.toml")
+    args = parser.parse_args(argv)
+    rows = read_cases(TABLE)
+    ratio = headroom_ratio()
+    points = power_rows(rows, ratio)
+    free = loso_residuals(points, loso(points, tied=False))
+    draw, share = fit(points)
+    held = loso(points)
+    resid = loso_residuals(points, held)
+    q10, q90 = (float(q) for q in np.quantile(resid, [0.1, 0.9]))
+    free_err, tied_err = (float(np.median(np.abs(np.expm1(-r)))) for r in (free, resid))
+    print(f"host share free (a second constant): LOSO median |power error| {free_err:.3f}; tied to the draw "
+          f"fraction: {tied_err:.3f}, so the tied model is used")
+    print(f"fit on {len(points)} measured rows from {len(held)} sources: draw_fraction {draw:.3f}, "
+          f"host_share {share:.3f}, headroom_ratio {ratio:.3f}")
+    print(f"{'run':28s} {'group':22s} {'measured W':>10s} {'LOSO W':>8s} {'ln err':>7s}")
+    for p, r in zip(points, resid):
+        print(f"{p['row']['run']:28s} {p['group']:22s} {p['watts']:10.1f} {predict(p, *held[p['group']]):8.1f} "
+              f"{-r:7.3f}")
+    print(f"power per device, LOSO ln(measured / modelled): q10 {q10:.3f}, q90 {q90:.3f}, "
+          f"median |error| {tied_err:.3f}")
+    constants = {**held, "*": (draw, share)}
+    figures = {}
+    for mode in ("hours", "e2e"):
+        for kinds, label in ((MEASURED, "measured"), (("formula",), "formula")):
+            s = score(rows, constants, q10, q90, ratio, mode, kinds)
+            figures[f"{mode}_{label}"] = s
+            if s["n"]:
+                print(f"LOSO energy, {mode:5s}, {label:8s} rows: n {s['n']:2d}, median |error| "
+                      f"{s['median_abs_error']:.3f}, coverage {s['coverage']:.2f}, median width {s['median_width']:.2f}x")
+    result = {"draw_fraction": draw, "host_share": share, "headroom_ratio": ratio, "q10": q10, "q90": q90,
+              "n": len(points), "sources": len(held), "figures": figures, "power_error": tied_err,
+              "groups": sorted(held), "runs": [p["row"]["run"] for p in points],
+              "power_error_free_host": free_err}
+    if args.write:
+        write(result)
+        print(f"wrote [fitted] in {OUT.relative_to(ROOT)}")
+    return result
+
+
+def write(r: dict) -> None:
+    f = r["figures"]
+
+    def fig(key: str) -> str:
+        s = f[key]
+        return (f"median |error| {s['median_abs_error']:.3f}, coverage {s['coverage']:.2f}, "
+                f"median width {s['median_width']:.2f}x (n {s['n']})")
+    block = f'''[fitted]
+draw_fraction = {r["draw_fraction"]:.4f}
+host_share = {r["host_share"]:.4f}
+headroom_ratio = {r["headroom_ratio"]:.4f}
+power_resid_q10 = {r["q10"]:.4f}
+power_resid_q90 = {r["q90"]:.4f}
+fitted = "scripts/fit_energy.py on {r["n"]} measured/metered rows of tests/data/energy_runs.csv from {r["sources"]} sources, {datetime.date.today().isoformat()}"
+sources = [{", ".join(f'"{g}"' for g in r["groups"])}]
+runs = [{", ".join(f'"{x}"' for x in r["runs"])}]
+loso_power_median_abs_error = {r["power_error"]:.4f}
+loso_power_median_abs_error_free_host_share = {r["power_error_free_host"]:.4f}
+loso_hours_measured = "{fig("hours_measured")}"
+loso_e2e_measured = "{fig("e2e_measured")}"
+loso_hours_formula = "{fig("hours_formula")}"
+loso_e2e_formula = "{fig("e2e_formula")}"
+note = "Training power per device before PUE = draw_fraction x TDP + host_share x (system max power / devices - TDP) ([host_power_per_gpu.systems]; headroom_ratio x TDP for a device with no listed system). Fitted on measured or metered figures only (kind = measured/metered; formula figures TDP x hours x PUE test the formula, not the power), one vote per source; power_resid_q10/q90 are the leave-one-source-out 10th/90th percentiles of ln(measured / modelled power per device), the range of the draw fraction and host share (they move together: the errors are errors of their sum). the same residuals set the range and are scored, so the LOSO coverage is slightly optimistic. loso_* are leave-one-source-out energy figures: given the published accelerator-hours (the power model alone) and end to end (with the training model's hours and its spread)."
+'''
+    text = OUT.read_text(encoding="utf-8")
+    pattern = re.compile(r"^\[fitted\]\n.*?(?=^\[|\Z)", re.S | re.M)
+    text = pattern.sub(block + "\n", text) if pattern.search(text) else text.rstrip("\n") + "\n\n" + block
+    OUT.write_text(text.rstrip("\n") + "\n", encoding="utf-8")
+
+
+if __name__ == "__main__":
+    main()
