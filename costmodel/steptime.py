@@ -111,7 +111,7 @@ def _width_efficiency(rows: FloatArray, d_model: FloatArray, tp: FloatArray, rid
     each moving its inputs and output once at the memory bandwidth beside its FLOPs at the
     ceiling (``ridge`` = ceiling / bandwidth, FLOP per byte). 1 where there is no shape."""
     k = np.maximum(d_model, 1.0)
-    n = np.maximum(2.0 * d_model / tp, 1.0)
+    n = np.maximum(2.0 * d_model / np.maximum(tp, 1e-9), 1.0)
     m = np.maximum(rows, 1.0)
     intensity = m * k * n / ((m * k + k * n + m * n) * ACT_BYTES)
     reference = REFERENCE_GEMM / 3.0 / ACT_BYTES

@@ -14,7 +14,7 @@ from dataclasses import replace
 
 import numpy as np
 
-__all__ = ["read_cases", "published_hours", "training_kwargs", "inference_kwargs", "training_validation",
+__all__ = ["read_cases", "published_hours", "training_kwargs", "training_cases", "generation", "NOMINAL_TOKENS", "inference_kwargs", "training_validation",
            "energy_validation", "inference_validation", "summary", "training_coverage", "inference_coverage",
            "energy_coverage", "energy_scenarios"]
 
@@ -87,40 +87,79 @@ def training_kwargs(row: dict) -> dict:
     return kwargs
 
 
-def _training_runs(path):
-    """(row, published hours) of every run with a device count and a published figure."""
-    for row in read_cases(path):
-        hours = published_hours(row)
-        if hours is not None and row.get("n_gpus"):
-            yield row, hours
+NOMINAL_TOKENS = 1e12  # the work a throughput-only row is scored on
 
 
-def training_validation(path, calibration=None, **overrides):
-    """Published vs estimated accelerator-hours for every usable run in ``path``."""
-    import pandas as pd
+def generation(hardware: str) -> str:
+    """The hardware generation a validation report groups a run under."""
+    for prefix, name in (("v100", "V100"), ("a100", "A100"), ("h100", "H100/H800"), ("h800", "H100/H800"),
+                         ("h200", "H200"), ("b200", "B200"), ("gb200", "B200"), ("b300", "B300"), ("mi", "MI250X/MI300X"),
+                         ("tpu", "TPU"), ("p100", "P100")):
+        if hardware.startswith(prefix):
+            return name
+    return hardware
 
+
+def _published_target(row: dict, est) -> tuple[float | None, str]:
+    """Published accelerator-hours of the row's work and what they come from: hours (or days x
+    devices) where the row has its tokens, else its per-device throughput (tokens/s or TFLOP/s)
+    or MFU, as hours for the estimate's work."""
+    hours = published_hours(row)
+    if hours is not None and row.get("tokens"):
+        return hours, "hours"
+    tokens = float(est.tokens.magnitude) if est.tokens is not None else NOMINAL_TOKENS
+    if row.get("published_tokens_per_device_s"):
+        return tokens / float(row["published_tokens_per_device_s"]) / 3600.0, "tokens/s"
+    if row.get("published_tflops_per_device"):
+        flops = est.hardware_flops if row.get("tflops_basis") == "hardware" else est.flops
+        return float(flops.magnitude) / (float(row["published_tflops_per_device"]) * 1e12) / 3600.0, "TFLOP/s"
+    if row.get("published_mfu"):
+        peak = float(est.flops.magnitude) / (float(est.mfu.magnitude) * float(est.wall_time.to("s").magnitude)
+                                             * est.n_gpus)
+        return float(est.flops.magnitude) / (float(row["published_mfu"]) * peak) / 3600.0, "MFU"
+    return None, ""
+
+
+def training_cases(path, calibration=None) -> list[dict]:
+    """Every scorable published run of ``path`` with its estimate at the run's published
+    layout (the rest the defaults): ``row``, ``estimate``, ``hours`` (published), ``basis``,
+    ``judged`` (false where the figure is itself an estimate or approximate) and ``group``
+    (the source, for leave-one-source-out). A run without a device count is left out."""
     from .training_estimate import estimate_training
 
+    out = []
+    for row in read_cases(path):
+        if not row.get("n_gpus"):
+            continue
+        kwargs = training_kwargs(row)
+        if "tokens" not in kwargs and not row.get("model_id"):
+            kwargs["tokens"] = NOMINAL_TOKENS
+        est = estimate_training(**kwargs, calibration=calibration)
+        hours, basis = _published_target(row, est)
+        if hours is None:
+            continue
+        out.append({"row": row, "estimate": est, "hours": hours, "basis": basis,
+                    "judged": row.get("estimate") != "true" and row.get("approximate") != "true",
+                    "group": row["source"][:25]})
+    return out
+
+
+def training_validation(path, calibration=None):
+    """Published vs estimated accelerator-hours (with the given constants) of every scorable
+    run in ``path``; ``scripts/fit_calibration.py`` reports the leave-one-source-out errors."""
+    import pandas as pd
+
     records = []
-    for row, hours in _training_runs(path):
-        est = estimate_training(**training_kwargs(row), calibration=calibration, **overrides)
+    for c in training_cases(path, calibration):
+        row, est = c["row"], c["estimate"]
         predicted = float(est.gpu_hours.magnitude)
-        basis = row.get("flops_basis") or ""
-        if basis == "hardware-full-recompute":
-            flops = float(estimate_training(**training_kwargs(row), recompute="full", calibration=calibration,
-                                            **overrides).hardware_flops.magnitude)
-        else:
-            flops = float(est.flops.magnitude)
         records.append({
-            "run": row["run"], "hardware": row["hardware"], "n_gpus": int(float(row["n_gpus"])),
-            "params": float(row["params"]), "tokens": float(row["tokens"]),
-            "published_hours": hours, "estimated_hours": predicted, "low_hours": None, "high_hours": None,
-            "error": predicted / hours - 1.0, "mfu": float(est.mfu.magnitude),
-            "published_flops": (float(row["published_flops"]) if basis in ("model", "hardware-full-recompute")
-                                else np.nan),
-            "estimated_flops": flops, "approximate": row.get("approximate") == "true",
-            "estimate": row.get("estimate") == "true", "source": row["source"],
-        })
+            "run": row["run"], "hardware": row["hardware"], "generation": generation(row["hardware"]),
+            "n_gpus": est.n_gpus, "tier": row.get("tier") or "typical", "basis": c["basis"],
+            "params": float(row["params"]), "published_hours": c["hours"], "estimated_hours": predicted,
+            "error": predicted / c["hours"] - 1.0, "mfu": float(est.mfu.magnitude), "tp": est.tp,
+            "pp": int(est.layout["pp"]), "judged": c["judged"], "approximate": row.get("approximate") == "true",
+            "estimate": row.get("estimate") == "true", "source": row["source"]})
     return pd.DataFrame.from_records(records)
 
 
@@ -263,18 +302,15 @@ def _coverage(inside: list, width: list) -> dict:
 
 
 def training_coverage(path) -> dict:
-    """Published accelerator-hours inside [low, high] (runs whose figure is not an estimate)."""
-    from .training_estimate import estimate_training
-
+    """Published accelerator-hours inside [low, high] (judged runs: not estimates nor approximate)."""
     inside, width = [], []
-    for row, hours in _training_runs(path):
-        if row.get("estimate") == "true":
+    for c in training_cases(path):
+        if not c["judged"]:
             continue
-        est = estimate_training(**training_kwargs(row))
-        low, high = est.low, est.high
+        low, high = c["estimate"].low, c["estimate"].high
         assert low is not None and high is not None  # an estimate has both ends (only an end has none)
         lo, hi = low.gpu_hours.to("hour").magnitude, high.gpu_hours.to("hour").magnitude
-        inside.append(lo <= hours <= hi)
+        inside.append(lo <= c["hours"] <= hi)
         width.append(hi / lo)
     return _coverage(inside, width)
 

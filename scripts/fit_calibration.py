@@ -33,65 +33,28 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from costmodel import estimate_training  # noqa: E402
 from costmodel.calibration import default_calibration  # noqa: E402
 from costmodel.steptime import StepTerms, combine  # noqa: E402
 from costmodel.training_estimate import step_terms_of  # noqa: E402
-from costmodel.validation import published_hours, read_cases, training_kwargs  # noqa: E402
+from costmodel.validation import generation, training_cases  # noqa: E402
 
 TABLES = [ROOT / "tests" / "data" / "training_runs.csv"]
 OUT = ROOT / "costmodel" / "data" / "calibration.toml"
-NOMINAL_TOKENS = 1e12  # the work a throughput-only row is scored on
 GRID = {"memory_passes": np.linspace(0.0, 40.0, 21),
-        "typical_memory_passes": np.linspace(0.0, 40.0, 21),
-        "dp_overlap": np.linspace(0.0, 1.0, 11),
+        "typical_memory_passes": np.linspace(0.0, 40.0, 11),
+        "dp_overlap": np.linspace(0.0, 1.0, 6),
         "typical_efficiency": np.linspace(0.3, 1.0, 36)}
 NAMES = tuple(GRID)
 
 
-def generation(hardware: str) -> str:
-    for prefix, name in (("v100", "V100"), ("a100", "A100"), ("h100", "H100/H800"), ("h800", "H100/H800"),
-                         ("h200", "H200"), ("b200", "B200"), ("gb200", "B200"), ("mi", "MI250X/MI300X"),
-                         ("tpu", "TPU"), ("p100", "P100")):
-        if hardware.startswith(prefix):
-            return name
-    return hardware
-
-
-def target(row: dict, est) -> tuple[float | None, str]:
-    """Published accelerator-hours of the row's work, and what they came from."""
-    hours = published_hours(row)
-    if hours is not None and row.get("tokens"):
-        return hours, "hours"
-    tokens = float(est.tokens.magnitude) if est.tokens is not None else NOMINAL_TOKENS
-    if row.get("published_tokens_per_device_s"):
-        return tokens / float(row["published_tokens_per_device_s"]) / 3600.0, "tokens/s"
-    if row.get("published_tflops_per_device"):
-        flops = est.hardware_flops if row.get("tflops_basis") == "hardware" else est.flops
-        return float(flops.magnitude) / (float(row["published_tflops_per_device"]) * 1e12) / 3600.0, "TFLOP/s"
-    if row.get("published_mfu") and row.get("n_gpus"):
-        return float(est.flops.magnitude) / (float(row["published_mfu"]) * est._profile.peak_flops(est.dtype)) \
-            / 3600.0, "MFU"
-    return None, ""
-
-
-def cases(rows, calibration=None):
-    """Every scorable run: its row, the estimate's step terms at its layout, the target hours."""
+def cases(calibration=None):
+    """Every scorable run with its step terms at its layout (see costmodel.validation)."""
     out = []
-    for row in rows:
-        if not row.get("n_gpus"):
-            continue
-        kwargs = training_kwargs(row)
-        if "tokens" not in kwargs and not row.get("model_id"):
-            kwargs["tokens"] = NOMINAL_TOKENS
-        est = estimate_training(**kwargs, calibration=calibration)
-        hours, basis = target(row, est)
-        if hours is None:
-            continue
-        out.append({"row": row, "terms": step_terms_of(est), "hours": hours, "basis": basis,
-                    "n": int(float(row["n_gpus"])), "tuned": row.get("tier") == "tuned",
-                    "judged": row.get("estimate") != "true" and row.get("approximate") != "true",
-                    "group": row["source"][:25], "layout": (est.tp, int(est._values.pp), int(est._values.zero_stage))})
+    for table in TABLES:
+        for c in training_cases(table, calibration):
+            est = c["estimate"]
+            out.append({**c, "terms": step_terms_of(est), "n": est.n_gpus, "tuned": c["row"].get("tier") == "tuned",
+                        "layout": (est.tp, int(est.layout["pp"]), int(est.layout["zero_stage"]))})
     return out
 
 
@@ -158,14 +121,13 @@ def main() -> None:
     parser.add_argument("--markdown", action="store_true", help="print the README's validation table")
     parser.add_argument("--plot", help="write predicted vs published accelerator-hours to this SVG")
     args = parser.parse_args()
-    rows = [row for table in TABLES if table.exists() for row in read_cases(table)]
-    items = cases(rows)
+    items = cases()
     constants, loso, in_sample, judged, tuned = evaluate(items)
     # the layout search depends a little on the constants: resolve again at the fitted ones
     cal = default_calibration()
     import dataclasses
     cal = dataclasses.replace(cal, training=dataclasses.replace(cal.training, **constants))
-    items = cases(rows, cal)
+    items = cases(cal)
     constants, loso, in_sample, judged, tuned = evaluate(items)
     print(f"{'run':28s} {'hardware':16s} {'n':>6s} {'tier':7s} {'basis':8s} {'layout':12s} {'LOSO err':>9s}")
     for c, r in zip(items, loso):

@@ -180,6 +180,18 @@ class TrainingEstimate(RangedEstimate):
         return int(self._values.tp)
 
     @property
+    def layout(self) -> dict[str, Any]:
+        """The parallel layout used, given or chosen: degrees (tp, pp, cp, ep, vpp), ZeRO stage,
+        micro-batch [sequence], global batch [token], recomputation and engineering tier."""
+        from ..steptime import TIERS
+
+        lay, v = self._case.layout, self._values
+        return {"tp": int(v.tp), "pp": int(v.pp), "cp": int(lay.cp), "ep": int(v.ep), "vpp": int(lay.vpp),
+                "zero_stage": int(v.zero_stage), "micro_batch": int(lay.micro_batch),
+                "global_batch_tokens": float(v.global_batch), "recompute": RECOMPUTE[int(lay.recompute)],
+                "tuning": TIERS[int(lay.tuning)]}
+
+    @property
     def fits(self) -> bool:
         """Whether the layout fits in each device's memory."""
         return bool(self._values.fits)
