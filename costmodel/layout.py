@@ -134,15 +134,16 @@ def check_layout(layout: TrainingLayout, heads: FloatArray = 0.0) -> TrainingLay
     """
     tp = np.where(np.isnan(layout.tp), 1.0, layout.tp)
     degree = tp * np.where(np.isnan(layout.pp), 1.0, layout.pp) * layout.cp
+    label = " x ".join(["{tp}", "{pp}"] + (["{cp}"] if np.any(layout.cp != 1) else []))
     bad = degree > layout.n_gpus
     if np.any(bad):
         d, n = _first(bad, degree, layout.n_gpus)
-        raise InputError(f"the parallel degree {{tp}} x {{pp}} x {{cp}} = {d:.0f} exceeds {{n_gpus}} = {n:.0f}",
+        raise InputError(f"the parallel degree {label} = {d:.0f} exceeds {{n_gpus}} = {n:.0f}",
                          argument=_culprit(layout))
     bad = np.fmod(layout.n_gpus, degree) != 0
     if np.any(bad):
         d, n = _first(bad, degree, layout.n_gpus)
-        raise InputError(f"the parallel degree {{tp}} x {{pp}} x {{cp}} = {d:.0f} does not divide {{n_gpus}} = "
+        raise InputError(f"the parallel degree {label} = {d:.0f} does not divide {{n_gpus}} = "
                          f"{n:.0f}: the data-parallel degree must be a whole number", argument=_culprit(layout))
     bad = layout.ep > layout.n_gpus
     if np.any(bad):

@@ -158,6 +158,9 @@ def training_validation(path, calibration=None):
             "n_gpus": est.n_gpus, "tier": row.get("tier") or "typical", "basis": c["basis"],
             "params": float(row["params"]), "published_hours": c["hours"], "estimated_hours": predicted,
             "error": predicted / c["hours"] - 1.0, "mfu": float(est.mfu.magnitude), "tp": est.tp,
+            "published_flops": (float(row["published_flops"]) if row.get("published_flops")
+                                and row.get("flops_basis") == "model" else np.nan),
+            "estimated_flops": float(est.flops.magnitude),
             "pp": int(est.layout["pp"]), "judged": c["judged"], "approximate": row.get("approximate") == "true",
             "estimate": row.get("estimate") == "true", "source": row["source"]})
     return pd.DataFrame.from_records(records)

@@ -203,7 +203,7 @@ def _plot(items, loso, path):
            title="Training time: estimate vs published (dotted: 1.5x)")
     ax.legend()
     fig.tight_layout()
-    fig.savefig(path)
+    fig.savefig(path, metadata={"Date": None})
     print(f"wrote {path}")
 
 

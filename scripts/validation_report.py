@@ -17,7 +17,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from costmodel.calibration import default_calibration  # noqa: E402
-from costmodel.validation import energy_validation, summary, training_validation  # noqa: E402
+from costmodel.validation import energy_validation, generation, summary  # noqa: E402
 
 DATA = ROOT / "tests" / "data"
 
@@ -26,31 +26,66 @@ def _n(x: float) -> str:
     return f"{x:,.0f}" if abs(x) >= 100 else f"{x:.3g}"
 
 
+def _loso():
+    """The leave-one-source-out residuals, as scripts/fit_calibration.py computes them."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("fit_calibration", ROOT / "scripts" / "fit_calibration.py")
+    fit = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(fit)
+    items = fit.cases()
+    _, resid, _, judged, tuned = fit.evaluate(items)
+    return fit, items, resid, judged, tuned
+
+
 def training_section() -> str:
-    t = training_validation(DATA / "training_runs.csv")
-    scored = t[~t.estimate]
-    exact = t[~t.estimate & ~t.approximate]
-    s, se = summary(scored.error), summary(exact.error)
-    loo = default_calibration().training.loo_median_abs_error
+    fit, items, resid, judged, tuned = _loso()
+    import numpy as np
+
+    gens = np.array([generation(c["row"]["hardware"]) for c in items])
+    cal = default_calibration().training
+    j = resid[judged]
+    lo, hi = cal.resid_q10, cal.resid_q90
+    inside = (j >= lo) & (j <= hi)
+    groups = {"all": judged, "typical": judged & ~tuned, "tuned": judged & tuned}
+    groups.update({g: judged & (gens == g) for g in sorted(set(gens[judged]))})
     lines = [
-        f"Accelerator-hours of {len(t)} published training runs, estimated with the default MFU "
-        "(no per-run overrides) from parameters, tokens, hardware and device count "
-        "(`tests/data/training_runs.csv`; every row has its source).",
+        f"Accelerator-hours of {len(items)} published training runs and benchmark measurements from "
+        f"{len({c['group'] for c in items})} sources (`tests/data/training_runs.csv`; every row has its source), "
+        "each predicted by the step-time model with constants fitted **without that run's source** "
+        "(leave-one-source-out, `scripts/fit_calibration.py`), at the layout the source publishes "
+        "(the rest chosen as for any estimate). Runs with a published time are scored on accelerator-hours; "
+        "benchmark tables publish a throughput (tokens/s or TFLOP/s per device), scored as hours for the same "
+        "work. Rows marked *approx.* or *estimate* are shown, not fitted nor judged.",
         "",
-        f"- median absolute error: **{s['median_abs_error']:.1%}** over {s['n']} runs "
-        f"(leave-one-out, i.e. each run predicted by a fit without it: **{loo:.1%}**)",
-        f"- worst run with an exactly published figure: **x{se['worst_factor']:.2f}** "
-        f"({se['n']} runs); rows marked *approx.* publish only a rough duration "
-        "(\"about two weeks\", an access window) and rows marked *estimate* are themselves "
-        "estimates (GPT-4, OPT's assumed 34 days); neither is fitted, both are shown",
-        "",
-        "| run | hardware | devices | published h | estimated h | error | MFU used | note |",
-        "|---|---|---:|---:|---:|---:|---:|---|",
+        "| runs | n | median error | within 1.5x | within 2x |",
+        "|---|---:|---:|---:|---:|",
     ]
-    for r in t.itertuples():
-        note = "estimate" if r.estimate else "approx." if r.approximate else ""
-        lines.append(f"| {r.run} | {r.hardware} | {r.n_gpus:,} | {_n(r.published_hours)} | "
-                     f"{_n(r.estimated_hours)} | {r.error:+.0%} | {r.mfu:.2f} | {note} |")
+    for name, sel in groups.items():
+        r = resid[sel]
+        ratio = np.exp(np.abs(r))
+        lines.append(f"| {name} | {sel.sum()} | {np.median(np.abs(np.exp(r) - 1)):.0%} | "
+                     f"{np.mean(ratio <= 1.5):.0%} | {np.mean(ratio <= 2.0):.0%} |")
+    lines += [
+        "",
+        f"The range `[low, high]` is the 10th to 90th percentile of these residuals: "
+        f"{np.mean(inside):.0%} of the judged runs fall inside it, median width "
+        f"**{np.exp(hi - lo):.2f}x**.",
+        "",
+        "![Estimated vs published accelerator-hours](docs/training_validation.svg)",
+        "",
+        "| run | hardware | devices | tier | scored on | layout | published h | estimated h | error | note |",
+        "|---|---|---:|---|---|---|---:|---:|---:|---|",
+    ]
+    for c, r in zip(items, resid):
+        row, est = c["row"], c["estimate"]
+        lay = est.layout
+        note = "estimate" if row.get("estimate") == "true" else "approx." if row.get("approximate") == "true" else ""
+        layout = f"tp{lay['tp']} pp{lay['pp']}" + (f" cp{lay['cp']}" if lay["cp"] > 1 else "") + \
+            (f" ep{lay['ep']}" if lay["ep"] > 1 else "") + f" z{lay['zero_stage']}"
+        lines.append(f"| {row['run']} | {row['hardware']} | {est.n_gpus:,} | {row.get('tier') or 'typical'} | "
+                     f"{c['basis']} | {layout} | {_n(c['hours'])} | {_n(c['hours'] * np.exp(r))} | "
+                     f"{np.exp(r) - 1:+.0%} | {note} |")
     return "\n".join(lines)
 
 

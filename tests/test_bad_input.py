@@ -53,7 +53,7 @@ API = [
     ("train", dict(region="mars"), UnknownProfileError, "'mars' is not a known region"),
     ("train", dict(cost_basis="lease"), InputError, "cost_basis: expected 'cloud' or 'owned'"),
     ("train", dict(recompute="always"), InputError, "recompute: expected one of none, selective, full"),
-    ("train", dict(zero_stage=4), InputError, "zero_stage: expected 0, 1, 2 or 3, got 4"),
+    ("train", dict(zero_stage=4), InputError, "zero_stage: expected 0, 1, 2 or 3 (or None: the fastest that fits), got 4"),
     ("train", dict(active_params="9B"), InputError, "active_params: must not exceed params"),
     ("infer", dict(prompt_tokens=-1), UnitError, "prompt_tokens: expected a value zero or more, got -1"),
     ("infer", dict(prompt_tokens=0, output_tokens=0), InputError, "prompt_tokens: a request needs at least one token"),

@@ -71,7 +71,7 @@ def test_both_techniques_cut_activations_fivefold(layers, d_model, heads, pp):
 
 
 def test_sequence_parallelism_is_on_by_default_with_tensor_parallelism():
-    kw = dict(tokens="1B", hardware="a100-sxm4-80gb", n_gpus=64, tp=8)
+    kw = dict(tokens="1B", hardware="a100-sxm4-80gb", n_gpus=64, tp=8, pp=1)
     default = estimate_training("gpt3-175b", **kw)
     assert default.memory.activations == estimate_training("gpt3-175b", sequence_parallel=True, **kw).memory.activations
     assert default.assumptions["sequence_parallel"].startswith("on (Megatron-LM's default")

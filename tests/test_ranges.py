@@ -37,7 +37,7 @@ def test_energy_ranges_of_measured_figures_with_shipped_constants():
     hours = energy_coverage(DATA / "energy_runs.csv", mode="hours")
     assert hours["n"] >= 14 and hours["coverage"] >= 0.70 and hours["median_width"] <= 2.5
     e2e = energy_coverage(DATA / "energy_runs.csv", mode="e2e")
-    assert e2e["n"] >= 8 and e2e["coverage"] >= 0.60 and e2e["median_width"] <= 2.75
+    assert e2e["n"] >= 8 and e2e["coverage"] >= 0.60 and e2e["median_width"] <= 2.85
 
 
 def test_energy_range_is_the_root_sum_square_of_its_inputs():

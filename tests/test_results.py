@@ -70,11 +70,17 @@ def test_results_are_frozen(estimate):
 
 def test_calibration_is_an_argument_not_module_state():
     base = costmodel.default_calibration()
-    slower = dataclasses.replace(base, training=dataclasses.replace(base.training, c0=base.training.c0 - 0.5))
-    a = costmodel.estimate_training(**TRAIN)
-    b = costmodel.estimate_training(**TRAIN, calibration=slower)
-    # c0 is ln(MFU) at the reference point: 0.5 lower slows the run by e^0.5 (no clipping here)
-    assert b.gpu_hours.magnitude / a.gpu_hours.magnitude == pytest.approx(2.718281828 ** 0.5, rel=1e-9)
+    slower = dataclasses.replace(base, training=dataclasses.replace(
+        base.training, typical_efficiency=base.training.typical_efficiency / 2, typical_memory_passes=0.0))
+    a = costmodel.estimate_training(**TRAIN, tp=1, pp=1, zero_stage=1)
+    b = costmodel.estimate_training(**TRAIN, tp=1, pp=1, zero_stage=1, calibration=slower)
+    # the typical tier's efficiency divides the matmul time: halving it doubles that part
+    from costmodel.training_estimate import step_terms_of
+    t = step_terms_of(a)
+    assert b.gpu_hours.magnitude > 1.5 * a.gpu_hours.magnitude
+    assert (b.wall_time - a.wall_time).to("s").magnitude == pytest.approx(
+        (float(t.matmul + t.optimizer) / base.training.typical_efficiency
+         - base.training.typical_memory_passes * float(t.memory)) * float(t.stretch), rel=0.05)
     assert costmodel.estimate_training(**TRAIN).to_dict() == a.to_dict()  # nothing stuck
 
 
@@ -92,6 +98,6 @@ def test_a_calibration_file_replaces_the_tables_it_holds(tmp_path):
 def test_a_bad_calibration_names_the_argument(tmp_path):
     path = tmp_path / "cal.toml"
     path.write_text("[something]\nx = 1\n")
-    with pytest.raises(costmodel.InputError, match=r"calibration: .*expected an \[mfu\] or \[inference\] table") as info:
+    with pytest.raises(costmodel.InputError, match=r"calibration: .*expected a \[training\] or \[inference\] table") as info:
         costmodel.estimate_training(**TRAIN, calibration=path)
     assert info.value.argument == "calibration"

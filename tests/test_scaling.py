@@ -84,9 +84,10 @@ def test_compare_sizes_shows_where_parameters_stop_paying():
 
 
 def test_lora_costs_less_than_full_fine_tuning():
-    full = estimate_training("llama-2-70b", tokens="1B", hardware="h100", n_gpus=8)
-    lora = estimate_training("llama-2-70b", tokens="1B", hardware="h100", n_gpus=8, method="lora", lora_rank=16)
-    qlora = estimate_training("llama-2-70b", tokens="1B", hardware="h100", n_gpus=8, method="qlora", lora_rank=16)
+    kw = dict(tokens="1B", hardware="h100", n_gpus=8, zero_stage=3, pp=1)  # one layout, to compare memory
+    full = estimate_training("llama-2-70b", **kw)
+    lora = estimate_training("llama-2-70b", **kw, method="lora", lora_rank=16)
+    qlora = estimate_training("llama-2-70b", **kw, method="qlora", lora_rank=16)
     # Hu et al. 2021: rank-r adapters on W_q and W_v: 80 layers x 16 x (2 x 8192 + 8192 + 1024)
     assert lora.trainable_params.magnitude == 80 * 16 * (2 * 8192 + 8192 + 1024)
     assert lora.flops.magnitude == pytest.approx(1e9 * (4 * (70e9 + 80 * 4096 * 8192) + 6 * 80 * 16 * 25600))
@@ -95,8 +96,9 @@ def test_lora_costs_less_than_full_fine_tuning():
 
 
 def test_distillation_adds_the_teachers_forward_passes():
-    student = estimate_training("llama-2-7b", tokens="10B", hardware="h100", n_gpus=64)
-    distilled = estimate_training("llama-2-7b", tokens="10B", hardware="h100", n_gpus=64, teacher="llama-2-70b")
+    kw = dict(tokens="10B", hardware="h100", n_gpus=64, tp=1, pp=1, zero_stage=3)  # one layout, to compare memory
+    student = estimate_training("llama-2-7b", **kw)
+    distilled = estimate_training("llama-2-7b", **kw, teacher="llama-2-70b")
     teacher = 2 * (70e9 + 80 * 4096 * 8192) * 1e10
     assert distilled.teacher_flops.magnitude == pytest.approx(teacher)
     assert distilled.flops.magnitude == pytest.approx(student.flops.magnitude + teacher)
@@ -147,8 +149,9 @@ def test_lifetime_choice_reports_serving_cost_side_by_side():
 
 
 def test_distillation_reports_the_student_and_holds_the_teacher_in_memory():
-    student = estimate_training("llama-2-7b", tokens="10B", hardware="h100", n_gpus=64)
-    distilled = estimate_training("llama-2-7b", tokens="10B", hardware="h100", n_gpus=64, teacher="llama-2-70b")
+    kw = dict(tokens="10B", hardware="h100", n_gpus=64, tp=1, pp=1, zero_stage=3)  # one layout, to compare memory
+    student = estimate_training("llama-2-7b", **kw)
+    distilled = estimate_training("llama-2-7b", **kw, teacher="llama-2-70b")
     assert distilled.params == student.params  # the result describes the student
     extra = 70e9 * 2 / 64 / 2**30  # bf16 teacher weights, sharded like the student's
     assert distilled.memory.weights.to("GiB").magnitude == pytest.approx(

@@ -48,13 +48,16 @@ def test_user_mfu_wins_and_default_is_calibrated():
     a = estimate_training("llama-2-7b", hardware="a100-sxm4-80gb", n_gpus=64, mfu=0.5)
     assert a.mfu.magnitude == 0.5 and a.assumptions["mfu"] == "given"
     b = estimate_training("llama-2-7b", hardware="a100-sxm4-80gb", n_gpus=64)
-    # the fitted model gives A100 runs of 7B models an MFU between 0.25 and 0.45
-    assert 0.25 < b.mfu.magnitude < 0.45
+    # the step-time model gives typical A100 runs of 7B models an MFU like LLaMA's published
+    # 0.38-0.45 (Touvron et al. 2023), and the tuned tier more, as torchtitan's 0.57
+    assert 0.3 < b.mfu.magnitude < 0.5 and b.assumptions["mfu"].startswith("from the step-time model")
+    tuned = estimate_training("llama-2-7b", hardware="a100-sxm4-80gb", n_gpus=64, tuning="tuned")
+    assert 0.5 < tuned.mfu.magnitude < 0.7
 
 
 def test_memory_breakdown_of_mixed_precision_adam():
     # 16 bytes per parameter (Rajbhandari et al. 2020), fully sharded over 64 devices
-    est = estimate_training(params="7B", tokens="1T", hardware="a100-sxm4-80gb", n_gpus=64, tp=1)
+    est = estimate_training(params="7B", tokens="1T", hardware="a100-sxm4-80gb", n_gpus=64, tp=1, zero_stage=3)
     m = est.memory
     assert m.weights.to("byte").magnitude == pytest.approx(2 * 7e9 / 64)
     assert m.gradients.to("byte").magnitude == pytest.approx(2 * 7e9 / 64)
@@ -145,7 +148,9 @@ def test_finite_and_non_negative_over_the_whole_domain(n, d, gpus, hw):
     for key, value in est.to_dict().items():
         if isinstance(value, float):
             assert math.isfinite(value) and value >= 0, key
-    assert 0.05 <= est.mfu.magnitude <= 0.70
+    # never above the precision's peak; far below it only where the model is tiny or the
+    # cluster far too large for it (communication- and launch-bound)
+    assert 0.0 < est.mfu.magnitude <= 1.0
 
 
 @given(st.params, st.tokens, st.factor)

@@ -221,15 +221,49 @@ class TrainingEstimate(RangedEstimate):
 
     @property
     def assumptions(self) -> dict[str, Any]:
-        """What was assumed and where it comes from."""
+        """What was assumed and where it comes from: the time model and its tier, the layout
+        (given or chosen), the figures of the device it uses, and the footprint's inputs."""
         if "assumptions" not in self._cache:
-            lay, hw, dt = self._case.layout, self._profile, self.dtype
+            lay, hw, dt, v = self._case.layout, self._profile, self.dtype, self._values
+            h = self._case.hardware
+            given = {k: bool(np.isfinite(getattr(lay, k))) for k in ("tp", "pp", "zero_stage", "ep", "global_batch")}
+            chosen = [k for k, g in given.items() if not g]
+            share = lambda x: f"{float(x):.0%}"  # noqa: E731
             self._cache["assumptions"] = {
-                "mfu": "given" if np.isfinite(lay.mfu) else "calibrated default (data/calibration.toml)",
-                "recompute": RECOMPUTE[int(lay.recompute)], "zero_stage": int(lay.zero_stage), "pp": int(lay.pp),
-                "micro_batch": int(lay.micro_batch), "seq_len": float(self._case.model.seq_len),
+                "mfu": ("given" if np.isfinite(lay.mfu) else
+                        f"from the step-time model (costmodel/steptime.py, constants in data/calibration.toml), "
+                        f"against the dense {dt} peak"),
+                "time": (f"{share(v.compute_share)} device-local work (matmuls, memory-bound work, optimizer), "
+                         f"{share(v.comm_share)} exposed communication, {share(v.stretch_share)} pipeline bubble "
+                         f"and failures"),
+                "tuning": self.layout["tuning"],
+                "layout": ("given" if not chosen else
+                           f"{', '.join(chosen)} chosen: the fastest layout that fits, with tensor parallelism inside "
+                           "a node and the fewest pipeline stages"),
+                **{k: self.layout[k] for k in ("tp", "pp", "cp", "ep", "vpp", "zero_stage", "micro_batch")},
+                "global_batch": (f"{float(v.global_batch):.4g} tokens"
+                                 + ("" if given["global_batch"] else
+                                    " (GPT-3's batch for the model's size, at least one micro-batch per "
+                                    "data-parallel rank)")),
+                "recompute": RECOMPUTE[int(lay.recompute)], "seq_len": float(self._case.model.seq_len),
                 "sequence_parallel": _sequence_parallel(float(lay.sequence_parallel), self.tp),
                 "shape": _shape(self._case.model, self.model),
                 "peak_flops": f"{hw.peak_flops(dt) / 1e12:.4g} TFLOP/s dense {dt} ({hw.sources[f'dense.{dt}']})",
+                "gemm_ceiling": _figure(hw, f"gemm.{dt}", float(h.gemm), "TFLOP/s", 1e12,
+                                        f"no measurement: {float(h.gemm) / float(h.peak):.0%} of the peak, the "
+                                        f"median of the shipped profiles' measured GEMM ceilings"),
+                "link": _figure(hw, "interconnect", float(h.link), "GB/s per direction", 1e9,
+                                "no link figure: PCIe Gen4 x16 assumed"),
+                "scale_out": _figure(hw, "scale_out", float(h.scale_out), "GB/s per direction per device", 1e9,
+                                     "no network figure: 100 Gb/s per device assumed"),
+                "devices_per_node": int(h.node),
                 **describe_footprint(hw, self._case.footprint, self._labels)}
         return self._cache["assumptions"]
+
+
+def _figure(hw, key: str, value: float, unit: str, scale: float, missing: str) -> str:
+    """A figure the time model uses, with its source or what was assumed instead."""
+    src = hw.sources.get(key)
+    if src is None:
+        return f"{value / scale:.4g} {unit} ({missing})"
+    return f"{value / scale:.4g} {unit} ({src.source})"
