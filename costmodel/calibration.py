@@ -2,10 +2,10 @@
 
 Training time comes from the step-time model of :mod:`costmodel.steptime`: matmuls at each
 device's measured GEMM ceiling, memory-bound work at its bandwidth, communication from the
-parallel layout, the pipeline bubble and failures. Four constants are fitted, each with a
-meaning: the HBM passes over the stored activations per token and layer in each engineering
-tier, the share of data- and expert-parallel traffic that overlaps the computation, and the
-share of the measured matmul ceiling that typical software reaches. Serving uses achievable
+parallel layout, the pipeline bubble and failures. Three constants are fitted, each with a
+meaning: the HBM passes over the stored activations per token and layer, the share of data-
+and expert-parallel traffic that overlaps the computation, and the share of the measured
+matmul ceiling that typical software reaches. Serving uses achievable
 fractions of peak compute and bandwidth, a per-step overhead and an all-reduce latency.
 ``scripts/fit_calibration.py`` and ``scripts/fit_inference.py`` fit them on ``tests/data/``
 (leave-one-source-out); each data file lists the cases it came from and the out-of-sample
@@ -51,7 +51,6 @@ class TrainingCalibration:
     ln(estimated / published accelerator-hours), the width of the range."""
 
     memory_passes: float
-    typical_memory_passes: float
     dp_overlap: float
     typical_efficiency: float
     resid_q10: float

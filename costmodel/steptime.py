@@ -24,11 +24,10 @@ A training run's wall-clock time on ``n`` devices is the sum, over its steps, of
 
 The engineering tier is an input: ``tuned`` (benchmark-class software: fused kernels,
 overlapped communication) runs the matmuls at the measured ceiling, ``typical`` (most published
-pre-training runs) at the fitted share ``typical_efficiency`` of it; each tier has its own
-fitted count of memory passes. The leave-one-source-out fit finds typical runs' shortfall
-proportional to their matmul work, not to their memory traffic (their fitted memory passes
-are near zero): typical software loses its time in the matmul-heavy path (unfused attention,
-un-tuned GEMM shapes, stalls) rather than in extra element-wise passes.
+pre-training runs) at the fitted share ``typical_efficiency`` of it. Fitted with a memory-pass
+count of its own (never below the tuned tier's), the typical tier's came out equal to the
+tuned one: typical software loses its time in the matmul path (unfused attention, untuned
+GEMM shapes, stalls), not in extra element-wise passes, so the two tiers share it.
 
 The fitted constants live in :class:`costmodel.calibration.TrainingCalibration`, fitted by
 ``scripts/fit_calibration.py`` leave-one-source-out on ``tests/data/training_runs.csv``.
@@ -180,10 +179,9 @@ def step_terms(*, hardware_flops: FloatArray, tokens: FloatArray, params: FloatA
 def combine_parts(t: StepTerms, *, memory_passes: FloatArray, dp_overlap: FloatArray,
                   efficiency: FloatArray) -> tuple[FloatArray, FloatArray, FloatArray]:
     """Seconds of the run's device-local work, exposed communication and stretch (pipeline
-    bubble and failures) from its terms and the fitted constants of its tier: ``efficiency``
-    (1 for the tuned tier, ``typical_efficiency`` for the typical one) divides the matmul and
-    optimizer time, ``memory_passes`` multiplies the memory-bound term. Their sum is the
-    wall-clock time."""
+    bubble and failures) from its terms and the fitted constants: ``efficiency`` (1 for the
+    tuned tier, ``typical_efficiency`` for the typical one) divides the matmul and optimizer
+    time, ``memory_passes`` multiplies the memory-bound term. Their sum is the wall-clock time."""
     local = (t.matmul + t.optimizer) / efficiency + memory_passes * t.memory
     overlappable = t.dp + t.ep
     hidden = dp_overlap * overlappable

@@ -150,6 +150,9 @@ def _candidates(lay: TrainingLayout, ndim: int) -> tuple[FloatArray, FloatArray,
 
 def _pick(index, *arrays):
     """Each array's entry at the chosen candidate (``index``, per row)."""
+    if np.ndim(index) == 0:  # one configuration: plain indexing
+        i = int(index)
+        return [a[i] if np.ndim(a) else a for a in arrays]
     shape = np.broadcast_shapes(*(np.shape(a) for a in arrays), (1,) + np.shape(index))
     return [np.take_along_axis(np.broadcast_to(a, shape), index[None], 0)[0] for a in arrays]
 
@@ -213,8 +216,8 @@ def evaluate(case: TrainingCase, cal: TrainingCalibration) -> TrainingValues:
 
     terms, ep, batch = _terms(m, h, lay, hw_flops, tp, pp, zero)
     tuned = lay.tuning == 1
-    parts = st.combine_parts(terms, memory_passes=np.where(tuned, cal.memory_passes, cal.typical_memory_passes),
-                             dp_overlap=cal.dp_overlap, efficiency=np.where(tuned, 1.0, cal.typical_efficiency))
+    parts = st.combine_parts(terms, memory_passes=cal.memory_passes, dp_overlap=cal.dp_overlap,
+                             efficiency=np.where(tuned, 1.0, cal.typical_efficiency))
     modelled = sum(parts)
     score = np.where(_fewest_stages(np.broadcast_to(valid & fits, np.shape(modelled))), modelled, np.inf)
     score = np.where(np.isinf(score).all(axis=0), np.where(valid, total, np.inf), score)

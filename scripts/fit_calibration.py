@@ -5,9 +5,9 @@
     python scripts/fit_calibration.py --markdown  # the README's validation table
     python scripts/fit_calibration.py --plot docs/training_validation.svg
 
-The model (costmodel/steptime.py) has four fitted constants: the HBM passes over the stored
-activations in each tier (tuned, typical), the share of data- and expert-parallel traffic
-hidden behind the computation, and the typical tier's share of the measured matmul ceiling. Everything else
+The model (costmodel/steptime.py) has three fitted constants: the HBM passes over the stored
+activations, the share of data- and expert-parallel traffic hidden behind the computation,
+and the typical tier's share of the measured matmul ceiling. Everything else
 (peaks, measured GEMM ceilings, bandwidths, links, the layout, the bubble, failures) is a
 sourced figure or the run's own published layout.
 
@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import argparse
 import datetime
-import itertools
 import sys
 from collections import Counter
 from pathlib import Path
@@ -40,10 +39,9 @@ from costmodel.validation import generation, training_cases  # noqa: E402
 
 TABLES = [ROOT / "tests" / "data" / "training_runs.csv"]
 OUT = ROOT / "costmodel" / "data" / "calibration.toml"
-GRID = {"memory_passes": np.linspace(0.0, 40.0, 21),
-        "typical_memory_passes": np.linspace(0.0, 40.0, 11),
-        "dp_overlap": np.linspace(0.0, 1.0, 6),
-        "typical_efficiency": np.linspace(0.3, 1.0, 36)}
+GRID = {"memory_passes": np.linspace(0.0, 40.0, 41),
+        "dp_overlap": np.linspace(0.0, 1.0, 11),
+        "typical_efficiency": np.linspace(0.3, 1.0, 71)}
 NAMES = tuple(GRID)
 
 
@@ -65,8 +63,8 @@ def stack(items) -> StepTerms:
 def predict(terms: StepTerms, tuned, n, constants) -> np.ndarray:
     """Accelerator-hours for constants given as arrays (broadcast on a leading axis)."""
     efficiency = np.where(tuned, 1.0, constants["typical_efficiency"])
-    passes = np.where(tuned, constants["memory_passes"], constants["typical_memory_passes"])
-    seconds = combine(terms, memory_passes=passes, dp_overlap=constants["dp_overlap"], efficiency=efficiency)
+    seconds = combine(terms, memory_passes=constants["memory_passes"], dp_overlap=constants["dp_overlap"],
+                      efficiency=efficiency)
     return seconds * n / 3600.0
 
 
@@ -74,16 +72,15 @@ def fit(terms, tuned, n, hours, weights):
     """The grid point minimising the weighted mean |ln(estimate / published)|."""
     best, best_loss = None, np.inf
     log_hours = np.log(hours)
-    for mp, ov in itertools.product(GRID["memory_passes"], GRID["dp_overlap"]):
-        tm, te = np.meshgrid(GRID["typical_memory_passes"], GRID["typical_efficiency"], indexing="ij")
-        constants = {"memory_passes": mp, "typical_memory_passes": tm.reshape(-1, 1), "dp_overlap": ov,
-                     "typical_efficiency": te.reshape(-1, 1)}
+    for mp in GRID["memory_passes"]:
+        ov, te = np.meshgrid(GRID["dp_overlap"], GRID["typical_efficiency"], indexing="ij")
+        constants = {"memory_passes": mp, "dp_overlap": ov.reshape(-1, 1), "typical_efficiency": te.reshape(-1, 1)}
         loss = (np.abs(np.log(predict(terms, tuned, n, constants)) - log_hours) * weights).sum(axis=1)
         i = int(np.argmin(loss))
         if loss[i] < best_loss:
             best_loss = loss[i]
-            best = {"memory_passes": float(mp), "typical_memory_passes": float(tm.ravel()[i]),
-                    "dp_overlap": float(ov), "typical_efficiency": float(te.ravel()[i])}
+            best = {"memory_passes": float(mp), "dp_overlap": float(ov.ravel()[i]),
+                    "typical_efficiency": float(te.ravel()[i])}
     return best
 
 
@@ -166,7 +163,6 @@ def main() -> None:
 [training]
 form = "seconds = ((matmul + optimizer) / efficiency + memory_passes x memory + tp + exposed (dp + ep)) x bubble x failures"
 memory_passes = {constants["memory_passes"]:.6g}
-typical_memory_passes = {constants["typical_memory_passes"]:.6g}
 dp_overlap = {constants["dp_overlap"]:.6g}
 typical_efficiency = {constants["typical_efficiency"]:.6g}
 # 10th and 90th percentiles of ln(estimated / published accelerator-hours), each run predicted

@@ -1,0 +1,138 @@
+"""The step-time model (costmodel/steptime.py): its terms mean what they say."""
+
+import dataclasses
+import math
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as hs
+
+import costmodel
+import strategies as st
+from costmodel import estimate_training
+from costmodel.steptime import (HOURS_LOST_PER_INTERRUPTION, INTERRUPTIONS_PER_DEVICE_HOUR, combine, default_global_batch,
+                                step_terms)
+from costmodel.training_estimate import step_terms_of
+
+FIXED = dict(tp=8, pp=4, zero_stage=1, global_batch="4M token")
+
+
+def test_llama3_failure_rate_gives_its_effective_training_time():
+    # 466 interruptions in 54 days on 16,384 GPUs, more than 90% effective time (Llama 3, 3.3.4)
+    assert INTERRUPTIONS_PER_DEVICE_HOUR * 54 * 24 * 16384 == pytest.approx(466)
+    lost = INTERRUPTIONS_PER_DEVICE_HOUR * 16384 * HOURS_LOST_PER_INTERRUPTION
+    assert lost == pytest.approx(0.1)
+    small = estimate_training("llama-2-7b", hardware="h100", n_gpus=64, tp=1, pp=1, zero_stage=1)
+    assert float(step_terms_of(small).stretch) == pytest.approx(1 + lost * 64 / 16384)
+
+
+def test_pipeline_bubble_is_narayanans():
+    # (pp - 1) / (vpp m) of the step, m = global batch / (dp x micro-batch x seq)
+    est = estimate_training("llama-2-70b", hardware="h100", n_gpus=256, tp=8, pp=4, zero_stage=1,
+                            global_batch="512 sequence")
+    m = 512 / (256 / 32)
+    failures = 1 + INTERRUPTIONS_PER_DEVICE_HOUR * 256 * HOURS_LOST_PER_INTERRUPTION
+    assert float(step_terms_of(est).stretch) == pytest.approx((1 + 3 / m) * failures)
+    interleaved = estimate_training("llama-2-70b", hardware="h100", n_gpus=256, tp=8, pp=4, zero_stage=1,
+                                    global_batch="512 sequence", vpp=5)
+    assert float(step_terms_of(interleaved).stretch) == pytest.approx((1 + 3 / (5 * m)) * failures)
+    assert interleaved.wall_time < est.wall_time
+
+
+def test_global_batch_in_sequences_equals_the_same_tokens():
+    a = estimate_training("llama-2-7b", hardware="h100", n_gpus=64, global_batch="1024 sequence")
+    b = estimate_training("llama-2-7b", hardware="h100", n_gpus=64, global_batch=1024 * 4096)
+    c = estimate_training("llama-2-7b", hardware="h100", n_gpus=64, global_batch="4.194304M tokens")
+    assert a.to_dict() == b.to_dict() == c.to_dict()
+    assert a.layout["global_batch_tokens"] == 1024 * 4096
+
+
+def test_default_global_batch_follows_gpt3_table():
+    # Brown et al. 2020, Table 2.1: 0.5M tokens at 125M parameters, 3.2M at 175B
+    assert default_global_batch(1.25e8) == pytest.approx(0.5e6)
+    assert default_global_batch(1.75e11) == pytest.approx(3.2e6)
+    assert default_global_batch(1e13) == pytest.approx(3.2e6)
+
+
+def test_tuned_is_faster_than_typical_by_the_fitted_share_of_matmul_time():
+    cal = costmodel.default_calibration().training
+    typical = estimate_training("llama-2-70b", hardware="a100-sxm4-80gb", n_gpus=512, **FIXED)
+    tuned = estimate_training("llama-2-70b", hardware="a100-sxm4-80gb", n_gpus=512, tuning="tuned", **FIXED)
+    t = step_terms_of(typical)
+    assert tuned.wall_time < typical.wall_time
+    saved = float(t.matmul + t.optimizer) * (1 / cal.typical_efficiency - 1) * float(t.stretch)
+    assert (typical.wall_time - tuned.wall_time).to("s").magnitude == pytest.approx(saved, rel=0.02)
+
+
+def test_fp8_uses_its_own_peak_and_ceiling():
+    bf16 = estimate_training("llama-2-70b", hardware="h100", n_gpus=512, tuning="tuned", **FIXED)
+    fp8 = estimate_training("llama-2-70b", hardware="h100", n_gpus=512, tuning="tuned", dtype="fp8", **FIXED)
+    hw = costmodel.get_hardware("h100")
+    assert fp8.dtype == "fp8" and fp8.wall_time < bf16.wall_time
+    # MFU against the peak of the precision used
+    for est, dt in ((bf16, "bf16"), (fp8, "fp8")):
+        achieved = est.flops.to("FLOP").magnitude / est.wall_time.to("s").magnitude / est.n_gpus
+        assert est.mfu.magnitude == pytest.approx(achieved / hw.peak_flops(dt), rel=1e-9)
+    assert fp8.assumptions["gemm_ceiling"].startswith("1403 TFLOP/s")
+    # matmuls get faster by the ceilings' ratio; the memory-bound work does not
+    tb, tf = step_terms_of(bf16), step_terms_of(fp8)
+    assert float(tb.memory) == pytest.approx(float(tf.memory))
+    assert float(tb.matmul / tf.matmul) > 1.5
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.catalog_lms, hs.sampled_from(["a100-sxm4-80gb", "h100", "b200", "mi300x", "tpu-v5p"]),
+       hs.sampled_from([64, 256, 1024, 4096]), hs.floats(1.1, 4.0))
+def test_more_bandwidth_or_a_faster_ceiling_never_slows_a_run(model, hardware, n, factor):
+    est = estimate_training(model, tokens="100B", hardware=hardware, n_gpus=n)
+    t = step_terms_of(est)
+    h = est._case.hardware
+    kw = {f: getattr(t, f) for f in t.__slots__}
+    base = combine(t, memory_passes=3.0, dp_overlap=0.5, efficiency=0.7)
+    faster_memory = dataclasses.replace(t, memory=t.memory / factor)
+    faster_links = dataclasses.replace(t, tp=t.tp / factor, dp=t.dp / factor, ep=t.ep / factor)
+    faster_matmul = dataclasses.replace(t, matmul=t.matmul / factor)
+    for better in (faster_memory, faster_links, faster_matmul):
+        assert combine(better, memory_passes=3.0, dp_overlap=0.5, efficiency=0.7) <= base * (1 + 1e-12)
+    assert float(h.gemm) <= float(h.peak) and kw["stretch"] >= 1.0
+
+
+@settings(max_examples=40, deadline=None)
+@given(hs.floats(1e9, 1e13), hs.floats(1.5, 10.0))
+def test_time_is_linear_in_tokens_at_a_fixed_layout(tokens, factor):
+    kw = dict(hardware="h100", n_gpus=256, **FIXED)
+    a = estimate_training("llama-2-70b", tokens=tokens, **kw)
+    b = estimate_training("llama-2-70b", tokens=tokens * factor, **kw)
+    assert (b.wall_time / a.wall_time).magnitude == pytest.approx(factor, rel=1e-9)
+
+
+def test_the_default_layout_is_reported_and_fits():
+    est = estimate_training("llama-3.1-405b", hardware="h100", n_gpus=16384)
+    lay = est.layout
+    assert est.fits and lay["tp"] <= 8 and lay["tp"] * lay["pp"] * lay["cp"] <= 16384
+    assert est.assumptions["layout"].startswith("tp, pp, zero_stage, ep, global_batch chosen")
+    given = estimate_training("llama-3.1-405b", hardware="h100", n_gpus=16384, tp=8, pp=16, zero_stage=1,
+                              global_batch="16M token", ep=1)
+    assert given.assumptions["layout"] == "given" and given.layout["pp"] == 16
+
+
+def test_communication_moves_over_the_right_link():
+    """Tensor parallelism inside a node uses NVLink; data parallelism across nodes the network."""
+    one_node = estimate_training("llama-2-70b", hardware="h100", n_gpus=8, tp=8, pp=1, zero_stage=3)
+    t = step_terms_of(one_node)
+    assert float(t.dp) == 0.0  # dp = 1
+    # four all-reduces per layer of 2 (tp-1)/tp x h x 2 bytes per token, at 80% of 450 GB/s
+    tokens = one_node.tokens.to("token").magnitude
+    expected = tokens * 80 * 4 * 2 * 7 / 8 * 8192 * 2 / (450e9 * 0.8)
+    assert float(t.tp) == pytest.approx(expected, rel=1e-6)
+
+
+def test_step_terms_broadcast_like_the_pipeline():
+    kw = dict(hardware_flops=np.array([1e21, 2e21]), tokens=1e11, params=7e9, layers=32.0, d_model=4096.0,
+              seq_len=4096.0, top_k=0.0, moe=0.0, experts=0.0, expert_ffn=0.0, gemm=7.9e14, bandwidth=3.35e12,
+              link=4.5e11, scale_out=5e10, node=8.0, n=64.0, tp=1.0, pp=1.0, cp=1.0, ep=1.0, vpp=1.0,
+              micro_batch=1.0, global_batch=4e6, zero_stage=1.0, recompute=1.0, sequence_parallel=math.nan,
+              optimizer_bytes=12.0)
+    t = step_terms(**kw)
+    assert t.matmul.shape == (2,) and t.matmul[1] == pytest.approx(2 * t.matmul[0])
