@@ -83,6 +83,7 @@ class TrainingValues:
     zero_stage: FloatArray
     ep: FloatArray
     global_batch: FloatArray
+    batch_raised: BoolArray  # the batch asked for is below one micro-batch per data-parallel rank
     compute_share: FloatArray  # shares of the modelled time: matmuls, memory-bound work and overheads,
     comm_share: FloatArray  # exposed communication, and the pipeline bubble and failures
     stretch_share: FloatArray
@@ -158,15 +159,18 @@ def _pick(index, *arrays):
 
 
 def _terms(m: TrainingModel, h: TrainingHardware, lay: TrainingLayout, hw_flops: FloatArray, tp: FloatArray,
-           pp: FloatArray, zero: FloatArray) -> tuple[st.StepTerms, FloatArray, FloatArray]:
-    """The step-time terms of a layout, with its expert degree and global batch [token]."""
+           pp: FloatArray, zero: FloatArray) -> tuple[st.StepTerms, FloatArray, FloatArray, FloatArray]:
+    """The step-time terms of a layout, with its expert degree, its global batch [token] and
+    the batch asked for (given, or the default); the batch is never below one micro-batch per
+    data-parallel rank."""
     dp = np.maximum(lay.n_gpus / (tp * pp * lay.cp), 1.0)
     moe = np.where(m.experts > 0, 1.0, 0.0)
     ep = np.where(np.isnan(lay.ep), np.where(moe > 0, np.minimum(m.experts, dp), 1.0), lay.ep)
     seq = np.maximum(m.seq_len, 1.0)
     floor = dp * lay.micro_batch * seq  # one micro-batch per data-parallel rank
-    batch = np.where(np.isnan(lay.global_batch), np.maximum(st.default_global_batch(m.active_params), floor),
-                     np.where(lay.global_batch < 0, -lay.global_batch * seq, lay.global_batch))
+    wanted = np.where(np.isnan(lay.global_batch), st.default_global_batch(m.active_params),
+                      np.where(lay.global_batch < 0, -lay.global_batch * seq, lay.global_batch))
+    batch = np.maximum(wanted, floor)
     terms = st.step_terms(hardware_flops=hw_flops, tokens=np.where(np.isnan(m.forward_flops), m.tokens, 0.0),
                           params=m.params, layers=m.layers, d_model=m.d_model, seq_len=seq, top_k=m.top_k, moe=moe,
                           experts=m.experts, expert_ffn=m.expert_ffn,
@@ -174,7 +178,7 @@ def _terms(m: TrainingModel, h: TrainingHardware, lay: TrainingLayout, hw_flops:
                           n=lay.n_gpus, tp=tp, pp=pp, cp=lay.cp, ep=ep, vpp=lay.vpp, micro_batch=lay.micro_batch,
                           global_batch=batch, zero_stage=zero, recompute=lay.recompute,
                           sequence_parallel=lay.sequence_parallel, optimizer_bytes=h.optimizer_bytes)
-    return terms, ep, batch
+    return terms, ep, batch, wanted
 
 
 def step_terms_of(estimate: TrainingEstimate) -> st.StepTerms:
@@ -214,16 +218,21 @@ def evaluate(case: TrainingCase, cal: TrainingCalibration) -> TrainingValues:
     total = cw + cg + co + ca
     fits = total <= h.capacity
 
-    terms, ep, batch = _terms(m, h, lay, hw_flops, tp, pp, zero)
+    terms, ep, batch, wanted = _terms(m, h, lay, hw_flops, tp, pp, zero)
     tuned = lay.tuning == 1
     parts = st.combine_parts(terms, memory_passes=cal.memory_passes, dp_overlap=cal.dp_overlap,
                              efficiency=np.where(tuned, 1.0, cal.typical_efficiency))
     modelled = sum(parts)
-    score = np.where(_fewest_stages(np.broadcast_to(valid & fits, np.shape(modelled))), modelled, np.inf)
+    # layouts whose data-parallel degree fits the global batch asked for come first; only where
+    # none does is the batch raised to one micro-batch per rank
+    ok = np.broadcast_to(valid & fits, np.shape(modelled))
+    roomy = ok & (batch <= wanted * (1.0 + 1e-9))
+    ok = np.where(roomy.any(axis=0), roomy, ok)
+    score = np.where(_fewest_stages(ok), modelled, np.inf)
     score = np.where(np.isinf(score).all(axis=0), np.where(valid, total, np.inf), score)
     i = np.argmin(score, axis=0)
-    (tp, pp, zero, ep, batch, modelled, local, comm, cw, cg, co, ca) = _pick(
-        i, tp, pp, zero, ep, batch, modelled, parts[0], parts[1], cw, cg, co, ca)
+    (tp, pp, zero, ep, batch, wanted, modelled, local, comm, cw, cg, co, ca) = _pick(
+        i, tp, pp, zero, ep, batch, wanted, modelled, parts[0], parts[1], cw, cg, co, ca)
 
     auto = modelled / case.mfu_scale
     seconds = np.where(np.isnan(lay.mfu), auto, core.training_seconds(flops, n, h.peak, lay.mfu))
@@ -232,7 +241,7 @@ def evaluate(case: TrainingCase, cal: TrainingCalibration) -> TrainingValues:
     return TrainingValues(
         flops=flops, teacher_flops=teacher, mfu=flops / (seconds * n * h.peak), seconds=seconds,
         gpu_hours=seconds * n / 3600.0, hardware_flops=hw_flops, tp=tp, pp=pp, zero_stage=zero, ep=ep,
-        global_batch=batch, compute_share=local / modelled, comm_share=comm / modelled,
+        global_batch=batch, batch_raised=batch > wanted * (1.0 + 1e-9), compute_share=local / modelled, comm_share=comm / modelled,
         stretch_share=1.0 - (local + comm) / modelled,
         weights=cw, gradients=cg, optimizer=co, activations=ca,
         min_gpus=mem.min_devices(sum(states), h.capacity, one_split, full_split, one_whole + features,
@@ -365,6 +374,10 @@ def estimate_training(model: str | ModelSpec | None = None, *, params: CountLike
     typical = TrainingCase(model=m, hardware=h, layout=layout, footprint=_typical(f))
     values = evaluate(typical, cal.training)
     check_finite(OUTPUTS, typical, values, MAY_BE_MISSING, CULPRITS, "tokens")
+    if np.any(values.batch_raised):
+        warnings += (f"the global batch is below one micro-batch per data-parallel rank on every layout that fits: "
+                     f"raised to {float(values.global_batch):.4g} tokens (fewer devices, or more tensor or pipeline "
+                     "parallelism, keep it)",)
     if not np.isfinite(values.min_gpus):
         warnings += ("no layout holds one micro-batch's activations on a device, even with full recomputation "
                      "and tensor parallelism of 1024: lower seq_len or micro_batch",)
