@@ -61,7 +61,9 @@ def plan_training(model, params, tokens, hardware, deadline, budget, objective, 
 def render(plan) -> str:
     lines = [_headline(plan), *_choice(plan.best), f"  why          {plan.reason}"]
     if len(plan.runners_up):
-        lines += ["", "Runners-up (each other device type's best option; ranges in brackets):", _table(plan.runners_up)]
+        title = ("Runners-up (each other device type's best option" if plan.best is not None
+                 else "Closest options (each device type's, and what it misses")
+        lines += ["", f"{title}; ranges in brackets):", _table(plan.runners_up)]
     if plan.notes:
         lines += ["", "Notes:", *(f"  {n}" for n in plan.notes)]
     return "\n".join(lines)
