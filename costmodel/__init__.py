@@ -28,6 +28,7 @@ _LAZY = {
     "predict_loss": "scaling",
     "compute_optimal": "planning", "compare_sizes": "planning", "compare_models": "planning",
     "OptimalResult": "planning", "compare_variants": "variants",
+    "plan_training": "planning", "TrainingPlan": "planning",
 }
 
 __all__ = sorted([

@@ -72,6 +72,7 @@ ONE = {
     "infer": ["infer", "llama-2-7b", "--hardware", "a100"],
     "hardware show": ["hardware", "show", "h100"],
     "models show": ["models", "show", "gpt2"],
+    "plan-training": ["plan-training", "llama-2-7b", "--hardware", "h100,a100-80gb", "--deadline", "30 day"],
 }
 ROWS = {
     "compare": ["compare", "--models", "gpt2,llama-2-7b"],

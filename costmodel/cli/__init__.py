@@ -28,6 +28,7 @@ CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 _LAZY = {"compare": "compare:compare", "compare-sizes": "planning:compare_sizes", "hardware": "catalog:hardware",
          "infer": "infer:infer", "models": "catalog:models", "optimal": "planning:optimal", "plot": "plot:plot",
          "regions": "catalog:regions", "sweep": "sweep:sweep", "train": "train:train"}
+_LAZY["plan-training"] = "plan_training:plan_training"
 _LEAF = "costmodel.cli.leaf"  # ctx.meta key: the context of the command that is running
 
 

@@ -8,6 +8,8 @@
 - :func:`compare_models` (:mod:`.compare`): catalogued models trained on their default data
   (:func:`default_workload`) and served on given hardware.
 - :mod:`.budget`: what a budget buys, and the serving run that prices a model's use.
+- :func:`plan_training` (:mod:`.training`): the cheapest (or, with a budget, the fastest) device
+  type, device count and layout that trains a model by a deadline.
 
 Serving is priced on the hardware the caller names (``serve_hardware``), on the fewest
 power-of-two devices that hold the model.
@@ -17,7 +19,8 @@ from .budget import DEFAULT_HARDWARE, SERVING, budget_flops, budget_used, parse_
 from .compare import (CHINCHILLA_RULE, CHINCHILLA_TOKENS_PER_PARAM, LOSS_PRECISION, compare_models, compare_sizes,
                       default_workload)
 from .optimal import OptimalResult, compute_optimal
+from .training import TrainingPlan, plan_training
 
 __all__ = ["OptimalResult", "compute_optimal", "compare_sizes", "compare_models", "default_workload", "serve",
            "parse_budget", "budget_flops", "budget_used", "CHINCHILLA_TOKENS_PER_PARAM", "CHINCHILLA_RULE",
-           "LOSS_PRECISION", "DEFAULT_HARDWARE", "SERVING"]
+           "LOSS_PRECISION", "DEFAULT_HARDWARE", "SERVING", "TrainingPlan", "plan_training"]
