@@ -56,7 +56,7 @@ def test_tp_beyond_the_devices_is_one_usage_line(runner):
     # the error is about --tp and mentions --gpus: both in the CLI's spelling, one line, exit 2
     result = runner.invoke(main, [*TRAIN[:-1], "4", "--tp", "8"])
     assert result.exit_code == 2
-    assert result.stderr == ("Error: --tp: the parallel degree --tp x --pp x --cp = 8 exceeds --gpus = 4 "
+    assert result.stderr == ("Error: --tp: the parallel degree --tp x --pp = 8 exceeds --gpus = 4 "
                              "(see 'main train --help')\n")
 
 
