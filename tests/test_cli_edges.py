@@ -59,7 +59,9 @@ def test_compare_refuses_a_model_without_a_workload(runner):
     (["train", "gpt2", "--hardware", "h100", "--gpus", "8", "--samples", "1M"], "give --tokens for language models"),
     (["train", "resnet-50", "--hardware", "h100", "--gpus", "8", "--method", "lora"], "a token count (--tokens)"),
     (["train", "gpt2", "--tokens", "1B", "--hardware", "h100", "--gpus", "8", "--pp", "16"],
-     "the parallel degree --tp x --pp = 16 exceeds --gpus = 8"),
+     "--pp: the parallel degree --tp x --pp = 16 exceeds --gpus = 8"),
+    (["train", "gpt2", "--tokens", "1B", "--hardware", "h100", "--gpus", "8", "--pp", "4", "--cp", "4"],
+     "--pp: the parallel degree --tp x --pp x --cp = 16 exceeds --gpus = 8"),  # cp named once it is not 1
     (["train", "gpt2", "--tokens", "1B", "--hardware", "h100", "--gpus", "8", "--method", "lora",
       "--trainable-params", "1T"], "--trainable-params: must not exceed --params"),
     (["infer", "llama-2-70b", "--hardware", "h100", "--batch", "64", "--strict"], "use --gpus >= 2"),

@@ -1,14 +1,17 @@
 """Tables for people: one number style, and times, sizes, energy, CO2e and money in the unit
 that fits."""
 
+import re
+
 import pytest
 
+import costmodel
 from costmodel.cli import format as fmt
 from costmodel.cli import main
 
 
 @pytest.mark.parametrize("seconds, text", [
-    (9.96e-05 * 86400, "8.61 s"),  # GPT-2 on 1024 H100s: not '9.96e-05 days'
+    (9.96e-05 * 86400, "8.61 s"),  # not '9.96e-05 days'
     (0.0213, "21.3 ms"),
     (59.99, "1 min"),  # rounds to 60 s: the next unit
     (90, "1.5 min"),
@@ -69,15 +72,37 @@ def _ok(result):
     return result.stdout
 
 
+def _spans(est, *figures):
+    """Each ``(attribute, unit)`` of ``est`` as (typical, low, high) floats."""
+    return [[float(getattr(e, name).to(unit).magnitude) for e in (est, est.low, est.high)] for name, unit in figures]
+
+
 def test_train_summary_in_human_units(runner):
+    # GPT-2 on 1024 H100s: seconds, a few device-hours, kWh and kg, each in the unit that fits and
+    # its range in the same unit; the figures are the library's own
     out = _ok(runner.invoke(main, ["train", "gpt2", "--tokens", "2.48B", "--hardware", "h100", "--gpus", "1024"]))
     lines = {line[2:15].strip(): line[15:] for line in out.splitlines() if line.startswith("  ") and ":" not in line}
-    assert lines["wall time"] == "8.61 s (5.71-10.6)"
-    assert lines["GPU-hours"] == "2.45 h (1.63-3)"
-    assert lines["memory/GPU"].startswith("508 MiB (weights 237 KiB, gradients 237 KiB, optimizer 1.39 MiB, ")
-    assert lines["energy"] == "2.45 kWh (1.25-3.3) (PUE 1.1)"
-    assert lines["CO2e"] == "1.18 kg (0.545-1.58)"
-    assert lines["cost"] == "$16.8 ($11.2-$20.7) (cloud)"
+    est = costmodel.estimate_training("gpt2", tokens="2.48B", hardware="h100", n_gpus=1024)
+    wall, hours, energy, co2e, cost = _spans(est, ("wall_time", "s"), ("gpu_hours", "hour"), ("energy", "J"),
+                                             ("co2e", "g"), ("cost", "USD"))
+    assert lines["wall time"] == fmt.duration(*wall)
+    assert re.fullmatch(r"\d+(\.\d+)? s \([\d.]+-[\d.]+\)", lines["wall time"])  # seconds, not 1.6e-04 days
+    assert lines["GPU-hours"] == f"{fmt.plain(*hours, unit='h', how=fmt.count)}"
+    assert lines["GPU-hours"].split()[1] == "h"
+    m = est.memory
+    assert lines["memory/GPU"] == (f"{fmt.size(est.memory_per_gpu.to('B').magnitude)} (weights "
+                                   f"{fmt.size(m.weights.to('B').magnitude)}, gradients "
+                                   f"{fmt.size(m.gradients.to('B').magnitude)}, optimizer "
+                                   f"{fmt.size(m.optimizer.to('B').magnitude)}, activations "
+                                   f"{fmt.size(m.activations.to('B').magnitude)})")
+    # ZeRO-1 (the fastest layout here) shards only the optimizer: 124M bf16 weights (2 B each) are
+    # 237 MiB on every device, the fp32 master weights and Adam moments (12 B per parameter)
+    # 1/1024 of 1.39 GiB each: 1.39 MiB
+    assert est.layout["zero_stage"] == 1
+    assert lines["memory/GPU"].split("(")[1].startswith("weights 237 MiB, gradients 237 MiB, optimizer 1.39 MiB, ")
+    assert lines["energy"] == f"{fmt.energy(*energy)} (PUE 1.1)" and " kWh (" in lines["energy"]
+    assert lines["CO2e"] == fmt.mass(*co2e) and " kg (" in lines["CO2e"]
+    assert lines["cost"] == f"{fmt.money(*cost)} (cloud)" and lines["cost"].count("$") == 3
 
 
 def test_infer_summary_in_human_units(runner):
@@ -91,10 +116,16 @@ def test_infer_summary_in_human_units(runner):
 def test_compare_table_in_human_units(runner):
     out = _ok(runner.invoke(main, ["compare", "--models", "gpt2,gpt3-175b"]))
     gpt2 = next(line for line in out.splitlines() if line.startswith("gpt2 "))
-    assert "8.61 s (5.71-10.6)" in gpt2 and "9.96e-05" not in gpt2
-    assert "2.45 kWh" in gpt2 and "1.18 kg" in gpt2 and "$16.8 ($11.2-$20.7)" in gpt2 and "7.8 ms" in gpt2
+    est = costmodel.estimate_training("gpt2", tokens="2.48B", hardware="h100", n_gpus=1024)  # 20 tokens per param
+    wall, cost = _spans(est, ("wall_time", "s"), ("cost", "USD"))
+    assert fmt.duration(*wall) in gpt2 and " s (" in fmt.duration(*wall) and "e-0" not in gpt2
+    assert fmt.energy(est.energy.to("J").magnitude) in gpt2 and fmt.mass(est.co2e.to("g").magnitude) in gpt2
+    assert fmt.money(*cost) in gpt2 and "7.8 ms" in gpt2
     gpt3 = next(line for line in out.splitlines() if line.startswith("gpt3-175b "))
-    assert "13.7 days (9.07-16.8)" in gpt3 and "$2.31M ($1.53M-$2.84M)" in gpt3
+    est = costmodel.estimate_training("gpt3-175b", hardware="h100", n_gpus=1024)
+    wall, cost = _spans(est, ("wall_time", "s"), ("cost", "USD"))
+    assert fmt.duration(*wall) in gpt3 and " days (" in fmt.duration(*wall)
+    assert fmt.money(*cost) in gpt3 and fmt.money(*cost).startswith("$") and "M ($" in fmt.money(*cost)
 
 
 def test_sweep_table_in_human_units(runner):
@@ -103,9 +134,16 @@ def test_sweep_table_in_human_units(runner):
     header, _, first, second = out.splitlines()
     assert header.split() == ["model", "hardware", "dtype", "n_gpus", "params", "tokens", "mfu", "wall_time",
                               "gpu_hours_h", "memory_per_gpu", "fits", "energy", "co2e", "cost"]
-    assert first.split()[3:] == ["8", "124M", "1B", "0.228", "7.4", "min", "0.987", "743", "MiB", "True", "988", "Wh",
-                                 "475", "g", "$6.79"]
-    assert second.split()[7:9] == ["55.5", "s"]
+    est = costmodel.estimate_training("gpt2", tokens="1B", hardware="h100", n_gpus=8)
+    assert first.split()[3:] == ["8", "124M", "1B", fmt.number(est.mfu.magnitude),
+                                 *fmt.duration(est.wall_time.to("s").magnitude).split(),
+                                 fmt.number(est.gpu_hours.to("hour").magnitude),
+                                 *fmt.size(est.memory_per_gpu.to("B").magnitude).split(), "True",
+                                 *fmt.energy(est.energy.to("J").magnitude).split(),
+                                 *fmt.mass(est.co2e.to("g").magnitude).split(), fmt.money(est.cost.magnitude)]
+    assert first.split()[8] == "min"  # minutes, not 0.00693 days
+    est = costmodel.estimate_training("gpt2", tokens="1B", hardware="h100", n_gpus=64)
+    assert second.split()[7:9] == fmt.duration(est.wall_time.to("s").magnitude).split()
 
 
 def test_optimal_table_in_human_units(runner):

@@ -45,10 +45,10 @@ def compare(models, hardware, n_gpus, serve_hardware, prompt_tokens, output_toke
             as_csv, as_json):
     """Do bigger models cost more? Training and serving cost from GPT-2 to GPT-4.
 
-    Training runs on --gpus x --hardware with the calibrated MFU on each model's default data,
-    the rule `costmodel train` uses: the catalog's tokens, or its samples for image and tabular
-    models; 20 tokens per parameter for a language model with none reported. Serving runs on
-    --serve-hardware.
+    Training runs on --gpus x --hardware at the step-time model's MFU (typical tuning, the fastest
+    layout that fits) on each model's default data, the rule `costmodel train` uses: the
+    catalog's tokens, or its samples for image and tabular models; 20 tokens per parameter for a
+    language model with none reported. Serving runs on --serve-hardware.
 
     Example: costmodel compare --hardware a100-sxm4-80gb --gpus 2048 --region us
     """
@@ -93,8 +93,8 @@ def render(rows, hardware, gpus, serve_hardware, prompt, output, batch, region) 
     header = ["model", "params", "training data", "FLOP", "GPU-hours", "wall time", "energy", "CO2e", "train cost",
               "serve GPUs", "TTFT", "TPOT", "$/M output tokens"]
     notes = [
-        f"Training: {gpus} x {hardware}, calibrated MFU, {region or 'world-average grid, cloud PUE 1.10'}, "
-        "on-demand cloud price.",
+        f"Training: {gpus} x {hardware}, MFU from the step-time model (typical tuning), "
+        f"{region or 'world-average grid, cloud PUE 1.10'}, on-demand cloud price.",
         f"Serving: {serve_hardware}, {fmt.count(prompt)} prompt / {fmt.count(output)} output tokens, batch {batch}; "
         "cost per million output tokens at on-demand price.",
     ]

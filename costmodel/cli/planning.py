@@ -50,7 +50,7 @@ def optimal(budget, hardware, n_gpus, law, unique_tokens, inference_tokens, pric
         emit_json(records)
     else:
         click.echo(_render_optimal(records, r, f"Law: {law}; training on {n_gpus} x {hardware} with the "
-                                               "calibrated MFU."))
+                                               "step-time model's MFU."))
 
 
 def _render_optimal(records: list[dict], r, first_note: str) -> str:

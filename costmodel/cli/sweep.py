@@ -13,7 +13,7 @@ import click
 
 from . import format as fmt
 from .options import emit_json_frame, group
-from .types import OutputFile, Values
+from .types import OutputFile, Stages, Values
 
 # The columns a table shows: these, with every input that takes more than one value after the
 # first three (a CSV, Parquet or JSON output has every column).
@@ -28,9 +28,10 @@ STYLES = {"day": (fmt.duration, 86400.0, "_days"), "ms": (fmt.duration, 1e-3, "_
 COUNT_COLUMNS = ("params", "active_params", "tokens", "trainable_params", "prompt_tokens", "output_tokens")
 OUTPUT = ("ranges", "csv_path", "parquet_path", "as_json")  # the options that are not sweep inputs
 # The inputs in the order the grid is laid out: the first varies slowest.
-ORDER = {"train": ("model", "params", "tokens", "hardware", "n_gpus", "mfu", "seq_len", "micro_batch", "tp",
-                   "recompute", "method", "dtype", "region", "pue", "price_per_gpu_hour", "power_per_gpu",
-                   "host_power_per_gpu", "grid_intensity", "cost_basis"),
+ORDER = {"train": ("model", "params", "tokens", "hardware", "n_gpus", "mfu", "seq_len", "micro_batch",
+                   "global_batch", "tp", "pp", "cp", "ep", "vpp", "zero_stage", "recompute", "tuning", "method",
+                   "dtype", "region", "pue", "price_per_gpu_hour", "power_per_gpu", "host_power_per_gpu",
+                   "grid_intensity", "cost_basis"),
          "infer": ("model", "params", "hardware", "n_gpus", "dtype", "kv_dtype", "region", "pue", "price_per_gpu_hour",
                    "power_per_gpu", "host_power_per_gpu", "grid_intensity", "cost_basis", "prompt_tokens",
                    "output_tokens", "batch_size", "batching")}
@@ -88,7 +89,18 @@ def sweep():
 @_list("--mfu", "mfu", NUMBERS, "MFU value(s) in (0, 1]. Example: --mfu 0.3,0.4,0.5")
 @_list("--seq-len", "seq_len", COUNTS, "Training sequence length(s). Example: --seq-len 2048,8192")
 @_list("--micro-batch", "micro_batch", COUNTS, "Sequences per micro-batch per device. Example: --micro-batch 1,4")
-@_list("--tp", "tp", COUNTS, "Tensor-parallel degree(s). Example: --tp 1..8x2")
+@_list("--global-batch", "global_batch", Values("COUNT", "token|sequence"),
+       "Tokens or sequences per optimizer step (default: GPT-3's batch for the model's size). "
+       "Example: --global-batch 2M,4M or '1024 sequence'")
+@_list("--tp", "tp", COUNTS, "Tensor-parallel degree(s) (default: chosen). Example: --tp 1..8x2")
+@_list("--pp", "pp", COUNTS, "Pipeline-parallel degree(s) (default: chosen). Example: --pp 1,2,4")
+@_list("--cp", "cp", COUNTS, "Context-parallel degree(s). Example: --cp 1,2")
+@_list("--ep", "ep", COUNTS, "Expert-parallel degree(s) of a mixture of experts (default: as many as the experts "
+       "and the data-parallel degree allow). Example: --ep 8,64")
+@_list("--vpp", "vpp", COUNTS, "Virtual pipeline stages per device (interleaving). Example: --vpp 1,2")
+@_list("--zero-stage", "zero_stage", Stages(), "ZeRO stage(s) 0-3 (default: chosen with tp and pp, the fastest "
+       "layout that fits). Example: --zero-stage 1,3")
+@_list("--tuning", "tuning", NAMES, "typical and/or tuned engineering tier. Example: --tuning typical,tuned")
 @_list("--recompute", "recompute", NAMES, "none, selective and/or full. Example: --recompute selective,full")
 @_list("--method", "method", NAMES, "full, lora and/or qlora. Example: --method full,lora")
 def sweep_train(**options):

@@ -15,9 +15,11 @@ from .options import (
     model_from,
     profile_option,
 )
-from .types import COUNT, DTYPE, FRACTION, WHOLE, Whole
+from .types import COUNT, DTYPE, FRACTION, GLOBAL_BATCH, WHOLE, Whole
 
-METHODS = ("full", "lora", "qlora")  # costmodel.training.METHODS (a test checks they agree)
+# written out so that building the command imports no library module (a test checks they agree)
+METHODS = ("full", "lora", "qlora")  # costmodel.training.METHODS
+TUNINGS = ("typical", "tuned")  # costmodel.steptime.TIERS
 
 
 @command()
@@ -28,18 +30,33 @@ METHODS = ("full", "lora", "qlora")  # costmodel.training.METHODS (a test checks
 @click.option("--samples", type=COUNT, help="Images or rows seen, for CNN/ViT/linear models. Example: 115M")
 @hardware_option("Hardware profile id or alias. Example: --hardware a100-sxm4-80gb", required=True)
 @click.option("--gpus", "n_gpus", type=WHOLE, required=True, help="Number of accelerators (TPU chips). Example: --gpus 1024")
-@click.option("--mfu", type=FRACTION, help="Model FLOPs utilisation in (0, 1]; default: calibrated. Example: 0.4")
+@click.option("--mfu", type=FRACTION,
+              help="Model FLOPs utilisation in (0, 1], replacing the step-time model. Example: 0.4")
 @click.option("--dtype", type=DTYPE, help="Training precision (bf16, fp16, fp8, fp32); default bf16, or fp16 without bf16.")
 @click.option("--seq-len", type=COUNT, help="Training sequence length in tokens (default: the model's context). "
                                             "Example: 4096")
 @click.option("--micro-batch", type=WHOLE, default=1, show_default=True, help="Sequences per micro-batch per device.")
-@click.option("--tp", type=WHOLE, help="Tensor-parallel degree (default: the smallest that fits). Example: --tp 8")
-@click.option("--pp", type=WHOLE, default=1, show_default=True, help="Pipeline-parallel degree.")
+@click.option("--tp", type=WHOLE, help="Tensor-parallel degree (default: chosen, see --zero-stage). Example: --tp 8")
+@click.option("--pp", type=WHOLE, help="Pipeline-parallel degree (default: chosen, see --zero-stage). Example: --pp 4")
+@click.option("--cp", type=WHOLE, default=1, show_default=True,
+              help="Context-parallel degree: the sequence split over devices. Example: --cp 2")
+@click.option("--ep", type=WHOLE, help="Expert-parallel degree of a mixture of experts (default: as many as the "
+                                      "experts and the data-parallel degree allow). Example: --ep 8")
+@click.option("--vpp", type=WHOLE, default=1, show_default=True,
+              help="Virtual pipeline stages per device (interleaving), shrinking the bubble. Example: --vpp 2")
 @click.option("--sequence-parallel/--no-sequence-parallel", "sequence_parallel", default=None,
               help="Shard the activations tensor parallelism leaves whole (Korthikanti et al. 2022); default: on "
                    "where --tp > 1.")
-@click.option("--zero-stage", type=click.IntRange(0, 3), default=3, show_default=True,
-              help="ZeRO stage sharding optimizer(1)/gradients(2)/weights(3) over data parallelism.")
+@click.option("--zero-stage", type=click.IntRange(0, 3),
+              help="ZeRO stage sharding optimizer(1)/gradients(2)/weights(3) over data parallelism. Default: "
+                   "chosen, with --tp and --pp where not given: the fastest layout that fits (tensor parallelism "
+                   "inside a node, ZeRO-1 or ZeRO-3, the fewest pipeline stages).")
+@click.option("--global-batch", type=GLOBAL_BATCH,
+              help="Tokens or sequences per optimizer step (default: GPT-3's batch for the model's size). "
+                   "Example: --global-batch 4M, '4M token' or '1024 sequence'")
+@click.option("--tuning", type=click.Choice(TUNINGS), default="typical", show_default=True,
+              help="Engineering tier: typical for a team's run as most are published, tuned for a "
+                   "benchmark-class configuration (Megatron-LM, NeMo, MaxText tables).")
 @click.option("--recompute", type=click.Choice(["none", "selective", "full"]), default="selective",
               show_default=True, help="Activation recomputation policy.")
 @click.option("--method", type=click.Choice(METHODS), default="full", show_default=True,
@@ -67,7 +84,7 @@ def train(model, as_json, config, **options):
 
     est = costmodel.estimate_training(model_from(model, config, options["params"]), **options)
     if as_json:
-        emit_json({**est.to_dict(ranges=True), "assumptions": est.assumptions})
+        emit_json({**est.to_dict(ranges=True), "layout": est.layout, "assumptions": est.assumptions})
     else:
         click.echo(render(est))
 
@@ -85,11 +102,12 @@ def render(est) -> str:
         f"Training {name} on {est.n_gpus:,} x {est.hardware} ({est.dtype}); ranges in brackets",
         f"  compute      {fmt.number(est.flops.magnitude)} FLOP (model), "
         f"{fmt.number(est.hardware_flops.magnitude)} FLOP executed",
-        f"  MFU          {r('mfu', 'dimensionless', lambda *v: fmt.plain(*v, digits=2))}",
+        f"  MFU          {r('mfu', 'dimensionless', lambda *v: fmt.plain(*v, digits=2))} (of the {est.dtype} peak)",
+        f"  layout       {layout(est.layout)}",
         f"  wall time    {r('wall_time', 's', fmt.duration)}",
         f"  GPU-hours    {r('gpu_hours', 'hour', lambda *v: fmt.plain(*v, unit='h', how=fmt.count))}",
         f"  memory/GPU   {size(est.memory_per_gpu)} (weights {size(m.weights)}, gradients {size(m.gradients)}, "
-        f"optimizer {size(m.optimizer)}, activations {size(m.activations)}) at tp={est.tp}"
+        f"optimizer {size(m.optimizer)}, activations {size(m.activations)})"
         + ("" if est.fits else "  ** does not fit **"),
         "  min devices  " + ("- (no layout holds one micro-batch; see the warnings)" if est.min_gpus is None
                              else f"{fmt.number(est.min_gpus.magnitude)} (model states fully sharded)"),
@@ -103,3 +121,14 @@ def render(est) -> str:
         lines.insert(2, f"  teacher      {fmt.number(est.teacher_flops.magnitude)} FLOP (included in compute)")
     return "\n".join([*lines, *fmt.footer(est)])
 
+
+def layout(used: dict) -> str:
+    """The layout of :attr:`TrainingEstimate.layout` in one phrase: ``'tp 8 x pp 4, ZeRO-1,
+    micro-batch 1, global batch 4.19M tokens, tuned'``; context, virtual-pipeline and expert
+    degrees only where they are above 1."""
+    degrees = " x ".join(f"{k} {used[k]}" for k in ("tp", "pp", "cp") if k != "cp" or used[k] > 1)
+    extra = ", ".join(f"{k} {used[k]}" for k in ("vpp", "ep") if used[k] > 1)
+    batch = f"global batch {fmt.count(used['global_batch_tokens'])} tokens"
+    parts = [degrees + (f" ({extra})" if extra else ""), f"ZeRO-{used['zero_stage']}",
+             f"micro-batch {used['micro_batch']}", batch, used["tuning"]]
+    return ", ".join(parts)

@@ -1,5 +1,5 @@
 """Click parameter types for the domain's values: counts, quantities, whole numbers, bounded
-numbers, precisions, a budget and lists for sweeps.
+numbers, precisions, a global batch, a budget and lists for sweeps.
 
 Each type converts once with the library's own parsers (``costmodel.units``) and hands the
 library a plain float in canonical units; a bad value is click's usage error (exit 2) naming
@@ -17,8 +17,9 @@ import click
 from costmodel import units
 from costmodel.errors import CostModelError, UnitError
 
-__all__ = ["SafePath", "DomainType", "Count", "Quantity", "Whole", "Parsed", "Precision", "Budget", "OutputFile", "Values",
-           "COUNT", "WHOLE", "FRACTION", "PUE", "DTYPE", "SERVING_DTYPE", "BUDGET"]
+__all__ = ["SafePath", "DomainType", "Count", "Quantity", "Whole", "Parsed", "Precision", "GlobalBatch", "Budget",
+           "OutputFile", "Values", "Stages", "COUNT", "WHOLE", "FRACTION", "PUE", "DTYPE", "SERVING_DTYPE",
+           "GLOBAL_BATCH", "BUDGET"]
 
 
 class DomainType(click.ParamType):
@@ -134,6 +135,28 @@ class Precision(DomainType):
             self.fail(f"expected one of {names}, got {value!r}", param, ctx)
 
 
+class GlobalBatch(DomainType):
+    """Tokens or sequences per optimizer step (``4M``, ``"4M token"``, ``"1024 sequence"``),
+    checked with :func:`costmodel.layout.parse_global_batch` and handed to the library as
+    written: only the library knows the sequence length that turns sequences into tokens."""
+
+    name = "global batch"
+    metavar = "COUNT [token|sequence]"
+    EXAMPLE = "'4M', '4M token' or '1024 sequence'"
+
+    def convert(self, value, param, ctx):
+        from costmodel.layout import parse_global_batch
+
+        try:
+            parse_global_batch(value)
+        except CostModelError as exc:
+            message = exc.message
+            if message.startswith("expected a count"):  # say what a batch looks like
+                message = f"expected a global batch such as {self.EXAMPLE}, got {value!r}"
+            self.fail(message, param, ctx)
+        return value
+
+
 class Budget(DomainType):
     """Compute, money, device-hours or energy (``'$10M'``, ``'1e24 FLOP'``, ``'500000 GPU*h'``,
     ``'5 GWh'``), read by :func:`costmodel.planning.parse_budget` -> a Quantity of that kind."""
@@ -235,6 +258,26 @@ class Values(DomainType):
         return out
 
 
+class Stages(Values):
+    """A sweep's list of ZeRO stages (``'1,3'``, ``'0..3'``) -> ints, each checked to be 0 to 3:
+    the library takes a stage as a number, not as text."""
+
+    def __init__(self):
+        super().__init__("STAGE")
+
+    def convert(self, value, param, ctx):
+        out = []
+        for entry in super().convert(value, param, ctx):
+            try:
+                stage = float(entry)
+            except ValueError:
+                stage = math.nan
+            if stage not in (0, 1, 2, 3):
+                self.fail(f"expected ZeRO stages 0, 1, 2 or 3, got {entry!r}", param, ctx)
+            out.append(int(stage))
+        return out
+
+
 def _is_number(text: str) -> bool:
     try:
         float(text)
@@ -267,4 +310,5 @@ FRACTION = Parsed("costmodel.units:parse_fraction", "FRACTION")
 PUE = Parsed("costmodel.energy:parse_pue", "PUE")
 DTYPE = Precision()
 SERVING_DTYPE = Precision(serving=True)
+GLOBAL_BATCH = GlobalBatch()
 BUDGET = Budget()
