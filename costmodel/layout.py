@@ -18,7 +18,7 @@ import numpy as np
 from .errors import InputError
 from .steptime import TIERS
 from .training import RECOMPUTE
-from .units import FloatArray, parse_count, parse_fraction, parse_whole
+from .units import CountLike, FloatArray, parse_count, parse_fraction, parse_whole
 
 __all__ = ["TrainingLayout", "LAYOUT_PARSERS", "parse_recompute", "parse_zero_stage", "parse_sequence_parallel",
            "parse_global_batch", "parse_tuning", "check_layout", "resolve_layout"]
@@ -74,14 +74,14 @@ def parse_tuning(value: str) -> float:
 _SEQUENCES = re.compile(r"^\s*(.*?)\s*(?:sequences?|seqs?|samples?)\s*$", re.IGNORECASE)
 
 
-def parse_global_batch(value: object) -> float:
+def parse_global_batch(value: CountLike | None) -> float:
     """Tokens per optimizer step (``"4M"``, ``"4M token"``, ``4e6``), or sequences
     (``"1024 sequence"``, kept negative until the sequence length is known); None: default."""
     if value is None:
         return math.nan
     if isinstance(value, str) and (match := _SEQUENCES.match(value)):
         return -float(parse_whole(parse_count(match.group(1), "global_batch"), "global_batch", limit=1e9))
-    return parse_count(value, "global_batch")  # type: ignore[arg-type]
+    return parse_count(value, "global_batch")
 
 
 def parse_sequence_parallel(value: bool | None) -> float:
@@ -145,7 +145,7 @@ def check_layout(layout: TrainingLayout, heads: FloatArray = 0.0) -> TrainingLay
         d, n = _first(bad, degree, layout.n_gpus)
         raise InputError(f"the parallel degree {label} = {d:.0f} does not divide {{n_gpus}} = "
                          f"{n:.0f}: the data-parallel degree must be a whole number", argument=_culprit(layout))
-    bad = layout.ep > layout.n_gpus
+    bad = np.asarray(layout.ep > layout.n_gpus)
     if np.any(bad):
         e, n = _first(bad, layout.ep, layout.n_gpus)
         raise InputError(f"{e:.0f} exceeds {{n_gpus}} = {n:.0f}", argument="ep")

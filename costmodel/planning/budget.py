@@ -78,14 +78,30 @@ def budget_flops(budget: QuantityLike, law: ScalingLaw, hardware: str | Hardware
     kind, value = parse_budget(budget)
     if kind == "flop":
         return value
+    def share(flops: float) -> float:  # the budget's share a compute-optimal run of these FLOPs spends
+        n = float(law.optimal_params(flops))
+        return _spent(training_run(n, flops / (6.0 * n), hardware, n_gpus, options), kind) / value
+
     flops = 1e21
     for _ in range(8):  # the MFU changes slowly with size: converges in a few steps
-        n = float(law.optimal_params(flops))
-        new = flops * value / _spent(training_run(n, flops / (6.0 * n), hardware, n_gpus, options), kind)
+        new = flops / share(flops)
         if abs(new / flops - 1.0) < 1e-9:
-            break
+            return new
         flops = new
-    return new
+    # the layout the estimator chooses can change with size and make the fixed point oscillate:
+    # bisect on log FLOPs between a run that spends less and one that spends more (spending grows
+    # with FLOPs)
+    lo, hi = flops, flops
+    while share(lo) > 1.0:
+        lo /= 2.0
+    while share(hi) < 1.0:
+        hi *= 2.0
+    for _ in range(80):
+        mid = math.sqrt(lo * hi)
+        lo, hi = (mid, hi) if share(mid) < 1.0 else (lo, mid)
+        if hi / lo - 1.0 < 1e-12:
+            break
+    return math.sqrt(lo * hi)
 
 
 def budget_used(budget: QuantityLike, est: TrainingEstimate) -> float:
