@@ -105,7 +105,7 @@ LAYOUT_PARSERS: dict[str, tuple[Callable[[Any], float], Any]] = {
     "sequence_parallel": (parse_sequence_parallel, None),
     "cp": (lambda v: float(parse_whole(v, "cp")), 1),
     "ep": (lambda v: math.nan if v is None else float(parse_whole(v, "ep")), None),
-    "vpp": (lambda v: float(parse_whole(v, "vpp")), 1),
+    "vpp": (lambda v: math.nan if v is None else float(parse_whole(v, "vpp")), None),
     "global_batch": (parse_global_batch, None),
     "tuning": (parse_tuning, "typical"),
 }

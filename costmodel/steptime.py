@@ -155,6 +155,11 @@ def step_terms(*, hardware_flops: FloatArray, tokens: FloatArray, params: FloatA
     tp_link = np.where(tp <= node, link, scale_out) * COMM_EFFICIENCY
     collectives = np.where(recompute == 2, 6.0, 4.0)
     tp_time = np.where(tp > 1, layer_tokens * collectives * 2.0 * (tp - 1.0) / tp * d_model * ACT_BYTES / tp_link, 0.0)
+    # pipeline stages pass each micro-batch's activations on, and their gradients back, once per
+    # (virtual) stage, split over the tensor-parallel ranks [2, Sec. 4.1], between nodes
+    p2p_link = np.where(tp * pp <= node, link, scale_out) * COMM_EFFICIENCY
+    p2p = np.where(pp > 1, tokens / dp / cp * np.maximum(vpp, 1.0) * 2.0 * d_model / tp * ACT_BYTES / p2p_link, 0.0)
+    tp_time = tp_time + p2p
     # Data parallelism across nodes is hierarchical (NCCL's rings: reduce-scatter inside the
     # node, then every device's network link carries 1/node of its stage): each node moves its
     # pipeline stage's gradients over all of its links, whatever the tensor degree. Inside one

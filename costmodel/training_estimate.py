@@ -82,6 +82,7 @@ class TrainingValues:
     pp: FloatArray
     zero_stage: FloatArray
     ep: FloatArray
+    vpp: FloatArray
     global_batch: FloatArray
     batch_raised: BoolArray  # the batch asked for is below one micro-batch per data-parallel rank
     compute_share: FloatArray  # shares of the modelled time: matmuls, memory-bound work and overheads,
@@ -159,11 +160,15 @@ def _pick(index, *arrays):
 
 
 def _terms(m: TrainingModel, h: TrainingHardware, lay: TrainingLayout, hw_flops: FloatArray, tp: FloatArray,
-           pp: FloatArray, zero: FloatArray) -> tuple[st.StepTerms, FloatArray, FloatArray, FloatArray]:
+           pp: FloatArray, zero: FloatArray) -> tuple[st.StepTerms, FloatArray, FloatArray, FloatArray, FloatArray]:
     """The step-time terms of a layout, with its expert degree, its global batch [token] and
     the batch asked for (given, or the default); the batch is never below one micro-batch per
-    data-parallel rank."""
+    data-parallel rank, and the virtual pipeline stages (where not given with pipelining: two
+    layers per virtual stage, the median of the NeMo and Megatron-Bridge recipes in
+    ``tests/data/training_runs.csv``)."""
     dp = np.maximum(lay.n_gpus / (tp * pp * lay.cp), 1.0)
+    vpp = np.where(np.isnan(lay.vpp), np.where(pp > 1, np.maximum(np.floor(m.layers / (2.0 * pp)), 1.0), 1.0),
+                   lay.vpp)
     moe = np.where(m.experts > 0, 1.0, 0.0)
     ep = np.where(np.isnan(lay.ep), np.where(moe > 0, np.minimum(m.experts, dp), 1.0), lay.ep)
     seq = np.maximum(m.seq_len, 1.0)
@@ -175,10 +180,10 @@ def _terms(m: TrainingModel, h: TrainingHardware, lay: TrainingLayout, hw_flops:
                           params=m.params, layers=m.layers, d_model=m.d_model, seq_len=seq, top_k=m.top_k, moe=moe,
                           experts=m.experts, expert_ffn=m.expert_ffn,
                           gemm=h.gemm, bandwidth=h.bandwidth, link=h.link, scale_out=h.scale_out, node=h.node,
-                          n=lay.n_gpus, tp=tp, pp=pp, cp=lay.cp, ep=ep, vpp=lay.vpp, micro_batch=lay.micro_batch,
+                          n=lay.n_gpus, tp=tp, pp=pp, cp=lay.cp, ep=ep, vpp=vpp, micro_batch=lay.micro_batch,
                           global_batch=batch, zero_stage=zero, recompute=lay.recompute,
                           sequence_parallel=lay.sequence_parallel, optimizer_bytes=h.optimizer_bytes)
-    return terms, ep, batch, wanted
+    return terms, ep, batch, wanted, vpp
 
 
 def step_terms_of(estimate: TrainingEstimate) -> st.StepTerms:
@@ -218,7 +223,7 @@ def evaluate(case: TrainingCase, cal: TrainingCalibration) -> TrainingValues:
     total = cw + cg + co + ca
     fits = total <= h.capacity
 
-    terms, ep, batch, wanted = _terms(m, h, lay, hw_flops, tp, pp, zero)
+    terms, ep, batch, wanted, vpp = _terms(m, h, lay, hw_flops, tp, pp, zero)
     tuned = lay.tuning == 1
     parts = st.combine_parts(terms, memory_passes=cal.memory_passes, dp_overlap=cal.dp_overlap,
                              efficiency=np.where(tuned, 1.0, cal.typical_efficiency))
@@ -231,8 +236,8 @@ def evaluate(case: TrainingCase, cal: TrainingCalibration) -> TrainingValues:
     score = np.where(_fewest_stages(ok), modelled, np.inf)
     score = np.where(np.isinf(score).all(axis=0), np.where(valid, total, np.inf), score)
     i = np.argmin(score, axis=0)
-    (tp, pp, zero, ep, batch, wanted, modelled, local, comm, cw, cg, co, ca) = _pick(
-        i, tp, pp, zero, ep, batch, wanted, modelled, parts[0], parts[1], cw, cg, co, ca)
+    (tp, pp, zero, ep, vpp, batch, wanted, modelled, local, comm, cw, cg, co, ca) = _pick(
+        i, tp, pp, zero, ep, vpp, batch, wanted, modelled, parts[0], parts[1], cw, cg, co, ca)
 
     auto = modelled / case.mfu_scale
     seconds = np.where(np.isnan(lay.mfu), auto, core.training_seconds(flops, n, h.peak, lay.mfu))
@@ -240,7 +245,7 @@ def evaluate(case: TrainingCase, cal: TrainingCalibration) -> TrainingValues:
     one_split, one_whole = mem.activation_bytes(*shape, lay.recompute, lay.sequence_parallel, 1.0, m.vocab)
     return TrainingValues(
         flops=flops, teacher_flops=teacher, mfu=flops / (seconds * n * h.peak), seconds=seconds,
-        gpu_hours=seconds * n / 3600.0, hardware_flops=hw_flops, tp=tp, pp=pp, zero_stage=zero, ep=ep,
+        gpu_hours=seconds * n / 3600.0, hardware_flops=hw_flops, tp=tp, pp=pp, zero_stage=zero, ep=ep, vpp=vpp,
         global_batch=batch, batch_raised=batch > wanted * (1.0 + 1e-9), compute_share=local / modelled, comm_share=comm / modelled,
         stretch_share=1.0 - (local + comm) / modelled,
         weights=cw, gradients=cg, optimizer=co, activations=ca,
@@ -257,7 +262,7 @@ def estimate_training(model: str | ModelSpec | None = None, *, params: CountLike
                       micro_batch: CountLike = 1, tp: CountLike | None = None, pp: CountLike | None = None,
                       zero_stage: int | None = None, recompute: str = "selective",
                       sequence_parallel: bool | None = None, cp: CountLike = 1, ep: CountLike | None = None,
-                      vpp: CountLike = 1, global_batch: CountLike | None = None, tuning: str = "typical",
+                      vpp: CountLike | None = None, global_batch: CountLike | None = None, tuning: str = "typical",
                       pue: float | str | None = None,
                       power_per_gpu: QuantityLike | None = None, host_power_per_gpu: QuantityLike | None = None,
                       region: str | Region | None = None, grid_intensity: QuantityLike | None = None,

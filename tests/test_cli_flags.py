@@ -159,12 +159,14 @@ def test_the_issues_example_runs_the_layout_it_gives(runner):
     est = costmodel.estimate_training("llama-2-70b", **ISSUE_KW)
     assert data["layout"] == est.layout
     assert {k: data["layout"][k] for k in ("tp", "pp", "cp", "vpp", "global_batch_tokens", "tuning")} == {
-        "tp": 8, "pp": 4, "cp": 1, "vpp": 1, "global_batch_tokens": 4e6, "tuning": "tuned"}
+        "tp": 8, "pp": 4, "cp": 1, "vpp": 10, "global_batch_tokens": 4e6, "tuning": "tuned"}
     assert data["dtype"] == "fp8" and data["mfu"] == pytest.approx(est.mfu.magnitude, rel=1e-12)
     assert data["assumptions"] == est.assumptions
     lines = _lines(runner, ISSUE)
     # the ZeRO stage is the one the search chose (the flag was not given)
-    assert lines["layout"] == f"tp 8 x pp 4, ZeRO-{est.layout['zero_stage']}, micro-batch 1, global batch 4M tokens, tuned"
+    # the default interleaving: two of llama-2-70b's 80 layers per virtual stage, 10 per device
+    assert lines["layout"] == (f"tp 8 x pp 4 (vpp 10), ZeRO-{est.layout['zero_stage']}, micro-batch 1, global batch "
+                               "4M tokens, tuned")
     assert lines["MFU"].endswith(" (of the fp8 peak)")
     assert lines["MFU"].startswith(f"{est.mfu.magnitude:.2f} (")
 
@@ -221,7 +223,7 @@ def test_an_expert_degree_for_a_mixture_of_experts(runner):
     given = _json(runner, [*args, "--ep", "4"])
     est = costmodel.estimate_training("mixtral-8x7b", tokens="1T", hardware="h100", n_gpus=64, ep=4)
     assert given["layout"]["ep"] == 4 and given["gpu_hours_h"] == pytest.approx(est.gpu_hours.magnitude, rel=1e-12)
-    assert "(ep 4)" in _lines(runner, [*args, "--ep", "4"])["layout"]
+    assert "ep 4)" in _lines(runner, [*args, "--ep", "4"])["layout"]
 
 
 def test_the_layout_line_names_only_degrees_above_one():

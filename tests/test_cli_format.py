@@ -96,10 +96,10 @@ def test_train_summary_in_human_units(runner):
                                    f"{fmt.size(m.optimizer.to('B').magnitude)}, activations "
                                    f"{fmt.size(m.activations.to('B').magnitude)})")
     # GPT-2's default batch (0.5M tokens, 488 sequences of 1,024) feeds at most 488 data-parallel
-    # ranks, so the search takes tp = 4 on 1,024 devices; ZeRO-1 shards only the optimizer: the
-    # 124M bf16 weights (2 B each, 237 MiB) are split 4 ways, 59.1 MiB, and the fp32 master weights
-    # and Adam moments (12 B per parameter, 1.39 GiB) 1,024 ways: 1.39 MiB
-    assert est.layout["zero_stage"] == 1 and est.layout["tp"] == 4
+    # ranks, so the search splits the model 4 ways on 1,024 devices (tp x pp = 4); ZeRO-1 shards
+    # only the optimizer: the 124M bf16 weights (2 B each, 237 MiB) are split 4 ways, 59.1 MiB, and
+    # the fp32 master weights and Adam moments (12 B per parameter, 1.39 GiB) 1,024 ways: 1.39 MiB
+    assert est.layout["zero_stage"] == 1 and est.layout["tp"] * est.layout["pp"] == 4
     assert lines["memory/GPU"].split("(")[1].startswith("weights 59.1 MiB, gradients 59.1 MiB, optimizer 1.39 MiB, ")
     assert lines["energy"] == f"{fmt.energy(*energy)} (PUE 1.1)" and " kWh (" in lines["energy"]
     assert lines["CO2e"] == fmt.mass(*co2e) and " kg (" in lines["CO2e"]

@@ -30,7 +30,7 @@ def test_llama3_failure_rate_gives_its_effective_training_time():
 def test_pipeline_bubble_is_narayanans():
     # (pp - 1) / (vpp m) of the step, m = global batch / (dp x micro-batch x seq)
     est = estimate_training("llama-2-70b", hardware="h100", n_gpus=256, tp=8, pp=4, zero_stage=1,
-                            global_batch="512 sequence")
+                            global_batch="512 sequence", vpp=1)
     m = 512 / (256 / 32)
     failures = 1 + INTERRUPTIONS_PER_DEVICE_HOUR * 256 * HOURS_LOST_PER_INTERRUPTION
     assert float(step_terms_of(est).stretch) == pytest.approx((1 + 3 / m) * failures)
@@ -111,9 +111,9 @@ def test_the_default_layout_is_reported_and_fits():
     est = estimate_training("llama-3.1-405b", hardware="h100", n_gpus=16384)
     lay = est.layout
     assert est.fits and lay["tp"] <= 8 and lay["tp"] * lay["pp"] * lay["cp"] <= 16384
-    assert est.assumptions["layout"].startswith("tp, pp, zero_stage, ep, global_batch chosen")
+    assert est.assumptions["layout"].startswith("tp, pp, zero_stage, ep, vpp, global_batch chosen")
     given = estimate_training("llama-3.1-405b", hardware="h100", n_gpus=16384, tp=8, pp=16, zero_stage=1,
-                              global_batch="16M token", ep=1)
+                              global_batch="16M token", ep=1, vpp=4)
     assert given.assumptions["layout"] == "given" and given.layout["pp"] == 16
 
 

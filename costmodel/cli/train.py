@@ -42,8 +42,8 @@ TUNINGS = ("typical", "tuned")  # costmodel.steptime.TIERS
               help="Context-parallel degree: the sequence split over devices. Example: --cp 2")
 @click.option("--ep", type=WHOLE, help="Expert-parallel degree of a mixture of experts (default: as many as the "
                                       "experts and the data-parallel degree allow). Example: --ep 8")
-@click.option("--vpp", type=WHOLE, default=1, show_default=True,
-              help="Virtual pipeline stages per device (interleaving), shrinking the bubble. Example: --vpp 2")
+@click.option("--vpp", type=WHOLE, default=None,
+              help="Virtual pipeline stages per device (interleaving), shrinking the bubble; default with pipelining: two layers per virtual stage. Example: --vpp 2")
 @click.option("--sequence-parallel/--no-sequence-parallel", "sequence_parallel", default=None,
               help="Shard the activations tensor parallelism leaves whole (Korthikanti et al. 2022); default: on "
                    "where --tp > 1.")

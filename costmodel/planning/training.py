@@ -14,7 +14,7 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Callable, Iterable
+from typing import TYPE_CHECKING, Any, Callable, Iterable, cast
 
 import numpy as np
 import pint
@@ -360,7 +360,7 @@ def plan_training(model: str | ModelSpec | None = None, *, params: CountLike | N
         reason = (f"no candidate {_constraints(objective, seconds, usd)}: "
                   + "; ".join(f"{e.hardware} {why}" for e, _, why in picks))
     return TrainingPlan(best=best, reason=reason, runners_up=table, objective=objective,
-                        deadline=None if seconds is None else quantity(seconds, "time").to("day"),
+                        deadline=None if seconds is None else cast(pint.Quantity, quantity(seconds, "time").to("day")),
                         budget=None if usd is None else quantity(usd, "usd"), max_devices=most,
                         hardware=tuple(p.id for p in profiles), candidates=n_candidates, notes=tuple(notes))
 

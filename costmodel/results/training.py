@@ -186,7 +186,7 @@ class TrainingEstimate(RangedEstimate):
         from ..steptime import TIERS
 
         lay, v = self._case.layout, self._values
-        return {"tp": int(v.tp), "pp": int(v.pp), "cp": int(lay.cp), "ep": int(v.ep), "vpp": int(lay.vpp),
+        return {"tp": int(v.tp), "pp": int(v.pp), "cp": int(lay.cp), "ep": int(v.ep), "vpp": int(v.vpp),
                 "zero_stage": int(v.zero_stage), "micro_batch": int(lay.micro_batch),
                 "global_batch_tokens": float(v.global_batch), "recompute": RECOMPUTE[int(lay.recompute)],
                 "tuning": TIERS[int(lay.tuning)]}
@@ -226,7 +226,7 @@ class TrainingEstimate(RangedEstimate):
         if "assumptions" not in self._cache:
             lay, hw, dt, v = self._case.layout, self._profile, self.dtype, self._values
             h = self._case.hardware
-            given = {k: bool(np.isfinite(getattr(lay, k))) for k in ("tp", "pp", "zero_stage", "ep", "global_batch")}
+            given = {k: bool(np.isfinite(getattr(lay, k))) for k in ("tp", "pp", "zero_stage", "ep", "vpp", "global_batch")}
             chosen = [k for k, g in given.items() if not g]
             share = lambda x: f"{float(x):.0%}"  # noqa: E731
             self._cache["assumptions"] = {
