@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -31,7 +31,7 @@ if TYPE_CHECKING:
     from .regions import Region
 
 __all__ = ["TrainingHardware", "TrainingCase", "TrainingValues", "resolve_hardware", "evaluate", "estimate_training",
-           "scenarios", "step_terms_of"]
+           "scenarios", "step_terms_of", "choose_layout"]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -63,6 +63,7 @@ class TrainingCase:
     layout: TrainingLayout
     footprint: FootprintInputs
     mfu_scale: FloatArray = 1.0
+    choice: np.ndarray | None = None  # (tp, pp, ZeRO) chosen already, on a leading axis of 3
 
 
 _LAYOUT_OUT = ("tp", "pp", "zero_stage", "ep", "global_batch")
@@ -194,14 +195,10 @@ def step_terms_of(estimate: TrainingEstimate) -> st.StepTerms:
                   values.zero_stage)[0]
 
 
-def evaluate(case: TrainingCase, cal: TrainingCalibration) -> TrainingValues:
-    """The whole training pipeline on floats or arrays; every field broadcasts against the
-    others, and a leading axis of the footprint and ``mfu_scale`` carries scenarios.
-
-    The layout (tensor, pipeline, ZeRO stage where not given) is chosen on a leading axis of
-    candidates by the step-time model (:mod:`costmodel.steptime`) before the scenarios apply.
-    """
-    m, h, lay = case.model, case.hardware, case.layout
+def _search(m: TrainingModel, h: TrainingHardware, lay: TrainingLayout, cal: TrainingCalibration,
+            choice: np.ndarray | None) -> dict[str, Any]:
+    """The layout (tensor, pipeline, ZeRO stage where not given, or ``choice``) chosen on a
+    leading axis of candidates by the step-time model, and its figures."""
     teacher = core.teacher_flops(m.teacher_active, m.teacher_attention, m.tokens)
     per_token = core.finetune_flops(m.active_params, m.tokens, m.attention, m.trainable, m.method)
     flops = np.where(np.isnan(m.forward_flops), per_token, core.sample_flops(m.forward_flops, m.samples)) + teacher
@@ -210,9 +207,12 @@ def evaluate(case: TrainingCase, cal: TrainingCalibration) -> TrainingValues:
     states = (w + m.teacher_params * h.weight_bytes, g, o)  # a distillation teacher's weights
     features = m.feature_elements * lay.micro_batch * h.weight_bytes  # a CNN's, data-parallel: never split
 
-    ndim = max(np.ndim(x) for x in (m.params, m.layers, m.tokens, h.peak, lay.n_gpus, lay.tp, lay.pp,
-                                    lay.zero_stage, lay.micro_batch, lay.global_batch, lay.tuning))
-    tp, pp, zero = _candidates(lay, ndim)
+    if choice is None:
+        ndim = max(np.ndim(x) for x in (m.params, m.layers, m.tokens, h.peak, lay.n_gpus, lay.tp, lay.pp,
+                                        lay.zero_stage, lay.micro_batch, lay.global_batch, lay.tuning))
+        tp, pp, zero = _candidates(lay, ndim)
+    else:  # chosen already (a sweep chooses once per distinct layout): one candidate
+        tp, pp, zero = (np.asarray(c, dtype=float)[None] for c in choice)
     n, cp = lay.n_gpus, lay.cp
     heads = np.where(m.shape_derived > 0, 0.0, m.heads)
     valid = ((tp <= np.maximum(h.node, 1.0)) | ~np.isnan(lay.tp)) & (tp * pp * cp <= n) & (np.fmod(n, tp * pp * cp) == 0)
@@ -221,35 +221,61 @@ def evaluate(case: TrainingCase, cal: TrainingCalibration) -> TrainingValues:
     split, whole = mem.activation_bytes(*shape, lay.recompute, lay.sequence_parallel, pp, m.vocab)
     cw, cg, co, ca = mem.memory_per_gpu(*states, n, tp, pp, zero, split, whole + features)
     total = cw + cg + co + ca
-    fits = total <= h.capacity
 
     terms, ep, batch, wanted, vpp = _terms(m, h, lay, hw_flops, tp, pp, zero)
     tuned = lay.tuning == 1
     parts = st.combine_parts(terms, memory_passes=cal.memory_passes, dp_overlap=cal.dp_overlap,
                              efficiency=np.where(tuned, 1.0, cal.typical_efficiency))
     modelled = sum(parts)
-    # layouts whose data-parallel degree fits the global batch asked for come first; only where
-    # none does is the batch raised to one micro-batch per rank
-    ok = np.broadcast_to(valid & fits, np.shape(modelled))
-    roomy = ok & (batch <= wanted * (1.0 + 1e-9))
-    ok = np.where(roomy.any(axis=0), roomy, ok)
-    score = np.where(_fewest_stages(ok), modelled, np.inf)
-    score = np.where(np.isinf(score).all(axis=0), np.where(valid, total, np.inf), score)
-    i = np.argmin(score, axis=0)
-    (tp, pp, zero, ep, vpp, batch, wanted, modelled, local, comm, cw, cg, co, ca) = _pick(
-        i, tp, pp, zero, ep, vpp, batch, wanted, modelled, parts[0], parts[1], cw, cg, co, ca)
+    if choice is None:
+        # layouts whose data-parallel degree fits the global batch asked for come first; only
+        # where none does is the batch raised to one micro-batch per rank
+        ok = np.broadcast_to(valid & (total <= h.capacity), np.shape(modelled))
+        roomy = ok & (batch <= wanted * (1.0 + 1e-9))
+        ok = np.where(roomy.any(axis=0), roomy, ok)
+        score = np.where(_fewest_stages(ok), modelled, np.inf)
+        score = np.where(np.isinf(score).all(axis=0), np.where(valid, total, np.inf), score)
+        i = np.argmin(score, axis=0)
+    else:
+        i = np.zeros(np.shape(modelled)[1:], dtype=np.intp) if np.ndim(modelled) > 1 else np.intp(0)
+    keys = ("tp", "pp", "zero", "ep", "vpp", "batch", "wanted", "modelled", "local", "comm", "cw", "cg", "co", "ca")
+    picked = dict(zip(keys, _pick(i, tp, pp, zero, ep, vpp, batch, wanted, modelled, parts[0], parts[1],
+                                  cw, cg, co, ca)))
+    return {**picked, "flops": flops, "teacher": teacher, "hw_flops": hw_flops, "states": states,
+            "features": features, "shape": shape}
 
+
+def choose_layout(model: TrainingModel, hardware: TrainingHardware, layout: TrainingLayout,
+                  cal: TrainingCalibration) -> tuple[FloatArray, FloatArray, FloatArray]:
+    """The (tp, pp, ZeRO stage) :func:`evaluate` would choose, for :attr:`TrainingCase.choice`.
+    The choice does not depend on the tokens (every term of the step time grows with them)."""
+    s = _search(model, hardware, layout, cal, None)
+    return s["tp"], s["pp"], s["zero"]
+
+
+def evaluate(case: TrainingCase, cal: TrainingCalibration) -> TrainingValues:
+    """The whole training pipeline on floats or arrays; every field broadcasts against the
+    others, and a leading axis of the footprint and ``mfu_scale`` carries scenarios.
+
+    The layout (tensor, pipeline, ZeRO stage where not given) is chosen on a leading axis of
+    candidates by the step-time model (:mod:`costmodel.steptime`) before the scenarios apply,
+    unless ``case.choice`` holds it already.
+    """
+    m, h, lay = case.model, case.hardware, case.layout
+    s = _search(m, h, lay, cal, case.choice)
+    n, flops, modelled, local, comm = lay.n_gpus, s["flops"], s["modelled"], s["local"], s["comm"]
+    cw, cg, co, ca, batch, shape, features = s["cw"], s["cg"], s["co"], s["ca"], s["batch"], s["shape"], s["features"]
     auto = modelled / case.mfu_scale
     seconds = np.where(np.isnan(lay.mfu), auto, core.training_seconds(flops, n, h.peak, lay.mfu))
     full_split, full_whole = mem.activation_bytes(*shape, 2.0, lay.sequence_parallel, 1.0, m.vocab)
     one_split, one_whole = mem.activation_bytes(*shape, lay.recompute, lay.sequence_parallel, 1.0, m.vocab)
     return TrainingValues(
-        flops=flops, teacher_flops=teacher, mfu=flops / (seconds * n * h.peak), seconds=seconds,
-        gpu_hours=seconds * n / 3600.0, hardware_flops=hw_flops, tp=tp, pp=pp, zero_stage=zero, ep=ep, vpp=vpp,
-        global_batch=batch, batch_raised=batch > wanted * (1.0 + 1e-9), compute_share=local / modelled, comm_share=comm / modelled,
-        stretch_share=1.0 - (local + comm) / modelled,
+        flops=flops, teacher_flops=s["teacher"], mfu=flops / (seconds * n * h.peak), seconds=seconds,
+        gpu_hours=seconds * n / 3600.0, hardware_flops=s["hw_flops"], tp=s["tp"], pp=s["pp"], zero_stage=s["zero"],
+        ep=s["ep"], vpp=s["vpp"], global_batch=batch, batch_raised=batch > s["wanted"] * (1.0 + 1e-9),
+        compute_share=local / modelled, comm_share=comm / modelled, stretch_share=1.0 - (local + comm) / modelled,
         weights=cw, gradients=cg, optimizer=co, activations=ca,
-        min_gpus=mem.min_devices(sum(states), h.capacity, one_split, full_split, one_whole + features,
+        min_gpus=mem.min_devices(sum(s["states"]), h.capacity, one_split, full_split, one_whole + features,
                                  full_whole + features),
         fits=cw + cg + co + ca <= h.capacity,
         footprint=footprint_values(case.footprint, h.tdp, 1.0, n, seconds))

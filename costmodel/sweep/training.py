@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import inspect
 from dataclasses import dataclass
 
@@ -14,9 +15,9 @@ from ..hardware import get_hardware
 from ..layout import LAYOUT_PARSERS, TrainingLayout, check_layout
 from ..results.base import check_finite, pick_record
 from ..results.training import COLUMNS, CULPRITS, MAY_BE_MISSING, OUTPUTS
-from ..training_estimate import TrainingCase, estimate_training, evaluate, resolve_hardware
+from ..training_estimate import CANDIDATES, TrainingCase, choose_layout, estimate_training, evaluate, resolve_hardware
 from ..workload import layout_heads, resolve_model
-from .grid import Combos, Grid, Table, check_keywords, chunked, labels, per_row, result_frame
+from .grid import CHUNK, Combos, Grid, Table, check_keywords, chunked, labels, per_row, result_frame
 
 MODEL_KEYS = ("model", "params", "active_params", "tokens", "samples", "seq_len", "method", "trainable_params",
               "lora_rank", "teacher")
@@ -71,7 +72,8 @@ class Plan:
         if self.ranges:  # the energy range combines the hours' spread with the power inputs'
             footprint = combine_spreads(footprint, hardware.tdp, (t.resid_q10, t.resid_q90), ~np.isnan(layout.mfu))
         case = TrainingCase(model=model, hardware=hardware, layout=layout, footprint=footprint,
-                            mfu_scale=mfu_scales(self.calibration.training)[:, None] if self.ranges else 1.0)
+                            mfu_scale=mfu_scales(self.calibration.training)[:, None] if self.ranges else 1.0,
+                            choice=self._choice(index, rows, model, hardware, layout))
         v = chunked(lambda block: evaluate(block, self.calibration.training), case, rows, progress)
         typical = pick_record(v, "typical", 1) if self.ranges else v
         check_finite(OUTPUTS, case, typical, MAY_BE_MISSING, CULPRITS, "tokens")
@@ -80,6 +82,39 @@ class Plan:
                 "dtype": labels([h[1] for h in self.hardware.results], hrow, rows),
                 "method": labels([m[1] for m in self.models.results], mrow, rows)}
         return result_frame(cols, {}, COLUMNS, OUTPUTS, self.grid, index, case, v, rows, self.ranges)
+
+
+    def _choice(self, index: dict, rows: int, model, hardware, layout) -> np.ndarray:
+        """The layout search once per distinct combination of the inputs it depends on (all but
+        the tokens, the footprint's and MFU), as a (3, rows) array of (tp, pp, ZeRO stage)."""
+        varying = [k for k, v in self.grid.values.items() if k not in CHOICE_FREE and len(v) > 1]
+        if varying:
+            codes = np.ravel_multi_index([index[k] for k in varying], [len(self.grid.values[k]) for k in varying])
+            _, first, inverse = np.unique(codes, return_index=True, return_inverse=True)
+        else:
+            first, inverse = np.zeros(1, dtype=np.intp), np.zeros(rows, dtype=np.intp)
+        chosen = np.empty((3, first.size))
+        step = max(CHUNK // len(CANDIDATES[0]), 1)  # the search has a candidate axis: smaller blocks
+        for start in range(0, first.size, step):
+            at = first[start:start + step]
+            take = lambda record: _take(record, at, rows)  # noqa: E731
+            block = choose_layout(take(model), take(hardware), take(layout), self.calibration.training)
+            chosen[:, start:start + step] = [np.broadcast_to(c, at.shape) for c in block]
+        return chosen[:, inverse]
+
+
+def _take(record, rows_at: np.ndarray, rows: int):
+    """The rows ``rows_at`` of a record of per-row fields (fields without the row axis stay)."""
+    out = {}
+    for f in dataclasses.fields(record):
+        v = getattr(record, f.name)
+        out[f.name] = v[..., rows_at] if np.ndim(v) and np.shape(v)[-1] == rows else v
+    return type(record)(**out)
+
+
+# Inputs the layout choice does not depend on: the step time grows with the tokens in every
+# term, and the footprint and a given MFU come after it
+CHOICE_FREE = frozenset({"tokens", "samples", "mfu", "calibration", *FOOTPRINT_KEYWORDS})
 
 
 def plan(inputs: dict, ranges: bool) -> Plan:
