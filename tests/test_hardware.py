@@ -20,6 +20,7 @@ REQUIRED_IDS = [
     "xeon-platinum-8480-plus",
     "apple-m4-gpu", "apple-m4-cpu",
     "apple-a17-pro-gpu",
+    "raspberry-pi-5-8gb",
 ]
 DATE = re.compile(r"^\d{4}-\d{2}(-\d{2})?$")  # ISO date, or year-month for a price sheet
 
