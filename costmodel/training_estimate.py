@@ -264,11 +264,14 @@ def evaluate(case: TrainingCase, cal: TrainingCalibration) -> TrainingValues:
     m, h, lay = case.model, case.hardware, case.layout
     s = _search(m, h, lay, cal, case.choice)
     n, flops, modelled, local, comm = lay.n_gpus, s["flops"], s["modelled"], s["local"], s["comm"]
-    cw, cg, co, ca, batch, shape, features = s["cw"], s["cg"], s["co"], s["ca"], s["batch"], s["shape"], s["features"]
+    cw, cg, co, ca, batch, features = s["cw"], s["cg"], s["co"], s["ca"], s["batch"], s["features"]
+    layers, seq, micro, d_model, heads = s["shape"]
     auto = modelled / case.mfu_scale
     seconds = np.where(np.isnan(lay.mfu), auto, core.training_seconds(flops, n, h.peak, lay.mfu))
-    full_split, full_whole = mem.activation_bytes(*shape, 2.0, lay.sequence_parallel, 1.0, m.vocab)
-    one_split, one_whole = mem.activation_bytes(*shape, lay.recompute, lay.sequence_parallel, 1.0, m.vocab)
+    full_split, full_whole = mem.activation_bytes(layers, seq, micro, d_model, heads, 2.0, lay.sequence_parallel,
+                                                  1.0, m.vocab)
+    one_split, one_whole = mem.activation_bytes(layers, seq, micro, d_model, heads, lay.recompute,
+                                                lay.sequence_parallel, 1.0, m.vocab)
     return TrainingValues(
         flops=flops, teacher_flops=s["teacher"], mfu=flops / (seconds * n * h.peak), seconds=seconds,
         gpu_hours=seconds * n / 3600.0, hardware_flops=s["hw_flops"], tp=s["tp"], pp=s["pp"], zero_stage=s["zero"],
