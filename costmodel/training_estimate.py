@@ -404,8 +404,9 @@ def estimate_training(model: str | ModelSpec | None = None, *, params: CountLike
                                   price_kind=price_kind, purchase_price=purchase_price,
                                   electricity_price=electricity_price, service_life=service_life,
                                   embodied=embodied)
-    case = TrainingCase(model=m, hardware=h, layout=layout, footprint=f)
-    typical = TrainingCase(model=m, hardware=h, layout=layout, footprint=_typical(f))
+    choice = _remembered_choice(m, h, layout, cal.training)
+    case = TrainingCase(model=m, hardware=h, layout=layout, footprint=f, choice=choice)
+    typical = TrainingCase(model=m, hardware=h, layout=layout, footprint=_typical(f), choice=choice)
     values = evaluate(typical, cal.training)
     check_finite(OUTPUTS, typical, values, MAY_BE_MISSING, CULPRITS, "tokens")
     if np.any(values.batch_raised):
@@ -419,6 +420,31 @@ def estimate_training(model: str | ModelSpec | None = None, *, params: CountLike
                             dtype=dt, method=method, warnings=warnings, _case=case, _calibration=cal,
                             _scenarios_of=scenarios, _values=values, _labels=labels,
                             _profile=hw)
+
+
+_CHOICES: dict[tuple, np.ndarray] = {}
+_CHOICES_MAX = 4096
+# the choice does not depend on these (every term of the step time grows with the work; MFU comes after)
+_CHOICE_FREE = frozenset({"tokens", "samples", "mfu"})
+
+
+def _key(record: Any) -> tuple:
+    return tuple("nan" if v != v else v for f in record.__slots__ if f not in _CHOICE_FREE
+                 for v in (float(getattr(record, f)),))
+
+
+def _remembered_choice(m: TrainingModel, h: TrainingHardware, lay: TrainingLayout,
+                       cal: TrainingCalibration) -> np.ndarray:
+    """The layout search of one estimate, remembered for the inputs it depends on: an estimate
+    that differs only in tokens, price, region or power reuses it."""
+    key = (_key(m), _key(h), _key(lay), cal)
+    choice = _CHOICES.get(key)
+    if choice is None:
+        if len(_CHOICES) >= _CHOICES_MAX:
+            _CHOICES.clear()
+        choice = _CHOICES[key] = np.array([float(c) for c in choose_layout(m, h, lay, cal)])
+        choice.flags.writeable = False
+    return choice
 
 
 def _typical(f: FootprintInputs) -> FootprintInputs:
