@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -21,6 +21,7 @@ from .energy import FootprintInputs, FootprintValues, combine_spreads, footprint
 from .errors import InputError
 from .hardware import HardwareProfile, ProfilePath, get_hardware
 from .layout import TrainingLayout, resolve_layout
+from .layout_search import TrainingHardware, layout_terms, remembered_choice, search_layout
 from .models import ModelSpec
 from .results.base import check_finite
 from .results.training import CULPRITS, MAY_BE_MISSING, OUTPUTS, TrainingEstimate
@@ -31,26 +32,7 @@ if TYPE_CHECKING:
     from .regions import Region
 
 __all__ = ["TrainingHardware", "TrainingCase", "TrainingValues", "resolve_hardware", "evaluate", "estimate_training",
-           "scenarios", "step_terms_of", "choose_layout"]
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class TrainingHardware:
-    """Dense peak and large-GEMM ceiling at the training precision [FLOP/s], memory bandwidth,
-    the link inside a node and the network per device between nodes [B/s per direction], the
-    devices per node, memory [B], TDP [W], and the bytes per parameter of weights and of
-    optimizer state at that precision."""
-
-    peak: FloatArray
-    gemm: FloatArray
-    bandwidth: FloatArray
-    link: FloatArray
-    scale_out: FloatArray
-    node: FloatArray
-    capacity: FloatArray
-    tdp: FloatArray
-    weight_bytes: FloatArray
-    optimizer_bytes: FloatArray
+           "scenarios", "step_terms_of"]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -64,9 +46,6 @@ class TrainingCase:
     footprint: FootprintInputs
     mfu_scale: FloatArray = 1.0
     choice: np.ndarray | None = None  # (tp, pp, ZeRO) chosen already, on a leading axis of 3
-
-
-_LAYOUT_OUT = ("tp", "pp", "zero_stage", "ep", "global_batch")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -127,130 +106,12 @@ QUANTISED_TRAINING = ("{dtype} training needs quantised-training software (FP8: 
                       "keep their mixed-precision sizes")
 
 
-# The layouts the default searches when tp, pp or the ZeRO stage is not given, Megatron-style:
-# tensor parallelism inside a node, and ZeRO-1 (a distributed optimizer) or ZeRO-3 (FSDP), each
-# with the fewest pipeline stages that fit in memory; the fastest of those is used, and when
-# none fits, the one needing least memory.
-_TP_C, _PP_C, _ZERO_C = [1.0, 2.0, 4.0, 8.0, 16.0], [1.0, 2.0, 4.0, 8.0, 16.0, 32.0], [1.0, 3.0]
-_TP, _PP, _ZERO = np.meshgrid(_TP_C, _PP_C, _ZERO_C, indexing="ij")
-CANDIDATES = (_TP.ravel(), _PP.ravel(), _ZERO.ravel())
-
-
-def _fewest_stages(ok: np.ndarray) -> np.ndarray:
-    """``ok`` (candidates first) kept only at the fewest pipeline stages per (tp, ZeRO stage)."""
-    grid = ok.reshape((len(_TP_C), len(_PP_C), len(_ZERO_C)) + ok.shape[1:])
-    first = grid & (np.cumsum(grid, axis=1) == 1)
-    return first.reshape(ok.shape)
-
-
-def _candidates(lay: TrainingLayout, ndim: int) -> tuple[FloatArray, FloatArray, FloatArray]:
-    """(tp, pp, zero) of every layout to try, on a leading axis; given degrees replace the search."""
-    axis = (-1,) + (1,) * ndim
-    tp, pp, zero = (c.reshape(axis) for c in CANDIDATES)
-    return (np.where(np.isnan(lay.tp), tp, lay.tp), np.where(np.isnan(lay.pp), pp, lay.pp),
-            np.where(np.isnan(lay.zero_stage), zero, lay.zero_stage))
-
-
-def _pick(index, *arrays):
-    """Each array's entry at the chosen candidate (``index``, per row)."""
-    if np.ndim(index) == 0:  # one configuration: plain indexing
-        i = int(index)
-        return [a[i] if np.ndim(a) else a for a in arrays]
-    shape = np.broadcast_shapes(*(np.shape(a) for a in arrays), (1,) + np.shape(index))
-    return [np.take_along_axis(np.broadcast_to(a, shape), index[None], 0)[0] for a in arrays]
-
-
-def _terms(m: TrainingModel, h: TrainingHardware, lay: TrainingLayout, hw_flops: FloatArray, tp: FloatArray,
-           pp: FloatArray, zero: FloatArray) -> tuple[st.StepTerms, FloatArray, FloatArray, FloatArray, FloatArray]:
-    """The step-time terms of a layout, with its expert degree, its global batch [token] and
-    the batch asked for (given, or the default); the batch is never below one micro-batch per
-    data-parallel rank, and the virtual pipeline stages (where not given with pipelining: two
-    layers per virtual stage, the median of the NeMo and Megatron-Bridge recipes in
-    ``tests/data/training_runs.csv``)."""
-    dp = np.maximum(lay.n_gpus / (tp * pp * lay.cp), 1.0)
-    vpp = np.where(np.isnan(lay.vpp), np.where(pp > 1, np.maximum(np.floor(m.layers / (2.0 * pp)), 1.0), 1.0),
-                   lay.vpp)
-    moe = np.where(m.experts > 0, 1.0, 0.0)
-    ep = np.where(np.isnan(lay.ep), np.where(moe > 0, np.minimum(m.experts, dp), 1.0), lay.ep)
-    seq = np.maximum(m.seq_len, 1.0)
-    floor = dp * lay.micro_batch * seq  # one micro-batch per data-parallel rank
-    wanted = np.where(np.isnan(lay.global_batch), st.default_global_batch(m.active_params),
-                      np.where(lay.global_batch < 0, -lay.global_batch * seq, lay.global_batch))
-    batch = np.maximum(wanted, floor)
-    terms = st.step_terms(hardware_flops=hw_flops, tokens=np.where(np.isnan(m.forward_flops), m.tokens, 0.0),
-                          params=m.params, layers=m.layers, d_model=m.d_model, seq_len=seq, top_k=m.top_k, moe=moe,
-                          experts=m.experts, expert_ffn=m.expert_ffn,
-                          gemm=h.gemm, bandwidth=h.bandwidth, link=h.link, scale_out=h.scale_out, node=h.node,
-                          n=lay.n_gpus, tp=tp, pp=pp, cp=lay.cp, ep=ep, vpp=vpp, micro_batch=lay.micro_batch,
-                          global_batch=batch, zero_stage=zero, recompute=lay.recompute,
-                          sequence_parallel=lay.sequence_parallel, optimizer_bytes=h.optimizer_bytes)
-    return terms, ep, batch, wanted, vpp
-
-
 def step_terms_of(estimate: TrainingEstimate) -> st.StepTerms:
     """The step-time terms of an estimate at the layout it chose, for unit constants (what
     ``scripts/fit_calibration.py`` fits the constants on)."""
     case, values = estimate._case, estimate._values
-    return _terms(case.model, case.hardware, case.layout, values.hardware_flops, values.tp, values.pp,
+    return layout_terms(case.model, case.hardware, case.layout, values.hardware_flops, values.tp, values.pp,
                   values.zero_stage)[0]
-
-
-def _search(m: TrainingModel, h: TrainingHardware, lay: TrainingLayout, cal: TrainingCalibration,
-            choice: np.ndarray | None) -> dict[str, Any]:
-    """The layout (tensor, pipeline, ZeRO stage where not given, or ``choice``) chosen on a
-    leading axis of candidates by the step-time model, and its figures."""
-    teacher = core.teacher_flops(m.teacher_active, m.teacher_attention, m.tokens)
-    per_token = core.finetune_flops(m.active_params, m.tokens, m.attention, m.trainable, m.method)
-    flops = np.where(np.isnan(m.forward_flops), per_token, core.sample_flops(m.forward_flops, m.samples)) + teacher
-    hw_flops = core.hardware_flops(flops, m.tokens, m.attention, lay.recompute)
-    w, g, o = mem.state_bytes(m.params, h.weight_bytes, h.optimizer_bytes, m.trainable, m.frozen_bytes)
-    states = (w + m.teacher_params * h.weight_bytes, g, o)  # a distillation teacher's weights
-    features = m.feature_elements * lay.micro_batch * h.weight_bytes  # a CNN's, data-parallel: never split
-
-    if choice is None:
-        ndim = max(np.ndim(x) for x in (m.params, m.layers, m.tokens, h.peak, lay.n_gpus, lay.tp, lay.pp,
-                                        lay.zero_stage, lay.micro_batch, lay.global_batch, lay.tuning))
-        tp, pp, zero = _candidates(lay, ndim)
-    else:  # chosen already (a sweep chooses once per distinct layout): one candidate
-        tp, pp, zero = (np.asarray(c, dtype=float)[None] for c in choice)
-    n, cp = lay.n_gpus, lay.cp
-    heads = np.where(m.shape_derived > 0, 0.0, m.heads)
-    valid = ((tp <= np.maximum(h.node, 1.0)) | ~np.isnan(lay.tp)) & (tp * pp * cp <= n) & (np.fmod(n, tp * pp * cp) == 0)
-    valid &= ((heads <= 0) | (np.fmod(heads, tp) == 0)) & ((pp <= np.maximum(m.layers, 1.0)) | ~np.isnan(lay.pp))
-    shape = (m.layers, m.seq_len / cp, lay.micro_batch, m.d_model, m.heads)
-    split, whole = mem.activation_bytes(*shape, lay.recompute, lay.sequence_parallel, pp, m.vocab)
-    cw, cg, co, ca = mem.memory_per_gpu(*states, n, tp, pp, zero, split, whole + features)
-    total = cw + cg + co + ca
-
-    terms, ep, batch, wanted, vpp = _terms(m, h, lay, hw_flops, tp, pp, zero)
-    tuned = lay.tuning == 1
-    parts = st.combine_parts(terms, memory_passes=cal.memory_passes, dp_overlap=cal.dp_overlap,
-                             efficiency=np.where(tuned, 1.0, cal.typical_efficiency))
-    modelled = sum(parts)
-    if choice is None:
-        # layouts whose data-parallel degree fits the global batch asked for come first; only
-        # where none does is the batch raised to one micro-batch per rank
-        ok = np.broadcast_to(valid & (total <= h.capacity), np.shape(modelled))
-        roomy = ok & (batch <= wanted * (1.0 + 1e-9))
-        ok = np.where(roomy.any(axis=0), roomy, ok)
-        score = np.where(_fewest_stages(ok), modelled, np.inf)
-        score = np.where(np.isinf(score).all(axis=0), np.where(valid, total, np.inf), score)
-        i = np.argmin(score, axis=0)
-    else:
-        i = np.zeros(np.shape(modelled)[1:], dtype=np.intp) if np.ndim(modelled) > 1 else np.intp(0)
-    keys = ("tp", "pp", "zero", "ep", "vpp", "batch", "wanted", "modelled", "local", "comm", "cw", "cg", "co", "ca")
-    picked = dict(zip(keys, _pick(i, tp, pp, zero, ep, vpp, batch, wanted, modelled, parts[0], parts[1],
-                                  cw, cg, co, ca)))
-    return {**picked, "flops": flops, "teacher": teacher, "hw_flops": hw_flops, "states": states,
-            "features": features, "shape": shape}
-
-
-def choose_layout(model: TrainingModel, hardware: TrainingHardware, layout: TrainingLayout,
-                  cal: TrainingCalibration) -> tuple[FloatArray, FloatArray, FloatArray]:
-    """The (tp, pp, ZeRO stage) :func:`evaluate` would choose, for :attr:`TrainingCase.choice`.
-    The choice does not depend on the tokens (every term of the step time grows with them)."""
-    s = _search(model, hardware, layout, cal, None)
-    return s["tp"], s["pp"], s["zero"]
 
 
 def evaluate(case: TrainingCase, cal: TrainingCalibration) -> TrainingValues:
@@ -262,7 +123,7 @@ def evaluate(case: TrainingCase, cal: TrainingCalibration) -> TrainingValues:
     unless ``case.choice`` holds it already.
     """
     m, h, lay = case.model, case.hardware, case.layout
-    s = _search(m, h, lay, cal, case.choice)
+    s = search_layout(m, h, lay, cal, case.choice)
     n, flops, modelled, local, comm = lay.n_gpus, s["flops"], s["modelled"], s["local"], s["comm"]
     cw, cg, co, ca, batch, features = s["cw"], s["cg"], s["co"], s["ca"], s["batch"], s["features"]
     layers, seq, micro, d_model, heads = s["shape"]
@@ -404,7 +265,7 @@ def estimate_training(model: str | ModelSpec | None = None, *, params: CountLike
                                   price_kind=price_kind, purchase_price=purchase_price,
                                   electricity_price=electricity_price, service_life=service_life,
                                   embodied=embodied)
-    choice = _remembered_choice(m, h, layout, cal.training)
+    choice = remembered_choice(m, h, layout, cal.training)
     case = TrainingCase(model=m, hardware=h, layout=layout, footprint=f, choice=choice)
     typical = TrainingCase(model=m, hardware=h, layout=layout, footprint=_typical(f), choice=choice)
     values = evaluate(typical, cal.training)
@@ -420,31 +281,6 @@ def estimate_training(model: str | ModelSpec | None = None, *, params: CountLike
                             dtype=dt, method=method, warnings=warnings, _case=case, _calibration=cal,
                             _scenarios_of=scenarios, _values=values, _labels=labels,
                             _profile=hw)
-
-
-_CHOICES: dict[tuple, np.ndarray] = {}
-_CHOICES_MAX = 4096
-# the choice does not depend on these (every term of the step time grows with the work; MFU comes after)
-_CHOICE_FREE = frozenset({"tokens", "samples", "mfu"})
-
-
-def _key(record: Any) -> tuple:
-    return tuple("nan" if v != v else v for f in record.__slots__ if f not in _CHOICE_FREE
-                 for v in (float(getattr(record, f)),))
-
-
-def _remembered_choice(m: TrainingModel, h: TrainingHardware, lay: TrainingLayout,
-                       cal: TrainingCalibration) -> np.ndarray:
-    """The layout search of one estimate, remembered for the inputs it depends on: an estimate
-    that differs only in tokens, price, region or power reuses it."""
-    key = (_key(m), _key(h), _key(lay), cal)
-    choice = _CHOICES.get(key)
-    if choice is None:
-        if len(_CHOICES) >= _CHOICES_MAX:
-            _CHOICES.clear()
-        choice = _CHOICES[key] = np.array([float(c) for c in choose_layout(m, h, lay, cal)])
-        choice.flags.writeable = False
-    return choice
 
 
 def _typical(f: FootprintInputs) -> FootprintInputs:

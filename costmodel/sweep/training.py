@@ -15,7 +15,8 @@ from ..hardware import get_hardware
 from ..layout import LAYOUT_PARSERS, TrainingLayout, check_layout
 from ..results.base import check_finite, pick_record
 from ..results.training import COLUMNS, CULPRITS, MAY_BE_MISSING, OUTPUTS
-from ..training_estimate import CANDIDATES, TrainingCase, choose_layout, estimate_training, evaluate, resolve_hardware
+from ..layout_search import CANDIDATES, choose_layout
+from ..training_estimate import TrainingCase, estimate_training, evaluate, resolve_hardware
 from ..workload import layout_heads, resolve_model
 from .grid import CHUNK, Combos, Grid, Table, check_keywords, chunked, labels, per_row, result_frame
 
