@@ -100,7 +100,9 @@ def layout_terms(m: TrainingModel, h: TrainingHardware, lay: TrainingLayout, hw_
                           gemm=h.gemm, bandwidth=h.bandwidth, link=h.link, scale_out=h.scale_out, node=h.node,
                           n=lay.n_gpus, tp=tp, pp=pp, cp=lay.cp, ep=ep, vpp=vpp, micro_batch=lay.micro_batch,
                           global_batch=batch, zero_stage=zero, recompute=lay.recompute,
-                          sequence_parallel=lay.sequence_parallel, optimizer_bytes=h.optimizer_bytes)
+                          sequence_parallel=lay.sequence_parallel, optimizer_bytes=h.optimizer_bytes,
+                          frozen=m.params - m.trainable,
+                          dequant_bytes=np.where(m.method == 2, core.QLORA_DEQUANT_BYTES, 0.0))
     return terms, ep, batch, wanted, vpp
 
 

@@ -126,9 +126,12 @@ def resolve_precision(dtype: str | None, hw: HardwareProfile) -> tuple[Precision
 
 def resolve_kv(kv_dtype: str | None, p: Precision, compute: str, hw: HardwareProfile) -> tuple[str, float]:
     """The KV cache's precision and bytes per value: given, else the compute precision's
-    (16-bit for integer formats, fp8 for fp4 weights)."""
+    (16-bit for integer formats, fp16 where the device lists no 16-bit peak; fp8 for fp4
+    weights)."""
     if kv_dtype is None:
         name = compute if compute in _KV_BYTES else "fp8" if compute == "fp4" else _sixteen_bit(hw)
+        if name not in _KV_BYTES:  # a device that lists only integer peaks (a Jetson Orin Nano): fp16
+            name = "fp16"
     else:
         name = canonical_dtype(kv_dtype, "kv_dtype")
         if name not in _KV_BYTES:

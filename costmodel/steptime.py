@@ -17,6 +17,10 @@ A training run's wall-clock time on ``n`` devices is the sum, over its steps, of
   expert all-to-alls of a mixture of experts (four per layer, ``top_k`` copies of each
   token); of the data- and expert-parallel traffic the share ``dp_overlap`` hides behind the
   computation (up to the backward pass's length);
+* **dequantisation** of a QLoRA run's frozen NF4 weights to bf16 before every matmul, in the
+  forward pass, again in the backward pass and again under full recomputation, for every
+  micro-batch: the NF4 bytes read plus the bf16 copy written and read back, at the memory
+  bandwidth [4, Sec. 3];
 * the **pipeline bubble**, ``(pp - 1) / (vpp m)`` of the step for ``m`` micro-batches [2];
 * **failures**: interruptions arrive at a rate per device-hour and each loses a restart and
   the work since the last checkpoint; the Llama 3 report gives 466 interruptions in 54 days
@@ -39,6 +43,9 @@ References
 [2] Narayanan et al. 2021, "Efficient Large-Scale Language Model Training on GPU Clusters Using
     Megatron-LM", arXiv:2104.04473, Sec. 2.2 and 3.
 [3] Llama Team 2024, "The Llama 3 Herd of Models", arXiv:2407.21783, Sec. 3.3.4.
+[4] Dettmers et al. 2023, "QLoRA: Efficient Finetuning of Quantized LLMs", arXiv:2305.14314,
+    Sec. 3 (the NF4 storage type is dequantised to the bf16 computation type for every
+    forward and backward matmul).
 """
 
 from __future__ import annotations
@@ -84,7 +91,9 @@ class StepTerms:
     ``matmul`` and ``optimizer`` are physical; ``memory`` is for one pass over the stored
     activations; ``overhead`` counts layer-micro-batches (kernel-launch bound work); ``dp`` is the whole
     data-parallel traffic and ``backward`` the device-local backward time that can hide it;
-    ``stretch`` multiplies the total (pipeline bubble x failures)."""
+    ``stretch`` multiplies the total (pipeline bubble x failures); ``dequant`` is QLoRA's
+    memory-bound dequantisation of its frozen weights (0 for other methods), not scaled by
+    any fitted constant."""
 
     matmul: FloatArray
     memory: FloatArray
@@ -94,6 +103,7 @@ class StepTerms:
     dp: FloatArray
     ep: FloatArray
     stretch: FloatArray
+    dequant: FloatArray = 0.0
 
 
 def default_global_batch(active_params: FloatArray) -> FloatArray:
@@ -124,13 +134,17 @@ def step_terms(*, hardware_flops: FloatArray, tokens: FloatArray, params: FloatA
                gemm: FloatArray, bandwidth: FloatArray, link: FloatArray, scale_out: FloatArray,
                node: FloatArray, n: FloatArray, tp: FloatArray, pp: FloatArray, cp: FloatArray, ep: FloatArray,
                vpp: FloatArray, micro_batch: FloatArray, global_batch: FloatArray, zero_stage: FloatArray,
-               recompute: FloatArray, sequence_parallel: FloatArray, optimizer_bytes: FloatArray) -> StepTerms:
+               recompute: FloatArray, sequence_parallel: FloatArray, optimizer_bytes: FloatArray,
+               frozen: FloatArray = 0.0, dequant_bytes: FloatArray = 0.0) -> StepTerms:
     """The parts of the step model for one layout (floats or arrays that broadcast).
 
     ``hardware_flops`` are the whole run's (with recomputation); ``gemm`` the ceiling [FLOP/s];
     ``bandwidth``, ``link`` (inside a node) and ``scale_out`` (between nodes, per device) in
     B/s per direction; ``node`` the devices sharing one link domain; ``moe`` 1 for a mixture of
-    experts whose ``top_k`` experts each token visits; ``global_batch`` tokens per step.
+    experts whose ``top_k`` experts each token visits; ``global_batch`` tokens per step;
+    ``frozen`` the frozen parameters that are dequantised before each matmul and
+    ``dequant_bytes`` the bytes one dequantisation moves per parameter (0: none, as for every
+    method but QLoRA).
     """
     dp = np.maximum(n / (tp * pp * cp), 1.0)
     rows = micro_batch * seq_len / cp  # tokens of one micro-batch on one device
@@ -177,8 +191,14 @@ def step_terms(*, hardware_flops: FloatArray, tokens: FloatArray, params: FloatA
     in_flight = global_batch / (dp * micro_batch * seq_len)  # micro-batches per step per pipeline
     bubble = 1.0 + (pp - 1.0) / (np.maximum(vpp, 1.0) * np.maximum(in_flight, 1.0))
     failures = 1.0 + INTERRUPTIONS_PER_DEVICE_HOUR * n * HOURS_LOST_PER_INTERRUPTION
+    # QLoRA [4]: each micro-batch dequantises the device's frozen weights once per pass that
+    # multiplies by them (forward, backward; the forward again under full recomputation)
+    frozen_share = np.where(moe > 0, frozen / (tp * pp) / np.maximum(ep, 1.0), frozen / (tp * pp))
+    dequant_passes = np.where(recompute == 2, 3.0, 2.0)
+    device_micro_batches = tokens / (dp * np.maximum(micro_batch * seq_len, 1.0))
+    dequant = device_micro_batches * frozen_share * dequant_bytes * dequant_passes / bandwidth
     return StepTerms(matmul=matmul, memory=memory, overhead=micro_batches, optimizer=optimizer, tp=tp_time,
-                     dp=dp_time, ep=ep_time, stretch=bubble * failures)
+                     dp=dp_time, ep=ep_time, stretch=bubble * failures, dequant=dequant)
 
 
 def combine_parts(t: StepTerms, *, memory_passes: FloatArray, dp_overlap: FloatArray,
@@ -186,8 +206,9 @@ def combine_parts(t: StepTerms, *, memory_passes: FloatArray, dp_overlap: FloatA
     """Seconds of the run's device-local work, exposed communication and stretch (pipeline
     bubble and failures) from its terms and the fitted constants: ``efficiency`` (1 for the
     tuned tier, ``typical_efficiency`` for the typical one) divides the matmul and optimizer
-    time, ``memory_passes`` multiplies the memory-bound term. Their sum is the wall-clock time."""
-    local = (t.matmul + t.optimizer) / efficiency + memory_passes * t.memory
+    time, ``memory_passes`` multiplies the memory-bound term; QLoRA's dequantisation is added
+    as it is. Their sum is the wall-clock time."""
+    local = (t.matmul + t.optimizer) / efficiency + memory_passes * t.memory + t.dequant
     overlappable = t.dp + t.ep
     hidden = dp_overlap * overlappable
     comm = t.tp + (overlappable - hidden) + np.maximum(hidden - local * (2.0 / 3.0), 0.0)

@@ -14,7 +14,8 @@ Fine-tuning and distillation change which parameters train and so the FLOPs:
   frozen weights need no weight gradients (the third ``2``) and no optimizer state [5]; the
   adapters train fully: ``4 (N + attn) D + 6 T D`` for ``T`` adapter parameters. QLoRA stores
   the frozen base in 4-bit NormalFloat with double quantisation, about 4.127 bits per
-  parameter [6].
+  parameter [6], and dequantises it to bf16 for every matmul: the step-time model's
+  ``dequant`` term (:mod:`costmodel.steptime`), with the same FLOPs as LoRA.
 - distillation: the teacher runs a forward pass on every training token,
   ``2 (N_t + attn_t) D`` FLOPs, and its weights sit in memory beside the student's [7].
 
@@ -34,11 +35,15 @@ from __future__ import annotations
 import numpy as np
 
 __all__ = ["model_flops", "finetune_flops", "teacher_flops", "sample_flops", "lora_parameters",
-           "hardware_flops", "training_seconds", "RECOMPUTE", "METHODS", "QLORA_BYTES_PER_PARAM"]
+           "hardware_flops", "training_seconds", "RECOMPUTE", "METHODS", "QLORA_BYTES_PER_PARAM",
+           "QLORA_DEQUANT_BYTES"]
 
 RECOMPUTE = ("none", "selective", "full")  # codes 0, 1, 2 in the array functions
 METHODS = ("full", "lora", "qlora")  # codes 0, 1, 2 in the array functions
 QLORA_BYTES_PER_PARAM = 4.127 / 8.0  # NF4 + double quantisation [6]
+# bytes one dequantisation of a frozen QLoRA weight moves: the NF4 copy read, the bf16 copy
+# written and read back by the matmul [6, Sec. 3]
+QLORA_DEQUANT_BYTES = QLORA_BYTES_PER_PARAM + 2.0 * 2.0
 
 
 def model_flops(active_params, tokens, attention_per_token=0.0):

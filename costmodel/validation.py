@@ -15,7 +15,7 @@ from dataclasses import replace
 import numpy as np
 
 __all__ = ["read_cases", "published_hours", "training_kwargs", "training_cases", "generation", "NOMINAL_TOKENS", "inference_kwargs", "training_validation",
-           "energy_validation", "inference_validation", "summary", "training_coverage", "inference_coverage",
+           "energy_validation", "SERVING_METRICS", "inference_validation", "summary", "training_coverage", "inference_coverage",
            "energy_coverage", "energy_scenarios"]
 
 
@@ -277,8 +277,13 @@ def _fixed_batch_points(path):
             yield row
 
 
-def inference_validation(path, calibration=None):
-    """Measured TTFT and TPOT at a fixed batch vs estimates, one row per (point, metric)."""
+SERVING_METRICS = ("ttft", "tpot", "latency")  # a column ``<metric>_ms`` each; latency: one forward pass
+
+
+def inference_validation(path, calibration=None, metrics=SERVING_METRICS):
+    """Measured TTFT, TPOT and single-pass latency (a CNN, ViT or encoder's one forward pass:
+    the estimate's end-to-end latency) at a fixed batch vs estimates, one row per (point,
+    metric); ``metrics`` chooses which of :data:`SERVING_METRICS` are scored."""
     import pandas as pd
 
     from .inference_estimate import estimate_inference
@@ -286,7 +291,7 @@ def inference_validation(path, calibration=None):
     records = []
     for row in _fixed_batch_points(path):
         est = estimate_inference(**inference_kwargs(row), calibration=calibration)
-        for metric in ("ttft", "tpot"):
+        for metric in metrics:
             if row.get(f"{metric}_ms"):
                 published = float(row[f"{metric}_ms"])
                 estimated = float(getattr(est, metric).to("ms").magnitude)
@@ -296,7 +301,7 @@ def inference_validation(path, calibration=None):
                                 "dtype": row["dtype"], "batching": row["batching"], "metric": metric,
                                 "published_ms": published, "estimated_ms": estimated,
                                 "error": estimated / published - 1.0, "engine": row["engine"],
-                                "source": row["source"]})
+                                "holdout": row.get("holdout") == "true", "source": row["source"]})
     return pd.DataFrame.from_records(records)
 
 
@@ -318,14 +323,18 @@ def training_coverage(path) -> dict:
     return _coverage(inside, width)
 
 
-def inference_coverage(path, metric: str) -> dict:
-    """Measured TTFT or TPOT (fixed-batch points) inside [low, high]."""
+def inference_coverage(path, metric: str, holdout: bool | None = None) -> dict:
+    """Measured TTFT, TPOT or single-pass latency (fixed-batch points) inside [low, high]:
+    every point, or (``holdout=False``) those the constants may be fitted on, or
+    (``holdout=True``) the held-out ones (devices the fit has not seen)."""
     from .inference_estimate import estimate_inference
 
     inside, width = [], []
     for row in read_cases(path):
         if not (row.get("batch_size") and row.get("batching") in ("static", "continuous") and row.get("model_id")
                 and row.get("prompt_tokens") and row.get("output_tokens") and row.get(f"{metric}_ms")):
+            continue
+        if holdout is not None and (row.get("holdout") == "true") != holdout:
             continue
         est = estimate_inference(**inference_kwargs(row))
         lo, hi = (getattr(e, metric).to("ms").magnitude for e in (est.low, est.high))

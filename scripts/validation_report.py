@@ -118,18 +118,22 @@ def energy_section() -> str:
 
 
 def inference_section() -> str:
-    from costmodel.validation import inference_validation
+    from costmodel.validation import SERVING_METRICS, inference_validation
 
     v = inference_validation(DATA / "inference_points.csv")
     lines = [
-        f"Measured time to first token (TTFT) and time per output token (TPOT) of {v.point.nunique()} "
+        f"Measured time to first token (TTFT), time per output token (TPOT) and, for models that run "
+        f"one forward pass (CNNs, ViTs, encoders), the single-pass LATENCY of {v.point.nunique()} "
         "fixed-batch serving benchmarks (`tests/data/inference_points.csv`: engine, statistic and "
         "source per point), estimated with the fitted serving constants "
-        "(`costmodel/data/inference_calibration.toml`, `scripts/fit_inference.py`). Points measured "
-        "under a request rate instead of a fixed batch are kept in the table but not scored.",
+        "(`costmodel/data/inference_calibration.toml`, `scripts/fit_inference.py`, fitted on TTFT and "
+        "TPOT; points marked `holdout`, the Jetson edge devices and the M4 laptop GPU, are scored here but kept out of the fit). "
+        "Points measured under a request rate instead of a fixed batch are kept in the table but not scored.",
         "",
     ]
-    for metric in ("ttft", "tpot"):
+    for metric in SERVING_METRICS:
+        if not (v.metric == metric).any():
+            continue
         s = summary(v.error[v.metric == metric])
         lines.append(f"- {metric.upper()}: median absolute error **{s['median_abs_error']:.1%}** over "
                      f"{s['n']} points, worst **x{s['worst_factor']:.2f}**")

@@ -83,3 +83,15 @@ def test_sweeps_take_formats_and_sparsity_and_match_the_estimates():
     for row in df.itertuples():
         est = estimate_inference(**LLAMA, dtype=row.dtype, prune=None if row.prune == "None" else row.prune)
         assert row.tpot_ms == pytest.approx(est.tpot.to("ms").magnitude, rel=1e-12)
+
+
+@pytest.mark.parametrize("hardware", ["jetson-orin-nano-super-8gb", "jetson-orin-nx-16gb"])
+def test_a_device_with_only_an_int8_peak_keeps_a_16_bit_cache(hardware):
+    """The Orin Nano/NX profiles list only int8 peaks; a weight-only or w8a8 model's KV cache
+    defaults to fp16 (2 bytes) instead of failing on an 'int8' cache."""
+    for dtype in ("w4a16", "w8a8"):
+        est = estimate_inference("llama-3.2-1b", hardware=hardware, prompt_tokens=128, output_tokens=64, dtype=dtype)
+        assert est.kv_dtype == "fp16"
+        shape = costmodel.get_model("llama-3.2-1b").shape
+        per_token = 2 * shape.layers * shape.kv_heads * shape.head_dim * 2.0
+        assert est.memory.kv_cache.to("byte").magnitude == pytest.approx(per_token * (128 + 64), rel=1e-12)

@@ -27,7 +27,9 @@ def test_training_ranges_cover_published_runs_and_stay_narrow():
 
 @pytest.mark.parametrize("metric", ["ttft", "tpot"])
 def test_inference_ranges_cover_measurements(metric):
-    c = inference_coverage(DATA / "inference_points.csv", metric)
+    """The points the constants may be fitted on (the ranges are their leave-one-out spread);
+    the held-out edge and laptop points fall outside it (see test_validation.py)."""
+    c = inference_coverage(DATA / "inference_points.csv", metric, holdout=False)
     assert c["n"] >= 8 and c["coverage"] >= 0.80
 
 
