@@ -77,6 +77,13 @@ def _pick(index, *arrays):
     return [np.take_along_axis(np.broadcast_to(a, shape), index[None], 0)[0] for a in arrays]
 
 
+def _wanted(m: TrainingModel, lay: TrainingLayout) -> FloatArray:
+    """The global batch asked for [token]: given (tokens, or sequences kept negative), or the default."""
+    seq = np.maximum(m.seq_len, 1.0)
+    return np.where(np.isnan(lay.global_batch), st.default_global_batch(m.active_params),
+                    np.where(lay.global_batch < 0, -lay.global_batch * seq, lay.global_batch))
+
+
 def layout_terms(m: TrainingModel, h: TrainingHardware, lay: TrainingLayout, hw_flops: FloatArray, tp: FloatArray,
            pp: FloatArray, zero: FloatArray) -> tuple[st.StepTerms, FloatArray, FloatArray, FloatArray, FloatArray]:
     """The step-time terms of a layout, with its expert degree, its global batch [token] and
@@ -91,8 +98,7 @@ def layout_terms(m: TrainingModel, h: TrainingHardware, lay: TrainingLayout, hw_
     ep = np.where(np.isnan(lay.ep), np.where(moe > 0, np.minimum(m.experts, dp), 1.0), lay.ep)
     seq = np.maximum(m.seq_len, 1.0)
     floor = dp * lay.micro_batch * seq  # one micro-batch per data-parallel rank
-    wanted = np.where(np.isnan(lay.global_batch), st.default_global_batch(m.active_params),
-                      np.where(lay.global_batch < 0, -lay.global_batch * seq, lay.global_batch))
+    wanted = _wanted(m, lay)
     batch = np.maximum(wanted, floor)
     terms = st.step_terms(hardware_flops=hw_flops, tokens=np.where(np.isnan(m.forward_flops), m.tokens, 0.0),
                           params=m.params, layers=m.layers, d_model=m.d_model, seq_len=seq, top_k=m.top_k, moe=moe,
@@ -133,20 +139,35 @@ def search_layout(m: TrainingModel, h: TrainingHardware, lay: TrainingLayout, ca
     cw, cg, co, ca = mem.memory_per_gpu(*states, n, tp, pp, zero, split, whole + features)
     total = cw + cg + co + ca
 
+    if choice is None:
+        # Memory first, on every candidate: layouts whose data-parallel degree the global batch
+        # asked for can feed come first (only where none can is the batch raised to one
+        # micro-batch per rank); then each (tp, ZeRO stage) keeps its fewest pipeline stages,
+        # and the least-memory valid layout stands in where none fits. Only those 11 get a time.
+        full = np.broadcast_shapes(np.shape(tp), np.shape(pp), np.shape(zero), np.shape(total), np.shape(valid))
+        ok = np.broadcast_to(valid & (total <= h.capacity), full)
+        feeds = np.maximum(n / (tp * pp * cp), 1.0) * lay.micro_batch * np.maximum(m.seq_len, 1.0)
+        roomy = ok & (feeds <= _wanted(m, lay) * (1.0 + 1e-9))
+        first = _fewest_stages(np.where(roomy.any(axis=0), roomy, ok))
+        groups = first.reshape((len(_TP_C), len(_PP_C), len(_ZERO_C)) + full[1:])
+        stage = np.argmax(groups, axis=1)  # the fewest-stages candidate's pipeline index per group
+        t_i = np.arange(len(_TP_C)).reshape((-1, 1) + (1,) * (len(full) - 1))
+        z_i = np.arange(len(_ZERO_C)).reshape((1, -1) + (1,) * (len(full) - 1))
+        at = ((t_i * len(_PP_C) + stage) * len(_ZERO_C) + z_i).reshape((-1,) + full[1:])
+        least = np.argmin(np.where(np.broadcast_to(valid, full), total, np.inf), axis=0)
+        at = np.concatenate([at, least[None]])
+        has = np.concatenate([groups.any(axis=1).reshape((-1,) + full[1:]), np.zeros((1,) + full[1:], bool)])
+        tp, pp, zero, cw, cg, co, ca = (np.take_along_axis(np.broadcast_to(a, full), at, 0)
+                                        for a in (tp, pp, zero, cw, cg, co, ca))
+
     terms, ep, batch, wanted, vpp = layout_terms(m, h, lay, hw_flops, tp, pp, zero)
     tuned = lay.tuning == 1
     parts = st.combine_parts(terms, memory_passes=cal.memory_passes, dp_overlap=cal.dp_overlap,
                              efficiency=np.where(tuned, 1.0, cal.typical_efficiency))
     modelled = sum(parts)
     if choice is None:
-        # layouts whose data-parallel degree fits the global batch asked for come first; only
-        # where none does is the batch raised to one micro-batch per rank
-        ok = np.broadcast_to(valid & (total <= h.capacity), np.shape(modelled))
-        roomy = ok & (batch <= wanted * (1.0 + 1e-9))
-        ok = np.where(roomy.any(axis=0), roomy, ok)
-        score = np.where(_fewest_stages(ok), modelled, np.inf)
-        score = np.where(np.isinf(score).all(axis=0), np.where(valid, total, np.inf), score)
-        i = np.argmin(score, axis=0)
+        score = np.where(has, modelled, np.inf)
+        i = np.where(np.isinf(score).all(axis=0), len(has) - 1, np.argmin(score, axis=0))
     else:
         i = np.zeros(np.shape(modelled)[1:], dtype=np.intp) if np.ndim(modelled) > 1 else np.intp(0)
     keys = ("tp", "pp", "zero", "ep", "vpp", "batch", "wanted", "modelled", "local", "comm", "cw", "cg", "co", "ca")
