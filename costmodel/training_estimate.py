@@ -270,6 +270,11 @@ def estimate_training(model: str | ModelSpec | None = None, *, params: CountLike
     typical = TrainingCase(model=m, hardware=h, layout=layout, footprint=_typical(f), choice=choice)
     values = evaluate(typical, cal.training)
     check_finite(OUTPUTS, typical, values, MAY_BE_MISSING, CULPRITS, "tokens")
+    if ep is not None and not float(m.experts):
+        warnings += (f"ep={layout.ep:.0f} has no effect: the model has no experts (a dense model, or experts "
+                     "the catalog does not list)",)
+    if vpp is not None and float(values.pp) == 1 and float(layout.vpp) > 1:
+        warnings += (f"vpp={layout.vpp:.0f} has no effect without pipeline parallelism (pp = 1)",)
     if np.any(values.batch_raised):
         warnings += (f"the global batch is below one micro-batch per data-parallel rank on every layout that fits: "
                      f"raised to {float(values.global_batch):.4g} tokens (fewer devices, or more tensor or pipeline "

@@ -189,3 +189,11 @@ def test_dequantisation_is_added_unscaled_and_broadcasts():
     for passes in (1.0, 27.0):
         gained = combine(t, memory_passes=passes, **constants) - combine(without, memory_passes=passes, **constants)
         assert gained[0] == pytest.approx(t.dequant[0] * float(t.stretch[0] if np.ndim(t.stretch) else t.stretch))
+
+
+def test_degrees_that_do_nothing_are_warned_about():
+    dense = estimate_training("llama-2-7b", hardware="h100", n_gpus=64, ep=4, vpp=2, pp=1)
+    assert any(w.startswith("ep=4 has no effect: the model has no experts") for w in dense.warnings)
+    assert any(w.startswith("vpp=2 has no effect without pipeline parallelism") for w in dense.warnings)
+    moe = estimate_training("mixtral-8x7b", tokens="100B", hardware="h100", n_gpus=64, ep=4)
+    assert moe.layout["ep"] == 4 and not any("has no effect" in w for w in moe.warnings)
