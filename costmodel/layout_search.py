@@ -165,6 +165,7 @@ def search_layout(m: TrainingModel, h: TrainingHardware, lay: TrainingLayout, ca
     parts = st.combine_parts(terms, memory_passes=cal.memory_passes, dp_overlap=cal.dp_overlap,
                              efficiency=np.where(tuned, 1.0, cal.typical_efficiency))
     modelled = sum(parts)
+    i: Any
     if choice is None:
         score = np.where(has, modelled, np.inf)
         i = np.where(np.isinf(score).all(axis=0), len(has) - 1, np.argmin(score, axis=0))
