@@ -22,7 +22,8 @@ from .layout import TrainingLayout
 from .units import FloatArray
 from .workload import TrainingModel
 
-__all__ = ["TrainingHardware", "CANDIDATES", "layout_terms", "search_layout", "choose_layout", "remembered_choice"]
+__all__ = ["TrainingHardware", "CANDIDATES", "layout_terms", "search_layout", "choose_layout", "remembered_choice",
+           "remember_choice"]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -198,14 +199,18 @@ def _key(record: Any) -> tuple:
 
 
 def remembered_choice(m: TrainingModel, h: TrainingHardware, lay: TrainingLayout,
-                       cal: TrainingCalibration) -> np.ndarray:
-    """The layout search of one estimate, remembered for the inputs it depends on: an estimate
-    that differs only in tokens, price, region or power reuses it."""
+                       cal: TrainingCalibration) -> tuple[tuple, np.ndarray | None]:
+    """The layout an earlier estimate with the same inputs the choice depends on chose (None
+    the first time), and the key to :func:`remember_choice` it under: an estimate that differs
+    only in tokens, price, region or power reuses it."""
     key = (_key(m), _key(h), _key(lay), cal)
-    choice = _CHOICES.get(key)
-    if choice is None:
-        if len(_CHOICES) >= _CHOICES_MAX:
-            _CHOICES.clear()
-        choice = _CHOICES[key] = np.array([float(c) for c in choose_layout(m, h, lay, cal)])
-        choice.flags.writeable = False
+    return key, _CHOICES.get(key)
+
+
+def remember_choice(key: tuple, tp: FloatArray, pp: FloatArray, zero: FloatArray) -> np.ndarray:
+    """Remember the layout one estimate chose (see :func:`remembered_choice`), and return it."""
+    if len(_CHOICES) >= _CHOICES_MAX:
+        _CHOICES.clear()
+    choice = _CHOICES[key] = np.array([float(tp), float(pp), float(zero)])
+    choice.flags.writeable = False
     return choice

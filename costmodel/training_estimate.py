@@ -21,7 +21,7 @@ from .energy import FootprintInputs, FootprintValues, combine_spreads, footprint
 from .errors import InputError
 from .hardware import HardwareProfile, ProfilePath, get_hardware
 from .layout import TrainingLayout, resolve_layout
-from .layout_search import TrainingHardware, layout_terms, remembered_choice, search_layout
+from .layout_search import TrainingHardware, layout_terms, remember_choice, remembered_choice, search_layout
 from .models import ModelSpec
 from .results.base import check_finite
 from .results.training import CULPRITS, MAY_BE_MISSING, OUTPUTS, TrainingEstimate
@@ -265,10 +265,12 @@ def estimate_training(model: str | ModelSpec | None = None, *, params: CountLike
                                   price_kind=price_kind, purchase_price=purchase_price,
                                   electricity_price=electricity_price, service_life=service_life,
                                   embodied=embodied)
-    choice = remembered_choice(m, h, layout, cal.training)
+    key, choice = remembered_choice(m, h, layout, cal.training)
     case = TrainingCase(model=m, hardware=h, layout=layout, footprint=f, choice=choice)
     typical = TrainingCase(model=m, hardware=h, layout=layout, footprint=_typical(f), choice=choice)
     values = evaluate(typical, cal.training)
+    if choice is None:  # searched now: remember it, and give the result the same choice its ranges use
+        case = replace(case, choice=remember_choice(key, values.tp, values.pp, values.zero_stage))
     check_finite(OUTPUTS, typical, values, MAY_BE_MISSING, CULPRITS, "tokens")
     if ep is not None and not float(m.experts):
         warnings += (f"ep={layout.ep:.0f} has no effect: the model has no experts (a dense model, or experts "
