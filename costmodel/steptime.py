@@ -15,13 +15,16 @@ A training run's wall-clock time on ``n`` devices is the sum, over its steps, of
   reduce-scatter and parameter all-gather (twice the parameters, three times under ZeRO-3)
   over the network (hierarchically: each node moves its pipeline stage over all its links);
   expert all-to-alls of a mixture of experts (four per layer, ``top_k`` copies of each
-  token); of the data- and expert-parallel traffic the share ``dp_overlap`` hides behind the
-  computation (up to the backward pass's length);
+  token); pipeline stages passing activations and gradients on, once per virtual stage; of
+  the data- and expert-parallel traffic the share ``dp_overlap`` hides behind the computation
+  (up to the backward pass's length); links run at :data:`COMM_EFFICIENCY` of their rate;
 * **dequantisation** of a QLoRA run's frozen NF4 weights to bf16 before every matmul, in the
   forward pass, again in the backward pass and again under full recomputation, for every
   micro-batch: the NF4 bytes read plus the bf16 copy written and read back, at the memory
   bandwidth [4, Sec. 3];
-* the **pipeline bubble**, ``(pp - 1) / (vpp m)`` of the step for ``m`` micro-batches [2];
+* the **pipeline bubble**, ``(pp - 1) / (vpp m)`` of the step for ``m`` micro-batches [2]
+  (interleaved by default: two layers per virtual stage, the median of the published NeMo and
+  Megatron-Bridge recipes);
 * **failures**: interruptions arrive at a rate per device-hour and each loses a restart and
   the work since the last checkpoint; the Llama 3 report gives 466 interruptions in 54 days
   on 16,384 GPUs with more than 90% effective training time [3].
@@ -72,9 +75,10 @@ HOURS_LOST_PER_INTERRUPTION = 0.1 / (INTERRUPTIONS_PER_DEVICE_HOUR * 16384.0)
 # Achieved share of a link's bandwidth by ring collectives (NCCL bus bandwidth over the link's
 # per-direction rate); a documented default, see COMM_SOURCE.
 COMM_EFFICIENCY = 0.8
-COMM_SOURCE = ("NVIDIA nccl-tests PERFORMANCE.md: bus bandwidth is the figure comparable with the link's "
-               "hardware peak; measured all-reduce bus bandwidths on DGX systems sit at about 80% of NVLink's "
-               "per-direction rate")
+COMM_SOURCE = ("NVIDIA/nccl-tests issue #212 (2024-05-06), the NCCL maintainer: H100's 450 GB/s is the NVLink line "
+               "rate, and with the protocol overhead (~20%) NCCL reaches an effective 370 GB/s, seen as the bus "
+               "bandwidth of ring collectives (https://github.com/NVIDIA/nccl-tests/issues/212); A100 users report "
+               "about 200-230 GB/s of 300 (issue #149)")
 # The achieved share of the dense peak that large GEMMs reach, for a device whose profile has no
 # measurement: the median of the measured [gemm.*] figures of the shipped profiles, by kind.
 # Where a profile has no link figures: PCIe Gen4 x16 per direction inside a node, 100 Gb/s of
@@ -89,7 +93,7 @@ CLASS_GEMM_FRACTION = {"gpu": 0.75, "tpu": 0.85, "cpu": 0.6, "edge": 0.6, "phone
 class StepTerms:
     """Seconds (per device, whole run) of each part of the step model, for unit constants:
     ``matmul`` and ``optimizer`` are physical; ``memory`` is for one pass over the stored
-    activations; ``overhead`` counts layer-micro-batches (kernel-launch bound work); ``dp`` is the whole
+    activations; ``dp`` is the whole
     data-parallel traffic and ``backward`` the device-local backward time that can hide it;
     ``stretch`` multiplies the total (pipeline bubble x failures); ``dequant`` is QLoRA's
     memory-bound dequantisation of its frozen weights (0 for other methods), not scaled by
@@ -97,7 +101,6 @@ class StepTerms:
 
     matmul: FloatArray
     memory: FloatArray
-    overhead: FloatArray
     optimizer: FloatArray
     tp: FloatArray
     dp: FloatArray
@@ -161,7 +164,6 @@ def step_terms(*, hardware_flops: FloatArray, tokens: FloatArray, params: FloatA
     split = np.where(sequence_parallel != 0, 34.0 / tp, 24.0 / tp + 10.0)
     split = split + moe * 4.0 * top_k  # routed copies of each token, dispatched and combined, both ways
     memory = layer_tokens * split * d_model * redo / bandwidth
-    micro_batches = layer_tokens / np.maximum(rows, 1.0)
     steps = tokens / global_batch
     share = params / (tp * pp)  # parameters on one device of a replica (experts: also split over ep below)
     share = np.where(moe > 0, share / np.maximum(ep, 1.0), share)
@@ -197,7 +199,7 @@ def step_terms(*, hardware_flops: FloatArray, tokens: FloatArray, params: FloatA
     dequant_passes = np.where(recompute == 2, 3.0, 2.0)
     device_micro_batches = tokens / (dp * np.maximum(micro_batch * seq_len, 1.0))
     dequant = device_micro_batches * frozen_share * dequant_bytes * dequant_passes / bandwidth
-    return StepTerms(matmul=matmul, memory=memory, overhead=micro_batches, optimizer=optimizer, tp=tp_time,
+    return StepTerms(matmul=matmul, memory=memory, optimizer=optimizer, tp=tp_time,
                      dp=dp_time, ep=ep_time, stretch=bubble * failures, dequant=dequant)
 
 
