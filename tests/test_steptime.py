@@ -111,7 +111,7 @@ def test_the_default_layout_is_reported_and_fits():
     est = estimate_training("llama-3.1-405b", hardware="h100", n_gpus=16384)
     lay = est.layout
     assert est.fits and lay["tp"] <= 8 and lay["tp"] * lay["pp"] * lay["cp"] <= 16384
-    assert est.assumptions["layout"].startswith("tp, pp, zero_stage, ep, vpp, global_batch chosen")
+    assert est.assumptions["layout"].startswith("tp, pp, zero_stage, vpp, global_batch chosen")  # no experts: no ep
     given = estimate_training("llama-3.1-405b", hardware="h100", n_gpus=16384, tp=8, pp=16, zero_stage=1,
                               global_batch="16M token", ep=1, vpp=4)
     assert given.assumptions["layout"] == "given" and given.layout["pp"] == 16

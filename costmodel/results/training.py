@@ -230,7 +230,9 @@ class TrainingEstimate(RangedEstimate):
             lay, hw, dt, v = self._case.layout, self._profile, self.dtype, self._values
             h = self._case.hardware
             given = {k: bool(np.isfinite(getattr(lay, k))) for k in ("tp", "pp", "zero_stage", "ep", "vpp", "global_batch")}
-            chosen = [k for k, g in given.items() if not g]
+            moot = {"ep"} if not float(self._case.model.experts) else set()  # no experts to place
+            moot |= {"vpp"} if int(v.pp) == 1 else set()  # no pipeline to interleave
+            chosen = [k for k, g in given.items() if not g and k not in moot]
             share = lambda x: f"{float(x):.0%}"  # noqa: E731
             self._cache["assumptions"] = {
                 "mfu": ("given" if np.isfinite(lay.mfu) else
