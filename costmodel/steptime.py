@@ -29,6 +29,10 @@ A training run's wall-clock time on ``n`` devices is the sum, over its steps, of
   the work since the last checkpoint; the Llama 3 report gives 466 interruptions in 54 days
   on 16,384 GPUs with more than 90% effective training time [3].
 
+Context parallelism splits each sequence over ``cp`` devices; its key/value exchange is not
+modelled (it needs the key/value width, which grouped-query attention shrinks up to 16-fold,
+and ring attention overlaps it with the attention itself).
+
 The engineering tier is an input: ``tuned`` (benchmark-class software: fused kernels,
 overlapped communication) runs the matmuls at the measured ceiling, ``typical`` (most published
 pre-training runs) at the fitted share ``typical_efficiency`` of it. Fitted with a memory-pass
@@ -62,7 +66,7 @@ from .units import FloatArray
 
 __all__ = ["StepTerms", "step_terms", "combine_parts", "combine", "TIERS", "DEFAULT_LINK", "DEFAULT_SCALE_OUT",
            "DEFAULT_NODE", "REFERENCE_GEMM", "INTERRUPTIONS_PER_DEVICE_HOUR",
-           "HOURS_LOST_PER_INTERRUPTION", "default_global_batch", "CLASS_GEMM_FRACTION", "COMM_EFFICIENCY"]
+           "HOURS_LOST_PER_INTERRUPTION", "default_global_batch", "GEMM_FRACTION_DEFAULT", "COMM_EFFICIENCY"]
 
 TIERS = ("typical", "tuned")  # codes 0, 1
 REFERENCE_GEMM = 8192.0  # the square GEMM (M = K = N) on which the ceilings in the profiles are measured
@@ -79,22 +83,23 @@ COMM_SOURCE = ("NVIDIA/nccl-tests issue #212 (2024-05-06), the NCCL maintainer: 
                "rate, and with the protocol overhead (~20%) NCCL reaches an effective 370 GB/s, seen as the bus "
                "bandwidth of ring collectives (https://github.com/NVIDIA/nccl-tests/issues/212); A100 users report "
                "about 200-230 GB/s of 300 (issue #149)")
-# The achieved share of the dense peak that large GEMMs reach, for a device whose profile has no
-# measurement: the median of the measured [gemm.*] figures of the shipped profiles, by kind.
 # Where a profile has no link figures: PCIe Gen4 x16 per direction inside a node, 100 Gb/s of
 # network per device between nodes (one HDR-100 / 100 GbE NIC each), and 8 devices per node.
 DEFAULT_LINK = 32e9
 DEFAULT_SCALE_OUT = 12.5e9
 DEFAULT_NODE = 8.0
-CLASS_GEMM_FRACTION = {"gpu": 0.75, "tpu": 0.85, "cpu": 0.6, "edge": 0.6, "phone": 0.5, "laptop": 0.6}
+# The achieved share of the dense peak that large GEMMs reach, for a device whose profile has no
+# measurement: the median of the shipped profiles' measured [gemm.*] figures (all precisions;
+# tests/test_steptime.py recomputes it). No TPU, CPU or phone publishes one, so it stands in for
+# every kind, and the estimate's assumptions say so.
+GEMM_FRACTION_DEFAULT = 0.77
 
 
 @dataclass(frozen=True, slots=True)
 class StepTerms:
     """Seconds (per device, whole run) of each part of the step model, for unit constants:
     ``matmul`` and ``optimizer`` are physical; ``memory`` is for one pass over the stored
-    activations; ``dp`` is the whole
-    data-parallel traffic and ``backward`` the device-local backward time that can hide it;
+    activations; ``dp`` is the whole data-parallel traffic and ``backward`` the device-local backward time that can hide it;
     ``stretch`` multiplies the total (pipeline bubble x failures); ``dequant`` is QLoRA's
     memory-bound dequantisation of its frozen weights (0 for other methods), not scaled by
     any fitted constant."""

@@ -94,7 +94,7 @@ def resolve_hardware(hardware: str | HardwareProfile, dtype: str | None = None,
     link = hw.number("interconnect_bandwidth") or hw.number("pcie_bandwidth") or st.DEFAULT_LINK
     return hw, dt, TrainingHardware(
         peak=peak, gemm=(hw.gemm_flops(dt)
-                         or st.CLASS_GEMM_FRACTION[hw.kind] * peak),
+                         or st.GEMM_FRACTION_DEFAULT * peak),
         bandwidth=hw.number("memory_bandwidth"), link=link,
         scale_out=hw.number("scale_out_bandwidth") or min(st.DEFAULT_SCALE_OUT, link),
         node=float(hw.devices_per_node or st.DEFAULT_NODE), capacity=hw.number("memory"), tdp=hw.number("tdp"),

@@ -197,3 +197,14 @@ def test_degrees_that_do_nothing_are_warned_about():
     assert any(w.startswith("vpp=2 has no effect without pipeline parallelism") for w in dense.warnings)
     moe = estimate_training("mixtral-8x7b", tokens="100B", hardware="h100", n_gpus=64, ep=4)
     assert moe.layout["ep"] == 4 and not any("has no effect" in w for w in moe.warnings)
+
+
+def test_the_default_gemm_share_is_the_median_of_the_measured_ones():
+    from costmodel.steptime import GEMM_FRACTION_DEFAULT
+
+    shares = [hw.gemm_flops(d) / hw.peak_flops(d) for hw in map(costmodel.get_hardware, costmodel.list_hardware())
+              for d in hw.gemm]
+    assert len(shares) >= 15
+    assert GEMM_FRACTION_DEFAULT == pytest.approx(float(np.median(shares)), abs=0.005)
+    v100 = estimate_training("gpt2", tokens="1B", hardware="v100-sxm2-32gb", n_gpus=8)  # no V100 measurement
+    assert v100.assumptions["gemm_ceiling"].startswith(f"{0.77 * 125:.4g} TFLOP/s (no measurement: 77% of the peak")
