@@ -17,7 +17,8 @@ from . import memory as mem
 from . import steptime as st
 from . import training as core
 from .calibration import Calibration, TrainingCalibration, mfu_scales, resolve_calibration
-from .energy import FootprintInputs, FootprintValues, combine_spreads, footprint_values, resolve_footprint
+from .energy import FootprintInputs, FootprintValues, footprint_values, resolve_footprint
+from .energy_range import combine_spreads
 from .errors import InputError
 from .hardware import HardwareProfile, ProfilePath, get_hardware
 from .layout import TrainingLayout, resolve_layout

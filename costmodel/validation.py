@@ -203,7 +203,8 @@ def energy_scenarios(row: dict, mode: str, footprint_of=None) -> tuple[float, fl
     model can guess). ``footprint_of(hw)`` replaces the default footprint inputs (a fit's
     leave-one-source-out constants).
     """
-    from .energy import combine_spreads, footprint_values, resolve_footprint
+    from .energy import footprint_values, resolve_footprint
+    from .energy_range import combine_spreads
     from .hardware import get_hardware
     from .training_estimate import estimate_training, scenarios
 

@@ -9,7 +9,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..calibration import Calibration, mfu_scales, resolve_calibration
-from ..energy import FOOTPRINT_KEYWORDS, combine_spreads, resolve_footprint
+from ..energy import FOOTPRINT_KEYWORDS, resolve_footprint
+from ..energy_range import combine_spreads
 from ..errors import InputError
 from ..hardware import get_hardware
 from ..layout import LAYOUT_PARSERS, TrainingLayout, check_layout
