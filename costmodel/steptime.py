@@ -99,7 +99,8 @@ GEMM_FRACTION_DEFAULT = 0.77
 class StepTerms:
     """Seconds (per device, whole run) of each part of the step model, for unit constants:
     ``matmul`` and ``optimizer`` are physical; ``memory`` is for one pass over the stored
-    activations; ``dp`` is the whole data-parallel traffic and ``backward`` the device-local backward time that can hide it;
+    activations; ``tp`` the tensor-parallel and pipeline traffic (never hidden), ``dp`` and
+    ``ep`` the whole data- and expert-parallel traffic (partly hidden behind the computation);
     ``stretch`` multiplies the total (pipeline bubble x failures); ``dequant`` is QLoRA's
     memory-bound dequantisation of its frozen weights (0 for other methods), not scaled by
     any fitted constant."""
