@@ -222,3 +222,15 @@ def test_compare_sizes_prices_a_lifetime_of_serving():
     assert df.serving_cost_USD.tolist() == pytest.approx((df.cost_per_million_tokens_USD * 1e6).tolist())
     assert df.lifetime_cost_USD.tolist() == pytest.approx((df.cost_USD + df.serving_cost_USD).tolist())
     assert "lifetime_cost_USD" not in costmodel.compare_sizes("$1M", sizes=["1B"]).columns
+
+
+@pytest.mark.parametrize("kwargs, argument, match", [
+    ({"models": " , "}, "models", "give at least one entry"),
+    ({"regions": []}, "regions", "give at least one entry"),
+    ({"n_gpu": 8}, "options", "unknown report option"),
+])
+def test_bad_arguments_name_themselves_and_write_nothing(tmp_path, kwargs, argument, match):
+    with pytest.raises(costmodel.InputError, match=match) as info:
+        costmodel.write_report(tmp_path / "report.html", **kwargs)
+    assert info.value.argument == argument
+    assert _files(tmp_path) == []

@@ -72,8 +72,8 @@ def _options(models, hardware, variants, region, regions, **more) -> Options:
 def _names(value: str | Iterable[str], argument: str) -> list[str]:
     items = value.split(",") if isinstance(value, str) else list(value)
     names = [str(x).strip() for x in items if str(x).strip()]
-    if not names and argument not in ("edge_hardware",):
-        raise InputError(f"give at least one entry, e.g. {argument}={DEFAULT_MODELS[1]!r}", argument=argument)
+    if not names and argument != "edge_hardware":  # no edge devices: the page leaves the edge table out
+        raise InputError("give at least one entry (a list or a comma-separated string)", argument=argument)
     return names
 
 
@@ -95,7 +95,7 @@ def build_report(models: str | Iterable[str] | None = None, *, hardware: str | N
     return env.get_template("report.html.j2").render(
         title="What training and serving these models costs", sections=sections, svgs=svgs,
         assumptions=assumptions(o), sources=sources(o), provenance=provenance(), command=command,
-        date=_dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"), options=dataclasses.asdict(o))
+        date=_dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"))
 
 
 def _markup(text: str):
