@@ -29,6 +29,7 @@ _LAZY = {
     "compute_optimal": "planning", "compare_sizes": "planning", "compare_models": "planning",
     "OptimalResult": "planning", "compare_variants": "variants",
     "plan_training": "planning", "TrainingPlan": "planning",
+    "write_report": "report",
 }
 
 __all__ = sorted([

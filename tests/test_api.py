@@ -16,7 +16,7 @@ PUBLIC = [
     "compute_optimal", "default_calibration", "estimate_inference", "estimate_training", "get_hardware", "get_model",
     "get_region", "list_hardware", "list_models", "list_regions", "load_calibration", "model_from_config",
     "plan_training", "predict_loss", "provenance", "reload_profiles",
-    "sweep_inference", "sweep_training", "ureg",
+    "sweep_inference", "sweep_training", "ureg", "write_report",
 ]
 
 

@@ -168,7 +168,7 @@ def test_the_command_walk_finds_every_subcommand():
         "", "compare", "compare-sizes", "hardware", "hardware list", "hardware show", "infer", "models", "models list",
         "models show", "optimal", "plan-training",
         "plot", "plot inference", "plot sweep", "plot training",
-        "regions", "regions list", "sweep", "sweep infer", "sweep train", "train"]
+        "regions", "regions list", "report", "sweep", "sweep infer", "sweep train", "train"]
 
 
 # --- train ------------------------------------------------------------------------------------

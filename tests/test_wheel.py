@@ -21,6 +21,7 @@ assert len(profiles) == int(sys.argv[2]), (len(profiles), sys.argv[2])
 assert all("site-packages" in p.path for p in profiles), profiles[0].path
 assert costmodel.get_hardware("h100").peak_flops("bf16") == 989.4e12
 assert costmodel.get_model("gpt3-175b").params.magnitude == 175e9
+assert (here.parent / "report" / "report.html.j2").is_file()  # the report's template ships too
 print("ok", here)
 """
 

@@ -5,7 +5,7 @@ option, a value with the wrong unit, an input the library refuses). Errors are o
 stderr; ``--debug`` shows the traceback.
 
 Each command lives in a module of its own (``train``, ``infer``, ``compare``, ``planning``,
-``sweep``, ``plot``, ``catalog``), imported only when the command runs, so ``costmodel
+``sweep``, ``plot``, ``catalog``, ``report``), imported only when the command runs, so ``costmodel
 train`` does not pay for pandas, matplotlib or the other commands. Option destinations are
 named after the library keyword they feed (``--gpus`` -> ``n_gpus``), so a library error's
 ``argument`` finds its option in the command's ``params``.
@@ -29,6 +29,7 @@ _LAZY = {"compare": "compare:compare", "compare-sizes": "planning:compare_sizes"
          "infer": "infer:infer", "models": "catalog:models", "optimal": "planning:optimal", "plot": "plot:plot",
          "regions": "catalog:regions", "sweep": "sweep:sweep", "train": "train:train"}
 _LAZY["plan-training"] = "plan_training:plan_training"
+_LAZY["report"] = "report:report"
 _LEAF = "costmodel.cli.leaf"  # ctx.meta key: the context of the command that is running
 
 

@@ -43,7 +43,8 @@ def compare_sizes(budget: QuantityLike | None = None, *, sizes: Iterable[CountLi
                   tokens: CountLike | None = None, law: str = "besiroglu2024",
                   hardware: str | HardwareProfile | None = None, n_gpus: CountLike | None = None,
                   serve_hardware: str | HardwareProfile = DEFAULT_HARDWARE, prompt_tokens: CountLike = 512,
-                  output_tokens: CountLike = 256, batch_size: CountLike = 8, **training_options: Any) -> pd.DataFrame:
+                  output_tokens: CountLike = 256, batch_size: CountLike = 8, inference_tokens: CountLike | None = None,
+                  **training_options: Any) -> pd.DataFrame:
     """Is bigger better? For each size: tokens affordable, predicted loss, training and serving cost.
 
     Give a ``budget`` (every size spends it all: D = C / (6 N)) or a fixed ``tokens`` count.
@@ -51,7 +52,9 @@ def compare_sizes(budget: QuantityLike | None = None, *, sizes: Iterable[CountLi
     keys of ``TrainingEstimate.to_dict()`` (``flops_FLOP``, ``cost_USD``, ...). ``fits`` says
     whether the training run fits on ``n_gpus`` x ``hardware`` (``min_gpus``: the fewest it
     needs); ``best`` marks the lowest predicted loss, every size within :data:`LOSS_PRECISION`
-    of it (a tie) included.
+    of it (a tie) included. With ``inference_tokens`` (output tokens served over the model's
+    life, at this traffic and the on-demand price), ``serving_cost_USD`` prices them and
+    ``lifetime_cost_USD`` adds the training cost (Sardana et al. 2023).
     """
     import pandas as pd
 
@@ -60,6 +63,8 @@ def compare_sizes(budget: QuantityLike | None = None, *, sizes: Iterable[CountLi
     if budget is not None:
         parse_budget(budget)  # a bad budget fails before any work
     counts, the_law = _sizes(sizes), get_law(law)
+    served_tokens = None if inference_tokens is None else parse_count(inference_tokens, "inference_tokens",
+                                                                      allow_zero=True)
     hardware, n_gpus = hardware or DEFAULT_HARDWARE, one_device_count(n_gpus)
     rows = []
     for n in counts:
@@ -77,12 +82,22 @@ def compare_sizes(budget: QuantityLike | None = None, *, sizes: Iterable[CountLi
                      "serve_gpus": gpus,
                      "tpot_ms": served.tpot.to("ms").magnitude,
                      "cost_per_million_tokens_USD": _value(served.cost_per_million_tokens, "USD")})
+        if served_tokens is not None:
+            rows[-1].update(_lifetime(rows[-1], served_tokens))
     df = pd.DataFrame(rows)
     df["best"] = df.loss <= df.loss.min() + LOSS_PRECISION
     df.attrs["units"] = {"params": "", "tokens": "token", "loss": "nat/token", "flops_FLOP": "FLOP",
                          "gpu_hours_h": "hour", "cost_USD": "USD", "energy_MWh": "MWh", "tpot_ms": "ms",
-                         "cost_per_million_tokens_USD": "USD"}
+                         "cost_per_million_tokens_USD": "USD", "serving_cost_USD": "USD", "lifetime_cost_USD": "USD"}
     return df
+
+
+def _lifetime(row: dict[str, Any], tokens: float) -> dict[str, float | None]:
+    """Serving ``tokens`` output tokens at the row's price per million, and that plus training."""
+    per_m, train = row["cost_per_million_tokens_USD"], row["cost_USD"]
+    serving = None if per_m is None else per_m * tokens / 1e6
+    return {"serving_cost_USD": serving,
+            "lifetime_cost_USD": None if serving is None or train is None else train + serving}
 
 
 def _value(q: pint.Quantity | None, unit: str) -> float | None:

@@ -42,6 +42,13 @@ class OptimalResult:
     serving_cost: pint.Quantity | None = None  # USD to serve inference_tokens (on-demand price)
     budget_used: float = 1.0  # share of the budget the training spends (above 1: more than it)
 
+    @property
+    def lifetime_cost(self) -> pint.Quantity | None:
+        """USD to train the model and serve ``inference_tokens`` (None without them or a price)."""
+        if self.serving_cost is None or self.training.cost is None:
+            return None
+        return self.training.cost.to("USD") + self.serving_cost.to("USD")
+
 
 def compute_optimal(budget: QuantityLike, *, hardware: str | HardwareProfile | None = None,
                     n_gpus: CountLike | None = None, law: str = "besiroglu2024", unique_tokens: CountLike | None = None,

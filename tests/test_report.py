@@ -1,0 +1,236 @@
+"""costmodel report / costmodel.write_report: the page's figures are the library's, every
+picture is labelled, nothing is fetched, and bad input writes no file."""
+
+import re
+from html.parser import HTMLParser
+
+import pytest
+
+import costmodel
+from costmodel.cli import format as fmt
+from costmodel.cli import main
+from costmodel.report.content import hours
+
+pytest.importorskip("jinja2")
+pytest.importorskip("matplotlib")
+
+H100 = "h100-sxm5-80gb"
+
+
+class Page(HTMLParser):
+    """Tables by id (rows of cell text, header first), the ``<svg>`` elements' attributes and
+    whether each has a ``<title>``, and every tag's attributes."""
+
+    def __init__(self):
+        super().__init__()
+        self.tables, self.svgs, self.tags, self.styles = {}, [], [], []
+        self._table = self._row = self._cell = None
+        self._in_style = False
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        self.tags.append((tag, attrs))
+        if tag == "table":
+            self._table = self.tables.setdefault(attrs.get("id", f"table-{len(self.tables)}"), [])
+        elif tag == "tr" and self._table is not None:
+            self._row = []
+            self._table.append(self._row)
+        elif tag in ("td", "th") and self._row is not None:
+            self._cell = []
+        elif tag == "svg":
+            self.svgs.append({"attrs": attrs, "title": False})
+        elif tag == "title" and self.svgs and not self.svgs[-1]["title"]:
+            self.svgs[-1]["title"] = True
+        elif tag == "style":
+            self._in_style = True
+
+    def handle_endtag(self, tag):
+        if tag in ("td", "th") and self._cell is not None:
+            self._row.append("".join(self._cell).strip())
+            self._cell = None
+        elif tag == "table":
+            self._table = self._row = None
+        elif tag == "style":
+            self._in_style = False
+
+    def handle_data(self, data):
+        if self._cell is not None:
+            self._cell.append(data)
+        if self._in_style:
+            self.styles.append(data)
+
+
+@pytest.fixture(scope="module")
+def page(tmp_path_factory):
+    out = tmp_path_factory.mktemp("report") / "report.html"
+    costmodel.write_report(out)
+    html = out.read_text(encoding="utf-8")
+    parser = Page()
+    parser.feed(html)
+    return html, parser
+
+
+def _row(parser, table: str, first: str) -> dict:
+    header, *rows = parser.tables[table]
+    matches = [r for r in rows if r[0] == first]
+    assert len(matches) == 1, f"{first!r} in {table}: {[r[0] for r in rows]}"
+    return dict(zip(header, matches[0]))
+
+
+def test_the_default_page_holds_the_systems_the_product_is_about(page):
+    _, parser = page
+    models = [r[0] for r in parser.tables["training-table"][1:]]
+    assert models == ["linear-regression", "resnet-50", "vit-b-16", "distilbert-base", "gpt2-xl", "gpt3-175b", "gpt4"]
+    assert set(parser.tables) == {"training-table", "serving-table", "edge-table", "sizes-table", "optima-table",
+                                  "variants-table", "carbon-table"}
+
+
+def test_training_figures_are_the_estimators_as_the_cli_writes_them(page, runner):
+    _, parser = page
+    est = costmodel.estimate_training("gpt3-175b", hardware=H100, n_gpus=1024)
+    row = _row(parser, "training-table", "gpt3-175b")
+    gpu_hours = fmt.ranged(est, "gpu_hours", "hour", hours)
+    assert row["device-hours"] == gpu_hours == "248k h (190k-340k)"  # 300B tokens on 1,024 H100s
+    assert row["cost"] == fmt.ranged(est, "cost", "USD", fmt.money)
+    assert row["CO2e"] == fmt.ranged(est, "co2e", "g", fmt.mass)
+    assert row["wall time"] == fmt.ranged(est, "wall_time", "s", fmt.duration)
+    assert row["compute"] == f"{fmt.number(est.flops.magnitude)} FLOP"
+    cli = runner.invoke(main, ["train", "gpt3-175b", "--hardware", H100, "--gpus", "1024"])
+    assert f"GPU-hours    {gpu_hours}" in cli.stdout  # the same text `costmodel train` prints
+    # the linear regression has no catalogued data: the page states the samples it assumed
+    linear = _row(parser, "training-table", "linear-regression")
+    assert linear["training data"] == "1M samples (none in the catalog: stated for this report)"
+    assert linear["compute"] == "6,000,000 FLOP"  # 3 x 2 FLOP forward x 1M samples
+
+
+def test_serving_figures_are_the_estimators(page):
+    _, parser = page
+    from costmodel.planning import serve
+
+    est, gpus = serve("gpt3-175b", hardware=H100, prompt_tokens=512, output_tokens=256, batch_size=8)
+    row = _row(parser, "serving-table", "gpt3-175b")
+    assert row["devices"] == f"{gpus} x {H100}" == "8 x h100-sxm5-80gb"
+    assert row["$ per million output tokens"] == fmt.ranged(est, "cost_per_million_tokens", "USD", fmt.money)
+    assert row["energy per request"] == fmt.ranged(est, "energy", "J", fmt.energy)
+    edge = [r for r in parser.tables["edge-table"][1:] if r[1] == "1 x apple-a17-pro-gpu"]
+    assert [r[0] for r in edge] == ["linear-regression", "resnet-50", "vit-b-16", "distilbert-base", "gpt2-xl"]
+    phone = costmodel.estimate_inference("resnet-50", hardware="apple-a17-pro-gpu", n_gpus=1, prompt_tokens=512,
+                                         output_tokens=256, batch_size=1)
+    assert edge[1][4] == fmt.ranged(phone, "latency", "s", fmt.duration)
+
+
+def test_sizes_carbon_and_variants_are_the_library_s(page):
+    _, parser = page
+    opt = costmodel.compute_optimal("$10M", hardware=H100, n_gpus=1024, inference_tokens="5T", serve_hardware=H100)
+    optimum = _row(parser, "optima-table", "compute-optimal")
+    assert optimum["params"] == fmt.count(opt.params.magnitude) == "133B"
+    assert _row(parser, "optima-table", "lifetime-optimal")["params"] == fmt.count(opt.lifetime.params.magnitude)
+    assert optimum["lifetime cost"] == fmt.money(opt.lifetime_cost.to("USD").magnitude)
+    france = costmodel.estimate_training("gpt3-175b", hardware=H100, n_gpus=1024, region="france")
+    assert _row(parser, "carbon-table", "france")["CO2e"] == fmt.ranged(france, "co2e", "g", fmt.mass)
+    df = costmodel.compare_variants("gpt2-xl", hardware=H100, train_hardware=H100, train_gpus=1024)
+    w4 = df[df.variant == "w4a16"].iloc[0]
+    assert _row(parser, "variants-table", "w4a16")["$ per million output tokens"] == \
+        fmt.money(w4.cost_per_million_tokens_USD)
+
+
+def test_every_figure_has_a_title_a_label_and_a_caption(page):
+    html, parser = page
+    assert len(parser.svgs) == 5
+    for svg in parser.svgs:
+        assert svg["title"] and svg["attrs"].get("role") == "img" and len(svg["attrs"].get("aria-label", "")) > 40
+    assert html.count("<figcaption>") == 5
+    assert re.search(r"@media \(max-width: [^)]+\)", "".join(parser.styles))  # a narrow screen gets its own layout
+    # axis labels carry their units in brackets
+    for label in ("device-hours [h]", "facility energy [MWh]", "latency [s]", "loss [nat/token]", "CO2e [t]"):
+        assert f">{label}<" in html
+
+
+def test_nothing_is_fetched(page):
+    html, parser = page
+    for tag, attrs in parser.tags:
+        assert "src" not in attrs, (tag, attrs)
+        assert tag != "link" and tag not in ("script", "iframe", "img", "object", "embed")
+        for name, value in attrs.items():
+            if value and re.match(r"\s*(https?:)?//", value) and name in ("href", "xlink:href"):
+                assert tag == "a", (tag, attrs)  # links in the sources list only
+    styles = "".join(parser.styles)
+    assert "@import" not in styles and "url(" not in styles
+    assert not re.search(r"<!DOCTYPE svg|<\?xml", html)  # matplotlib's prologue, which names a DTD URL
+    assert html.count('<a href="http') > 10  # the sources list links its sources
+
+
+def _files(folder):
+    return sorted(p.name for p in folder.iterdir())
+
+
+def test_an_unknown_model_is_one_line_and_writes_nothing(runner, tmp_path):
+    out = tmp_path / "report.html"
+    result = runner.invoke(main, ["report", "--models", "gpt2,gpt-5", "--out", str(out)])
+    assert result.exit_code == 1
+    assert result.stderr.strip().splitlines() == [result.stderr.strip()]
+    assert result.stderr.startswith("Error: --models: 'gpt-5' is not a known model")
+    assert _files(tmp_path) == []
+    with pytest.raises(costmodel.UnknownProfileError, match="'gpt-5' is not a known model"):
+        costmodel.write_report(out, models=["gpt-5"])
+    assert _files(tmp_path) == []
+
+
+def test_a_missing_folder_is_a_usage_error(runner, tmp_path):
+    out = tmp_path / "nowhere" / "report.html"
+    result = runner.invoke(main, ["report", "--out", str(out)])
+    assert result.exit_code == 2
+    assert "--out: the folder" in result.stderr and "does not exist" in result.stderr
+    with pytest.raises(costmodel.InputError, match="does not exist") as info:
+        costmodel.write_report(out)
+    assert info.value.argument == "out"
+    assert _files(tmp_path) == []
+
+
+def test_a_failure_while_rendering_leaves_no_partial_file(tmp_path, monkeypatch):
+    import costmodel.report as report
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(report.os, "replace", broken)
+    with pytest.raises(RuntimeError, match="disk full"):
+        costmodel.write_report(tmp_path / "report.html", models=["gpt2"], regions=["world"], edge_hardware=[])
+    assert _files(tmp_path) == []
+
+
+def test_the_command_writes_the_page_and_says_so(runner, tmp_path):
+    out = tmp_path / "small.html"
+    result = runner.invoke(main, ["report", "--models", "gpt2,resnet-50", "--region", "france", "--regions",
+                                  "france,india", "--variants", "full,w4a16", "--out", str(out)])
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout == f"wrote {out}\n"
+    parser = Page()
+    parser.feed(out.read_text(encoding="utf-8"))
+    assert [r[0] for r in parser.tables["carbon-table"][1:]] == ["france", "india"]
+    assert [r[0] for r in parser.tables["variants-table"][1:]] == ["full", "w4a16"]
+    from costmodel.planning import default_workload
+
+    data, _ = default_workload("gpt2")
+    est = costmodel.estimate_training("gpt2", **data, hardware=H100, n_gpus=1024, region="france")
+    assert _row(parser, "training-table", "gpt2")["CO2e"] == fmt.ranged(est, "co2e", "g", fmt.mass)
+
+
+def test_compare_sizes_prices_a_lifetime_of_serving():
+    df = costmodel.compare_sizes("$1M", sizes=["1B", "10B"], inference_tokens="1T")
+    # serving 1e12 tokens at the row's price per million, plus the $1M the training spends
+    assert df.serving_cost_USD.tolist() == pytest.approx((df.cost_per_million_tokens_USD * 1e6).tolist())
+    assert df.lifetime_cost_USD.tolist() == pytest.approx((df.cost_USD + df.serving_cost_USD).tolist())
+    assert "lifetime_cost_USD" not in costmodel.compare_sizes("$1M", sizes=["1B"]).columns
+
+
+@pytest.mark.parametrize("kwargs, argument, match", [
+    ({"models": " , "}, "models", "give at least one entry"),
+    ({"regions": []}, "regions", "give at least one entry"),
+    ({"n_gpu": 8}, "options", "unknown report option"),
+])
+def test_bad_arguments_name_themselves_and_write_nothing(tmp_path, kwargs, argument, match):
+    with pytest.raises(costmodel.InputError, match=match) as info:
+        costmodel.write_report(tmp_path / "report.html", **kwargs)
+    assert info.value.argument == argument
+    assert _files(tmp_path) == []
