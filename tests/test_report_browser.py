@@ -83,6 +83,22 @@ def shoot(page: Path, png: Path, port: int, profile: Path) -> str:
     return result.stderr
 
 
+def dump_dom(page: Path, port: int, profile: Path) -> str:
+    """The DOM headless Chromium builds from ``page`` (scripts run, layout done), through the proxy."""
+    command = [CHROMIUM, "--headless", "--disable-gpu", "--no-sandbox", f"--proxy-server=127.0.0.1:{port}",
+               "--proxy-bypass-list=<-loopback>", *QUIET, f"--user-data-dir={profile}",
+               f"--window-size={WINDOW[0]},{WINDOW[1]}", "--dump-dom", page.resolve().as_uri()]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr[-2000:]
+    return result.stdout
+
+
+# Appended to a copy of the report: after the page is parsed, the drawn size of every figure
+MEASURE = ('<script>document.body.setAttribute("data-sizes", Array.from(document.querySelectorAll("svg"))'
+           '.map(function (e) { var r = e.getBoundingClientRect(); return Math.round(r.width) + "x" + '
+           'Math.round(r.height); }).join(" "));</script>')
+
+
 def console(log: str) -> list[str]:
     return [line for line in log.splitlines() if ":CONSOLE" in line]
 
@@ -128,6 +144,21 @@ def test_the_report_draws_without_a_fetch_or_a_console_error(browser):
     assert pixels.shape[:2] == (WINDOW[1], WINDOW[0])
     ink = (pixels[..., :3] < 0.9).any(axis=-1).mean()  # share of pixels that are not (near) white
     assert pixels[..., :3].std() > 0.05 and 0.03 < ink < 0.6, (pixels.std(), ink)
+
+
+def test_every_figure_of_the_report_is_drawn_with_a_size(browser):
+    import re
+
+    import costmodel
+
+    proxy, folder = browser
+    html = Path(costmodel.write_report(folder / "sized.html")).read_text(encoding="utf-8")
+    probe = folder / "probe.html"
+    probe.write_text(html.replace("</body>", MEASURE + "</body>"), encoding="utf-8")
+    dom = dump_dom(probe, proxy.port, folder / "profile-probe")
+    sizes = re.search(r'data-sizes="([^"]*)"', dom).group(1).split()
+    assert len(sizes) == html.count("<svg") >= 5  # one per figure (training, serving, sizes, levers, carbon)
+    assert all(int(w) > 50 and int(h) > 50 for w, h in (s.split("x") for s in sizes)), sizes
 
 
 if __name__ == "__main__":  # the README's screenshot: python tests/test_report_browser.py docs/report.png
