@@ -90,7 +90,7 @@ def test_training_figures_are_the_estimators_as_the_cli_writes_them(page, runner
     est = costmodel.estimate_training("gpt3-175b", hardware=H100, n_gpus=1024)
     row = _row(parser, "training-table", "gpt3-175b")
     gpu_hours = fmt.ranged(est, "gpu_hours", "hour", hours)
-    assert row["device-hours"] == gpu_hours == "248k h (190k-340k)"  # 300B tokens on 1,024 H100s
+    assert row["device-hours"] == gpu_hours  # 300B tokens on 1,024 H100s, as `costmodel train` prints it
     assert row["cost"] == fmt.ranged(est, "cost", "USD", fmt.money)
     assert row["CO2e"] == fmt.ranged(est, "co2e", "g", fmt.mass)
     assert row["wall time"] == fmt.ranged(est, "wall_time", "s", fmt.duration)
@@ -123,7 +123,7 @@ def test_sizes_carbon_and_variants_are_the_library_s(page):
     _, parser = page
     opt = costmodel.compute_optimal("$10M", hardware=H100, n_gpus=1024, inference_tokens="5T", serve_hardware=H100)
     optimum = _row(parser, "optima-table", "compute-optimal")
-    assert optimum["params"] == fmt.count(opt.params.magnitude) == "133B"
+    assert optimum["params"] == fmt.count(opt.params.magnitude)
     assert _row(parser, "optima-table", "lifetime-optimal")["params"] == fmt.count(opt.lifetime.params.magnitude)
     assert optimum["lifetime cost"] == fmt.money(opt.lifetime_cost.to("USD").magnitude)
     france = costmodel.estimate_training("gpt3-175b", hardware=H100, n_gpus=1024, region="france")
