@@ -455,7 +455,14 @@ def parse_args(argv=None):
     parser.add_argument("--models", help="comma-separated catalog ids to measure (default: all)")
     parser.add_argument("--repeats", type=int, default=3, help="timed prefills (forward passes: 3x) per point")
     parser.add_argument("--header-from", type=Path, default=POINTS_CSV, help="the table whose columns to write")
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    known = [m.id for m in MODELS]
+    unknown = [name for name in (args.models or "").split(",") if name and name not in known]
+    if unknown:
+        parser.error(f"--models: {', '.join(unknown)} not among {', '.join(known)}")
+    if args.repeats < 1:
+        parser.error(f"--repeats: expected at least 1, got {args.repeats}")
+    return args
 
 
 def main(argv=None) -> int:
@@ -468,6 +475,12 @@ def main(argv=None) -> int:
         chosen = MODELS if not args.models else [m for m in MODELS if m.id in args.models.split(",")]
         points = plan(grid(chosen), args.limit_s - 10.0, args.repeats)
     print(f"{len(points)} points planned within {args.limit_s:.0f} s", flush=True)
+    try:
+        import torch  # noqa: F401
+        import transformers  # noqa: F401
+    except ImportError as error:
+        print(f"measure_gpu.py needs torch and transformers: {error}", file=sys.stderr)
+        return 1
     run = Run()
     args.out.parent.mkdir(parents=True, exist_ok=True)
     with open(args.out, "w", newline="", encoding="utf-8") as handle:

@@ -128,6 +128,12 @@ def test_plan_cuts_the_grid_to_the_budget(mg):
     assert mg.plan(points, 0.1) == []
 
 
+def test_unknown_models_are_a_usage_error(mg, capsys):
+    with pytest.raises(SystemExit) as stop:
+        mg.parse_args(["--out", "x.csv", "--models", "llama-3.1-8b,llama-9b"])
+    assert stop.value.code == 2 and "--models: llama-9b not among llama-3.1-8b" in capsys.readouterr().err
+
+
 def test_figures_are_written_plainly(mg):
     assert [mg.fmt(x) for x in (0.63612, 12.345, 1234.56, 12345.6, None)] == ["0.6361", "12.35", "1235", "12346", ""]
 
