@@ -21,6 +21,7 @@ from ..results.base import pick_record
 from ..units import FloatArray
 
 __all__ = ["Grid", "Combos", "Table", "check_memory", "per_row", "stack", "labels", "input_column", "chunked", "frame",
+           "take_rows",
            "check_keywords", "output_columns"]
 
 BYTES_PER_ROW = 1_000  # peak per row of a 1e6-row sweep with ranges: 760 B training, 940 B inference (benchmarks/bench_sweep.py)
@@ -181,15 +182,16 @@ def input_column(vals: list, row: np.ndarray, rows: int):
     return labels([str(v) for v in vals], row, rows)
 
 
-def _block(record, start: int, stop: int, rows: int):
-    """Rows ``start:stop`` of a record whose per-row fields have ``rows`` on their last axis."""
+def take_rows(record, at, rows: int):
+    """The rows ``at`` (a slice or an index array) of a record whose per-row fields have
+    ``rows`` on their last axis; fields without the row axis stay as they are."""
     out = {}
     for f in dataclasses.fields(record):
         v = getattr(record, f.name)
         if dataclasses.is_dataclass(v):
-            out[f.name] = _block(v, start, stop, rows)
+            out[f.name] = take_rows(v, at, rows)
         else:
-            out[f.name] = v[..., start:stop] if np.ndim(v) and np.shape(v)[-1] == rows else v
+            out[f.name] = v[..., at] if np.ndim(v) and np.shape(v)[-1] == rows else v
     return type(record)(**out)
 
 
@@ -233,7 +235,7 @@ def chunked(fn, case, rows: int, progress=None):
     first = None
     for start in range(0, rows, CHUNK):
         stop = min(start + CHUNK, rows)
-        result = fn(_block(case, start, stop, rows))
+        result = fn(take_rows(case, slice(start, stop), rows))
         first = first or result
         _write(out, result, start, stop, rows)
         if progress is not None:

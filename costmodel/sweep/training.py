@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import inspect
 from dataclasses import dataclass
 
@@ -19,7 +18,7 @@ from ..results.training import COLUMNS, CULPRITS, MAY_BE_MISSING, OUTPUTS
 from ..layout_search import CANDIDATES, choose_layout
 from ..training_estimate import TrainingCase, estimate_training, evaluate, resolve_hardware
 from ..workload import layout_heads, resolve_model
-from .grid import CHUNK, Combos, Grid, Table, check_keywords, chunked, labels, per_row, result_frame
+from .grid import CHUNK, Combos, Grid, Table, take_rows, check_keywords, chunked, labels, per_row, result_frame
 
 MODEL_KEYS = ("model", "params", "active_params", "tokens", "samples", "seq_len", "method", "trainable_params",
               "lora_rank", "teacher")
@@ -99,19 +98,10 @@ class Plan:
         step = max(CHUNK // len(CANDIDATES[0]), 1)  # the search has a candidate axis: smaller blocks
         for start in range(0, first.size, step):
             at = first[start:start + step]
-            take = lambda record: _take(record, at, rows)  # noqa: E731
+            take = lambda record: take_rows(record, at, rows)  # noqa: E731
             block = choose_layout(take(model), take(hardware), take(layout), self.calibration.training)
             chosen[:, start:start + step] = [np.broadcast_to(c, at.shape) for c in block]
         return chosen[:, inverse]
-
-
-def _take(record, rows_at: np.ndarray, rows: int):
-    """The rows ``rows_at`` of a record of per-row fields (fields without the row axis stay)."""
-    out = {}
-    for f in dataclasses.fields(record):
-        v = getattr(record, f.name)
-        out[f.name] = v[..., rows_at] if np.ndim(v) and np.shape(v)[-1] == rows else v
-    return type(record)(**out)
 
 
 # Inputs the layout choice does not depend on: the step time grows with the tokens in every
