@@ -132,8 +132,10 @@ def inference_section() -> str:
         "fixed-batch serving benchmarks (`tests/data/inference_points.csv`: engine, statistic and "
         "source per point), estimated with the fitted serving constants "
         "(`costmodel/data/inference_calibration.toml`, `scripts/fit_inference.py`, fitted on TTFT and "
-        "TPOT; points marked `holdout`, the Jetson edge devices and the M4 laptop GPU, are scored here but kept out of the fit). "
-        "Points measured under a request rate instead of a fixed batch are kept in the table but not scored.",
+        "TPOT; points marked `holdout`, the Jetson edge devices, the M4 laptop GPU and the non-generative models (encoders, CNNs "
+        "and ViTs, points N01...), are scored here but kept out of the fit). "
+        "Points measured under a request rate instead of a fixed batch, and MLPerf Offline throughputs (`samples_per_s`), are kept "
+        "in the table but not scored.",
         "",
     ]
     for metric in SERVING_METRICS:
