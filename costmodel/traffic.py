@@ -186,7 +186,7 @@ def _erlang_c(xp: Any, c: Any, base: Any, per_slot: Any) -> Any:
     a = base + per_slot * c
     rho = a / c
     beta = (c - a) / xp.sqrt(xp.maximum(a, 1e-12))  # Halfin-Whitt: C = 1 / (1 + beta Phi(beta) / phi(beta))
-    hw = 1.0 / (1.0 + beta * _ncdf(xp, beta) * 2.5066282746310002 * xp.exp(0.5 * beta * beta))
+    hw = 1.0 / (1.0 + beta * _ncdf(xp, beta) * 2.5066282746310002 * xp.exp(xp.minimum(0.5 * beta * beta, 300.0)))
     if xp is _Floats:
         if c > _EXACT_SLOTS:
             return hw
@@ -213,13 +213,13 @@ def _ncdf(xp: Any, x: Any) -> Any:
 
 def _gamma_dev(xp: Any, mean: Any, var: Any, z: float) -> Any:
     """Quantile minus mean of a gamma with these moments (Wilson-Hilferty)."""
-    c2 = var / xp.maximum(mean * mean, _TINY)
+    c2 = xp.minimum(var / xp.maximum(mean * mean, _TINY), 1e6)
     base = xp.maximum(1.0 - c2 / 9.0 + z * xp.sqrt(c2) / 3.0, 0.0)
     return mean * (base * base * base - 1.0)
 
 
 def _lognormal_q(xp: Any, mean: Any, var: Any, z: float) -> Any:
-    c2 = var / xp.maximum(mean * mean, _TINY)
+    c2 = xp.minimum(var / xp.maximum(mean * mean, _TINY), 1e6)
     return mean / xp.sqrt(1.0 + c2) * xp.exp(z * xp.sqrt(xp.log(1.0 + c2)))
 
 
@@ -300,7 +300,7 @@ def open_loop(s: Service, rate: FloatArray) -> Traffic:
     for _ in range(2):  # the prefill queue and the batch depend on each other (weakly): two passes
         u_decode = xp.maximum(1.0 - xp.exp(-L), L / c) * (1.0 - rp)
         prefill_wait = free * (lam * p2 + u_decode * step) / (2.0 * (1.0 - rp))  # Cobham
-        first_wait = rp * (prefill_wait + p) / (1.0 - rp)  # prefills that arrive before the queue empties
+        first_wait = (c - 1.0) / c * rp * (prefill_wait + p) / (1.0 - rp)  # prefills arriving till it empties
         L, m, step, tau, gain = _batch(xp, lam, g, first_wait, p, a, bs, o, c)
     util = xp.minimum(rp + u_decode, 1.0)
     cs2 = (p2 - p * p + (o2 - o * o) * tau * tau) / (full * full)
