@@ -1,0 +1,489 @@
+"""Serving under load: queueing of one replica with continuous (in-flight) batching.
+
+The server modelled is the scheduler of vLLM, TensorRT-LLM and SGLang in their default modes
+(Yu et al. 2022, "Orca", iteration-level scheduling; Kwon et al. 2023, "vLLM"): requests
+arrive; a request waits for a slot while ``batch_limit`` requests are in flight; admitted
+requests are prefilled one at a time, first come first served, and a prefill has priority
+over decode steps (it pauses decoding, non-preemptively: a running step finishes first);
+all prefilled requests decode together, one token each per step, and a step with ``b``
+sequences takes ``step_fixed_s + step_per_seq_s * b`` seconds. A request's first token comes
+from its first decode step, so TTFT = wait for a slot + prefill queue + prefill + first step,
+and TPOT = (latency - TTFT) / (output - 1).
+
+The analytic model (closed forms, no iteration; :func:`simulate` checks it):
+
+* **Who a request decodes with.** Let ``L`` be the mean number of requests in decode (paused
+  ones included) and ``m`` the others a decoding request shares a step with, which is also the
+  number of prefills that pause its decode. Without a limit ``m = L`` (the count is Poisson,
+  M/G/inf, and PASTA); with ``c`` slots ``m = L (c - 1) / (c - rate * prefill)``, which is
+  exact at both ends (0 for one slot; ``c - 1`` at saturation, where every step runs full).
+  A request's decode lasts ``D = output * step(1 + m) + prefill * m`` and Little's law
+  ``L = rate * D`` closes the loop; it is linear in ``L``, so ``L`` has a closed form.
+* **Capacity.** At saturation every step carries ``c`` sequences, so the replica completes at
+  most ``max_rate = 1 / (prefill + output * (step_fixed / c + step_per_seq))`` requests/s; the
+  model above puts the slots' load ``rate * prefill + L`` at exactly ``c`` there.
+* **Waiting for a slot**: M/G/c. While all slots are taken every step runs full, so a slot
+  is held ``full = prefill * c + output * step(c)`` seconds and they free at ``max_rate``; the
+  probability of waiting is an Erlang C whose offered load grows with the occupancy ``k``
+  (``rate * (output * step_fixed + k * (output * step_per_seq + prefill))``, exact recursion
+  up to 64 slots, Halfin and Whitt 1981 above), and the mean wait has the Allen-Cunneen
+  factor ``(1 + cs^2) / 2``. (Erlang C at the mean holding time put the wait at half what the
+  simulation gives, as waits happen when the replica is full and slow.) A waiting request is
+  admitted at a step's end and prefilled at once.
+* **The prefill queue**: non-preemptive priority over decode steps (Cobham 1954): the wait is
+  ``(rate E[prefill^2] + u_decode step) / (2 (1 - rate prefill))`` for requests that found a
+  slot free, scaled by ``(c - 1) / c`` (with one slot an admitted request finds the server
+  idle). After its prefill a request waits for the queue to empty before its first step, a
+  busy period: ``rate prefill (wait + prefill) / (1 - rate prefill)``; meanwhile it counts in
+  the batch, so the batch and the queue are solved together in two passes. ``u_decode`` is
+  the share of time some request decodes, ``max(1 - exp(-L), L / c)`` of the time no prefill
+  runs (Poisson occupancy; one slot: ``L``).
+* **Percentiles.** Waits: zero or exponential, ``P(W > t) = pi exp(-pi t / E[W])``, the slot
+  wait and the prefill wait apart; the own prefill, the decode and a closed loop's slot wait:
+  gamma (Wilson-Hilferty quantile); TPOT above ``step(1)``: lognormal with the variance of
+  an M/G/inf share (each request present when a request starts decoding adds
+  ``step_per_seq`` for a uniform share of its decode, each one arriving during it, a Poisson
+  count, that share plus a pause of its prefill), times the fixed point's gain
+  ``1 / (1 - rate g (output step_per_seq + prefill))`` (a crowded replica steps slower, so
+  crowds last: without it the simulated p99 was a third further from the mean), times
+  ``1 - m / c`` (a full batch cannot grow), at the mean output. Independent parts are added
+  at a percentile by adding their means and root-sum-squaring their deviations from the
+  mean (positive and negative ones apart): exact for one random part, and for normal parts.
+* **Closed loop** (N clients, zero think time): ``min(N, c)`` requests decode in every step, so
+  the throughput is the saturated one at ``n = min(N, c)`` slots; the rest wait
+  ``(N - c) / X`` (Little), and every request is paused by the ``n - 1`` others' prefills.
+
+Against :func:`simulate` (tests/test_traffic.py: fixed and gamma lengths, 1 to 256 slots, 10%
+to 80% of ``max_rate``) means agree within 15%, TPOT and latency percentiles within 20%, TTFT
+p50/p90 within 25% and TTFT p99 within 40% (the slot wait's tail under a binding limit);
+closed loops within 5% (means) and 15% (percentiles). Known limits: when prefills take more
+than about half the replica's time the TPOT tail is up to 40% low (prefill bursts starve
+decode for whole busy periods); a closed loop with fixed output lengths settles into cohorts
+that finish together, which the model (completions spread out) does not describe.
+
+At or above ``max_rate`` results are those at ``max_rate * (1 - 1e-6)`` (finite, with waits
+about 1e6 holding times) and ``stable`` is False; no output is ever NaN or infinite.
+
+References
+----------
+Kleinrock 1975, "Queueing Systems", vol. 1 (Pollaczek-Khinchine, Erlang C, Little's law);
+Cobham 1954, "Priority assignment in waiting line problems" (non-preemptive priority);
+Halfin and Whitt 1981, "Heavy-traffic limits for queues with many exponential servers";
+Allen 1990, "Probability, Statistics and Queueing Theory" (the Allen-Cunneen approximation);
+Wilson and Hilferty 1931 (gamma quantiles); Abramowitz and Stegun 1964, 7.1.26 (erf);
+Yu et al. 2022, "Orca" (OSDI); Kwon et al. 2023, "Efficient Memory Management for Large
+Language Model Serving with PagedAttention" (SOSP).
+
+Examples
+--------
+>>> s = Service(prefill_s=0.05, prefill_s2=0.0025, step_fixed_s=0.02, step_per_seq_s=0.0005,
+...             output=200.0, output2=40000.0, batch_limit=64.0)
+>>> t = open_loop(s, 1e-9)
+>>> round(t.ttft_p50, 4), round(t.tpot_p99, 4)
+(0.0705, 0.0205)
+"""
+
+from __future__ import annotations
+
+import heapq
+import math
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from .units import BoolArray, FloatArray
+
+__all__ = ["Service", "Traffic", "closed_loop", "max_rate_within", "open_loop", "simulate"]
+
+_Z = (0.0, 1.2815515655446004, 2.3263478740408408)  # standard normal quantiles of 0.5, 0.9, 0.99
+_ALPHA = (0.5, 0.9, 0.99)
+_BACKOFF = 1.0 - 1e-6  # at or above saturation, results are those at this share of max_rate
+_EXACT_SLOTS = 64  # Erlang C by recursion up to here, Halfin-Whitt above
+_TINY = 1e-300
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Service:
+    """How one replica serves requests under continuous (in-flight) batching; floats or arrays
+    that broadcast (one row per scenario).
+
+    ``prefill_s`` [s] is the mean prefill of one request run alone and ``prefill_s2`` [s^2]
+    its second moment; a decode step with ``b`` sequences takes ``step_fixed_s +
+    step_per_seq_s * b`` [s]; ``output`` [token] (>= 1) and ``output2`` [token^2] are the
+    moments of the output length; ``batch_limit`` (>= 1) is the most requests in flight.
+    """
+
+    prefill_s: FloatArray
+    prefill_s2: FloatArray
+    step_fixed_s: FloatArray
+    step_per_seq_s: FloatArray
+    output: FloatArray
+    output2: FloatArray
+    batch_limit: FloatArray
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Traffic:
+    """Results per scenario: seconds, requests in decode, the busy share, requests/s, and
+    whether the replica keeps up with the offered load."""
+
+    ttft_p50: FloatArray
+    ttft_p90: FloatArray
+    ttft_p99: FloatArray
+    tpot_p50: FloatArray
+    tpot_p90: FloatArray
+    tpot_p99: FloatArray
+    latency_p50: FloatArray
+    latency_p90: FloatArray
+    latency_p99: FloatArray
+    ttft_mean: FloatArray
+    tpot_mean: FloatArray
+    latency_mean: FloatArray
+    queue_s: FloatArray
+    in_flight: FloatArray
+    utilisation: FloatArray
+    max_rate: FloatArray
+    throughput: FloatArray
+    stable: BoolArray
+
+
+class _Floats:
+    """Plain-float versions of the few functions the model needs (the scalar path is ~10x faster
+    in math than in numpy on 0-d arrays); arguments are kept in range by the callers."""
+
+    sqrt = staticmethod(math.sqrt)
+    exp = staticmethod(lambda x: math.exp(min(x, 700.0)))
+    log = staticmethod(lambda x: math.log(max(x, _TINY)))
+    minimum = staticmethod(min)
+    maximum = staticmethod(max)
+    where = staticmethod(lambda c, a, b: a if c else b)
+    floor = staticmethod(math.floor)
+
+
+class _Arrays:
+    sqrt = staticmethod(np.sqrt)
+    exp = staticmethod(lambda x: np.exp(np.minimum(x, 700.0)))
+    log = staticmethod(lambda x: np.log(np.maximum(x, _TINY)))
+    minimum = staticmethod(np.minimum)
+    maximum = staticmethod(np.maximum)
+    where = staticmethod(np.where)
+    floor = staticmethod(np.floor)
+
+
+def _inputs(s: Service, load: Any) -> tuple[Any, tuple[Any, ...]]:
+    """The namespace to compute in and the cleaned inputs (moments at least their mean's square)."""
+    raw = (s.prefill_s, s.prefill_s2, s.step_fixed_s, s.step_per_seq_s, s.output, s.output2, s.batch_limit, load)
+    xp: Any
+    vals: tuple[Any, ...]
+    if all(isinstance(v, (float, int)) for v in raw):
+        xp, vals = _Floats, tuple(float(v) for v in raw)
+    else:
+        xp, vals = _Arrays, tuple(np.broadcast_arrays(*(np.asarray(v, dtype=float) for v in raw)))
+    p, p2, a, bs, o, o2, c, x = vals
+    o = xp.maximum(o, 1.0)
+    return xp, (p, xp.maximum(p2, p * p), a, bs, o, xp.maximum(o2, o * o), xp.maximum(xp.floor(c), 1.0), x)
+
+
+def _erlang_c(xp: Any, c: Any, base: Any, per_slot: Any) -> Any:
+    """Probability that all ``c`` slots are taken, an Erlang C whose offered load depends on the
+    occupancy: ``base + per_slot * k`` at ``k`` taken (a fuller replica steps slower); exact
+    recursion up to 64 slots, Halfin-Whitt at the full load above."""
+    a = base + per_slot * c
+    rho = a / c
+    beta = (c - a) / xp.sqrt(xp.maximum(a, 1e-12))  # Halfin-Whitt: C = 1 / (1 + beta Phi(beta) / phi(beta))
+    hw = 1.0 / (1.0 + beta * _ncdf(xp, beta) * 2.5066282746310002 * xp.exp(xp.minimum(0.5 * beta * beta, 300.0)))
+    if xp is _Floats:
+        if c > _EXACT_SLOTS:
+            return hw
+        b: Any = 1.0
+        for k in range(1, int(c) + 1):
+            ak = (base + per_slot * k) * b
+            b = ak / (k + ak)
+        return b / (1.0 - rho * (1.0 - b))
+    b = np.ones_like(a)
+    for k in range(1, int(min(np.max(c, initial=1.0), _EXACT_SLOTS)) + 1):
+        ak = (base + per_slot * k) * b
+        b = np.where(k <= c, ak / (k + ak), b)
+    return np.where(c > _EXACT_SLOTS, hw, b / (1.0 - rho * (1.0 - b)))
+
+
+def _ncdf(xp: Any, x: Any) -> Any:
+    """Standard normal CDF (Abramowitz and Stegun 7.1.26, |error| < 1.5e-7)."""
+    z = abs(x) / 1.4142135623730951
+    t = 1.0 / (1.0 + 0.3275911 * z)
+    poly = t * (0.254829592 + t * (-0.284496736 + t * (1.421413741 + t * (-1.453152027 + t * 1.061405429))))
+    half_erfc = 0.5 * poly * xp.exp(-z * z)
+    return xp.where(x >= 0, 1.0 - half_erfc, half_erfc)
+
+
+def _gamma_dev(xp: Any, mean: Any, var: Any, z: float) -> Any:
+    """Quantile minus mean of a gamma with these moments (Wilson-Hilferty)."""
+    c2 = xp.minimum(var / xp.maximum(mean * mean, _TINY), 1e6)
+    base = xp.maximum(1.0 - c2 / 9.0 + z * xp.sqrt(c2) / 3.0, 0.0)
+    return mean * (base * base * base - 1.0)
+
+
+def _lognormal_q(xp: Any, mean: Any, var: Any, z: float) -> Any:
+    c2 = xp.minimum(var / xp.maximum(mean * mean, _TINY), 1e6)
+    return mean / xp.sqrt(1.0 + c2) * xp.exp(z * xp.sqrt(xp.log(1.0 + c2)))
+
+
+def _wait_dev(xp: Any, mean: Any, pi: Any, alpha: float) -> Any:
+    """Quantile minus mean of a wait that is 0 with probability ``1 - pi``, else exponential."""
+    theta = mean / xp.maximum(pi, _TINY)
+    return theta * xp.log(xp.maximum(pi / (1.0 - alpha), 1.0)) - mean
+
+
+def _add(xp: Any, devs: tuple[Any, ...]) -> Any:
+    """Deviation of a sum of independent parts at a percentile: positive and negative parts
+    root-sum-squared apart."""
+    pos = sum(xp.maximum(d, 0.0) ** 2 for d in devs)
+    neg = sum(xp.minimum(d, 0.0) ** 2 for d in devs)
+    return xp.sqrt(pos) - xp.sqrt(neg)
+
+
+def _percentiles(xp: Any, *, wait: Any, wait_pi: Any, slot_wait: Any, slot_pi: Any, slot_gamma: Any, slot_var: Any, p: Any, p_var: Any, tau: Any,
+                 step1: Any, x_mean: Any, x_var: Any, decode: Any, decode_var: Any, o: Any) -> list[Any]:
+    """TTFT, TPOT and latency at the 50th, 90th and 99th percentiles (9 values)."""
+    ttft, tpot, lat = [], [], []
+    generating = o > 1.0
+    for z, alpha in zip(_Z, _ALPHA):
+        dw = _wait_dev(xp, wait, wait_pi, alpha)
+        dq = _wait_dev(xp, slot_wait, slot_pi, alpha)
+        ds = _gamma_dev(xp, slot_gamma, slot_var, z)
+        dp = _gamma_dev(xp, p, p_var, z)
+        ttft.append(wait + slot_wait + slot_gamma + p + tau + _add(xp, (dw, dq, ds, dp)))
+        tpot.append(xp.where(generating, step1 + _lognormal_q(xp, x_mean, x_var, z), 0.0))
+        lat.append(wait + slot_wait + slot_gamma + p + tau + decode + _add(xp, (dw, dq, ds, dp, _gamma_dev(xp, decode, decode_var, z))))
+    return ttft + tpot + lat
+
+
+def _traffic(q: list[Any], *, ttft: Any, tpot: Any, latency: Any, queue: Any, in_flight: Any, util: Any,
+             max_rate: Any, throughput: Any, stable: Any) -> Traffic:
+    return Traffic(ttft_p50=q[0], ttft_p90=q[1], ttft_p99=q[2], tpot_p50=q[3], tpot_p90=q[4], tpot_p99=q[5],
+                   latency_p50=q[6], latency_p90=q[7], latency_p99=q[8], ttft_mean=ttft, tpot_mean=tpot,
+                   latency_mean=latency, queue_s=queue, in_flight=in_flight, utilisation=util, max_rate=max_rate,
+                   throughput=throughput, stable=stable)
+
+
+def _pause_var(xp: Any, *, m: Any, p: Any, p2: Any, bs: Any, o: Any) -> Any:
+    """Variance of TPOT above ``step(1)`` from the ``m`` others a request decodes with, as an
+    M/G/inf count: each one present at the start adds ``step_per_seq`` for a uniform share of
+    the decode, each arrival (a Poisson count, mean ``m``) that share plus its prefill."""
+    steps = xp.maximum(o - 1.0, 1.0)
+    return m * (2.0 / 3.0 * bs * bs + bs * p / steps + p2 / (steps * steps))
+
+
+def _batch(xp: Any, lam: Any, g: Any, first_wait: Any, p: Any, a: Any, bs: Any, o: Any, c: Any) -> tuple[Any, ...]:
+    """Little's law fixed point (linear, so solved exactly): requests in decode ``L``, the others
+    ``m`` a request decodes with, the step, seconds per token and the fixed point's gain."""
+    gain = 1.0 / xp.maximum(1.0 - lam * g * (o * bs + p), 1e-12)
+    waiting = lam * first_wait  # prefilled, not yet stepped: they join the next step
+    L = lam * o * (a + bs + bs * g * waiting) * gain
+    m = xp.minimum(g * (L + waiting), c - 1.0)
+    step = a + bs * (1.0 + m)
+    return L, m, step, step + p * xp.minimum(g * L, c - 1.0) / o, gain
+
+
+def open_loop(s: Service, rate: FloatArray) -> Traffic:
+    """Percentiles and means of one replica under Poisson arrivals at ``rate`` [requests/s].
+
+    Floats give floats; arrays broadcast. See the module docstring for the model.
+    """
+    xp, (p, p2, a, bs, o, o2, c, lam) = _inputs(s, rate)
+    step1 = a + bs
+    max_rate = 1.0 / (p + o * (a / c + bs))
+    stable = lam < max_rate
+    lam = xp.maximum(xp.minimum(lam, max_rate * _BACKOFF), 0.0)
+    rp = lam * p
+    g = (c - 1.0) / (c - rp)
+    full = p + o * (a + bs * c) + (c - 1.0) * p  # holding time of a slot while all are taken
+    slots = xp.minimum(lam * full, c * (1.0 - 1e-9))
+    blocked = _erlang_c(xp, c, lam * o * a, slots / c - lam * o * a / c)
+    free = (1.0 - blocked) * (c - 1.0) / c  # found a slot, and other requests (one slot: none)
+    L, m, step, tau, gain = _batch(xp, lam, g, 0.0, p, a, bs, o, c)
+    for _ in range(2):  # the prefill queue and the batch depend on each other (weakly): two passes
+        u_decode = xp.maximum(1.0 - xp.exp(-L), L / c) * (1.0 - rp)
+        prefill_wait = free * (lam * p2 + u_decode * step) / (2.0 * (1.0 - rp))  # Cobham
+        first_wait = (c - 1.0) / c * rp * (prefill_wait + p) / (1.0 - rp)  # prefills arriving till it empties
+        L, m, step, tau, gain = _batch(xp, lam, g, first_wait, p, a, bs, o, c)
+    util = xp.minimum(rp + u_decode, 1.0)
+    cs2 = (p2 - p * p + (o2 - o * o) * tau * tau) / (full * full)
+    slot_wait = blocked * full / (c - slots) * (1.0 + cs2) / 2.0  # Allen-Cunneen
+    queue = slot_wait + prefill_wait
+    x_var = _pause_var(xp, m=m, p=p, p2=p2, bs=bs, o=o) * gain * (1.0 - m / c)
+    decode = (o - 1.0) * tau
+    decode_var = (o2 - o * o) * tau * tau + (o2 - 2.0 * o + 1.0) * x_var
+    ttft = queue + first_wait + p + tau
+    q = _percentiles(xp, wait=prefill_wait + first_wait, wait_pi=free * util, slot_wait=slot_wait,
+                     slot_pi=blocked, slot_gamma=0.0, slot_var=0.0, p=p, p_var=p2 - p * p, tau=tau, step1=step1, x_mean=tau - step1, x_var=x_var,
+                     decode=decode, decode_var=decode_var, o=o)
+    return _traffic(q, ttft=ttft, tpot=xp.where(o > 1.0, tau, 0.0), latency=ttft + decode, queue=queue,
+                    in_flight=L + lam * first_wait, util=xp.where(stable, util, 1.0), max_rate=max_rate,
+                    throughput=lam, stable=stable)
+
+
+def closed_loop(s: Service, concurrency: FloatArray) -> Traffic:
+    """One replica driven by ``concurrency`` clients, each sending its next request when its
+    previous one completes (zero think time), as benchmark clients do. Always stable."""
+    xp, (p, p2, a, bs, o, o2, c, clients) = _inputs(s, concurrency)
+    clients = xp.maximum(clients, 1.0)
+    n = xp.minimum(clients, c)
+    step1 = a + bs
+    max_rate = 1.0 / (p + o * (a / c + bs))
+    x = 1.0 / (p + o * (a / n + bs))
+    m = n - 1.0
+    tau = a + bs * n + p * m / o
+    decode = o * tau
+    hold = p + decode
+    cs2 = xp.minimum((p2 - p * p + (o2 - o * o) * tau * tau) / (hold * hold), 1.0)
+    extra = xp.maximum(clients - c, 0.0)
+    slot_wait = extra / x
+    x_var = _pause_var(xp, m=m, p=p, p2=p2, bs=bs, o=o) * xp.minimum((o2 - o * o) / (o * o), 1.0)
+    decode = (o - 1.0) * tau
+    decode_var = (o2 - o * o) * tau * tau + (o2 - 2.0 * o + 1.0) * x_var
+    q = _percentiles(xp, wait=0.0, wait_pi=0.0, slot_wait=0.0, slot_pi=0.0, slot_gamma=slot_wait, slot_var=extra * cs2 / (x * x), p=p,
+                     p_var=p2 - p * p, tau=tau, step1=step1, x_mean=tau - step1, x_var=x_var, decode=decode,
+                     decode_var=decode_var, o=o)
+    return _traffic(q, ttft=slot_wait + p + tau, tpot=xp.where(o > 1.0, tau, 0.0), latency=slot_wait + p + o * tau,
+                    queue=slot_wait, in_flight=n - x * p, util=x * (p + o * (a + bs * n) / n),
+                    max_rate=max_rate, throughput=x, stable=n > 0)
+
+
+def max_rate_within(s: Service, *, ttft_p99: FloatArray | None = None, tpot_p99: FloatArray | None = None,
+                    latency_p99: FloatArray | None = None, iterations: int = 60) -> FloatArray:
+    """Largest Poisson rate [requests/s] at which every given p99 target [s] is met (0 where
+    none is); bisection between 0 and ``max_rate``, all rows at once."""
+    targets = [(name, t) for name, t in (("ttft_p99", ttft_p99), ("tpot_p99", tpot_p99),
+                                         ("latency_p99", latency_p99)) if t is not None]
+
+    def ok(rate: Any) -> Any:
+        t = open_loop(s, rate)
+        good: Any = t.stable | (rate == 0.0)
+        for name, target in targets:
+            good = good & (getattr(t, name) <= target)
+        return good
+
+    top = open_loop(s, 0.0).max_rate
+    lo, hi = 0.0 * top, top
+    if isinstance(top, float):
+        if not ok(0.0):
+            return 0.0
+        for _ in range(iterations):
+            mid = 0.5 * (lo + hi)
+            lo, hi = (mid, hi) if ok(mid) else (lo, mid)
+        return lo
+    for _ in range(iterations):
+        mid = 0.5 * (lo + hi)
+        good = ok(mid)
+        lo, hi = np.where(good, mid, lo), np.where(good, hi, mid)
+    return np.where(ok(np.zeros_like(top)), lo, 0.0)
+
+
+Sampler = Callable[[np.random.Generator, int], np.ndarray]
+
+
+def _gamma_draw(rng: np.random.Generator, mean: float, second: float, size: int) -> np.ndarray:
+    var = max(second - mean * mean, 0.0)
+    if var <= 1e-12 * mean * mean:
+        return np.full(size, mean)
+    return rng.gamma(mean * mean / var, var / mean, size)
+
+
+def simulate(s: Service, *, rate: float | None = None, concurrency: int | None = None, requests: int = 20000,
+             seed: int = 0, prompt: Sampler | None = None, output: Sampler | None = None,
+             warmup: float = 0.1) -> dict[str, float]:
+    """Discrete-event simulation of the server in the module docstring (one scenario).
+
+    ``rate`` gives Poisson arrivals, ``concurrency`` a closed loop of clients. ``prompt(rng,
+    n)`` draws prefill seconds and ``output(rng, n)`` output tokens; by default both are gamma
+    with the Service's moments (outputs rounded, at least 1), fixed where the second moment is
+    the mean's square. The first ``warmup`` share of requests (and in a closed loop the last
+    ``concurrency``) is left out of the statistics. Returns the fields of :class:`Traffic`
+    (less ``max_rate`` and ``stable``) as floats.
+    """
+    rng = np.random.default_rng(seed)
+    pre = prompt(rng, requests) if prompt else _gamma_draw(rng, float(s.prefill_s), float(s.prefill_s2), requests)
+    out = (output(rng, requests) if output else
+           np.rint(_gamma_draw(rng, float(s.output), float(s.output2), requests)))
+    out = np.maximum(out, 1).astype(int).tolist()
+    pre = np.asarray(pre, dtype=float).tolist()
+    a, bs, c = float(s.step_fixed_s), float(s.step_per_seq_s), max(int(s.batch_limit), 1)
+    arrive = [math.inf] * requests
+    first, done, start = [0.0] * requests, [0.0] * requests, [0.0] * requests
+    arrivals: list[tuple[float, int]] = []
+    if concurrency is None:
+        if rate is None:
+            raise ValueError("simulate needs rate= or concurrency=")
+        times = np.cumsum(rng.exponential(1.0 / rate, requests)).tolist()
+        arrivals = [(t, i) for i, t in enumerate(times)]
+        issued = requests
+    else:
+        guess = float(s.prefill_s) + float(s.output) * (a + bs * min(concurrency, c))
+        issued = min(int(concurrency), requests)
+        arrivals = sorted((float(t), i) for i, t in enumerate(rng.uniform(0.0, guess, issued)))
+    heapq.heapify(arrivals)
+    waiting: deque[int] = deque()
+    ready: deque[int] = deque()
+    decoding: list[tuple[int, int]] = []  # (step at which the request finishes, request)
+    fresh: list[int] = []  # joined since the last step: their first token comes with the next
+    t = busy = 0.0
+    k = slots = finished = 0
+    while finished < requests:
+        while waiting and slots < c:
+            ready.append(waiting.popleft())
+            slots += 1
+        while arrivals and arrivals[0][0] <= t:
+            at, i = heapq.heappop(arrivals)
+            arrive[i] = at
+            if slots < c:
+                ready.append(i)
+                slots += 1
+            else:
+                waiting.append(i)
+        if ready:
+            i = ready.popleft()
+            start[i] = t
+            t += pre[i]
+            busy += pre[i]
+            heapq.heappush(decoding, (k + out[i], i))
+            fresh.append(i)
+        elif decoding:
+            step = a + bs * len(decoding)
+            n = 1
+            if not fresh:
+                n = decoding[0][0] - k
+                if arrivals and slots < c:
+                    n = max(1, min(n, math.ceil((arrivals[0][0] - t) / step)))
+            t += n * step
+            busy += n * step
+            k += n
+            for i in fresh:
+                first[i] = t
+            fresh.clear()
+            while decoding and decoding[0][0] == k:
+                i = heapq.heappop(decoding)[1]
+                done[i] = t
+                slots -= 1
+                finished += 1
+                if concurrency is not None and issued < requests:
+                    heapq.heappush(arrivals, (t, issued))
+                    issued += 1
+        elif arrivals:
+            t = arrivals[0][0]
+    lo = int(warmup * requests)
+    hi = requests - (int(concurrency) if concurrency is not None else 0)
+    arr, fst, end, beg = (np.asarray(v[lo:hi]) for v in (arrive, first, done, start))
+    o = np.asarray(out[lo:hi], dtype=float)
+    ttft, lat = fst - arr, end - arr
+    gen = o > 1
+    tpot = (end - fst)[gen] / (o[gen] - 1.0) if gen.any() else np.zeros(1)
+    span = end.max() - arr.min()
+    pct = {f"{name}_p{q}": float(np.percentile(v, q)) for name, v in (("ttft", ttft), ("tpot", tpot), ("latency", lat))
+           for q in (50, 90, 99)}
+    return pct | {"ttft_mean": float(ttft.mean()), "tpot_mean": float(tpot.mean()), "latency_mean": float(lat.mean()),
+                  "queue_s": float((beg - arr).mean()), "in_flight": float(np.sum(end - beg - np.asarray(pre[lo:hi])) / span),
+                  "utilisation": busy / t, "throughput": float(len(arr) / span)}
