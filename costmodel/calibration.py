@@ -73,6 +73,7 @@ class ServingCalibration:
     tpot_low: float = 0.0
     tpot_high: float = 0.0
     loo_median_abs_error: float = math.nan
+    engines: tuple = ()  # ((engine id, EngineConstants), ...): each runtime's fitted step overheads
     fitted: str
 
 
@@ -92,6 +93,13 @@ def _build(cls: type[_Fitted], table: dict[str, Any], path: str | os.PathLike[st
     renames = renames or {}
     names = {f.name for f in fields(cls)}
     values = {renames.get(k, k): v for k, v in table.items() if renames.get(k, k) in names}
+    if isinstance(values.get("engines"), dict):  # [inference.engines.<id>] tables
+        from .engines import EngineConstants
+
+        try:
+            values["engines"] = tuple(sorted((k, EngineConstants(**v)) for k, v in values["engines"].items()))
+        except TypeError as exc:
+            raise InputError(f"{path}: engines: {exc}", argument="calibration") from None
     try:
         return cls(**values)
     except TypeError as exc:
@@ -167,7 +175,7 @@ def serving_scenarios(c: ServingCalibration) -> dict[str, PhaseConstants]:
         scale = np.exp([0.0, high, low])
         out = {"compute_fraction": np.minimum(c.compute_fraction * scale, 1.0),
                "bandwidth_fraction": np.minimum(c.bandwidth_fraction * scale, 1.0),
-               "step_overhead_s": c.step_overhead_s / scale,
+               "overhead_scale": 1.0 / scale,
                "allreduce_latency_s": c.allreduce_latency_s / scale}
         for array in out.values():
             array.flags.writeable = False  # cached and shared between calls

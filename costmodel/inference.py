@@ -61,8 +61,9 @@ class ServingModel:
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ServingHardware:
     """Dense peak at the compute precision [FLOP/s], memory bandwidth [B/s], memory [B],
-    TDP [W], the link tensor parallelism uses [B/s per direction] and a phone's or laptop's
-    battery [J] (NaN without one)."""
+    TDP [W], the link tensor parallelism uses [B/s per direction], a phone's or laptop's
+    battery [J] (NaN without one), and what the serving runtime adds to each forward step
+    (:mod:`costmodel.engines`)."""
 
     peak: FloatArray
     bandwidth: FloatArray
@@ -70,18 +71,24 @@ class ServingHardware:
     tdp: FloatArray
     link: FloatArray
     battery: FloatArray = math.nan
+    step_fixed_s: FloatArray = 0.0  # the serving runtime's cost per forward step (scheduling, sampling)
+    layer_s: FloatArray = 0.0  # and per layer of a step (kernel launches)
+    efficiency: FloatArray = 1.0  # the runtime's multiplier of the achievable compute and bandwidth
+    max_in_flight: FloatArray = math.inf  # the runtime's limit on requests in flight
+    in_flight: FloatArray = 1.0  # 1: the runtime batches in flight; 0: every batch is static
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Request:
-    """Devices per replica, requests in flight, tokens in and out, and the batching mode
-    (1: continuous / in-flight, 0: static)."""
+    """Devices per replica, requests in flight, tokens in and out, the batching mode
+    (1: continuous / in-flight, 0: static) and the share of each prompt already cached."""
 
     n: FloatArray
     batch: FloatArray
     prompt: FloatArray
     output: FloatArray
-    continuous: FloatArray = 0.0
+    continuous: FloatArray = 1.0
+    cached: FloatArray = 0.0  # share of each prompt whose KV cache is already there (prefix caching)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -90,7 +97,7 @@ class PhaseConstants:
 
     compute_fraction: FloatArray
     bandwidth_fraction: FloatArray
-    step_overhead_s: FloatArray
+    overhead_scale: FloatArray  # multiplies the runtime's step overheads (1 in the typical scenario)
     allreduce_latency_s: FloatArray
 
 
@@ -137,11 +144,14 @@ def phase_seconds(flops, bytes_moved, n, peak, bandwidth, compute_fraction, band
     return np.maximum(compute, memory), compute >= memory
 
 
-def prefill(m: ServingModel, batch: FloatArray, prompt: FloatArray) -> tuple[FloatArray, FloatArray]:
-    """(FLOPs, bytes) of the prefill: every prompt token once, weights read once, KV written."""
-    tokens = batch * prompt
-    flops = 2.0 * m.active_params * tokens + 2.0 * m.attention_per_ctx * prompt * tokens
-    moved = m.weight_bytes + tokens * m.kv_per_token
+def prefill(m: ServingModel, batch: FloatArray, prompt: FloatArray,
+            cached: FloatArray = 0.0) -> tuple[FloatArray, FloatArray]:
+    """(FLOPs, bytes) of the prefill: every new prompt token once (a cached prefix is skipped but
+    still attended to), the weights read once, the prompt's KV cache read or written."""
+    new = prompt * (1.0 - cached)
+    tokens = batch * new
+    flops = 2.0 * m.active_params * tokens + 4.0 * m.attention_per_ctx * (prompt - new / 2.0) * tokens
+    moved = m.weight_bytes + batch * prompt * m.kv_per_token
     return flops, moved
 
 
@@ -161,8 +171,11 @@ def decode_step(m: ServingModel, batch: FloatArray, context: FloatArray) -> tupl
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Timings:
-    """Seconds per request (TTFT, TPOT, end to end), the devices' busy share, and which
-    resource binds each phase (True: compute)."""
+    """Seconds per request (TTFT, TPOT, end to end), the devices' busy share, which resource
+    binds each phase (True: compute), and the parts the traffic model and the per-token prices
+    build on: the prefill as run (one request's under continuous batching, the batch's under
+    static), a decode step of the batch and of one sequence at the average context, the share
+    of the devices' time a request spends on its input, and the wait for a free slot."""
 
     ttft: FloatArray
     tpot: FloatArray
@@ -171,6 +184,11 @@ class Timings:
     compute_bound_prefill: BoolArray
     compute_bound_decode: BoolArray
     generating: BoolArray
+    prefill_s: FloatArray = 0.0
+    step_s: FloatArray = 0.0
+    step_one_s: FloatArray = 0.0
+    input_share: FloatArray = 1.0
+    wait_s: FloatArray = 0.0
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -188,11 +206,22 @@ class Capacity:
 
 def _step(m: ServingModel, hw: ServingHardware, n: FloatArray, tokens_in_step: FloatArray, flops: FloatArray,
           moved: FloatArray, cal: PhaseConstants) -> tuple[FloatArray, FloatArray, BoolArray]:
-    """Seconds of one forward step: roofline + fixed overhead + 2 all-reduces per layer."""
-    t, compute_bound = phase_seconds(flops, moved, n, hw.peak, hw.bandwidth, cal.compute_fraction,
-                                     cal.bandwidth_fraction)
+    """Seconds of one forward step: roofline + the runtime's overheads (per step and per layer)
+    + 2 all-reduces per layer."""
+    t, compute_bound = phase_seconds(flops, moved, n, hw.peak, hw.bandwidth, np.minimum(cal.compute_fraction * hw.efficiency, 1.0),
+                                     np.minimum(cal.bandwidth_fraction * hw.efficiency, 1.0))
     comm = 2.0 * m.layers * allreduce_seconds(tokens_in_step * m.d_model * 2.0, n, hw.link, cal.allreduce_latency_s)
-    return t + cal.step_overhead_s + comm, t, compute_bound
+    overhead = (hw.step_fixed_s + np.maximum(m.layers, 1.0) * hw.layer_s) * cal.overhead_scale
+    return t + overhead + comm, t, compute_bound
+
+
+def slot_wait(batch: FloatArray, slots: FloatArray, service: FloatArray) -> FloatArray:
+    """Mean wait of ``batch`` requests that arrive together at a server with ``slots`` places,
+    each request holding one for ``service`` seconds: they are served in rounds of ``slots``,
+    the ``k``-th (from 0) waiting ``floor(k / slots)`` rounds."""
+    rounds = np.floor(batch / slots)
+    rest = batch - rounds * slots
+    return service * (slots * rounds * (rounds - 1.0) / 2.0 + rest * rounds) / batch
 
 
 def timings(m: ServingModel, hw: ServingHardware, r: Request, prefill_cal: PhaseConstants,
@@ -204,25 +233,34 @@ def timings(m: ServingModel, hw: ServingHardware, r: Request, prefill_cal: Phase
     ``batch`` requests are in flight at once and each finished one is replaced; a request is
     prefilled alone, the other ``batch - 1`` requests' prefills are interleaved with its
     decode steps, and it waits for the prefills ahead of it as in an M/D/1 queue
-    (Pollaczek-Khinchine mean wait). Models that do not generate (encoders, CNNs, ViTs,
-    linear models; ``m.autoregressive == 0``) and ``output == 0`` take one forward pass.
+    (Pollaczek-Khinchine mean wait). A runtime without in-flight batching (``hw.in_flight``
+    0) always runs static batches. Models that do not generate (encoders, CNNs, ViTs, linear
+    models; ``m.autoregressive == 0``) and ``output == 0`` take one forward pass.
     """
-    n, batch, prompt, output, continuous = r.n, r.batch, r.prompt, r.output, r.continuous > 0
+    n, batch, prompt, output = r.n, r.batch, r.prompt, r.output
+    continuous = (r.continuous > 0) & (hw.in_flight > 0)
     together = np.where(continuous, 1.0, batch)
     pre, dec = prefill_cal, decode_cal
-    t_prefill, roof_p, cb_p = _step(m, hw, n, together * prompt, *prefill(m, together, prompt), pre)
+    t_prefill, roof_p, cb_p = _step(m, hw, n, together * prompt * (1.0 - r.cached),
+                                    *prefill(m, together, prompt, r.cached), pre)
     t_first, roof_1, _ = _step(m, hw, n, batch, *decode_step(m, batch, prompt), dec)
-    tpot, roof_d, cb_d = _step(m, hw, n, batch, *decode_step(m, batch, prompt + output / 2.0), dec)
-    ttft = t_prefill + t_first
+    mid = prompt + output / 2.0
+    step, roof_d, cb_d = _step(m, hw, n, batch, *decode_step(m, batch, mid), dec)
+    step_one = step if not np.ndim(batch) and batch == 1 else _step(m, hw, n, 1.0, *decode_step(m, 1.0, mid), dec)[0]
+    ttft, tpot = t_prefill + t_first, step
+    steps = np.maximum(output, 1.0)
     if np.ndim(continuous) or continuous:  # static batching alone needs none of this
         others = np.where(continuous, batch - 1.0, 0.0)
-        steps = np.maximum(output, 1.0)
         tpot = tpot + others * t_prefill / steps  # the others' prefills, spread over our steps
         load = np.minimum(0.95, others * t_prefill / (t_prefill + steps * tpot))
         ttft = ttft + load / (2.0 * (1.0 - load)) * t_prefill
     generating = (m.autoregressive > 0) & (output > 0)
     latency = np.where(generating, ttft + (output - 1.0) * tpot, t_prefill)
     roof = roof_p + np.where(generating, roof_1 + (output - 1.0) * roof_d, 0.0)
+    # device time a request spends on its input: its prefill against its share of the decode steps
+    decode_time = np.where(continuous, steps * step / batch, (t_first + (output - 1.0) * step) / np.maximum(batch, 1.0))
+    prefill_time = np.where(continuous, t_prefill, t_prefill / np.maximum(batch, 1.0))
+    input_share = np.where(generating, prefill_time / (prefill_time + decode_time), 1.0)
     ar = m.autoregressive > 0
     if np.ndim(ar) == 0 and ar:  # a single generating model: the one-pass branch is not needed
         one_pass, roof_one, cb_one = t_prefill, roof_p, cb_p
@@ -232,7 +270,8 @@ def timings(m: ServingModel, hw: ServingHardware, r: Request, prefill_cal: Phase
                    tpot=np.where(generating, tpot, 0.0), latency=np.where(ar, latency, one_pass),
                    busy=np.minimum(1.0, np.where(ar, roof / latency, roof_one / one_pass)),
                    compute_bound_prefill=np.where(ar, cb_p, cb_one), compute_bound_decode=cb_d,
-                   generating=generating)
+                   generating=generating, prefill_s=np.where(ar, t_prefill, one_pass), step_s=step,
+                   step_one_s=step_one, input_share=input_share)
 
 
 def _single_pass(m: ServingModel, hw: ServingHardware, n: FloatArray, batch: FloatArray, prompt: FloatArray,

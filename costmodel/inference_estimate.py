@@ -9,22 +9,24 @@ from __future__ import annotations
 import math
 import os
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 import numpy as np
+import pint
 
 from . import inference as core
 from .architecture import expert_parameters
 from .calibration import Calibration, resolve_calibration, serving_scenarios
 from .energy import FootprintInputs, FootprintValues, footprint_values, resolve_footprint
 from .errors import InputError, ProfileError
+from .engines import Engine, default_engine, engine_constants, engines, get_engine, model_class
 from .hardware import HardwareProfile, ProfilePath, get_hardware
 from .inference import PhaseConstants, Request, ServingHardware, ServingModel
 from .models import ModelSpec, get_model, resolve_counts
 from .precision import SERVING_DTYPES, resolve_kv, resolve_precision, resolve_sparsity
 from .results.base import check_finite
 from .results.inference import CULPRITS, MAY_BE_MISSING, OUTPUTS, InferenceEstimate
-from .units import CountLike, FloatArray, QuantityLike, parse_whole
+from .units import CountLike, FloatArray, QuantityLike, parse_quantity, parse_whole
 
 if TYPE_CHECKING:
     from .regions import Region
@@ -46,6 +48,20 @@ class ServingCase:
     footprint: FootprintInputs
     prefill: PhaseConstants
     decode: PhaseConstants
+    load: Load | None = None  # traffic (a rate or a closed loop); None: one batch as it stands
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Load:
+    """Traffic on one replica: Poisson arrivals at ``rate`` [1/s] or ``concurrency`` clients in a
+    closed loop (the other 0), at most ``limit`` requests in flight (inf: what fits), and the
+    spread of the request lengths, ``E[x^2] / E[x]^2`` (1: every request alike)."""
+
+    rate: FloatArray = 0.0
+    concurrency: FloatArray = 0.0
+    limit: FloatArray = math.inf
+    prompt_spread: FloatArray = 1.0
+    output_spread: FloatArray = 1.0
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -59,6 +75,8 @@ class ServingValues:
     throughput: FloatArray  # output tokens per second of the whole batch (NaN without output)
     samples_per_s: FloatArray  # requests (images, sequences, rows) completed per second
     footprint: FootprintValues
+    in_flight: FloatArray = 1.0  # requests the devices hold at once (the batch, or what fits of it)
+    traffic: Any = None  # costmodel.traffic.Traffic under a load, else None
 
 
 def _serving_model(spec: ModelSpec | None, params: CountLike | None, active_params: CountLike | None,
@@ -71,6 +89,9 @@ def _serving_model(spec: ModelSpec | None, params: CountLike | None, active_para
         return ServingModel(**fields)
     if spec.forward_flops is not None and spec.kind in ("cnn", "vit", "linear"):
         fields["forward_flops"] = float(spec.forward_flops.magnitude)
+    fields["layers"] = float(_layer_count(spec))
+    if spec.kind in ("cnn", "linear"):  # one image or one row per request
+        fields["sequence"] = 1.0
     shape = spec.shape
     if shape is not None:
         # only a model that generates keeps a KV cache; an encoder or a ViT runs one pass
@@ -91,25 +112,58 @@ def _serving_model(spec: ModelSpec | None, params: CountLike | None, active_para
     return ServingModel(**fields)
 
 
+def _layer_count(spec: ModelSpec) -> int:
+    """Layers a forward pass launches work for (each costs the runtime a few kernel launches):
+    a transformer's blocks, a ResNet's convolutions (3 per bottleneck block, the stem and the
+    classifier), a linear model's one; 1 where the catalogue gives no count."""
+    if spec.layers:
+        return spec.layers + (spec.decoder_layers or 0)
+    if spec.bottleneck_blocks:
+        return 3 * sum(spec.bottleneck_blocks) + 2
+    return 1
+
+
 def resolve_serving(model: str | ModelSpec | None = None, *, params: CountLike | None = None,
                     active_params: CountLike | None = None, hardware: str | HardwareProfile, dtype: str | None = None,
-                    kv_dtype: str | None = None, prune: str | float | None = None,
-                    profile_path: ProfilePath | None = None
-                    ) -> tuple[ModelSpec | None, HardwareProfile, tuple[str, str], ServingModel, ServingHardware]:
-    """The model at its weight and KV precisions (and sparsity) on a device: ``(spec, profile,
-    (dtype, kv_dtype), model record, hardware record)`` (see :mod:`costmodel.precision`)."""
+                    kv_dtype: str | None = None, prune: str | float | None = None, engine: str | None = None,
+                    profile_path: ProfilePath | None = None, calibration: Calibration | None = None
+                    ) -> tuple[ModelSpec | None, HardwareProfile, tuple[str, str, str], ServingModel, ServingHardware]:
+    """The model at its weight and KV precisions (and sparsity) on a device run by a serving
+    engine: ``(spec, profile, (dtype, kv_dtype, engine id), model record, hardware record)``
+    (see :mod:`costmodel.precision` and :mod:`costmodel.engines`)."""
     spec = get_model(model) if model is not None else None
     hw = get_hardware(hardware, profile_path=profile_path)
     p, compute = resolve_precision(dtype, hw)
     kv, kv_bytes = resolve_kv(kv_dtype, p, compute, hw)
     sparsity = resolve_sparsity(prune, p, compute, hw)
     m = _serving_model(spec, params, active_params, p.weight_bytes * sparsity.weight_share, kv_bytes)
+    kind = "dense-decoder" if spec is None else spec.kind
+    runtime = resolve_engine(engine, hw, kind, spec.id if spec else "the model")
+    constants = engine_constants((calibration or resolve_calibration(None)).serving, runtime)
     link = hw.number("interconnect_bandwidth") or hw.number("pcie_bandwidth") or 16e9
     peak = float(hw.sparse[compute].to("FLOP/s").magnitude) if sparsity.sparse_peak else hw.peak_flops(compute)
     battery = hw.number("battery")
     h = ServingHardware(peak=peak, bandwidth=hw.number("memory_bandwidth"), capacity=hw.number("memory"),
-                        tdp=hw.number("tdp"), link=link, battery=math.nan if battery is None else battery)
-    return spec, hw, (p.name, kv), m, h
+                        tdp=hw.number("tdp"), link=link, battery=math.nan if battery is None else battery,
+                        step_fixed_s=constants.fixed_s, layer_s=constants.layer_s, efficiency=constants.efficiency,
+                        max_in_flight=float(runtime.max_in_flight or math.inf),
+                        in_flight=float(runtime.in_flight_batching))
+    return spec, hw, (p.name, kv, runtime.id), m, h
+
+
+def resolve_engine(engine: str | None, hw: HardwareProfile, kind: str, name: str) -> Engine:
+    """The serving runtime asked for, or the device class's default for this kind of model;
+    refused when it does not serve this kind of model."""
+    if engine is None:
+        return default_engine(hw, kind)
+    runtime = get_engine(engine)
+    needed = "generative" if model_class(kind) == "generative" else "single-pass"
+    if needed not in runtime.serves:
+        what = "generates tokens" if needed == "generative" else "runs one forward pass per request"
+        able = [e.id for e in engines().values() if needed in e.serves]
+        raise InputError(f"{runtime.name} does not serve a model that {what} ({name}); expected one of "
+                         f"{', '.join(able)}", argument="engine")
+    return runtime
 
 
 def parse_batching(value: str) -> float:
@@ -127,8 +181,22 @@ REQUEST_PARSERS: dict[str, tuple[str, Callable[[Any], float], Any]] = {
                       None),
     "output_tokens": ("output", lambda v: float(parse_whole(v, "output_tokens", limit=TOKENS_LIMIT, allow_zero=True)),
                       None),
-    "batching": ("continuous", parse_batching, "static"),
+    "batching": ("continuous", parse_batching, "continuous"),
+    "prefix_cache": ("cached", lambda v: parse_share(v, "prefix_cache"), 0.0),
 }
+
+
+def parse_share(value: Any, argument: str) -> float:
+    """A share in [0, 1): a float, or a percentage string such as "40%"."""
+    text = value.strip() if isinstance(value, str) else None
+    try:
+        x = float(text[:-1]) / 100.0 if text and text.endswith("%") else float(value)
+    except (TypeError, ValueError):
+        raise InputError(f"expected a share between 0 and 1 such as 0.4 or '40%', got {value!r}",
+                         argument=argument) from None
+    if not 0.0 <= x < 1.0 or isinstance(value, bool):
+        raise InputError(f"expected a share from 0 up to (not including) 1, got {value!r}", argument=argument)
+    return x
 
 
 def check_request(r: Request) -> Request:
@@ -145,17 +213,108 @@ def resolve_request(**options: Any) -> Request:
 
 
 def evaluate(case: ServingCase) -> ServingValues:
-    """Timings, memory and per-request footprint (floats or arrays in, the same out)."""
-    m, r = case.model, case.request
+    """Timings, memory and per-request footprint (floats or arrays in, the same out).
+
+    Under continuous batching ``batch_size`` requests are in flight when they fit (the weights
+    plus every request's KV cache in the devices' memory, and the runtime's limit on requests in
+    flight); the rest wait for a free slot, as on a real server, and the wait is part of their
+    TTFT and latency.
+    """
+    m, r, h = case.model, case.request, case.hardware
     output = np.where(m.autoregressive > 0, r.output, 0.0)
     r = replace(r, output=output, prompt=np.where(m.sequence > 0, m.sequence, r.prompt))
-    t = core.timings(m, case.hardware, r, case.prefill, case.decode)
-    c = core.capacity_report(m, r.n, r.batch, r.prompt, output, case.hardware.capacity)
-    fp = footprint_values(case.footprint, case.hardware.tdp, t.busy, r.n / r.batch, t.latency)
+    c = core.capacity_report(m, r.n, r.batch, r.prompt, output, h.capacity)
+    if case.load is not None:
+        return _under_load(case, r, c)
+    continuous = (r.continuous > 0) & (h.in_flight > 0) & (m.autoregressive > 0)
+    slots = np.where(continuous, np.clip(np.minimum(h.max_in_flight, c.max_batch), 1.0, r.batch), r.batch)
+    queued = bool(np.any(slots < r.batch))
+    if queued:  # memory and timings of the requests in flight; the others wait
+        c = replace(core.capacity_report(m, r.n, slots, r.prompt, output, h.capacity), max_batch=c.max_batch)
+    t = core.timings(m, h, replace(r, batch=slots) if queued else r, case.prefill, case.decode)
+    busy_latency = t.latency
+    if queued:
+        wait = np.where(slots < r.batch, core.slot_wait(r.batch, slots, t.latency), 0.0)
+        t = replace(t, ttft=t.ttft + wait, latency=t.latency + wait, wait_s=wait)
+    fp = footprint_values(case.footprint, h.tdp, t.busy, r.n / slots, busy_latency)
     with np.errstate(invalid="ignore", divide="ignore"):
-        throughput = np.where(output > 0, r.batch * output / t.latency, np.nan)  # none without output
+        throughput = np.where(output > 0, slots * output / busy_latency, np.nan)  # none without output
     return ServingValues(timings=t, capacity=c, output=output, prompt=r.prompt, throughput=throughput,
-                         samples_per_s=r.batch / t.latency, footprint=fp)
+                         samples_per_s=slots / busy_latency, footprint=fp, in_flight=slots)
+
+
+def _under_load(case: ServingCase, r: Request, c: core.Capacity) -> ServingValues:
+    """The replica under traffic (:mod:`costmodel.traffic`): requests in flight up to the limit
+    (what fits, the runtime's and the user's), each prefilled alone and decoded in the running
+    batch; the service times come from the same steps as a single estimate."""
+    from . import traffic as tr
+
+    m, h, load = case.model, case.hardware, case.load
+    assert load is not None
+    generating = m.autoregressive > 0
+    slots = np.where(generating & (h.in_flight > 0),
+                     np.maximum(1.0, np.minimum(np.minimum(load.limit, h.max_in_flight), c.max_batch)), 1.0)
+    c = replace(core.capacity_report(m, r.n, slots, r.prompt, r.output, h.capacity), max_batch=c.max_batch)
+    t = core.timings(m, h, replace(r, batch=slots, continuous=1.0), case.prefill, case.decode)
+    per_seq = np.where(slots > 1, (t.step_s - t.step_one_s) / np.maximum(slots - 1.0, 1.0), 0.0)
+    steps = np.where(generating, np.maximum(r.output, 1.0), 1.0)
+    service = tr.Service(prefill_s=t.prefill_s, prefill_s2=t.prefill_s ** 2 * load.prompt_spread,
+                         step_fixed_s=np.where(generating, t.step_one_s - per_seq, 0.0),
+                         step_per_seq_s=np.where(generating, per_seq, 0.0),
+                         output=steps, output2=steps ** 2 * np.where(generating, load.output_spread, 1.0),
+                         batch_limit=slots)
+    closed = load.rate <= 0
+    if np.all(closed):
+        q = tr.closed_loop(service, load.concurrency)
+    elif not np.any(closed):
+        q = tr.open_loop(service, load.rate)
+    else:  # a sweep mixing both: evaluate each where it applies
+        a, b = tr.open_loop(service, np.where(closed, 1.0, load.rate)), tr.closed_loop(service, np.maximum(load.concurrency, 1.0))
+        q = type(a)(**{k: np.where(closed, getattr(b, k), getattr(a, k)) for k in type(a).__slots__})
+    t = replace(t, ttft=q.ttft_mean, tpot=np.where(t.generating, q.tpot_mean, 0.0), latency=q.latency_mean,
+                wait_s=q.queue_s, busy=t.busy * q.utilisation)
+    per_request = 1.0 / q.throughput  # seconds of the replica per completed request, idle time included
+    fp = footprint_values(case.footprint, h.tdp, t.busy, r.n, per_request)
+    output = r.output
+    with np.errstate(invalid="ignore", divide="ignore"):
+        throughput = np.where(output > 0, q.throughput * output, np.nan)
+    return ServingValues(timings=t, capacity=c, output=output, prompt=r.prompt, throughput=throughput,
+                         samples_per_s=q.throughput, footprint=fp, in_flight=q.in_flight, traffic=q)
+
+
+def resolve_traffic(rate: QuantityLike | None, concurrency: CountLike | None) -> tuple[float, float] | None:
+    """``(rate [1/s], concurrency)`` of the traffic asked for (one of them 0), or None."""
+    if rate is not None and concurrency is not None:
+        raise InputError("give a rate (open loop) or a concurrency (closed loop), not both", argument="concurrency")
+    if rate is not None:
+        return parse_quantity(rate, "rate", "rate"), 0.0
+    if concurrency is not None:
+        return 0.0, float(parse_whole(concurrency, "concurrency", limit=1e6))
+    return None
+
+
+LENGTH_SAMPLES = 100_000  # sampled request lengths: more is a data file, not an argument
+
+
+def _lengths(value: Any, name: str, traffic: bool) -> np.ndarray:
+    """Token counts per request: one number, or (under traffic) a sequence of sampled lengths."""
+    if isinstance(value, (str, bytes, int, float)) or not hasattr(value, "__len__") or isinstance(value, pint.Quantity):
+        return np.array([float(parse_whole(value, name, limit=TOKENS_LIMIT, allow_zero=True))])
+    if not traffic:
+        raise InputError("a sequence of lengths describes traffic; give rate= or concurrency= with it, or one number",
+                         argument=name)
+    if not 0 < len(value) <= LENGTH_SAMPLES:
+        raise InputError(f"expected 1 to {LENGTH_SAMPLES:,} sampled lengths, got {len(value):,}", argument=name)
+    return np.array([float(parse_whole(v, name, limit=TOKENS_LIMIT, allow_zero=True)) for v in value])
+
+
+def _traffic_inputs(case: ServingCase, values: ServingValues, traffic: tuple[float, float],
+                    batch_size: CountLike | None, prompts: np.ndarray, outputs: np.ndarray) -> Load:
+    rate, concurrency = traffic
+    limit = math.inf if batch_size is None else float(parse_whole(batch_size, "batch_size", limit=1e7))
+    spread = lambda x: float(np.mean(x ** 2) / np.mean(x) ** 2) if np.mean(x) > 0 else 1.0  # noqa: E731
+    return Load(rate=rate, concurrency=concurrency, limit=limit, prompt_spread=spread(prompts),
+                output_spread=spread(outputs))
 
 
 def _fitting_dtype(hw: HardwareProfile, dtype: str, c: core.Capacity) -> str | None:
@@ -174,9 +333,11 @@ def _fitting_dtype(hw: HardwareProfile, dtype: str, c: core.Capacity) -> str | N
 
 def estimate_inference(model: str | ModelSpec | None = None, *, params: CountLike | None = None,
                        active_params: CountLike | None = None, hardware: str | HardwareProfile, n_gpus: CountLike = 1,
-                       prompt_tokens: CountLike, output_tokens: CountLike, batch_size: CountLike = 1,
-                       dtype: str | None = None, kv_dtype: str | None = None, prune: str | float | None = None,
-                       batching: str = "static", strict: bool = False, pue: float | str | None = None, power_per_gpu: QuantityLike | None = None,
+                       prompt_tokens: CountLike | Sequence[CountLike], output_tokens: CountLike | Sequence[CountLike],
+                       batch_size: CountLike | None = None, dtype: str | None = None, kv_dtype: str | None = None,
+                       prune: str | float | None = None, engine: str | None = None, batching: str = "continuous",
+                       rate: QuantityLike | None = None, concurrency: CountLike | None = None,
+                       prefix_cache: float | str = 0.0, strict: bool = False, pue: float | str | None = None, power_per_gpu: QuantityLike | None = None,
                        host_power_per_gpu: QuantityLike | None = None, region: str | Region | None = None,
                        grid_intensity: QuantityLike | None = None, price_per_gpu_hour: QuantityLike | None = None,
                        cost_basis: str = "cloud", price_kind: str = "on_demand",
@@ -195,11 +356,33 @@ def estimate_inference(model: str | ModelSpec | None = None, *, params: CountLik
     prompt_tokens, output_tokens : int [token]
         Tokens in and out per request; ``output_tokens=0`` is one forward pass (encoders,
         vision models and linear models always are).
-    batch_size : int
-        Requests processed together; the figures are per request of that batch.
-    batching : {"static", "continuous"}
-        ``static`` (default): the batch is prefilled and decoded together. ``continuous``:
-        ``batch_size`` requests in flight with in-flight batching, as serving engines run.
+    batch_size : int, optional
+        Requests served together (default 1): under ``continuous`` batching the requests in
+        flight (those that do not fit wait for a free slot, and the wait shows in TTFT), under
+        ``static`` a batch prefilled and decoded together. Next to ``rate`` or ``concurrency``,
+        the runtime's limit on requests in flight (default: what fits in memory, at most the
+        engine's own limit). The figures are per request.
+    batching : {"continuous", "static"}
+        ``continuous`` (default): in-flight batching, as serving engines run; ``static``: the
+        batch runs together. A runtime without in-flight batching (``eager``) is always static.
+    engine : str, optional
+        Serving runtime: ``vllm``, ``tensorrt-llm``, ``sglang``, ``eager`` (PyTorch /
+        transformers), ``tensorrt``, ``onnxruntime``, ``llama.cpp``, ``mlc``, ``coreml``... (see
+        ``costmodel engines``); its fitted per-step and per-layer overheads join each forward
+        step. Default: the device class's usual runtime for this kind of model
+        (``data/engines.toml``: vLLM for LLMs on datacenter GPUs, TensorRT for CNNs, encoders and
+        ViTs on NVIDIA GPUs, ...); ``assumptions["engine"]`` says which was used.
+    rate, concurrency : optional
+        Traffic: Poisson arrivals at ``rate`` (e.g. ``"12/s"``), or ``concurrency`` clients that
+        each send a new request when their last one completes (as benchmark clients do). The
+        result then gives percentiles (``ttft_p50``... ``latency_p99``), the queueing delay and
+        the largest rate the deployment sustains (:mod:`costmodel.traffic`); the headline TTFT,
+        TPOT and latency are the traffic's means, and cost and energy per request include idle
+        time. ``prompt_tokens`` and ``output_tokens`` may then be sequences of sampled lengths
+        (an empirical distribution).
+    prefix_cache : float or str
+        Share of each prompt whose KV cache is already there (e.g. ``0.5`` or ``"50%"``): its
+        prefill is skipped, its KV still read; cached input tokens are priced separately.
     dtype, kv_dtype : str, optional
         Serving format: ``bf16``, ``fp16``, ``fp32``, ``fp8``, ``fp4``, weight-only ``w8a16`` and
         ``w4a16`` (aliases ``int8``, ``int4``) or ``w8a8`` (default: the device's usual 16-bit
@@ -229,11 +412,18 @@ def estimate_inference(model: str | ModelSpec | None = None, *, params: CountLik
     'memory'
     """
     cal = resolve_calibration(calibration)
-    spec, hw, (dt, kv), m, h = resolve_serving(model, params=params, active_params=active_params, hardware=hardware,
-                                               dtype=dtype, kv_dtype=kv_dtype, prune=prune, profile_path=profile_path)
-    r = resolve_request(n_gpus=n_gpus, batch_size=batch_size, prompt_tokens=prompt_tokens,
-                        output_tokens=output_tokens, batching=batching)
+    spec, hw, (dt, kv, eng), m, h = resolve_serving(model, params=params, active_params=active_params,
+                                                    hardware=hardware, dtype=dtype, kv_dtype=kv_dtype, prune=prune,
+                                                    engine=engine, profile_path=profile_path, calibration=cal)
+    traffic = resolve_traffic(rate, concurrency)
+    prompts = _lengths(prompt_tokens, "prompt_tokens", traffic is not None)
+    outputs = _lengths(output_tokens, "output_tokens", traffic is not None)
+    r = resolve_request(n_gpus=n_gpus, batch_size=1 if batch_size is None else batch_size,
+                        prompt_tokens=round(float(np.mean(prompts))), output_tokens=round(float(np.mean(outputs))),
+                        batching=batching, prefix_cache=prefix_cache)
     warnings = []
+    if r.continuous and not h.in_flight and m.autoregressive:
+        warnings.append(f"{get_engine(eng).name} does not batch in flight: the batch runs static")
     if prune is not None and str(prune).strip() != "2:4":  # unstructured: say what it does not do
         warnings.append(resolve_sparsity(prune, SERVING_DTYPES[dt], dt, hw).note)
     if r.prompt + r.output * m.autoregressive > m.context:
@@ -250,14 +440,21 @@ def estimate_inference(model: str | ModelSpec | None = None, *, params: CountLik
     phases = serving_scenarios(cal.serving)
     case = ServingCase(model=m, hardware=h, request=r, footprint=f, prefill=phases["prefill"], decode=phases["decode"])
     values = evaluate(_typical(case))
+    if traffic is not None:
+        case = replace(case, load=_traffic_inputs(case, values, traffic, batch_size, prompts, outputs))
+        values = evaluate(_typical(case))
     check_finite(OUTPUTS, case, values, MAY_BE_MISSING, CULPRITS, "prompt_tokens")
     c = values.capacity
+    if np.any(values.timings.wait_s > 0):
+        warnings.append(f"{int(r.batch - values.in_flight):,} of the {int(r.batch):,} requests wait for a free slot: "
+                        f"{int(values.in_flight):,} fit in flight (memory and the runtime's limit)")
     if strict and not c.fits:
         raise InputError(f"{r.batch:.0f} requests need {(c.weights + c.kv_cache + c.activations) / 2**30:.1f} GiB "
                          f"per device, more than {hw.id}'s {hw.number('memory') / 2**30:.0f} GiB; use {{n_gpus}} >= "
                          f"{c.min_gpus:.0f} or a smaller dtype", argument="batch_size")
     return InferenceEstimate(
-        model=spec.id if spec else None, hardware=hw.id, n_gpus=int(r.n), dtype=dt, kv_dtype=kv,
+        model=spec.id if spec else None, hardware=hw.id, n_gpus=int(r.n), dtype=dt, kv_dtype=kv, engine=eng,
+        batching="continuous" if r.continuous and h.in_flight and m.autoregressive else "static",
         batch_size=int(r.batch), prompt_tokens=int(values.prompt), output_tokens=int(values.output),
         fitting_dtype=None if c.fits else _fitting_dtype(hw, dt, c), warnings=tuple(warnings),
         _case=case, _calibration=cal, _scenarios_of=scenarios, _values=values, _labels=labels, _profile=hw)

@@ -130,6 +130,7 @@ _CANONICAL = {
     "co2e": ("g", "a mass of CO2e", "173 tCO2e"),
     "intensity": ("g/kWh", "a carbon intensity", "385 g/kWh"),
     "device_time": ("GPU*hour", "device-hours", "500000 GPU*h"),
+    "rate": ("1/s", "a request rate", "12/s"),
 }
 _UNITS = {key: ureg.Unit(unit) for key, (unit, _, _) in _CANONICAL.items()}
 _DIMS = {key: unit.dimensionality for key, unit in _UNITS.items()}
@@ -141,7 +142,7 @@ _UNITS.update({name: ureg.Unit(name) for name in (
 LIMITS = {
     "count": 1e18, "token": 1e18, "flop": 1e33, "flop_rate": 1e21, "byte": 1e18, "bandwidth": 1e17,
     "time": 3.2e9, "power": 1e10, "energy": 1e22, "usd": 1e15, "usd_rate": 1e9, "usd_per_energy": 1e4,
-    "co2e": 1e16, "intensity": 1e6, "device_time": 1e13,
+    "co2e": 1e16, "intensity": 1e6, "device_time": 1e13, "rate": 1e9,
 }
 
 _COUNT_SUFFIX = {
@@ -352,6 +353,8 @@ def _split_quantity(text: str, name: str, kind: str, given: str) -> tuple[float,
             number = "1"
         else:
             raise _fail(name, given, kind, "write a number and a unit; arithmetic is not evaluated")
+    if unit.startswith("/") and _UNIT_RE.match(unit[1:].strip()):  # "12/s": per unit, as rates are written
+        unit = f"({unit[1:].strip()})**-1"
     if unit and not _UNIT_RE.match(unit):
         why = ("a comma only separates thousands, in groups of three" if "," in unit or "," in number
                else "write a number and a unit; arithmetic is not evaluated")

@@ -10,11 +10,12 @@ pass their own constants as ``calibration=``.
 from __future__ import annotations
 
 import csv
-from dataclasses import replace
+from dataclasses import dataclass, replace
+from typing import Any
 
 import numpy as np
 
-__all__ = ["read_cases", "published_hours", "training_kwargs", "training_cases", "generation", "NOMINAL_TOKENS", "inference_kwargs", "training_validation",
+__all__ = ["read_cases", "published_hours", "training_kwargs", "training_cases", "generation", "NOMINAL_TOKENS", "inference_kwargs", "serving_points", "ServingPoint", "source_group", "training_validation",
            "energy_validation", "SERVING_METRICS", "inference_validation", "summary", "training_coverage", "inference_coverage",
            "energy_coverage", "energy_scenarios"]
 
@@ -259,50 +260,147 @@ def energy_validation(path, modes=("hours", "e2e")):
 
 
 def inference_kwargs(row: dict) -> dict:
-    """Arguments of estimate_inference for one measured point."""
-    kwargs = {"hardware": row["hardware"], "n_gpus": int(row["tp"] or row["n_gpus"]),
-              "batch_size": int(row["batch_size"]), "prompt_tokens": int(row["prompt_tokens"]),
-              "output_tokens": int(row["output_tokens"]), "dtype": row["dtype"] or None,
-              "kv_dtype": row["kv_dtype"] or None, "batching": row.get("batching") or "static"}
+    """Arguments of estimate_inference for one measured point: a fixed batch (static or
+    continuous), throughput at saturation (``offline``: every request submitted at once, as many
+    in flight as fit), or Poisson traffic (``rate``, at ``rate_per_s``)."""
+    batching = row.get("batching") or "static"
+    kwargs: dict = {"hardware": row["hardware"], "n_gpus": int(row["tp"] or row["n_gpus"]),
+                    "prompt_tokens": int(float(row["prompt_tokens"])), "output_tokens": int(float(row["output_tokens"])),
+                    "dtype": row["dtype"] or None, "kv_dtype": row["kv_dtype"] or None, "engine": row.get("engine") or None}
+    if batching == "rate":
+        kwargs["rate"] = float(row["rate_per_s"])
+        if row.get("batch_size"):
+            kwargs["batch_size"] = int(row["batch_size"])
+    elif batching == "offline":
+        kwargs.update(batching="continuous", batch_size=int(row["batch_size"]) if row.get("batch_size") else 100_000)
+    else:
+        kwargs.update(batching=batching, batch_size=int(row["batch_size"]))
     if row.get("model_id"):
         kwargs["model"] = row["model_id"]
     return kwargs
 
 
-def _fixed_batch_points(path):
-    """Measured points at a fixed batch. Points measured under a request rate are left out:
-    their batch size changes from step to step and is not published."""
+def _scoreable(row: dict) -> bool:
+    """A measured point the estimator can reproduce: a catalogued model, known lengths, and a
+    fixed batch, saturation or a stated rate."""
+    batching = row.get("batching")
+    if not (row.get("model_id") and row.get("measured") == "true" and row.get("prompt_tokens")
+            and row.get("output_tokens")):
+        return False
+    if batching in ("static", "continuous"):
+        return bool(row.get("batch_size"))
+    return batching == "offline" or (batching == "rate" and bool(row.get("rate_per_s")))
+
+
+SERVING_METRICS = ("ttft", "tpot", "latency", "samples_per_s", "throughput_tok_s")
+_COLUMN = {"ttft": "ttft_ms", "tpot": "tpot_ms", "latency": "latency_ms", "samples_per_s": "samples_per_s",
+           "throughput_tok_s": "throughput_tok_s"}
+_PHASE = {"ttft": "prefill", "latency": "prefill", "samples_per_s": "prefill", "tpot": "decode",
+          "throughput_tok_s": "decode"}
+
+
+def source_group(source: str) -> str:
+    """The independent source a point comes from: a GitHub repository (owner/name), else the
+    web site; what leave-one-source-out leaves out together."""
+    import re
+
+    url = re.search(r"https?://([^\s/]+)/?([^\s/]*)/?([^\s/#?]*)", source or "")
+    if url is None:
+        return (source or "").split(",")[0].strip()
+    host, first, second = url.groups()
+    if host in ("github.com", "raw.githubusercontent.com") and first and second:
+        return f"{first}/{second}".lower()
+    return host.lower().removeprefix("www.")
+
+
+@dataclass(frozen=True)
+class ServingPoint:
+    """One measured figure of the serving table, its resolved case (constants swapped in by
+    :meth:`estimate`, so a fit re-evaluates it without resolving the inputs again)."""
+
+    point: str
+    metric: str
+    published: float
+    engine: str
+    group: str
+    holdout: bool
+    phase: str
+    row: dict
+    case: Any
+
+    def estimate(self, calibration=None) -> float:
+        """The estimate of the published figure, in its unit, under ``calibration``."""
+        from dataclasses import replace
+
+        from .calibration import resolve_calibration, serving_scenarios
+        from .engines import engine_constants, get_engine
+        from .inference_estimate import evaluate
+
+        cal = resolve_calibration(calibration)
+        k = engine_constants(cal.serving, get_engine(self.engine))
+        phases = serving_scenarios(cal.serving)
+        first = lambda rec: type(rec)(**{f: float(getattr(rec, f)[0]) for f in type(rec).__slots__})  # noqa: E731
+        case = replace(self.case, hardware=replace(self.case.hardware, step_fixed_s=k.fixed_s, layer_s=k.layer_s,
+                                                   efficiency=k.efficiency),
+                       prefill=first(phases["prefill"]), decode=first(phases["decode"]))
+        return _figure(evaluate(case), self.metric, self.row.get("statistic") or "")
+
+
+def _figure(v, metric: str, statistic: str) -> float:
+    q = v.traffic
+    if q is not None and metric in ("ttft", "tpot", "latency"):
+        which = next((p for p in ("p50", "p90", "p99") if p in statistic.split(";")[0]), "mean")
+        return float(getattr(q, f"{metric}_{which}")) * 1e3
+    if metric in ("ttft", "tpot", "latency"):
+        return float(getattr(v.timings, metric)) * 1e3
+    return float(v.samples_per_s if metric == "samples_per_s" else v.throughput)
+
+
+def serving_points(path, metrics=SERVING_METRICS, refused: list | None = None) -> list[ServingPoint]:
+    """Every measured figure of the serving table the estimator can reproduce, one per (point,
+    metric). A throughput is scored only where neither TTFT nor TPOT is (a fixed batch's
+    throughput follows from them). A point the estimator refuses (a format a profile does not
+    list) raises, or with ``refused`` (a list) is appended to it as ``(point, message)``."""
+    from .errors import CostModelError
+    from .inference_estimate import estimate_inference
+
+    out = []
     for row in read_cases(path):
-        if (row.get("batch_size") and row.get("batching") in ("static", "continuous") and row.get("prompt_tokens")
-                and row.get("output_tokens") and row.get("model_id") and row.get("measured") == "true"):
-            yield row
-
-
-SERVING_METRICS = ("ttft", "tpot", "latency")  # a column ``<metric>_ms`` each; latency: one forward pass
+        if not _scoreable(row):
+            continue
+        try:
+            est = estimate_inference(**inference_kwargs(row))
+        except CostModelError as exc:
+            if refused is None:
+                raise
+            refused.append((row["point"], str(exc)))
+            continue
+        for metric in metrics:
+            value = row.get(_COLUMN[metric])
+            if not value:
+                continue
+            if metric == "throughput_tok_s" and (row.get("ttft_ms") or row.get("tpot_ms")):
+                continue
+            out.append(ServingPoint(point=row["point"], metric=metric, published=float(value), engine=est.engine,
+                                    group=source_group(row["source"]), holdout=row.get("holdout") == "true",
+                                    phase=_PHASE[metric], row=row, case=est._case))
+    return out
 
 
 def inference_validation(path, calibration=None, metrics=SERVING_METRICS):
-    """Measured TTFT, TPOT and single-pass latency (a CNN, ViT or encoder's one forward pass:
-    the estimate's end-to-end latency) at a fixed batch vs estimates, one row per (point,
-    metric); ``metrics`` chooses which of :data:`SERVING_METRICS` are scored."""
+    """Measured serving figures vs estimates, one row per (point, metric): TTFT, TPOT and
+    single-pass latency [ms], samples/s and output tokens/s; ``metrics`` chooses which."""
     import pandas as pd
 
-    from .inference_estimate import estimate_inference
-
     records = []
-    for row in _fixed_batch_points(path):
-        est = estimate_inference(**inference_kwargs(row), calibration=calibration)
-        for metric in metrics:
-            if row.get(f"{metric}_ms"):
-                published = float(row[f"{metric}_ms"])
-                estimated = float(getattr(est, metric).to("ms").magnitude)
-                records.append({"point": row["point"], "model": row["model_id"], "hardware": row["hardware"],
-                                "n_gpus": int(row["tp"] or row["n_gpus"]), "batch": int(row["batch_size"]),
-                                "prompt": int(row["prompt_tokens"]), "output": int(row["output_tokens"]),
-                                "dtype": row["dtype"], "batching": row["batching"], "metric": metric,
-                                "published_ms": published, "estimated_ms": estimated,
-                                "error": estimated / published - 1.0, "engine": row["engine"],
-                                "holdout": row.get("holdout") == "true", "source": row["source"]})
+    for p in serving_points(path, metrics):
+        row, estimated = p.row, p.estimate(calibration)
+        records.append({"point": p.point, "model": row["model_id"], "hardware": row["hardware"],
+                        "n_gpus": int(row["tp"] or row["n_gpus"]), "batch": row.get("batch_size") or "",
+                        "prompt": row["prompt_tokens"], "output": row["output_tokens"], "dtype": row["dtype"],
+                        "batching": row["batching"], "metric": p.metric, "published_ms": p.published,
+                        "estimated_ms": estimated, "error": estimated / p.published - 1.0, "engine": p.engine,
+                        "holdout": p.holdout, "source": row["source"], "group": p.group})
     return pd.DataFrame.from_records(records)
 
 

@@ -9,6 +9,7 @@ from hypothesis import strategies as hs
 import costmodel
 from costmodel import estimate_inference
 from costmodel.calibration import default_calibration
+from costmodel.engines import engine_constants, get_engine
 
 LLAMA7 = dict(model="llama-2-7b", hardware="a100-sxm4-80gb")
 
@@ -16,9 +17,11 @@ LLAMA7 = dict(model="llama-2-7b", hardware="a100-sxm4-80gb")
 def test_decode_of_a_7b_model_is_bound_by_reading_the_weights():
     est = estimate_inference(**LLAMA7, prompt_tokens=128, output_tokens=128)
     cal = default_calibration().serving
+    k = engine_constants(cal, get_engine(est.engine))
     weights = 6.74e9 * 2
     kv = 32 * 2 * 32 * 128 * 2 * (128 + 64)  # layers x K,V x heads x head_dim x bytes x avg context
-    expected = (weights + kv) / (2.039e12 * cal.bandwidth_fraction) + cal.step_overhead_s
+    bandwidth = 2.039e12 * min(1.0, cal.bandwidth_fraction * k.efficiency)
+    expected = (weights + kv) / bandwidth + k.fixed_s + 32 * k.layer_s  # the engine's per-step and per-layer cost
     assert est.tpot.to("s").magnitude == pytest.approx(expected, rel=0.02)
     assert est.bound == {"prefill": "compute", "decode": "memory"}
     assert est.latency.to("s").magnitude == pytest.approx(
@@ -63,10 +66,25 @@ def test_model_that_does_not_fit_says_what_would():
 
 
 def test_max_batch_size_is_the_largest_that_fits():
-    est = estimate_inference(**LLAMA7, prompt_tokens=1024, output_tokens=1024, batch_size=8)
-    at_max = estimate_inference(**LLAMA7, prompt_tokens=1024, output_tokens=1024, batch_size=est.max_batch_size)
-    over = estimate_inference(**LLAMA7, prompt_tokens=1024, output_tokens=1024, batch_size=est.max_batch_size + 1)
+    static = dict(LLAMA7, prompt_tokens=1024, output_tokens=1024, batching="static")
+    est = estimate_inference(**static, batch_size=8)
+    at_max = estimate_inference(**static, batch_size=est.max_batch_size)
+    over = estimate_inference(**static, batch_size=est.max_batch_size + 1)
     assert at_max.fits and not over.fits
+
+
+def test_continuous_batching_queues_what_does_not_fit():
+    kw = dict(LLAMA7, prompt_tokens=1024, output_tokens=1024)
+    limit = estimate_inference(**kw, batch_size=8).max_batch_size
+    at_max = estimate_inference(**kw, batch_size=limit)
+    twice = estimate_inference(**kw, batch_size=2 * limit)
+    assert at_max.fits and twice.fits and at_max.queue.magnitude == 0
+    # the second half waits one whole request for a slot: half of the requests wait one latency
+    assert twice.queue.to("s").magnitude == pytest.approx(at_max.latency.to("s").magnitude / 2, rel=1e-9)
+    assert twice.ttft.to("s").magnitude == pytest.approx(
+        at_max.ttft.to("s").magnitude + at_max.latency.to("s").magnitude / 2, rel=1e-9)
+    assert twice.tpot == at_max.tpot and twice.to_dict()["in_flight"] == limit
+    assert any("wait for a free slot" in w for w in twice.warnings)
 
 
 def test_encoders_vision_and_linear_are_one_forward_pass():
@@ -88,7 +106,7 @@ def test_context_longer_than_the_model_warns_or_raises():
 
 def test_continuous_batching_interleaves_prefills():
     static = estimate_inference("llama-3.1-70b", hardware="h100", n_gpus=2, dtype="fp8", prompt_tokens=5000,
-                                output_tokens=500, batch_size=50)
+                                output_tokens=500, batch_size=50, batching="static")
     cont = estimate_inference("llama-3.1-70b", hardware="h100", n_gpus=2, dtype="fp8", prompt_tokens=5000,
                               output_tokens=500, batch_size=50, batching="continuous")
     assert cont.ttft.magnitude < static.ttft.magnitude / 10  # one prompt at a time, not 50
@@ -101,8 +119,11 @@ def test_energy_and_cost_per_request():
     seconds = est.latency.to("s").magnitude
     assert est.energy.to("J").magnitude == pytest.approx(300 * seconds / 16, rel=1e-9)
     assert est.cost.to("USD").magnitude == pytest.approx(2 * seconds / 3600 / 16, rel=1e-9)
-    assert est.cost_per_million_tokens.to("USD").magnitude == pytest.approx(
-        est.cost.to("USD").magnitude * 1e6 / 128, rel=1e-9)
+    # a request's cost splits between its input (its prefill) and its output (its share of the decode steps)
+    per_in = est.cost_per_million_input_tokens.to("USD").magnitude
+    per_out = est.cost_per_million_tokens.to("USD").magnitude
+    assert per_in * 128 / 1e6 + per_out * 128 / 1e6 == pytest.approx(est.cost.to("USD").magnitude, rel=1e-9)
+    assert per_in < per_out  # a compute-bound prefill of 128 tokens costs less than 128 memory-bound steps
 
 
 @pytest.mark.parametrize("kwargs, error, message", [
@@ -131,7 +152,7 @@ batches = hs.integers(min_value=1, max_value=512)
 @given(models, devices, tp, tokens, tokens, batches)
 def test_tpot_never_beats_reading_the_bytes(model, hw, n, prompt, output, batch):
     est = estimate_inference(model, hardware=hw, n_gpus=n, prompt_tokens=prompt, output_tokens=output + 1,
-                             batch_size=batch)
+                             batch_size=batch, batching="static")
     spec, prof = costmodel.get_model(model), costmodel.get_hardware(hw)
     from costmodel.architecture import expert_parameters
     experts_hit = 0 if not spec.experts else 1 - (1 - spec.experts_per_token / spec.experts) ** batch
@@ -161,10 +182,11 @@ def test_throughput_does_not_fall_with_batch_while_memory_bound(model, hw, promp
 @given(models, devices, tokens, batches)
 def test_more_bytes_per_weight_never_decodes_faster(model, hw, prompt, batch):
     fp8_ok = "fp8" in costmodel.get_hardware(hw).dense
+    # static: under continuous batching smaller weights fit more requests in flight, and each step grows
     small = estimate_inference(model, hardware=hw, n_gpus=8, prompt_tokens=prompt, output_tokens=64,
-                               batch_size=batch, dtype="fp8" if fp8_ok else "int8", kv_dtype="bf16")
+                               batch_size=batch, dtype="fp8" if fp8_ok else "int8", kv_dtype="bf16", batching="static")
     big = estimate_inference(model, hardware=hw, n_gpus=8, prompt_tokens=prompt, output_tokens=64,
-                             batch_size=batch, dtype="bf16", kv_dtype="bf16")
+                             batch_size=batch, dtype="bf16", kv_dtype="bf16", batching="static")
     assert big.tpot.magnitude >= small.tpot.magnitude * (1 - 1e-9)
 
 

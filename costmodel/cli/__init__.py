@@ -30,6 +30,7 @@ _LAZY = {"compare": "compare:compare", "compare-sizes": "planning:compare_sizes"
          "regions": "catalog:regions", "sweep": "sweep:sweep", "train": "train:train"}
 _LAZY["plan-training"] = "plan_training:plan_training"
 _LAZY["report"] = "report:report"
+_LAZY["engines"] = "catalog:engines"
 _LEAF = "costmodel.cli.leaf"  # ctx.meta key: the context of the command that is running
 
 

@@ -8,7 +8,17 @@ import textwrap
 import click
 
 from . import format as fmt
-from .options import config_option, csv_option, emit_json, emit_table, group, json_option, model_from, profile_option
+from .options import (
+    command,
+    config_option,
+    csv_option,
+    emit_json,
+    emit_table,
+    group,
+    json_option,
+    model_from,
+    profile_option,
+)
 
 COUNT_KEYS = ("params", "active_params", "training_tokens", "training_samples")
 
@@ -173,3 +183,28 @@ def regions_list(as_json, as_csv):
                            "pue_source": r.pue_source} for r in items])
     rows = [[r.id, r.name, r.grid_intensity.to("g/kWh").magnitude, r.grid_year, r.pue] for r in items]
     emit_table(rows, ["id", "name", "gCO2e/kWh", "year", "PUE"], as_csv, [None, None, fmt.number, None, "{:.2f}".format])
+
+
+@command()
+@json_option
+@csv_option
+def engines(as_json, as_csv):
+    """Serving runtimes (--engine): what each serves, its fitted overheads, its source.
+
+    Example: costmodel engines --json
+    """
+    from costmodel.calibration import default_calibration
+    from costmodel.engines import engine_constants, engines as catalogue
+
+    cal = default_calibration().serving
+    items = [(e, engine_constants(cal, e)) for e in catalogue().values()]
+    if as_json:
+        return emit_json([{"id": e.id, "name": e.name, "aliases": list(e.aliases), "serves": list(e.serves),
+                           "in_flight_batching": e.in_flight_batching, "max_in_flight": e.max_in_flight or None,
+                           "step_overhead_s": k.fixed_s, "layer_overhead_s": k.layer_s, "efficiency": k.efficiency,
+                           "fitted_points": k.points, "borrowed_from": k.borrowed_from, "source": e.source}
+                          for e, k in items])
+    rows = [[e.id, e.name, "/".join(e.serves), k.fixed_s * 1e3, k.layer_s * 1e6, k.efficiency,
+             k.points or f"like {k.borrowed_from}"] for e, k in items]
+    emit_table(rows, ["id", "name", "serves", "ms/step", "us/layer", "efficiency", "fitted on"], as_csv,
+               [None, None, None, "{:.3g}".format, "{:.3g}".format, "{:.2f}".format, None])

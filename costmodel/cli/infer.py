@@ -31,9 +31,19 @@ TOKENS = Count(allow_zero=True)
               help="Prompt tokens per request.")
 @click.option("--output", "output_tokens", type=TOKENS, default=256, show_default=True,
               help="Output tokens per request (0 = one forward pass).")
-@click.option("--batch", "batch_size", type=WHOLE, default=1, show_default=True, help="Requests served together.")
-@click.option("--batching", type=click.Choice(["static", "continuous"]), default="static", show_default=True,
-              help="static: the batch runs together; continuous: --batch requests in flight (in-flight batching).")
+@click.option("--batch", "batch_size", type=WHOLE,
+              help="Requests in flight (default 1); with --rate or --concurrency, the runtime's limit on them "
+                   "(default: what fits).")
+@click.option("--batching", type=click.Choice(["continuous", "static"]), default="continuous", show_default=True,
+              help="continuous: --batch requests in flight (in-flight batching); static: the batch runs together.")
+@click.option("--engine", metavar="ENGINE",
+              help="Serving runtime: vllm, tensorrt-llm, sglang, eager, tensorrt, onnxruntime, llama.cpp... "
+                   "(default: the device class's usual one; see: costmodel engines).")
+@click.option("--rate", metavar="RATE", help="Poisson request rate, for percentiles under traffic. Example: --rate 12/s")
+@click.option("--concurrency", type=Whole(limit=1e6),
+              help="Clients in a closed loop, each sending its next request when the last completes.")
+@click.option("--prefix-cache", "prefix_cache", metavar="SHARE", default="0", show_default=True,
+              help="Share of each prompt already in the KV cache (e.g. 0.5 or 50%%): its prefill is skipped.")
 @click.option("--dtype", type=SERVING_DTYPE,
               help="Serving format: bf16, fp16, fp32, fp8, fp4, weight-only w8a16/w4a16 (int8, int4) or w8a8. "
                    "Example: --dtype w4a16")
@@ -65,10 +75,15 @@ def render(est) -> str:
     name = est.model or "the model"
     r = lambda path, unit, style=fmt.plain: fmt.ranged(est, path, unit, style)  # noqa: E731
     size = lambda q: fmt.size(q.to("B").magnitude)  # noqa: E731
+    per_input = est.cost_per_million_input_tokens
     cost = (f"- ({fmt.no_price(f.cost_basis)})" if est.cost is None else
             f"{r('cost', 'USD', fmt.money)} per request, "
             + (f"{r('cost_per_million_tokens', 'USD', fmt.money)} per million output tokens"
-               if est.cost_per_million_tokens is not None else "no output tokens"))
+               if est.cost_per_million_tokens is not None else "no output tokens")
+            + ("" if per_input is None else
+               f", {r('cost_per_million_input_tokens', 'USD', fmt.money)} per million input tokens")
+            + ("" if est.cost_per_million_cached_tokens is None else
+               f", {fmt.money(est.cost_per_million_cached_tokens.to('usd').magnitude)} per million cached"))
     co2e = r("footprint.co2e", "g", fmt.mass) + ("" if f.embodied_co2e is None else
                                                  f", embodied {fmt.mass(f.embodied_co2e.to('g').magnitude)}")
     generates = est.output_tokens > 0
@@ -80,11 +95,18 @@ def render(est) -> str:
               [f"  latency      {r('latency', 's', fmt.duration)} per batch (one forward pass, "
                f"{est.bound['prefill']}-bound)",
                f"  throughput   {r('samples_per_second', '1/s', per_s('samples/s'))}"])
+    if est.percentiles is not None:
+        p = {k: v.to("s").magnitude for k, v in est.percentiles.items()}
+        timing += [f"  {name:<12} p50 {fmt.duration(p[key + '_p50'])}, p90 {fmt.duration(p[key + '_p90'])}, "
+                   f"p99 {fmt.duration(p[key + '_p99'])}" for key, name in
+                   (("ttft", "TTFT"), ("tpot", "TPOT"), ("latency", "latency")) if generates or key != "tpot"]
+        timing.append(f"  queue        {fmt.duration(est.queue.to('s').magnitude)} mean wait; sustains up to "
+                      f"{est.max_rate.to('1/s').magnitude:,.3g} requests/s")
     battery = ("" if est.battery_share is None else
                f", {est.battery_share:.2g} of the battery ({1 / est.battery_share:,.0f} requests per charge)")
     lines = [
-        f"Serving {name} on {est.n_gpus} x {est.hardware} ({est.dtype} weights, {est.kv_dtype} KV), "
-        f"batch {est.batch_size}, {est.prompt_tokens} in / {est.output_tokens} out; ranges in brackets",
+        f"Serving {name} on {est.n_gpus} x {est.hardware} with {est.engine} ({est.dtype} weights, {est.kv_dtype} KV), "
+        f"{est.batching} batch {est.batch_size}, {est.prompt_tokens} in / {est.output_tokens} out; ranges in brackets",
         *timing,
         f"  memory/GPU   {size(est.memory_per_gpu)} (weights {size(m.weights)}, KV cache {size(m.kv_cache)}, "
         f"workspace {size(m.activations)}); max batch {est.max_batch_size:,}",

@@ -20,7 +20,31 @@ GIB = float(2**30)
 
 
 def _cost_per_million(v):
-    return np.where(v.output > 0, v.footprint.cost * 1e6 / np.maximum(v.output, 1.0), np.nan)
+    """Dollars per million output tokens: the decode's share of a request's device time."""
+    share = 1.0 - v.timings.input_share
+    return np.where(v.output > 0, v.footprint.cost * share * 1e6 / np.maximum(v.output, 1.0), np.nan)
+
+
+def _per_million_input(c, v, what):
+    """Dollars (or joules) per million new input tokens: the prefill's share of a request's
+    device time, over the prompt tokens that are not cached."""
+    new = v.prompt * (1.0 - c.request.cached)
+    total = v.footprint.cost if what == "cost" else v.footprint.energy_j
+    return np.where(new > 0, total * v.timings.input_share * 1e6 / np.maximum(new, 1.0), np.nan)
+
+
+def _cached_per_million(c, v):
+    """Dollars per million cached input tokens: reading one cached token's KV once, on the
+    devices' memory bandwidth, at their price (0 for a model without a KV cache)."""
+    seconds = c.model.kv_per_token / (c.hardware.bandwidth * c.decode.bandwidth_fraction)
+    return np.where(c.request.cached > 0, seconds * v.footprint.price / 3600.0 * 1e6, np.nan)
+
+
+def _traffic(field, scale=1e3):
+    return lambda c, v: np.nan if v.traffic is None else getattr(v.traffic, field) * scale
+
+
+PERCENTILES = tuple(f"{m}_p{p}" for m in ("ttft", "tpot", "latency") for p in (50, 90, 99))
 
 
 # The figures of a serving estimate: to_dict() keys and sweep columns, from one scenario's values.
@@ -40,15 +64,28 @@ OUTPUTS = (
     Output("energy_Wh", "Wh", lambda c, v: v.footprint.energy_j / 3600.0),
     Output("cost_USD", "USD", lambda c, v: v.footprint.cost),
     Output("cost_per_million_tokens_USD", "USD", lambda c, v: _cost_per_million(v)),
+    Output("cost_per_million_input_tokens_USD", "USD", lambda c, v: _per_million_input(c, v, "cost")),
+    Output("cost_per_million_cached_tokens_USD", "USD", lambda c, v: _cached_per_million(c, v)),
+    Output("energy_per_million_output_tokens_kWh", "kWh",
+           lambda c, v: np.where(v.output > 0, v.footprint.energy_j * (1.0 - v.timings.input_share) / 3.6e6 * 1e6
+                                 / np.maximum(v.output, 1.0), np.nan)),
+    Output("energy_per_million_input_tokens_kWh", "kWh", lambda c, v: _per_million_input(c, v, "energy") / 3.6e6),
+    *(Output(f"{key}_ms", "ms", _traffic(key)) for key in PERCENTILES),
+    Output("queue_ms", "ms", lambda c, v: v.timings.wait_s * 1e3),
+    Output("max_rate_per_s", "1/s", _traffic("max_rate", 1.0)),
+    Output("in_flight", "", lambda c, v: v.in_flight, False),
     Output("co2e_g", "g", lambda c, v: v.footprint.co2e_g),
     Output("energy_mWh", "mWh", lambda c, v: v.footprint.energy_j / 3.6),
     Output("battery_share", "", lambda c, v: v.footprint.energy_j / c.hardware.battery),
     Output("power_per_gpu_W", "W", lambda c, v: v.footprint.device_w),
 )
 # Figures that are NaN (None in to_dict) when no price is known or nothing is generated
-MAY_BE_MISSING = frozenset({"cost_USD", "cost_per_million_tokens_USD", "battery_share", "throughput_tok_s"})
+MAY_BE_MISSING = frozenset({"cost_USD", "cost_per_million_tokens_USD", "battery_share", "throughput_tok_s",
+                            "cost_per_million_input_tokens_USD", "cost_per_million_cached_tokens_USD",
+                            "energy_per_million_output_tokens_kWh", "energy_per_million_input_tokens_kWh",
+                            "max_rate_per_s", *(f"{key}_ms" for key in PERCENTILES)})
 CULPRITS = {"memory_per_gpu_GiB": "batch_size", "memory_kv_cache_GiB": "batch_size"}
-META = ("model", "hardware", "n_gpus", "dtype", "kv_dtype", "batch_size", "prompt_tokens", "output_tokens", "fits",
+META = ("model", "hardware", "n_gpus", "dtype", "kv_dtype", "engine", "batching", "batch_size", "prompt_tokens", "output_tokens", "fits",
         "max_batch_size", "min_gpus", "fitting_dtype", "bound_prefill", "bound_decode")
 # The META entries a sweep computes per row: (key, function of case and values, column dtype)
 COLUMNS = (("n_gpus", lambda c, v: c.request.n, np.int64), ("batch_size", lambda c, v: c.request.batch, np.int64),
@@ -91,6 +128,8 @@ class InferenceEstimate(RangedEstimate):
     n_gpus: int
     dtype: str
     kv_dtype: str
+    engine: str
+    batching: str
     batch_size: int
     prompt_tokens: int
     output_tokens: int
@@ -183,6 +222,63 @@ class InferenceEstimate(RangedEstimate):
         share = float(np.ravel(self._values.footprint.energy_j)[0] / self._case.hardware.battery)
         return None if np.isnan(share) else share
 
+    def _maybe(self, key: str, unit: str) -> pint.Quantity | None:
+        """An output of :data:`OUTPUTS` by key as a Quantity, None where it is not known."""
+        if key not in self._cache:
+            out = next(o for o in OUTPUTS if o.key == key)
+            x = float(np.ravel(out.value(self._case, self._values))[0])
+            self._cache[key] = None if np.isnan(x) else quantity(x, unit)
+        return self._cache[key]
+
+    @property
+    def cost_per_million_input_tokens(self) -> pint.Quantity | None:
+        """Dollars per million (uncached) input tokens: the prefill's share of the device time."""
+        return self._maybe("cost_per_million_input_tokens_USD", "usd")
+
+    @property
+    def cost_per_million_output_tokens(self) -> pint.Quantity | None:
+        """Dollars per million output tokens: the decode's share of the device time."""
+        return self.cost_per_million_tokens
+
+    @property
+    def cost_per_million_cached_tokens(self) -> pint.Quantity | None:
+        """Dollars per million cached input tokens (with ``prefix_cache``): reading their KV."""
+        return self._maybe("cost_per_million_cached_tokens_USD", "usd")
+
+    @property
+    def energy_per_million_output_tokens(self) -> pint.Quantity | None:
+        """Energy per million output tokens [kWh] (the decode's share)."""
+        return self._maybe("energy_per_million_output_tokens_kWh", "kWh")
+
+    @property
+    def energy_per_million_input_tokens(self) -> pint.Quantity | None:
+        """Energy per million input tokens [kWh] (the prefill's share)."""
+        return self._maybe("energy_per_million_input_tokens_kWh", "kWh")
+
+    @property
+    def queue(self) -> pint.Quantity:
+        """Mean wait before a request's prefill starts: for a free slot and for the prefills
+        ahead of it [ms]."""
+        return self._q("timings.wait_s", "ms", 1e3)
+
+    @property
+    def max_rate(self) -> pint.Quantity | None:
+        """The largest Poisson rate the replica sustains (under traffic only) [1/s]."""
+        return self._maybe("max_rate_per_s", "1/s")
+
+    @property
+    def percentiles(self) -> dict[str, pint.Quantity] | None:
+        """TTFT, TPOT and end-to-end latency at p50, p90 and p99 under traffic (``rate`` or
+        ``concurrency``) [ms]; None for a fixed batch."""
+        if self._values.traffic is None:
+            return None
+        return {key: self._maybe(f"{key}_ms", "ms") for key in PERCENTILES}  # type: ignore[misc]
+
+    def __getattr__(self, name: str) -> Any:  # ttft_p50 ... latency_p99
+        if name in PERCENTILES:
+            return None if self._values.traffic is None else self._maybe(f"{name}_ms", "ms")
+        raise AttributeError(name)
+
     @property
     def cost_per_million_tokens(self) -> pint.Quantity | None:
         """Dollars per million output tokens (None without a price or output)."""
@@ -190,6 +286,18 @@ class InferenceEstimate(RangedEstimate):
             x = float(_cost_per_million(self._values))
             self._cache["per_million"] = None if np.isnan(x) else quantity(x, "usd")
         return self._cache["per_million"]
+
+    def _engine_text(self) -> str:
+        from ..engines import engine_constants, get_engine
+
+        e = get_engine(self.engine)
+        k = engine_constants(self._calibration.serving, e)
+        fitted = (f"fitted on {k.points} measured points" if k.points else "measured, see the source"
+                  if k.borrowed_from == "measured" else
+                  f"constants borrowed from {k.borrowed_from} (too few points of its own)")
+        return (f"{e.name}: {k.fixed_s * 1e3:.3g} ms per forward step + {k.layer_s * 1e6:.3g} us per layer, "
+                f"x{k.efficiency:.2f} achievable compute and bandwidth ({fitted}; "
+                f"data/inference_calibration.toml); source: {e.source}")
 
     def _flat(self) -> dict[str, Any]:
         out = RangedEstimate._flat(self)
@@ -206,7 +314,11 @@ class InferenceEstimate(RangedEstimate):
             self._cache["assumptions"] = {
                 "compute": f"{h.peak / 1e12:.4g} TFLOP/s {kind} {compute} x {cal.compute_fraction:.2f}",
                 "bandwidth": f"{h.bandwidth / 1e12:.4g} TB/s x {cal.bandwidth_fraction:.2f}",
-                "step_overhead": f"{cal.step_overhead_s * 1e3:.3g} ms per forward step",
+                "engine": self._engine_text(),
+                "batching": self.batching + (" (in-flight batching; batch_size = requests in flight)"
+                                             if self.batching == "continuous" else ""),
+                **({"traffic": "Poisson arrivals or a closed loop on one replica; percentiles from the "
+                               "analytic queue model of costmodel.traffic"} if self._values.traffic is not None else {}),
                 "fractions": "fitted on measured points (data/inference_calibration.toml); ranges from the "
                              "5th-95th percentile of the fit's errors",
                 **describe_footprint(self._profile, self._case.footprint, self._labels)}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import inspect
 from dataclasses import dataclass
 
@@ -24,13 +25,14 @@ from ..results.base import check_finite, pick_record
 from ..results.inference import BOUNDS, COLUMNS, CULPRITS, MAY_BE_MISSING, OUTPUTS, bound_codes
 from .grid import Combos, Grid, Table, check_keywords, chunked, labels, per_row, result_frame
 
-SERVING_KEYS = ("model", "params", "active_params", "hardware", "dtype", "kv_dtype", "prune", "profile_path")
+SERVING_KEYS = ("model", "params", "active_params", "hardware", "dtype", "kv_dtype", "prune", "engine", "profile_path")
 FOOTPRINT_KEYS = ("hardware", "profile_path", *FOOTPRINT_KEYWORDS)
-ALLOWED = set(inspect.signature(estimate_inference).parameters) - {"strict"}
+# traffic (rate, concurrency, sampled lengths) is for single estimates and plan_serving
+ALLOWED = set(inspect.signature(estimate_inference).parameters) - {"strict", "rate", "concurrency"}
 
 
-def _serving(**kw):
-    spec, hw, dtypes, m, h = resolve_serving(kw.pop("model", None), **kw)
+def _serving(calibration, **kw):
+    spec, hw, dtypes, m, h = resolve_serving(kw.pop("model", None), calibration=calibration, **kw)
     return spec.id if spec else None, hw.id, dtypes, m, h
 
 
@@ -80,7 +82,8 @@ class Plan:
         check_finite(OUTPUTS, case, typical, MAY_BE_MISSING, CULPRITS, "prompt_tokens")
         cols = {"model": labels([s[0] for s in serving], srow, rows), "hardware": labels([s[1] for s in serving], srow, rows),
                 "dtype": labels([s[2][0] for s in serving], srow, rows),
-                "kv_dtype": labels([s[2][1] for s in serving], srow, rows)}
+                "kv_dtype": labels([s[2][1] for s in serving], srow, rows),
+                "engine": labels([s[2][2] for s in serving], srow, rows)}
         bounds = {key: pd.Categorical.from_codes(np.broadcast_to(codes, (rows,)), categories=list(BOUNDS))
                   for key, codes in zip(("bound_prefill", "bound_decode"), bound_codes(typical.timings))}
         return result_frame(cols, bounds, COLUMNS, OUTPUTS, self.grid, index, case, v, rows, self.ranges)
@@ -98,7 +101,8 @@ def plan(inputs: dict, ranges: bool) -> Plan:
     request = {key: grid.parsed(key, parse, default) for key, (_, parse, default) in REQUEST_PARSERS.items()}
     if np.min(request["prompt_tokens"]) + np.min(request["output_tokens"]) < 1:  # some row has neither
         raise InputError("a request needs at least one token in or out", argument="prompt_tokens")
-    serving, footprints = grid.resolve(SERVING_KEYS, _serving), grid.resolve(FOOTPRINT_KEYS, _footprint)
+    serving = grid.resolve(SERVING_KEYS, functools.partial(_serving, calibration))
+    footprints = grid.resolve(FOOTPRINT_KEYS, _footprint)
     tables = {"model": Table.of([s[3] for s in serving.results]), "hardware": Table.of([s[4] for s in serving.results]),
               "footprint": Table.of(footprints.results, scenarios=ranges)}
     return Plan(grid=grid, ranges=ranges, calibration=calibration, serving=serving, footprints=footprints,
