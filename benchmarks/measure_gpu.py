@@ -346,9 +346,10 @@ def describe_device(torch, device: str) -> dict:
 
 def _texts(p: Point, info: dict, torch, library: tuple[str, str], repeats: int, attention: str) -> tuple[str, ...]:
     major_minor = ".".join(library[1].split(".")[:2])
-    engine = f"pytorch-eager ({library[0]} {major_minor})"
+    engine = "eager"  # costmodel's engine id (data/engines.toml); the library and version go in the source
     date = datetime.datetime.now(datetime.timezone.utc).date().isoformat()
-    source = f"benchmarks/measure_gpu.py on {info['name']}, torch {torch.__version__}, CUDA {info['cuda']}, {date}"
+    source = (f"benchmarks/measure_gpu.py on {info['name']}, torch {torch.__version__}, {library[0]} {major_minor} "
+              f"(PyTorch eager), CUDA {info['cuda']}, {date}")
     shape = "a tiny test config, not a catalog model" if p.model in TINY_MODELS else "the catalog model's config shape"
     clock = "CUDA events" if info["cuda"] != "none" else "the wall clock"
     common = (f"random weights with {shape}, built on the device in bf16, eval mode, torch.inference_mode, "

@@ -31,7 +31,7 @@ from .units import CountLike, FloatArray, QuantityLike, parse_quantity, parse_wh
 if TYPE_CHECKING:
     from .regions import Region
 
-__all__ = ["AUTOREGRESSIVE", "ServingCase", "ServingValues", "resolve_serving", "resolve_request",
+__all__ = ["AUTOREGRESSIVE", "INTERACTIVE_SLA", "max_rate_within", "service_of", "ServingCase", "ServingValues", "resolve_serving", "resolve_request",
            "check_request", "evaluate", "estimate_inference"]
 
 AUTOREGRESSIVE = ("dense-decoder", "moe-decoder", "encoder-decoder")
@@ -77,6 +77,12 @@ class ServingValues:
     footprint: FootprintValues
     in_flight: FloatArray = 1.0  # requests the devices hold at once (the batch, or what fits of it)
     traffic: Any = None  # costmodel.traffic.Traffic under a load, else None
+    # a request's cost and energy split between its input (its prefill's share of the devices'
+    # time) and its output (its share of the decode steps), each picked per scenario on its own
+    input_cost: FloatArray = math.nan
+    output_cost: FloatArray = math.nan
+    input_energy_j: FloatArray = math.nan
+    output_energy_j: FloatArray = math.nan
 
 
 def _serving_model(spec: ModelSpec | None, params: CountLike | None, active_params: CountLike | None,
@@ -240,13 +246,14 @@ def evaluate(case: ServingCase) -> ServingValues:
     with np.errstate(invalid="ignore", divide="ignore"):
         throughput = np.where(output > 0, slots * output / busy_latency, np.nan)  # none without output
     return ServingValues(timings=t, capacity=c, output=output, prompt=r.prompt, throughput=throughput,
-                         samples_per_s=slots / busy_latency, footprint=fp, in_flight=slots)
+                         samples_per_s=slots / busy_latency, footprint=fp, in_flight=slots, **_split(t, fp))
 
 
-def _under_load(case: ServingCase, r: Request, c: core.Capacity) -> ServingValues:
-    """The replica under traffic (:mod:`costmodel.traffic`): requests in flight up to the limit
-    (what fits, the runtime's and the user's), each prefilled alone and decoded in the running
-    batch; the service times come from the same steps as a single estimate."""
+def service_of(case: ServingCase, r: Request, c: core.Capacity):
+    """How one replica serves requests under its load (:class:`costmodel.traffic.Service`), the
+    timings it is built from and the memory of the requests in flight: each request prefilled
+    alone and decoded in the running batch, whose step time is taken as linear in the requests
+    in flight (through one and the limit's)."""
     from . import traffic as tr
 
     m, h, load = case.model, case.hardware, case.load
@@ -263,6 +270,18 @@ def _under_load(case: ServingCase, r: Request, c: core.Capacity) -> ServingValue
                          step_per_seq_s=np.where(generating, per_seq, 0.0),
                          output=steps, output2=steps ** 2 * np.where(generating, load.output_spread, 1.0),
                          batch_limit=slots)
+    return service, t, c
+
+
+def _under_load(case: ServingCase, r: Request, c: core.Capacity) -> ServingValues:
+    """The replica under traffic (:mod:`costmodel.traffic`): requests in flight up to the limit
+    (what fits, the runtime's and the user's), each prefilled alone and decoded in the running
+    batch; the service times come from the same steps as a single estimate."""
+    from . import traffic as tr
+
+    service, t, c = service_of(case, r, c)
+    h, load = case.hardware, case.load
+    assert load is not None
     closed = load.rate <= 0
     if np.all(closed):
         q = tr.closed_loop(service, load.concurrency)
@@ -279,7 +298,33 @@ def _under_load(case: ServingCase, r: Request, c: core.Capacity) -> ServingValue
     with np.errstate(invalid="ignore", divide="ignore"):
         throughput = np.where(output > 0, q.throughput * output, np.nan)
     return ServingValues(timings=t, capacity=c, output=output, prompt=r.prompt, throughput=throughput,
-                         samples_per_s=q.throughput, footprint=fp, in_flight=q.in_flight, traffic=q)
+                         samples_per_s=q.throughput, footprint=fp, in_flight=q.in_flight, traffic=q, **_split(t, fp))
+
+
+def _split(t: core.Timings, fp: FootprintValues) -> dict[str, FloatArray]:
+    share = t.input_share
+    return {"input_cost": fp.cost * share, "output_cost": fp.cost * (1.0 - share),
+            "input_energy_j": fp.energy_j * share, "output_energy_j": fp.energy_j * (1.0 - share)}
+
+
+INTERACTIVE_SLA = {"ttft_p99": 1.0, "tpot_p99": 0.05}  # seconds: p99 TTFT 1 s, p99 TPOT 50 ms
+
+
+def max_rate_within(est: InferenceEstimate, *, ttft_p99: float | None = None, tpot_p99: float | None = None,
+                    latency_p99: float | None = None) -> float:
+    """The largest Poisson rate [1/s] at which one replica of ``est``'s deployment meets the
+    given p99 targets [s] (0 when none does), with as many requests in flight as fit (or
+    ``est``'s batch limit under traffic)."""
+    from . import traffic as tr
+
+    case = _typical(est._case)
+    case = replace(case, load=case.load if case.load is not None else Load())
+    m, r = case.model, case.request
+    r = replace(r, output=np.where(m.autoregressive > 0, r.output, 0.0),
+                prompt=np.where(m.sequence > 0, m.sequence, r.prompt))
+    c = core.capacity_report(m, r.n, r.batch, r.prompt, r.output, case.hardware.capacity)
+    service = service_of(case, r, c)[0]
+    return float(tr.max_rate_within(service, ttft_p99=ttft_p99, tpot_p99=tpot_p99, latency_p99=latency_p99))
 
 
 def resolve_traffic(rate: QuantityLike | None, concurrency: CountLike | None) -> tuple[float, float] | None:

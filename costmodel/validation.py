@@ -423,21 +423,20 @@ def training_coverage(path) -> dict:
 
 
 def inference_coverage(path, metric: str, holdout: bool | None = None) -> dict:
-    """Measured TTFT, TPOT or single-pass latency (fixed-batch points) inside [low, high]:
-    every point, or (``holdout=False``) those the constants may be fitted on, or
-    (``holdout=True``) the held-out ones (devices the fit has not seen)."""
+    """Measured figures of one metric (``ttft``, ``tpot``, ``latency``, ``samples_per_s``,
+    ``throughput_tok_s``) inside [low, high] of the shipped estimate: every point, or
+    (``holdout=False``) those the constants may be fitted on, or (``holdout=True``) the held-out
+    ones (devices the fit has not seen)."""
     from .inference_estimate import estimate_inference
 
     inside, width = [], []
-    for row in read_cases(path):
-        if not (row.get("batch_size") and row.get("batching") in ("static", "continuous") and row.get("model_id")
-                and row.get("prompt_tokens") and row.get("output_tokens") and row.get(f"{metric}_ms")):
+    for p in serving_points(path, metrics=(metric,)):
+        if holdout is not None and p.holdout != holdout:
             continue
-        if holdout is not None and (row.get("holdout") == "true") != holdout:
-            continue
-        est = estimate_inference(**inference_kwargs(row))
-        lo, hi = (getattr(e, metric).to("ms").magnitude for e in (est.low, est.high))
-        inside.append(lo <= float(row[f"{metric}_ms"]) <= hi)
+        est = estimate_inference(**inference_kwargs(p.row))
+        ends = [_figure(e._values, metric, p.row.get("statistic") or "") for e in (est.low, est.high)]
+        lo, hi = min(ends), max(ends)
+        inside.append(lo <= p.published <= hi)
         width.append(hi / lo)
     return _coverage(inside, width)
 

@@ -165,7 +165,7 @@ def test_every_command_has_help_with_an_example(runner, path):
 
 def test_the_command_walk_finds_every_subcommand():
     assert [" ".join(p) for p in _commands(main)] == [
-        "", "compare", "compare-sizes", "hardware", "hardware list", "hardware show", "infer", "models", "models list",
+        "", "compare", "compare-sizes", "engines", "hardware", "hardware list", "hardware show", "infer", "models", "models list",
         "models show", "optimal", "plan-training",
         "plot", "plot inference", "plot sweep", "plot training",
         "regions", "regions list", "report", "sweep", "sweep infer", "sweep train", "train"]
@@ -228,7 +228,10 @@ def test_infer_json_has_the_phases_and_their_bounds(runner):
     # 13.5 GB of weights over ~2 TB/s: about 10 ms per token, as LMDeploy measured
     assert 8 < data["tpot_ms"] < 14
     assert data["bound_prefill"] == "compute" and data["bound_decode"] == "memory"
-    assert data["cost_per_million_tokens_USD"] == pytest.approx(data["cost_USD"] * 1e6 / 128, rel=1e-9)
+    # the request's cost splits between its 128 input tokens and its 128 output tokens
+    assert (data["cost_per_million_tokens_USD"] + data["cost_per_million_input_tokens_USD"]) * 128 / 1e6 == \
+        pytest.approx(data["cost_USD"], rel=1e-9)
+    assert data["engine"] == "vllm" and data["batching"] == "continuous"
 
 
 def test_infer_wrong_unit_names_the_option(runner):

@@ -83,6 +83,7 @@ ROWS = {
     "regions list": ["regions", "list"],
     "sweep train": ["sweep", "train", "--model", "llama-2-7b", "--hardware", "h100", "--gpus", "8,16"],
     "sweep infer": ["sweep", "infer", "--model", "llama-2-7b", "--hardware", "a100", "--batch", "1,8"],
+    "engines": ["engines"],
 }
 
 

@@ -142,7 +142,7 @@ def _rows(mg, tmp_path):
     header = mg.read_header()
     llama = next(m for m in mg.MODELS if m.id == "llama-3.1-8b")
     resnet = next(m for m in mg.MODELS if m.id == "resnet-50")
-    texts = {"hardware": "h200-sxm-141gb", "engine": "pytorch-eager (transformers 4.57)",
+    texts = {"hardware": "h200-sxm-141gb", "engine": "eager",
              "source": "benchmarks/measure_gpu.py on NVIDIA H200, torch 2.9.0, CUDA 12.8, 2026-12-01", "notes": "n"}
     rows = [mg.build_row(header, mg.Point(llama, 8, 512, 128), statistic="s", ttft_ms=61.2, tpot_ms=24.5,
                          throughput_tok_s=320.0, **texts),
@@ -161,7 +161,7 @@ def test_rows_are_scored_by_the_validation(mg, tmp_path):
     read = read_cases(path)
     assert inference_kwargs(read[0]) == {
         "hardware": "h200-sxm-141gb", "n_gpus": 1, "batch_size": 8, "prompt_tokens": 512, "output_tokens": 128,
-        "dtype": "bf16", "kv_dtype": "bf16", "batching": "static", "model": "llama-3.1-8b"}
+        "dtype": "bf16", "kv_dtype": "bf16", "batching": "static", "model": "llama-3.1-8b", "engine": "eager"}
     assert inference_kwargs(read[1])["output_tokens"] == 0 and inference_kwargs(read[1])["model"] == "resnet-50"
     frame = inference_validation(path)
     scored = {(p, m): v for p, m, v in zip(frame["point"], frame["metric"], frame["published_ms"])}
@@ -192,6 +192,6 @@ def test_tiny_run_on_the_cpu(tmp_path):
     # throughput is the generated tokens over TTFT plus the three decode steps
     expected = 4 / ((float(llama["ttft_ms"]) + 3 * float(llama["tpot_ms"])) / 1e3)
     assert float(llama["throughput_tok_s"]) == pytest.approx(expected, rel=0.01)
-    assert llama["engine"].startswith("pytorch-eager (transformers ")
+    assert llama["engine"] == "eager" and "(PyTorch eager)" in llama["source"]
     assert float(rows[0]["latency_ms"]) > 0 and rows[0]["ttft_ms"] == ""
     assert "2 points measured" in done.stdout

@@ -25,12 +25,22 @@ def test_training_ranges_cover_published_runs_and_stay_narrow():
     assert c["median_width"] < 2.0
 
 
-@pytest.mark.parametrize("metric", ["ttft", "tpot"])
+@pytest.mark.parametrize("metric", ["ttft", "tpot", "latency", "throughput_tok_s"])
 def test_inference_ranges_cover_measurements(metric):
-    """The points the constants may be fitted on (the ranges are their leave-one-out spread);
-    the held-out edge and laptop points fall outside it (see test_validation.py)."""
+    """The points the constants may be fitted on (the ranges are the fit's leave-one-source-out
+    10th-90th percentile errors per phase)."""
     c = inference_coverage(DATA / "inference_points.csv", metric, holdout=False)
-    assert c["n"] >= 8 and c["coverage"] >= 0.80
+    assert c["n"] >= 15 and c["coverage"] >= 0.80
+
+
+def test_inference_ranges_cover_four_in_five_of_every_measured_figure():
+    """Over every metric, held-out devices included. Throughput in samples per second of
+    large-batch single-pass runs is the known gap: about half inside its range."""
+    counts = [inference_coverage(DATA / "inference_points.csv", m)
+              for m in ("ttft", "tpot", "latency", "samples_per_s", "throughput_tok_s")]
+    inside = sum(c["coverage"] * c["n"] for c in counts)
+    assert inside / sum(c["n"] for c in counts) >= 0.80
+    assert counts[3]["n"] >= 10 and counts[3]["coverage"] >= 0.5
 
 
 def test_energy_ranges_of_measured_figures_with_shipped_constants():

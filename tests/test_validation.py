@@ -8,7 +8,14 @@ import pytest
 
 import costmodel
 
-from costmodel.validation import energy_validation, inference_validation, read_cases, summary, training_validation
+from costmodel.validation import (
+    energy_validation,
+    inference_validation,
+    read_cases,
+    source_group,
+    summary,
+    training_validation,
+)
 
 DATA = Path(__file__).parent / "data"
 TRAINING = training_validation(DATA / "training_runs.csv")
@@ -149,60 +156,66 @@ INFERENCE = inference_validation(DATA / "inference_points.csv")
 
 def test_inference_table_covers_sizes_devices_and_batches():
     rows = read_cases(DATA / "inference_points.csv")
-    assert len(rows) >= 12 and all(r["measured"] == "true" and r["source"] for r in rows)
-    assert {"llama-2-7b", "llama-2-13b", "llama-2-70b", "falcon-180b"} <= set(INFERENCE.model)
-    assert {"a100-sxm4-80gb", "h100-sxm5-80gb"} <= set(INFERENCE.hardware)
-    assert INFERENCE.batch.min() == 1 and INFERENCE.batch.max() >= 64
+    assert len(rows) >= 60 and all(r["measured"] == "true" and r["source"] for r in rows)
+    assert len({source_group(r["source"]) for r in rows}) >= 10
+    assert {"llama-2-7b", "llama-2-13b", "llama-2-70b", "falcon-180b", "bert-base", "resnet-50",
+            "vit-b-16"} <= set(INFERENCE.model)
+    assert {"a100-sxm4-80gb", "h100-sxm5-80gb", "t4", "l4", "jetson-agx-orin-64gb",
+            "xeon-platinum-8480-plus"} <= set(INFERENCE.hardware)
+    assert {"tensorrt-llm", "vllm", "eager", "tensorrt", "lmdeploy", "llama.cpp", "mlc"} <= set(INFERENCE.engine)
+    batches = [int(b) for b in INFERENCE.batch if b]
+    assert min(batches) == 1 and max(batches) >= 1024
+    assert {"ttft", "tpot", "latency", "samples_per_s", "throughput_tok_s"} == set(INFERENCE.metric)
 
 
-@pytest.mark.parametrize("metric, bound", [("tpot", 0.25), ("ttft", 0.35)])
+@pytest.mark.parametrize("metric, bound", [("tpot", 0.12), ("ttft", 0.20), ("latency", 0.25),
+                                           ("throughput_tok_s", 0.20)])
 def test_inference_median_error(metric, bound):
+    """In sample: the leave-one-source-out scores are in the README (scripts/fit_inference.py)."""
     stats = summary(INFERENCE.error[INFERENCE.metric == metric])
-    assert stats["n"] >= 8
+    assert stats["n"] >= 15
     assert stats["median_abs_error"] <= bound
 
 
-def test_every_measured_point_within_a_factor_of_two():
-    """The points the serving constants may be fitted on; the held-out edge devices are pinned
-    in the next test (two of them are beyond this factor, and say so in the table)."""
+def test_measured_points_within_a_factor_of_two():
+    """Every LLM figure the constants are fitted on lands within a factor of two; of the
+    single-pass figures the ones beyond it are named: an eager ResNet-50 at batch 256 on a T4
+    (the README does not say what its timing covers) and two large-batch BERT-large offline
+    throughputs (INT8 on Orin, a 2-socket Xeon) the roofline puts 2-3x slow."""
     fitted = INFERENCE[~INFERENCE.holdout]
     ratio = fitted.estimated_ms / fitted.published_ms
-    assert ratio.between(0.5, 2.0).all(), fitted[["point", "metric", "published_ms", "estimated_ms"]]
+    far = set(fitted.point[~ratio.between(0.5, 2.0)])
+    assert far <= {"N11", "N20", "N24"}, fitted[["point", "metric", "published_ms", "estimated_ms"]]
+    assert ratio[fitted.point.str.startswith("P")].between(0.5, 2.0).all()
 
 
 def test_held_out_edge_points_where_the_model_stands():
-    """Edge and laptop points, kept out of the fit. Decode is bandwidth-bound and lands 15-20%
-    fast: MLC on the Orin Nano Super reaches about 80% of the 102 GB/s (the fit's datacenter
-    engines 95%), and llama.cpp's Q4_K_M on the M4 stores nearer 4.8 bits a weight than the 4 of
-    w4a16. The M4's 512-token prefill comes out 1.6x slow: llama.cpp reaches about the
-    profile's whole third-party FP16 peak, the fit 61% of a datacenter peak. A batch-1 ResNet-50
-    under TensorRT takes 0.6-1.1 ms, less than the fitted 3 ms per-step overhead of LLM serving
-    engines, so the single pass comes out 3-5x slow (known gaps, marked in the table's notes;
-    not refitted here). The non-generative points (N01...) are held out too: see the next test."""
-    held = INFERENCE[INFERENCE.holdout & INFERENCE.point.str.startswith("P")].set_index(["point", "metric"])
+    """Edge and laptop points, kept out of the fit. Decode is bandwidth-bound and lands within
+    10%; the M4's 512-token prefill under llama.cpp 1.3x slow. A batch-1 ResNet-50 under
+    TensorRT on a Jetson comes out within 15% now that the runtime's overheads are fitted per
+    engine (it was 3-5x slow with one per-step overhead fitted on LLM servers)."""
+    held = INFERENCE[INFERENCE.holdout].set_index(["point", "metric"])
     ratio = held.estimated_ms / held.published_ms
     assert set(held.hardware) == {"jetson-orin-nano-super-8gb", "jetson-agx-orin-64gb", "jetson-orin-nx-16gb",
                                   "apple-m4-gpu"}
-    assert ratio[("P33", "tpot")] == pytest.approx(0.85, abs=0.05)
-    assert ratio[("P34", "tpot")] == pytest.approx(0.85, abs=0.05)
-    assert ratio[("P35", "latency")] == pytest.approx(4.9, abs=0.3)
-    assert ratio[("P36", "latency")] == pytest.approx(3.1, abs=0.3)
-    assert ratio[("P37", "tpot")] == pytest.approx(0.80, abs=0.05)
-    assert ratio[("P38", "ttft")] == pytest.approx(1.59, abs=0.1)
+    assert ratio[("P33", "tpot")] == pytest.approx(0.94, abs=0.05)
+    assert ratio[("P34", "tpot")] == pytest.approx(0.96, abs=0.05)
+    assert ratio[("P35", "latency")] == pytest.approx(1.06, abs=0.1)
+    assert ratio[("P36", "latency")] == pytest.approx(0.88, abs=0.1)
+    assert ratio[("P37", "tpot")] == pytest.approx(0.91, abs=0.05)
+    assert ratio[("P38", "ttft")] == pytest.approx(1.33, abs=0.1)
 
 
-def test_non_generative_points_are_held_out_and_scored_on_latency_alone():
-    """N01...: encoders, CNNs and ViTs (one forward pass, output_tokens 0), all held out of the
-    serving fit (its per-step overhead was fitted on LLM engines). Fixed-batch ones are scored on
-    latency; MLPerf Offline rows (batching ``offline``) and the throughput in ``samples_per_s``
-    stay in the table unscored. No ratios pinned here: the per-step overhead is being replaced."""
+def test_non_generative_points_are_scored_on_latency_and_samples():
+    """N01...: encoders, CNNs and ViTs (one forward pass, output_tokens 0), fitted with their
+    runtimes (TensorRT, eager, FasterTransformer): scored on the batch's latency and on samples
+    per second (MLPerf Offline rows: throughput at saturation)."""
     rows = [r for r in read_cases(DATA / "inference_points.csv") if r["point"].startswith("N")]
-    assert len(rows) >= 20 and all(r["holdout"] == "true" and r["output_tokens"] == "0" for r in rows)
+    assert len(rows) >= 20 and all(not r["holdout"] and r["output_tokens"] == "0" for r in rows)
     assert {r["batching"] for r in rows} == {"static", "offline"}
-    assert all(float(r["samples_per_s"]) > 0 for r in rows if r["samples_per_s"])
     scored = INFERENCE[INFERENCE.point.str.startswith("N")]
-    assert set(scored.metric) == {"latency"} and scored.holdout.all()
-    assert set(scored.point) == {r["point"] for r in rows if r["batching"] == "static" and r["latency_ms"]}
+    assert set(scored.metric) == {"latency", "samples_per_s"} and not scored.holdout.any()
+    assert set(scored.point[scored.metric == "latency"]) == {r["point"] for r in rows if r["latency_ms"]}
 
 
 def test_single_pass_latency_is_scored_against_the_estimates_latency():

@@ -88,15 +88,18 @@ def render(rows, hardware, gpus, serve_hardware, prompt, output, batch, region) 
               _ranged(r, "gpu_hours_h", lambda *v: fmt.plain(*v, how=fmt.count)),
               _ranged(r, "wall_time_days", fmt.duration, 86400.0), fmt.energy(r["energy_MWh"] * 3.6e9),
               fmt.mass(r["co2e_t"] * 1e6), _ranged(r, "cost_USD", fmt.money), str(r["serve_gpus"]),
+              "-" if r["serve_rate_per_s"] is None else f"{r['serve_rate_per_s']:,.3g}/s",
               fmt.duration(r["ttft_ms"] / 1e3), fmt.duration(r["tpot_ms"] / 1e3),
+              "-" if r["cost_per_million_input_tokens_USD"] is None else fmt.money(r["cost_per_million_input_tokens_USD"]),
               _ranged(r, "cost_per_million_tokens_USD", fmt.money)] for r in rows]
     header = ["model", "params", "training data", "FLOP", "GPU-hours", "wall time", "energy", "CO2e", "train cost",
-              "serve GPUs", "TTFT", "TPOT", "$/M output tokens"]
+              "serve GPUs", "rate", "TTFT", "TPOT", "$/M input", "$/M output"]
     notes = [
         f"Training: {gpus} x {hardware}, MFU from the step-time model (typical tuning), "
         f"{region or 'world-average grid, cloud PUE 1.10'}, on-demand cloud price.",
-        f"Serving: {serve_hardware}, {fmt.count(prompt)} prompt / {fmt.count(output)} output tokens, batch {batch}; "
-        "cost per million output tokens at on-demand price.",
+        f"Serving: {serve_hardware}, {fmt.count(prompt)} prompt / {fmt.count(output)} output tokens, at the largest "
+        "Poisson rate per replica that meets p99 TTFT 1 s and p99 TPOT 50 ms (mean TTFT and TPOT shown; "
+        f"batch {batch} where no rate does); cost per million input and output tokens at on-demand price.",
     ]
     rules = [f"{MARKS.get(rule, '')} {rule}: {', '.join(r['model'] for r in rows if r['workload'] == rule)}".lstrip()
              for rule in dict.fromkeys(r["workload"] for r in rows)]

@@ -11,6 +11,7 @@ import pint
 
 from ..errors import InputError
 from ..hardware import HardwareProfile
+from ..inference_estimate import INTERACTIVE_SLA, estimate_inference, max_rate_within
 from ..models import ModelSpec, get_model
 from ..scaling import get_law
 from ..training_estimate import estimate_training
@@ -109,7 +110,8 @@ CATALOG_TOKENS, CATALOG_SAMPLES = "catalog tokens", "catalog samples"
 CHINCHILLA_RULE = "20 tokens per parameter (Hoffmann et al. 2022)"
 # the keys of compare_models() rows taken from each estimate's to_dict() (with _low/_high where ranged)
 TRAINING_KEYS = ("tokens", "flops_FLOP", "mfu", "wall_time_days", "gpu_hours_h", "energy_MWh", "co2e_t", "cost_USD")
-SERVING_KEYS = ("ttft_ms", "tpot_ms", "cost_per_million_tokens_USD")
+SERVING_KEYS = ("ttft_ms", "tpot_ms", "ttft_p99_ms", "tpot_p99_ms", "cost_per_million_tokens_USD",
+                "cost_per_million_input_tokens_USD")
 
 
 def default_workload(model: str | ModelSpec) -> tuple[dict[str, Any], str]:
@@ -146,7 +148,10 @@ def compare_models(models: Iterable[str | ModelSpec], *, hardware: str | Hardwar
                    region: str | Region | None = None) -> list[dict[str, Any]]:
     """Do bigger models cost more? One row per catalogued model: its training run on
     ``n_gpus`` x ``hardware`` with the data of :func:`default_workload` (named in ``workload``)
-    and its serving on the fewest power-of-two ``serve_hardware`` devices that hold it.
+    and its serving on the fewest power-of-two ``serve_hardware`` devices that hold it, at the
+    operating point an operator would run: the largest Poisson rate that meets the interactive
+    SLA (:data:`~costmodel.inference_estimate.INTERACTIVE_SLA`: p99 TTFT 1 s, p99 TPOT 50 ms),
+    named in ``operating_point`` (``batch_size`` only where no rate meets it).
 
     Rows use the keys of ``TrainingEstimate.to_dict()`` (``flops_FLOP``, ``wall_time_days``,
     ``cost_USD``, ...) and ``InferenceEstimate.to_dict()`` (``ttft_ms``, ``tpot_ms``,
@@ -159,9 +164,16 @@ def compare_models(models: Iterable[str | ModelSpec], *, hardware: str | Hardwar
         t = estimate_training(spec, **data, hardware=hardware, n_gpus=n_gpus, region=region)
         s, gpus = serve(spec, hardware=serve_hardware, prompt_tokens=prompt_tokens, output_tokens=output_tokens,
                         batch_size=batch_size, region=region)
+        rate = max_rate_within(s, **INTERACTIVE_SLA) if s.fits else 0.0
+        if rate > 0:  # the operating point: the largest rate that meets the interactive SLA
+            s = estimate_inference(spec, hardware=serve_hardware, n_gpus=gpus, prompt_tokens=prompt_tokens,
+                                   output_tokens=output_tokens, rate=rate, region=region)
+        point = (f"{rate:.3g} requests/s, the largest meeting p99 TTFT 1 s and p99 TPOT 50 ms" if rate > 0 else
+                 f"batch {s.batch_size}: no rate meets p99 TTFT 1 s and p99 TPOT 50 ms")
         samples = spec.training_samples if rule == CATALOG_SAMPLES else None
         rows.append({"model": spec.id, "params": spec.params.magnitude, "estimate": spec.estimate,
                      "workload": rule, "samples": None if samples is None else float(samples.magnitude),
                      **_ranged_keys(t.to_dict(ranges=True), TRAINING_KEYS), "serve_gpus": gpus,
+                     "serve_rate_per_s": rate or None, "operating_point": point,
                      **_ranged_keys(s.to_dict(ranges=True), SERVING_KEYS)})
     return rows

@@ -21,22 +21,22 @@ GIB = float(2**30)
 
 def _cost_per_million(v):
     """Dollars per million output tokens: the decode's share of a request's device time."""
-    share = 1.0 - v.timings.input_share
-    return np.where(v.output > 0, v.footprint.cost * share * 1e6 / np.maximum(v.output, 1.0), np.nan)
+    return np.where(v.output > 0, v.output_cost * 1e6 / np.maximum(v.output, 1.0), np.nan)
 
 
 def _per_million_input(c, v, what):
     """Dollars (or joules) per million new input tokens: the prefill's share of a request's
     device time, over the prompt tokens that are not cached."""
     new = v.prompt * (1.0 - c.request.cached)
-    total = v.footprint.cost if what == "cost" else v.footprint.energy_j
-    return np.where(new > 0, total * v.timings.input_share * 1e6 / np.maximum(new, 1.0), np.nan)
+    part = v.input_cost if what == "cost" else v.input_energy_j
+    return np.where(new > 0, part * 1e6 / np.maximum(new, 1.0), np.nan)
 
 
 def _cached_per_million(c, v):
     """Dollars per million cached input tokens: reading one cached token's KV once, on the
     devices' memory bandwidth, at their price (0 for a model without a KV cache)."""
-    seconds = c.model.kv_per_token / (c.hardware.bandwidth * c.decode.bandwidth_fraction)
+    fraction = float(np.ravel(c.decode.bandwidth_fraction)[0])  # the typical scenario's
+    seconds = c.model.kv_per_token / (c.hardware.bandwidth * fraction)
     return np.where(c.request.cached > 0, seconds * v.footprint.price / 3600.0 * 1e6, np.nan)
 
 
@@ -67,8 +67,7 @@ OUTPUTS = (
     Output("cost_per_million_input_tokens_USD", "USD", lambda c, v: _per_million_input(c, v, "cost")),
     Output("cost_per_million_cached_tokens_USD", "USD", lambda c, v: _cached_per_million(c, v)),
     Output("energy_per_million_output_tokens_kWh", "kWh",
-           lambda c, v: np.where(v.output > 0, v.footprint.energy_j * (1.0 - v.timings.input_share) / 3.6e6 * 1e6
-                                 / np.maximum(v.output, 1.0), np.nan)),
+           lambda c, v: np.where(v.output > 0, v.output_energy_j / 3.6e6 * 1e6 / np.maximum(v.output, 1.0), np.nan)),
     Output("energy_per_million_input_tokens_kWh", "kWh", lambda c, v: _per_million_input(c, v, "energy") / 3.6e6),
     *(Output(f"{key}_ms", "ms", _traffic(key)) for key in PERCENTILES),
     Output("queue_ms", "ms", lambda c, v: v.timings.wait_s * 1e3),
