@@ -37,6 +37,7 @@ from costmodel.validation import serving_points  # noqa: E402
 
 TABLE = ROOT / "tests" / "data" / "inference_points.csv"
 OUT = ROOT / "costmodel" / "data" / "inference_calibration.toml"
+LOSO = ROOT / "tests" / "data" / "inference_loso.csv"  # each figure predicted with its source left out
 GLOBAL = ("compute_fraction", "bandwidth_fraction", "allreduce_latency_s")
 GLOBAL_BOUNDS = ((0.2, 1.0), (0.3, 1.0), (1e-7, 1e-4))
 ENGINE_BOUNDS = ((1e-6, 0.05), (1e-8, 1e-3), (0.2, 2.0))  # fixed_s, layer_s, efficiency
@@ -181,6 +182,19 @@ points = {n}
 """)
         OUT.write_text("".join(lines))
         print(f"wrote {OUT.relative_to(ROOT)}")
+        import csv
+
+        from costmodel.hardware import get_hardware
+
+        with open(LOSO, "w", newline="", encoding="utf-8") as handle:
+            w = csv.writer(handle, lineterminator="\n")
+            w.writerow(["point", "metric", "engine", "device_class", "source_group", "holdout", "published",
+                        "loso_estimate"])
+            for p in every:
+                e = loso[(p.point, p.metric)]
+                w.writerow([p.point, p.metric, p.engine, get_hardware(p.row["hardware"]).kind, p.group,
+                            str(p.holdout).lower(), f"{p.published:.6g}", f"{p.published * np.exp(e):.6g}"])
+        print(f"wrote {LOSO.relative_to(ROOT)}")
 
 
 if __name__ == "__main__":
