@@ -29,6 +29,7 @@ _LAZY = {
     "compute_optimal": "planning", "compare_sizes": "planning", "compare_models": "planning",
     "OptimalResult": "planning", "compare_variants": "variants",
     "plan_training": "planning", "TrainingPlan": "planning",
+    "plan_serving": "planning", "ServingPlan": "planning",
     "write_report": "report",
 }
 

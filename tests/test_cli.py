@@ -166,7 +166,7 @@ def test_every_command_has_help_with_an_example(runner, path):
 def test_the_command_walk_finds_every_subcommand():
     assert [" ".join(p) for p in _commands(main)] == [
         "", "compare", "compare-sizes", "engines", "hardware", "hardware list", "hardware show", "infer", "models", "models list",
-        "models show", "optimal", "plan-training",
+        "models show", "optimal", "plan-serving", "plan-training",
         "plot", "plot inference", "plot sweep", "plot training",
         "regions", "regions list", "report", "sweep", "sweep infer", "sweep train", "train"]
 

@@ -73,6 +73,7 @@ ONE = {
     "hardware show": ["hardware", "show", "h100"],
     "models show": ["models", "show", "gpt2"],
     "plan-training": ["plan-training", "llama-2-7b", "--hardware", "h100,a100-80gb", "--deadline", "30 day"],
+    "plan-serving": ["plan-serving", "llama-2-7b", "--hardware", "h100", "--rate", "12/s"],
 }
 ROWS = {
     "compare": ["compare", "--models", "gpt2,llama-2-7b"],

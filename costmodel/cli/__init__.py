@@ -29,6 +29,7 @@ _LAZY = {"compare": "compare:compare", "compare-sizes": "planning:compare_sizes"
          "infer": "infer:infer", "models": "catalog:models", "optimal": "planning:optimal", "plot": "plot:plot",
          "regions": "catalog:regions", "sweep": "sweep:sweep", "train": "train:train"}
 _LAZY["plan-training"] = "plan_training:plan_training"
+_LAZY["plan-serving"] = "plan_serving:plan_serving"
 _LAZY["report"] = "report:report"
 _LAZY["engines"] = "catalog:engines"
 _LEAF = "costmodel.cli.leaf"  # ctx.meta key: the context of the command that is running

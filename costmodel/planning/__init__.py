@@ -10,6 +10,8 @@
 - :mod:`.budget`: what a budget buys, and the serving run that prices a model's use.
 - :func:`plan_training` (:mod:`.training`): the cheapest (or, with a budget, the fastest) device
   type, device count and layout that trains a model by a deadline.
+- :func:`plan_serving` (:mod:`.serving`): the cheapest replicas, layout, batch limit, precision
+  and engine that serve a request rate within p99 TTFT and TPOT targets.
 
 Serving is priced on the hardware the caller names (``serve_hardware``), on the fewest
 power-of-two devices that hold the model.
@@ -19,8 +21,10 @@ from .budget import DEFAULT_HARDWARE, SERVING, budget_flops, budget_used, parse_
 from .compare import (CHINCHILLA_RULE, CHINCHILLA_TOKENS_PER_PARAM, LOSS_PRECISION, compare_models, compare_sizes,
                       default_workload)
 from .optimal import OptimalResult, compute_optimal
+from .serving import INTERACTIVE_SLA, ServingOption, ServingPlan, plan_serving
 from .training import TrainingPlan, plan_training
 
 __all__ = ["OptimalResult", "compute_optimal", "compare_sizes", "compare_models", "default_workload", "serve",
            "parse_budget", "budget_flops", "budget_used", "CHINCHILLA_TOKENS_PER_PARAM", "CHINCHILLA_RULE",
-           "LOSS_PRECISION", "DEFAULT_HARDWARE", "SERVING", "TrainingPlan", "plan_training"]
+           "LOSS_PRECISION", "DEFAULT_HARDWARE", "SERVING", "TrainingPlan", "plan_training", "ServingPlan", "ServingOption",
+           "plan_serving", "INTERACTIVE_SLA"]
