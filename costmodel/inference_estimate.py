@@ -31,7 +31,7 @@ from .units import CountLike, FloatArray, QuantityLike, parse_quantity, parse_wh
 if TYPE_CHECKING:
     from .regions import Region
 
-__all__ = ["AUTOREGRESSIVE", "INTERACTIVE_SLA", "max_rate_within", "service_of", "ServingCase", "ServingValues", "resolve_serving", "resolve_request",
+__all__ = ["AUTOREGRESSIVE", "INTERACTIVE_SLA", "max_rate_within", "service_of", "service_from", "ServingCase", "ServingValues", "resolve_serving", "resolve_request",
            "check_request", "evaluate", "estimate_inference"]
 
 AUTOREGRESSIVE = ("dense-decoder", "moe-decoder", "encoder-decoder")
@@ -254,8 +254,6 @@ def service_of(case: ServingCase, r: Request, c: core.Capacity):
     timings it is built from and the memory of the requests in flight: each request prefilled
     alone and decoded in the running batch, whose step time is taken as linear in the requests
     in flight (through one and the limit's)."""
-    from . import traffic as tr
-
     m, h, load = case.model, case.hardware, case.load
     assert load is not None
     generating = m.autoregressive > 0
@@ -263,14 +261,22 @@ def service_of(case: ServingCase, r: Request, c: core.Capacity):
                      np.maximum(1.0, np.minimum(np.minimum(load.limit, h.max_in_flight), c.max_batch)), 1.0)
     c = replace(core.capacity_report(m, r.n, slots, r.prompt, r.output, h.capacity), max_batch=c.max_batch)
     t = core.timings(m, h, replace(r, batch=slots, continuous=1.0), case.prefill, case.decode)
+    return service_from(t, m, r.output, slots, load.prompt_spread, load.output_spread), t, c
+
+
+def service_from(t: core.Timings, m: ServingModel, output: FloatArray, slots: FloatArray,
+                 prompt_spread: FloatArray = 1.0, output_spread: FloatArray = 1.0):
+    """The :class:`costmodel.traffic.Service` of timings taken at ``slots`` requests in flight:
+    the decode step linear in the requests in flight, through one's and the limit's."""
+    from . import traffic as tr
+
+    generating = m.autoregressive > 0
     per_seq = np.where(slots > 1, (t.step_s - t.step_one_s) / np.maximum(slots - 1.0, 1.0), 0.0)
-    steps = np.where(generating, np.maximum(r.output, 1.0), 1.0)
-    service = tr.Service(prefill_s=t.prefill_s, prefill_s2=t.prefill_s ** 2 * load.prompt_spread,
-                         step_fixed_s=np.where(generating, t.step_one_s - per_seq, 0.0),
-                         step_per_seq_s=np.where(generating, per_seq, 0.0),
-                         output=steps, output2=steps ** 2 * np.where(generating, load.output_spread, 1.0),
-                         batch_limit=slots)
-    return service, t, c
+    steps = np.where(generating, np.maximum(output, 1.0), 1.0)
+    return tr.Service(prefill_s=t.prefill_s, prefill_s2=t.prefill_s ** 2 * prompt_spread,
+                      step_fixed_s=np.where(generating, t.step_one_s - per_seq, 0.0),
+                      step_per_seq_s=np.where(generating, per_seq, 0.0),
+                      output=steps, output2=steps ** 2 * np.where(generating, output_spread, 1.0), batch_limit=slots)
 
 
 def _under_load(case: ServingCase, r: Request, c: core.Capacity) -> ServingValues:

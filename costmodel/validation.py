@@ -434,7 +434,9 @@ def inference_coverage(path, metric: str, holdout: bool | None = None) -> dict:
         if holdout is not None and p.holdout != holdout:
             continue
         est = estimate_inference(**inference_kwargs(p.row))
-        ends = [_figure(e._values, metric, p.row.get("statistic") or "") for e in (est.low, est.high)]
+        low, high = est.low, est.high
+        assert low is not None and high is not None  # an estimate has both ends (only an end has none)
+        ends = [_figure(e._values, metric, p.row.get("statistic") or "") for e in (low, high)]
         lo, hi = min(ends), max(ends)
         inside.append(lo <= p.published <= hi)
         width.append(hi / lo)

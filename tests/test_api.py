@@ -12,10 +12,10 @@ import costmodel
 PUBLIC = [
     "Calibration", "CostModelError", "HardwareProfile", "InferenceEstimate", "InferenceMemory", "InputError",
     "MemoryBreakdown", "ModelSpec", "OptimalResult", "ProfileError", "Quantity", "Region",
-    "TrainingEstimate", "TrainingPlan", "UnitError", "UnknownProfileError", "__version__", "compare_models", "compare_sizes", "compare_variants",
+    "ServingPlan", "TrainingEstimate", "TrainingPlan", "UnitError", "UnknownProfileError", "__version__", "compare_models", "compare_sizes", "compare_variants",
     "compute_optimal", "default_calibration", "estimate_inference", "estimate_training", "get_hardware", "get_model",
     "get_region", "list_hardware", "list_models", "list_regions", "load_calibration", "model_from_config",
-    "plan_training", "predict_loss", "provenance", "reload_profiles",
+    "plan_serving", "plan_training", "predict_loss", "provenance", "reload_profiles",
     "sweep_inference", "sweep_training", "ureg", "write_report",
 ]
 

@@ -270,7 +270,7 @@ def test_compare_csv_and_table(runner):
     lines = out.strip().splitlines()
     assert lines[0].startswith("model,params,estimate,workload,samples,tokens,flops_FLOP") and len(lines) == 3
     table = _ok(runner.invoke(main, ["compare", "--models", "gpt2"])).stdout
-    assert "$/M output tokens" in table and "* 20 tokens per parameter (Hoffmann et al. 2022): gpt2" in table
+    assert "$/M output" in table and "$/M input" in table and "* 20 tokens per parameter (Hoffmann et al. 2022): gpt2" in table
 
 
 def test_readme_cli_section_matches_the_real_commands(runner):

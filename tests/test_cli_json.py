@@ -60,8 +60,11 @@ def test_compare_rows_use_the_estimates_keys(runner):
     train = costmodel.estimate_training("gpt2", tokens="2.48B", hardware="h100", n_gpus=1024).to_dict(ranges=True)
     infer = costmodel.estimate_inference("gpt2", hardware="h100", prompt_tokens=512, output_tokens=256,
                                          batch_size=8).to_dict(ranges=True)
-    own = {"model", "params", "estimate", "workload", "samples", "serve_gpus"}
+    own = {"model", "params", "estimate", "workload", "samples", "serve_gpus", "serve_rate_per_s", "operating_point"}
     assert set(rows[0]) - own <= set(train) | set(infer)
+    # serving at the largest rate that meets the interactive SLA, and the rows say so
+    assert rows[0]["serve_rate_per_s"] > 1 and "p99 TTFT 1 s and p99 TPOT 50 ms" in rows[0]["operating_point"]
+    assert rows[0]["ttft_p99_ms"] <= 1000 * (1 + 1e-6) and rows[0]["tpot_p99_ms"] <= 50 * (1 + 1e-6)
     assert {"wall_time_days", "gpu_hours_h", "flops_FLOP", "cost_USD", "co2e_t", "energy_MWh", "ttft_ms",
             "cost_per_million_tokens_USD", "wall_time_days_low", "cost_USD_high"} <= set(rows[0])
     assert rows[0]["wall_time_days"] == pytest.approx(train["wall_time_days"], rel=1e-12)

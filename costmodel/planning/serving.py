@@ -39,6 +39,7 @@ from ..inference_estimate import (
     Load,
     ServingCase,
     evaluate,
+    service_from,
     resolve_request,
     resolve_serving,
 )
@@ -198,13 +199,7 @@ def _network(profile: HardwareProfile) -> float:
 def replica_service(case: ServingCase, values: Any, slots: np.ndarray) -> tr.Service:
     """The queue of one replica, from the pipeline's steps (as ``_under_load`` builds it for
     :func:`costmodel.traffic.open_loop`; tests check the two give the same percentiles)."""
-    t, m = values.timings, case.model
-    generating = m.autoregressive > 0
-    per_seq = np.where(slots > 1, (t.step_s - t.step_one_s) / np.maximum(slots - 1.0, 1.0), 0.0)
-    steps = np.where(generating, np.maximum(values.output, 1.0), 1.0)
-    return tr.Service(prefill_s=t.prefill_s, prefill_s2=t.prefill_s ** 2, step_fixed_s=np.where(generating, t.step_one_s - per_seq, 0.0),
-                      step_per_seq_s=np.where(generating, per_seq, 0.0), output=steps, output2=steps ** 2,
-                      batch_limit=slots)
+    return service_from(values.timings, case.model, values.output, slots)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
