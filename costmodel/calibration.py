@@ -68,10 +68,13 @@ class ServingCalibration:
     bandwidth_fraction: float
     step_overhead_s: float
     allreduce_latency_s: float
+    fill_rows: float = 0.0  # rows per PFLOP/s of peak at which a step's matmuls run at half the ceiling
     ttft_low: float = 0.0
     ttft_high: float = 0.0
     tpot_low: float = 0.0
     tpot_high: float = 0.0
+    single_low: float = 0.0  # the same for the forward pass of single-pass models (encoders, CNNs, ViTs)
+    single_high: float = 0.0
     loo_median_abs_error: float = math.nan
     engines: tuple = ()  # ((engine id, EngineConstants), ...): each runtime's fitted step overheads
     fitted: str
@@ -166,22 +169,24 @@ def mfu_scales(c: TrainingCalibration) -> np.ndarray:
 def serving_scenarios(c: ServingCalibration) -> dict[str, PhaseConstants]:
     """(typical, optimistic, pessimistic) serving constants per phase, from the fit's
     out-of-sample errors: the prefill's constants span TTFT's 5th-95th percentile errors, the
-    decode steps' span TPOT's. Times scale about inversely with the achievable fractions and
-    directly with the overheads; fractions never exceed 1.
+    decode steps' span TPOT's: each scenario divides a step's roofline time and multiplies its
+    overheads by the same factor (the fit's error, not a device running past its peak).
     """
     from .inference import PhaseConstants
 
-    def phase(high: float, low: float) -> PhaseConstants:  # ln(estimate / measured) at the spread's ends
-        scale = np.exp([0.0, high, low])
-        out = {"compute_fraction": np.minimum(c.compute_fraction * scale, 1.0),
-               "bandwidth_fraction": np.minimum(c.bandwidth_fraction * scale, 1.0),
-               "overhead_scale": 1.0 / scale,
+    def phase(high: float, low: float, single: tuple[float, float] | None = None) -> PhaseConstants:
+        scale = np.exp([0.0, high, low])  # ln(estimate / measured) at the spread's ends
+        single_scale = scale if single is None else np.exp([0.0, *single])
+        out = {"compute_fraction": np.full(3, c.compute_fraction), "bandwidth_fraction": np.full(3, c.bandwidth_fraction),
+               "speed": scale, "single_speed": single_scale, "overhead_scale": 1.0 / scale,
+               "fill_rows": np.full(3, c.fill_rows),
                "allreduce_latency_s": c.allreduce_latency_s / scale}
         for array in out.values():
             array.flags.writeable = False  # cached and shared between calls
         return PhaseConstants(**out)
 
-    return {"prefill": phase(c.ttft_high, c.ttft_low), "decode": phase(c.tpot_high, c.tpot_low)}
+    return {"prefill": phase(c.ttft_high, c.ttft_low, (c.single_high, c.single_low)),
+            "decode": phase(c.tpot_high, c.tpot_low)}
 
 
 def provenance(calibration: Calibration | str | os.PathLike[str] | None = None) -> dict[str, Any]:

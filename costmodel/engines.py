@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     from .calibration import ServingCalibration
     from .hardware import HardwareProfile
 
-__all__ = ["Engine", "EngineConstants", "engines", "get_engine", "default_engine", "engine_constants", "model_class"]
+__all__ = ["Engine", "EngineConstants", "class_of", "engines", "get_engine", "default_engine", "engine_constants", "model_class"]
 
 SERVES = ("generative", "single-pass")
 
@@ -103,12 +103,24 @@ def default_engine(hw: HardwareProfile, kind: str) -> Engine:
     return get_engine(chosen)
 
 
+def class_of(engine: Engine) -> str:
+    """The class an engine's constants are pooled with when it has too few sources of its own:
+    ``graphs`` (captured graphs or a compiled engine: a small cost per layer) or ``eager`` (one
+    kernel launched at a time from the host)."""
+    return "class:graphs" if engine.graphs else "class:eager"
+
+
 def engine_constants(cal: ServingCalibration, engine: Engine) -> EngineConstants:
-    """The engine's fitted constants, or those of the engine it is ``like`` (followed until one
-    has its own), or the calibration's fallback."""
+    """The engine's fitted constants; for an engine with too few independent sources of its own,
+    its class's (:func:`class_of`), else those of the engine it is ``like`` (followed until one
+    has its own), else the calibration's fallback."""
     fitted = dict(cal.engines)
     if engine.id not in fitted and engine.measured is not None:
         return EngineConstants(*engine.measured, 1.0, 0, "measured")
+    pooled = class_of(engine)
+    if engine.id not in fitted and pooled in fitted:  # the constants of its class, fitted on its kin
+        c = fitted[pooled]
+        return EngineConstants(c.fixed_s, c.layer_s, c.efficiency, 0, pooled)
     seen, current = [], engine
     while True:
         if current.id in fitted:

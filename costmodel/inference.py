@@ -21,7 +21,7 @@ Thakur et al. 2005 (latency and bandwidth terms of collectives).
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -56,6 +56,7 @@ class ServingModel:
     forward_flops: FloatArray = math.nan
     autoregressive: FloatArray = 1.0
     sequence: FloatArray = 0.0  # a fixed input length (a ViT's patches + class token); 0: the request's prompt
+    rows_per_token: FloatArray = 1.0  # matrix rows one input position gives each layer (a CNN: its mean spatial size)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -99,6 +100,9 @@ class PhaseConstants:
     bandwidth_fraction: FloatArray
     overhead_scale: FloatArray  # multiplies the runtime's step overheads (1 in the typical scenario)
     allreduce_latency_s: FloatArray
+    fill_rows: FloatArray = 0.0  # rows per PFLOP/s of peak at which a step's matmuls reach half the ceiling
+    speed: FloatArray = 1.0  # divides a step's roofline time: the scenario's error (1 in the typical one)
+    single_speed: FloatArray = 1.0  # the same for a single-pass model's forward pass (its own spread)
 
 
 def kv_bytes_per_token(layers, kv_heads, head_dim, kv_bytes, latent_dim=0.0):
@@ -208,8 +212,15 @@ def _step(m: ServingModel, hw: ServingHardware, n: FloatArray, tokens_in_step: F
           moved: FloatArray, cal: PhaseConstants) -> tuple[FloatArray, FloatArray, BoolArray]:
     """Seconds of one forward step: roofline + the runtime's overheads (per step and per layer)
     + 2 all-reduces per layer."""
-    t, compute_bound = phase_seconds(flops, moved, n, hw.peak, hw.bandwidth, np.minimum(cal.compute_fraction * hw.efficiency, 1.0),
+    # a step with few rows leaves much of the device idle: rows / (rows + half) of the ceiling, with
+    # ``half`` growing with the device's peak (a bigger device has more units to fill)
+    rows = tokens_in_step * m.rows_per_token
+    fill = np.where(rows > 0, rows / np.maximum(rows + cal.fill_rows * hw.peak / 1e15, 1e-30), 1.0) \
+        if np.any(cal.fill_rows) else 1.0
+    t, compute_bound = phase_seconds(flops, moved, n, hw.peak, hw.bandwidth,
+                                     np.minimum(cal.compute_fraction * hw.efficiency, 1.0) * fill,
                                      np.minimum(cal.bandwidth_fraction * hw.efficiency, 1.0))
+    t = t / cal.speed
     comm = 2.0 * m.layers * allreduce_seconds(tokens_in_step * m.d_model * 2.0, n, hw.link, cal.allreduce_latency_s)
     overhead = (hw.step_fixed_s + np.maximum(m.layers, 1.0) * hw.layer_s) * cal.overhead_scale
     return t + overhead + comm, t, compute_bound
@@ -280,7 +291,9 @@ def _single_pass(m: ServingModel, hw: ServingHardware, n: FloatArray, batch: Flo
     per_sample = np.isfinite(m.forward_flops)
     flops = np.where(per_sample, np.nan_to_num(m.forward_flops) * batch,
                      2.0 * m.active_params * batch * prompt + 4.0 * m.attention_per_ctx * prompt * prompt * batch)
-    return _step(m, hw, n, batch * np.maximum(prompt, 1.0), flops, m.weight_bytes, cal)
+    single = cal if np.all(np.equal(cal.single_speed, cal.speed)) else \
+        replace(cal, speed=cal.single_speed, overhead_scale=1.0 / cal.single_speed)
+    return _step(m, hw, n, batch * np.maximum(prompt, 1.0), flops, m.weight_bytes, single)
 
 
 def memory(m: ServingModel, n: FloatArray, batch: FloatArray, prompt: FloatArray, output: FloatArray,

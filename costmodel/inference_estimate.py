@@ -98,6 +98,10 @@ def _serving_model(spec: ModelSpec | None, params: CountLike | None, active_para
     fields["layers"] = float(_layer_count(spec))
     if spec.kind in ("cnn", "linear"):  # one image or one row per request
         fields["sequence"] = 1.0
+    if spec.kind == "cnn" and spec.image_size:
+        # a convolution's rows are the output positions: stages at strides 4, 8, 16 and 32 doing
+        # about equal FLOPs average (image / 7)^2 positions per image, weighted by FLOPs
+        fields["rows_per_token"] = float((spec.image_size / 7.0) ** 2)
     shape = spec.shape
     if shape is not None:
         # only a model that generates keeps a KV cache; an encoder or a ViT runs one pass

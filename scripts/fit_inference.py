@@ -4,11 +4,13 @@ data/inference_calibration.toml.
     python scripts/fit_inference.py            # print the fit and its leave-one-source-out errors
     python scripts/fit_inference.py --write    # also rewrite the data file
 
-Constants: three shared by every runtime (the achievable fractions of dense peak compute and of
-memory bandwidth, the latency of one all-reduce step) and, per serving engine with at least
-``MIN_POINTS`` points of its own, its cost per forward step, per layer of a step, and a
-multiplier of the achievable fractions (kept near 1 by a small penalty). An engine with fewer
-points borrows the constants of the engine its ``like`` names (data/engines.toml).
+Constants: four shared by every runtime (the achievable fractions of dense peak compute and of
+memory bandwidth, the latency of one all-reduce step, and the rows per PFLOP/s of peak at which a
+step's matmuls reach half of that fraction: small steps leave a big device idle) and, per serving engine with at least
+``MIN_POINTS`` points from at least ``MIN_SOURCES`` independent sources, its cost per forward
+step, per layer of a step, and a multiplier of the achievable fractions (kept near 1 by a small
+penalty). Engines with fewer share the constants of their class (captured graphs or eager,
+:func:`costmodel.engines.class_of`), fitted on their points together.
 
 The objective is the mean absolute log error over every measured figure of
 tests/data/inference_points.csv the estimator produces: TTFT, TPOT, single-pass latency,
@@ -32,17 +34,23 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from costmodel.calibration import default_calibration  # noqa: E402
-from costmodel.engines import EngineConstants, get_engine  # noqa: E402
+from costmodel.engines import EngineConstants, class_of, get_engine  # noqa: E402
 from costmodel.validation import serving_points  # noqa: E402
 
 TABLE = ROOT / "tests" / "data" / "inference_points.csv"
 OUT = ROOT / "costmodel" / "data" / "inference_calibration.toml"
 LOSO = ROOT / "tests" / "data" / "inference_loso.csv"  # each figure predicted with its source left out
-GLOBAL = ("compute_fraction", "bandwidth_fraction", "allreduce_latency_s")
-GLOBAL_BOUNDS = ((0.2, 1.0), (0.3, 1.0), (1e-7, 1e-4))
+GLOBAL = ("compute_fraction", "bandwidth_fraction", "allreduce_latency_s", "fill_rows")
+GLOBAL_BOUNDS = ((0.2, 1.0), (0.3, 1.0), (1e-7, 1e-4), (1.0, 1e5))
 ENGINE_BOUNDS = ((1e-6, 0.05), (1e-8, 1e-3), (0.2, 2.0))  # fixed_s, layer_s, efficiency
 MIN_POINTS = 3
+MIN_SOURCES = 2  # an engine gets constants of its own from two independent sources; else its class's
 PENALTY = 0.05  # per unit |ln efficiency|: an engine's efficiency moves only where its points ask
+
+
+def _tail(errors) -> float:
+    """The quantile a range's ends sit at: 10% (5% with fewer than 30 figures)."""
+    return 0.1 if len(errors) >= 30 else 0.05
 
 
 def _clip(x, bounds):
@@ -89,12 +97,17 @@ def nelder_mead(f, x0, steps=0.4, iterations=200):
 
 def fit(points, rounds=3, iterations=120):
     """Block coordinate descent: the shared constants, then each engine's, ``rounds`` times."""
-    counts: dict[str, int] = {}
+    sources: dict[str, set] = {}
     for p in points:
-        counts[p.engine] = counts.get(p.engine, 0) + 1
-    own = sorted(e for e, n in counts.items() if n >= MIN_POINTS)
-    g = np.log([0.6, 0.9, 1.5e-5])
-    ex = {e: (np.log([2e-3, 2e-5, 1.0]), counts[e]) for e in own}
+        sources.setdefault(p.engine, set()).add(p.group)
+    own = {e for e in sources if len(sources[e]) >= MIN_SOURCES}
+    member = {p.point + p.metric: (p.engine if p.engine in own else class_of(get_engine(p.engine))) for p in points}
+    counts: dict[str, int] = {}
+    for key in member.values():
+        counts[key] = counts.get(key, 0) + 1
+    blocks = sorted(k for k, n in counts.items() if n >= MIN_POINTS)
+    g = np.log([0.6, 0.9, 1.5e-5, 500.0])
+    ex = {e: (np.log([2e-3, 2e-5, 1.0]), counts[e]) for e in blocks}
 
     def objective(points_subset, g_, ex_):
         cal = calibration_of(g_, ex_)
@@ -104,8 +117,8 @@ def fit(points, rounds=3, iterations=120):
 
     for _ in range(rounds):
         g = nelder_mead(lambda x: objective(points, x, ex), g, iterations=iterations)
-        for e in own:
-            mine = [p for p in points if p.engine == e]
+        for e in blocks:
+            mine = [p for p in points if member[p.point + p.metric] == e]
             best = nelder_mead(lambda x: objective(mine, g, {**ex, e: (x, counts[e])}), ex[e][0], iterations=iterations)
             ex[e] = (best, counts[e])
     return g, ex
@@ -146,7 +159,9 @@ def main() -> None:
     for name, (x, n) in ex.items():
         print(f"  {name}: " + ", ".join(f"{k} {v:.3g}" for k, v in zip(("fixed_s", "layer_s", "efficiency"),
                                                                         _clip(x, ENGINE_BOUNDS))) + f" ({n} figures)")
-    prefill = np.array([loso[(p.point, p.metric)] for p in points if p.phase == "prefill"])
+    prefill = np.array([loso[(p.point, p.metric)] for p in points if p.metric == "ttft"])
+    single = np.array([loso[(p.point, p.metric)] for p in points if p.metric in ("latency", "samples_per_s")
+                       and p.row["output_tokens"] in ("0", None)])
     decode = np.array([loso[(p.point, p.metric)] for p in points if p.phase == "decode"])
     if args.write:
         gl = dict(zip(GLOBAL, _clip(g, GLOBAL_BOUNDS)))
@@ -159,14 +174,18 @@ compute_fraction = {gl["compute_fraction"]:.4f}  # of the dense peak at the comp
 bandwidth_fraction = {gl["bandwidth_fraction"]:.4f}  # of the memory bandwidth
 step_overhead_s = {default_calibration().serving.step_overhead_s:.6g}  # per step, for an engine with no constants at all
 allreduce_latency_s = {gl["allreduce_latency_s"]:.6g}  # per ring step of an all-reduce
+fill_rows = {gl["fill_rows"]:.6g}  # rows per PFLOP/s of peak at which a step's matmuls run at half the ceiling
 loo_median_abs_error = {np.median(np.abs(np.expm1(e))):.4f}  # leave-one-source-out
-# leave-one-source-out spread of ln(estimate / measured), 10th and 90th percentiles, of the
-# prefill-side figures (TTFT, single-pass latency and samples/s) and the decode-side ones
-# (TPOT, throughput): the ends of each phase's range
-ttft_low = {np.quantile(prefill, 0.1):.6f}
-ttft_high = {np.quantile(prefill, 0.9):.6f}
-tpot_low = {np.quantile(decode, 0.1):.6f}
-tpot_high = {np.quantile(decode, 0.9):.6f}
+# leave-one-source-out spread of ln(estimate / measured), 10th and 90th percentiles (5th and 95th
+# for a phase with fewer than 30 figures, whose 10th/90th are too noisy to cover 80%), of TTFT, of
+# the decode-side figures (TPOT, throughput) and of single-pass models' latency and samples/s:
+# the ends of each phase's range
+ttft_low = {np.quantile(prefill, _tail(prefill)):.6f}
+ttft_high = {np.quantile(prefill, 1 - _tail(prefill)):.6f}
+single_low = {np.quantile(single, _tail(single)):.6f}  # single-pass models' forward pass (latency, samples/s)
+single_high = {np.quantile(single, 1 - _tail(single)):.6f}
+tpot_low = {np.quantile(decode, _tail(decode)):.6f}
+tpot_high = {np.quantile(decode, 1 - _tail(decode)):.6f}
 points = {len(points)}
 sources = {len(sources)}
 fitted = "{datetime.date.today().isoformat()}"
@@ -174,7 +193,7 @@ fitted = "{datetime.date.today().isoformat()}"
         for name, (x, n) in sorted(ex.items()):
             fixed, layer, eff = _clip(x, ENGINE_BOUNDS)
             lines.append(f"""
-[inference.engines."{name}"]  # {get_engine(name).name}
+[inference.engines."{name}"]  # {name if name.startswith("class:") else get_engine(name).name}
 fixed_s = {fixed:.6g}
 layer_s = {layer:.6g}
 efficiency = {eff:.4f}

@@ -28,9 +28,10 @@ def test_weight_only_formats_compute_in_16_bit_and_w8a8_at_the_int8_peak():
         f"{h100.peak_flops('bf16') / 1e12:.4g} TFLOP/s dense bf16")
     assert estimate_inference(**LLAMA, dtype="w8a8").assumptions["compute"].startswith(
         f"{h100.peak_flops('int8') / 1e12:.4g} TFLOP/s dense int8")
-    # prefill is compute-bound: int8 compute halves it against bf16, weight-only does not
+    # prefill is compute-bound: int8 compute halves it against bf16, weight-only does not (its TTFT
+    # gains only on the first decode step, which reads half the weight bytes)
     bf16, w8a8, w8a16 = (estimate_inference(**LLAMA, dtype=d).ttft.magnitude for d in ("bf16", "w8a8", "w8a16"))
-    assert w8a8 < 0.75 * bf16 and w8a16 > 0.9 * bf16
+    assert w8a8 < 0.75 * bf16 < w8a16
 
 
 def test_fewer_weight_bytes_decode_faster():
