@@ -65,6 +65,25 @@ API = [
     ("infer", dict(batching="eager"), InputError, "batching: expected 'static' or 'continuous', got 'eager'"),
     ("infer", dict(prompt_tokens=5000, strict=True), InputError, "exceeds the model's context of 4096"),
     ("infer", dict(model="llama-2-70b", hardware="t4", strict=True), InputError, "batch_size: 1 requests need"),
+    ("infer", dict(rate="abc"), UnitError, "rate: expected a request rate such as '12/s', got 'abc'"),
+    ("infer", dict(rate="12 GB"), UnitError, "rate: expected a request rate such as '12/s', got '12 GB'"),
+    ("infer", dict(rate=math.nan), UnitError, "rate: expected a finite number, got nan"),
+    ("infer", dict(rate=-1), UnitError, "rate: expected a value more than zero, got -1"),
+    ("infer", dict(rate=1e300), UnitError, "rate: expected at most 1e+09 1/s, got 1e+300"),
+    ("infer", dict(rate=1, concurrency=1), InputError, "concurrency: give a rate (open loop) or a concurrency"),
+    ("infer", dict(concurrency=0), UnitError, "concurrency: expected a value more than zero, got 0"),
+    ("infer", dict(concurrency=1e9), InputError, "concurrency: expected a whole number from 1 to 1e+06"),
+    ("infer", dict(prefix_cache=1), InputError, "prefix_cache: expected a share from 0 up to (not including) 1, got 1"),
+    ("infer", dict(prefix_cache="150%"), InputError, "prefix_cache: expected a share from 0 up to (not including) 1, got '150%'"),
+    ("infer", dict(prefix_cache="half"), InputError, "prefix_cache: expected a share between 0 and 1 such as 0.4 or '40%'"),
+    ("infer", dict(engine="vlm"), UnknownProfileError, "'vlm' is not a known serving engine; did you mean 'vllm'? (see: costmodel engines)"),
+    ("infer", dict(model="resnet-50", engine="vllm", output_tokens=0), InputError,
+     "engine: vLLM does not serve a model that runs one forward pass per request (resnet-50); expected one of eager, tensorrt"),
+    ("infer", dict(prompt_tokens=[128, 256]), InputError, "prompt_tokens: a sequence of lengths describes traffic"),
+    ("infer", dict(rate=1, prompt_tokens=[]), InputError, "prompt_tokens: expected 1 to 100,000 sampled lengths, got 0"),
+    ("infer", dict(rate=1, prompt_tokens=[1] * 100_001), InputError, "prompt_tokens: expected 1 to 100,000 sampled lengths, got 100,001"),
+    ("infer", dict(rate=1, output_tokens=[10, -1]), UnitError, "output_tokens: expected a value zero or more, got -1"),
+    ("infer", dict(rate=1, output_tokens=[10, math.nan]), UnitError, "output_tokens: expected a finite number, got nan"),
     ("sweep", dict(n_gpus=[8, 0]), UnitError, "n_gpus: expected a value more than zero, got 0"),
     ("sweep", dict(n_gpus=[]), InputError, "n_gpus: the list of values is empty"),
     ("sweep", dict(gpu=[8]), UnknownProfileError, "'gpu' is not a known estimate_training keyword"),
@@ -96,6 +115,12 @@ CLI = [
     (["infer", "llama-2-7b", "--hardware", "a100", "--batch", "-3"], 2, "--batch: expected a value more than zero"),
     (["infer", "llama-2-7b", "--hardware", "a100", "--power", "400 m"], 2, "--power: expected a power"),
     (["infer", "llama-2-7b", "--hardware", "a100", "--region", "atlantis"], 1, "'atlantis' is not a known region"),
+    (["infer", "llama-2-7b", "--hardware", "a100", "--rate", "fast"], 2, "--rate: expected a request rate such as '12/s'"),
+    (["infer", "llama-2-7b", "--hardware", "a100", "--concurrency", "0"], 2, "--concurrency: expected a value more than zero"),
+    (["infer", "llama-2-7b", "--hardware", "a100", "--rate", "2/s", "--concurrency", "4"], 2, "--concurrency: give a rate"),
+    (["infer", "llama-2-7b", "--hardware", "a100", "--prefix-cache", "1.5"], 2, "--prefix-cache: expected a share from 0 up to"),
+    (["infer", "llama-2-7b", "--hardware", "a100", "--engine", "vlm"], 1, "did you mean 'vllm'"),
+    (["infer", "resnet-50", "--hardware", "t4", "--engine", "vllm"], 2, "--engine: vLLM does not serve a model"),
     (["hardware", "show", "b900"], 1, "'b900' is not a known hardware profile"),
     (["models", "show", ""], 1, "is not a known model"),
     (["sweep", "train", "--model", "llama-2-7b", "--hardware", "h100", "--gpus", "4..1x2"], 2, "never reaches its end"),
@@ -158,3 +183,108 @@ def test_a_failed_cli_call_writes_nothing(tmp_path):
     plot = tmp_path / "p.png"
     result = CliRunner().invoke(main, ["plot", "inference", "--model", "nope", "--out", str(plot)])
     assert result.exit_code == 1 and not plot.exists()
+
+
+# ---- hostile serving arguments (hypothesis) ---------------------------------------------------
+#
+# Whatever is passed, estimate_inference either returns finite figures or raises one line of
+# CostModelError (InputError, UnitError or UnknownProfileError) that names the argument; never
+# another exception, a RuntimeWarning or a figure that is not a number.
+
+from hypothesis import assume, given  # noqa: E402
+from hypothesis import strategies as hs  # noqa: E402
+
+from costmodel.engines import engines, get_engine  # noqa: E402
+from costmodel.errors import CostModelError  # noqa: E402
+
+SERVE = dict(model="llama-2-7b", hardware="h100", prompt_tokens=128, output_tokens=32)
+
+
+def _clean_or_refused(argument, **kwargs):
+    try:
+        est = estimate_inference(**{**SERVE, **kwargs})
+    except CostModelError as exc:
+        assert exc.argument == argument, (exc.argument, str(exc))
+        assert "\n" not in str(exc) and str(exc)
+        return exc
+    d = est.to_dict(ranges=True)
+    assert not {k: v for k, v in d.items() if isinstance(v, float) and not math.isfinite(v)}
+    return None
+
+
+texts = hs.text(max_size=12)
+# Floats but those under 1e-290 in magnitude: a rate that small overflows the idle time per request
+# (see test_a_vanishing_rate_is_refused_naming_the_rate below).
+floats = hs.floats().filter(lambda x: not 0.0 < abs(x) < 1e-290)
+units = hs.sampled_from(["/s", "/min", "/h", "1/ms", "Hz", "s", "GB", "", " per s", "/s/s"])
+rates = hs.one_of(texts, floats, hs.integers(-10**40, 10**40), hs.booleans(), hs.lists(hs.integers(), max_size=2),
+                  hs.builds(lambda x, u: f"{x}{u}", hs.floats(allow_nan=True, allow_infinity=True).filter(
+                      lambda x: not 0.0 < abs(x) < 1e-290), units))
+
+
+@given(rates)
+def test_any_rate_is_served_or_refused_naming_rate(rate):
+    _clean_or_refused("rate", rate=rate)
+
+
+@given(hs.one_of(hs.integers(-10**12, 10**12), floats, texts, hs.booleans()))
+def test_any_concurrency_is_served_or_refused_naming_concurrency(concurrency):
+    error = _clean_or_refused("concurrency", concurrency=concurrency)
+    if isinstance(concurrency, int) and not isinstance(concurrency, bool) and not 1 <= concurrency <= 10**6:
+        assert error is not None  # 0, negative or past the million clients a replica is modelled for
+
+
+@given(hs.one_of(floats, texts, hs.booleans(), hs.none(), hs.integers(-5, 5),
+                 hs.builds(lambda x: f"{x}%", hs.floats(allow_nan=True, allow_infinity=True))))
+def test_any_prefix_cache_is_served_or_refused_naming_prefix_cache(share):
+    error = _clean_or_refused("prefix_cache", prefix_cache=share)
+    if isinstance(share, float) and not 0.0 <= share < 1.0:
+        assert error is not None and "up to (not including) 1" in str(error)
+
+
+@given(hs.one_of(texts, hs.integers(), hs.floats()))
+def test_any_engine_is_served_or_refused_naming_engine(engine):
+    _clean_or_refused("engine", engine=engine)
+
+
+@given(hs.sampled_from(sorted(engines())), hs.integers(min_value=0, max_value=40), hs.booleans())
+def test_a_misspelt_engine_suggests_the_engine(engine, at, drop):
+    at %= len(engine)
+    typo = engine[:at] + engine[at + 1:] if drop else engine[:at] + engine[at] + engine[at:]
+    try:
+        get_engine(typo)
+        assume(False)  # the typo is another engine's name or alias
+    except UnknownProfileError:
+        pass
+    with pytest.raises(UnknownProfileError) as info:
+        estimate_inference(**SERVE, engine=typo)
+    assert info.value.argument == "engine"
+    assert f"did you mean '{engine}'" in str(info.value) and "\n" not in str(info.value)
+
+
+lengths = hs.lists(hs.one_of(hs.integers(-3, 3000), floats, texts, hs.none()), max_size=8)
+
+
+@given(lengths, hs.booleans())
+def test_any_sequence_of_lengths_is_served_or_refused_naming_it(values, prompt):
+    argument = "prompt_tokens" if prompt else "output_tokens"
+    error = _clean_or_refused(argument, rate="1/s", **{argument: values})
+    if not values or any(isinstance(v, int) and v < 0 for v in values):
+        assert error is not None
+
+
+@given(hs.lists(hs.integers(1, 3000), min_size=1, max_size=8), hs.booleans())
+def test_sampled_lengths_without_traffic_are_refused(values, prompt):
+    argument = "prompt_tokens" if prompt else "output_tokens"
+    with pytest.raises(InputError, match=f"{argument}: a sequence of lengths describes traffic") as info:
+        estimate_inference(**{**SERVE, argument: values})
+    assert info.value.argument == argument
+
+
+@pytest.mark.xfail(strict=True, reason="a rate under about 1e-303/s overflows the idle time per request "
+                   "(inference_estimate._under_load: per_request = 1 / throughput): a RuntimeWarning, then "
+                   "check_finite blames prompt_tokens ('gives a energy_Wh that is not finite'); rates have no "
+                   "lower limit in units.LIMITS")
+@pytest.mark.parametrize("rate", [1e-305, "1e-310/s", 5e-324])
+def test_a_vanishing_rate_is_refused_naming_the_rate(rate):
+    _clean_or_refused("rate", rate=rate)
