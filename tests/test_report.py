@@ -320,3 +320,28 @@ def test_bad_arguments_name_themselves_and_write_nothing(tmp_path, kwargs, argum
         costmodel.write_report(tmp_path / "report.html", **kwargs)
     assert info.value.argument == argument
     assert _files(tmp_path) == []
+
+
+def test_point_labels_do_not_overlap():
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure as MplFigure
+
+    from costmodel.report.content import Panel, Point
+    from costmodel.report.figures import _draw
+
+    # the default training panel's crowd: four models within a decade of parameters, two at one height
+    points = tuple(Point(label=name, x=x, y=y) for name, x, y in (
+        ("linear-regression", 2.0, 1e-12), ("resnet-50", 2.56e7, 2.0), ("distilbert-base", 6.6e7, 2.1),
+        ("vit-b-16", 8.6e7, 400.0), ("gpt2-xl", 1.56e9, 500.0), ("gpt3-175b", 1.75e11, 3e5), ("gpt4", 1.8e12, 5e6)))
+    fig = MplFigure(figsize=(3.6, 3.2))
+    canvas = FigureCanvasAgg(fig)
+    ax = fig.subplots()
+    _draw(ax, Panel(title="Device-hours", xlabel="parameters [count]", ylabel="device-hours [h]", points=points))
+    canvas.draw()
+    renderer = canvas.get_renderer()
+    boxes = [t.get_window_extent(renderer) for t in ax.texts]
+    assert [t.get_text() for t in ax.texts] == sorted((p.label for p in points), key=lambda n: [q.x for q in points
+                                                                                                 if q.label == n])
+    for i, a in enumerate(boxes):
+        for b in boxes[i + 1:]:
+            assert not a.overlaps(b), (a, b)

@@ -46,10 +46,10 @@ def _label(ax, points) -> None:
     def overlap(a, b) -> float:
         return max(0.0, min(a[2], b[2]) - max(a[0], b[0])) * max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
 
-    for i, p in enumerate(sorted(points, key=lambda q: q.x)):
+    for p in sorted(points, key=lambda q: q.x):
         x, y = to_px((p.x, p.y))
         w, h = 0.6 * LABEL_SIZE * len(p.label) * scale, LABEL_SIZE * scale
-        best = None
+        best: tuple[float, tuple[float, float, float, float], int, int, str] | None = None
         for dx, dy, ha in PLACES:
             left = x + dx * scale - (w if ha == "right" else 0.0)
             rect = (left - pad, y + dy * scale - pad, left + w + pad, y + dy * scale + h + pad)
@@ -61,6 +61,7 @@ def _label(ax, points) -> None:
                 best = (cost, rect, dx, dy, ha)
             if cost == 0:
                 break
+        assert best is not None  # PLACES is not empty
         _, rect, dx, dy, ha = best
         placed.append(rect)
         ax.annotate(p.label, (p.x, p.y), textcoords="offset points", xytext=(dx, dy), fontsize=LABEL_SIZE, ha=ha)

@@ -60,8 +60,10 @@ def _planned(spec, o: Options) -> Served:
     """The SLA planner's cheapest deployment for ``o.rate`` on ``o.serve_hardware``."""
     from ..planning import INTERACTIVE_SLA, plan_serving
 
+    assert o.rate is not None  # _generative calls this only with a rate
     plan = plan_serving(spec, hardware=o.serve_hardware, rate=o.rate, prompt_tokens=o.prompt_tokens,
-                        output_tokens=o.output_tokens, region=o.region, **INTERACTIVE_SLA)
+                        output_tokens=o.output_tokens, region=o.region, ttft_p99=INTERACTIVE_SLA["ttft_p99"],
+                        tpot_p99=INTERACTIVE_SLA["tpot_p99"])
     b = plan.best
     return Served(estimate=plan.estimate, replicas=str(b.replicas),
                   devices=f"{b.devices_per_replica} x {b.hardware} ({b.layout})",
