@@ -115,7 +115,9 @@ def test_serving_figures_are_the_estimators_at_the_interactive_sla(page):
     row = _row(parser, "serving-table", "gpt3-175b")
     assert row["devices per replica"] == f"{gpus} x {H100}" == "8 x h100-sxm5-80gb"
     assert row["replicas"] == "1" and row["format"] == est.dtype and row["engine"] == est.engine
-    assert row["rate"] == f"{rate:,.3g} requests/s, the largest within the SLA"
+    assert row["rate"] == f"{rate:,.3g}/s (the most within the SLA)"
+    assert row["batching"] == "continuous, up to 91 in flight (what fits in memory)" == \
+        f"continuous, up to {est.max_batch_size} in flight (what fits in memory)"
     assert row["p99 TTFT"] == f"{fmt.duration(est.ttft_p99.to('s').magnitude)} (target 1 s)"
     assert row["p99 TPOT"] == f"{fmt.duration(est.tpot_p99.to('s').magnitude)} (target 50 ms)" == "50 ms (target 50 ms)"
     assert row["p99 latency"] == fmt.duration(est.latency_p99.to("s").magnitude)
@@ -125,7 +127,9 @@ def test_serving_figures_are_the_estimators_at_the_interactive_sla(page):
     assert row["energy per request"] == fmt.ranged(est, "energy", "J", fmt.energy)
     assert [r[0] for r in parser.tables["serving-table"][1:]] == ["gpt2-xl", "gpt3-175b", "gpt4"]
     caption = re.search(r'<table id="serving-table">\s*<caption>([^<]*)', page[0])[1]
-    assert "largest Poisson rate that meets p99 TTFT 1 s and p99 TPOT 50 ms" in caption
+    assert caption == f"Datacenter, language models: one replica on {H100} at the most requests/s within p99 TTFT 1 s " \
+                      "and p99 TPOT 50 ms"
+    assert "one replica at the largest Poisson rate that meets p99 TTFT 1 s and p99 TPOT 50 ms" in page[0]
 
 
 def test_other_models_serve_one_request_at_a_time_and_edge_devices_batch_one(page):
@@ -173,8 +177,7 @@ def test_with_a_rate_the_serving_table_is_the_sla_planner_s_deployment(planned):
                                                                              f"({b.layout})")
     assert (row["format"], row["engine"]) == (b.dtype, b.engine)
     assert row["batching"] == f"{est.batching}, up to {b.batch_limit} in flight"
-    assert row["rate"] == (f"12 requests/s in all; each replica sustains "
-                           f"{fmt.number(b.sustainable_rate.to('1/s').magnitude)}/s")
+    assert row["rate"] == f"12/s in all (each replica sustains {fmt.number(b.sustainable_rate.to('1/s').magnitude)}/s)"
     assert row["p99 TTFT"] == f"{fmt.duration(b.ttft_p99.to('s').magnitude)} (target 1 s)"
     assert row["p99 TPOT"] == f"{fmt.duration(b.tpot_p99.to('s').magnitude)} (target 50 ms)"
     assert row["p99 latency"] == fmt.duration(b.latency_p99.to("s").magnitude)
@@ -184,7 +187,8 @@ def test_with_a_rate_the_serving_table_is_the_sla_planner_s_deployment(planned):
     assert row["$ per million output tokens"].startswith(fmt.money(b.cost_per_million_output_tokens.to("USD").magnitude))
     assert row["energy per request"] == fmt.ranged(est, "energy", "J", fmt.energy)
     assert row["headroom"] == f"{b.headroom:.0%}"
-    assert "at 12 requests/s in all (Poisson), served by the cheapest deployment that meets p99 TTFT 1 s" in html
+    assert (f"<caption>Datacenter, language models: 12 requests/s on {H100}, the cheapest deployment meeting p99 TTFT "
+            "1 s and p99 TPOT 50 ms</caption>") in html
     assert [r[0] for r in parser.tables["serving-batch1-table"][1:]] == ["resnet-50"]  # no rate for a CNN: batch 1
 
 

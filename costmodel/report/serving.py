@@ -68,8 +68,8 @@ def _planned(spec, o: Options) -> Served:
     return Served(estimate=plan.estimate, replicas=str(b.replicas),
                   devices=f"{b.devices_per_replica} x {b.hardware} ({b.layout})",
                   batching=f"{plan.estimate.batching}, up to {b.batch_limit} in flight",
-                  rate=f"{fmt.number(plan.rate.to('1/s').magnitude)} requests/s in all; each replica sustains "
-                       f"{fmt.number(b.sustainable_rate.to('1/s').magnitude)}/s",
+                  rate=f"{fmt.number(plan.rate.to('1/s').magnitude)}/s in all (each replica sustains "
+                       f"{fmt.number(b.sustainable_rate.to('1/s').magnitude)}/s)",
                   ttft_target=f" (target {_ms(plan.ttft_p99)})", tpot_target=f" (target {_ms(plan.tpot_p99)})",
                   headroom=f"{b.headroom:.0%}")
 
@@ -82,15 +82,24 @@ def _interactive(spec, o: Options) -> Served:
                                         output_tokens=o.output_tokens, batch_size=o.batch_size, region=o.region)
     if rate > 0:
         return Served(estimate=est, replicas="1", devices=f"{gpus} x {est.hardware}",
-                      batching=f"{est.batching}, as many in flight as fit ({est.max_batch_size:,} in memory) and the "
-                               "engine allows",
-                      rate=f"{rate:,.3g} requests/s, the largest within the SLA",
+                      batching=_in_flight(est), rate=f"{rate:,.3g}/s (the most within the SLA)",
                       ttft_target=f" (target {fmt.duration(INTERACTIVE_SLA['ttft_p99'])})",
                       tpot_target=f" (target {fmt.duration(INTERACTIVE_SLA['tpot_p99'])})",
                       headroom="none: at the SLA's limit")
     return Served(estimate=est, replicas="1", devices=f"{gpus} x {est.hardware}",
                   batching=f"{est.batching}, batch {est.batch_size}", rate=f"none meets the SLA: batch {est.batch_size}",
                   ttft_target="", tpot_target="", headroom="-")
+
+
+def _in_flight(est) -> str:
+    """The limit on requests in flight of an estimate under traffic with none given: what fits in
+    memory, or the engine's own limit where that is lower."""
+    from ..engines import get_engine
+
+    engine = get_engine(est.engine).max_in_flight
+    if engine and engine < est.max_batch_size:
+        return f"{est.batching}, up to {engine:,} in flight ({est.engine}'s limit)"
+    return f"{est.batching}, up to {est.max_batch_size:,} in flight (what fits in memory)"
 
 
 def datacenter_row(s: Served) -> tuple[str, ...]:
@@ -168,6 +177,13 @@ def _point_text(o: Options) -> str:
             "fewest power-of-two devices that hold the model")
 
 
+def _caption(o: Options) -> str:
+    if o.rate is not None:
+        return (f"Datacenter, language models: {fmt.number(o.rate)} requests/s on {o.serve_hardware}, the cheapest "
+                f"deployment meeting {SLA_TEXT}")
+    return f"Datacenter, language models: one replica on {o.serve_hardware} at the most requests/s within {SLA_TEXT}"
+
+
 def serving_section(o: Options) -> Section:
     """Latency, price per million input and output tokens and energy per request, datacenter and edge."""
     from ..models import get_model
@@ -181,23 +197,22 @@ def serving_section(o: Options) -> Section:
     requests = f"{o.prompt_tokens} prompt and {o.output_tokens} output tokens per request"
     tables = []
     if generative or notes:
-        tables.append(Table(caption=f"Datacenter, language models: {o.serve_hardware}, {requests}, at "
-                                    + _point_text(o), header=DATACENTER_HEADER, key="serving-table",
+        tables.append(Table(caption=_caption(o), header=DATACENTER_HEADER, key="serving-table",
                             rows=tuple(datacenter_row(s) for s in generative),
-                            notes=(*notes, "p99s under Poisson traffic from the analytic queue model; prices at the "
-                                           "on-demand price, ranges in brackets (low-high).")))
+                            notes=(*notes, f"{requests}, at " + _point_text(o) + ".",
+                                   "p99s under Poisson traffic from the analytic queue model; prices at the "
+                                   "on-demand price, ranges in brackets (low-high).")))
     if others:
-        tables.append(Table(caption=f"Datacenter, other models: {o.serve_hardware}, one request at a time (batch 1), "
-                                    "on the fewest power-of-two devices that hold the model",
+        tables.append(Table(caption=f"Datacenter, other models: {o.serve_hardware}, one request at a time (batch 1)",
                             header=BATCH1_HEADER, rows=tuple(batch1_row(e, g) for e, g in others),
                             key="serving-batch1-table",
                             notes=("Latency of one batch-1 request (one forward pass) and the samples/s one device "
-                                   "serves that way.",)))
+                                   "serves that way, on the fewest power-of-two devices that hold the model.",)))
     if o.edge_hardware:
-        tables.append(Table(caption=f"Edge: one {' / one '.join(o.edge_hardware)}, batch {o.edge_batch_size} "
-                                    f"(one request at a time), {requests} for language models",
+        tables.append(Table(caption=f"Edge: one {' / one '.join(o.edge_hardware)}, batch {o.edge_batch_size}"
+                                    + (" (one request at a time)" if o.edge_batch_size == 1 else ""),
                             header=EDGE_HEADER, rows=tuple(edge_row(e, g) for e, g in edge), key="edge-table",
-                            notes=(*left_out, NO_PRICE)))
+                            notes=(*left_out, f"Language models: {requests}.", NO_PRICE)))
     order = {m: i for i, m in enumerate(dict.fromkeys(s.id for s in specs))}
     everything = sorted([*(s.estimate for s in generative), *(e for e, _ in others), *(e for e, _ in edge)],
                         key=lambda e: order[e.model])
