@@ -9,6 +9,7 @@ import pytest
 import costmodel
 from costmodel.cli import format as fmt
 from costmodel.cli import main
+from costmodel.inference_estimate import INTERACTIVE_SLA
 from costmodel.report.content import hours
 
 pytest.importorskip("jinja2")
@@ -81,8 +82,8 @@ def test_the_default_page_holds_the_systems_the_product_is_about(page):
     _, parser = page
     models = [r[0] for r in parser.tables["training-table"][1:]]
     assert models == ["linear-regression", "resnet-50", "vit-b-16", "distilbert-base", "gpt2-xl", "gpt3-175b", "gpt4"]
-    assert set(parser.tables) == {"training-table", "serving-table", "edge-table", "sizes-table", "optima-table",
-                                  "variants-table", "carbon-table"}
+    assert set(parser.tables) == {"training-table", "serving-table", "serving-batch1-table", "edge-table",
+                                  "sizes-table", "optima-table", "variants-table", "carbon-table"}
 
 
 def test_training_figures_are_the_estimators_as_the_cli_writes_them(page, runner):
@@ -103,20 +104,109 @@ def test_training_figures_are_the_estimators_as_the_cli_writes_them(page, runner
     assert linear["compute"] == "6,000,000 FLOP"  # 3 x 2 FLOP forward x 1M samples
 
 
-def test_serving_figures_are_the_estimators(page):
+def test_serving_figures_are_the_estimators_at_the_interactive_sla(page):
     _, parser = page
-    from costmodel.planning import serve
+    from costmodel.planning import serve_interactive
 
-    est, gpus = serve("gpt3-175b", hardware=H100, prompt_tokens=512, output_tokens=256, batch_size=8)
+    # without a rate: one replica at the largest rate meeting p99 TTFT 1 s and TPOT 50 ms, as compare serves
+    est, gpus, rate = serve_interactive("gpt3-175b", hardware=H100, prompt_tokens=512, output_tokens=256, batch_size=8)
+    compared, = costmodel.compare_models(["gpt3-175b"])
+    assert rate == pytest.approx(compared["serve_rate_per_s"], rel=1e-12)
     row = _row(parser, "serving-table", "gpt3-175b")
-    assert row["devices"] == f"{gpus} x {H100}" == "8 x h100-sxm5-80gb"
-    assert row["$ per million output tokens"] == fmt.ranged(est, "cost_per_million_tokens", "USD", fmt.money)
+    assert row["devices per replica"] == f"{gpus} x {H100}" == "8 x h100-sxm5-80gb"
+    assert row["replicas"] == "1" and row["format"] == est.dtype and row["engine"] == est.engine
+    assert row["rate"] == f"{rate:,.3g}/s (the most within the SLA)"
+    assert row["batching"] == "continuous, up to 91 in flight (what fits in memory)" == \
+        f"continuous, up to {est.max_batch_size} in flight (what fits in memory)"
+    assert row["p99 TTFT"] == f"{fmt.duration(est.ttft_p99.to('s').magnitude)} (target 1 s)"
+    assert row["p99 TPOT"] == f"{fmt.duration(est.tpot_p99.to('s').magnitude)} (target 50 ms)" == "50 ms (target 50 ms)"
+    assert row["p99 latency"] == fmt.duration(est.latency_p99.to("s").magnitude)
+    assert row["$ per million input tokens"] == fmt.ranged(est, "cost_per_million_input_tokens", "USD", fmt.money)
+    assert row["$ per million output tokens"] == fmt.ranged(est, "cost_per_million_output_tokens", "USD", fmt.money)
+    assert row["$ per million output tokens"].startswith(fmt.money(compared["cost_per_million_tokens_USD"]))
     assert row["energy per request"] == fmt.ranged(est, "energy", "J", fmt.energy)
-    edge = [r for r in parser.tables["edge-table"][1:] if r[1] == "1 x apple-a17-pro-gpu"]
-    assert [r[0] for r in edge] == ["linear-regression", "resnet-50", "vit-b-16", "distilbert-base", "gpt2-xl"]
-    phone = costmodel.estimate_inference("resnet-50", hardware="apple-a17-pro-gpu", n_gpus=1, prompt_tokens=512,
+    assert [r[0] for r in parser.tables["serving-table"][1:]] == ["gpt2-xl", "gpt3-175b", "gpt4"]
+    caption = re.search(r'<table id="serving-table">\s*<caption>([^<]*)', page[0])[1]
+    assert caption == f"Datacenter, language models: one replica on {H100} at the most requests/s within p99 TTFT 1 s " \
+                      "and p99 TPOT 50 ms"
+    assert "one replica at the largest Poisson rate that meets p99 TTFT 1 s and p99 TPOT 50 ms" in page[0]
+
+
+def test_other_models_serve_one_request_at_a_time_and_edge_devices_batch_one(page):
+    html, parser = page
+    assert [r[0] for r in parser.tables["serving-batch1-table"][1:]] == ["linear-regression", "resnet-50", "vit-b-16",
+                                                                         "distilbert-base"]
+    resnet = costmodel.estimate_inference("resnet-50", hardware=H100, n_gpus=1, prompt_tokens=512, output_tokens=256,
+                                          batch_size=1)
+    row = _row(parser, "serving-batch1-table", "resnet-50")
+    assert row["batch"] == "1" and row["devices"] == f"1 x {H100}"
+    assert row["latency per request"] == fmt.ranged(resnet, "latency", "s", fmt.duration)
+    assert row["throughput"] == fmt.ranged(resnet, "samples_per_second", "1/s",
+                                           lambda *v: fmt.plain(*v, unit="samples/s"))
+    header, *rows = parser.tables["edge-table"]
+    edge = [dict(zip(header, r)) for r in rows if r[1] == "1 x apple-a17-pro-gpu"]
+    assert [r["model"] for r in edge] == ["linear-regression", "resnet-50", "vit-b-16", "distilbert-base", "gpt2-xl"]
+    assert {r[header.index("batch")] for r in rows} == {"1"}
+    phone = costmodel.estimate_inference("gpt2-xl", hardware="apple-a17-pro-gpu", n_gpus=1, prompt_tokens=512,
                                          output_tokens=256, batch_size=1)
-    assert edge[1][4] == fmt.ranged(phone, "latency", "s", fmt.duration)
+    assert edge[-1]["latency per request"] == fmt.ranged(phone, "latency", "s", fmt.duration)
+    assert edge[-1]["TPOT"] == fmt.ranged(phone, "tpot", "s", fmt.duration)
+    assert edge[-1]["battery share per request"] == fmt.ranged(phone, "battery_share", "", fmt.plain)
+    assert "batch 1 (one request at a time)" in html
+
+
+@pytest.fixture(scope="module")
+def planned(tmp_path_factory):
+    """A small page with a rate: the language model served by the SLA planner."""
+    out = tmp_path_factory.mktemp("planned") / "report.html"
+    costmodel.write_report(out, models="gpt3-175b,resnet-50", rate="12/s", regions="world", variants="full",
+                           edge_hardware=["jetson-orin-nano-super-8gb"])
+    html = out.read_text(encoding="utf-8")
+    parser = Page()
+    parser.feed(html)
+    return html, parser
+
+
+def test_with_a_rate_the_serving_table_is_the_sla_planner_s_deployment(planned):
+    html, parser = planned
+    plan = costmodel.plan_serving("gpt3-175b", hardware=H100, rate="12/s", prompt_tokens=512, output_tokens=256,
+                                  **INTERACTIVE_SLA)
+    b, est = plan.best, plan.estimate
+    row = _row(parser, "serving-table", "gpt3-175b")
+    assert (row["replicas"], row["devices per replica"]) == (str(b.replicas), f"{b.devices_per_replica} x {H100} "
+                                                                             f"({b.layout})")
+    assert (row["format"], row["engine"]) == (b.dtype, b.engine)
+    assert row["batching"] == f"{est.batching}, up to {b.batch_limit} in flight"
+    assert row["rate"] == f"12/s in all (each replica sustains {fmt.number(b.sustainable_rate.to('1/s').magnitude)}/s)"
+    assert row["p99 TTFT"] == f"{fmt.duration(b.ttft_p99.to('s').magnitude)} (target 1 s)"
+    assert row["p99 TPOT"] == f"{fmt.duration(b.tpot_p99.to('s').magnitude)} (target 50 ms)"
+    assert row["p99 latency"] == fmt.duration(b.latency_p99.to("s").magnitude)
+    # the estimate of one replica at its share of the rate is the plan's own figures, with their ranges
+    assert row["$ per million input tokens"] == fmt.ranged(est, "cost_per_million_input_tokens", "USD", fmt.money)
+    assert row["$ per million input tokens"].startswith(fmt.money(b.cost_per_million_input_tokens.to("USD").magnitude))
+    assert row["$ per million output tokens"].startswith(fmt.money(b.cost_per_million_output_tokens.to("USD").magnitude))
+    assert row["energy per request"] == fmt.ranged(est, "energy", "J", fmt.energy)
+    assert row["headroom"] == f"{b.headroom:.0%}"
+    assert (f"<caption>Datacenter, language models: 12 requests/s on {H100}, the cheapest deployment meeting p99 TTFT "
+            "1 s and p99 TPOT 50 ms</caption>") in html
+    assert [r[0] for r in parser.tables["serving-batch1-table"][1:]] == ["resnet-50"]  # no rate for a CNN: batch 1
+
+
+@pytest.mark.parametrize("rate, message", [
+    ("12 GB", "--rate: expected a request rate such as '12/s', got '12 GB'"),
+    ("-1/s", "--rate: expected a value more than zero, got '-1/s'"),
+])
+def test_a_bad_rate_is_one_line_exit_2_and_writes_nothing(runner, tmp_path, rate, message):
+    out = tmp_path / "report.html"
+    result = runner.invoke(main, ["report", "--rate", rate, "--out", str(out)])
+    assert result.exit_code == 2
+    assert result.stderr.strip().splitlines() == [result.stderr.strip()]
+    assert result.stderr.startswith(f"Error: {message}")
+    assert _files(tmp_path) == []
+    with pytest.raises(costmodel.UnitError) as info:
+        costmodel.write_report(out, rate=rate)
+    assert info.value.argument == "rate"
+    assert _files(tmp_path) == []
 
 
 def test_sizes_carbon_and_variants_are_the_library_s(page):
@@ -234,3 +324,28 @@ def test_bad_arguments_name_themselves_and_write_nothing(tmp_path, kwargs, argum
         costmodel.write_report(tmp_path / "report.html", **kwargs)
     assert info.value.argument == argument
     assert _files(tmp_path) == []
+
+
+def test_point_labels_do_not_overlap():
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure as MplFigure
+
+    from costmodel.report.content import Panel, Point
+    from costmodel.report.figures import _draw
+
+    # the default training panel's crowd: four models within a decade of parameters, two at one height
+    points = tuple(Point(label=name, x=x, y=y) for name, x, y in (
+        ("linear-regression", 2.0, 1e-12), ("resnet-50", 2.56e7, 2.0), ("distilbert-base", 6.6e7, 2.1),
+        ("vit-b-16", 8.6e7, 400.0), ("gpt2-xl", 1.56e9, 500.0), ("gpt3-175b", 1.75e11, 3e5), ("gpt4", 1.8e12, 5e6)))
+    fig = MplFigure(figsize=(3.6, 3.2))
+    canvas = FigureCanvasAgg(fig)
+    ax = fig.subplots()
+    _draw(ax, Panel(title="Device-hours", xlabel="parameters [count]", ylabel="device-hours [h]", points=points))
+    canvas.draw()
+    renderer = canvas.get_renderer()
+    boxes = [t.get_window_extent(renderer) for t in ax.texts]
+    assert [t.get_text() for t in ax.texts] == sorted((p.label for p in points), key=lambda n: [q.x for q in points
+                                                                                                 if q.label == n])
+    for i, a in enumerate(boxes):
+        for b in boxes[i + 1:]:
+            assert not a.overlaps(b), (a, b)

@@ -6,9 +6,10 @@ from __future__ import annotations
 import click
 
 from .options import command, hardware_option
-from .types import BUDGET, WHOLE, OutputFile, Whole
+from .types import BUDGET, WHOLE, OutputFile, Quantity, Whole
 
 TOKENS = Whole(allow_zero=True)
+RATE = Quantity("rate", "1/s")
 
 
 @command()
@@ -22,6 +23,9 @@ TOKENS = Whole(allow_zero=True)
 @click.option("--prompt", "prompt_tokens", type=TOKENS, help="Prompt tokens per request (default 512).")
 @click.option("--output", "output_tokens", type=TOKENS, help="Output tokens per request (default 256).")
 @click.option("--batch", "batch_size", type=WHOLE, help="Requests served together in the datacenter (default 8).")
+@click.option("--rate", type=RATE, help="Total request rate (default unit 1/s): language models are then served in "
+              "the datacenter by the SLA planner's cheapest deployment (costmodel plan-serving) within p99 TTFT 1 s "
+              "and p99 TPOT 50 ms (default: one replica at the largest rate within them). Example: --rate 12/s")
 @click.option("--variants", metavar="VARIANT[,...]",
               help="Compression levers beside --variant-model (default: full, w8a16, w4a16, 2:4, prune:0.5, "
                    "distill:0.1, scratch:0.1). Example: --variants full,w4a16,distill:1.5B")
@@ -40,7 +44,7 @@ def report(out, **options):
     The page loads nothing: figures are inline SVG, styles inline. It is written to a temporary
     file beside --out and renamed, so an error leaves no partial file.
 
-    Example: costmodel report --region us --out report.html
+    Example: costmodel report --region us --rate 12/s --out report.html
     """
     from costmodel.report import write_report
 

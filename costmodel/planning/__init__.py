@@ -17,14 +17,14 @@ Serving is priced on the hardware the caller names (``serve_hardware``), on the 
 power-of-two devices that hold the model.
 """
 
-from .budget import DEFAULT_HARDWARE, SERVING, budget_flops, budget_used, parse_budget, serve
+from .budget import DEFAULT_HARDWARE, SERVING, budget_flops, budget_used, parse_budget, serve, serve_interactive
 from .compare import (CHINCHILLA_RULE, CHINCHILLA_TOKENS_PER_PARAM, LOSS_PRECISION, compare_models, compare_sizes,
                       default_workload)
 from .optimal import OptimalResult, compute_optimal
 from .serving import INTERACTIVE_SLA, ServingOption, ServingPlan, plan_serving
 from .training import TrainingPlan, plan_training
 
-__all__ = ["OptimalResult", "compute_optimal", "compare_sizes", "compare_models", "default_workload", "serve",
+__all__ = ["OptimalResult", "compute_optimal", "compare_sizes", "compare_models", "default_workload", "serve", "serve_interactive",
            "parse_budget", "budget_flops", "budget_used", "CHINCHILLA_TOKENS_PER_PARAM", "CHINCHILLA_RULE",
            "LOSS_PRECISION", "DEFAULT_HARDWARE", "SERVING", "TrainingPlan", "plan_training", "ServingPlan", "ServingOption",
            "plan_serving", "INTERACTIVE_SLA"]

@@ -25,7 +25,7 @@ from ..training_estimate import estimate_training
 from ..units import CountLike, QuantityLike, parse_quantity, parse_whole, quantity
 
 __all__ = ["parse_budget", "budget_flops", "budget_used", "fixed_size_flops", "training_run", "one_device_count",
-           "serve", "serving_cost", "DEFAULT_HARDWARE", "SERVING"]
+           "serve", "serve_interactive", "operating_point", "serving_cost", "DEFAULT_HARDWARE", "SERVING"]
 
 DEFAULT_HARDWARE = "h100-sxm5-80gb"
 # per request, the default traffic
@@ -143,6 +143,37 @@ def serve(model: str | ModelSpec | None = None, *, params: CountLike | None = No
         if est.fits or gpus >= 1024:
             return est, gpus
         gpus *= 2
+
+
+def serve_interactive(model: str | ModelSpec, *, hardware: str | HardwareProfile = DEFAULT_HARDWARE,
+                      prompt_tokens: CountLike = 512, output_tokens: CountLike = 256, batch_size: CountLike = 8,
+                      **options: Any) -> tuple[InferenceEstimate, int, float]:
+    """Serving at the operating point an operator would run one replica at: on the fewest
+    power-of-two devices that hold the model (:func:`serve`), the largest Poisson rate [1/s]
+    that meets the interactive SLA (:data:`~costmodel.inference_estimate.INTERACTIVE_SLA`: p99
+    TTFT 1 s, p99 TPOT 50 ms), estimated under that traffic. Returns the estimate, the device
+    count and the rate; where no rate meets the SLA (or the model does not fit), the rate is 0
+    and the estimate is the fixed batch of ``batch_size``."""
+    from ..inference_estimate import INTERACTIVE_SLA, max_rate_within
+
+    est, gpus = serve(model, hardware=hardware, prompt_tokens=prompt_tokens, output_tokens=output_tokens,
+                      batch_size=batch_size, **options)
+    rate = max_rate_within(est, **INTERACTIVE_SLA) if est.fits else 0.0
+    if rate > 0:
+        est = estimate_inference(model, hardware=hardware, n_gpus=gpus, prompt_tokens=prompt_tokens,
+                                 output_tokens=output_tokens, rate=rate, **options)
+    return est, gpus, rate
+
+
+def operating_point(rate: float, batch_size: int) -> str:
+    """The operating point of :func:`serve_interactive` in words.
+
+    >>> operating_point(3.24, 8)
+    '3.24 requests/s, the largest meeting p99 TTFT 1 s and p99 TPOT 50 ms'
+    """
+    if rate > 0:
+        return f"{rate:.3g} requests/s, the largest meeting p99 TTFT 1 s and p99 TPOT 50 ms"
+    return f"batch {batch_size}: no rate meets p99 TTFT 1 s and p99 TPOT 50 ms"
 
 
 def serving_cost(n: float, tokens: float, hardware: str | HardwareProfile) -> pint.Quantity | None:

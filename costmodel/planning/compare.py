@@ -11,13 +11,13 @@ import pint
 
 from ..errors import InputError
 from ..hardware import HardwareProfile
-from ..inference_estimate import INTERACTIVE_SLA, estimate_inference, max_rate_within
 from ..models import ModelSpec, get_model
 from ..scaling import get_law
 from ..training_estimate import estimate_training
 from ..workload import resolve_model
 from ..units import CountLike, QuantityLike, parse_count
-from .budget import DEFAULT_HARDWARE, fixed_size_flops, one_device_count, parse_budget, serve, training_run
+from .budget import (DEFAULT_HARDWARE, fixed_size_flops, one_device_count, operating_point, parse_budget, serve,
+                     serve_interactive, training_run)
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -162,14 +162,9 @@ def compare_models(models: Iterable[str | ModelSpec], *, hardware: str | Hardwar
         spec = get_model(name, argument="models")
         data, rule = default_workload(spec)
         t = estimate_training(spec, **data, hardware=hardware, n_gpus=n_gpus, region=region)
-        s, gpus = serve(spec, hardware=serve_hardware, prompt_tokens=prompt_tokens, output_tokens=output_tokens,
-                        batch_size=batch_size, region=region)
-        rate = max_rate_within(s, **INTERACTIVE_SLA) if s.fits else 0.0
-        if rate > 0:  # the operating point: the largest rate that meets the interactive SLA
-            s = estimate_inference(spec, hardware=serve_hardware, n_gpus=gpus, prompt_tokens=prompt_tokens,
-                                   output_tokens=output_tokens, rate=rate, region=region)
-        point = (f"{rate:.3g} requests/s, the largest meeting p99 TTFT 1 s and p99 TPOT 50 ms" if rate > 0 else
-                 f"batch {s.batch_size}: no rate meets p99 TTFT 1 s and p99 TPOT 50 ms")
+        s, gpus, rate = serve_interactive(spec, hardware=serve_hardware, prompt_tokens=prompt_tokens,
+                                          output_tokens=output_tokens, batch_size=batch_size, region=region)
+        point = operating_point(rate, s.batch_size)
         samples = spec.training_samples if rule == CATALOG_SAMPLES else None
         rows.append({"model": spec.id, "params": spec.params.magnitude, "estimate": spec.estimate,
                      "workload": rule, "samples": None if samples is None else float(samples.magnitude),

@@ -66,6 +66,10 @@ def _options(models, hardware, variants, region, regions, **more) -> Options:
     for key in ("edge_hardware", "sizes"):
         if more.get(key) is not None:
             more[key] = tuple(_names(more[key], key))
+    if more.get("rate") is not None:
+        from ..units import parse_quantity
+
+        more["rate"] = parse_quantity(more["rate"], "rate", "rate")
     return Options(region=region, **fields, **{k: v for k, v in more.items() if v is not None})
 
 
@@ -79,8 +83,8 @@ def _names(value: str | Iterable[str], argument: str) -> list[str]:
 
 def build_report(models: str | Iterable[str] | None = None, *, hardware: str | None = None,
                  variants: str | Iterable[str] | None = None, region: str | None = None,
-                 regions: str | Iterable[str] | None = None, command: str = "costmodel.write_report()",
-                 **options: Any) -> str:
+                 regions: str | Iterable[str] | None = None, rate: Any = None,
+                 command: str = "costmodel.write_report()", **options: Any) -> str:
     """The report's HTML as a string (see :func:`write_report` for the arguments)."""
     from ..calibration import provenance
     from .figures import svg
@@ -89,7 +93,7 @@ def build_report(models: str | Iterable[str] | None = None, *, hardware: str | N
     from .sources import assumptions, sources
 
     env = _environment()  # jinja2 missing fails before any work
-    o = _options(models, hardware, variants, region, regions, **options)
+    o = _options(models, hardware, variants, region, regions, rate=rate, **options)
     sections = [training_section(o), serving_section(o), sizes_section(o), variants_section(o), carbon_section(o)]
     svgs = {f.key: _markup(svg(f)) for s in sections for f in s.figures}
     return env.get_template("report.html.j2").render(
@@ -106,7 +110,7 @@ def _markup(text: str):
 
 def write_report(out: str | os.PathLike, models: str | Iterable[str] | None = None, *, hardware: str | None = None,
                  variants: str | Iterable[str] | None = None, region: str | None = None,
-                 regions: str | Iterable[str] | None = None, **options: Any) -> str:
+                 regions: str | Iterable[str] | None = None, rate: Any = None, **options: Any) -> str:
     """Write the report to ``out`` (one self-contained HTML file) and return its path.
 
     Parameters
@@ -126,6 +130,10 @@ def write_report(out: str | os.PathLike, models: str | Iterable[str] | None = No
         Grid of the training and serving tables (default: world average).
     regions : ids, optional
         Grids the carbon section compares (default :data:`DEFAULT_REGIONS`).
+    rate : Quantity [1/s], optional
+        A total request rate (``"12/s"``): each language model is then served in the datacenter
+        by :func:`costmodel.plan_serving` at that rate within the interactive SLA (p99 TTFT 1 s,
+        p99 TPOT 50 ms). Without it, one replica at the largest rate that meets the same SLA.
     **options
         Other fields of :class:`Options`: ``n_gpus``, ``serve_hardware``, ``edge_hardware``,
         ``prompt_tokens``, ``output_tokens``, ``batch_size``, ``edge_batch_size``,
@@ -140,7 +148,8 @@ def write_report(out: str | os.PathLike, models: str | Iterable[str] | None = No
     unknown = set(options) - {f.name for f in dataclasses.fields(Options)} - {"command"}
     if unknown:
         raise InputError(f"unknown report option(s): {', '.join(sorted(unknown))}", argument="options")
-    html = build_report(models, hardware=hardware, variants=variants, region=region, regions=regions, **options)
+    html = build_report(models, hardware=hardware, variants=variants, region=region, regions=regions, rate=rate,
+                        **options)
     handle, tmp = tempfile.mkstemp(dir=folder, prefix=".report-", suffix=".html.tmp")
     try:
         with os.fdopen(handle, "w", encoding="utf-8") as f:

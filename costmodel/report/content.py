@@ -14,7 +14,7 @@ from typing import Any
 from ..cli import format as fmt
 
 __all__ = ["Table", "Options", "Point", "Panel", "Figure", "Section", "point", "hours", "DEFAULT_MODELS", "DEFAULT_REGIONS", "DEFAULT_EDGE", "DEFAULT_SIZES",
-           "STATED_SAMPLES", "GENERATIVE", "training_data", "data_text", "training_rows", "serving_rows"]
+           "STATED_SAMPLES", "GENERATIVE", "training_data", "data_text", "training_rows"]
 
 DEFAULT_MODELS = ("linear-regression", "resnet-50", "vit-b-16", "distilbert-base", "gpt2-xl", "gpt3-175b", "gpt4")
 DEFAULT_REGIONS = ("world", "us", "india", "germany", "france", "quebec")
@@ -39,6 +39,7 @@ class Options:
     output_tokens: int = 256
     batch_size: int = 8
     edge_batch_size: int = 1
+    rate: float | None = None  # requests/s: serve language models by the SLA planner at this rate
     region: str | None = None
     regions: tuple[str, ...] = DEFAULT_REGIONS
     carbon_model: str = "gpt3-175b"
@@ -106,15 +107,16 @@ class Section:
     figures: tuple[Figure, ...] = ()
 
 
-def point(est, path: str, unit: str, label: str, x: float | str, series: str = "") -> Point:
-    """A figure of an estimate and its range, in ``unit``, for a plot."""
+def point(est, path: str, unit: str, label: str, x: float | str, series: str = "", ranged: bool = True) -> Point:
+    """A figure of an estimate and its range (``ranged=False``: the typical figure alone), in
+    ``unit``, for a plot."""
     def get(obj):
         for part in path.split("."):
             obj = getattr(obj, part)
         return None if obj is None else float(obj.to(unit).magnitude)
 
-    low = None if est.low is None else get(est.low)
-    high = None if est.high is None else get(est.high)
+    low = None if est.low is None or not ranged else get(est.low)
+    high = None if est.high is None or not ranged else get(est.high)
     return Point(label=label, x=x, y=get(est), low=low, high=high, series=series)
 
 
@@ -156,23 +158,4 @@ def training_rows(estimates: list, data: list[str]) -> tuple[tuple[str, ...], ..
                      _ranged(est, "wall_time", "s", fmt.duration), _ranged(est, "energy", "J", fmt.energy),
                      _ranged(est, "co2e", "g", fmt.mass),
                      "-" if est.cost is None else _ranged(est, "cost", "USD", fmt.money)))
-    return tuple(rows)
-
-
-def serving_rows(served: list[tuple[Any, int]], kinds: list[str]) -> tuple[tuple[str, ...], ...]:
-    """One row per serving estimate: devices, latency, TTFT/TPOT (generative models), price per
-    million output tokens and energy per request, with ranges."""
-    rows = []
-    for (est, gpus), kind in zip(served, kinds):
-        generative = kind in GENERATIVE
-        per_m = est.cost_per_million_tokens
-        share = est.battery_share
-        rows.append((est.model, f"{gpus} x {est.hardware}", est.dtype, "yes" if est.fits else "no",
-                     _ranged(est, "latency", "s", fmt.duration),
-                     _ranged(est, "ttft", "s", fmt.duration) if generative else "-",
-                     _ranged(est, "tpot", "s", fmt.duration) if generative else "-",
-                     "-" if per_m is None or not generative else _ranged(est, "cost_per_million_tokens", "USD",
-                                                                        fmt.money),
-                     _ranged(est, "energy", "J", fmt.energy),
-                     "-" if share is None else _ranged(est, "battery_share", "")))
     return tuple(rows)

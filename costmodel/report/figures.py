@@ -22,6 +22,51 @@ _METADATA = re.compile(r"<metadata>.*?</metadata>\s*", re.S)
 _OPEN = re.compile(r"<svg\b([^>]*)>")
 
 
+# Where a point's label may go, in points from the marker (the text's lower corner), tried in
+# turn: beside it on the right, on the left, then above and below, then further out.
+PLACES = ((6, -3, "left"), (-6, -3, "right"), (3, 4, "left"), (-3, 4, "right"), (3, -10, "left"),
+          (-3, -10, "right"), (3, 12, "left"), (-3, 12, "right"), (3, -18, "left"), (-3, -18, "right"))
+LABEL_SIZE = 7  # pt
+
+
+def _label(ax, points) -> None:
+    """Label each point at the first place (:data:`PLACES`) where its text overlaps no label
+    already placed, no other marker and stays inside the axes; where none is free, the place
+    that overlaps least. Text extents are estimated (0.6 em per character), not measured: a
+    renderer pass would double the drawing time."""
+    ax.autoscale_view()
+    scale = ax.figure.dpi / 72.0
+    pad = 1.5 * scale  # room between two labels
+    to_px = ax.transData.transform
+    box = ax.get_window_extent()
+    marker = [(x - 4 * scale, y - 4 * scale, x + 4 * scale, y + 4 * scale)
+              for x, y in (to_px((p.x, p.y)) for p in points)]
+    placed: list[tuple[float, float, float, float]] = []
+
+    def overlap(a, b) -> float:
+        return max(0.0, min(a[2], b[2]) - max(a[0], b[0])) * max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
+
+    for p in sorted(points, key=lambda q: q.x):
+        x, y = to_px((p.x, p.y))
+        w, h = 0.6 * LABEL_SIZE * len(p.label) * scale, LABEL_SIZE * scale
+        best: tuple[float, tuple[float, float, float, float], int, int, str] | None = None
+        for dx, dy, ha in PLACES:
+            left = x + dx * scale - (w if ha == "right" else 0.0)
+            rect = (left - pad, y + dy * scale - pad, left + w + pad, y + dy * scale + h + pad)
+            text = (rect[0] + pad, rect[1] + pad, rect[2] - pad, rect[3] - pad)
+            outside = w * h - overlap(text, (box.x0, box.y0, box.x1, box.y1))
+            others = [m for m, q in zip(marker, points) if q is not p]
+            cost = sum(overlap(rect, r) for r in (*placed, *others)) + 2 * outside
+            if best is None or cost < best[0]:
+                best = (cost, rect, dx, dy, ha)
+            if cost == 0:
+                break
+        assert best is not None  # PLACES is not empty
+        _, rect, dx, dy, ha = best
+        placed.append(rect)
+        ax.annotate(p.label, (p.x, p.y), textcoords="offset points", xytext=(dx, dy), fontsize=LABEL_SIZE, ha=ha)
+
+
 def _draw(ax, panel: Panel) -> None:
     series = list(dict.fromkeys(p.series for p in panel.points))
     for i, name in enumerate(series):
@@ -36,9 +81,6 @@ def _draw(ax, panel: Panel) -> None:
         if ranged:
             ax.vlines([p.x for p in ranged], [p.low for p in ranged], [p.high for p in ranged],
                       color=ax.lines[-1].get_color(), linewidth=1.5)
-        for p in points:
-            if p.label and panel.xscale == "log":
-                ax.annotate(p.label, (p.x, p.y), textcoords="offset points", xytext=(4, -10), fontsize=7)
     for x, label in panel.marks:
         ax.axvline(x, linestyle="--", linewidth=1, color="0.35")
         ax.annotate(label, (x, 0.97), xycoords=("data", "axes fraction"), rotation=90, fontsize=7, ha="right",
@@ -48,12 +90,14 @@ def _draw(ax, panel: Panel) -> None:
     else:
         ax.set_xscale(panel.xscale)
     ax.set_yscale(panel.yscale)
+    if panel.xscale == "log":
+        _label(ax, [p for p in panel.points if p.label and p.y is not None])
     ax.set_title(panel.title, fontsize=10)
     ax.set_xlabel(panel.xlabel)
     ax.set_ylabel(panel.ylabel)
     ax.grid(True, which="major", alpha=0.3)
     if any(p.series for p in panel.points) and len(series) > 1:
-        ax.legend(fontsize=7)
+        ax.legend(fontsize=7, framealpha=0.8)
 
 
 def svg(figure: Figure) -> str:

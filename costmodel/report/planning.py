@@ -55,7 +55,9 @@ def sizes_section(o: Options) -> Section:
                   _loss(r["loss"]), "yes" if r["fits"] else f"no (needs {r['min_gpus']})", _money(r["cost_USD"]),
                   _money(r["cost_per_million_tokens_USD"]), _money(r["serving_cost_USD"]),
                   _money(r["lifetime_cost_USD"]), "best" if r["best"] else "") for r in records)
-    sizes = Table(caption=f"Every size spends {budget} on {o.n_gpus:,} x {o.hardware}", key="sizes-table",
+    sizes = Table(caption=f"Every size spends {budget} on {o.n_gpus:,} x {o.hardware}; served on {o.serve_hardware} at "
+                          f"{o.prompt_tokens} prompt / {o.output_tokens} output tokens, batch {o.batch_size}",
+                  key="sizes-table",
                   header=("params", "tokens", "tokens per param", "predicted loss", "fits", "training cost",
                           "$ per million output tokens", f"serving {o.inference_tokens} tokens", "lifetime cost",
                           "lowest loss"), rows=rows)

@@ -1,4 +1,5 @@
-"""The report's sections on training, serving and carbon, each from the library's estimators.
+"""The report's sections on training and carbon, each from the library's estimators (serving:
+:mod:`.serving`).
 
 Each function takes the report's :class:`~.content.Options` and returns a
 :class:`~.content.Section`: tables written with the CLI's helpers and panels of raw figures.
@@ -7,16 +8,13 @@ Each function takes the report's :class:`~.content.Options` and returns a
 from __future__ import annotations
 
 from ..cli import format as fmt
-from ..errors import CostModelError
-from .content import (Figure, Options, Panel, Section, Table, data_text, point, serving_rows,
-                      training_data, training_rows)
+from .content import Figure, Options, Panel, Section, Table, data_text, point, training_data, training_rows
+from .serving import serving_section
 
-__all__ = ["training_section", "serving_section", "carbon_section", "TRAINING_HEADER", "SERVING_HEADER"]
+__all__ = ["training_section", "serving_section", "carbon_section", "TRAINING_HEADER"]
 
 TRAINING_HEADER = ("model", "params", "training data", "compute", "device-hours", "wall time", "energy", "CO2e",
                    "cost")
-SERVING_HEADER = ("model", "devices", "format", "fits", "latency per request", "TTFT", "TPOT",
-                  "$ per million output tokens", "energy per request", "battery share per request")
 # (estimate attribute, unit, panel title, axis label)
 TRAINING_PANELS = (("flops", "FLOP", "Training compute", "training compute [FLOP]"),
                    ("gpu_hours", "hour", "Device-hours", "device-hours [h]"),
@@ -59,62 +57,6 @@ def training_section(o: Options) -> Section:
              "samples, 20 tokens per parameter for a language model that reports none.",
              f"Grid: {o.region or 'world average'}; price: the device's on-demand cloud price.")
     return Section(key="training", title="Training", intro=intro, tables=(table,), figures=(figure,))
-
-
-def _edge(o: Options, specs) -> tuple[list, list[str], list[str]]:
-    """Serving on each edge device, one device per request; the models that do not fit, named."""
-    from ..inference_estimate import estimate_inference
-
-    served, kinds, left_out = [], [], []
-    for hw in o.edge_hardware:
-        for spec in specs:
-            try:
-                est = estimate_inference(spec, hardware=hw, n_gpus=1, prompt_tokens=o.prompt_tokens,
-                                         output_tokens=o.output_tokens, batch_size=o.edge_batch_size)
-            except CostModelError as exc:
-                left_out.append(f"{spec.id} on {hw}: {exc}")
-                continue
-            if not est.fits:
-                left_out.append(f"{spec.id} does not fit on one {hw}")
-                continue
-            served.append((est, 1))
-            kinds.append(spec.kind)
-    return served, kinds, left_out
-
-
-def serving_section(o: Options) -> Section:
-    """Latency, price per million tokens and energy per request, in the datacenter and at the edge."""
-    from ..models import get_model
-    from ..planning import serve
-
-    specs = [get_model(m, argument="models") for m in o.models]
-    datacenter = [serve(s, hardware=o.serve_hardware, prompt_tokens=o.prompt_tokens, output_tokens=o.output_tokens,
-                        batch_size=o.batch_size, region=o.region) for s in specs]
-    kinds = [s.kind for s in specs]
-    edge, edge_kinds, left_out = _edge(o, specs)
-    point_of = "a request of {p} prompt and {t} output tokens for language models, one input for the others"
-    tables = [Table(caption=f"Datacenter: {o.serve_hardware}, batch {o.batch_size}, the fewest power-of-two devices "
-                            "that hold the model", header=SERVING_HEADER, rows=serving_rows(datacenter, kinds),
-                    key="serving-table")]
-    if o.edge_hardware:
-        tables.append(Table(caption=f"Edge: one {' / one '.join(o.edge_hardware)}, batch {o.edge_batch_size}",
-                            header=SERVING_HEADER, rows=serving_rows(edge, edge_kinds), key="edge-table",
-                            notes=tuple(left_out)))
-    everything = [*datacenter, *edge]
-    panels = tuple(Panel(title=title, xlabel="model", ylabel=label, xscale="linear",
-                         points=tuple(point(e, attr, unit, e.model, e.model, series=e.hardware)
-                                      for e, _ in everything))
-                   for attr, unit, title, label in (("latency", "s", "Latency per request", "latency [s]"),
-                                                    ("energy", "Wh", "Energy per request", "energy [Wh]")))
-    figure = Figure(title="Serving: latency and energy per request", key="serving-figure", panels=panels,
-                    caption="Two panels, one marker per model and device (log scale): the time one request takes "
-                            "and the energy it uses, datacenter and edge devices side by side; bars span the "
-                            "low-high range. Models that do not fit on an edge device are left out.")
-    intro = ("Operating point: " + point_of.format(p=o.prompt_tokens, t=o.output_tokens) + f"; batch {o.batch_size} "
-             f"in the datacenter, {o.edge_batch_size} at the edge. Latency is the whole request (prefill and "
-             "decoding); the price per million output tokens is at the on-demand price; energy per request "
-             "includes the server and PUE in the datacenter and the device's own power budget at the edge.",)
-    return Section(key="serving", title="Serving", intro=intro, tables=tuple(tables), figures=(figure,))
 
 
 def carbon_section(o: Options) -> Section:

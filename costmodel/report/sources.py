@@ -66,20 +66,30 @@ def assumptions(o) -> list[Assumptions]:
     """The assumptions of one training run and one serving run per device the report used."""
     from ..inference_estimate import estimate_inference
     from ..models import get_model
-    from ..planning import serve
+    from ..planning import INTERACTIVE_SLA, plan_serving, serve_interactive
     from ..training_estimate import estimate_training
     from .content import training_data
 
     spec = get_model(o.carbon_model)
     data, _ = training_data(spec)
-    runs: list[tuple[str, Any]] = [(f"Training {spec.id} on {o.n_gpus:,} x {o.hardware}",
-             estimate_training(spec, **data, hardware=o.hardware, n_gpus=o.n_gpus, region=o.region))]
+    runs: list[tuple[str, Any, dict[str, str]]] = [
+        (f"Training {spec.id} on {o.n_gpus:,} x {o.hardware}",
+         estimate_training(spec, **data, hardware=o.hardware, n_gpus=o.n_gpus, region=o.region), {})]
     traffic = dict(prompt_tokens=o.prompt_tokens, output_tokens=o.output_tokens)
-    served, gpus = serve(o.variant_model, hardware=o.serve_hardware, batch_size=o.batch_size, region=o.region, **traffic)
-    runs.append((f"Serving {o.variant_model} on {gpus} x {o.serve_hardware}", served))
+    if o.rate is not None:  # the serving section's operating point: the SLA planner's deployment
+        plan = plan_serving(o.variant_model, hardware=o.serve_hardware, rate=o.rate, region=o.region,
+                            prompt_tokens=o.prompt_tokens, output_tokens=o.output_tokens,
+                            ttft_p99=INTERACTIVE_SLA["ttft_p99"], tpot_p99=INTERACTIVE_SLA["tpot_p99"])
+        b = plan.best
+        runs.append((f"Serving {o.variant_model}: {b.replicas} replica(s) x {b.devices_per_replica} {o.serve_hardware} "
+                     f"(costmodel plan-serving)", plan.estimate, dict(plan.assumptions)))
+    else:  # the largest rate per replica within the interactive SLA
+        served, gpus, _ = serve_interactive(o.variant_model, hardware=o.serve_hardware, batch_size=o.batch_size,
+                                            region=o.region, **traffic)
+        runs.append((f"Serving {o.variant_model} on {gpus} x {o.serve_hardware}", served, {}))
     for hw in o.edge_hardware:
         small = o.models[0] if o.models else o.variant_model
         runs.append((f"Serving {small} on one {hw}",
-                     estimate_inference(small, hardware=hw, n_gpus=1, batch_size=o.edge_batch_size, **traffic)))
-    return [Assumptions(title=title, items=tuple((k, str(v)) for k, v in est.assumptions.items()))
-            for title, est in runs]
+                     estimate_inference(small, hardware=hw, n_gpus=1, batch_size=o.edge_batch_size, **traffic), {}))
+    return [Assumptions(title=title, items=tuple((k, str(v)) for k, v in {**est.assumptions, **extra}.items()))
+            for title, est, extra in runs]
