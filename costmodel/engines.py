@@ -98,8 +98,13 @@ def model_class(kind: str) -> str:
 def default_engine(hw: HardwareProfile, kind: str) -> Engine:
     """The runtime a device of this class runs a model of this kind with (see engines.toml)."""
     chosen = _catalogue()[2][model_class(kind)][hw.kind]
-    if chosen == "coreml" and hw.vendor.lower() != "apple":  # Core ML is Apple's; other phones run LiteRT
+    vendor = hw.vendor.lower()
+    if chosen == "coreml" and vendor != "apple":  # Core ML is Apple's; other phones run LiteRT
         chosen = "tflite"
+    if chosen in ("tensorrt", "tensorrt-llm") and vendor != "nvidia":  # NVIDIA's; others run ONNX Runtime
+        chosen = "onnxruntime" if chosen == "tensorrt" else "vllm"
+    if chosen == "mlc" and vendor != "nvidia":  # the Jetson benchmarks' runtime; other boards run llama.cpp
+        chosen = "llama.cpp"
     return get_engine(chosen)
 
 

@@ -196,6 +196,11 @@ REQUEST_PARSERS: dict[str, tuple[str, Callable[[Any], float], Any]] = {
 }
 
 
+def parse_prefix_cache(value: Any) -> float:
+    """``prefix_cache`` as :func:`parse_share` reads it (for the CLI's option type)."""
+    return parse_share(value, "prefix_cache")
+
+
 def parse_share(value: Any, argument: str) -> float:
     """A share in [0, 1): a float, or a percentage string such as "40%"."""
     text = value.strip() if isinstance(value, str) else None
@@ -342,12 +347,17 @@ def resolve_traffic(rate: QuantityLike | None, concurrency: CountLike | None) ->
     if rate is not None and concurrency is not None:
         raise InputError("give a rate (open loop) or a concurrency (closed loop), not both", argument="concurrency")
     if rate is not None:
-        return parse_quantity(rate, "rate", "rate"), 0.0
+        value = parse_quantity(rate, "rate", "rate")
+        if value < RATE_MIN:
+            raise InputError(f"expected at least {RATE_MIN:g}/s (about one request a day), got {rate!r}",
+                             argument="rate")
+        return value, 0.0
     if concurrency is not None:
         return 0.0, float(parse_whole(concurrency, "concurrency", limit=1e6))
     return None
 
 
+RATE_MIN = 1e-5  # requests per second: below it a replica serves a request a day and idles
 LENGTH_SAMPLES = 100_000  # sampled request lengths: more is a data file, not an argument
 
 
@@ -355,6 +365,8 @@ def _lengths(value: Any, name: str, traffic: bool) -> np.ndarray:
     """Token counts per request: one number, or (under traffic) a sequence of sampled lengths."""
     if isinstance(value, (str, bytes, int, float)) or not hasattr(value, "__len__") or isinstance(value, pint.Quantity):
         return np.array([float(parse_whole(value, name, limit=TOKENS_LIMIT, allow_zero=True))])
+    if isinstance(value, (set, frozenset, dict)):
+        raise InputError("expected a list or array of sampled lengths (a set drops repeated lengths)", argument=name)
     if not traffic:
         raise InputError("a sequence of lengths describes traffic; give rate= or concurrency= with it, or one number",
                          argument=name)
@@ -471,6 +483,9 @@ def estimate_inference(model: str | ModelSpec | None = None, *, params: CountLik
                                                     hardware=hardware, dtype=dtype, kv_dtype=kv_dtype, prune=prune,
                                                     engine=engine, profile_path=profile_path, calibration=cal)
     traffic = resolve_traffic(rate, concurrency)
+    if traffic is not None and batching == "static":
+        raise InputError("traffic (rate or concurrency) is served with in-flight batching; 'static' is for one "
+                         "batch at a time: leave batching at 'continuous'", argument="batching")
     prompts = _lengths(prompt_tokens, "prompt_tokens", traffic is not None)
     outputs = _lengths(output_tokens, "output_tokens", traffic is not None)
     r = resolve_request(n_gpus=n_gpus, batch_size=1 if batch_size is None else batch_size,
@@ -500,7 +515,7 @@ def estimate_inference(model: str | ModelSpec | None = None, *, params: CountLik
         values = evaluate(_typical(case))
     check_finite(OUTPUTS, case, values, MAY_BE_MISSING, CULPRITS, "prompt_tokens")
     c = values.capacity
-    if np.any(values.timings.wait_s > 0):
+    if traffic is None and np.any(values.timings.wait_s > 0):
         warnings.append(f"{int(r.batch - values.in_flight):,} of the {int(r.batch):,} requests wait for a free slot: "
                         f"{int(values.in_flight):,} fit in flight (memory and the runtime's limit)")
     if strict and not c.fits:

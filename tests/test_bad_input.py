@@ -281,10 +281,6 @@ def test_sampled_lengths_without_traffic_are_refused(values, prompt):
     assert info.value.argument == argument
 
 
-@pytest.mark.xfail(strict=True, reason="a rate under about 1e-303/s overflows the idle time per request "
-                   "(inference_estimate._under_load: per_request = 1 / throughput): a RuntimeWarning, then "
-                   "check_finite blames prompt_tokens ('gives a energy_Wh that is not finite'); rates have no "
-                   "lower limit in units.LIMITS")
 @pytest.mark.parametrize("rate", [1e-305, "1e-310/s", 5e-324])
 def test_a_vanishing_rate_is_refused_naming_the_rate(rate):
     _clean_or_refused("rate", rate=rate)

@@ -84,8 +84,8 @@ def test_ranges_bracket_the_typical_value_under_traffic(deployment, prompt, outp
 @given(deployments, prompt_lengths, output_lengths)
 def test_a_trickle_of_requests_is_served_as_one_request_alone(deployment, prompt, output):
     alone = serve(deployment, prompt, output)  # batch 1, continuous
-    trickle = serve(deployment, prompt, output, rate=1e-9)
-    assert s(trickle.tpot) == pytest.approx(s(alone.tpot), rel=1e-6)
+    trickle = serve(deployment, prompt, output, rate=1e-5)
+    assert s(trickle.tpot) == pytest.approx(s(alone.tpot), rel=1e-5)  # 1e-5/s: the others add ~1e-5 x their prefill
     # the traffic model's first token takes a decode step at the average context (prompt + output/2),
     # the single estimate's at the prompt's: one step apart, at most a few % of TTFT and of latency
     step_gap = abs(s(trickle.ttft) - s(alone.ttft))
@@ -97,7 +97,7 @@ def test_a_trickle_of_requests_is_served_as_one_request_alone(deployment, prompt
 @given(deployments, prompt_lengths, output_lengths)
 def test_one_client_in_a_closed_loop_is_one_request_at_a_time(deployment, prompt, output):
     one = serve(deployment, prompt, output, concurrency=1)
-    trickle = serve(deployment, prompt, output, rate=1e-9)
+    trickle = serve(deployment, prompt, output, rate=1e-5)
     assert s(one.queue) == 0.0
     # one at a time: a request completes every latency, and its decode is its steps alone
     assert one.samples_per_second.to("1/s").magnitude == pytest.approx(1 / s(one.latency), rel=1e-9)
@@ -105,7 +105,7 @@ def test_one_client_in_a_closed_loop_is_one_request_at_a_time(deployment, prompt
     for kind in KINDS:  # fixed lengths and nobody else: nothing varies
         mean = s(getattr(one, kind))
         assert all(s(getattr(one, f"{kind}_p{q}")) == pytest.approx(mean, rel=1e-9) for q in (50, 90, 99)), kind
-        assert mean == pytest.approx(s(getattr(trickle, kind)), rel=1e-6)
+        assert mean == pytest.approx(s(getattr(trickle, kind)), rel=1e-4)
 
 
 # ---- sampled request lengths ---------------------------------------------------------------
@@ -143,7 +143,7 @@ def test_max_rate_within_targets_is_the_edge_of_the_targets(deployment, prompt, 
     rate = max_rate_within(est, **INTERACTIVE_SLA)
     ttft, tpot = INTERACTIVE_SLA["ttft_p99"], INTERACTIVE_SLA["tpot_p99"]
     if rate == 0.0:  # even a trickle misses a target
-        trickle = serve(deployment, prompt, output, rate=1e-9)
+        trickle = serve(deployment, prompt, output, rate=1e-5)
         assert s(trickle.ttft_p99) > ttft or s(trickle.tpot_p99) > tpot
         return
     at = serve(deployment, prompt, output, rate=rate)
@@ -207,9 +207,6 @@ def test_input_and_output_prices_split_the_request_s_cost(deployment, prompt, ou
     assert est.cost_per_million_output_tokens == est.cost_per_million_tokens
 
 
-@pytest.mark.xfail(strict=True, reason="results/inference.py _per_million_input divides the input cost by "
-                   "max(new, 1) tokens, so with fewer than one uncached prompt token (prompt_tokens=1, "
-                   "prefix_cache=0.5: 0.5 new tokens) input_M x new + output_M x output no longer sums to the cost")
 def test_the_split_holds_for_less_than_one_uncached_token():
     est = estimate_inference("llama-2-7b", hardware="h100", prompt_tokens=1, output_tokens=64, prefix_cache=0.5)
     _split_holds(est, 1, 0.5)
@@ -224,15 +221,12 @@ def test_eager_pytorch_is_slower_than_vllm_and_always_static(model, hardware, pr
     eager = estimate_inference(model, engine="eager", **kw)
     vllm = estimate_inference(model, engine="vllm", **kw)
     # one kernel launch per operator from Python against captured graphs: every decode step costs
-    # ~4-7 ms more, which 32 tokens or more put far past the prefill (see the xfail below)
+    # ~4-7 ms more, which 32 tokens or more put far past the prefill
     assert eager.tpot > vllm.tpot and eager.latency > vllm.latency
     assert eager.batching == "static" and vllm.batching == "continuous"
     assert any("does not batch in flight" in w for w in eager.warnings)
 
 
-@pytest.mark.xfail(strict=True, reason="the fitted constants give PyTorch eager x1.41 the achievable compute "
-                   "against vLLM's x1.03 (inference_calibration.toml), so eager's compute-bound prefill is faster: "
-                   "llama-2-7b on a100-sxm4-80gb, 784 prompt tokens: TTFT 73.9 ms eager against 79.3 ms vLLM")
 def test_eager_pytorch_never_prefills_faster_than_vllm():
     kw = dict(hardware="a100-sxm4-80gb", prompt_tokens=784, output_tokens=2)
     assert estimate_inference("llama-2-7b", engine="eager", **kw).ttft >= estimate_inference(
@@ -310,27 +304,17 @@ def test_vllm_s_limit_of_256_in_flight_queues_the_rest():
     assert s(est.queue) == pytest.approx(s(at_limit.latency) / 2, rel=1e-9)
 
 
-@pytest.mark.xfail(strict=True, reason="inference_estimate.estimate_inference builds the slot-wait warning from "
-                   "batch_size - in_flight even under traffic, where batch_size is the limit (default 1) and "
-                   "in_flight the mean occupancy: rate='4/s' on llama-2-7b/h100 warns '-9 of the 1 requests wait "
-                   "for a free slot: 10 fit in flight'")
 def test_traffic_warnings_never_count_negative_requests():
     est = estimate_inference("llama-2-7b", hardware="h100", prompt_tokens=512, output_tokens=256, rate="4/s")
     assert not any(re.search(r"(^|\s)-\d", w) for w in est.warnings), est.warnings
 
 
-@pytest.mark.xfail(strict=True, reason="engines.default_engine picks by device class only, so AMD (mi300x), Intel "
-                   "(gaudi2) GPUs and a Raspberry Pi 5 (edge) default to TensorRT, NVIDIA's runtime, for single-pass "
-                   "models (engines.toml's comment: 'TensorRT for single-pass models on NVIDIA GPUs and Jetsons')")
 @pytest.mark.parametrize("hardware", ["mi300x", "gaudi2", "raspberry-pi-5-8gb"])
 def test_no_device_defaults_to_another_vendor_s_runtime(hardware):
     est = estimate_inference("resnet-50", hardware=hardware, prompt_tokens=1, output_tokens=0)
     assert est.engine != "tensorrt"
 
 
-@pytest.mark.xfail(strict=True, reason="under rate= or concurrency= inference_estimate.service_of always models "
-                   "in-flight batching: batching='static' is reported in est.batching but every figure equals "
-                   "batching='continuous' (llama-2-7b/h100, rate='4/s'); it should be modelled or refused")
 def test_static_batching_under_traffic_is_modelled_or_refused():
     kw = dict(model="llama-2-7b", hardware="h100", prompt_tokens=512, output_tokens=256, rate="4/s")
     continuous = estimate_inference(**kw).to_dict()

@@ -205,6 +205,6 @@ def engines(as_json, as_csv):
                            "fitted_points": k.points, "borrowed_from": k.borrowed_from, "source": e.source}
                           for e, k in items])
     rows = [[e.id, e.name, "/".join(e.serves), k.fixed_s * 1e3, k.layer_s * 1e6, k.efficiency,
-             k.points or f"like {k.borrowed_from}"] for e, k in items]
+             k.points or ("measured" if k.borrowed_from == "measured" else f"like {k.borrowed_from}")] for e, k in items]
     emit_table(rows, ["id", "name", "serves", "ms/step", "us/layer", "efficiency", "fitted on"], as_csv,
                [None, None, None, "{:.3g}".format, "{:.3g}".format, "{:.2f}".format, None])

@@ -15,7 +15,7 @@ from .options import (
     model_from,
     profile_option,
 )
-from .types import COUNT, DTYPE, SERVING_DTYPE, WHOLE, Count, Whole
+from .types import COUNT, DTYPE, SERVING_DTYPE, WHOLE, Count, Parsed, Whole
 
 TOKENS = Count(allow_zero=True)
 
@@ -42,7 +42,8 @@ TOKENS = Count(allow_zero=True)
 @click.option("--rate", metavar="RATE", help="Poisson request rate, for percentiles under traffic. Example: --rate 12/s")
 @click.option("--concurrency", type=Whole(limit=1e6),
               help="Clients in a closed loop, each sending its next request when the last completes.")
-@click.option("--prefix-cache", "prefix_cache", metavar="SHARE", default=0.0, show_default=True,
+@click.option("--prefix-cache", "prefix_cache", type=Parsed("costmodel.inference_estimate:parse_prefix_cache", "SHARE"),
+              default=0.0, show_default=True,
               help="Share of each prompt already in the KV cache (e.g. 0.5 or 50%%): its prefill is skipped.")
 @click.option("--dtype", type=SERVING_DTYPE,
               help="Serving format: bf16, fp16, fp32, fp8, fp4, weight-only w8a16/w4a16 (int8, int4) or w8a8. "

@@ -35,6 +35,7 @@ from ..calibration import resolve_calibration, serving_scenarios
 from ..energy import resolve_footprint
 from ..errors import InputError
 from ..hardware import HardwareProfile, ProfilePath, get_hardware
+from ..inference_estimate import INTERACTIVE_SLA as _SLA
 from ..inference_estimate import (
     Load,
     ServingCase,
@@ -62,7 +63,7 @@ __all__ = [
 ]
 
 # The "interactive" targets (what compare and chat services aim at): p99 TTFT 1 s, p99 TPOT 50 ms.
-INTERACTIVE_SLA: Mapping[str, float] = MappingProxyType({"ttft_p99": 1.0, "tpot_p99": 0.05})
+INTERACTIVE_SLA: Mapping[str, float] = MappingProxyType(dict(_SLA))  # read-only: p99 TTFT 1 s, TPOT 50 ms
 DTYPES = (None, "fp8", "w8a16", "w4a16")  # None: the device's usual 16-bit format (bf16)
 LIMITS = (*(2.0 ** k for k in range(11)), math.inf)  # requests in flight; inf: what fits
 DEFAULT_MAX_DEVICES = 64  # devices in one replica: eight nodes of eight

@@ -29,7 +29,8 @@ def _per_million_input(c, v, what):
     device time, over the prompt tokens that are not cached."""
     new = v.prompt * (1.0 - c.request.cached)
     part = v.input_cost if what == "cost" else v.input_energy_j
-    return np.where(new > 0, part * 1e6 / np.maximum(new, 1.0), np.nan)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(new > 0, part * 1e6 / np.where(new > 0, new, 1.0), np.nan)
 
 
 def _cached_per_million(c, v):
