@@ -27,7 +27,7 @@ import numpy as np
 
 from .units import BoolArray, FloatArray
 
-__all__ = ["BYTES", "ServingModel", "ServingHardware", "Request", "PhaseConstants", "Timings", "Capacity",
+__all__ = ["BYTES", "stage_of", "slot_wait", "ServingModel", "ServingHardware", "Request", "PhaseConstants", "Timings", "Capacity",
            "kv_bytes_per_token",
            "expert_fraction", "phase_seconds", "allreduce_seconds", "prefill", "decode_step", "timings",
            "memory", "capacity_report"]
@@ -77,12 +77,15 @@ class ServingHardware:
     efficiency: FloatArray = 1.0  # the runtime's multiplier of the achievable compute and bandwidth
     max_in_flight: FloatArray = math.inf  # the runtime's limit on requests in flight
     in_flight: FloatArray = 1.0  # 1: the runtime batches in flight; 0: every batch is static
+    network: FloatArray = 12.5e9  # each device's share of the network between nodes [B/s]
+    node: FloatArray = math.inf  # devices in one node: collectives over more devices cross the network
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Request:
-    """Devices per replica, requests in flight, tokens in and out, the batching mode
-    (1: continuous / in-flight, 0: static) and the share of each prompt already cached."""
+    """Devices per pipeline stage (tensor parallel), requests in flight, tokens in and out, the
+    batching mode (1: continuous / in-flight, 0: static), the share of each prompt already
+    cached, and pipeline stages (the replica holds ``n * pp`` devices)."""
 
     n: FloatArray
     batch: FloatArray
@@ -90,6 +93,7 @@ class Request:
     output: FloatArray
     continuous: FloatArray = 1.0
     cached: FloatArray = 0.0  # share of each prompt whose KV cache is already there (prefix caching)
+    pp: FloatArray = 1.0  # pipeline stages, each of ``n`` tensor-parallel devices
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -221,9 +225,17 @@ def _step(m: ServingModel, hw: ServingHardware, n: FloatArray, tokens_in_step: F
                                      np.minimum(cal.compute_fraction * hw.efficiency, 1.0) * fill,
                                      np.minimum(cal.bandwidth_fraction * hw.efficiency, 1.0))
     t = t / cal.speed
-    comm = 2.0 * m.layers * allreduce_seconds(tokens_in_step * m.d_model * 2.0, n, hw.link, cal.allreduce_latency_s)
+    link = hw.link if not np.any(n > hw.node) else np.where(n > hw.node, hw.network, hw.link)
+    comm = 2.0 * m.layers * allreduce_seconds(tokens_in_step * m.d_model * 2.0, n, link, cal.allreduce_latency_s)
     overhead = (hw.step_fixed_s + np.maximum(m.layers, 1.0) * hw.layer_s) * cal.overhead_scale
     return t + overhead + comm, t, compute_bound
+
+
+def stage_of(m: ServingModel, pp: FloatArray) -> ServingModel:
+    """One of ``pp`` pipeline stages: its share of the layers, their weights and their KV cache."""
+    return replace(m, params=m.params / pp, active_params=m.active_params / pp, weight_bytes=m.weight_bytes / pp,
+                   expert_bytes=m.expert_bytes / pp, kv_per_token=m.kv_per_token / pp,
+                   attention_per_ctx=m.attention_per_ctx / pp, layers=m.layers / pp)
 
 
 def slot_wait(batch: FloatArray, slots: FloatArray, service: FloatArray) -> FloatArray:
@@ -248,21 +260,36 @@ def timings(m: ServingModel, hw: ServingHardware, r: Request, prefill_cal: Phase
     0) always runs static batches. Models that do not generate (encoders, CNNs, ViTs, linear
     models; ``m.autoregressive == 0``) and ``output == 0`` take one forward pass.
     """
-    n, batch, prompt, output = r.n, r.batch, r.prompt, r.output
+    n, batch, prompt, output, pp = r.n, r.batch, r.prompt, r.output, r.pp
     continuous = (r.continuous > 0) & (hw.in_flight > 0)
     together = np.where(continuous, 1.0, batch)
     pre, dec = prefill_cal, decode_cal
+    staged = bool(np.ndim(pp) or pp > 1)
+    whole = m
+    if staged:  # each step runs through pp stages in turn: a stage's share of the work, pp times
+        m, micro = stage_of(m, pp), np.maximum(batch / pp, 1.0)  # the batch splits into pp micro-batches
+    else:
+        micro = batch
     t_prefill, roof_p, cb_p = _step(m, hw, n, together * prompt * (1.0 - r.cached),
                                     *prefill(m, together, prompt, r.cached), pre)
-    t_first, roof_1, _ = _step(m, hw, n, batch, *decode_step(m, batch, prompt), dec)
+    t_first, roof_1, _ = _step(m, hw, n, micro, *decode_step(m, micro, prompt), dec)
     mid = prompt + output / 2.0
-    step, roof_d, cb_d = _step(m, hw, n, batch, *decode_step(m, batch, mid), dec)
-    step_one = step if not np.ndim(batch) and batch == 1 else _step(m, hw, n, 1.0, *decode_step(m, 1.0, mid), dec)[0]
+    step, roof_d, cb_d = _step(m, hw, n, micro, *decode_step(m, micro, mid), dec)
+    one = not np.ndim(micro) and micro == 1
+    step_one = step if one else _step(m, hw, n, 1.0, *decode_step(m, 1.0, mid), dec)[0]
+    if staged:
+        hop = (pp - 1.0) * pre.allreduce_latency_s  # a point-to-point send per stage boundary
+        between = np.where(n * pp > hw.node, hw.network, hw.link)  # stages on other nodes talk over the network
+        carry = lambda tokens: hop + (pp - 1.0) * tokens * m.d_model * 2.0 / between  # noqa: E731
+        t_prefill, t_first = pp * t_prefill + carry(together * prompt), pp * t_first + carry(micro)
+        step, step_one = pp * step + carry(micro), pp * step_one + carry(1.0)
+        roof_p, roof_1, roof_d = pp * roof_p, pp * roof_1, pp * roof_d
     ttft, tpot = t_prefill + t_first, step
     steps = np.maximum(output, 1.0)
     if np.ndim(continuous) or continuous:  # static batching alone needs none of this
         others = np.where(continuous, batch - 1.0, 0.0)
-        tpot = tpot + others * t_prefill / steps  # the others' prefills, spread over our steps
+        # the others' prefills, spread over our steps (each holds one stage at a time)
+        tpot = tpot + others * t_prefill / pp / steps
         load = np.minimum(0.95, others * t_prefill / (t_prefill + steps * tpot))
         ttft = ttft + load / (2.0 * (1.0 - load)) * t_prefill
     generating = (m.autoregressive > 0) & (output > 0)
@@ -277,6 +304,9 @@ def timings(m: ServingModel, hw: ServingHardware, r: Request, prefill_cal: Phase
         one_pass, roof_one, cb_one = t_prefill, roof_p, cb_p
     else:
         one_pass, roof_one, cb_one = _single_pass(m, hw, n, batch, prompt, pre)
+        if staged:
+            one_pass, roof_one = pp * one_pass, pp * roof_one
+    m = whole
     return Timings(ttft=np.where(ar, np.where(generating, ttft, t_prefill), one_pass),
                    tpot=np.where(generating, tpot, 0.0), latency=np.where(ar, latency, one_pass),
                    busy=np.minimum(1.0, np.where(ar, roof / latency, roof_one / one_pass)),

@@ -156,6 +156,8 @@ def resolve_serving(model: str | ModelSpec | None = None, *, params: CountLike |
     h = ServingHardware(peak=peak, bandwidth=hw.number("memory_bandwidth"), capacity=hw.number("memory"),
                         tdp=hw.number("tdp"), link=link, battery=math.nan if battery is None else battery,
                         step_fixed_s=constants.fixed_s, layer_s=constants.layer_s, efficiency=constants.efficiency,
+                        network=hw.number("scale_out_bandwidth") or SCALE_OUT_DEFAULT,
+                        node=float(hw.devices_per_node or NODE_DEFAULT),
                         max_in_flight=float(runtime.max_in_flight or math.inf),
                         in_flight=float(runtime.in_flight_batching))
     return spec, hw, (p.name, kv, runtime.id), m, h
@@ -182,6 +184,8 @@ def parse_batching(value: str) -> float:
     return float(value == "continuous")
 
 
+NODE_DEFAULT = 8  # devices per node where a profile gives none (an HGX/DGX-style 8-GPU server)
+SCALE_OUT_DEFAULT = 12.5e9  # B/s per device between nodes where a profile gives none: a 100 Gb/s NIC each
 TOKENS_LIMIT = 1e9  # tokens in or out of one request: a thousand times the longest context windows
 # keyword -> (record field, parser of one value, default); shared with the sweep
 REQUEST_PARSERS: dict[str, tuple[str, Callable[[Any], float], Any]] = {
@@ -193,6 +197,7 @@ REQUEST_PARSERS: dict[str, tuple[str, Callable[[Any], float], Any]] = {
                       None),
     "batching": ("continuous", parse_batching, "continuous"),
     "prefix_cache": ("cached", lambda v: parse_share(v, "prefix_cache"), 0.0),
+    "pp": ("pp", lambda v: float(parse_whole(v, "pp", limit=1024)), 1),
 }
 
 
@@ -215,10 +220,13 @@ def parse_share(value: Any, argument: str) -> float:
 
 
 def check_request(r: Request) -> Request:
-    """Refuse a request with no token in or out (floats or arrays)."""
+    """Refuse a request with no token in or out (floats or arrays), and split ``n`` (the devices
+    of a replica, as given) into ``pp`` stages of ``n / pp`` tensor-parallel devices."""
     if np.any(r.prompt + r.output < 1):
         raise InputError("a request needs at least one token in or out", argument="prompt_tokens")
-    return r
+    if np.any(r.n % r.pp):
+        raise InputError("n_gpus must be a multiple of pp (pp stages of n_gpus / pp devices each)", argument="pp")
+    return replace(r, n=r.n / r.pp) if np.any(r.pp > 1) else r
 
 
 def resolve_request(**options: Any) -> Request:
@@ -238,20 +246,20 @@ def evaluate(case: ServingCase) -> ServingValues:
     m, r, h = case.model, case.request, case.hardware
     output = np.where(m.autoregressive > 0, r.output, 0.0)
     r = replace(r, output=output, prompt=np.where(m.sequence > 0, m.sequence, r.prompt))
-    c = core.capacity_report(m, r.n, r.batch, r.prompt, output, h.capacity)
+    c = core.capacity_report(m, r.n * r.pp, r.batch, r.prompt, output, h.capacity)
     if case.load is not None:
         return _under_load(case, r, c)
     continuous = (r.continuous > 0) & (h.in_flight > 0) & (m.autoregressive > 0)
     slots = np.where(continuous, np.clip(np.minimum(h.max_in_flight, c.max_batch), 1.0, r.batch), r.batch)
     queued = bool(np.any(slots < r.batch))
     if queued:  # memory and timings of the requests in flight; the others wait
-        c = replace(core.capacity_report(m, r.n, slots, r.prompt, output, h.capacity), max_batch=c.max_batch)
+        c = replace(core.capacity_report(m, r.n * r.pp, slots, r.prompt, output, h.capacity), max_batch=c.max_batch)
     t = core.timings(m, h, replace(r, batch=slots) if queued else r, case.prefill, case.decode)
     busy_latency = t.latency
     if queued:
         wait = np.where(slots < r.batch, core.slot_wait(r.batch, slots, t.latency), 0.0)
         t = replace(t, ttft=t.ttft + wait, latency=t.latency + wait, wait_s=wait)
-    fp = footprint_values(case.footprint, h.tdp, t.busy, r.n / slots, busy_latency)
+    fp = footprint_values(case.footprint, h.tdp, t.busy, r.n * r.pp / slots, busy_latency)
     with np.errstate(invalid="ignore", divide="ignore"):
         throughput = np.where(output > 0, slots * output / busy_latency, np.nan)  # none without output
     return ServingValues(timings=t, capacity=c, output=output, prompt=r.prompt, throughput=throughput,
@@ -268,7 +276,7 @@ def service_of(case: ServingCase, r: Request, c: core.Capacity):
     generating = m.autoregressive > 0
     slots = np.where(generating & (h.in_flight > 0),
                      np.maximum(1.0, np.minimum(np.minimum(load.limit, h.max_in_flight), c.max_batch)), 1.0)
-    c = replace(core.capacity_report(m, r.n, slots, r.prompt, r.output, h.capacity), max_batch=c.max_batch)
+    c = replace(core.capacity_report(m, r.n * r.pp, slots, r.prompt, r.output, h.capacity), max_batch=c.max_batch)
     t = core.timings(m, h, replace(r, batch=slots, continuous=1.0), case.prefill, case.decode)
     return service_from(t, m, r.output, slots, load.prompt_spread, load.output_spread), t, c
 
@@ -308,7 +316,7 @@ def _under_load(case: ServingCase, r: Request, c: core.Capacity) -> ServingValue
     t = replace(t, ttft=q.ttft_mean, tpot=np.where(t.generating, q.tpot_mean, 0.0), latency=q.latency_mean,
                 wait_s=q.queue_s, busy=t.busy * q.utilisation)
     per_request = 1.0 / q.throughput  # seconds of the replica per completed request, idle time included
-    fp = footprint_values(case.footprint, h.tdp, t.busy, r.n, per_request)
+    fp = footprint_values(case.footprint, h.tdp, t.busy, r.n * r.pp, per_request)
     output = r.output
     with np.errstate(invalid="ignore", divide="ignore"):
         throughput = np.where(output > 0, q.throughput * output, np.nan)
@@ -337,7 +345,7 @@ def max_rate_within(est: InferenceEstimate, *, ttft_p99: float | None = None, tp
     m, r = case.model, case.request
     r = replace(r, output=np.where(m.autoregressive > 0, r.output, 0.0),
                 prompt=np.where(m.sequence > 0, m.sequence, r.prompt))
-    c = core.capacity_report(m, r.n, r.batch, r.prompt, r.output, case.hardware.capacity)
+    c = core.capacity_report(m, r.n * r.pp, r.batch, r.prompt, r.output, case.hardware.capacity)
     service = service_of(case, r, c)[0]
     return float(tr.max_rate_within(service, ttft_p99=ttft_p99, tpot_p99=tpot_p99, latency_p99=latency_p99))
 
@@ -404,7 +412,7 @@ def estimate_inference(model: str | ModelSpec | None = None, *, params: CountLik
                        batch_size: CountLike | None = None, dtype: str | None = None, kv_dtype: str | None = None,
                        prune: str | float | None = None, engine: str | None = None, batching: str = "continuous",
                        rate: QuantityLike | None = None, concurrency: CountLike | None = None,
-                       prefix_cache: float | str = 0.0, strict: bool = False, pue: float | str | None = None, power_per_gpu: QuantityLike | None = None,
+                       prefix_cache: float | str = 0.0, pp: CountLike = 1, strict: bool = False, pue: float | str | None = None, power_per_gpu: QuantityLike | None = None,
                        host_power_per_gpu: QuantityLike | None = None, region: str | Region | None = None,
                        grid_intensity: QuantityLike | None = None, price_per_gpu_hour: QuantityLike | None = None,
                        cost_basis: str = "cloud", price_kind: str = "on_demand",
@@ -447,6 +455,11 @@ def estimate_inference(model: str | ModelSpec | None = None, *, params: CountLik
         TPOT and latency are the traffic's means, and cost and energy per request include idle
         time. ``prompt_tokens`` and ``output_tokens`` may then be sequences of sampled lengths
         (an empirical distribution).
+    pp : int
+        Pipeline stages: the ``n_gpus`` devices of a replica run as ``pp`` stages of ``n_gpus / pp``
+        tensor-parallel devices, each holding its share of the layers; a token passes every
+        stage in turn (a point-to-point send between stages, over the network when a stage
+        boundary crosses nodes) and ``pp`` micro-batches keep the stages busy. Default 1.
     prefix_cache : float or str
         Share of each prompt whose KV cache is already there (e.g. ``0.5`` or ``"50%"``): its
         prefill is skipped, its KV still read; cached input tokens are priced separately.
@@ -490,7 +503,7 @@ def estimate_inference(model: str | ModelSpec | None = None, *, params: CountLik
     outputs = _lengths(output_tokens, "output_tokens", traffic is not None)
     r = resolve_request(n_gpus=n_gpus, batch_size=1 if batch_size is None else batch_size,
                         prompt_tokens=round(float(np.mean(prompts))), output_tokens=round(float(np.mean(outputs))),
-                        batching=batching, prefix_cache=prefix_cache)
+                        batching=batching, prefix_cache=prefix_cache, pp=pp)
     warnings = []
     if r.continuous and not h.in_flight and m.autoregressive:
         warnings.append(f"{get_engine(eng).name} does not batch in flight: the batch runs static")
@@ -523,7 +536,8 @@ def estimate_inference(model: str | ModelSpec | None = None, *, params: CountLik
                          f"per device, more than {hw.id}'s {hw.number('memory') / 2**30:.0f} GiB; use {{n_gpus}} >= "
                          f"{c.min_gpus:.0f} or a smaller dtype", argument="batch_size")
     return InferenceEstimate(
-        model=spec.id if spec else None, hardware=hw.id, n_gpus=int(r.n), dtype=dt, kv_dtype=kv, engine=eng,
+        model=spec.id if spec else None, hardware=hw.id, n_gpus=int(r.n * r.pp), pp=int(r.pp), dtype=dt, kv_dtype=kv,
+        engine=eng,
         batching="continuous" if r.continuous and h.in_flight and m.autoregressive else "static",
         batch_size=int(r.batch), prompt_tokens=int(values.prompt), output_tokens=int(values.output),
         fitting_dtype=None if c.fits else _fitting_dtype(hw, dt, c), warnings=tuple(warnings),

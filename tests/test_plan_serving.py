@@ -26,8 +26,8 @@ def plan70():
 
 def _direct(model, option, rate, **kw):
     return costmodel.estimate_inference(model, hardware=option.hardware, n_gpus=option.devices_per_replica,
-                                        batch_size=option.batch_limit, dtype=option.dtype, engine=option.engine,
-                                        rate=rate / option.replicas, **REQUEST, **kw)
+                                        pp=option.pipeline, batch_size=option.batch_limit, dtype=option.dtype,
+                                        engine=option.engine, rate=rate / option.replicas, **REQUEST, **kw)
 
 
 def test_the_plan_estimated_directly_meets_its_targets(plan70):
@@ -79,13 +79,31 @@ def test_gpt4_scale_moe_gets_a_multi_node_replica():
     plan = costmodel.plan_serving("gpt4", hardware="h100", rate="1/s", dtype="bf16", **REQUEST,
                                   ttft_p99="5 s", tpot_p99="200 ms")
     # ~1.83T x 2 bytes = 3.7 TB: 43 devices of 85.9 GB at least, so 8 nodes of 8 (whole nodes)
-    assert plan.best.devices_per_replica == 64
-    assert plan.best.nodes == 8 and plan.best.tensor_parallel == 8
-    assert "pipeline parallelism is not modelled" in plan.assumptions["layout"]
-    # its all-reduces run on the network; the same replica on NVLink would be faster
-    nvlink = _direct("gpt4", plan.best, 1.0)
-    assert _ms(nvlink.tpot_p99) < _ms(plan.best.tpot_p99)
-    assert _ms(plan.estimate.tpot_p99) == pytest.approx(_ms(plan.best.tpot_p99), rel=1e-9)
+    best = plan.best
+    assert best.devices_per_replica == 64 and best.nodes == 8
+    assert (best.tensor_parallel, best.pipeline) in ((64, 1), (8, 8))  # over the network, or a node per stage
+    assert "pipeline stage" in plan.assumptions["layout"]
+    est = _direct("gpt4", best, 1.0)
+    assert _ms(plan.estimate.tpot_p99) == pytest.approx(_ms(best.tpot_p99), rel=1e-9)
+    assert _ms(est.tpot_p99) == pytest.approx(_ms(best.tpot_p99), rel=1e-9)
+    # the other way to span 8 nodes, estimated directly, costs no less per request
+    other = (8, 8) if best.pipeline == 1 else (64, 1)
+    alt = costmodel.estimate_inference("gpt4", hardware="h100", n_gpus=64, pp=other[1], batch_size=best.batch_limit,
+                                       dtype="bf16", rate=1.0 / best.replicas, **REQUEST)
+    if _ms(alt.ttft_p99) <= 5000 and _ms(alt.tpot_p99) <= 200:
+        assert alt.cost.magnitude >= est.cost.magnitude * (1 - 1e-9)
+
+
+def test_pipeline_stages_split_the_weights_and_pass_tokens_in_turn():
+    kw = dict(hardware="h100", n_gpus=16, prompt_tokens=512, output_tokens=256, batch_size=64, dtype="fp8")
+    tp16 = costmodel.estimate_inference("llama-3.1-405b", **kw)
+    pp2 = costmodel.estimate_inference("llama-3.1-405b", pp=2, **kw)
+    assert pp2.n_gpus == 16 and pp2.pp == 2
+    assert pp2.memory.weights == tp16.memory.weights  # the same weights over the same 16 devices
+    # tensor parallelism over 2 nodes all-reduces every layer on the network; 2 stages of 8 send once
+    assert pp2.tpot.magnitude < tp16.tpot.magnitude
+    with pytest.raises(costmodel.InputError, match="multiple of pp"):
+        costmodel.estimate_inference("llama-3.1-405b", pp=3, **kw)
 
 
 def test_a_list_of_hardware_picks_the_cheapest_single_device_plan():

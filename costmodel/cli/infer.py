@@ -27,6 +27,8 @@ TOKENS = Count(allow_zero=True)
 @hardware_option("Hardware profile id or alias. Example: --hardware h100", required=True)
 @click.option("--gpus", "n_gpus", type=Whole(limit=1e6), default=1, show_default=True,
               help="Devices serving one replica (tensor parallel).")
+@click.option("--pp", type=Whole(limit=1024), default=1, show_default=True,
+              help="Pipeline stages: --gpus devices as PP stages of --gpus/PP tensor-parallel devices.")
 @click.option("--prompt", "prompt_tokens", type=TOKENS, default=512, show_default=True,
               help="Prompt tokens per request.")
 @click.option("--output", "output_tokens", type=TOKENS, default=256, show_default=True,

@@ -13,10 +13,12 @@ replica at ``rate / replicas``. The cheapest candidate is the one whose device-h
 cost) per request are least; its figures are then estimated with
 :func:`costmodel.estimate_inference` for the result's ``estimate``.
 
-Not modelled: pipeline parallelism (a replica larger than a node is tensor parallel over every
-device, its all-reduces on the network between nodes, each device's share of it), expert
-parallelism for mixtures of experts (experts are split as the dense weights are), disaggregated
-prefill, speculative decoding, and autoscaling (the replicas run all the time).
+A replica larger than a node is searched two ways: tensor parallel over every device (its
+all-reduces on the network between nodes, each device's share of it), or a node's worth of
+tensor parallelism per pipeline stage (a point-to-point send between stages, ``pp``
+micro-batches in flight). Not modelled: expert parallelism for mixtures of experts (experts are
+split as the dense weights are), disaggregated prefill, speculative decoding, and autoscaling
+(the replicas run all the time).
 """
 
 from __future__ import annotations
@@ -75,7 +77,8 @@ _PER_M = {o.key: o.value for o in OUTPUTS}
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ServingOption:
     """One deployment: ``replicas`` copies of a replica of ``devices_per_replica`` devices
-    (``tensor_parallel`` x ``nodes``), at most ``batch_limit`` requests in flight each; its p99s
+    (``tensor_parallel`` x ``pipeline`` stages, over ``nodes``), at most ``batch_limit``
+    requests in flight each; its p99s
     and prices at the operating point (every replica at ``rate / replicas``), the rate one
     replica sustains within the targets, and ``headroom`` (sustainable / offered - 1)."""
 
@@ -86,6 +89,7 @@ class ServingOption:
     tensor_parallel: int
     nodes: int
     replicas: int
+    pipeline: int = 1
     batch_limit: int
     sustainable_rate: pint.Quantity  # [1/s] per replica
     headroom: float
@@ -109,15 +113,16 @@ class ServingOption:
 
     @property
     def layout(self) -> str:
-        """``tp4``, or ``tp8 x 2 nodes`` for a replica over the network."""
-        return f"tp{self.tensor_parallel}" + (f" x {self.nodes} nodes" if self.nodes > 1 else "")
+        """``tp4``, ``tp16 x 2 nodes`` or ``tp8 x pp4 x 4 nodes`` for a replica over the network."""
+        return (f"tp{self.tensor_parallel}" + (f" x pp{self.pipeline}" if self.pipeline > 1 else "")
+                + (f" x {self.nodes} nodes" if self.nodes > 1 else ""))
 
     def to_dict(self) -> dict[str, Any]:
         """Plain values for JSON (units in the keys; a missing price is None)."""
         m = lambda q, unit: None if q is None else float(q.to(unit).magnitude)
         return {"hardware": self.hardware, "dtype": self.dtype, "engine": self.engine,
                 "devices_per_replica": self.devices_per_replica, "tensor_parallel": self.tensor_parallel,
-                "nodes": self.nodes, "replicas": self.replicas, "devices": self.devices,
+                "pipeline": self.pipeline, "nodes": self.nodes, "replicas": self.replicas, "devices": self.devices,
                 "batch_limit": self.batch_limit, "sustainable_rate_per_s": m(self.sustainable_rate, "1/s"),
                 "headroom": self.headroom, "ttft_p99_ms": m(self.ttft_p99, "ms"), "tpot_p99_ms": m(self.tpot_p99, "ms"),
                 "latency_p99_ms": m(self.latency_p99, "ms"), "cost_per_hour_USD": m(self.cost_per_hour, "USD/h"),
@@ -166,6 +171,7 @@ class _Rows:
     dtype: str
     engine: str
     n: np.ndarray
+    pp: np.ndarray  # pipeline stages of each candidate (n / pp tensor-parallel devices each)
     limit: np.ndarray
     sustainable: np.ndarray
     replicas: np.ndarray
@@ -214,6 +220,7 @@ class _Replicas:
     case: ServingCase
     service: tr.Service
     n: np.ndarray
+    pp: np.ndarray
     slots: np.ndarray
 
 
@@ -222,28 +229,32 @@ def _replicas(model: Any, profile: HardwareProfile, dtype: str | None, engine: s
     """Every layout and limit of one device at one precision that fits; None where none does."""
     _, hw, (dt, _, eng), m, h = resolve_serving(model, hardware=profile, dtype=dtype, engine=engine,
                                                 profile_path=footprint.get("profile_path"), calibration=cal)
-    counts = np.array(replica_counts(_node(profile), most), dtype=float)
-    n, limit = (a.ravel() for a in np.meshgrid(counts, np.array(LIMITS)))
-    link = np.where(n <= _node(profile), h.link, _network(profile))
+    node = _node(profile)
+    counts = replica_counts(node, most)
+    # a replica past one node: tensor parallel over all of it, or a node's worth per pipeline stage
+    layouts = [(c, 1) for c in counts] + [(c, c // node) for c in counts if c > node]
+    index, limit = (a.ravel() for a in np.meshgrid(np.arange(len(layouts)), np.array(LIMITS)))
+    n = np.array([layouts[i][0] for i in index], dtype=float)
+    pp = np.array([layouts[i][1] for i in index], dtype=float)
+    h = replace(h, node=float(node), network=_network(profile))
     f, _ = resolve_footprint(hw, **{k: v for k, v in footprint.items() if k != "profile_path"})
     phases = serving_scenarios(cal.serving)
     first = lambda rec: type(rec)(**{k: float(np.ravel(getattr(rec, k))[0]) for k in type(rec).__slots__})
     r = resolve_request(prompt_tokens=tokens[0], output_tokens=tokens[1])
-    case = ServingCase(model=m, hardware=replace(h, link=link), request=replace(r, n=n, batch=np.ones_like(n)),
+    case = ServingCase(model=m, hardware=h, request=replace(r, n=n / pp, pp=pp, batch=np.ones_like(n)),
                        footprint=first(f), prefill=first(phases["prefill"]), decode=first(phases["decode"]),
                        load=Load(rate=1e-9, limit=limit))
     room = np.asarray(evaluate(case).capacity.max_batch) * np.ones_like(n)  # the most requests that fit on n devices
     generating = (m.autoregressive > 0) & (h.in_flight > 0)
     slots = np.where(generating, np.maximum(1.0, np.minimum(np.minimum(limit, h.max_in_flight), room)), 1.0)
-    _, keep = np.unique(np.stack([n, slots]), axis=1, return_index=True)
+    _, keep = np.unique(np.stack([n, pp, slots]), axis=1, return_index=True)
     keep = np.sort(keep[room[keep] >= 1])
     if not len(keep):
         return None
-    n, slots = n[keep], slots[keep]
-    case = replace(case, hardware=replace(h, link=link[keep]), request=replace(r, n=n, batch=np.ones_like(n)),
-                   load=Load(rate=1e-9, limit=slots))
+    n, pp, slots = n[keep], pp[keep], slots[keep]
+    case = replace(case, request=replace(r, n=n / pp, pp=pp, batch=np.ones_like(n)), load=Load(rate=1e-9, limit=slots))
     return _Replicas(profile=profile, dtype=dt, engine=eng, case=case, service=replica_service(case, evaluate(case), slots),
-                     n=n, slots=slots)
+                     n=n, pp=pp, slots=slots)
 
 
 def _sustainable(groups: list[_Replicas], targets: dict[str, float]) -> list[np.ndarray]:
@@ -262,7 +273,8 @@ def _priced(g: _Replicas, sustainable: np.ndarray, rate: float) -> _Rows:
     v = evaluate(at)
     q, zero = v.traffic, tr.open_loop(g.service, 0.0)
     row = lambda x: np.asarray(x, dtype=float) * np.ones_like(g.n)
-    return _Rows(profile=g.profile, dtype=g.dtype, engine=g.engine, n=g.n, limit=g.slots, sustainable=sustainable,
+    return _Rows(profile=g.profile, dtype=g.dtype, engine=g.engine, n=g.n, pp=g.pp, limit=g.slots,
+                 sustainable=sustainable,
                  replicas=replicas, cost=row(v.footprint.cost), per_hour=row(v.footprint.cost) * rate * 3600.0,
                  input_pm=row(_PER_M["cost_per_million_input_tokens_USD"](at, v)),
                  output_pm=row(_PER_M["cost_per_million_tokens_USD"](at, v)),
@@ -271,11 +283,11 @@ def _priced(g: _Replicas, sustainable: np.ndarray, rate: float) -> _Rows:
 
 
 def _option(g: _Rows, i: int, rate: float) -> ServingOption:
-    n, node = int(g.n[i]), _node(g.profile)
+    n, pp, node = int(g.n[i]), int(g.pp[i]), _node(g.profile)
     missing = lambda x, unit: None if not math.isfinite(float(x)) else quantity(float(x), unit)
     return ServingOption(
-        hardware=g.profile.id, dtype=g.dtype, engine=g.engine, devices_per_replica=n, tensor_parallel=min(n, node),
-        nodes=max(1, n // node), replicas=int(g.replicas[i]), batch_limit=int(g.limit[i]),
+        hardware=g.profile.id, dtype=g.dtype, engine=g.engine, devices_per_replica=n, tensor_parallel=n // pp,
+        pipeline=pp, nodes=max(1, n // node), replicas=int(g.replicas[i]), batch_limit=int(g.limit[i]),
         sustainable_rate=quantity(float(g.sustainable[i]), "1/s"),
         headroom=float(g.replicas[i] * g.sustainable[i] / rate - 1.0),
         ttft_p99=quantity(float(g.p99[0][i]) * 1e3, "ms"), tpot_p99=quantity(float(g.p99[1][i]) * 1e3, "ms"),
@@ -350,7 +362,7 @@ def _distinct(ranked: list[tuple[_Rows, int]], rate: float) -> list[ServingOptio
     """The best candidate of each (device, precision, devices per replica), in order."""
     out, seen = [], set()
     for g, i in ranked:
-        key = (g.profile.id, g.dtype, int(g.n[i]))
+        key = (g.profile.id, g.dtype, int(g.n[i]), int(g.pp[i]))
         if key not in seen:
             seen.add(key)
             out.append(_option(g, i, rate))
@@ -478,9 +490,10 @@ def _assumptions(best: ServingOption) -> dict[str, str]:
     return {
         "traffic": "Poisson arrivals split evenly over the replicas; p99s from the analytic queue model of "
                    "costmodel.traffic at each replica's share of the rate",
-        "layout": "tensor parallelism inside a node; a replica over several nodes is modelled as tensor parallelism "
-                  "over all its devices with its all-reduces on the network (each device's share of the scale-out "
-                  "link); pipeline parallelism is not modelled" + (" (this replica spans nodes)" if best.nodes > 1 else ""),
+        "layout": "tensor parallelism inside a node; a replica over several nodes is either tensor parallel over all "
+                  "its devices (all-reduces on each device's share of the scale-out network) or a node's worth of "
+                  "tensor parallelism per pipeline stage (point-to-point sends between stages, as many "
+                  "micro-batches in flight as stages), whichever is cheaper" + (f": {best.layout}" if best.nodes > 1 else ""),
         "experts": "expert parallelism is not modelled: a mixture of experts is split across devices as dense "
                    "weights are",
         "cost": "device-hours of every replica, running all the time, over the requests served",

@@ -85,10 +85,10 @@ MAY_BE_MISSING = frozenset({"cost_USD", "cost_per_million_tokens_USD", "battery_
                             "energy_per_million_output_tokens_kWh", "energy_per_million_input_tokens_kWh",
                             "max_rate_per_s", *(f"{key}_ms" for key in PERCENTILES)})
 CULPRITS = {"memory_per_gpu_GiB": "batch_size", "memory_kv_cache_GiB": "batch_size"}
-META = ("model", "hardware", "n_gpus", "dtype", "kv_dtype", "engine", "batching", "batch_size", "prompt_tokens", "output_tokens", "fits",
+META = ("model", "hardware", "n_gpus", "pp", "dtype", "kv_dtype", "engine", "batching", "batch_size", "prompt_tokens", "output_tokens", "fits",
         "max_batch_size", "min_gpus", "fitting_dtype", "bound_prefill", "bound_decode")
 # The META entries a sweep computes per row: (key, function of case and values, column dtype)
-COLUMNS = (("n_gpus", lambda c, v: c.request.n, np.int64), ("batch_size", lambda c, v: c.request.batch, np.int64),
+COLUMNS = (("n_gpus", lambda c, v: c.request.n * c.request.pp, np.int64), ("pp", lambda c, v: c.request.pp, np.int64), ("batch_size", lambda c, v: c.request.batch, np.int64),
            ("prompt_tokens", lambda c, v: v.prompt, np.int64), ("output_tokens", lambda c, v: v.output, np.int64),
            ("fits", lambda c, v: v.capacity.fits, bool), ("max_batch_size", lambda c, v: v.capacity.max_batch, np.int64),
            ("min_gpus", lambda c, v: v.capacity.min_gpus, np.int64))
@@ -126,6 +126,7 @@ class InferenceEstimate(RangedEstimate):
     model: str | None
     hardware: str
     n_gpus: int
+    pp: int
     dtype: str
     kv_dtype: str
     engine: str
