@@ -183,11 +183,24 @@ def test_measured_points_within_a_factor_of_two():
     (the README does not say what its timing covers), FasterTransformer's ViT-B/16 at batch 32
     on a T4, and two large-batch BERT-large offline throughputs (INT8 on Orin, a 2-socket Xeon)
     the roofline puts 2-3x slow (MLPerf's BERT inputs are shorter than the 384 tokens they are
-    scored at, if NVIDIA's and Intel's harnesses run them unpadded)."""
+    scored at, if NVIDIA's and Intel's harnesses run them unpadded).
+
+    Of the S rows (added without refitting) these are beyond it: DeepSeek-R1 (DeepSeek-V3) on
+    8 H200s from GPUStack's lab, offline under SGLang with data-parallel attention (S15-S18)
+    and vLLM (S27-S29) 2.2-3.7x faster than measured on prefill-heavy random prompts, and
+    0.28x on 1000 prompts of 128 tokens with 4 outputs (S18); vLLM's ShareGPT run at
+    concurrency 4 on the same node (S31) 0.33x on TTFT and 0.50x on TPOT; SGLang's offline Llama-3.3-70B run with 4096/2048
+    random lengths (S11) 2.1x fast: 800 requests whose uniform lengths drain the batch at the
+    end, which a saturation estimate does not see; and DistilBERT on an A10G in eager fp32
+    (S32, S33) 2.9-3.1x slow: the script times each call without a synchronize or no_grad, and
+    the estimate is mostly the eager overhead fitted on other runs (12.9 ms for DistilBERT and
+    13.5 ms for BERT-base at 128 tokens; BERT-base in the same script, S34-S35, is 1.6-1.7x
+    slow)."""
     fitted = INFERENCE[~INFERENCE.holdout]
     ratio = fitted.estimated_ms / fitted.published_ms
     far = set(fitted.point[~ratio.between(0.5, 2.0)])
-    assert far <= {"N11", "N13", "N20", "N24"}, fitted[["point", "metric", "published_ms", "estimated_ms"]]
+    assert far <= {"N11", "N13", "N20", "N24", "S11", "S15", "S16", "S17", "S18", "S27", "S28", "S29", "S31", "S32",
+                   "S33"}, fitted[["point", "metric", "published_ms", "estimated_ms"]]
     assert ratio[fitted.point.str.startswith("P")].between(0.5, 2.0).all()
 
 
