@@ -82,3 +82,43 @@ def test_the_cli_lists_the_pi_and_shows_orin(runner):
     assert listed.exit_code == 0 and PI in listed.stdout
     shown = runner.invoke(main, ["hardware", "show", "orin"])
     assert shown.exit_code == 0 and ORIN in shown.stdout
+
+
+# --- TPU v6e (Trillium) ------------------------------------------------------------------------
+
+V6E = "tpu-v6e"
+
+
+def test_tpu_v6e_figures_match_googles_spec_table():
+    v6e = costmodel.get_hardware(V6E)
+    assert (v6e.kind, v6e.vendor, v6e.launch_year) == ("tpu", "Google", 2024)
+    # Google Cloud TPU docs 'TPU v6e' key specifications: 918 TFLOPs bf16, 1836 TOPs int8,
+    # 32 GB HBM at 1638 GBps, 800 GBps bidirectional ICI over 4 ports, 256-chip 2D-torus pod
+    assert v6e.default_dtype == "bf16" and set(v6e.dense) == {"bf16", "int8"}
+    assert v6e.peak_flops("bf16") == pytest.approx(918e12, rel=1e-12)
+    assert v6e.peak_flops("int8") == pytest.approx(1836e12, rel=1e-12)
+    assert v6e.number("memory") == 32 * 2**30
+    assert v6e.number("memory_bandwidth") == pytest.approx(1638e9, rel=1e-12)
+    assert v6e.number("interconnect_bandwidth") == pytest.approx(800e9 / 2, rel=1e-12)  # stored per direction
+    assert v6e.devices_per_node == 256
+    assert v6e.price_per_hour("on_demand") == pytest.approx(2.70, rel=1e-12)
+    # the published figures are Google's own; power is a derived placeholder and says so
+    assert all(not v6e.sources[k].estimate for k in ("memory", "memory_bandwidth", "dense.bf16", "dense.int8"))
+    assert v6e.sources["tdp"].estimate and "No published figure" in v6e.sources["tdp"].source
+    # 4.7x peak compute at 1.67x the energy efficiency of the v5e placeholder
+    v5e = costmodel.get_hardware("tpu-v5e")
+    assert v6e.number("tdp") == pytest.approx(v5e.number("tdp") * 4.7 / 1.67, rel=2e-3)
+    assert v6e.peak_flops("bf16") / v5e.peak_flops("bf16") == pytest.approx(4.7, rel=0.01)
+
+
+@pytest.mark.parametrize("name", ["trillium", "v6e", "TPU v6e", "cloud-tpu-v6e"])
+def test_tpu_v6e_short_names(name):
+    assert costmodel.get_hardware(name).id == V6E
+
+
+def test_an_llm_serves_on_a_tpu_v6e():
+    est = costmodel.estimate_inference("llama-3.1-8b", hardware="trillium", prompt_tokens=512, output_tokens=128,
+                                       batch_size=8, batching="static")
+    assert est.hardware == V6E and math.isfinite(est.latency.to("s").magnitude)
+    # a decode step reads at least the bf16 weights once at the published HBM bandwidth
+    assert est.tpot.to("s").magnitude >= 2 * 8.0e9 / 1638e9

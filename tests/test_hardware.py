@@ -13,7 +13,7 @@ REQUIRED_IDS = [
     "p100-sxm2-16gb", "v100-sxm2-32gb", "t4", "a10g", "l4", "l40s", "a100-sxm4-40gb",
     "a100-sxm4-80gb", "a100-pcie-80gb", "h100-sxm5-80gb", "h100-pcie-80gb", "h800-sxm5-80gb",
     "h200-sxm-141gb", "b200", "mi250x", "mi300x", "tpu-v2", "tpu-v3", "tpu-v4", "tpu-v5e",
-    "tpu-v5p", "gaudi2", "jetson-agx-orin-64gb", "epyc-9654",
+    "tpu-v5p", "tpu-v6e", "gaudi2", "jetson-agx-orin-64gb", "epyc-9654",
     "mi325x", "mi355x",
     "gb200", "b300",
     "jetson-orin-nano-super-8gb", "jetson-orin-nx-16gb",
