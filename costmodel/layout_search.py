@@ -109,7 +109,7 @@ def layout_terms(m: TrainingModel, h: TrainingHardware, lay: TrainingLayout, hw_
                           global_batch=batch, zero_stage=zero, recompute=lay.recompute,
                           sequence_parallel=lay.sequence_parallel, optimizer_bytes=h.optimizer_bytes,
                           frozen=m.params - m.trainable,
-                          dequant_bytes=np.where(m.method == 2, core.QLORA_DEQUANT_BYTES, 0.0))
+                          dequant_bytes=np.where(m.method == 2, core.QLORA_DEQUANT_BYTES, 0.0), vocab=m.vocab)
     return terms, ep, batch, wanted, vpp
 
 

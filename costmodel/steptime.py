@@ -25,6 +25,8 @@ A training run's wall-clock time on ``n`` devices is the sum, over its steps, of
 * the **pipeline bubble**, ``(pp - 1) / (vpp m)`` of the step for ``m`` micro-batches [2]
   (interleaved by default: two layers per virtual stage, the median of the published NeMo and
   Megatron-Bridge recipes);
+* the **pipeline stage imbalance**: the last stage runs the output layer beside its share of
+  the layers, and every stage waits for it (:func:`stage_imbalance`);
 * **failures**: interruptions arrive at a rate per device-hour and each loses a restart and
   the work since the last checkpoint; the Llama 3 report gives 466 interruptions in 54 days
   on 16,384 GPUs with more than 90% effective training time [3].
@@ -64,7 +66,7 @@ import numpy as np
 
 from .units import FloatArray
 
-__all__ = ["StepTerms", "step_terms", "combine_parts", "combine", "TIERS", "DEFAULT_LINK", "DEFAULT_SCALE_OUT",
+__all__ = ["StepTerms", "step_terms", "stage_imbalance", "combine_parts", "combine", "TIERS", "DEFAULT_LINK", "DEFAULT_SCALE_OUT",
            "DEFAULT_NODE", "REFERENCE_GEMM", "INTERRUPTIONS_PER_DEVICE_HOUR",
            "HOURS_LOST_PER_INTERRUPTION", "default_global_batch", "GEMM_FRACTION_DEFAULT", "COMM_EFFICIENCY"]
 
@@ -137,6 +139,20 @@ def _width_efficiency(rows: FloatArray, d_model: FloatArray, tp: FloatArray, rid
     return np.where(d_model > 0, np.minimum(eff, 1.0), 1.0)
 
 
+def stage_imbalance(work: FloatArray, head: FloatArray, pp: FloatArray) -> FloatArray:
+    """The slowest pipeline stage's work over the mean stage's: the layers split evenly over
+    the ``pp`` stages (Megatron-LM's default split, and Narayanan et al.'s configurations [2]),
+    the last stage also running the output layer (``head`` FLOPs of the ``work``: 2 vocab
+    d_model a token forward, twice that backward, never recomputed); every stage waits for the
+    slowest one, so the step stretches by ``(pp - 1)`` times the head's share of the work (6% for
+    [2]'s 1T configuration: two layers a stage, the head an eighth of a layer). A run that
+    moves layers off the last stage by hand (Llama 3 405B [3, Sec. 3.3.2]; DeepSeek-V3's
+    DualPipe) recovers most of it, which this does not know. 1 without pipelining or without
+    a vocabulary."""
+    head = np.clip(head, 0.0, 0.5 * work)
+    return 1.0 + np.where(pp > 1, (pp - 1.0) * head / np.maximum(work, 1e-30), 0.0)
+
+
 def step_terms(*, hardware_flops: FloatArray, tokens: FloatArray, params: FloatArray, layers: FloatArray,
                d_model: FloatArray, seq_len: FloatArray, top_k: FloatArray, moe: FloatArray,
                experts: FloatArray, expert_ffn: FloatArray,
@@ -144,7 +160,7 @@ def step_terms(*, hardware_flops: FloatArray, tokens: FloatArray, params: FloatA
                node: FloatArray, n: FloatArray, tp: FloatArray, pp: FloatArray, cp: FloatArray, ep: FloatArray,
                vpp: FloatArray, micro_batch: FloatArray, global_batch: FloatArray, zero_stage: FloatArray,
                recompute: FloatArray, sequence_parallel: FloatArray, optimizer_bytes: FloatArray,
-               frozen: FloatArray = 0.0, dequant_bytes: FloatArray = 0.0) -> StepTerms:
+               frozen: FloatArray = 0.0, dequant_bytes: FloatArray = 0.0, vocab: FloatArray = 0.0) -> StepTerms:
     """The parts of the step model for one layout (floats or arrays that broadcast).
 
     ``hardware_flops`` are the whole run's (with recomputation); ``gemm`` the ceiling [FLOP/s];
@@ -153,7 +169,7 @@ def step_terms(*, hardware_flops: FloatArray, tokens: FloatArray, params: FloatA
     experts whose ``top_k`` experts each token visits; ``global_batch`` tokens per step;
     ``frozen`` the frozen parameters that are dequantised before each matmul and
     ``dequant_bytes`` the bytes one dequantisation moves per parameter (0: none, as for every
-    method but QLoRA).
+    method but QLoRA); ``vocab`` the output layer's width (0: unknown, no stage imbalance).
     """
     dp = np.maximum(n / (tp * pp * cp), 1.0)
     rows = micro_batch * seq_len / cp  # tokens of one micro-batch on one device
@@ -198,6 +214,7 @@ def step_terms(*, hardware_flops: FloatArray, tokens: FloatArray, params: FloatA
                        * (ep - 1.0) / ep / ep_link, 0.0)
     in_flight = global_batch / (dp * micro_batch * seq_len)  # micro-batches per step per pipeline
     bubble = 1.0 + (pp - 1.0) / (np.maximum(vpp, 1.0) * np.maximum(in_flight, 1.0))
+    imbalance = stage_imbalance(hardware_flops, 6.0 * vocab * d_model * tokens, pp)
     failures = 1.0 + INTERRUPTIONS_PER_DEVICE_HOUR * n * HOURS_LOST_PER_INTERRUPTION
     # QLoRA [4]: each micro-batch dequantises the device's frozen weights once per pass that
     # multiplies by them (forward, backward; the forward again under full recomputation)
@@ -206,7 +223,7 @@ def step_terms(*, hardware_flops: FloatArray, tokens: FloatArray, params: FloatA
     device_micro_batches = tokens / (dp * np.maximum(micro_batch * seq_len, 1.0))
     dequant = device_micro_batches * frozen_share * dequant_bytes * dequant_passes / bandwidth
     return StepTerms(matmul=matmul, memory=memory, optimizer=optimizer, tp=tp_time,
-                     dp=dp_time, ep=ep_time, stretch=bubble * failures, dequant=dequant)
+                     dp=dp_time, ep=ep_time, stretch=bubble * imbalance * failures, dequant=dequant)
 
 
 def combine_parts(t: StepTerms, *, memory_passes: FloatArray, dp_overlap: FloatArray,

@@ -12,7 +12,7 @@ import costmodel
 import strategies as st
 from costmodel import estimate_training
 from costmodel.steptime import (HOURS_LOST_PER_INTERRUPTION, INTERRUPTIONS_PER_DEVICE_HOUR, combine, default_global_batch,
-                                step_terms)
+                                stage_imbalance, step_terms)
 from costmodel.training_estimate import step_terms_of
 
 FIXED = dict(tp=8, pp=4, zero_stage=1, global_batch="4M token")
@@ -28,16 +28,44 @@ def test_llama3_failure_rate_gives_its_effective_training_time():
 
 
 def test_pipeline_bubble_is_narayanans():
-    # (pp - 1) / (vpp m) of the step, m = global batch / (dp x micro-batch x seq)
+    # (pp - 1) / (vpp m) of the step, m = global batch / (dp x micro-batch x seq), times the
+    # stage imbalance (the last stage runs the output layer: see the next test)
     est = estimate_training("llama-2-70b", hardware="h100", n_gpus=256, tp=8, pp=4, zero_stage=1,
                             global_batch="512 sequence", vpp=1)
     m = 512 / (256 / 32)
     failures = 1 + INTERRUPTIONS_PER_DEVICE_HOUR * 256 * HOURS_LOST_PER_INTERRUPTION
-    assert float(step_terms_of(est).stretch) == pytest.approx((1 + 3 / m) * failures)
+    imbalance = float(stage_imbalance(est.hardware_flops.to("FLOP").magnitude,
+                                      6 * 32000 * 8192 * est.tokens.to("token").magnitude, 4))
+    assert 1.01 < imbalance < 1.03
+    assert float(step_terms_of(est).stretch) == pytest.approx((1 + 3 / m) * imbalance * failures)
     interleaved = estimate_training("llama-2-70b", hardware="h100", n_gpus=256, tp=8, pp=4, zero_stage=1,
                                     global_batch="512 sequence", vpp=5)
-    assert float(step_terms_of(interleaved).stretch) == pytest.approx((1 + 3 / (5 * m)) * failures)
+    assert float(step_terms_of(interleaved).stretch) == pytest.approx((1 + 3 / (5 * m)) * imbalance * failures)
     assert interleaved.wall_time < est.wall_time
+
+
+def test_the_last_stage_runs_the_output_layer():
+    """Narayanan et al.'s 1T configuration (128 layers on 64 stages, vocabulary 51,200, width
+    25,600): the output layer is 6 V h FLOPs a token, an eighth of a layer's work, beside the last
+    stage's two layers; the step waits for that stage, about 6% longer. Nothing without
+    pipelining, and nothing for a model without a vocabulary."""
+    from costmodel.models import ModelSpec
+
+    spec = ModelSpec.from_mapping({"id": "gpt-1t", "name": "gpt-1t", "family": "megatron-2021",
+                                   "kind": "dense-decoder", "params": 1.008e12, "source": "Narayanan et al. 2021",
+                                   "retrieved": "2026-12-01", "layers": 128, "d_model": 25600, "heads": 160,
+                                   "vocab": 51200, "context": 2048})
+    kw = dict(tokens="10B", hardware="a100-sxm4-80gb", n_gpus=3072, tp=8, recompute="full", vpp=1,
+              global_batch="3072 sequence")
+    est = estimate_training(spec, pp=64, **kw)
+    work, tokens = est.hardware_flops.to("FLOP").magnitude, est.tokens.to("token").magnitude
+    imbalance = float(stage_imbalance(work, 6 * 51200 * 25600 * tokens, 64))
+    assert imbalance == pytest.approx(1.06, abs=0.01)
+    m = 3072 / 6
+    failures = 1 + INTERRUPTIONS_PER_DEVICE_HOUR * 3072 * HOURS_LOST_PER_INTERRUPTION
+    assert float(step_terms_of(est).stretch) == pytest.approx((1 + 63 / m) * imbalance * failures)
+    assert float(stage_imbalance(work, 6 * 51200 * 25600 * tokens, 1)) == 1.0
+    assert float(stage_imbalance(work, 0.0, 64)) == 1.0
 
 
 def test_global_batch_in_sequences_equals_the_same_tokens():
