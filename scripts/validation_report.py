@@ -152,6 +152,11 @@ def inference_section() -> str:
             target = f"{targets[metric]:.0%}" if metric in targets else "-"
             lines.append(f"| {metric} | {len(sel)} | {sel.abs().median():.1%} | {target} | "
                          f"{((sel > -0.5) & (sel < 1.0)).mean():.0%} |")
+    table = pd.read_csv(DATA / "inference_points.csv", dtype=str).set_index("point")
+    one = fitted[fitted.point.map(lambda p: table.at[p, "batch_size"] == "1" and table.at[p, "output_tokens"] == "0")
+                 & (fitted.metric == "latency")]
+    lines.append(f"| batch-1 latency of single-pass models | {len(one)} | {one.error.abs().median():.1%} | 25% | "
+                 f"{((one.error > -0.5) & (one.error < 1.0)).mean():.0%} |")
     for key, title in (("engine", "runtime"), ("device_class", "device class")):
         lines += ["", f"By {title}:", "", f"| {title} | figures | median error |", "|---|---:|---:|"]
         for name, g in loso.groupby(key):
