@@ -266,10 +266,9 @@ def timings(m: ServingModel, hw: ServingHardware, r: Request, prefill_cal: Phase
     pre, dec = prefill_cal, decode_cal
     staged = bool(np.ndim(pp) or pp > 1)
     whole = m
+    micro: FloatArray = batch
     if staged:  # each step runs through pp stages in turn: a stage's share of the work, pp times
         m, micro = stage_of(m, pp), np.maximum(batch / pp, 1.0)  # the batch splits into pp micro-batches
-    else:
-        micro = batch
     t_prefill, roof_p, cb_p = _step(m, hw, n, together * prompt * (1.0 - r.cached),
                                     *prefill(m, together, prompt, r.cached), pre)
     t_first, roof_1, _ = _step(m, hw, n, micro, *decode_step(m, micro, prompt), dec)
