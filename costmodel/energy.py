@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING, Any, SupportsFloat
 import numpy as np
 
 from .datafiles import read_toml
+from .elementwise import isnan, where
 from .errors import InputError
 from .hardware import PERSONAL_KINDS
 from .units import FloatArray, QuantityLike, parse_quantity
@@ -315,15 +316,15 @@ def footprint_values(f: FootprintInputs, tdp_w: FloatArray, busy_time_fraction: 
     """Energy, emissions and cost of ``n_devices`` busy ``busy_time_fraction`` of ``seconds``;
     broadcasts over arrays."""
     modelled = device_power(tdp_w, busy_time_fraction, f.idle, f.busy)
-    device_w = np.where(np.isnan(f.power_w), modelled, f.power_w)
+    device_w = where(isnan(f.power_w), modelled, f.power_w)
     device, host, it, facility = energy_joules(device_w, f.host_w, n_devices, seconds, f.pue)
     device_hours = n_devices * seconds / 3600.0
     # the embodied and owned-cost terms are only computed where some row asks for them
     embodied: FloatArray = (
-        np.where(f.embodied > 0, embodied_grams(device_hours, f.embodied_g, f.embodied_life_h), np.nan)
+        where(f.embodied > 0, embodied_grams(device_hours, f.embodied_g, f.embodied_life_h), np.nan)
         if np.any(f.embodied) else np.nan)
     cloud = cloud_cost(device_hours, f.price)
-    cost = (np.where(f.owned > 0, owned_cost(device_hours, f.purchase, f.life_h, facility, f.electricity), cloud)
+    cost = (where(f.owned > 0, owned_cost(device_hours, f.purchase, f.life_h, facility, f.electricity), cloud)
             if np.any(f.owned) else cloud)
     return FootprintValues(device_w=device_w, host_w=f.host_w, pue=f.pue, grid=f.grid, price=f.price,
                            device_j=device, host_j=host, it_j=it, energy_j=facility,

@@ -25,6 +25,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
+from .elementwise import any_true, maximum, minimum, ndim, where
 from .units import BoolArray, FloatArray
 
 __all__ = ["BYTES", "stage_of", "slot_wait", "ServingModel", "ServingHardware", "Request", "PhaseConstants", "Timings", "Capacity",
@@ -115,7 +116,7 @@ def kv_bytes_per_token(layers, kv_heads, head_dim, kv_bytes, latent_dim=0.0):
     Multi-head latent attention caches one compressed latent of ``latent_dim`` per layer
     instead (DeepSeek-AI 2024, Sec. 2.1.1).
     """
-    per_layer = np.where(latent_dim > 0, latent_dim, 2.0 * kv_heads * head_dim)
+    per_layer = where(latent_dim > 0, latent_dim, 2.0 * kv_heads * head_dim)
     return layers * per_layer * kv_bytes
 
 
@@ -136,20 +137,20 @@ def allreduce_seconds(message_bytes, tp, link_bandwidth, latency):
     libraries switch to latency-optimal algorithms for the small messages of decoding
     (Thakur et al. 2005, "Optimization of Collective Communication Operations in MPICH").
     """
-    if not np.ndim(tp):  # one configuration: plain arithmetic (the formula below, unvectorised)
+    if not ndim(tp):  # one configuration: plain arithmetic (the formula below, unvectorised)
         if tp <= 1:
             return 0.0
         return 2.0 * math.log2(tp) * latency + 2.0 * (tp - 1.0) / tp * message_bytes / link_bandwidth
-    hops = 2.0 * np.log2(np.maximum(tp, 1.0))
-    ring = 2.0 * (tp - 1.0) / np.maximum(tp, 1.0) * message_bytes / link_bandwidth
-    return np.where(tp > 1, hops * latency + ring, 0.0)
+    hops = 2.0 * np.log2(maximum(tp, 1.0))
+    ring = 2.0 * (tp - 1.0) / maximum(tp, 1.0) * message_bytes / link_bandwidth
+    return where(tp > 1, hops * latency + ring, 0.0)
 
 
 def phase_seconds(flops, bytes_moved, n, peak, bandwidth, compute_fraction, bandwidth_fraction):
     """Roofline time of one phase on ``n`` devices, and whether compute bounds it."""
     compute = flops / (n * peak * compute_fraction)
     memory = bytes_moved / (n * bandwidth * bandwidth_fraction)
-    return np.maximum(compute, memory), compute >= memory
+    return maximum(compute, memory), compute >= memory
 
 
 def prefill(m: ServingModel, batch: FloatArray, prompt: FloatArray,
@@ -170,7 +171,7 @@ def decode_step(m: ServingModel, batch: FloatArray, context: FloatArray) -> tupl
     whole KV cache; attention costs ``4 n_layer ctx d_attn`` FLOPs per token (scores and
     weighted values over the full context).
     """
-    hit = np.where(m.experts > 0, expert_fraction(np.maximum(m.experts, 1.0), m.experts_per_token, batch), 0.0)
+    hit = where(m.experts > 0, expert_fraction(maximum(m.experts, 1.0), m.experts_per_token, batch), 0.0)
     weights = m.weight_bytes - m.expert_bytes + m.expert_bytes * hit
     flops = 2.0 * m.active_params * batch + 4.0 * m.attention_per_ctx * context * batch
     moved = weights + batch * context * m.kv_per_token
@@ -219,15 +220,15 @@ def _step(m: ServingModel, hw: ServingHardware, n: FloatArray, tokens_in_step: F
     # a step with few rows leaves much of the device idle: rows / (rows + half) of the ceiling, with
     # ``half`` growing with the device's peak (a bigger device has more units to fill)
     rows = tokens_in_step * m.rows_per_token
-    fill = np.where(rows > 0, rows / np.maximum(rows + cal.fill_rows * hw.peak / 1e15, 1e-30), 1.0) \
-        if np.any(cal.fill_rows) else 1.0
+    fill = where(rows > 0, rows / maximum(rows + cal.fill_rows * hw.peak / 1e15, 1e-30), 1.0) \
+        if any_true(cal.fill_rows) else 1.0
     t, compute_bound = phase_seconds(flops, moved, n, hw.peak, hw.bandwidth,
-                                     np.minimum(cal.compute_fraction * hw.efficiency, 1.0) * fill,
-                                     np.minimum(cal.bandwidth_fraction * hw.efficiency, 1.0))
+                                     minimum(cal.compute_fraction * hw.efficiency, 1.0) * fill,
+                                     minimum(cal.bandwidth_fraction * hw.efficiency, 1.0))
     t = t / cal.speed
-    link = hw.link if not np.any(n > hw.node) else np.where(n > hw.node, hw.network, hw.link)
+    link = hw.link if not any_true(n > hw.node) else where(n > hw.node, hw.network, hw.link)
     comm = 2.0 * m.layers * allreduce_seconds(tokens_in_step * m.d_model * 2.0, n, link, cal.allreduce_latency_s)
-    overhead = (hw.step_fixed_s + np.maximum(m.layers, 1.0) * hw.layer_s) * cal.overhead_scale
+    overhead = (hw.step_fixed_s + maximum(m.layers, 1.0) * hw.layer_s) * cal.overhead_scale
     return t + overhead + comm, t, compute_bound
 
 
@@ -262,55 +263,55 @@ def timings(m: ServingModel, hw: ServingHardware, r: Request, prefill_cal: Phase
     """
     n, batch, prompt, output, pp = r.n, r.batch, r.prompt, r.output, r.pp
     continuous = (r.continuous > 0) & (hw.in_flight > 0)
-    together = np.where(continuous, 1.0, batch)
+    together = where(continuous, 1.0, batch)
     pre, dec = prefill_cal, decode_cal
-    staged = bool(np.ndim(pp) or pp > 1)
+    staged = bool(ndim(pp) or pp > 1)
     whole = m
     micro: FloatArray = batch
     if staged:  # each step runs through pp stages in turn: a stage's share of the work, pp times
-        m, micro = stage_of(m, pp), np.maximum(batch / pp, 1.0)  # the batch splits into pp micro-batches
+        m, micro = stage_of(m, pp), maximum(batch / pp, 1.0)  # the batch splits into pp micro-batches
     t_prefill, roof_p, cb_p = _step(m, hw, n, together * prompt * (1.0 - r.cached),
                                     *prefill(m, together, prompt, r.cached), pre)
     t_first, roof_1, _ = _step(m, hw, n, micro, *decode_step(m, micro, prompt), dec)
     mid = prompt + output / 2.0
     step, roof_d, cb_d = _step(m, hw, n, micro, *decode_step(m, micro, mid), dec)
-    one = not np.ndim(micro) and micro == 1
+    one = not ndim(micro) and micro == 1
     step_one = step if one else _step(m, hw, n, 1.0, *decode_step(m, 1.0, mid), dec)[0]
     if staged:
         hop = (pp - 1.0) * pre.allreduce_latency_s  # a point-to-point send per stage boundary
-        between = np.where(n * pp > hw.node, hw.network, hw.link)  # stages on other nodes talk over the network
+        between = where(n * pp > hw.node, hw.network, hw.link)  # stages on other nodes talk over the network
         carry = lambda tokens: hop + (pp - 1.0) * tokens * m.d_model * 2.0 / between  # noqa: E731
         t_prefill, t_first = pp * t_prefill + carry(together * prompt), pp * t_first + carry(micro)
         step, step_one = pp * step + carry(micro), pp * step_one + carry(1.0)
         roof_p, roof_1, roof_d = pp * roof_p, pp * roof_1, pp * roof_d
     ttft, tpot = t_prefill + t_first, step
-    steps = np.maximum(output, 1.0)
-    if np.ndim(continuous) or continuous:  # static batching alone needs none of this
-        others = np.where(continuous, batch - 1.0, 0.0)
+    steps = maximum(output, 1.0)
+    if ndim(continuous) or continuous:  # static batching alone needs none of this
+        others = where(continuous, batch - 1.0, 0.0)
         # the others' prefills, spread over our steps (each holds one stage at a time)
         tpot = tpot + others * t_prefill / pp / steps
-        load = np.minimum(0.95, others * t_prefill / (t_prefill + steps * tpot))
+        load = minimum(0.95, others * t_prefill / (t_prefill + steps * tpot))
         ttft = ttft + load / (2.0 * (1.0 - load)) * t_prefill
     generating = (m.autoregressive > 0) & (output > 0)
-    latency = np.where(generating, ttft + (output - 1.0) * tpot, t_prefill)
-    roof = roof_p + np.where(generating, roof_1 + (output - 1.0) * roof_d, 0.0)
+    latency = where(generating, ttft + (output - 1.0) * tpot, t_prefill)
+    roof = roof_p + where(generating, roof_1 + (output - 1.0) * roof_d, 0.0)
     # device time a request spends on its input: its prefill against its share of the decode steps
-    decode_time = np.where(continuous, steps * step / batch, (t_first + (output - 1.0) * step) / np.maximum(batch, 1.0))
-    prefill_time = np.where(continuous, t_prefill, t_prefill / np.maximum(batch, 1.0))
-    input_share = np.where(generating, prefill_time / (prefill_time + decode_time), 1.0)
+    decode_time = where(continuous, steps * step / batch, (t_first + (output - 1.0) * step) / maximum(batch, 1.0))
+    prefill_time = where(continuous, t_prefill, t_prefill / maximum(batch, 1.0))
+    input_share = where(generating, prefill_time / (prefill_time + decode_time), 1.0)
     ar = m.autoregressive > 0
-    if np.ndim(ar) == 0 and ar:  # a single generating model: the one-pass branch is not needed
+    if ndim(ar) == 0 and ar:  # a single generating model: the one-pass branch is not needed
         one_pass, roof_one, cb_one = t_prefill, roof_p, cb_p
     else:
         one_pass, roof_one, cb_one = _single_pass(m, hw, n, batch, prompt, pre)
         if staged:
             one_pass, roof_one = pp * one_pass, pp * roof_one
     m = whole
-    return Timings(ttft=np.where(ar, np.where(generating, ttft, t_prefill), one_pass),
-                   tpot=np.where(generating, tpot, 0.0), latency=np.where(ar, latency, one_pass),
-                   busy=np.minimum(1.0, np.where(ar, roof / latency, roof_one / one_pass)),
-                   compute_bound_prefill=np.where(ar, cb_p, cb_one), compute_bound_decode=cb_d,
-                   generating=generating, prefill_s=np.where(ar, t_prefill, one_pass), step_s=step,
+    return Timings(ttft=where(ar, where(generating, ttft, t_prefill), one_pass),
+                   tpot=where(generating, tpot, 0.0), latency=where(ar, latency, one_pass),
+                   busy=minimum(1.0, where(ar, roof / latency, roof_one / one_pass)),
+                   compute_bound_prefill=where(ar, cb_p, cb_one), compute_bound_decode=cb_d,
+                   generating=generating, prefill_s=where(ar, t_prefill, one_pass), step_s=step,
                    step_one_s=step_one, input_share=input_share)
 
 
@@ -318,11 +319,11 @@ def _single_pass(m: ServingModel, hw: ServingHardware, n: FloatArray, batch: Flo
                  cal: PhaseConstants) -> tuple[FloatArray, FloatArray, BoolArray]:
     """One forward pass: encoders over the prompt, CNN/ViT/linear over one input each."""
     per_sample = np.isfinite(m.forward_flops)
-    flops = np.where(per_sample, np.nan_to_num(m.forward_flops) * batch,
+    flops = where(per_sample, np.nan_to_num(m.forward_flops) * batch,
                      2.0 * m.active_params * batch * prompt + 4.0 * m.attention_per_ctx * prompt * prompt * batch)
     single = cal if np.all(np.equal(cal.single_speed, cal.speed)) else \
         replace(cal, speed=cal.single_speed, overhead_scale=1.0 / cal.single_speed)
-    return _step(m, hw, n, batch * np.maximum(prompt, 1.0), flops, m.weight_bytes, single)
+    return _step(m, hw, n, batch * maximum(prompt, 1.0), flops, m.weight_bytes, single)
 
 
 def memory(m: ServingModel, n: FloatArray, batch: FloatArray, prompt: FloatArray, output: FloatArray,
@@ -344,6 +345,6 @@ def capacity_report(m: ServingModel, n: FloatArray, batch: FloatArray, prompt: F
     per_seq = (kv + a) / batch
     room = capacity - w
     with np.errstate(divide="ignore", invalid="ignore"):
-        max_batch = np.where(room <= 0, 0.0, np.where(per_seq <= 0, 1e6, np.minimum(np.floor(np.divide(room, per_seq)), 1e6)))
+        max_batch = where(room <= 0, 0.0, where(per_seq <= 0, 1e6, minimum(np.floor(np.divide(room, per_seq)), 1e6)))
     return Capacity(weights=w, kv_cache=kv, activations=a, fits=w + kv + a <= capacity, max_batch=max_batch,
-                    min_gpus=np.maximum(1.0, np.ceil((w + kv + a) * n / capacity)))
+                    min_gpus=maximum(1.0, np.ceil((w + kv + a) * n / capacity)))

@@ -17,6 +17,7 @@ import pint
 from . import inference as core
 from .architecture import expert_parameters
 from .calibration import Calibration, resolve_calibration, serving_scenarios
+from .elementwise import any_true, maximum, minimum, where
 from .energy import FootprintInputs, FootprintValues, footprint_values, resolve_footprint
 from .errors import InputError, ProfileError
 from .engines import Engine, default_engine, engine_constants, engines, get_engine, model_class
@@ -222,11 +223,11 @@ def parse_share(value: Any, argument: str) -> float:
 def check_request(r: Request) -> Request:
     """Refuse a request with no token in or out (floats or arrays), and split ``n`` (the devices
     of a replica, as given) into ``pp`` stages of ``n / pp`` tensor-parallel devices."""
-    if np.any(r.prompt + r.output < 1):
+    if any_true(r.prompt + r.output < 1):
         raise InputError("a request needs at least one token in or out", argument="prompt_tokens")
-    if np.any(r.n % r.pp):
+    if any_true(r.n % r.pp):
         raise InputError("n_gpus must be a multiple of pp (pp stages of n_gpus / pp devices each)", argument="pp")
-    return replace(r, n=r.n / r.pp) if np.any(r.pp > 1) else r
+    return replace(r, n=r.n / r.pp) if any_true(r.pp > 1) else r
 
 
 def resolve_request(**options: Any) -> Request:
@@ -244,24 +245,24 @@ def evaluate(case: ServingCase) -> ServingValues:
     TTFT and latency.
     """
     m, r, h = case.model, case.request, case.hardware
-    output = np.where(m.autoregressive > 0, r.output, 0.0)
-    r = replace(r, output=output, prompt=np.where(m.sequence > 0, m.sequence, r.prompt))
+    output = where(m.autoregressive > 0, r.output, 0.0)
+    r = replace(r, output=output, prompt=where(m.sequence > 0, m.sequence, r.prompt))
     c = core.capacity_report(m, r.n * r.pp, r.batch, r.prompt, output, h.capacity)
     if case.load is not None:
         return _under_load(case, r, c)
     continuous = (r.continuous > 0) & (h.in_flight > 0) & (m.autoregressive > 0)
-    slots = np.where(continuous, np.clip(np.minimum(h.max_in_flight, c.max_batch), 1.0, r.batch), r.batch)
-    queued = bool(np.any(slots < r.batch))
+    slots = where(continuous, minimum(maximum(minimum(h.max_in_flight, c.max_batch), 1.0), r.batch), r.batch)
+    queued = bool(any_true(slots < r.batch))
     if queued:  # memory and timings of the requests in flight; the others wait
         c = replace(core.capacity_report(m, r.n * r.pp, slots, r.prompt, output, h.capacity), max_batch=c.max_batch)
     t = core.timings(m, h, replace(r, batch=slots) if queued else r, case.prefill, case.decode)
     busy_latency = t.latency
     if queued:
-        wait = np.where(slots < r.batch, core.slot_wait(r.batch, slots, t.latency), 0.0)
+        wait = where(slots < r.batch, core.slot_wait(r.batch, slots, t.latency), 0.0)
         t = replace(t, ttft=t.ttft + wait, latency=t.latency + wait, wait_s=wait)
     fp = footprint_values(case.footprint, h.tdp, t.busy, r.n * r.pp / slots, busy_latency)
     with np.errstate(invalid="ignore", divide="ignore"):
-        throughput = np.where(output > 0, slots * output / busy_latency, np.nan)  # none without output
+        throughput = where(output > 0, np.divide(slots * output, busy_latency), np.nan)  # none without output
     return ServingValues(timings=t, capacity=c, output=output, prompt=r.prompt, throughput=throughput,
                          samples_per_s=slots / busy_latency, footprint=fp, in_flight=slots, **_split(t, fp))
 
@@ -274,8 +275,8 @@ def service_of(case: ServingCase, r: Request, c: core.Capacity):
     m, h, load = case.model, case.hardware, case.load
     assert load is not None
     generating = m.autoregressive > 0
-    slots = np.where(generating & (h.in_flight > 0),
-                     np.maximum(1.0, np.minimum(np.minimum(load.limit, h.max_in_flight), c.max_batch)), 1.0)
+    slots = where(generating & (h.in_flight > 0),
+                     maximum(1.0, minimum(minimum(load.limit, h.max_in_flight), c.max_batch)), 1.0)
     c = replace(core.capacity_report(m, r.n * r.pp, slots, r.prompt, r.output, h.capacity), max_batch=c.max_batch)
     t = core.timings(m, h, replace(r, batch=slots, continuous=1.0), case.prefill, case.decode)
     return service_from(t, m, r.output, slots, load.prompt_spread, load.output_spread), t, c
@@ -288,12 +289,12 @@ def service_from(t: core.Timings, m: ServingModel, output: FloatArray, slots: Fl
     from . import traffic as tr
 
     generating = m.autoregressive > 0
-    per_seq = np.where(slots > 1, (t.step_s - t.step_one_s) / np.maximum(slots - 1.0, 1.0), 0.0)
-    steps = np.where(generating, np.maximum(output, 1.0), 1.0)
+    per_seq = where(slots > 1, (t.step_s - t.step_one_s) / maximum(slots - 1.0, 1.0), 0.0)
+    steps = where(generating, maximum(output, 1.0), 1.0)
     return tr.Service(prefill_s=t.prefill_s, prefill_s2=t.prefill_s ** 2 * prompt_spread,
-                      step_fixed_s=np.where(generating, t.step_one_s - per_seq, 0.0),
-                      step_per_seq_s=np.where(generating, per_seq, 0.0),
-                      output=steps, output2=steps ** 2 * np.where(generating, output_spread, 1.0), batch_limit=slots)
+                      step_fixed_s=where(generating, t.step_one_s - per_seq, 0.0),
+                      step_per_seq_s=where(generating, per_seq, 0.0),
+                      output=steps, output2=steps ** 2 * where(generating, output_spread, 1.0), batch_limit=slots)
 
 
 def _under_load(case: ServingCase, r: Request, c: core.Capacity) -> ServingValues:
@@ -308,18 +309,18 @@ def _under_load(case: ServingCase, r: Request, c: core.Capacity) -> ServingValue
     closed = load.rate <= 0
     if np.all(closed):
         q = tr.closed_loop(service, load.concurrency)
-    elif not np.any(closed):
+    elif not any_true(closed):
         q = tr.open_loop(service, load.rate)
     else:  # a sweep mixing both: evaluate each where it applies
-        a, b = tr.open_loop(service, np.where(closed, 1.0, load.rate)), tr.closed_loop(service, np.maximum(load.concurrency, 1.0))
-        q = type(a)(**{k: np.where(closed, getattr(b, k), getattr(a, k)) for k in type(a).__slots__})
-    t = replace(t, ttft=q.ttft_mean, tpot=np.where(t.generating, q.tpot_mean, 0.0), latency=q.latency_mean,
+        a, b = tr.open_loop(service, where(closed, 1.0, load.rate)), tr.closed_loop(service, maximum(load.concurrency, 1.0))
+        q = type(a)(**{k: where(closed, getattr(b, k), getattr(a, k)) for k in type(a).__slots__})
+    t = replace(t, ttft=q.ttft_mean, tpot=where(t.generating, q.tpot_mean, 0.0), latency=q.latency_mean,
                 wait_s=q.queue_s, busy=t.busy * q.utilisation)
     per_request = 1.0 / q.throughput  # seconds of the replica per completed request, idle time included
     fp = footprint_values(case.footprint, h.tdp, t.busy, r.n * r.pp, per_request)
     output = r.output
     with np.errstate(invalid="ignore", divide="ignore"):
-        throughput = np.where(output > 0, q.throughput * output, np.nan)
+        throughput = where(output > 0, q.throughput * output, np.nan)
     return ServingValues(timings=t, capacity=c, output=output, prompt=r.prompt, throughput=throughput,
                          samples_per_s=q.throughput, footprint=fp, in_flight=q.in_flight, traffic=q, **_split(t, fp))
 
@@ -343,8 +344,8 @@ def max_rate_within(est: InferenceEstimate, *, ttft_p99: float | None = None, tp
     case = _typical(est._case)
     case = replace(case, load=case.load if case.load is not None else Load())
     m, r = case.model, case.request
-    r = replace(r, output=np.where(m.autoregressive > 0, r.output, 0.0),
-                prompt=np.where(m.sequence > 0, m.sequence, r.prompt))
+    r = replace(r, output=where(m.autoregressive > 0, r.output, 0.0),
+                prompt=where(m.sequence > 0, m.sequence, r.prompt))
     c = core.capacity_report(m, r.n * r.pp, r.batch, r.prompt, r.output, case.hardware.capacity)
     service = service_of(case, r, c)[0]
     return float(tr.max_rate_within(service, ttft_p99=ttft_p99, tpot_p99=tpot_p99, latency_p99=latency_p99))
@@ -528,7 +529,7 @@ def estimate_inference(model: str | ModelSpec | None = None, *, params: CountLik
         values = evaluate(_typical(case))
     check_finite(OUTPUTS, case, values, MAY_BE_MISSING, CULPRITS, "prompt_tokens")
     c = values.capacity
-    if traffic is None and np.any(values.timings.wait_s > 0):
+    if traffic is None and any_true(values.timings.wait_s > 0):
         warnings.append(f"{int(r.batch - values.in_flight):,} of the {int(r.batch):,} requests wait for a free slot: "
                         f"{int(values.in_flight):,} fit in flight (memory and the runtime's limit)")
     if strict and not c.fits:

@@ -18,6 +18,7 @@ from . import memory as mem
 from . import steptime as st
 from . import training as core
 from .calibration import TrainingCalibration
+from .elementwise import floor, fmod, isnan, maximum, minimum, ndim, where
 from .layout import TrainingLayout
 from .units import FloatArray
 from .workload import TrainingModel
@@ -65,24 +66,24 @@ def _candidates(lay: TrainingLayout, ndim: int) -> tuple[FloatArray, FloatArray,
     """(tp, pp, zero) of every layout to try, on a leading axis; given degrees replace the search."""
     axis = (-1,) + (1,) * ndim
     tp, pp, zero = (c.reshape(axis) for c in CANDIDATES)
-    return (np.where(np.isnan(lay.tp), tp, lay.tp), np.where(np.isnan(lay.pp), pp, lay.pp),
-            np.where(np.isnan(lay.zero_stage), zero, lay.zero_stage))
+    return (where(isnan(lay.tp), tp, lay.tp), where(isnan(lay.pp), pp, lay.pp),
+            where(isnan(lay.zero_stage), zero, lay.zero_stage))
 
 
 def _pick(index, *arrays):
     """Each array's entry at the chosen candidate (``index``, per row)."""
-    if np.ndim(index) == 0:  # one configuration: plain indexing
+    if ndim(index) == 0:  # one configuration: plain indexing
         i = int(index)
-        return [a[i] if np.ndim(a) else a for a in arrays]
+        return [a[i] if ndim(a) else a for a in arrays]
     shape = np.broadcast_shapes(*(np.shape(a) for a in arrays), (1,) + np.shape(index))
     return [np.take_along_axis(np.broadcast_to(a, shape), index[None], 0)[0] for a in arrays]
 
 
 def _wanted(m: TrainingModel, lay: TrainingLayout) -> FloatArray:
     """The global batch asked for [token]: given (tokens, or sequences kept negative), or the default."""
-    seq = np.maximum(m.seq_len, 1.0)
-    return np.where(np.isnan(lay.global_batch), st.default_global_batch(m.active_params),
-                    np.where(lay.global_batch < 0, -lay.global_batch * seq, lay.global_batch))
+    seq = maximum(m.seq_len, 1.0)
+    return where(isnan(lay.global_batch), st.default_global_batch(m.active_params),
+                 where(lay.global_batch < 0, -lay.global_batch * seq, lay.global_batch))
 
 
 def layout_terms(m: TrainingModel, h: TrainingHardware, lay: TrainingLayout, hw_flops: FloatArray, tp: FloatArray,
@@ -92,16 +93,16 @@ def layout_terms(m: TrainingModel, h: TrainingHardware, lay: TrainingLayout, hw_
     data-parallel rank, and the virtual pipeline stages (where not given with pipelining: two
     layers per virtual stage, the median of the NeMo and Megatron-Bridge recipes in
     ``tests/data/training_runs.csv``)."""
-    dp = np.maximum(lay.n_gpus / (tp * pp * lay.cp), 1.0)
-    vpp = np.where(np.isnan(lay.vpp), np.where(pp > 1, np.maximum(np.floor(m.layers / (2.0 * pp)), 1.0), 1.0),
-                   lay.vpp)
-    moe = np.where(m.experts > 0, 1.0, 0.0)
-    ep = np.where(np.isnan(lay.ep), np.where(moe > 0, np.minimum(m.experts, dp), 1.0), lay.ep)
-    seq = np.maximum(m.seq_len, 1.0)
-    floor = dp * lay.micro_batch * seq  # one micro-batch per data-parallel rank
+    dp = maximum(lay.n_gpus / (tp * pp * lay.cp), 1.0)
+    vpp = where(isnan(lay.vpp), where(pp > 1, maximum(floor(m.layers / (2.0 * pp)), 1.0), 1.0),
+                lay.vpp)
+    moe = where(m.experts > 0, 1.0, 0.0)
+    ep = where(isnan(lay.ep), where(moe > 0, minimum(m.experts, dp), 1.0), lay.ep)
+    seq = maximum(m.seq_len, 1.0)
+    least_batch = dp * lay.micro_batch * seq  # one micro-batch per data-parallel rank
     wanted = _wanted(m, lay)
-    batch = np.maximum(wanted, floor)
-    terms = st.step_terms(hardware_flops=hw_flops, tokens=np.where(np.isnan(m.forward_flops), m.tokens, 0.0),
+    batch = maximum(wanted, least_batch)
+    terms = st.step_terms(hardware_flops=hw_flops, tokens=where(isnan(m.forward_flops), m.tokens, 0.0),
                           params=m.params, layers=m.layers, d_model=m.d_model, seq_len=seq, top_k=m.top_k, moe=moe,
                           experts=m.experts, expert_ffn=m.expert_ffn,
                           gemm=h.gemm, bandwidth=h.bandwidth, link=h.link, scale_out=h.scale_out, node=h.node,
@@ -109,7 +110,7 @@ def layout_terms(m: TrainingModel, h: TrainingHardware, lay: TrainingLayout, hw_
                           global_batch=batch, zero_stage=zero, recompute=lay.recompute,
                           sequence_parallel=lay.sequence_parallel, optimizer_bytes=h.optimizer_bytes,
                           frozen=m.params - m.trainable,
-                          dequant_bytes=np.where(m.method == 2, core.QLORA_DEQUANT_BYTES, 0.0), vocab=m.vocab)
+                          dequant_bytes=where(m.method == 2, core.QLORA_DEQUANT_BYTES, 0.0), vocab=m.vocab)
     return terms, ep, batch, wanted, vpp
 
 
@@ -119,22 +120,22 @@ def search_layout(m: TrainingModel, h: TrainingHardware, lay: TrainingLayout, ca
     leading axis of candidates by the step-time model, and its figures."""
     teacher = core.teacher_flops(m.teacher_active, m.teacher_attention, m.tokens)
     per_token = core.finetune_flops(m.active_params, m.tokens, m.attention, m.trainable, m.method)
-    flops = np.where(np.isnan(m.forward_flops), per_token, core.sample_flops(m.forward_flops, m.samples)) + teacher
+    flops = where(isnan(m.forward_flops), per_token, core.sample_flops(m.forward_flops, m.samples)) + teacher
     hw_flops = core.hardware_flops(flops, m.tokens, m.attention, lay.recompute)
     w, g, o = mem.state_bytes(m.params, h.weight_bytes, h.optimizer_bytes, m.trainable, m.frozen_bytes)
     states = (w + m.teacher_params * h.weight_bytes, g, o)  # a distillation teacher's weights
     features = m.feature_elements * lay.micro_batch * h.weight_bytes  # a CNN's, data-parallel: never split
 
     if choice is None:
-        ndim = max(np.ndim(x) for x in (m.params, m.layers, m.tokens, h.peak, lay.n_gpus, lay.tp, lay.pp,
-                                        lay.zero_stage, lay.micro_batch, lay.global_batch, lay.tuning))
-        tp, pp, zero = _candidates(lay, ndim)
-    else:  # chosen already (a sweep chooses once per distinct layout): one candidate
-        tp, pp, zero = (np.asarray(c, dtype=float)[None] for c in choice)
+        rank = max(ndim(x) for x in (m.params, m.layers, m.tokens, h.peak, lay.n_gpus, lay.tp, lay.pp,
+                                     lay.zero_stage, lay.micro_batch, lay.global_batch, lay.tuning))
+        tp, pp, zero = _candidates(lay, rank)
+    else:  # chosen already (a sweep chooses once per distinct layout): one candidate, plain floats for one row
+        tp, pp, zero = (float(c) if ndim(c) == 0 else np.asarray(c, dtype=float)[None] for c in choice)
     n, cp = lay.n_gpus, lay.cp
-    heads = np.where(m.shape_derived > 0, 0.0, m.heads)
-    valid = ((tp <= np.maximum(h.node, 1.0)) | ~np.isnan(lay.tp)) & (tp * pp * cp <= n) & (np.fmod(n, tp * pp * cp) == 0)
-    valid &= ((heads <= 0) | (np.fmod(heads, tp) == 0)) & ((pp <= np.maximum(m.layers, 1.0)) | ~np.isnan(lay.pp))
+    heads = where(m.shape_derived > 0, 0.0, m.heads)
+    valid = ((tp <= maximum(h.node, 1.0)) | ~isnan(lay.tp)) & (tp * pp * cp <= n) & (fmod(n, tp * pp * cp) == 0)
+    valid &= ((heads <= 0) | (fmod(heads, tp) == 0)) & ((pp <= maximum(m.layers, 1.0)) | ~isnan(lay.pp))
     shape = (m.layers, m.seq_len / cp, lay.micro_batch, m.d_model, m.heads)
     split, whole = mem.activation_bytes(*shape, lay.recompute, lay.sequence_parallel, pp, m.vocab)
     cw, cg, co, ca = mem.memory_per_gpu(*states, n, tp, pp, zero, split, whole + features)
@@ -147,15 +148,15 @@ def search_layout(m: TrainingModel, h: TrainingHardware, lay: TrainingLayout, ca
         # and the least-memory valid layout stands in where none fits. Only those 11 get a time.
         full = np.broadcast_shapes(np.shape(tp), np.shape(pp), np.shape(zero), np.shape(total), np.shape(valid))
         ok = np.broadcast_to(valid & (total <= h.capacity), full)
-        feeds = np.maximum(n / (tp * pp * cp), 1.0) * lay.micro_batch * np.maximum(m.seq_len, 1.0)
+        feeds = maximum(n / (tp * pp * cp), 1.0) * lay.micro_batch * maximum(m.seq_len, 1.0)
         roomy = ok & (feeds <= _wanted(m, lay) * (1.0 + 1e-9))
-        first = _fewest_stages(np.where(roomy.any(axis=0), roomy, ok))
+        first = _fewest_stages(where(roomy.any(axis=0), roomy, ok))
         groups = first.reshape((len(_TP_C), len(_PP_C), len(_ZERO_C)) + full[1:])
         stage = np.argmax(groups, axis=1)  # the fewest-stages candidate's pipeline index per group
         t_i = np.arange(len(_TP_C)).reshape((-1, 1) + (1,) * (len(full) - 1))
         z_i = np.arange(len(_ZERO_C)).reshape((1, -1) + (1,) * (len(full) - 1))
         at = ((t_i * len(_PP_C) + stage) * len(_ZERO_C) + z_i).reshape((-1,) + full[1:])
-        least = np.argmin(np.where(np.broadcast_to(valid, full), total, np.inf), axis=0)
+        least = np.argmin(where(np.broadcast_to(valid, full), total, np.inf), axis=0)
         at = np.concatenate([at, least[None]])
         has = np.concatenate([groups.any(axis=1).reshape((-1,) + full[1:]), np.zeros((1,) + full[1:], bool)])
         tp, pp, zero, cw, cg, co, ca = (np.take_along_axis(np.broadcast_to(a, full), at, 0)
@@ -164,14 +165,14 @@ def search_layout(m: TrainingModel, h: TrainingHardware, lay: TrainingLayout, ca
     terms, ep, batch, wanted, vpp = layout_terms(m, h, lay, hw_flops, tp, pp, zero)
     tuned = lay.tuning == 1
     parts = st.combine_parts(terms, memory_passes=cal.memory_passes, dp_overlap=cal.dp_overlap,
-                             efficiency=np.where(tuned, 1.0, cal.typical_efficiency))
+                             efficiency=where(tuned, 1.0, cal.typical_efficiency))
     modelled = sum(parts)
     i: Any
     if choice is None:
-        score = np.where(has, modelled, np.inf)
-        i = np.where(np.isinf(score).all(axis=0), len(has) - 1, np.argmin(score, axis=0))
+        score = where(has, modelled, np.inf)
+        i = where(np.isinf(score).all(axis=0), len(has) - 1, np.argmin(score, axis=0))
     else:
-        i = np.zeros(np.shape(modelled)[1:], dtype=np.intp) if np.ndim(modelled) > 1 else np.intp(0)
+        i = np.zeros(np.shape(modelled)[1:], dtype=np.intp) if ndim(modelled) > 1 else np.intp(0)
     keys = ("tp", "pp", "zero", "ep", "vpp", "batch", "wanted", "modelled", "local", "comm", "cw", "cg", "co", "ca")
     picked = dict(zip(keys, _pick(i, tp, pp, zero, ep, vpp, batch, wanted, modelled, parts[0], parts[1],
                                   cw, cg, co, ca)))

@@ -38,6 +38,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from .elementwise import isnan, maximum, ndim, where
+
 __all__ = ["WEIGHT_BYTES", "OPTIMIZER_BYTES", "TP_CHOICES", "SHAPE_FIT", "DERIVED_SEQ_LEN", "state_bytes",
            "activation_bytes", "bottleneck_feature_elements", "shape_from_params", "memory_per_gpu",
            "plan_memory", "min_devices"]
@@ -70,7 +72,7 @@ def state_bytes(params, weight_bytes=2.0, optimizer_bytes=12.0, trainable=None, 
     """
     trainable = params if trainable is None else trainable
     frozen = params - trainable
-    frozen_bytes = weight_bytes if frozen_bytes is None else np.where(np.isnan(frozen_bytes), weight_bytes, frozen_bytes)
+    frozen_bytes = weight_bytes if frozen_bytes is None else where(isnan(frozen_bytes), weight_bytes, frozen_bytes)
     return trainable * weight_bytes + frozen * frozen_bytes, trainable * weight_bytes, trainable * optimizer_bytes
 
 
@@ -93,14 +95,14 @@ def activation_bytes(layers, seq_len, micro_batch, d_model, heads, recompute, se
     29.4375
     """
     sbh = seq_len * micro_batch * d_model
-    scores = 5.0 * heads * seq_len / np.maximum(d_model, 1.0)
-    split = np.where(recompute == 2, 0.0, np.where(recompute == 1, 24.0, 24.0 + scores))
-    whole = np.where(recompute == 2, 2.0, 10.0)
+    scores = 5.0 * heads * seq_len / maximum(d_model, 1.0)
+    split = where(recompute == 2, 0.0, where(recompute == 1, 24.0, 24.0 + scores))
+    whole = where(recompute == 2, 2.0, 10.0)
     last = pp == 1
-    split_total = sbh * (layers * split + np.where(last, 4.0 * vocab / np.maximum(d_model, 1.0), 0.0))
-    whole_total = sbh * (layers * whole + pp + np.where(last, 4.0, 0.0))
+    split_total = sbh * (layers * split + where(last, 4.0 * vocab / maximum(d_model, 1.0), 0.0))
+    whole_total = sbh * (layers * whole + pp + where(last, 4.0, 0.0))
     on = sequence_parallel != 0
-    return np.where(on, split_total + whole_total, split_total), np.where(on, 0.0, whole_total)
+    return where(on, split_total + whole_total, split_total), where(on, 0.0, whole_total)
 
 
 def bottleneck_feature_elements(image_size: int, stem_channels: int, blocks: Sequence[int], widths: Sequence[int],
@@ -138,14 +140,14 @@ def shape_from_params(params):
     (48.0, 4608.0, 36.0)
     """
     f = SHAPE_FIT
-    if np.ndim(params) == 0:  # one model: plain floats (numpy scalars cost microseconds each)
+    if ndim(params) == 0:  # one model: plain floats (numpy scalars cost microseconds each)
         n = float(params)
         one_heads = max(float(round(f["d_coef"] * n ** f["d_exp"] / f["head_dim"])), 1.0)
         one_layers = max(float(round(f["layers_coef"] * n ** f["layers_exp"])), 1.0)
         return one_layers, one_heads * f["head_dim"], one_heads
-    heads = np.maximum(np.round(f["d_coef"] * np.power(params, f["d_exp"]) / f["head_dim"]), 1.0)
-    layers = np.maximum(np.round(f["layers_coef"] * np.power(params, f["layers_exp"])), 1.0)
-    if np.ndim(params) == 0:
+    heads = maximum(np.round(f["d_coef"] * np.power(params, f["d_exp"]) / f["head_dim"]), 1.0)
+    layers = maximum(np.round(f["layers_coef"] * np.power(params, f["layers_exp"])), 1.0)
+    if ndim(params) == 0:
         return float(layers), float(heads * f["head_dim"]), float(heads)
     return layers, heads * f["head_dim"], heads
 
@@ -159,10 +161,10 @@ def memory_per_gpu(weights, gradients, optimizer, n_gpus, tp, pp, zero_stage, ac
     ``activations_whole`` those it does not (see :func:`activation_bytes`).
     """
     mp = tp * pp
-    sharded = np.maximum(n_gpus, mp)  # tp x pp x data-parallel degree
-    o = optimizer / np.where(zero_stage >= 1, sharded, mp)
-    g = gradients / np.where(zero_stage >= 2, sharded, mp)
-    w = weights / np.where(zero_stage >= 3, sharded, mp)
+    sharded = maximum(n_gpus, mp)  # tp x pp x data-parallel degree
+    o = optimizer / where(zero_stage >= 1, sharded, mp)
+    g = gradients / where(zero_stage >= 2, sharded, mp)
+    w = weights / where(zero_stage >= 3, sharded, mp)
     return w, g, o, activations / tp + activations_whole
 
 
@@ -176,27 +178,27 @@ def plan_memory(weights, gradients, optimizer, n_gpus, capacity, activations, tp
     Returns ``(tp, weights, gradients, optimizer, activations)`` in bytes per device,
     broadcast to the inputs.
     """
-    ndim = max(np.ndim(weights), np.ndim(n_gpus), np.ndim(capacity), np.ndim(activations), np.ndim(tp),
-               np.ndim(pp), np.ndim(zero_stage), np.ndim(activations_whole))
-    if ndim == 0:  # one configuration: evaluate the candidates and take the chosen one's figures
-        cand = TP_CHOICES if np.isnan(tp) else np.array([tp])
+    rank = max(ndim(weights), ndim(n_gpus), ndim(capacity), ndim(activations), ndim(tp),
+               ndim(pp), ndim(zero_stage), ndim(activations_whole))
+    if rank == 0:  # one configuration: evaluate the candidates and take the chosen one's figures
+        cand = TP_CHOICES if isnan(tp) else np.array([tp])
         w, g, o, a = memory_per_gpu(weights, gradients, optimizer, n_gpus, cand, pp, zero_stage, activations,
                                     activations_whole)
         allowed = cand <= max(n_gpus / pp, 1.0)
         fits = allowed & (w + g + o + a <= capacity)
         i = int(fits.argmax()) if fits.any() else max(int(allowed.sum()) - 1, 0)
         return cand[i], w[i], g[i], o[i], a[i]
-    cand = TP_CHOICES.reshape((-1,) + (1,) * ndim)
+    cand = TP_CHOICES.reshape((-1,) + (1,) * rank)
     # states split by tensor x pipeline only, and states also sharded by ZeRO over data parallelism
-    by_mp = (np.where(zero_stage >= 3, 0.0, weights) + np.where(zero_stage >= 2, 0.0, gradients)
-             + np.where(zero_stage >= 1, 0.0, optimizer))
+    by_mp = (where(zero_stage >= 3, 0.0, weights) + where(zero_stage >= 2, 0.0, gradients)
+             + where(zero_stage >= 1, 0.0, optimizer))
     by_all = weights + gradients + optimizer - by_mp
     mp = cand * pp
-    total = by_mp / mp + by_all / np.maximum(n_gpus, mp) + activations / cand + activations_whole
-    allowed = cand <= np.maximum(n_gpus / pp, 1.0)
+    total = by_mp / mp + by_all / maximum(n_gpus, mp) + activations / cand + activations_whole
+    allowed = cand <= maximum(n_gpus / pp, 1.0)
     fits = allowed & (total <= capacity)
-    pick = np.where(fits.any(axis=0), fits.argmax(axis=0), np.maximum(allowed.sum(axis=0) - 1, 0))
-    chosen = np.where(np.isnan(tp), TP_CHOICES[pick], tp)
+    pick = where(fits.any(axis=0), fits.argmax(axis=0), maximum(allowed.sum(axis=0) - 1, 0))
+    chosen = where(isnan(tp), TP_CHOICES[pick], tp)
     return (chosen, *memory_per_gpu(weights, gradients, optimizer, n_gpus, chosen, pp, zero_stage, activations,
                                     activations_whole))
 
@@ -214,16 +216,16 @@ def min_devices(states, capacity, activations, activations_full, activations_who
     need = _min_devices(states, capacity, activations, activations_whole)
     if not np.all(np.isfinite(need)):
         full = _min_devices(states, capacity, activations_full, activations_full_whole)
-        need = np.where(np.isfinite(need), need, full)
-    return np.where(np.isfinite(need), need, np.nan)
+        need = where(np.isfinite(need), need, full)
+    return where(np.isfinite(need), need, np.nan)
 
 
 def _min_devices(states, capacity, activations, activations_whole):
-    ndim = max(np.ndim(states), np.ndim(capacity), np.ndim(activations), np.ndim(activations_whole))
-    tps = _TPS.reshape((-1,) + (1,) * ndim)
+    rank = max(ndim(states), ndim(capacity), ndim(activations), ndim(activations_whole))
+    tps = _TPS.reshape((-1,) + (1,) * rank)
     room = capacity - activations / tps - activations_whole
     with np.errstate(divide="ignore", invalid="ignore"):
-        return np.where(room > 0, np.maximum(np.ceil(states / room), tps), np.inf).min(axis=0)
+        return where(room > 0, maximum(np.ceil(states / room), tps), np.inf).min(axis=0)
 
 
 _TPS = 2.0 ** np.arange(11)

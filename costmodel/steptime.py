@@ -62,8 +62,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-import numpy as np
-
+from .elementwise import maximum, minimum, where
 from .units import FloatArray
 
 __all__ = ["StepTerms", "step_terms", "stage_imbalance", "combine_parts", "combine", "TIERS", "DEFAULT_LINK", "DEFAULT_SCALE_OUT",
@@ -121,7 +120,7 @@ def default_global_batch(active_params: FloatArray) -> FloatArray:
     """Tokens per optimizer step when none is given: GPT-3's batch sizes (Brown et al. 2020,
     Table 2.1: 0.5M tokens at 125M parameters to 3.2M at 175B), log-interpolated and held at
     those ends."""
-    n = np.clip(active_params, 1.25e8, 1.75e11)
+    n = minimum(maximum(active_params, 1.25e8), 1.75e11)
     return 0.5e6 * (n / 1.25e8) ** (math.log(3.2 / 0.5) / math.log(1.75e11 / 1.25e8))
 
 
@@ -130,13 +129,13 @@ def _width_efficiency(rows: FloatArray, d_model: FloatArray, tp: FloatArray, rid
     tokens by ``K = d_model`` by ``N = 2 d_model / tp`` (the mean of the layer's projections),
     each moving its inputs and output once at the memory bandwidth beside its FLOPs at the
     ceiling (``ridge`` = ceiling / bandwidth, FLOP per byte). 1 where there is no shape."""
-    k = np.maximum(d_model, 1.0)
-    n = np.maximum(2.0 * d_model / np.maximum(tp, 1e-9), 1.0)
-    m = np.maximum(rows, 1.0)
+    k = maximum(d_model, 1.0)
+    n = maximum(2.0 * d_model / maximum(tp, 1e-9), 1.0)
+    m = maximum(rows, 1.0)
     intensity = m * k * n / ((m * k + k * n + m * n) * ACT_BYTES)
     reference = REFERENCE_GEMM / 3.0 / ACT_BYTES
     eff = (1.0 + ridge / reference) / (1.0 + ridge / intensity)
-    return np.where(d_model > 0, np.minimum(eff, 1.0), 1.0)
+    return where(d_model > 0, minimum(eff, 1.0), 1.0)
 
 
 def stage_imbalance(work: FloatArray, head: FloatArray, pp: FloatArray) -> FloatArray:
@@ -149,8 +148,8 @@ def stage_imbalance(work: FloatArray, head: FloatArray, pp: FloatArray) -> Float
     moves layers off the last stage by hand (Llama 3 405B [3, Sec. 3.3.2]; DeepSeek-V3's
     DualPipe) recovers most of it, which this does not know. 1 without pipelining or without
     a vocabulary."""
-    head = np.clip(head, 0.0, 0.5 * work)
-    return 1.0 + np.where(pp > 1, (pp - 1.0) * head / np.maximum(work, 1e-30), 0.0)
+    head = minimum(maximum(head, 0.0), 0.5 * work)
+    return 1.0 + where(pp > 1, (pp - 1.0) * head / maximum(work, 1e-30), 0.0)
 
 
 def step_terms(*, hardware_flops: FloatArray, tokens: FloatArray, params: FloatArray, layers: FloatArray,
@@ -171,56 +170,56 @@ def step_terms(*, hardware_flops: FloatArray, tokens: FloatArray, params: FloatA
     ``dequant_bytes`` the bytes one dequantisation moves per parameter (0: none, as for every
     method but QLoRA); ``vocab`` the output layer's width (0: unknown, no stage imbalance).
     """
-    dp = np.maximum(n / (tp * pp * cp), 1.0)
+    dp = maximum(n / (tp * pp * cp), 1.0)
     rows = micro_batch * seq_len / cp  # tokens of one micro-batch on one device
     ridge = gemm / bandwidth
     # a mixture of experts multiplies small matrices: each expert sees the tokens routed to it
     # from the ep devices (top_k of every token), d_model by its own width
-    expert_rows = rows * top_k * np.maximum(ep, 1.0) / np.maximum(experts, 1.0)
-    expert_eff = _width_efficiency(expert_rows, d_model, 2.0 * d_model / np.maximum(expert_ffn, 1.0), ridge)
-    eff = np.where((moe > 0) & (expert_ffn > 0), expert_eff, _width_efficiency(rows, d_model, tp, ridge))
+    expert_rows = rows * top_k * maximum(ep, 1.0) / maximum(experts, 1.0)
+    expert_eff = _width_efficiency(expert_rows, d_model, 2.0 * d_model / maximum(expert_ffn, 1.0), ridge)
+    eff = where((moe > 0) & (expert_ffn > 0), expert_eff, _width_efficiency(rows, d_model, tp, ridge))
     matmul = hardware_flops / (n * gemm * eff)
     # every device of a data-parallel replica sees its tokens for its layers / pp, width / tp
     layer_tokens = tokens / dp * layers / pp / cp
-    redo = np.where(recompute == 2, 4.0 / 3.0, 1.0)  # full recomputation repeats the forward pass
-    split = np.where(sequence_parallel != 0, 34.0 / tp, 24.0 / tp + 10.0)
+    redo = where(recompute == 2, 4.0 / 3.0, 1.0)  # full recomputation repeats the forward pass
+    split = where(sequence_parallel != 0, 34.0 / tp, 24.0 / tp + 10.0)
     split = split + moe * 4.0 * top_k  # routed copies of each token, dispatched and combined, both ways
     memory = layer_tokens * split * d_model * redo / bandwidth
     steps = tokens / global_batch
     share = params / (tp * pp)  # parameters on one device of a replica (experts: also split over ep below)
-    share = np.where(moe > 0, share / np.maximum(ep, 1.0), share)
-    optimizer = steps * share * (optimizer_bytes + 6.0) / np.where(zero_stage >= 1, dp, 1.0) / bandwidth
-    tp_link = np.where(tp <= node, link, scale_out) * COMM_EFFICIENCY
-    collectives = np.where(recompute == 2, 6.0, 4.0)
-    tp_time = np.where(tp > 1, layer_tokens * collectives * 2.0 * (tp - 1.0) / tp * d_model * ACT_BYTES / tp_link, 0.0)
+    share = where(moe > 0, share / maximum(ep, 1.0), share)
+    optimizer = steps * share * (optimizer_bytes + 6.0) / where(zero_stage >= 1, dp, 1.0) / bandwidth
+    tp_link = where(tp <= node, link, scale_out) * COMM_EFFICIENCY
+    collectives = where(recompute == 2, 6.0, 4.0)
+    tp_time = where(tp > 1, layer_tokens * collectives * 2.0 * (tp - 1.0) / tp * d_model * ACT_BYTES / tp_link, 0.0)
     # pipeline stages pass each micro-batch's activations on, and their gradients back, once per
     # (virtual) stage, split over the tensor-parallel ranks [2, Sec. 4.1], between nodes
-    p2p_link = np.where(tp * pp <= node, link, scale_out) * COMM_EFFICIENCY
-    p2p = np.where(pp > 1, tokens / dp / cp * np.maximum(vpp, 1.0) * 2.0 * d_model / tp * ACT_BYTES / p2p_link, 0.0)
+    p2p_link = where(tp * pp <= node, link, scale_out) * COMM_EFFICIENCY
+    p2p = where(pp > 1, tokens / dp / cp * maximum(vpp, 1.0) * 2.0 * d_model / tp * ACT_BYTES / p2p_link, 0.0)
     tp_time = tp_time + p2p
     # Data parallelism across nodes is hierarchical (NCCL's rings: reduce-scatter inside the
     # node, then every device's network link carries 1/node of its stage): each node moves its
     # pipeline stage's gradients over all of its links, whatever the tensor degree. Inside one
     # node, the replicas' shares move over the link.
-    passes = np.where(zero_stage >= 3, 3.0, 2.0)
+    passes = where(zero_stage >= 3, 3.0, 2.0)
     stage = params / pp
-    stage = np.where(moe > 0, stage / np.maximum(ep, 1.0), stage)
+    stage = where(moe > 0, stage / maximum(ep, 1.0), stage)
     across = n > node
-    per_link = np.where(across, stage / np.minimum(node, n), share)
-    dp_link = np.where(across, scale_out, link) * COMM_EFFICIENCY
-    dp_time = np.where(dp > 1, steps * passes * per_link * ACT_BYTES * (dp - 1.0) / dp / dp_link, 0.0)
-    ep_link = np.where(ep * tp <= node, link, scale_out) * COMM_EFFICIENCY
-    ep_time = np.where((moe > 0) & (ep > 1), layer_tokens * 4.0 * top_k * d_model / tp * ACT_BYTES
-                       * (ep - 1.0) / ep / ep_link, 0.0)
+    per_link = where(across, stage / minimum(node, n), share)
+    dp_link = where(across, scale_out, link) * COMM_EFFICIENCY
+    dp_time = where(dp > 1, steps * passes * per_link * ACT_BYTES * (dp - 1.0) / dp / dp_link, 0.0)
+    ep_link = where(ep * tp <= node, link, scale_out) * COMM_EFFICIENCY
+    ep_time = where((moe > 0) & (ep > 1), layer_tokens * 4.0 * top_k * d_model / tp * ACT_BYTES
+                    * (ep - 1.0) / ep / ep_link, 0.0)
     in_flight = global_batch / (dp * micro_batch * seq_len)  # micro-batches per step per pipeline
-    bubble = 1.0 + (pp - 1.0) / (np.maximum(vpp, 1.0) * np.maximum(in_flight, 1.0))
+    bubble = 1.0 + (pp - 1.0) / (maximum(vpp, 1.0) * maximum(in_flight, 1.0))
     imbalance = stage_imbalance(hardware_flops, 6.0 * vocab * d_model * tokens, pp)
     failures = 1.0 + INTERRUPTIONS_PER_DEVICE_HOUR * n * HOURS_LOST_PER_INTERRUPTION
     # QLoRA [4]: each micro-batch dequantises the device's frozen weights once per pass that
     # multiplies by them (forward, backward; the forward again under full recomputation)
-    frozen_share = np.where(moe > 0, frozen / (tp * pp) / np.maximum(ep, 1.0), frozen / (tp * pp))
-    dequant_passes = np.where(recompute == 2, 3.0, 2.0)
-    device_micro_batches = tokens / (dp * np.maximum(micro_batch * seq_len, 1.0))
+    frozen_share = where(moe > 0, frozen / (tp * pp) / maximum(ep, 1.0), frozen / (tp * pp))
+    dequant_passes = where(recompute == 2, 3.0, 2.0)
+    device_micro_batches = tokens / (dp * maximum(micro_batch * seq_len, 1.0))
     dequant = device_micro_batches * frozen_share * dequant_bytes * dequant_passes / bandwidth
     return StepTerms(matmul=matmul, memory=memory, optimizer=optimizer, tp=tp_time,
                      dp=dp_time, ep=ep_time, stretch=bubble * imbalance * failures, dequant=dequant)
@@ -236,7 +235,7 @@ def combine_parts(t: StepTerms, *, memory_passes: FloatArray, dp_overlap: FloatA
     local = (t.matmul + t.optimizer) / efficiency + memory_passes * t.memory + t.dequant
     overlappable = t.dp + t.ep
     hidden = dp_overlap * overlappable
-    comm = t.tp + (overlappable - hidden) + np.maximum(hidden - local * (2.0 / 3.0), 0.0)
+    comm = t.tp + (overlappable - hidden) + maximum(hidden - local * (2.0 / 3.0), 0.0)
     return local, comm, (local + comm) * (t.stretch - 1.0)
 
 

@@ -32,7 +32,7 @@ References
 
 from __future__ import annotations
 
-import numpy as np
+from .elementwise import where
 
 __all__ = ["model_flops", "finetune_flops", "teacher_flops", "sample_flops", "lora_parameters",
            "hardware_flops", "training_seconds", "RECOMPUTE", "METHODS", "QLORA_BYTES_PER_PARAM",
@@ -67,7 +67,7 @@ def finetune_flops(active_params, tokens, attention_per_token, trainable, method
     2.8024e+19
     """
     peft = tokens * (4.0 * (active_params + attention_per_token) + 6.0 * trainable)
-    return np.where(method > 0, peft, model_flops(active_params, tokens, attention_per_token))
+    return where(method > 0, peft, model_flops(active_params, tokens, attention_per_token))
 
 
 def teacher_flops(teacher_active, teacher_attention, tokens):
@@ -98,7 +98,7 @@ def hardware_flops(flops, tokens, attention_per_token, recompute):
     Full recomputation (2) repeats the forward pass, a third of the model FLOPs; selective
     recomputation (1) repeats only the attention scores [2], ``2 D n_layer n_ctx d_attn``.
     """
-    extra = np.where(recompute == 2, flops / 3.0, np.where(recompute == 1, 2.0 * tokens * attention_per_token, 0.0))
+    extra = where(recompute == 2, flops / 3.0, where(recompute == 1, 2.0 * tokens * attention_per_token, 0.0))
     return flops + extra
 
 

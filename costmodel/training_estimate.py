@@ -26,6 +26,7 @@ from .layout_search import TrainingHardware, layout_terms, remember_choice, reme
 from .models import ModelSpec
 from .results.base import check_finite
 from .results.training import CULPRITS, MAY_BE_MISSING, OUTPUTS, TrainingEstimate
+from .elementwise import isnan, where
 from .units import BoolArray, CountLike, FloatArray, QuantityLike
 from .workload import TrainingModel, layout_heads, resolve_model
 
@@ -129,7 +130,7 @@ def evaluate(case: TrainingCase, cal: TrainingCalibration) -> TrainingValues:
     cw, cg, co, ca, batch, features = s["cw"], s["cg"], s["co"], s["ca"], s["batch"], s["features"]
     layers, seq, micro, d_model, heads = s["shape"]
     auto = modelled / case.mfu_scale
-    seconds = np.where(np.isnan(lay.mfu), auto, core.training_seconds(flops, n, h.peak, lay.mfu))
+    seconds = where(isnan(lay.mfu), auto, core.training_seconds(flops, n, h.peak, lay.mfu))
     full_split, full_whole = mem.activation_bytes(layers, seq, micro, d_model, heads, 2.0, lay.sequence_parallel,
                                                   1.0, m.vocab)
     one_split, one_whole = mem.activation_bytes(layers, seq, micro, d_model, heads, lay.recompute,
@@ -300,5 +301,5 @@ def scenarios(case: TrainingCase, cal: Calibration) -> TrainingValues:
     energy range combines the hours' spread with the power inputs' (:func:`combine_spreads`)."""
     t = cal.training
     footprint = combine_spreads(case.footprint, case.hardware.tdp, (t.resid_q10, t.resid_q90),
-                                ~np.isnan(case.layout.mfu))
+                                ~isnan(case.layout.mfu))
     return evaluate(replace(case, mfu_scale=mfu_scales(t), footprint=footprint), t)

@@ -21,6 +21,7 @@ from typing import Any, Callable, ClassVar, NamedTuple, TypeVar
 import numpy as np
 import pint
 
+from ..elementwise import any_true, isnan, ndim
 from ..energy import J_PER_KWH, FootprintLabels, FootprintValues
 from ..errors import InputError
 from ..units import quantity
@@ -45,12 +46,12 @@ def pick(x, which: str, row_ndim: int = 0):
     Each output is monotone in each uncertain input, so its extremes lie at the scenario ends
     (tests/test_ranges.py checks that rather than assuming it).
     """
-    ndim = np.ndim(x)
-    if ndim <= row_ndim:
+    rank = ndim(x)
+    if rank <= row_ndim:
         return x
     if which == "typical":
         return x[0]
-    if ndim == 1:  # one configuration's three scenarios: plain floats are faster than a reduction
+    if rank == 1:  # one configuration's three scenarios: plain floats are faster than a reduction
         return min(x.tolist()) if which == "low" else max(x.tolist())
     return x.min(axis=0) if which == "low" else x.max(axis=0)
 
@@ -71,12 +72,12 @@ def check_finite(outputs, case, values, allowed_nan: frozenset, culprits: dict, 
     inputs' documented ranges keep every figure finite; this is the last guard."""
     for o in outputs:
         x = o.value(case, values)
-        if np.ndim(x) == 0:  # one estimate: plain floats are faster than array reductions
+        if ndim(x) == 0:  # one estimate: plain floats are faster than array reductions
             f = float(x)
             bad = math.isinf(f) or (math.isnan(f) and o.key not in allowed_nan)
         else:
             arr = np.asarray(x, dtype=float)
-            bad = bool(np.any(np.isinf(arr) | (np.isnan(arr) if o.key not in allowed_nan else False)))
+            bad = bool(any_true(np.isinf(arr) | (isnan(arr) if o.key not in allowed_nan else False)))
         if bad:
             argument = culprits.get(o.key, default)
             raise InputError(f"gives a {o.key} that is not finite; a smaller {{{argument}}} keeps it finite",
@@ -89,7 +90,7 @@ def output_values(outputs, case, values) -> dict:
 
 
 def _float(x) -> float:
-    return float(x) if np.ndim(x) == 0 else float(np.ravel(x)[0])
+    return float(x) if ndim(x) == 0 else float(np.ravel(x)[0])
 
 
 def _nan_to_none(x: float) -> float | None:

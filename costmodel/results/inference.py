@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 import pint
 
+from ..elementwise import isnan, maximum, where
 from ..energy import describe_footprint
 from ..precision import resolve_precision
 from ..units import quantity
@@ -21,7 +22,7 @@ GIB = float(2**30)
 
 def _cost_per_million(v):
     """Dollars per million output tokens: the decode's share of a request's device time."""
-    return np.where(v.output > 0, v.output_cost * 1e6 / np.maximum(v.output, 1.0), np.nan)
+    return where(v.output > 0, v.output_cost * 1e6 / maximum(v.output, 1.0), np.nan)
 
 
 def _per_million_input(c, v, what):
@@ -30,7 +31,7 @@ def _per_million_input(c, v, what):
     new = v.prompt * (1.0 - c.request.cached)
     part = v.input_cost if what == "cost" else v.input_energy_j
     with np.errstate(divide="ignore", invalid="ignore"):
-        return np.where(new > 0, part * 1e6 / np.where(new > 0, new, 1.0), np.nan)
+        return where(new > 0, part * 1e6 / where(new > 0, new, 1.0), np.nan)
 
 
 def _cached_per_million(c, v):
@@ -38,7 +39,7 @@ def _cached_per_million(c, v):
     devices' memory bandwidth, at their price (0 for a model without a KV cache)."""
     fraction = float(np.ravel(c.decode.bandwidth_fraction)[0])  # the typical scenario's
     seconds = c.model.kv_per_token / (c.hardware.bandwidth * fraction)
-    return np.where(c.request.cached > 0, seconds * v.footprint.price / 3600.0 * 1e6, np.nan)
+    return where(c.request.cached > 0, seconds * v.footprint.price / 3600.0 * 1e6, np.nan)
 
 
 def _traffic(field, scale=1e3):
@@ -68,7 +69,7 @@ OUTPUTS = (
     Output("cost_per_million_input_tokens_USD", "USD", lambda c, v: _per_million_input(c, v, "cost")),
     Output("cost_per_million_cached_tokens_USD", "USD", lambda c, v: _cached_per_million(c, v)),
     Output("energy_per_million_output_tokens_kWh", "kWh",
-           lambda c, v: np.where(v.output > 0, v.output_energy_j / 3.6e6 * 1e6 / np.maximum(v.output, 1.0), np.nan)),
+           lambda c, v: where(v.output > 0, v.output_energy_j / 3.6e6 * 1e6 / maximum(v.output, 1.0), np.nan)),
     Output("energy_per_million_input_tokens_kWh", "kWh", lambda c, v: _per_million_input(c, v, "energy") / 3.6e6),
     *(Output(f"{key}_ms", "ms", _traffic(key)) for key in PERCENTILES),
     Output("queue_ms", "ms", lambda c, v: v.timings.wait_s * 1e3),
@@ -100,8 +101,8 @@ BOUNDS = ("compute", "memory", "none")  # what binds a phase; "none": nothing is
 def bound_codes(t) -> tuple:
     """Which resource binds prefill and decode, as indices into :data:`BOUNDS`, from one
     scenario's timings (floats or arrays)."""
-    prefill = np.where(t.compute_bound_prefill, 0, 1)
-    decode = np.where(t.generating, np.where(t.compute_bound_decode, 0, 1), 2)
+    prefill = where(t.compute_bound_prefill, 0, 1)
+    decode = where(t.generating, where(t.compute_bound_decode, 0, 1), 2)
     return prefill, decode
 
 
@@ -221,14 +222,14 @@ class InferenceEstimate(RangedEstimate):
     def battery_share(self) -> float | None:
         """The share of the device's battery one request drains (None without a battery)."""
         share = float(np.ravel(self._values.footprint.energy_j)[0] / self._case.hardware.battery)
-        return None if np.isnan(share) else share
+        return None if isnan(share) else share
 
     def _maybe(self, key: str, unit: str) -> pint.Quantity | None:
         """An output of :data:`OUTPUTS` by key as a Quantity, None where it is not known."""
         if key not in self._cache:
             out = next(o for o in OUTPUTS if o.key == key)
             x = float(np.ravel(out.value(self._case, self._values))[0])
-            self._cache[key] = None if np.isnan(x) else quantity(x, unit)
+            self._cache[key] = None if isnan(x) else quantity(x, unit)
         return self._cache[key]
 
     @property
@@ -285,7 +286,7 @@ class InferenceEstimate(RangedEstimate):
         """Dollars per million output tokens (None without a price or output)."""
         if "per_million" not in self._cache:
             x = float(_cost_per_million(self._values))
-            self._cache["per_million"] = None if np.isnan(x) else quantity(x, "usd")
+            self._cache["per_million"] = None if isnan(x) else quantity(x, "usd")
         return self._cache["per_million"]
 
     def _engine_text(self) -> str:

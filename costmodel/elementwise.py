@@ -1,0 +1,83 @@
+"""numpy's ``where``, ``maximum``, ``minimum``, ``floor``, ``fmod``, ``isnan``, ``ndim`` and ``any`` for the core, without
+numpy's dispatch on plain numbers.
+
+One estimate runs the core on floats: each ufunc called on two floats costs about a
+microsecond of dispatch for a nanosecond of arithmetic, and the training pipeline makes over a
+hundred such calls. These functions hand arrays (and 0-d arrays) to numpy unchanged and
+compute plain numbers in Python with numpy's semantics (NaN propagates through ``maximum`` and
+``minimum``; ``isnan`` returns a numpy bool, so ``~`` stays a logical not), so a sweep and one
+estimate still run the same code. ``tests/test_elementwise.py`` checks them against numpy.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+__all__ = ["any_true", "floor", "fmod", "isnan", "maximum", "minimum", "ndim", "where"]
+
+_ARRAY = np.ndarray
+
+
+def where(condition: Any, x: Any, y: Any) -> Any:
+    """``np.where(condition, x, y)``; one of ``x``, ``y`` itself when all three are numbers."""
+    if isinstance(condition, _ARRAY) or isinstance(x, _ARRAY) or isinstance(y, _ARRAY):
+        return np.where(condition, x, y)
+    return x if condition else y
+
+
+def maximum(x: Any, y: Any) -> Any:
+    """``np.maximum(x, y)`` (NaN if either is NaN)."""
+    if isinstance(x, _ARRAY) or isinstance(y, _ARRAY):
+        return np.maximum(x, y)
+    if math.isnan(x) or math.isnan(y):
+        return math.nan
+    return max(x, y)
+
+
+def minimum(x: Any, y: Any) -> Any:
+    """``np.minimum(x, y)`` (NaN if either is NaN)."""
+    if isinstance(x, _ARRAY) or isinstance(y, _ARRAY):
+        return np.minimum(x, y)
+    if math.isnan(x) or math.isnan(y):
+        return math.nan
+    return min(x, y)
+
+
+def floor(x: Any) -> Any:
+    """``np.floor(x)`` (a float; NaN and infinities unchanged)."""
+    if isinstance(x, _ARRAY):
+        return np.floor(x)
+    return float(math.floor(x)) if math.isfinite(x) else x
+
+
+def fmod(x: Any, y: Any) -> Any:
+    """``np.fmod(x, y)`` (C's ``fmod``: the remainder has the sign of ``x``)."""
+    if isinstance(x, _ARRAY) or isinstance(y, _ARRAY) or not (math.isfinite(x) and y):
+        return np.fmod(x, y)  # numpy's NaN and warning where ``math.fmod`` raises
+    return math.fmod(x, y)
+
+
+def isnan(x: Any) -> Any:
+    """``np.isnan(x)``: a numpy bool for a number, so that ``~isnan(x)`` negates it."""
+    if isinstance(x, _ARRAY):
+        return np.isnan(x)
+    return np.True_ if math.isnan(x) else np.False_
+
+
+def ndim(x: Any) -> int:
+    """``np.ndim(x)``."""
+    if isinstance(x, _ARRAY):
+        return x.ndim
+    if isinstance(x, (float, int, np.generic)):
+        return 0
+    return np.ndim(x)
+
+
+def any_true(x: Any) -> bool:
+    """``bool(np.any(x))``."""
+    if isinstance(x, _ARRAY):
+        return bool(x.any())
+    return bool(x)
