@@ -36,6 +36,7 @@ from .datafiles import read_toml
 from .elementwise import isnan, where
 from .errors import InputError
 from .hardware import PERSONAL_KINDS
+from .memo import memoise
 from .units import FloatArray, QuantityLike, parse_quantity
 
 if TYPE_CHECKING:
@@ -238,6 +239,7 @@ def _choice(value: str, allowed: tuple[str, ...], argument: str) -> str:
     return value
 
 
+@memoise
 def resolve_footprint(hw: HardwareProfile, *, pue: SupportsFloat | str | None = None,
                       power_per_gpu: QuantityLike | None = None, host_power_per_gpu: QuantityLike | None = None,
                       region: str | Region | None = None, grid_intensity: QuantityLike | None = None,
@@ -245,7 +247,8 @@ def resolve_footprint(hw: HardwareProfile, *, pue: SupportsFloat | str | None = 
                       price_kind: str = "on_demand", purchase_price: QuantityLike | None = None,
                       electricity_price: QuantityLike | None = None, service_life: QuantityLike | None = None,
                       embodied: bool = False) -> tuple[FootprintInputs, FootprintLabels]:
-    """Parse the energy/carbon/cost options for device ``hw`` once into canonical floats."""
+    """Parse the energy/carbon/cost options for device ``hw`` once into canonical floats (cached
+    per profile and distinct options)."""
     d = defaults()
     _choice(cost_basis, COST_BASES, "cost_basis")
     if cost_basis == "owned" and price_per_gpu_hour is not None:

@@ -315,8 +315,8 @@ def builtin_dir() -> Path:
 def _search_path(profile_path: ProfilePath | None) -> tuple[str, ...]:
     env = os.environ.get("COSTMODEL_PROFILE_PATH", "")
     if profile_path is None and not env:
-        return (str(builtin_dir()),)
-    dirs = [str(builtin_dir())] + [p for p in env.split(os.pathsep) if p]
+        return (_builtin_root(),)
+    dirs = [_builtin_root()] + [p for p in env.split(os.pathsep) if p]
     if profile_path is not None:
         extra = [profile_path] if isinstance(profile_path, (str, os.PathLike)) else list(profile_path)
         dirs += [os.fspath(p) for p in extra]
@@ -346,7 +346,7 @@ def _builtin_root() -> str:
 def _files(dirs: tuple[str, ...]) -> dict[str, Path]:
     """Profile id -> file; a later directory's file replaces an earlier one's. Re-read when a
     user directory changes (a file added or removed)."""
-    return _files_at(dirs, tuple(_stamp(Path(d)) for d in dirs))
+    return _files_at(dirs, tuple(0 if _is_builtin(d) else _stamp(Path(d)) for d in dirs))
 
 
 @cache

@@ -23,6 +23,7 @@ from .errors import InputError, ProfileError
 from .engines import Engine, default_engine, engine_constants, engines, get_engine, model_class
 from .hardware import HardwareProfile, ProfilePath, get_hardware
 from .inference import PhaseConstants, Request, ServingHardware, ServingModel
+from .memo import memoise
 from .models import ModelSpec, get_model, resolve_counts
 from .precision import SERVING_DTYPES, resolve_kv, resolve_precision, resolve_sparsity
 from .results.base import check_finite
@@ -144,6 +145,15 @@ def resolve_serving(model: str | ModelSpec | None = None, *, params: CountLike |
     (see :mod:`costmodel.precision` and :mod:`costmodel.engines`)."""
     spec = get_model(model) if model is not None else None
     hw = get_hardware(hardware, profile_path=profile_path)
+    names, m, h = _serving_records(spec, hw, params, active_params, dtype, kv_dtype, prune, engine, calibration)
+    return spec, hw, names, m, h
+
+
+@memoise
+def _serving_records(spec: ModelSpec | None, hw: HardwareProfile, params: CountLike | None,
+                     active_params: CountLike | None, dtype: str | None, kv_dtype: str | None,
+                     prune: str | float | None, engine: str | None, calibration: Calibration | None
+                     ) -> tuple[tuple[str, str, str], ServingModel, ServingHardware]:
     p, compute = resolve_precision(dtype, hw)
     kv, kv_bytes = resolve_kv(kv_dtype, p, compute, hw)
     sparsity = resolve_sparsity(prune, p, compute, hw)
@@ -161,7 +171,7 @@ def resolve_serving(model: str | ModelSpec | None = None, *, params: CountLike |
                         node=float(hw.devices_per_node or NODE_DEFAULT),
                         max_in_flight=float(runtime.max_in_flight or math.inf),
                         in_flight=float(runtime.in_flight_batching))
-    return spec, hw, (p.name, kv, runtime.id), m, h
+    return (p.name, kv, runtime.id), m, h
 
 
 def resolve_engine(engine: str | None, hw: HardwareProfile, kind: str, name: str) -> Engine:
@@ -230,8 +240,10 @@ def check_request(r: Request) -> Request:
     return replace(r, n=r.n / r.pp) if any_true(r.pp > 1) else r
 
 
+@memoise
 def resolve_request(**options: Any) -> Request:
-    """Devices, batch, tokens and batching mode (see :data:`REQUEST_PARSERS`) as floats."""
+    """Devices, batch, tokens and batching mode (see :data:`REQUEST_PARSERS`) as floats (cached
+    per distinct options)."""
     return check_request(Request(**{name: parse(options.get(key, default))
                                     for key, (name, parse, default) in REQUEST_PARSERS.items()}))
 
@@ -503,7 +515,7 @@ def estimate_inference(model: str | ModelSpec | None = None, *, params: CountLik
     prompts = _lengths(prompt_tokens, "prompt_tokens", traffic is not None)
     outputs = _lengths(output_tokens, "output_tokens", traffic is not None)
     r = resolve_request(n_gpus=n_gpus, batch_size=1 if batch_size is None else batch_size,
-                        prompt_tokens=round(float(np.mean(prompts))), output_tokens=round(float(np.mean(outputs))),
+                        prompt_tokens=round(_mean(prompts)), output_tokens=round(_mean(outputs)),
                         batching=batching, prefix_cache=prefix_cache, pp=pp)
     warnings = []
     if r.continuous and not h.in_flight and m.autoregressive:
@@ -545,9 +557,18 @@ def estimate_inference(model: str | ModelSpec | None = None, *, params: CountLik
         _case=case, _calibration=cal, _scenarios_of=scenarios, _values=values, _labels=labels, _profile=hw)
 
 
+def _mean(lengths: np.ndarray) -> float:
+    return float(lengths[0]) if lengths.size == 1 else float(np.mean(lengths))  # one length: itself
+
+
 def _typical(case: ServingCase) -> ServingCase:
-    first = lambda rec: type(rec)(**{k: float(getattr(rec, k)[0]) for k in type(rec).__slots__})  # noqa: E731
-    return replace(case, footprint=first(case.footprint), prefill=first(case.prefill), decode=first(case.decode))
+    return replace(case, footprint=_first(case.footprint), prefill=_first(case.prefill), decode=_first(case.decode))
+
+
+@memoise
+def _first(record: Any) -> Any:
+    """The typical scenario (the first) of a record of scenario arrays."""
+    return type(record)(**{k: float(getattr(record, k)[0]) for k in type(record).__slots__})
 
 
 def scenarios(case: ServingCase, cal: Calibration) -> ServingValues:

@@ -15,7 +15,9 @@ from typing import Any, Callable
 
 import numpy as np
 
+from .elementwise import any_true, fmod, isnan, where
 from .errors import InputError
+from .memo import memoise
 from .steptime import TIERS
 from .training import RECOMPUTE
 from .units import CountLike, FloatArray, parse_count, parse_fraction, parse_whole
@@ -132,32 +134,33 @@ def check_layout(layout: TrainingLayout, heads: FloatArray = 0.0) -> TrainingLay
     a whole number), an expert degree above the device count, or a tensor-parallel degree that
     does not divide the attention heads (``heads``; 0: unknown).
     """
-    tp = np.where(np.isnan(layout.tp), 1.0, layout.tp)
-    degree = tp * np.where(np.isnan(layout.pp), 1.0, layout.pp) * layout.cp
-    label = " x ".join(["{tp}", "{pp}"] + (["{cp}"] if np.any(layout.cp != 1) else []))
+    tp = where(isnan(layout.tp), 1.0, layout.tp)
+    degree = tp * where(isnan(layout.pp), 1.0, layout.pp) * layout.cp
+    label = " x ".join(["{tp}", "{pp}"] + (["{cp}"] if any_true(layout.cp != 1) else []))
     bad = degree > layout.n_gpus
-    if np.any(bad):
+    if any_true(bad):
         d, n = _first(bad, degree, layout.n_gpus)
         raise InputError(f"the parallel degree {label} = {d:.0f} exceeds {{n_gpus}} = {n:.0f}",
                          argument=_culprit(layout))
-    bad = np.fmod(layout.n_gpus, degree) != 0
-    if np.any(bad):
+    bad = fmod(layout.n_gpus, degree) != 0
+    if any_true(bad):
         d, n = _first(bad, degree, layout.n_gpus)
         raise InputError(f"the parallel degree {label} = {d:.0f} does not divide {{n_gpus}} = "
                          f"{n:.0f}: the data-parallel degree must be a whole number", argument=_culprit(layout))
-    bad = np.asarray(layout.ep > layout.n_gpus)
-    if np.any(bad):
+    bad = layout.ep > layout.n_gpus
+    if any_true(bad):
         e, n = _first(bad, layout.ep, layout.n_gpus)
         raise InputError(f"{e:.0f} exceeds {{n_gpus}} = {n:.0f}", argument="ep")
-    bad = (heads > 0) & (np.fmod(heads, tp) != 0)
-    if np.any(bad):
+    bad = (heads > 0) & (fmod(heads, tp) != 0)
+    if any_true(bad):
         t, h = _first(bad, tp, heads)
         raise InputError(f"{t:.0f} does not divide the model's {h:.0f} attention heads", argument="tp")
     return layout
 
 
+@memoise
 def resolve_layout(heads: FloatArray = 0.0, **options: Any) -> TrainingLayout:
     """The parallel layout and MFU options (see :data:`LAYOUT_PARSERS`) as floats, checked
-    against each other and the model's attention ``heads``."""
+    against each other and the model's attention ``heads`` (cached per distinct arguments)."""
     return check_layout(TrainingLayout(**{k: parse(options.get(k, default)) for k, (parse, default)
                                           in LAYOUT_PARSERS.items()}), heads)

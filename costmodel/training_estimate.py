@@ -17,16 +17,17 @@ from . import memory as mem
 from . import steptime as st
 from . import training as core
 from .calibration import Calibration, TrainingCalibration, mfu_scales, resolve_calibration
+from .elementwise import isnan, where
 from .energy import FootprintInputs, FootprintValues, footprint_values, resolve_footprint
 from .energy_range import combine_spreads
 from .errors import InputError
 from .hardware import HardwareProfile, ProfilePath, get_hardware
 from .layout import TrainingLayout, resolve_layout
 from .layout_search import TrainingHardware, layout_terms, remember_choice, remembered_choice, search_layout
+from .memo import memoise
 from .models import ModelSpec
 from .results.base import check_finite
 from .results.training import CULPRITS, MAY_BE_MISSING, OUTPUTS, TrainingEstimate
-from .elementwise import isnan, where
 from .units import BoolArray, CountLike, FloatArray, QuantityLike
 from .workload import TrainingModel, layout_heads, resolve_model
 
@@ -85,6 +86,11 @@ def resolve_hardware(hardware: str | HardwareProfile, dtype: str | None = None,
     ``dtype`` the usual mixed precision (bf16, fp16, tf32 or fp32); 8- and 4-bit training only
     when asked for (:data:`QUANTISED_TRAINING` says what it takes)."""
     hw = get_hardware(hardware, profile_path=profile_path)
+    return (hw, *_training_hardware(hw, dtype))
+
+
+@memoise
+def _training_hardware(hw: HardwareProfile, dtype: str | None) -> tuple[str, TrainingHardware]:
     if dtype is None:
         dt = next((d for d in ("bf16", "fp16", "tf32", "fp32") if d in hw.dense), None)
         if dt is None:
@@ -94,7 +100,7 @@ def resolve_hardware(hardware: str | HardwareProfile, dtype: str | None = None,
         dt = hw.resolve_dtype(dtype)
     peak = hw.peak_flops(dt)
     link = hw.number("interconnect_bandwidth") or hw.number("pcie_bandwidth") or st.DEFAULT_LINK
-    return hw, dt, TrainingHardware(
+    return dt, TrainingHardware(
         peak=peak, gemm=(hw.gemm_flops(dt)
                          or st.GEMM_FRACTION_DEFAULT * peak),
         bandwidth=hw.number("memory_bandwidth"), link=link,
@@ -292,6 +298,7 @@ def estimate_training(model: str | ModelSpec | None = None, *, params: CountLike
                             _profile=hw)
 
 
+@memoise
 def _typical(f: FootprintInputs) -> FootprintInputs:
     return FootprintInputs(**{name: float(getattr(f, name)[0]) for name in FootprintInputs.__slots__})
 
