@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING, Any, SupportsFloat
 import numpy as np
 
 from .datafiles import read_toml
-from .elementwise import isnan, where
+from .elementwise import any_true, isnan, where
 from .errors import InputError
 from .hardware import PERSONAL_KINDS
 from .memo import memoise
@@ -325,10 +325,10 @@ def footprint_values(f: FootprintInputs, tdp_w: FloatArray, busy_time_fraction: 
     # the embodied and owned-cost terms are only computed where some row asks for them
     embodied: FloatArray = (
         where(f.embodied > 0, embodied_grams(device_hours, f.embodied_g, f.embodied_life_h), np.nan)
-        if np.any(f.embodied) else np.nan)
+        if any_true(f.embodied) else np.nan)
     cloud = cloud_cost(device_hours, f.price)
     cost = (where(f.owned > 0, owned_cost(device_hours, f.purchase, f.life_h, facility, f.electricity), cloud)
-            if np.any(f.owned) else cloud)
+            if any_true(f.owned) else cloud)
     return FootprintValues(device_w=device_w, host_w=f.host_w, pue=f.pue, grid=f.grid, price=f.price,
                            device_j=device, host_j=host, it_j=it, energy_j=facility,
                            co2e_g=carbon_grams(facility, f.grid), embodied_g=embodied, cost=cost)

@@ -20,6 +20,7 @@ from . import training as core
 from .calibration import TrainingCalibration
 from .elementwise import floor, fmod, isnan, maximum, minimum, ndim, where
 from .layout import TrainingLayout
+from .memo import memoise
 from .units import FloatArray
 from .workload import TrainingModel
 
@@ -194,6 +195,7 @@ _CHOICES_MAX = 4096
 _CHOICE_FREE = frozenset({"tokens", "samples", "mfu"})
 
 
+@memoise  # records are frozen and themselves cached per distinct input: one key per record
 def _key(record: Any) -> tuple:
     return tuple("nan" if math.isnan(v) else v for f in record.__slots__ if f not in _CHOICE_FREE
                  for v in (float(getattr(record, f)),))

@@ -307,6 +307,18 @@ def scenarios(case: TrainingCase, cal: Calibration) -> TrainingValues:
     """The pipeline over the (typical, optimistic, pessimistic) scenarios of a scalar case; the
     energy range combines the hours' spread with the power inputs' (:func:`combine_spreads`)."""
     t = cal.training
-    footprint = combine_spreads(case.footprint, case.hardware.tdp, (t.resid_q10, t.resid_q90),
-                                ~isnan(case.layout.mfu))
+    footprint = _footprint_scenarios(case.footprint, float(case.hardware.tdp), (t.resid_q10, t.resid_q90),
+                                     bool(~isnan(case.layout.mfu)))
     return evaluate(replace(case, mfu_scale=mfu_scales(t), footprint=footprint), t)
+
+
+@memoise
+def _footprint_scenarios(f: FootprintInputs, tdp_w: float, time_q: tuple[float, float],
+                         time_known: bool) -> FootprintInputs:
+    """:func:`combine_spreads` of one configuration's inputs, read-only (cached and shared)."""
+    out = combine_spreads(f, tdp_w, time_q, time_known)
+    for name in FootprintInputs.__slots__:
+        value = getattr(out, name)
+        if isinstance(value, np.ndarray):
+            value.flags.writeable = False
+    return out
