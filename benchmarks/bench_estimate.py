@@ -1,6 +1,10 @@
 """Time single estimates: median wall time per call over many calls.
 
     python benchmarks/bench_estimate.py
+
+Three columns per case: the call alone; the call and reading its headline figures (training:
+FLOPs, device-hours, energy; inference: TTFT, TPOT, cost), as the speed target counts it; and
+that plus the same figures of ``.low`` and ``.high``.
 """
 
 from __future__ import annotations
@@ -38,9 +42,29 @@ CASES = {
 }
 
 
+HEADLINE = {"training": ("flops", "gpu_hours", "energy"), "inference": ("ttft", "tpot", "cost")}
+
+
+def reading(fn, fields: tuple[str, ...], ranges: bool):
+    """``fn`` followed by reading ``fields`` (and, with ``ranges``, those of ``.low`` and ``.high``)."""
+    def run():
+        est = fn()
+        for f in fields:
+            getattr(est, f)
+        if ranges:
+            for end in (est.low, est.high):
+                for f in fields:
+                    getattr(end, f)
+    return run
+
+
 def main() -> None:
+    print(f"{'call':>8s}    {'+fields':>8s}    {'+low/high':>9s}")
     for name, fn in CASES.items():
-        print(f"{median_call_us(fn):8.1f} us  {name}")
+        fields = HEADLINE[name.split("(")[0].removeprefix("estimate_")]
+        call, read = median_call_us(fn), median_call_us(reading(fn, fields, False))
+        ranged = median_call_us(reading(fn, fields, True), calls=500)
+        print(f"{call:8.1f} us {read:8.1f} us {ranged:9.1f} us  {name}")
 
 
 if __name__ == "__main__":
