@@ -320,7 +320,7 @@ def _single_pass(m: ServingModel, hw: ServingHardware, n: FloatArray, batch: Flo
     """One forward pass: encoders over the prompt, CNN/ViT/linear over one input each."""
     per_sample = np.isfinite(m.forward_flops)
     flops = where(per_sample, np.nan_to_num(m.forward_flops) * batch,
-                     2.0 * m.active_params * batch * prompt + 4.0 * m.attention_per_ctx * prompt * prompt * batch)
+                  2.0 * m.active_params * batch * prompt + 4.0 * m.attention_per_ctx * prompt * prompt * batch)
     single = cal if np.all(np.equal(cal.single_speed, cal.speed)) else \
         replace(cal, speed=cal.single_speed, overhead_scale=1.0 / cal.single_speed)
     return _step(m, hw, n, batch * maximum(prompt, 1.0), flops, m.weight_bytes, single)

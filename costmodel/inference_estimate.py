@@ -288,7 +288,7 @@ def service_of(case: ServingCase, r: Request, c: core.Capacity):
     assert load is not None
     generating = m.autoregressive > 0
     slots = where(generating & (h.in_flight > 0),
-                     maximum(1.0, minimum(minimum(load.limit, h.max_in_flight), c.max_batch)), 1.0)
+                  maximum(1.0, minimum(minimum(load.limit, h.max_in_flight), c.max_batch)), 1.0)
     c = replace(core.capacity_report(m, r.n * r.pp, slots, r.prompt, r.output, h.capacity), max_batch=c.max_batch)
     t = core.timings(m, h, replace(r, batch=slots, continuous=1.0), case.prefill, case.decode)
     return service_from(t, m, r.output, slots, load.prompt_spread, load.output_spread), t, c
@@ -303,10 +303,13 @@ def service_from(t: core.Timings, m: ServingModel, output: FloatArray, slots: Fl
     generating = m.autoregressive > 0
     per_seq = where(slots > 1, (t.step_s - t.step_one_s) / maximum(slots - 1.0, 1.0), 0.0)
     steps = where(generating, maximum(output, 1.0), 1.0)
-    return tr.Service(prefill_s=t.prefill_s, prefill_s2=t.prefill_s ** 2 * prompt_spread,
-                      step_fixed_s=where(generating, t.step_one_s - per_seq, 0.0),
-                      step_per_seq_s=where(generating, per_seq, 0.0),
-                      output=steps, output2=steps ** 2 * where(generating, output_spread, 1.0), batch_limit=slots)
+    fields = dict(prefill_s=t.prefill_s, prefill_s2=t.prefill_s ** 2 * prompt_spread,
+                  step_fixed_s=where(generating, t.step_one_s - per_seq, 0.0),
+                  step_per_seq_s=where(generating, per_seq, 0.0),
+                  output=steps, output2=steps ** 2 * where(generating, output_spread, 1.0), batch_limit=slots)
+    # as arrays, also for one configuration: the queue model's plain-float path (math.exp) can
+    # differ from its array path (np.exp) in the last digit, and an estimate has always taken this one
+    return tr.Service(**{k: np.asarray(v, dtype=float) for k, v in fields.items()})
 
 
 def _under_load(case: ServingCase, r: Request, c: core.Capacity) -> ServingValues:
