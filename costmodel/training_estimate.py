@@ -109,6 +109,10 @@ def _training_hardware(hw: HardwareProfile, dtype: str | None) -> tuple[str, Tra
         weight_bytes=mem.WEIGHT_BYTES[dt], optimizer_bytes=mem.OPTIMIZER_BYTES[dt])
 
 
+# One estimate parses its model keywords once per distinct arguments (the catalog is fixed for the
+# process); a sweep resolves each distinct value itself, and caching its many misses would cost more
+_resolve_model = memoise(resolve_model)
+
 QUANTISED_TRAINING = ("{dtype} training needs quantised-training software (FP8: NVIDIA Transformer Engine or "
                       "an equivalent; integer formats: research code); weights, gradients and optimizer states "
                       "keep their mixed-precision sizes")
@@ -258,7 +262,7 @@ def estimate_training(model: str | ModelSpec | None = None, *, params: CountLike
     3.19
     """
     cal = resolve_calibration(calibration)
-    spec, m, warnings = resolve_model(model, params=params, active_params=active_params, tokens=tokens,
+    spec, m, warnings = _resolve_model(model, params=params, active_params=active_params, tokens=tokens,
                                       samples=samples, seq_len=seq_len, method=method,
                                       trainable_params=trainable_params, lora_rank=lora_rank, teacher=teacher)
     hw, dt, h = resolve_hardware(hardware, dtype, profile_path)

@@ -15,7 +15,6 @@ from . import memory as mem
 from . import training as core
 from .elementwise import where
 from .errors import InputError, ProfileError
-from .memo import memoise
 from .models import ModelSpec, TransformerShape, get_model, resolve_counts
 from .units import CountLike, FloatArray, parse_count, parse_whole
 
@@ -151,19 +150,8 @@ def resolve_model(model: str | ModelSpec | None = None, *, params: CountLike | N
                   trainable_params: CountLike | None = None, lora_rank: CountLike = 8,
                   teacher: CountLike | None = None) -> tuple[ModelSpec | None, TrainingModel, tuple[str, ...]]:
     """The user's description of the model and its training data, as canonical floats, and the
-    warnings it gives (a catalog entry resized by ``params``, a sequence beyond the context);
-    cached per catalog entry and distinct arguments."""
+    warnings it gives (a catalog entry resized by ``params``, a sequence beyond the context)."""
     spec = get_model(model) if model is not None else None
-    return _resolve_spec(spec, params=params, active_params=active_params, tokens=tokens, samples=samples,
-                         seq_len=seq_len, method=method, trainable_params=trainable_params, lora_rank=lora_rank,
-                         teacher=teacher)
-
-
-@memoise
-def _resolve_spec(spec: ModelSpec | None, *, params: CountLike | None, active_params: CountLike | None,
-                  tokens: CountLike | None, samples: CountLike | None, seq_len: CountLike | None, method: str,
-                  trainable_params: CountLike | None, lora_rank: CountLike,
-                  teacher: CountLike | None) -> tuple[ModelSpec | None, TrainingModel, tuple[str, ...]]:
     n, active = resolve_counts(spec, params, active_params)
     seq = None if seq_len is None else float(parse_whole(seq_len, "seq_len", limit=SEQ_LEN_LIMIT))
     fields: dict[str, float] = {"params": n, "active_params": active}
