@@ -13,7 +13,7 @@ def test_keys_are_exact_values_and_types_and_errors_are_not_cached():
     @memoise
     def f(x, *, y=None):
         calls.append((x, y))
-        if x == "bad":
+        if isinstance(x, str) and x == "bad":  # an array compared to a string warns on numpy 1.23
             raise ValueError(x)
         return (type(x), x, y)
 
