@@ -33,7 +33,7 @@ from .units import CountLike, FloatArray, QuantityLike, parse_quantity, parse_wh
 if TYPE_CHECKING:
     from .regions import Region
 
-__all__ = ["AUTOREGRESSIVE", "INTERACTIVE_SLA", "max_rate_within", "service_of", "service_from", "ServingCase", "ServingValues", "resolve_serving", "resolve_request",
+__all__ = ["AUTOREGRESSIVE", "typical_scenario", "INTERACTIVE_SLA", "max_rate_within", "service_of", "service_from", "ServingCase", "ServingValues", "resolve_serving", "resolve_request",
            "check_request", "evaluate", "estimate_inference"]
 
 AUTOREGRESSIVE = ("dense-decoder", "moe-decoder", "encoder-decoder")
@@ -565,12 +565,13 @@ def _mean(lengths: np.ndarray) -> float:
 
 
 def _typical(case: ServingCase) -> ServingCase:
-    return replace(case, footprint=_first(case.footprint), prefill=_first(case.prefill), decode=_first(case.decode))
+    return replace(case, footprint=typical_scenario(case.footprint), prefill=typical_scenario(case.prefill),
+                   decode=typical_scenario(case.decode))
 
 
 @memoise
-def _first(record: Any) -> Any:
-    """The typical scenario (the first) of a record of scenario arrays."""
+def typical_scenario(record: Any) -> Any:
+    """The typical scenario (the first) of a record of (typical, optimistic, pessimistic) arrays."""
     return type(record)(**{k: float(getattr(record, k)[0]) for k in type(record).__slots__})
 
 

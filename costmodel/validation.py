@@ -334,15 +334,14 @@ class ServingPoint:
 
         from .calibration import resolve_calibration, serving_scenarios
         from .engines import engine_constants, get_engine
-        from .inference_estimate import evaluate
+        from .inference_estimate import evaluate, typical_scenario
 
         cal = resolve_calibration(calibration)
         k = engine_constants(cal.serving, get_engine(self.engine))
         phases = serving_scenarios(cal.serving)
-        first = lambda rec: type(rec)(**{f: float(getattr(rec, f)[0]) for f in type(rec).__slots__})  # noqa: E731
         case = replace(self.case, hardware=replace(self.case.hardware, step_fixed_s=k.fixed_s, layer_s=k.layer_s,
                                                    efficiency=k.efficiency),
-                       prefill=first(phases["prefill"]), decode=first(phases["decode"]))
+                       prefill=typical_scenario(phases["prefill"]), decode=typical_scenario(phases["decode"]))
         return _figure(evaluate(case), self.metric, self.row.get("statistic") or "")
 
 

@@ -42,8 +42,9 @@ from ..inference_estimate import (
     Load,
     ServingCase,
     evaluate,
-    service_from,
     resolve_request,
+    service_from,
+    typical_scenario,
     resolve_serving,
 )
 from ..results.inference import OUTPUTS, InferenceEstimate
@@ -239,10 +240,10 @@ def _replicas(model: Any, profile: HardwareProfile, dtype: str | None, engine: s
     h = replace(h, node=float(node), network=_network(profile))
     f, _ = resolve_footprint(hw, **{k: v for k, v in footprint.items() if k != "profile_path"})
     phases = serving_scenarios(cal.serving)
-    first = lambda rec: type(rec)(**{k: float(np.ravel(getattr(rec, k))[0]) for k in type(rec).__slots__})
     r = resolve_request(prompt_tokens=tokens[0], output_tokens=tokens[1])
     case = ServingCase(model=m, hardware=h, request=replace(r, n=n / pp, pp=pp, batch=np.ones_like(n)),
-                       footprint=first(f), prefill=first(phases["prefill"]), decode=first(phases["decode"]),
+                       footprint=typical_scenario(f), prefill=typical_scenario(phases["prefill"]),
+                       decode=typical_scenario(phases["decode"]),
                        load=Load(rate=1e-9, limit=limit))
     room = np.asarray(evaluate(case).capacity.max_batch) * np.ones_like(n)  # the most requests that fit on n devices
     generating = (m.autoregressive > 0) & (h.in_flight > 0)
