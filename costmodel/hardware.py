@@ -8,6 +8,7 @@ directories separated by ``os.pathsep``); a user profile with a built-in's id re
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
@@ -18,7 +19,7 @@ import pint
 
 from .errors import InputError, ProfileError, UnknownProfileError
 from .precision import PRECISIONS, canonical_dtype
-from .datafiles import FieldReader, Source, lookup, name_index, normalise, read_figure, read_toml
+from .datafiles import FieldReader, Source, lookup, name_index, normalise, read_figure, read_toml, tomllib
 
 __all__ = ["HardwareProfile", "Price", "get_hardware", "list_hardware", "load_profile", "reload_profiles", "PRECISIONS",
            "canonical_dtype"]
@@ -387,7 +388,7 @@ def reload_profiles() -> None:
     """Forget every profile read so far: the next lookup reads the files again. (Lookups already
     notice a user's profile file or directory that changed; this also covers edits that keep a
     file's modification time.)"""
-    for cached in (_files_at, _load_at, _registry_at):
+    for cached in (_files_at, _load_at, _registry_at, _alias_files_at):
         cached.cache_clear()
 
 
@@ -413,12 +414,55 @@ def _registry_at(dirs: tuple[str, ...], stamps: tuple[tuple[str, int], ...]
     return profiles, name_index(profiles.values()), tuple(broken)
 
 
+def _head_aliases(path: Path) -> tuple[str, ...] | None:
+    """The aliases of a profile file read from its top-level keys alone (the lines before the
+    first table), without validating the rest; None when that part does not parse, so the caller
+    falls back to loading the file."""
+    try:
+        text = path.read_text(encoding="utf-8")
+        table = re.search(r"^\[", text, re.MULTILINE)
+        head = tomllib.loads(text[:table.start()] if table else text)
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+        return None
+    aliases = head.get("aliases", [])
+    if not isinstance(aliases, list) or not all(isinstance(a, str) for a in aliases):
+        return None
+    return tuple(aliases)
+
+
+def _alias_files(dirs: tuple[str, ...]) -> dict[str, Path] | None:
+    """Normalised id or alias -> the file that defines it, as :func:`name_index` orders them (an
+    id wins over another profile's alias), read from each file's top-level keys in a few
+    milliseconds instead of loading and validating every profile; None when some file's head
+    cannot be read that way."""
+    files = _files(dirs)
+    if all(_is_builtin(d) for d in dirs):
+        return _alias_files_at(dirs, ())
+    return _alias_files_at(dirs, tuple((stem, _stamp(path)) for stem, path in files.items()))
+
+
+@cache
+def _alias_files_at(dirs: tuple[str, ...], stamps: tuple[tuple[str, int], ...]) -> dict[str, Path] | None:
+    files = _files(dirs)
+    index: dict[str, Path] = {}
+    for path in files.values():
+        aliases = _head_aliases(path)
+        if aliases is None:
+            return None
+        for alias in aliases:
+            index.setdefault(normalise(alias), path)
+    for stem, path in files.items():
+        index[normalise(stem)] = path
+    return index
+
+
 def get_hardware(name: str | HardwareProfile, *, profile_path: ProfilePath | None = None) -> HardwareProfile:
     """Look up a hardware profile by id or alias (case-insensitive), e.g. ``"H100"``.
 
-    An exact id loads only its own file; an alias or a near miss reads them all. A file that
-    fails to load breaks only the lookups it could answer: one of a valid profile (by id or by
-    alias) succeeds, one of a name no valid profile has raises that file's error.
+    An exact id or an alias loads only its own file (aliases are read from the files' top-level
+    keys); a near miss reads them all, for suggestions. A file that fails to load breaks only the
+    lookups it could answer: one of a valid profile (by id or by alias) succeeds, one of a name no
+    valid profile has raises that file's error.
 
     >>> get_hardware("h100").id
     'h100-sxm5-80gb'
@@ -429,6 +473,10 @@ def get_hardware(name: str | HardwareProfile, *, profile_path: ProfilePath | Non
     if isinstance(name, str):
         files = _files(dirs)
         path = files.get(name) or files.get(normalise(name))
+        if path is not None:
+            return _load(path)
+        aliases = _alias_files(dirs)  # an alias: load only the file that names it
+        path = aliases.get(normalise(name)) if aliases is not None else None
         if path is not None:
             return _load(path)
     _, index, broken = _registry(dirs)
