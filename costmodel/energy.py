@@ -361,7 +361,10 @@ def describe_footprint(hw: HardwareProfile, f: FootprintInputs, labels: Footprin
                 f"owned: ${_first(f.purchase):,.0f} over {_first(f.life_h) / 8760:.3g} years + electricity "
                 f"${_span_text(f.electricity, '.3g', '/kWh')}")
     where = f" (region {labels.region})" if labels.region else ""
-    pue_basis = where or (" (hyperscale cloud)" if labels.cost_basis == "cloud" else " (industry average)")
+    if hw.kind in PERSONAL_KINDS and float(np.max(f.pue)) == 1.0 and not where:
+        pue_basis = f" ({hw.kind} device: no data-centre facility)"
+    else:
+        pue_basis = where or (" (hyperscale cloud)" if labels.cost_basis == "cloud" else " (industry average)")
     return {"power": power, "host_power_per_gpu": _span_text(f.host_w, ".0f", " W"),
             "pue": _span_text(f.pue, ".3g") + pue_basis,
             "grid_intensity": _span_text(f.grid, ".0f", " gCO2e/kWh") + (where or " (world average)"),

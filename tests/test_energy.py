@@ -196,3 +196,12 @@ def test_units_of_energy_inputs_do_not_change_answers():
     assert b.energy.magnitude == pytest.approx(a.energy.magnitude, rel=1e-12)
     assert b.co2e.magnitude == pytest.approx(a.co2e.magnitude, rel=1e-12)
     assert b.cost.magnitude == pytest.approx(a.cost.magnitude, rel=1e-12)
+
+
+def test_a_phone_runs_at_pue_one_and_says_why():
+    est = costmodel.estimate_inference("distilbert-base", hardware="a17-pro", prompt_tokens=128, output_tokens=0)
+    assert est.footprint.pue == 1.0
+    assert est.assumptions["pue"] == "1 (phone device: no data-centre facility)"
+    given = costmodel.estimate_inference("distilbert-base", hardware="a17-pro", prompt_tokens=128, output_tokens=0,
+                                         pue=1.2)
+    assert given.assumptions["pue"].startswith("1.2 ")
