@@ -523,6 +523,9 @@ def estimate_inference(model: str | ModelSpec | None = None, *, params: CountLik
     warnings = []
     if r.continuous and not h.in_flight and m.autoregressive:
         warnings.append(f"{get_engine(eng).name} does not batch in flight: the batch runs static")
+    if hw.kind == "phone" and hw.number("battery") is None:  # say what could not be computed
+        warnings.append(f"{hw.id} has no battery capacity in its profile: the share of a charge one request "
+                        "drains is not computed")
     if prune is not None and str(prune).strip() != "2:4":  # unstructured: say what it does not do
         warnings.append(resolve_sparsity(prune, SERVING_DTYPES[dt], dt, hw).note)
     if r.prompt + r.output * m.autoregressive > m.context:
