@@ -99,12 +99,19 @@ def _sixteen_bit(hw: HardwareProfile) -> str:
     return next((d for d in ("bf16", "fp16") if d in hw.dense), hw.default_dtype)
 
 
+_INTEGER_BYTES = {"int8": 1.0, "int4": 0.5}  # bytes per weight of a device's integer-only default
+
+
 def resolve_precision(dtype: str | None, hw: HardwareProfile) -> tuple[Precision, str]:
     """The serving format and the device precision it computes in (default: the device's
     usual mixed-precision format)."""
     if dtype is None:
-        return SERVING_DTYPES[hw.default_dtype] if hw.default_dtype in SERVING_DTYPES else \
-            Precision(hw.default_dtype, 2.0, hw.default_dtype), hw.default_dtype
+        default = hw.default_dtype
+        if default in SERVING_DTYPES:
+            return SERVING_DTYPES[default], default
+        if default == "int8":  # a device with integer units only (a phone NPU, an Orin Nano's DLA figures)
+            return SERVING_DTYPES["w8a8"], "int8"
+        return Precision(default, _INTEGER_BYTES.get(default, 2.0), default), default
     key = normalise(dtype) if isinstance(dtype, str) else ""
     key = _ALIASES.get(key, key)
     if key not in SERVING_DTYPES:

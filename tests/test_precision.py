@@ -96,3 +96,14 @@ def test_a_device_with_only_an_int8_peak_keeps_a_16_bit_cache(hardware):
         shape = costmodel.get_model("llama-3.2-1b").shape
         per_token = 2 * shape.layers * shape.kv_heads * shape.head_dim * 2.0
         assert est.memory.kv_cache.to("byte").magnitude == pytest.approx(per_token * (128 + 64), rel=1e-12)
+
+
+def test_a_device_with_integer_units_only_defaults_to_int8_weights_at_one_byte():
+    """A phone NPU lists int8 alone: the default is w8a8, so a weight is one byte, not two."""
+    default = costmodel.estimate_inference("resnet-50", hardware="galaxy-s24", prompt_tokens=1, output_tokens=0)
+    given = costmodel.estimate_inference("resnet-50", hardware="galaxy-s24", prompt_tokens=1, output_tokens=0,
+                                         dtype="w8a8")
+    assert default.memory.weights.to("B").magnitude == given.memory.weights.to("B").magnitude
+    spec = costmodel.get_model("resnet-50")
+    assert default.memory.weights.to("B").magnitude == pytest.approx(spec.params.to("").magnitude, rel=1e-9)
+    assert default.latency.to("s").magnitude == given.latency.to("s").magnitude
