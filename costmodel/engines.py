@@ -105,6 +105,8 @@ def default_engine(hw: HardwareProfile, kind: str) -> Engine:
         chosen = "onnxruntime" if chosen == "tensorrt" else "vllm"
     if chosen == "mlc" and vendor != "nvidia":  # the Jetson benchmarks' runtime; other boards run llama.cpp
         chosen = "llama.cpp"
+    if chosen == "llama.cpp" and hw.engine == "npu":  # llama.cpp runs on CPUs and GPUs; an NPU runs a
+        chosen = "tflite"  # vendor delegate (LiteRT with Qualcomm's QNN, as AI Hub runs it)
     return get_engine(chosen)
 
 

@@ -107,3 +107,10 @@ def test_qualcomm_ai_hub_points_on_two_phones_land_within_a_factor_of_two():
     ratio = phones.estimated_ms / phones.published_ms
     assert ratio.between(0.5, 2.0).all(), phones[["point", "published_ms", "estimated_ms"]]
     assert phones.hardware.nunique() == 2
+
+
+def test_an_llm_on_a_phone_npu_runs_litert_and_on_a_phone_gpu_llama_cpp():
+    """llama.cpp has no NPU backend: an NPU profile's default is LiteRT (QNN delegate)."""
+    from costmodel.engines import default_engine
+    assert default_engine(costmodel.get_hardware("galaxy-s24"), "dense-decoder").id == "tflite"
+    assert default_engine(costmodel.get_hardware("a17-pro"), "dense-decoder").id == "llama.cpp"
