@@ -16,8 +16,11 @@ cost) per request are least; its figures are then estimated with
 A replica larger than a node is searched two ways: tensor parallel over every device (its
 all-reduces on the network between nodes, each device's share of it), or a node's worth of
 tensor parallelism per pipeline stage (a point-to-point send between stages, ``pp``
-micro-batches in flight). Not modelled: expert parallelism for mixtures of experts (experts are
-split as the dense weights are), disaggregated prefill, speculative decoding, and autoscaling
+micro-batches in flight). A mixture of experts is also searched with its experts split over the
+stage's devices (``ep``: as many as divide both the devices and the experts) and with
+data-parallel attention (attention and the dense weights tensor parallel over 1, 2, 4 ...
+devices of a node, each group with its own requests; :func:`costmodel.estimate_inference`'s
+``tp`` and ``ep``). Not modelled: disaggregated prefill, speculative decoding, and autoscaling
 (the replicas run all the time).
 """
 
@@ -78,8 +81,9 @@ _PER_M = {o.key: o.value for o in OUTPUTS}
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ServingOption:
     """One deployment: ``replicas`` copies of a replica of ``devices_per_replica`` devices
-    (``tensor_parallel`` x ``pipeline`` stages, over ``nodes``), at most ``batch_limit``
-    requests in flight each; its p99s
+    (``pipeline`` stages over ``nodes``; in a stage, attention tensor parallel over
+    ``tensor_parallel`` devices, ``attention_groups`` of them side by side, and the experts of a
+    mixture split over ``expert_parallel``), at most ``batch_limit`` requests in flight each; its p99s
     and prices at the operating point (every replica at ``rate / replicas``), the rate one
     replica sustains within the targets, and ``headroom`` (sustainable / offered - 1)."""
 
@@ -91,6 +95,7 @@ class ServingOption:
     nodes: int
     replicas: int
     pipeline: int = 1
+    expert_parallel: int = 1
     batch_limit: int
     sustainable_rate: pint.Quantity  # [1/s] per replica
     headroom: float
@@ -113,9 +118,17 @@ class ServingOption:
         return (self.energy_per_million_output_tokens / 1e6).to("J")
 
     @property
+    def attention_groups(self) -> int:
+        """Data-parallel attention groups in a pipeline stage (1: attention over all its devices)."""
+        return self.devices_per_replica // (self.pipeline * self.tensor_parallel)
+
+    @property
     def layout(self) -> str:
-        """``tp4``, ``tp16 x 2 nodes`` or ``tp8 x pp4 x 4 nodes`` for a replica over the network."""
-        return (f"tp{self.tensor_parallel}" + (f" x pp{self.pipeline}" if self.pipeline > 1 else "")
+        """``tp4``, ``tp16 x 2 nodes``, ``tp8 x pp4 x 4 nodes`` for a replica over the network, or
+        ``tp1 x dp8 x ep8`` (8 attention groups of one device, experts over all 8)."""
+        return (f"tp{self.tensor_parallel}" + (f" x dp{self.attention_groups}" if self.attention_groups > 1 else "")
+                + (f" x pp{self.pipeline}" if self.pipeline > 1 else "")
+                + (f" x ep{self.expert_parallel}" if self.expert_parallel > 1 else "")
                 + (f" x {self.nodes} nodes" if self.nodes > 1 else ""))
 
     def to_dict(self) -> dict[str, Any]:
@@ -123,7 +136,8 @@ class ServingOption:
         m = lambda q, unit: None if q is None else float(q.to(unit).magnitude)
         return {"hardware": self.hardware, "dtype": self.dtype, "engine": self.engine,
                 "devices_per_replica": self.devices_per_replica, "tensor_parallel": self.tensor_parallel,
-                "pipeline": self.pipeline, "nodes": self.nodes, "replicas": self.replicas, "devices": self.devices,
+                "pipeline": self.pipeline, "expert_parallel": self.expert_parallel,
+                "attention_groups": self.attention_groups, "nodes": self.nodes, "replicas": self.replicas, "devices": self.devices,
                 "batch_limit": self.batch_limit, "sustainable_rate_per_s": m(self.sustainable_rate, "1/s"),
                 "headroom": self.headroom, "ttft_p99_ms": m(self.ttft_p99, "ms"), "tpot_p99_ms": m(self.tpot_p99, "ms"),
                 "latency_p99_ms": m(self.latency_p99, "ms"), "cost_per_hour_USD": m(self.cost_per_hour, "USD/h"),
@@ -172,7 +186,9 @@ class _Rows:
     dtype: str
     engine: str
     n: np.ndarray
-    pp: np.ndarray  # pipeline stages of each candidate (n / pp tensor-parallel devices each)
+    pp: np.ndarray  # pipeline stages of each candidate (n / pp devices each)
+    tp: np.ndarray  # attention's tensor-parallel degree in a stage
+    ep: np.ndarray  # expert-parallel degree in a stage
     limit: np.ndarray
     sustainable: np.ndarray
     replicas: np.ndarray
@@ -222,6 +238,8 @@ class _Replicas:
     service: tr.Service
     n: np.ndarray
     pp: np.ndarray
+    tp: np.ndarray
+    ep: np.ndarray
     slots: np.ndarray
 
 
@@ -233,29 +251,49 @@ def _replicas(model: Any, profile: HardwareProfile, dtype: str | None, engine: s
     node = _node(profile)
     counts = replica_counts(node, most)
     # a replica past one node: tensor parallel over all of it, or a node's worth per pipeline stage
-    layouts = [(c, 1) for c in counts] + [(c, c // node) for c in counts if c > node]
+    staged = [(c, 1) for c in counts] + [(c, c // node) for c in counts if c > node]
+    layouts = [(c, p, tp, ep) for c, p in staged for tp, ep in stage_layouts(c // p, node, float(m.experts))]
     index, limit = (a.ravel() for a in np.meshgrid(np.arange(len(layouts)), np.array(LIMITS)))
-    n = np.array([layouts[i][0] for i in index], dtype=float)
-    pp = np.array([layouts[i][1] for i in index], dtype=float)
+    n, pp, tp, ep = (np.array([layouts[i][k] for i in index], dtype=float) for k in range(4))
     h = replace(h, node=float(node), network=_network(profile))
     f, _ = resolve_footprint(hw, **{k: v for k, v in footprint.items() if k != "profile_path"})
     phases = serving_scenarios(cal.serving)
     r = resolve_request(prompt_tokens=tokens[0], output_tokens=tokens[1])
-    case = ServingCase(model=m, hardware=h, request=replace(r, n=n / pp, pp=pp, batch=np.ones_like(n)),
+    case = ServingCase(model=m, hardware=h, request=replace(r, n=n / pp, pp=pp, tp=tp, ep=ep, batch=np.ones_like(n)),
                        footprint=typical_scenario(f), prefill=typical_scenario(phases["prefill"]),
                        decode=typical_scenario(phases["decode"]),
                        load=Load(rate=1e-9, limit=limit))
     room = np.asarray(evaluate(case).capacity.max_batch) * np.ones_like(n)  # the most requests that fit on n devices
     generating = (m.autoregressive > 0) & (h.in_flight > 0)
     slots = np.where(generating, np.maximum(1.0, np.minimum(np.minimum(limit, h.max_in_flight), room)), 1.0)
-    _, keep = np.unique(np.stack([n, pp, slots]), axis=1, return_index=True)
+    _, keep = np.unique(np.stack([n, pp, tp, ep, slots]), axis=1, return_index=True)
     keep = np.sort(keep[room[keep] >= 1])
     if not len(keep):
         return None
-    n, pp, slots = n[keep], pp[keep], slots[keep]
-    case = replace(case, request=replace(r, n=n / pp, pp=pp, batch=np.ones_like(n)), load=Load(rate=1e-9, limit=slots))
+    n, pp, tp, ep, slots = n[keep], pp[keep], tp[keep], ep[keep], slots[keep]
+    case = replace(case, request=replace(r, n=n / pp, pp=pp, tp=tp, ep=ep, batch=np.ones_like(n)),
+                   load=Load(rate=1e-9, limit=slots))
     return _Replicas(profile=profile, dtype=dt, engine=eng, case=case, service=replica_service(case, evaluate(case), slots),
-                     n=n, pp=pp, slots=slots)
+                     n=n, pp=pp, tp=tp, ep=ep, slots=slots)
+
+
+def stage_layouts(devices: int, node: int, experts: float) -> list[tuple[int, int]]:
+    """(attention tensor degree, expert degree) of a stage of ``devices``: tensor parallel over
+    all of them; for a mixture of ``experts``, also the experts split over the most devices that
+    divide both (whole experts each), and attention tensor parallel over 1, 2, 4 ... devices of
+    a node in data-parallel groups, with and without that split.
+
+    >>> stage_layouts(8, 8, 0.0)
+    [(8, 1)]
+    >>> stage_layouts(4, 8, 8.0)
+    [(4, 1), (4, 4), (1, 1), (1, 4), (2, 1), (2, 4)]
+    """
+    if not experts:
+        return [(devices, 1)]
+    ep = math.gcd(devices, int(experts))
+    degrees = [1] + ([ep] if ep > 1 else [])
+    groups = [t for t in (2 ** k for k in range(40)) if t < devices and t <= node and devices % t == 0]
+    return [(t, e) for t in (devices, *groups) for e in degrees]
 
 
 def _sustainable(groups: list[_Replicas], targets: dict[str, float]) -> list[np.ndarray]:
@@ -274,7 +312,7 @@ def _priced(g: _Replicas, sustainable: np.ndarray, rate: float) -> _Rows:
     v = evaluate(at)
     q, zero = v.traffic, tr.open_loop(g.service, 0.0)
     row = lambda x: np.asarray(x, dtype=float) * np.ones_like(g.n)
-    return _Rows(profile=g.profile, dtype=g.dtype, engine=g.engine, n=g.n, pp=g.pp, limit=g.slots,
+    return _Rows(profile=g.profile, dtype=g.dtype, engine=g.engine, n=g.n, pp=g.pp, tp=g.tp, ep=g.ep, limit=g.slots,
                  sustainable=sustainable,
                  replicas=replicas, cost=row(v.footprint.cost), per_hour=row(v.footprint.cost) * rate * 3600.0,
                  input_pm=row(_PER_M["cost_per_million_input_tokens_USD"](at, v)),
@@ -287,8 +325,8 @@ def _option(g: _Rows, i: int, rate: float) -> ServingOption:
     n, pp, node = int(g.n[i]), int(g.pp[i]), _node(g.profile)
     missing = lambda x, unit: None if not math.isfinite(float(x)) else quantity(float(x), unit)
     return ServingOption(
-        hardware=g.profile.id, dtype=g.dtype, engine=g.engine, devices_per_replica=n, tensor_parallel=n // pp,
-        pipeline=pp, nodes=max(1, n // node), replicas=int(g.replicas[i]), batch_limit=int(g.limit[i]),
+        hardware=g.profile.id, dtype=g.dtype, engine=g.engine, devices_per_replica=n, tensor_parallel=int(g.tp[i]),
+        pipeline=pp, expert_parallel=int(g.ep[i]), nodes=max(1, n // node), replicas=int(g.replicas[i]), batch_limit=int(g.limit[i]),
         sustainable_rate=quantity(float(g.sustainable[i]), "1/s"),
         headroom=float(g.replicas[i] * g.sustainable[i] / rate - 1.0),
         ttft_p99=quantity(float(g.p99[0][i]) * 1e3, "ms"), tpot_p99=quantity(float(g.p99[1][i]) * 1e3, "ms"),
@@ -363,7 +401,7 @@ def _distinct(ranked: list[tuple[_Rows, int]], rate: float) -> list[ServingOptio
     """The best candidate of each (device, precision, devices per replica), in order."""
     out, seen = [], set()
     for g, i in ranked:
-        key = (g.profile.id, g.dtype, int(g.n[i]), int(g.pp[i]))
+        key = (g.profile.id, g.dtype, int(g.n[i]), int(g.pp[i]), int(g.tp[i]), int(g.ep[i]))
         if key not in seen:
             seen.add(key)
             out.append(_option(g, i, rate))
@@ -481,8 +519,9 @@ def _estimate(model: Any, best: ServingOption, rate: float, tokens: tuple[float,
               cal: Any) -> InferenceEstimate:
     from ..inference_estimate import estimate_inference
 
-    profile = replica_profile(get_hardware(best.hardware, profile_path=footprint["profile_path"]), best.devices_per_replica)
-    return estimate_inference(model, hardware=profile, n_gpus=best.devices_per_replica, prompt_tokens=int(tokens[0]),
+    profile = get_hardware(best.hardware, profile_path=footprint["profile_path"])
+    return estimate_inference(model, hardware=profile, n_gpus=best.devices_per_replica, pp=best.pipeline,
+                              tp=best.tensor_parallel, ep=best.expert_parallel, prompt_tokens=int(tokens[0]),
                               output_tokens=int(tokens[1]), batch_size=best.batch_limit, dtype=best.dtype,
                               engine=best.engine, rate=rate / best.replicas, calibration=cal, **footprint)
 
@@ -495,7 +534,10 @@ def _assumptions(best: ServingOption) -> dict[str, str]:
                   "its devices (all-reduces on each device's share of the scale-out network) or a node's worth of "
                   "tensor parallelism per pipeline stage (point-to-point sends between stages, as many "
                   "micro-batches in flight as stages), whichever is cheaper" + (f": {best.layout}" if best.nodes > 1 else ""),
-        "experts": "expert parallelism is not modelled: a mixture of experts is split across devices as dense "
-                   "weights are",
+        "experts": ("a mixture of experts is searched with its routed experts split, whole, over the stage's "
+                    "devices (tokens dispatched and combined by all-to-all where that beats reducing over every "
+                    "device) and with data-parallel attention"
+                    + (f"; chosen: {best.layout}" if best.expert_parallel > 1 or best.attention_groups > 1 else
+                       "; chosen: every expert split over the devices as the dense weights are")),
         "cost": "device-hours of every replica, running all the time, over the requests served",
     }
