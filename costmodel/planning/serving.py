@@ -36,6 +36,7 @@ import numpy as np
 import pint
 
 from .. import traffic as tr
+from .disaggregated import Split, cheapest_split
 from ..calibration import resolve_calibration, serving_scenarios
 from ..energy import resolve_footprint
 from ..errors import InputError
@@ -106,11 +107,19 @@ class ServingOption:
     cost_per_million_input_tokens: pint.Quantity | None
     cost_per_million_output_tokens: pint.Quantity | None
     energy_per_million_output_tokens: pint.Quantity  # [kWh]
+    prefill: ServingOption | None = None  # disaggregated: the prefill pool (this option's replicas only decode)
+    kv_transfer: pint.Quantity | None = None  # [ms] a prompt's KV cache from the prefill pool to the decode pool
 
     @property
     def devices(self) -> int:
-        """Devices of every replica together."""
-        return self.replicas * self.devices_per_replica
+        """Devices of every replica together (both pools when disaggregated)."""
+        return self.replicas * self.devices_per_replica + (0 if self.prefill is None else self.prefill.devices)
+
+    @property
+    def deployment(self) -> str:
+        """``colocated`` (each replica prefills and decodes) or ``disaggregated`` (prefill and
+        decode pools)."""
+        return "colocated" if self.prefill is None else "disaggregated"
 
     @property
     def energy_per_output_token(self) -> pint.Quantity:
@@ -143,7 +152,9 @@ class ServingOption:
                 "latency_p99_ms": m(self.latency_p99, "ms"), "cost_per_hour_USD": m(self.cost_per_hour, "USD/h"),
                 "cost_per_million_input_tokens_USD": m(self.cost_per_million_input_tokens, "usd"),
                 "cost_per_million_output_tokens_USD": m(self.cost_per_million_output_tokens, "usd"),
-                "energy_per_million_output_tokens_kWh": m(self.energy_per_million_output_tokens, "kWh")}
+                "energy_per_million_output_tokens_kWh": m(self.energy_per_million_output_tokens, "kWh"),
+                "deployment": self.deployment, "kv_transfer_ms": m(self.kv_transfer, "ms"),
+                "prefill": None if self.prefill is None else self.prefill.to_dict()}
 
 
 @dataclass(frozen=True, kw_only=True, eq=False)
@@ -199,6 +210,8 @@ class _Rows:
     energy_pm: np.ndarray  # kWh per million output tokens
     p99: tuple[np.ndarray, np.ndarray, np.ndarray]  # TTFT, TPOT, latency [s] at the operating point
     light: tuple[np.ndarray, np.ndarray]  # TTFT, TPOT p99 at light load: the best it can do
+    service: tr.Service  # each candidate's queue (what the disaggregated pools are built from)
+    case: ServingCase
 
 
 def replica_counts(node: int, most: int) -> list[int]:
@@ -318,7 +331,8 @@ def _priced(g: _Replicas, sustainable: np.ndarray, rate: float) -> _Rows:
                  input_pm=row(_PER_M["cost_per_million_input_tokens_USD"](at, v)),
                  output_pm=row(_PER_M["cost_per_million_tokens_USD"](at, v)),
                  energy_pm=row(_PER_M["energy_per_million_output_tokens_kWh"](at, v)),
-                 p99=(row(q.ttft_p99), row(q.tpot_p99), row(q.latency_p99)), light=(row(zero.ttft_p99), row(zero.tpot_p99)))
+                 p99=(row(q.ttft_p99), row(q.tpot_p99), row(q.latency_p99)), light=(row(zero.ttft_p99), row(zero.tpot_p99)),
+                 service=g.service, case=g.case)
 
 
 def _option(g: _Rows, i: int, rate: float) -> ServingOption:
@@ -427,8 +441,8 @@ def plan_serving(model: str | ModelSpec, *, hardware: str | HardwareProfile | It
                  ttft_p99: QuantityLike | None = None, tpot_p99: QuantityLike | None = None,
                  dtype: str | None = None, engine: str | None = None, max_devices: CountLike = DEFAULT_MAX_DEVICES,
                  region: str | None = None, price_per_gpu_hour: QuantityLike | None = None,
-                 price_kind: str = "on_demand", cost_basis: str = "cloud", profile_path: ProfilePath | None = None,
-                 calibration: Any = None) -> ServingPlan:
+                 price_kind: str = "on_demand", cost_basis: str = "cloud", disaggregate: bool = False,
+                 profile_path: ProfilePath | None = None, calibration: Any = None) -> ServingPlan:
     """The cheapest deployment that serves ``rate`` requests within p99 latency targets.
 
     Parameters
@@ -453,13 +467,21 @@ def plan_serving(model: str | ModelSpec, *, hardware: str | HardwareProfile | It
     region, price_per_gpu_hour, price_kind, cost_basis : optional
         As in :func:`costmodel.estimate_inference`; a device without a price is ranked by its
         device count, after those with one.
+    disaggregate : bool
+        Also search prefill/decode disaggregation (:mod:`costmodel.planning.disaggregated`): a
+        prefill pool and a decode pool of the same device and precision, sized apart, the
+        prompt's KV cache sent between them over the network (its time part of TTFT). It is
+        ``best`` only where it costs less than every colocated deployment that meets the
+        targets; ``best.deployment`` and the notes say which was chosen.
 
     Returns
     -------
     ServingPlan
         ``best`` (replicas, devices per replica, batch limit, precision, engine, p99s, costs per
-        million input and output tokens, headroom), ``estimate`` (one replica of it at
-        ``rate / replicas``), ``runners_up`` and ``by_hardware``; ``to_dict()`` for JSON.
+        million input and output tokens, headroom; disaggregated: ``best.prefill`` the prefill
+        pool and ``best.kv_transfer``), ``estimate`` (one replica of it at ``rate / replicas``;
+        disaggregated: a decode replica estimated as if it also prefilled), ``runners_up`` and
+        ``by_hardware``; ``to_dict()`` for JSON.
 
     Raises
     ------
@@ -490,9 +512,16 @@ def plan_serving(model: str | ModelSpec, *, hardware: str | HardwareProfile | It
         raise InputError(f"{name} does not fit in {most} devices per replica of "
                          f"{', '.join(p.id for p in profiles)}; raise {{max_devices=}}", argument="max_devices")
     ranked = _ranked(groups, targets)
-    if not ranked:
+    split = _disaggregated(groups, lam, targets, tokens) if disaggregate else None
+    if not ranked and split is None:
         raise _impossible(groups, targets, most, name)
     options = _distinct(ranked, lam)
+    chosen = split is not None and (not options or _cheaper(split, options[0]))
+    if disaggregate:
+        notes.append(_choice_note(split, options[0] if options else None, chosen))
+    if chosen:
+        assert split is not None
+        options = [split, *options]
     best = options[0]
     by_hardware = tuple(next(o for o in options if o.hardware == p) for p in dict.fromkeys(o.hardware for o in options))
     if any(o.cost_per_hour is None for o in by_hardware):
@@ -504,7 +533,8 @@ def plan_serving(model: str | ModelSpec, *, hardware: str | HardwareProfile | It
                        ttft_p99=None if "ttft_p99" not in targets else quantity(targets["ttft_p99"] * 1e3, "ms"),
                        tpot_p99=None if "tpot_p99" not in targets else quantity(targets["tpot_p99"] * 1e3, "ms"),
                        prompt_tokens=int(tokens[0]), output_tokens=int(tokens[1]),
-                       candidates=sum(len(g.n) for g in groups), notes=tuple(notes), assumptions=_assumptions(best))
+                       candidates=sum(len(g.n) for g in groups), notes=tuple(notes),
+                       assumptions=_assumptions(best, disaggregate))
 
 
 def replica_profile(profile: HardwareProfile, devices: int) -> HardwareProfile:
@@ -526,8 +556,69 @@ def _estimate(model: Any, best: ServingOption, rate: float, tokens: tuple[float,
                               engine=best.engine, rate=rate / best.replicas, calibration=cal, **footprint)
 
 
-def _assumptions(best: ServingOption) -> dict[str, str]:
-    return {
+def _disaggregated(groups: list[_Rows], rate: float, targets: dict[str, float],
+                   tokens: tuple[float, float]) -> ServingOption | None:
+    """The cheapest disaggregated deployment over every (device, precision), or None."""
+    found = [_split_option(s, rate, tokens) for s in (cheapest_split(g, rate, targets, tokens) for g in groups)
+             if s is not None]
+    return min(found, key=_rank_key, default=None)
+
+
+def _rank_key(o: ServingOption) -> tuple[float, float]:
+    return (math.inf if o.cost_per_hour is None else float(o.cost_per_hour.magnitude), float(o.devices))
+
+
+def _cheaper(a: ServingOption, b: ServingOption) -> bool:
+    return _rank_key(a) < _rank_key(b)
+
+
+def _choice_note(split: ServingOption | None, colocated: ServingOption | None, chosen: bool) -> str:
+    cost = lambda o: (f"{o.devices} devices" + ("" if o.cost_per_hour is None else  # noqa: E731
+                                               f", {float(o.cost_per_hour.to('USD/h').magnitude):,.2f} USD/h"))
+    if split is None:
+        return "disaggregated prefill/decode: no split deployment meets the targets; colocated chosen"
+    if colocated is None:
+        return f"disaggregated prefill/decode chosen ({cost(split)}): no colocated deployment meets the targets"
+    which = "disaggregated prefill/decode chosen" if chosen else "colocated chosen"
+    return f"{which}: disaggregated {cost(split)} against colocated {cost(colocated)}"
+
+
+def _split_option(s: Split, rate: float, tokens: tuple[float, float]) -> ServingOption:
+    """The decode pool as an option, its prefill pool as ``prefill``, with both pools' prices."""
+    g, i, j = s.rows, s.prefill, s.decode
+    per_device = s.per_hour / max(s.devices, 1)  # USD per device-hour (NaN without a price)
+    hourly_in, hourly_out = rate * tokens[0] * 3600.0 / 1e6, rate * max(tokens[1], 1.0) * 3600.0 / 1e6  # M tokens/h
+    prefill_devices, decode_devices = s.prefill_replicas * int(g.n[i]), s.decode_replicas * int(g.n[j])
+    # energy per hour [kWh]: the decode pool at its colocated row's per device-hour, the prefill pool at TDP
+    decode_kwh = float(g.energy_pm[j]) * hourly_out / max(float(g.replicas[j] * g.n[j]), 1.0) * decode_devices
+    prefill_kwh = rate * s.prefill_s * int(g.n[i]) * float(g.case.hardware.tdp) / 1e3
+    money = lambda x, unit: None if not math.isfinite(x) else quantity(x, unit)  # noqa: E731
+    prefill_headroom = s.prefill_replicas / max(rate * s.prefill_s, 1e-300) - 1.0
+    pool = replace(_option(g, i, rate), replicas=s.prefill_replicas, batch_limit=1,
+                   sustainable_rate=quantity(1.0 / s.prefill_s, "1/s"), headroom=prefill_headroom,
+                   ttft_p99=quantity(s.prefill_p99 * 1e3, "ms"), tpot_p99=quantity(0.0, "ms"),
+                   latency_p99=quantity(s.prefill_p99 * 1e3, "ms"),
+                   cost_per_hour=money(per_device * prefill_devices, "usd_rate"),
+                   cost_per_million_input_tokens=money(per_device * prefill_devices / hourly_in, "usd"),
+                   cost_per_million_output_tokens=None,
+                   energy_per_million_output_tokens=quantity(prefill_kwh / hourly_out, "kWh"))
+    decode_headroom = s.decode_replicas * s.decode_sustainable / rate - 1.0
+    return replace(_option(g, j, rate), replicas=s.decode_replicas, sustainable_rate=quantity(s.decode_sustainable, "1/s"),
+                   headroom=min(prefill_headroom, decode_headroom), ttft_p99=quantity(s.ttft_p99 * 1e3, "ms"),
+                   tpot_p99=quantity(s.tpot_p99 * 1e3, "ms"), latency_p99=quantity(s.latency_p99 * 1e3, "ms"),
+                   cost_per_hour=money(s.per_hour, "usd_rate"),
+                   cost_per_million_input_tokens=money(per_device * prefill_devices / hourly_in, "usd"),
+                   cost_per_million_output_tokens=money(per_device * decode_devices / hourly_out, "usd"),
+                   energy_per_million_output_tokens=quantity((decode_kwh + prefill_kwh) / hourly_out, "kWh"),
+                   prefill=pool, kv_transfer=quantity(s.transfer_s * 1e3, "ms"))
+
+
+def _assumptions(best: ServingOption, disaggregate: bool = False) -> dict[str, str]:
+    split = {"disaggregation": "a prefill pool (one prompt at a time per replica, an M/D/c queue) and a decode pool "
+                               "(decode steps only) of one device and precision, the KV cache between them over "
+                               "the network; p99 TTFT = the prefill pool's p99 + the transfer + the decode pool's "
+                               f"p99 TTFT (an upper bound); chosen: {best.deployment}"} if disaggregate else {}
+    return {**split,
         "traffic": "Poisson arrivals split evenly over the replicas; p99s from the analytic queue model of "
                    "costmodel.traffic at each replica's share of the rate",
         "layout": "tensor parallelism inside a node; a replica over several nodes is either tensor parallel over all "
