@@ -34,7 +34,7 @@ if TYPE_CHECKING:
     from .regions import Region
 
 __all__ = ["AUTOREGRESSIVE", "typical_scenario", "INTERACTIVE_SLA", "max_rate_within", "service_of", "service_from", "ServingCase", "ServingValues", "resolve_serving", "resolve_request",
-           "check_request", "evaluate", "estimate_inference"]
+           "check_request", "check_layout", "evaluate", "estimate_inference"]
 
 AUTOREGRESSIVE = ("dense-decoder", "moe-decoder", "encoder-decoder")
 BATCHING = ("static", "continuous")
@@ -547,7 +547,7 @@ def estimate_inference(model: str | ModelSpec | None = None, *, params: CountLik
     r = resolve_request(n_gpus=n_gpus, batch_size=1 if batch_size is None else batch_size,
                         prompt_tokens=round(_mean(prompts)), output_tokens=round(_mean(outputs)),
                         batching=batching, prefix_cache=prefix_cache, pp=pp, tp=tp, ep=ep)
-    warnings = _layout_warnings(m, r, ep, tp)
+    warnings = _layout_warnings(m, r)
     if r.continuous and not h.in_flight and m.autoregressive:
         warnings.append(f"{get_engine(eng).name} does not batch in flight: the batch runs static")
     if prune is not None and str(prune).strip() != "2:4":  # unstructured: say what it does not do
@@ -588,17 +588,27 @@ def estimate_inference(model: str | ModelSpec | None = None, *, params: CountLik
         _case=case, _calibration=cal, _scenarios_of=scenarios, _values=values, _labels=labels, _profile=hw)
 
 
-def _layout_warnings(m: ServingModel, r: Request, ep: CountLike, tp: CountLike | None) -> list[str]:
-    """Refuse an expert or attention layout the model cannot take; say when ``ep`` does nothing
-    (as :func:`costmodel.estimate_training` does)."""
-    if not m.experts:
-        if tp is not None and core.attention_tp(r) < r.n:
-            raise InputError(f"tp={r.tp:.0f} below the {r.n:.0f} devices of a stage is data-parallel attention, for a "
-                             "mixture of experts; serve copies of a dense model as replicas", argument="tp")
+def check_layout(m: ServingModel, r: Request) -> None:
+    """Refuse an expert or attention layout the model cannot take (floats or arrays): ``ep``
+    that does not divide a mixture's experts, or data-parallel attention (``tp`` below the
+    devices of a stage) for a model without experts."""
+    bad = (m.experts > 0) & (np.fmod(m.experts, np.maximum(r.ep, 1.0)) != 0)
+    if any_true(bad):
+        ep, experts = (float(np.broadcast_to(x, np.shape(bad))[bad][0]) if np.ndim(bad) else float(x)
+                       for x in (r.ep, m.experts))
+        raise InputError(f"ep={ep:.0f} does not divide the model's {experts:.0f} experts", argument="ep")
+    if any_true((m.experts <= 0) & (r.tp > 0) & (r.tp < r.n)):
+        raise InputError("tp below the devices of a pipeline stage is data-parallel attention, for a mixture of "
+                         "experts; serve copies of a dense model as replicas", argument="tp")
+
+
+def _layout_warnings(m: ServingModel, r: Request) -> list[str]:
+    """Refuse a layout the model cannot take; say when ``ep`` does nothing (as
+    :func:`costmodel.estimate_training` does)."""
+    check_layout(m, r)
+    if not m.experts and r.ep > 1:
         return [f"ep={r.ep:.0f} has no effect: the model has no experts (a dense model, or experts the catalog "
-                "does not list)"] if r.ep > 1 else []
-    if m.experts % r.ep:
-        raise InputError(f"ep={r.ep:.0f} does not divide the model's {m.experts:.0f} experts", argument="ep")
+                "does not list)"]
     return []
 
 
