@@ -1,4 +1,4 @@
-"""Serving: prefill and decode rooflines, KV cache, tensor-parallel communication.
+"""Serving: prefill and decode rooflines, KV cache, tensor- and expert-parallel communication.
 
 Pure vectorised functions on canonical floats (FLOP, byte, second); they broadcast over numpy
 arrays, so one code path serves a single estimate, its range and a sweep.
@@ -7,7 +7,9 @@ results.
 
 A phase takes ``max(FLOPs / compute, bytes / bandwidth)`` (the roofline; Williams et al.
 2009) at fitted fractions of the device's dense peak and memory bandwidth, plus a fixed
-per-step overhead (kernel launches, scheduling) and the tensor-parallel all-reduces.
+per-step overhead (kernel launches, scheduling) and the collectives of the layout: tensor-parallel
+all-reduces, and for a mixture of experts split over devices the all-to-alls that dispatch tokens
+to their experts and combine them (:func:`layer_comm_seconds`).
 
 References
 ----------
@@ -15,7 +17,9 @@ Pope et al. 2022, "Efficiently Scaling Transformer Inference" (decode is bound b
 weights and KV cache; two all-reduces per layer under tensor parallelism, Sec. 3);
 Kaplan et al. 2020, Table 1 (forward FLOPs per token ``2 N + 2 n_layer n_ctx d_attn``);
 Shoeybi et al. 2019, "Megatron-LM" (two all-reduces per layer in the forward pass);
-Thakur et al. 2005 (latency and bandwidth terms of collectives).
+Thakur et al. 2005 (latency and bandwidth terms of collectives);
+Lepikhin et al. 2020, "GShard" (experts split over devices, tokens dispatched and combined by
+all-to-all).
 """
 
 from __future__ import annotations
