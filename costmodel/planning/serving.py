@@ -537,14 +537,6 @@ def plan_serving(model: str | ModelSpec, *, hardware: str | HardwareProfile | It
                        assumptions=_assumptions(best, disaggregate))
 
 
-def replica_profile(profile: HardwareProfile, devices: int) -> HardwareProfile:
-    """The profile a replica of ``devices`` runs its all-reduces on: the device's own, or with
-    the network between nodes as its link where the replica spans nodes."""
-    if devices <= _node(profile):
-        return profile
-    return replace(profile, interconnect_bandwidth=quantity(_network(profile), "bandwidth"))
-
-
 def _estimate(model: Any, best: ServingOption, rate: float, tokens: tuple[float, float], footprint: dict[str, Any],
               cal: Any) -> InferenceEstimate:
     from ..inference_estimate import estimate_inference
