@@ -1,4 +1,4 @@
-"""Serving: prefill and decode rooflines, KV cache, tensor-parallel communication.
+"""Serving: prefill and decode rooflines, KV cache, tensor- and expert-parallel communication.
 
 Pure vectorised functions on canonical floats (FLOP, byte, second); they broadcast over numpy
 arrays, so one code path serves a single estimate, its range and a sweep.
@@ -7,7 +7,9 @@ results.
 
 A phase takes ``max(FLOPs / compute, bytes / bandwidth)`` (the roofline; Williams et al.
 2009) at fitted fractions of the device's dense peak and memory bandwidth, plus a fixed
-per-step overhead (kernel launches, scheduling) and the tensor-parallel all-reduces.
+per-step overhead (kernel launches, scheduling) and the collectives of the layout: tensor-parallel
+all-reduces, and for a mixture of experts split over devices the all-to-alls that dispatch tokens
+to their experts and combine them (:func:`layer_comm_seconds`).
 
 References
 ----------
@@ -15,7 +17,9 @@ Pope et al. 2022, "Efficiently Scaling Transformer Inference" (decode is bound b
 weights and KV cache; two all-reduces per layer under tensor parallelism, Sec. 3);
 Kaplan et al. 2020, Table 1 (forward FLOPs per token ``2 N + 2 n_layer n_ctx d_attn``);
 Shoeybi et al. 2019, "Megatron-LM" (two all-reduces per layer in the forward pass);
-Thakur et al. 2005 (latency and bandwidth terms of collectives).
+Thakur et al. 2005 (latency and bandwidth terms of collectives);
+Lepikhin et al. 2020, "GShard" (experts split over devices, tokens dispatched and combined by
+all-to-all).
 """
 
 from __future__ import annotations
@@ -29,8 +33,8 @@ from .elementwise import any_true, maximum, minimum, ndim, where
 from .units import BoolArray, FloatArray
 
 __all__ = ["BYTES", "stage_of", "slot_wait", "ServingModel", "ServingHardware", "Request", "PhaseConstants", "Timings", "Capacity",
-           "kv_bytes_per_token",
-           "expert_fraction", "phase_seconds", "allreduce_seconds", "prefill", "decode_step", "timings",
+           "kv_bytes_per_token", "attention_tp", "replicated",
+           "expert_fraction", "phase_seconds", "allreduce_seconds", "alltoall_seconds", "layer_comm_seconds", "prefill", "decode_step", "timings",
            "memory", "capacity_report"]
 
 BYTES = {"fp32": 4.0, "tf32": 4.0, "bf16": 2.0, "fp16": 2.0, "fp8": 1.0, "fp4": 0.5, "int8": 1.0, "int4": 0.5}
@@ -58,6 +62,7 @@ class ServingModel:
     autoregressive: FloatArray = 1.0
     sequence: FloatArray = 0.0  # a fixed input length (a ViT's patches + class token); 0: the request's prompt
     rows_per_token: FloatArray = 1.0  # matrix rows one input position gives each layer (a CNN: its mean spatial size)
+    expert_layers: FloatArray = 0.0  # layers whose feed-forward block is a mixture of experts
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -84,9 +89,13 @@ class ServingHardware:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Request:
-    """Devices per pipeline stage (tensor parallel), requests in flight, tokens in and out, the
-    batching mode (1: continuous / in-flight, 0: static), the share of each prompt already
-    cached, and pipeline stages (the replica holds ``n * pp`` devices)."""
+    """Devices per pipeline stage, requests in flight, tokens in and out, the batching mode
+    (1: continuous / in-flight, 0: static), the share of each prompt already cached, pipeline
+    stages (the replica holds ``n * pp`` devices), and the layout of a stage's ``n`` devices:
+    attention and the dense weights tensor parallel over ``tp`` of them (0: all ``n``; fewer:
+    ``n / tp`` data-parallel attention groups, each with its own requests and a copy of the
+    dense weights), the experts of a mixture split over ``ep`` groups (whole experts; each
+    expert tensor parallel over the ``n / ep`` devices of its group)."""
 
     n: FloatArray
     batch: FloatArray
@@ -94,7 +103,9 @@ class Request:
     output: FloatArray
     continuous: FloatArray = 1.0
     cached: FloatArray = 0.0  # share of each prompt whose KV cache is already there (prefix caching)
-    pp: FloatArray = 1.0  # pipeline stages, each of ``n`` tensor-parallel devices
+    pp: FloatArray = 1.0  # pipeline stages, each of ``n`` devices
+    tp: FloatArray = 0.0  # attention's tensor-parallel degree in a stage (0: all ``n`` devices)
+    ep: FloatArray = 1.0  # expert-parallel degree in a stage (1: each expert split like the dense weights)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -144,6 +155,75 @@ def allreduce_seconds(message_bytes, tp, link_bandwidth, latency):
     hops = 2.0 * np.log2(maximum(tp, 1.0))
     ring = 2.0 * (tp - 1.0) / maximum(tp, 1.0) * message_bytes / link_bandwidth
     return where(tp > 1, hops * latency + ring, 0.0)
+
+
+def alltoall_seconds(message_bytes, devices, link, network, node, latency):
+    """One all-to-all over ``devices`` (0 when there is one): each device sends the
+    ``(devices - 1) / devices`` of its ``message_bytes`` meant for the others.
+
+    Latency term of Bruck's algorithm, ``log2(devices)`` hops; bandwidth term of the pairwise
+    exchange, each device's sends to its node's other devices over ``link`` and to the
+    ``devices - node`` beyond over its share of the ``network``, whichever takes longer (both
+    run at once) (Thakur et al. 2005, Sec. 3.5).
+    """
+    if not (ndim(devices) or ndim(node) or ndim(message_bytes)):  # one configuration: plain arithmetic
+        if devices <= 1:
+            return 0.0
+        inside = min(devices, node)
+        return (math.log2(devices) * latency + max((inside - 1.0) / devices * message_bytes / link,
+                                                   (devices - inside) / devices * message_bytes / network))
+    inside = minimum(devices, node)
+    wide = maximum(devices, 1.0)
+    spread = maximum((inside - 1.0) / wide * message_bytes / link, (devices - inside) / wide * message_bytes / network)
+    return where(devices > 1, np.log2(wide) * latency + spread, 0.0)
+
+
+def attention_tp(r: Request) -> FloatArray:
+    """Attention's tensor-parallel degree in a stage: ``r.tp``, or all ``r.n`` devices (0)."""
+    if not ndim(r.tp):
+        return r.tp if r.tp > 0 else r.n
+    return where(r.tp > 0, r.tp, r.n)
+
+
+def replicated(m: ServingModel, groups: FloatArray) -> ServingModel:
+    """The model as ``groups`` data-parallel attention groups hold it: a copy of the dense
+    weights (attention, embeddings, dense and shared feed-forward blocks) per group, the
+    routed experts once, so that ``weight_bytes / n`` is what one of ``n`` devices holds and
+    reads (dense weights over ``n / groups``, experts over ``n``)."""
+    if not ndim(groups) and groups == 1:
+        return m
+    return replace(m, weight_bytes=(m.weight_bytes - m.expert_bytes) * groups + m.expert_bytes)
+
+
+def layer_comm_seconds(m: ServingModel, hw: ServingHardware, n: FloatArray, tp: FloatArray, ep: FloatArray,
+                       tokens_in_step: FloatArray, latency: FloatArray) -> FloatArray:
+    """Seconds of a step's collectives over the ``n`` devices of a stage (Megatron-style:
+    Shoeybi et al. 2019; expert parallel: Lepikhin et al. 2020, "GShard", Sec. 2.2).
+
+    Per layer, the attention block's all-reduce over its ``tp`` devices, on its group's share of
+    the step's tokens; a dense feed-forward block another one. A mixture-of-experts block runs
+    on all ``n`` devices: its outputs are reduced over them (the tokens gathered from the
+    attention groups and the outputs reduced, what an all-reduce of every token costs; with
+    ``n == tp`` the usual second all-reduce), or, with ``ep > 1``, each device dispatches its
+    ``1 / n`` of the tokens' hidden states to the devices of their ``top-k`` experts and
+    combines the results back, two all-to-alls of ``tokens k / ep`` hidden states per device,
+    then an all-gather (half an all-reduce) restores each attention group's tokens; the runtime
+    takes the faster path. 2-byte activations; over the network where the span crosses nodes.
+    """
+    link = lambda span: hw.link if not any_true(span > hw.node) else where(span > hw.node, hw.network, hw.link)  # noqa: E731
+    hidden = m.d_model * 2.0
+    attention = allreduce_seconds(tokens_in_step * tp / n * hidden, tp, link(tp), latency)
+    expert_parallel = any_true((ep > 1) & (m.experts > 0))
+    if not expert_parallel and not any_true(tp != n):  # every block all-reduced over the stage: two per layer
+        return 2.0 * m.layers * attention
+    gathered = allreduce_seconds(tokens_in_step * hidden, n, link(n), latency)
+    experts = where(m.experts > 0, minimum(m.expert_layers, m.layers), 0.0)
+    if not expert_parallel:
+        return m.layers * attention + (m.layers - experts) * attention + experts * gathered
+    routed = tokens_in_step * m.experts_per_token / maximum(ep, 1.0) * hidden
+    dispatched = 2.0 * alltoall_seconds(routed, n, hw.link, hw.network, hw.node, latency) + attention / 2.0
+    moe = where(ep > 1, minimum(gathered, dispatched), gathered)
+    return m.layers * attention + (m.layers - experts) * attention + experts * moe
 
 
 def phase_seconds(flops, bytes_moved, n, peak, bandwidth, compute_fraction, bandwidth_fraction):
@@ -214,9 +294,10 @@ class Capacity:
 
 
 def _step(m: ServingModel, hw: ServingHardware, n: FloatArray, tokens_in_step: FloatArray, flops: FloatArray,
-          moved: FloatArray, cal: PhaseConstants) -> tuple[FloatArray, FloatArray, BoolArray]:
+          moved: FloatArray, cal: PhaseConstants, tp: FloatArray | None = None,
+          ep: FloatArray = 1.0) -> tuple[FloatArray, FloatArray, BoolArray]:
     """Seconds of one forward step: roofline + the runtime's overheads (per step and per layer)
-    + 2 all-reduces per layer."""
+    + the collectives (:func:`layer_comm_seconds`; ``tp`` None: attention over all ``n``)."""
     # a step with few rows leaves much of the device idle: rows / (rows + half) of the ceiling, with
     # ``half`` growing with the device's peak (a bigger device has more units to fill)
     rows = tokens_in_step * m.rows_per_token
@@ -226,8 +307,7 @@ def _step(m: ServingModel, hw: ServingHardware, n: FloatArray, tokens_in_step: F
                                      minimum(cal.compute_fraction * hw.efficiency, 1.0) * fill,
                                      minimum(cal.bandwidth_fraction * hw.efficiency, 1.0))
     t = t / cal.speed
-    link = hw.link if not any_true(n > hw.node) else where(n > hw.node, hw.network, hw.link)
-    comm = 2.0 * m.layers * allreduce_seconds(tokens_in_step * m.d_model * 2.0, n, link, cal.allreduce_latency_s)
+    comm = layer_comm_seconds(m, hw, n, n if tp is None else tp, ep, tokens_in_step, cal.allreduce_latency_s)
     overhead = (hw.step_fixed_s + maximum(m.layers, 1.0) * hw.layer_s) * cal.overhead_scale
     return t + overhead + comm, t, compute_bound
 
@@ -236,7 +316,7 @@ def stage_of(m: ServingModel, pp: FloatArray) -> ServingModel:
     """One of ``pp`` pipeline stages: its share of the layers, their weights and their KV cache."""
     return replace(m, params=m.params / pp, active_params=m.active_params / pp, weight_bytes=m.weight_bytes / pp,
                    expert_bytes=m.expert_bytes / pp, kv_per_token=m.kv_per_token / pp,
-                   attention_per_ctx=m.attention_per_ctx / pp, layers=m.layers / pp)
+                   attention_per_ctx=m.attention_per_ctx / pp, layers=m.layers / pp, expert_layers=m.expert_layers / pp)
 
 
 def slot_wait(batch: FloatArray, slots: FloatArray, service: FloatArray) -> FloatArray:
@@ -267,21 +347,31 @@ def timings(m: ServingModel, hw: ServingHardware, r: Request, prefill_cal: Phase
     pre, dec = prefill_cal, decode_cal
     staged = bool(ndim(pp) or pp > 1)
     whole = m
+    tp, ep = attention_tp(r), r.ep
+    groups = n / tp  # data-parallel attention groups of a stage
+    grouped = bool(ndim(groups) or groups != 1)
+    m = replicated(m, groups)
     micro: FloatArray = batch
     if staged:  # each step runs through pp stages in turn: a stage's share of the work, pp times
         m, micro = stage_of(m, pp), maximum(batch / pp, 1.0)  # the batch splits into pp micro-batches
+    first = _on_groups(m, whole, groups, together) if grouped else m
     t_prefill, roof_p, cb_p = _step(m, hw, n, together * prompt * (1.0 - r.cached),
-                                    *prefill(m, together, prompt, r.cached), pre)
-    t_first, roof_1, _ = _step(m, hw, n, micro, *decode_step(m, micro, prompt), dec)
+                                    *prefill(first, together, prompt, r.cached), pre, tp, ep)
+    t_first, roof_1, _ = _step(m, hw, n, micro, *decode_step(m, micro, prompt), dec, tp, ep)
     mid = prompt + output / 2.0
-    step, roof_d, cb_d = _step(m, hw, n, micro, *decode_step(m, micro, mid), dec)
+    step, roof_d, cb_d = _step(m, hw, n, micro, *decode_step(m, micro, mid), dec, tp, ep)
     one = not ndim(micro) and micro == 1
-    step_one = step if one else _step(m, hw, n, 1.0, *decode_step(m, 1.0, mid), dec)[0]
+    step_one = step if one else _step(m, hw, n, 1.0, *decode_step(m, 1.0, mid), dec, tp, ep)[0]
+    # the devices' time a prefill takes from the others: with attention groups side by side, as if
+    # split evenly over the stage (each group's dense blocks at once, the experts shared)
+    even = t_prefill if not grouped else _step(m, hw, n, together * prompt * (1.0 - r.cached),
+                                               *prefill(m, together, prompt, r.cached), pre, tp, ep)[0]
     if staged:
         hop = (pp - 1.0) * pre.allreduce_latency_s  # a point-to-point send per stage boundary
         between = where(n * pp > hw.node, hw.network, hw.link)  # stages on other nodes talk over the network
         carry = lambda tokens: hop + (pp - 1.0) * tokens * m.d_model * 2.0 / between  # noqa: E731
         t_prefill, t_first = pp * t_prefill + carry(together * prompt), pp * t_first + carry(micro)
+        even = pp * even + carry(together * prompt)
         step, step_one = pp * step + carry(micro), pp * step_one + carry(1.0)
         roof_p, roof_1, roof_d = pp * roof_p, pp * roof_1, pp * roof_d
     ttft, tpot = t_prefill + t_first, step
@@ -289,15 +379,15 @@ def timings(m: ServingModel, hw: ServingHardware, r: Request, prefill_cal: Phase
     if ndim(continuous) or continuous:  # static batching alone needs none of this
         others = where(continuous, batch - 1.0, 0.0)
         # the others' prefills, spread over our steps (each holds one stage at a time)
-        tpot = tpot + others * t_prefill / pp / steps
-        load = minimum(0.95, others * t_prefill / (t_prefill + steps * tpot))
+        tpot = tpot + others * even / pp / steps
+        load = minimum(0.95, others * even / (t_prefill + steps * tpot))
         ttft = ttft + load / (2.0 * (1.0 - load)) * t_prefill
     generating = (m.autoregressive > 0) & (output > 0)
     latency = where(generating, ttft + (output - 1.0) * tpot, t_prefill)
     roof = roof_p + where(generating, roof_1 + (output - 1.0) * roof_d, 0.0)
     # device time a request spends on its input: its prefill against its share of the decode steps
     decode_time = where(continuous, steps * step / batch, (t_first + (output - 1.0) * step) / maximum(batch, 1.0))
-    prefill_time = where(continuous, t_prefill, t_prefill / maximum(batch, 1.0))
+    prefill_time = where(continuous, even, t_prefill / maximum(batch, 1.0))
     input_share = where(generating, prefill_time / (prefill_time + decode_time), 1.0)
     ar = m.autoregressive > 0
     if ndim(ar) == 0 and ar:  # a single generating model: the one-pass branch is not needed
@@ -315,6 +405,18 @@ def timings(m: ServingModel, hw: ServingHardware, r: Request, prefill_cal: Phase
                    step_one_s=step_one, input_share=input_share)
 
 
+def _on_groups(m: ServingModel, whole: ServingModel, groups: FloatArray, together: FloatArray) -> ServingModel:
+    """The model as a prefill of ``together`` requests runs it on ``groups`` data-parallel
+    attention groups: each request's attention and dense blocks on its own group's devices
+    (their FLOPs ``groups / min(together, groups)`` times what an even split over the stage
+    gives), its routed experts over every device of the stage."""
+    per_param = whole.weight_bytes / maximum(whole.params, 1.0)
+    routed = m.expert_bytes / per_param * m.experts_per_token / maximum(m.experts, 1.0)  # active expert parameters
+    slower = groups / minimum(maximum(together, 1.0), groups)
+    return replace(m, active_params=(m.active_params - routed) * slower + routed,
+                   attention_per_ctx=m.attention_per_ctx * slower)
+
+
 def _single_pass(m: ServingModel, hw: ServingHardware, n: FloatArray, batch: FloatArray, prompt: FloatArray,
                  cal: PhaseConstants) -> tuple[FloatArray, FloatArray, BoolArray]:
     """One forward pass: encoders over the prompt, CNN/ViT/linear over one input each."""
@@ -327,21 +429,23 @@ def _single_pass(m: ServingModel, hw: ServingHardware, n: FloatArray, batch: Flo
 
 
 def memory(m: ServingModel, n: FloatArray, batch: FloatArray, prompt: FloatArray, output: FloatArray,
-           act_bytes: FloatArray = 2.0) -> tuple[FloatArray, FloatArray, FloatArray]:
-    """Per-device (weights, KV cache, activation workspace) bytes.
+           act_bytes: FloatArray = 2.0, groups: FloatArray = 1.0) -> tuple[FloatArray, FloatArray, FloatArray]:
+    """Per-device (weights, KV cache, activation workspace) bytes on ``n`` devices with
+    ``groups`` data-parallel attention groups (each holds the dense weights, :func:`replicated`;
+    the experts, the requests' KV cache and workspace are spread over all ``n``).
 
     Workspace: one layer's activations for the whole prefill, ``b s (2 d + d_ff)`` values.
     """
     kv = batch * (prompt + output) * m.kv_per_token
     acts = batch * prompt * (2.0 * m.d_model + m.ffn) * act_bytes
-    return m.weight_bytes / n, kv / n, acts / n
+    return replicated(m, groups).weight_bytes / n, kv / n, acts / n
 
 
 def capacity_report(m: ServingModel, n: FloatArray, batch: FloatArray, prompt: FloatArray, output: FloatArray,
-                    capacity: FloatArray) -> Capacity:
+                    capacity: FloatArray, groups: FloatArray = 1.0) -> Capacity:
     """Per-device memory, whether it fits, the largest batch that fits (at most 1e6) and the
-    devices the request needs at this dtype; floats or arrays."""
-    w, kv, a = memory(m, n, batch, prompt, output)
+    devices the request needs at this dtype (at this layout's share of them); floats or arrays."""
+    w, kv, a = memory(m, n, batch, prompt, output, groups=groups)
     per_seq = (kv + a) / batch
     room = capacity - w
     with np.errstate(divide="ignore", invalid="ignore"):

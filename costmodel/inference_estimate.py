@@ -34,7 +34,7 @@ if TYPE_CHECKING:
     from .regions import Region
 
 __all__ = ["AUTOREGRESSIVE", "typical_scenario", "INTERACTIVE_SLA", "max_rate_within", "service_of", "service_from", "ServingCase", "ServingValues", "resolve_serving", "resolve_request",
-           "check_request", "evaluate", "estimate_inference"]
+           "check_request", "check_layout", "evaluate", "estimate_inference"]
 
 AUTOREGRESSIVE = ("dense-decoder", "moe-decoder", "encoder-decoder")
 BATCHING = ("static", "continuous")
@@ -120,7 +120,8 @@ def _serving_model(spec: ModelSpec | None, params: CountLike | None, active_para
         if spec.experts_per_token is None:
             raise ProfileError(f"model {spec.id!r}: a mixture of experts needs experts_per_token")
         fields.update(expert_bytes=expert_parameters(spec) * weight_bytes, experts=float(spec.experts),
-                      experts_per_token=float(spec.experts_per_token))
+                      experts_per_token=float(spec.experts_per_token),
+                      expert_layers=float(fields["layers"] - (spec.dense_layers or 0)))
     return ServingModel(**fields)
 
 
@@ -209,6 +210,8 @@ REQUEST_PARSERS: dict[str, tuple[str, Callable[[Any], float], Any]] = {
     "batching": ("continuous", parse_batching, "continuous"),
     "prefix_cache": ("cached", lambda v: parse_share(v, "prefix_cache"), 0.0),
     "pp": ("pp", lambda v: float(parse_whole(v, "pp", limit=1024)), 1),
+    "tp": ("tp", lambda v: 0.0 if v is None else float(parse_whole(v, "tp", limit=1e6)), None),
+    "ep": ("ep", lambda v: float(parse_whole(v, "ep", limit=1e6)), 1),
 }
 
 
@@ -231,12 +234,17 @@ def parse_share(value: Any, argument: str) -> float:
 
 
 def check_request(r: Request) -> Request:
-    """Refuse a request with no token in or out (floats or arrays), and split ``n`` (the devices
-    of a replica, as given) into ``pp`` stages of ``n / pp`` tensor-parallel devices."""
+    """Refuse a request with no token in or out (floats or arrays), or a layout whose degrees
+    do not divide the devices, and split ``n`` (the devices of a replica, as given) into ``pp``
+    stages of ``n / pp`` devices."""
     if any_true(r.prompt + r.output < 1):
         raise InputError("a request needs at least one token in or out", argument="prompt_tokens")
     if any_true(r.n % r.pp):
         raise InputError("n_gpus must be a multiple of pp (pp stages of n_gpus / pp devices each)", argument="pp")
+    for key in ("tp", "ep"):
+        degree = getattr(r, key)
+        if any_true((degree > 0) & ((r.n / r.pp) % np.maximum(degree, 1.0) != 0)):
+            raise InputError(f"{key} must divide the devices of a pipeline stage (n_gpus / pp)", argument=key)
     return replace(r, n=r.n / r.pp) if any_true(r.pp > 1) else r
 
 
@@ -259,14 +267,16 @@ def evaluate(case: ServingCase) -> ServingValues:
     m, r, h = case.model, case.request, case.hardware
     output = where(m.autoregressive > 0, r.output, 0.0)
     r = replace(r, output=output, prompt=where(m.sequence > 0, m.sequence, r.prompt))
-    c = core.capacity_report(m, r.n * r.pp, r.batch, r.prompt, output, h.capacity)
+    groups = r.n / core.attention_tp(r)
+    c = core.capacity_report(m, r.n * r.pp, r.batch, r.prompt, output, h.capacity, groups)
     if case.load is not None:
         return _under_load(case, r, c)
     continuous = (r.continuous > 0) & (h.in_flight > 0) & (m.autoregressive > 0)
     slots = where(continuous, minimum(maximum(minimum(h.max_in_flight, c.max_batch), 1.0), r.batch), r.batch)
     queued = bool(any_true(slots < r.batch))
     if queued:  # memory and timings of the requests in flight; the others wait
-        c = replace(core.capacity_report(m, r.n * r.pp, slots, r.prompt, output, h.capacity), max_batch=c.max_batch)
+        c = replace(core.capacity_report(m, r.n * r.pp, slots, r.prompt, output, h.capacity, groups),
+                    max_batch=c.max_batch)
     t = core.timings(m, h, replace(r, batch=slots) if queued else r, case.prefill, case.decode)
     busy_latency = t.latency
     if queued:
@@ -289,7 +299,8 @@ def service_of(case: ServingCase, r: Request, c: core.Capacity):
     generating = m.autoregressive > 0
     slots = where(generating & (h.in_flight > 0),
                   maximum(1.0, minimum(minimum(load.limit, h.max_in_flight), c.max_batch)), 1.0)
-    c = replace(core.capacity_report(m, r.n * r.pp, slots, r.prompt, r.output, h.capacity), max_batch=c.max_batch)
+    c = replace(core.capacity_report(m, r.n * r.pp, slots, r.prompt, r.output, h.capacity, r.n / core.attention_tp(r)),
+                max_batch=c.max_batch)
     t = core.timings(m, h, replace(r, batch=slots, continuous=1.0), case.prefill, case.decode)
     return service_from(t, m, r.output, slots, load.prompt_spread, load.output_spread), t, c
 
@@ -361,7 +372,8 @@ def max_rate_within(est: InferenceEstimate, *, ttft_p99: float | None = None, tp
     m, r = case.model, case.request
     r = replace(r, output=where(m.autoregressive > 0, r.output, 0.0),
                 prompt=where(m.sequence > 0, m.sequence, r.prompt))
-    c = core.capacity_report(m, r.n * r.pp, r.batch, r.prompt, r.output, case.hardware.capacity)
+    c = core.capacity_report(m, r.n * r.pp, r.batch, r.prompt, r.output, case.hardware.capacity,
+                             r.n / core.attention_tp(r))
     service = service_of(case, r, c)[0]
     return float(tr.max_rate_within(service, ttft_p99=ttft_p99, tpot_p99=tpot_p99, latency_p99=latency_p99))
 
@@ -428,7 +440,8 @@ def estimate_inference(model: str | ModelSpec | None = None, *, params: CountLik
                        batch_size: CountLike | None = None, dtype: str | None = None, kv_dtype: str | None = None,
                        prune: str | float | None = None, engine: str | None = None, batching: str = "continuous",
                        rate: QuantityLike | None = None, concurrency: CountLike | None = None,
-                       prefix_cache: float | str = 0.0, pp: CountLike = 1, strict: bool = False, pue: float | str | None = None, power_per_gpu: QuantityLike | None = None,
+                       prefix_cache: float | str = 0.0, pp: CountLike = 1, tp: CountLike | None = None,
+                       ep: CountLike = 1, strict: bool = False, pue: float | str | None = None, power_per_gpu: QuantityLike | None = None,
                        host_power_per_gpu: QuantityLike | None = None, region: str | Region | None = None,
                        grid_intensity: QuantityLike | None = None, price_per_gpu_hour: QuantityLike | None = None,
                        cost_basis: str = "cloud", price_kind: str = "on_demand",
@@ -476,6 +489,20 @@ def estimate_inference(model: str | ModelSpec | None = None, *, params: CountLik
         tensor-parallel devices, each holding its share of the layers; a token passes every
         stage in turn (a point-to-point send between stages, over the network when a stage
         boundary crosses nodes) and ``pp`` micro-batches keep the stages busy. Default 1.
+    tp, ep : int, optional
+        The layout of a stage's ``n_gpus / pp`` devices for a mixture of experts, as vLLM,
+        SGLang and TensorRT-LLM run it. ``tp``: attention and the dense weights tensor parallel
+        over ``tp`` devices (default: all of them); fewer makes ``n_gpus / pp / tp``
+        data-parallel attention groups, each holding a copy of the dense weights and its own
+        requests. ``ep``: the routed experts split, whole, over ``ep`` groups of devices (each
+        expert tensor parallel over the ``n_gpus / pp / ep`` devices of its group; default 1,
+        every expert split like the dense weights); each token's hidden state then goes to its
+        ``top-k`` experts' devices and back (two all-to-alls per MoE layer, over NVLink inside a
+        node, the network beyond), where that is faster than reducing the outputs over every
+        device (:func:`costmodel.inference.layer_comm_seconds`). Both must divide
+        ``n_gpus / pp``, and ``ep`` the experts. Per device the experts take ``1 / (n_gpus /
+        pp)`` of their bytes and a decode step reads the experts its batch touches, ``E (1 -
+        (1 - k / E)^B)`` of ``E`` for ``B`` tokens routed to ``k`` each, spread over the devices.
     prefix_cache : float or str
         Share of each prompt whose KV cache is already there (e.g. ``0.5`` or ``"50%"``): its
         prefill is skipped, its KV still read; cached input tokens are priced separately.
@@ -519,8 +546,8 @@ def estimate_inference(model: str | ModelSpec | None = None, *, params: CountLik
     outputs = _lengths(output_tokens, "output_tokens", traffic is not None)
     r = resolve_request(n_gpus=n_gpus, batch_size=1 if batch_size is None else batch_size,
                         prompt_tokens=round(_mean(prompts)), output_tokens=round(_mean(outputs)),
-                        batching=batching, prefix_cache=prefix_cache, pp=pp)
-    warnings = []
+                        batching=batching, prefix_cache=prefix_cache, pp=pp, tp=tp, ep=ep)
+    warnings = _layout_warnings(m, r)
     if r.continuous and not h.in_flight and m.autoregressive:
         warnings.append(f"{get_engine(eng).name} does not batch in flight: the batch runs static")
     if hw.kind == "phone" and hw.number("battery") is None:  # say what could not be computed
@@ -555,12 +582,37 @@ def estimate_inference(model: str | ModelSpec | None = None, *, params: CountLik
                          f"per device, more than {hw.id}'s {hw.number('memory') / 2**30:.0f} GiB; use {{n_gpus}} >= "
                          f"{c.min_gpus:.0f} or a smaller dtype", argument="batch_size")
     return InferenceEstimate(
-        model=spec.id if spec else None, hardware=hw.id, n_gpus=int(r.n * r.pp), pp=int(r.pp), dtype=dt, kv_dtype=kv,
+        model=spec.id if spec else None, hardware=hw.id, n_gpus=int(r.n * r.pp), pp=int(r.pp),
+        tp=int(core.attention_tp(r)), ep=int(r.ep), dtype=dt, kv_dtype=kv,
         engine=eng,
         batching="continuous" if r.continuous and h.in_flight and m.autoregressive else "static",
         batch_size=int(r.batch), prompt_tokens=int(values.prompt), output_tokens=int(values.output),
         fitting_dtype=None if c.fits else _fitting_dtype(hw, dt, c), warnings=tuple(warnings),
         _case=case, _calibration=cal, _scenarios_of=scenarios, _values=values, _labels=labels, _profile=hw)
+
+
+def check_layout(m: ServingModel, r: Request) -> None:
+    """Refuse an expert or attention layout the model cannot take (floats or arrays): ``ep``
+    that does not divide a mixture's experts, or data-parallel attention (``tp`` below the
+    devices of a stage) for a model without experts."""
+    bad = (m.experts > 0) & (np.fmod(m.experts, np.maximum(r.ep, 1.0)) != 0)
+    if any_true(bad):
+        ep, experts = (float(np.broadcast_to(x, np.shape(bad))[bad][0]) if np.ndim(bad) else float(x)
+                       for x in (r.ep, m.experts))
+        raise InputError(f"ep={ep:.0f} does not divide the model's {experts:.0f} experts", argument="ep")
+    if any_true((m.experts <= 0) & (r.tp > 0) & (r.tp < r.n)):
+        raise InputError("tp below the devices of a pipeline stage is data-parallel attention, for a mixture of "
+                         "experts; serve copies of a dense model as replicas", argument="tp")
+
+
+def _layout_warnings(m: ServingModel, r: Request) -> list[str]:
+    """Refuse a layout the model cannot take; say when ``ep`` does nothing (as
+    :func:`costmodel.estimate_training` does)."""
+    check_layout(m, r)
+    if not m.experts and r.ep > 1:
+        return [f"ep={r.ep:.0f} has no effect: the model has no experts (a dense model, or experts the catalog "
+                "does not list)"]
+    return []
 
 
 def _mean(lengths: np.ndarray) -> float:

@@ -29,6 +29,12 @@ TOKENS = Count(allow_zero=True)
               help="Devices serving one replica (tensor parallel).")
 @click.option("--pp", type=Whole(limit=1024), default=1, show_default=True,
               help="Pipeline stages: --gpus devices as PP stages of --gpus/PP tensor-parallel devices.")
+@click.option("--tp", type=Whole(limit=1e6),
+              help="Attention's tensor-parallel degree in a stage (default: all its devices); fewer makes "
+                   "data-parallel attention groups, for a mixture of experts.")
+@click.option("--ep", type=Whole(limit=1e6), default=1, show_default=True,
+              help="Expert-parallel degree in a stage: the routed experts split, whole, over EP groups of devices "
+                   "(tokens dispatched to them by all-to-all).")
 @click.option("--prompt", "prompt_tokens", type=TOKENS, default=512, show_default=True,
               help="Prompt tokens per request.")
 @click.option("--output", "output_tokens", type=TOKENS, default=256, show_default=True,
@@ -108,7 +114,7 @@ def render(est) -> str:
     battery = ("" if est.battery_share is None else
                f", {est.battery_share:.2g} of the battery ({1 / est.battery_share:,.0f} requests per charge)")
     lines = [
-        f"Serving {name} on {est.n_gpus} x {est.hardware} with {est.engine} ({est.dtype} weights, {est.kv_dtype} KV), "
+        f"Serving {name} on {est.n_gpus} x {est.hardware}{_layout(est)} with {est.engine} ({est.dtype} weights, {est.kv_dtype} KV), "
         f"{est.batching} batch {est.batch_size}, {est.prompt_tokens} in / {est.output_tokens} out; ranges in brackets",
         *timing,
         f"  memory/GPU   {size(est.memory_per_gpu)} (weights {size(m.weights)}, KV cache {size(m.kv_cache)}, "
@@ -121,3 +127,10 @@ def render(est) -> str:
         lines.append(f"  ** does not fit: needs {est.min_gpus} devices at this dtype{hint} **")
     return "\n".join([*lines, *fmt.footer(est)])
 
+
+def _layout(est) -> str:
+    """`` (tp1 x ep8)`` for an expert or attention layout other than tensor parallel over all."""
+    stage = est.n_gpus // est.pp
+    if est.ep <= 1 and est.tp in (0, stage):
+        return ""
+    return f" (tp{est.tp or stage}" + (f" x pp{est.pp}" if est.pp > 1 else "") + (f" x ep{est.ep}" if est.ep > 1 else "") + ")"

@@ -29,6 +29,9 @@ TARGET = Quantity("time", "s")
 @click.option("--region", metavar="ID", help="Grid region for carbon intensity and PUE. Example: --region france")
 @click.option("--price", "price_per_gpu_hour", type=PRICE,
               help="Price per device-hour for every device type (default unit USD/h). Example: --price 2.5")
+@click.option("--disaggregate", is_flag=True,
+              help="Also search separate prefill and decode pools (the KV cache sent between them); chosen only "
+                   "where cheaper.")
 @json_option
 @profile_option
 def plan_serving(model, hardware, as_json, **options):
@@ -53,8 +56,9 @@ def render(plan) -> str:
     b = plan.best
     lines = [(f"Serving plan for {plan.model}: {fmt.number(plan.rate.to('1/s').magnitude)} requests/s, "
              f"{plan.prompt_tokens} in / {plan.output_tokens} out ({_targets(plan)})"),
-             (f"  cheapest     {b.replicas} replica(s) x {b.devices_per_replica} {b.hardware} ({b.layout}), {b.dtype}, {b.engine}, "
-             f"up to {b.batch_limit} requests in flight per replica"),
+             (f"  cheapest     {b.replicas}{' decode' if b.prefill else ''} replica(s) x {b.devices_per_replica} "
+              f"{b.hardware} ({b.layout}), {b.dtype}, {b.engine}, up to {b.batch_limit} requests in flight per replica"),
+             *_prefill_pool(b),
              (f"  cost         {fmt.money(_usd(b.cost_per_million_input_tokens))} per M input tokens, "
              f"{fmt.money(_usd(b.cost_per_million_output_tokens))} per M output tokens "
              f"({fmt.money(_usd(b.cost_per_hour, 'USD/h'))}/h)"),
@@ -71,6 +75,15 @@ def render(plan) -> str:
     if plan.notes:
         lines += ["", "Notes:", *(f"  {n}" for n in plan.notes)]
     return "\n".join(lines)
+
+
+def _prefill_pool(b) -> list[str]:
+    """The prefill pool of a disaggregated deployment, one line (none when colocated)."""
+    if b.prefill is None:
+        return []
+    p = b.prefill
+    return [f"  prefill pool {p.replicas} replica(s) x {p.devices_per_replica} {p.hardware} ({p.layout}), one prompt "
+            f"at a time; KV cache to the decode pool in {_ms(b.kv_transfer)} per request (in TTFT)"]
 
 
 def _targets(plan) -> str:

@@ -16,8 +16,11 @@ cost) per request are least; its figures are then estimated with
 A replica larger than a node is searched two ways: tensor parallel over every device (its
 all-reduces on the network between nodes, each device's share of it), or a node's worth of
 tensor parallelism per pipeline stage (a point-to-point send between stages, ``pp``
-micro-batches in flight). Not modelled: expert parallelism for mixtures of experts (experts are
-split as the dense weights are), disaggregated prefill, speculative decoding, and autoscaling
+micro-batches in flight). A mixture of experts is also searched with its experts split over the
+stage's devices (``ep``: as many as divide both the devices and the experts) and with
+data-parallel attention (attention and the dense weights tensor parallel over 1, 2, 4 ...
+devices of a node, each group with its own requests; :func:`costmodel.estimate_inference`'s
+``tp`` and ``ep``). Not modelled: disaggregated prefill, speculative decoding, and autoscaling
 (the replicas run all the time).
 """
 
@@ -33,6 +36,7 @@ import numpy as np
 import pint
 
 from .. import traffic as tr
+from .disaggregated import Split, cheapest_split
 from ..calibration import resolve_calibration, serving_scenarios
 from ..energy import resolve_footprint
 from ..errors import InputError
@@ -78,8 +82,9 @@ _PER_M = {o.key: o.value for o in OUTPUTS}
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ServingOption:
     """One deployment: ``replicas`` copies of a replica of ``devices_per_replica`` devices
-    (``tensor_parallel`` x ``pipeline`` stages, over ``nodes``), at most ``batch_limit``
-    requests in flight each; its p99s
+    (``pipeline`` stages over ``nodes``; in a stage, attention tensor parallel over
+    ``tensor_parallel`` devices, ``attention_groups`` of them side by side, and the experts of a
+    mixture split over ``expert_parallel``), at most ``batch_limit`` requests in flight each; its p99s
     and prices at the operating point (every replica at ``rate / replicas``), the rate one
     replica sustains within the targets, and ``headroom`` (sustainable / offered - 1)."""
 
@@ -91,6 +96,7 @@ class ServingOption:
     nodes: int
     replicas: int
     pipeline: int = 1
+    expert_parallel: int = 1
     batch_limit: int
     sustainable_rate: pint.Quantity  # [1/s] per replica
     headroom: float
@@ -101,11 +107,19 @@ class ServingOption:
     cost_per_million_input_tokens: pint.Quantity | None
     cost_per_million_output_tokens: pint.Quantity | None
     energy_per_million_output_tokens: pint.Quantity  # [kWh]
+    prefill: ServingOption | None = None  # disaggregated: the prefill pool (this option's replicas only decode)
+    kv_transfer: pint.Quantity | None = None  # [ms] a prompt's KV cache from the prefill pool to the decode pool
 
     @property
     def devices(self) -> int:
-        """Devices of every replica together."""
-        return self.replicas * self.devices_per_replica
+        """Devices of every replica together (both pools when disaggregated)."""
+        return self.replicas * self.devices_per_replica + (0 if self.prefill is None else self.prefill.devices)
+
+    @property
+    def deployment(self) -> str:
+        """``colocated`` (each replica prefills and decodes) or ``disaggregated`` (prefill and
+        decode pools)."""
+        return "colocated" if self.prefill is None else "disaggregated"
 
     @property
     def energy_per_output_token(self) -> pint.Quantity:
@@ -113,9 +127,17 @@ class ServingOption:
         return (self.energy_per_million_output_tokens / 1e6).to("J")
 
     @property
+    def attention_groups(self) -> int:
+        """Data-parallel attention groups in a pipeline stage (1: attention over all its devices)."""
+        return self.devices_per_replica // (self.pipeline * self.tensor_parallel)
+
+    @property
     def layout(self) -> str:
-        """``tp4``, ``tp16 x 2 nodes`` or ``tp8 x pp4 x 4 nodes`` for a replica over the network."""
-        return (f"tp{self.tensor_parallel}" + (f" x pp{self.pipeline}" if self.pipeline > 1 else "")
+        """``tp4``, ``tp16 x 2 nodes``, ``tp8 x pp4 x 4 nodes`` for a replica over the network, or
+        ``tp1 x dp8 x ep8`` (8 attention groups of one device, experts over all 8)."""
+        return (f"tp{self.tensor_parallel}" + (f" x dp{self.attention_groups}" if self.attention_groups > 1 else "")
+                + (f" x pp{self.pipeline}" if self.pipeline > 1 else "")
+                + (f" x ep{self.expert_parallel}" if self.expert_parallel > 1 else "")
                 + (f" x {self.nodes} nodes" if self.nodes > 1 else ""))
 
     def to_dict(self) -> dict[str, Any]:
@@ -123,13 +145,16 @@ class ServingOption:
         m = lambda q, unit: None if q is None else float(q.to(unit).magnitude)
         return {"hardware": self.hardware, "dtype": self.dtype, "engine": self.engine,
                 "devices_per_replica": self.devices_per_replica, "tensor_parallel": self.tensor_parallel,
-                "pipeline": self.pipeline, "nodes": self.nodes, "replicas": self.replicas, "devices": self.devices,
+                "pipeline": self.pipeline, "expert_parallel": self.expert_parallel,
+                "attention_groups": self.attention_groups, "nodes": self.nodes, "replicas": self.replicas, "devices": self.devices,
                 "batch_limit": self.batch_limit, "sustainable_rate_per_s": m(self.sustainable_rate, "1/s"),
                 "headroom": self.headroom, "ttft_p99_ms": m(self.ttft_p99, "ms"), "tpot_p99_ms": m(self.tpot_p99, "ms"),
                 "latency_p99_ms": m(self.latency_p99, "ms"), "cost_per_hour_USD": m(self.cost_per_hour, "USD/h"),
                 "cost_per_million_input_tokens_USD": m(self.cost_per_million_input_tokens, "usd"),
                 "cost_per_million_output_tokens_USD": m(self.cost_per_million_output_tokens, "usd"),
-                "energy_per_million_output_tokens_kWh": m(self.energy_per_million_output_tokens, "kWh")}
+                "energy_per_million_output_tokens_kWh": m(self.energy_per_million_output_tokens, "kWh"),
+                "deployment": self.deployment, "kv_transfer_ms": m(self.kv_transfer, "ms"),
+                "prefill": None if self.prefill is None else self.prefill.to_dict()}
 
 
 @dataclass(frozen=True, kw_only=True, eq=False)
@@ -172,7 +197,9 @@ class _Rows:
     dtype: str
     engine: str
     n: np.ndarray
-    pp: np.ndarray  # pipeline stages of each candidate (n / pp tensor-parallel devices each)
+    pp: np.ndarray  # pipeline stages of each candidate (n / pp devices each)
+    tp: np.ndarray  # attention's tensor-parallel degree in a stage
+    ep: np.ndarray  # expert-parallel degree in a stage
     limit: np.ndarray
     sustainable: np.ndarray
     replicas: np.ndarray
@@ -183,6 +210,8 @@ class _Rows:
     energy_pm: np.ndarray  # kWh per million output tokens
     p99: tuple[np.ndarray, np.ndarray, np.ndarray]  # TTFT, TPOT, latency [s] at the operating point
     light: tuple[np.ndarray, np.ndarray]  # TTFT, TPOT p99 at light load: the best it can do
+    service: tr.Service  # each candidate's queue (what the disaggregated pools are built from)
+    case: ServingCase
 
 
 def replica_counts(node: int, most: int) -> list[int]:
@@ -222,6 +251,8 @@ class _Replicas:
     service: tr.Service
     n: np.ndarray
     pp: np.ndarray
+    tp: np.ndarray
+    ep: np.ndarray
     slots: np.ndarray
 
 
@@ -233,29 +264,49 @@ def _replicas(model: Any, profile: HardwareProfile, dtype: str | None, engine: s
     node = _node(profile)
     counts = replica_counts(node, most)
     # a replica past one node: tensor parallel over all of it, or a node's worth per pipeline stage
-    layouts = [(c, 1) for c in counts] + [(c, c // node) for c in counts if c > node]
+    staged = [(c, 1) for c in counts] + [(c, c // node) for c in counts if c > node]
+    layouts = [(c, p, tp, ep) for c, p in staged for tp, ep in stage_layouts(c // p, node, float(m.experts))]
     index, limit = (a.ravel() for a in np.meshgrid(np.arange(len(layouts)), np.array(LIMITS)))
-    n = np.array([layouts[i][0] for i in index], dtype=float)
-    pp = np.array([layouts[i][1] for i in index], dtype=float)
+    n, pp, tp, ep = (np.array([layouts[i][k] for i in index], dtype=float) for k in range(4))
     h = replace(h, node=float(node), network=_network(profile))
     f, _ = resolve_footprint(hw, **{k: v for k, v in footprint.items() if k != "profile_path"})
     phases = serving_scenarios(cal.serving)
     r = resolve_request(prompt_tokens=tokens[0], output_tokens=tokens[1])
-    case = ServingCase(model=m, hardware=h, request=replace(r, n=n / pp, pp=pp, batch=np.ones_like(n)),
+    case = ServingCase(model=m, hardware=h, request=replace(r, n=n / pp, pp=pp, tp=tp, ep=ep, batch=np.ones_like(n)),
                        footprint=typical_scenario(f), prefill=typical_scenario(phases["prefill"]),
                        decode=typical_scenario(phases["decode"]),
                        load=Load(rate=1e-9, limit=limit))
     room = np.asarray(evaluate(case).capacity.max_batch) * np.ones_like(n)  # the most requests that fit on n devices
     generating = (m.autoregressive > 0) & (h.in_flight > 0)
     slots = np.where(generating, np.maximum(1.0, np.minimum(np.minimum(limit, h.max_in_flight), room)), 1.0)
-    _, keep = np.unique(np.stack([n, pp, slots]), axis=1, return_index=True)
+    _, keep = np.unique(np.stack([n, pp, tp, ep, slots]), axis=1, return_index=True)
     keep = np.sort(keep[room[keep] >= 1])
     if not len(keep):
         return None
-    n, pp, slots = n[keep], pp[keep], slots[keep]
-    case = replace(case, request=replace(r, n=n / pp, pp=pp, batch=np.ones_like(n)), load=Load(rate=1e-9, limit=slots))
+    n, pp, tp, ep, slots = n[keep], pp[keep], tp[keep], ep[keep], slots[keep]
+    case = replace(case, request=replace(r, n=n / pp, pp=pp, tp=tp, ep=ep, batch=np.ones_like(n)),
+                   load=Load(rate=1e-9, limit=slots))
     return _Replicas(profile=profile, dtype=dt, engine=eng, case=case, service=replica_service(case, evaluate(case), slots),
-                     n=n, pp=pp, slots=slots)
+                     n=n, pp=pp, tp=tp, ep=ep, slots=slots)
+
+
+def stage_layouts(devices: int, node: int, experts: float) -> list[tuple[int, int]]:
+    """(attention tensor degree, expert degree) of a stage of ``devices``: tensor parallel over
+    all of them; for a mixture of ``experts``, also the experts split over the most devices that
+    divide both (whole experts each), and attention tensor parallel over 1, 2, 4 ... devices of
+    a node in data-parallel groups, with and without that split.
+
+    >>> stage_layouts(8, 8, 0.0)
+    [(8, 1)]
+    >>> stage_layouts(4, 8, 8.0)
+    [(4, 1), (4, 4), (1, 1), (1, 4), (2, 1), (2, 4)]
+    """
+    if not experts:
+        return [(devices, 1)]
+    ep = math.gcd(devices, int(experts))
+    degrees = [1] + ([ep] if ep > 1 else [])
+    groups = [t for t in (2 ** k for k in range(40)) if t < devices and t <= node and devices % t == 0]
+    return [(t, e) for t in (devices, *groups) for e in degrees]
 
 
 def _sustainable(groups: list[_Replicas], targets: dict[str, float]) -> list[np.ndarray]:
@@ -274,21 +325,22 @@ def _priced(g: _Replicas, sustainable: np.ndarray, rate: float) -> _Rows:
     v = evaluate(at)
     q, zero = v.traffic, tr.open_loop(g.service, 0.0)
     row = lambda x: np.asarray(x, dtype=float) * np.ones_like(g.n)
-    return _Rows(profile=g.profile, dtype=g.dtype, engine=g.engine, n=g.n, pp=g.pp, limit=g.slots,
+    return _Rows(profile=g.profile, dtype=g.dtype, engine=g.engine, n=g.n, pp=g.pp, tp=g.tp, ep=g.ep, limit=g.slots,
                  sustainable=sustainable,
                  replicas=replicas, cost=row(v.footprint.cost), per_hour=row(v.footprint.cost) * rate * 3600.0,
                  input_pm=row(_PER_M["cost_per_million_input_tokens_USD"](at, v)),
                  output_pm=row(_PER_M["cost_per_million_tokens_USD"](at, v)),
                  energy_pm=row(_PER_M["energy_per_million_output_tokens_kWh"](at, v)),
-                 p99=(row(q.ttft_p99), row(q.tpot_p99), row(q.latency_p99)), light=(row(zero.ttft_p99), row(zero.tpot_p99)))
+                 p99=(row(q.ttft_p99), row(q.tpot_p99), row(q.latency_p99)), light=(row(zero.ttft_p99), row(zero.tpot_p99)),
+                 service=g.service, case=g.case)
 
 
 def _option(g: _Rows, i: int, rate: float) -> ServingOption:
     n, pp, node = int(g.n[i]), int(g.pp[i]), _node(g.profile)
     missing = lambda x, unit: None if not math.isfinite(float(x)) else quantity(float(x), unit)
     return ServingOption(
-        hardware=g.profile.id, dtype=g.dtype, engine=g.engine, devices_per_replica=n, tensor_parallel=n // pp,
-        pipeline=pp, nodes=max(1, n // node), replicas=int(g.replicas[i]), batch_limit=int(g.limit[i]),
+        hardware=g.profile.id, dtype=g.dtype, engine=g.engine, devices_per_replica=n, tensor_parallel=int(g.tp[i]),
+        pipeline=pp, expert_parallel=int(g.ep[i]), nodes=max(1, n // node), replicas=int(g.replicas[i]), batch_limit=int(g.limit[i]),
         sustainable_rate=quantity(float(g.sustainable[i]), "1/s"),
         headroom=float(g.replicas[i] * g.sustainable[i] / rate - 1.0),
         ttft_p99=quantity(float(g.p99[0][i]) * 1e3, "ms"), tpot_p99=quantity(float(g.p99[1][i]) * 1e3, "ms"),
@@ -363,7 +415,7 @@ def _distinct(ranked: list[tuple[_Rows, int]], rate: float) -> list[ServingOptio
     """The best candidate of each (device, precision, devices per replica), in order."""
     out, seen = [], set()
     for g, i in ranked:
-        key = (g.profile.id, g.dtype, int(g.n[i]), int(g.pp[i]))
+        key = (g.profile.id, g.dtype, int(g.n[i]), int(g.pp[i]), int(g.tp[i]), int(g.ep[i]))
         if key not in seen:
             seen.add(key)
             out.append(_option(g, i, rate))
@@ -389,8 +441,8 @@ def plan_serving(model: str | ModelSpec, *, hardware: str | HardwareProfile | It
                  ttft_p99: QuantityLike | None = None, tpot_p99: QuantityLike | None = None,
                  dtype: str | None = None, engine: str | None = None, max_devices: CountLike = DEFAULT_MAX_DEVICES,
                  region: str | None = None, price_per_gpu_hour: QuantityLike | None = None,
-                 price_kind: str = "on_demand", cost_basis: str = "cloud", profile_path: ProfilePath | None = None,
-                 calibration: Any = None) -> ServingPlan:
+                 price_kind: str = "on_demand", cost_basis: str = "cloud", disaggregate: bool = False,
+                 profile_path: ProfilePath | None = None, calibration: Any = None) -> ServingPlan:
     """The cheapest deployment that serves ``rate`` requests within p99 latency targets.
 
     Parameters
@@ -415,13 +467,21 @@ def plan_serving(model: str | ModelSpec, *, hardware: str | HardwareProfile | It
     region, price_per_gpu_hour, price_kind, cost_basis : optional
         As in :func:`costmodel.estimate_inference`; a device without a price is ranked by its
         device count, after those with one.
+    disaggregate : bool
+        Also search prefill/decode disaggregation (:mod:`costmodel.planning.disaggregated`): a
+        prefill pool and a decode pool of the same device and precision, sized apart, the
+        prompt's KV cache sent between them over the network (its time part of TTFT). It is
+        ``best`` only where it costs less than every colocated deployment that meets the
+        targets; ``best.deployment`` and the notes say which was chosen.
 
     Returns
     -------
     ServingPlan
         ``best`` (replicas, devices per replica, batch limit, precision, engine, p99s, costs per
-        million input and output tokens, headroom), ``estimate`` (one replica of it at
-        ``rate / replicas``), ``runners_up`` and ``by_hardware``; ``to_dict()`` for JSON.
+        million input and output tokens, headroom; disaggregated: ``best.prefill`` the prefill
+        pool and ``best.kv_transfer``), ``estimate`` (one replica of it at ``rate / replicas``;
+        disaggregated: a decode replica estimated as if it also prefilled), ``runners_up`` and
+        ``by_hardware``; ``to_dict()`` for JSON.
 
     Raises
     ------
@@ -452,9 +512,16 @@ def plan_serving(model: str | ModelSpec, *, hardware: str | HardwareProfile | It
         raise InputError(f"{name} does not fit in {most} devices per replica of "
                          f"{', '.join(p.id for p in profiles)}; raise {{max_devices=}}", argument="max_devices")
     ranked = _ranked(groups, targets)
-    if not ranked:
+    split = _disaggregated(groups, lam, targets, tokens) if disaggregate else None
+    if not ranked and split is None:
         raise _impossible(groups, targets, most, name)
     options = _distinct(ranked, lam)
+    chosen = split is not None and (not options or _cheaper(split, options[0]))
+    if disaggregate:
+        notes.append(_choice_note(split, options[0] if options else None, chosen))
+    if chosen:
+        assert split is not None
+        options = [split, *options]
     best = options[0]
     by_hardware = tuple(next(o for o in options if o.hardware == p) for p in dict.fromkeys(o.hardware for o in options))
     if any(o.cost_per_hour is None for o in by_hardware):
@@ -466,36 +533,94 @@ def plan_serving(model: str | ModelSpec, *, hardware: str | HardwareProfile | It
                        ttft_p99=None if "ttft_p99" not in targets else quantity(targets["ttft_p99"] * 1e3, "ms"),
                        tpot_p99=None if "tpot_p99" not in targets else quantity(targets["tpot_p99"] * 1e3, "ms"),
                        prompt_tokens=int(tokens[0]), output_tokens=int(tokens[1]),
-                       candidates=sum(len(g.n) for g in groups), notes=tuple(notes), assumptions=_assumptions(best))
-
-
-def replica_profile(profile: HardwareProfile, devices: int) -> HardwareProfile:
-    """The profile a replica of ``devices`` runs its all-reduces on: the device's own, or with
-    the network between nodes as its link where the replica spans nodes."""
-    if devices <= _node(profile):
-        return profile
-    return replace(profile, interconnect_bandwidth=quantity(_network(profile), "bandwidth"))
+                       candidates=sum(len(g.n) for g in groups), notes=tuple(notes),
+                       assumptions=_assumptions(best, disaggregate))
 
 
 def _estimate(model: Any, best: ServingOption, rate: float, tokens: tuple[float, float], footprint: dict[str, Any],
               cal: Any) -> InferenceEstimate:
     from ..inference_estimate import estimate_inference
 
-    profile = replica_profile(get_hardware(best.hardware, profile_path=footprint["profile_path"]), best.devices_per_replica)
-    return estimate_inference(model, hardware=profile, n_gpus=best.devices_per_replica, prompt_tokens=int(tokens[0]),
+    profile = get_hardware(best.hardware, profile_path=footprint["profile_path"])
+    return estimate_inference(model, hardware=profile, n_gpus=best.devices_per_replica, pp=best.pipeline,
+                              tp=best.tensor_parallel, ep=best.expert_parallel, prompt_tokens=int(tokens[0]),
                               output_tokens=int(tokens[1]), batch_size=best.batch_limit, dtype=best.dtype,
                               engine=best.engine, rate=rate / best.replicas, calibration=cal, **footprint)
 
 
-def _assumptions(best: ServingOption) -> dict[str, str]:
-    return {
+def _disaggregated(groups: list[_Rows], rate: float, targets: dict[str, float],
+                   tokens: tuple[float, float]) -> ServingOption | None:
+    """The cheapest disaggregated deployment over every (device, precision), or None."""
+    found = [_split_option(s, rate, tokens) for s in (cheapest_split(g, rate, targets, tokens) for g in groups)
+             if s is not None]
+    return min(found, key=_rank_key, default=None)
+
+
+def _rank_key(o: ServingOption) -> tuple[float, float]:
+    return (math.inf if o.cost_per_hour is None else float(o.cost_per_hour.magnitude), float(o.devices))
+
+
+def _cheaper(a: ServingOption, b: ServingOption) -> bool:
+    return _rank_key(a) < _rank_key(b)
+
+
+def _choice_note(split: ServingOption | None, colocated: ServingOption | None, chosen: bool) -> str:
+    cost = lambda o: (f"{o.devices} devices" + ("" if o.cost_per_hour is None else  # noqa: E731
+                                               f", {float(o.cost_per_hour.to('USD/h').magnitude):,.2f} USD/h"))
+    if split is None:
+        return "disaggregated prefill/decode: no split deployment meets the targets; colocated chosen"
+    if colocated is None:
+        return f"disaggregated prefill/decode chosen ({cost(split)}): no colocated deployment meets the targets"
+    which = "disaggregated prefill/decode chosen" if chosen else "colocated chosen"
+    return f"{which}: disaggregated {cost(split)} against colocated {cost(colocated)}"
+
+
+def _split_option(s: Split, rate: float, tokens: tuple[float, float]) -> ServingOption:
+    """The decode pool as an option, its prefill pool as ``prefill``, with both pools' prices."""
+    g, i, j = s.rows, s.prefill, s.decode
+    per_device = s.per_hour / max(s.devices, 1)  # USD per device-hour (NaN without a price)
+    hourly_in, hourly_out = rate * tokens[0] * 3600.0 / 1e6, rate * max(tokens[1], 1.0) * 3600.0 / 1e6  # M tokens/h
+    prefill_devices, decode_devices = s.prefill_replicas * int(g.n[i]), s.decode_replicas * int(g.n[j])
+    # energy per hour [kWh]: the decode pool at its colocated row's per device-hour, the prefill pool at TDP
+    decode_kwh = float(g.energy_pm[j]) * hourly_out / max(float(g.replicas[j] * g.n[j]), 1.0) * decode_devices
+    prefill_kwh = rate * s.prefill_s * int(g.n[i]) * float(g.case.hardware.tdp) / 1e3
+    money = lambda x, unit: None if not math.isfinite(x) else quantity(x, unit)  # noqa: E731
+    prefill_headroom = s.prefill_replicas / max(rate * s.prefill_s, 1e-300) - 1.0
+    pool = replace(_option(g, i, rate), replicas=s.prefill_replicas, batch_limit=1,
+                   sustainable_rate=quantity(1.0 / s.prefill_s, "1/s"), headroom=prefill_headroom,
+                   ttft_p99=quantity(s.prefill_p99 * 1e3, "ms"), tpot_p99=quantity(0.0, "ms"),
+                   latency_p99=quantity(s.prefill_p99 * 1e3, "ms"),
+                   cost_per_hour=money(per_device * prefill_devices, "usd_rate"),
+                   cost_per_million_input_tokens=money(per_device * prefill_devices / hourly_in, "usd"),
+                   cost_per_million_output_tokens=None,
+                   energy_per_million_output_tokens=quantity(prefill_kwh / hourly_out, "kWh"))
+    decode_headroom = s.decode_replicas * s.decode_sustainable / rate - 1.0
+    return replace(_option(g, j, rate), replicas=s.decode_replicas, sustainable_rate=quantity(s.decode_sustainable, "1/s"),
+                   headroom=min(prefill_headroom, decode_headroom), ttft_p99=quantity(s.ttft_p99 * 1e3, "ms"),
+                   tpot_p99=quantity(s.tpot_p99 * 1e3, "ms"), latency_p99=quantity(s.latency_p99 * 1e3, "ms"),
+                   cost_per_hour=money(s.per_hour, "usd_rate"),
+                   cost_per_million_input_tokens=money(per_device * prefill_devices / hourly_in, "usd"),
+                   cost_per_million_output_tokens=money(per_device * decode_devices / hourly_out, "usd"),
+                   energy_per_million_output_tokens=quantity((decode_kwh + prefill_kwh) / hourly_out, "kWh"),
+                   prefill=pool, kv_transfer=quantity(s.transfer_s * 1e3, "ms"))
+
+
+def _assumptions(best: ServingOption, disaggregate: bool = False) -> dict[str, str]:
+    split = {"disaggregation": "a prefill pool (one prompt at a time per replica, an M/D/c queue) and a decode pool "
+                               "(decode steps only) of one device and precision, the KV cache between them over "
+                               "the network; p99 TTFT = the prefill pool's p99 + the transfer + the decode pool's "
+                               f"p99 TTFT (an upper bound); chosen: {best.deployment}"} if disaggregate else {}
+    return {**split,
         "traffic": "Poisson arrivals split evenly over the replicas; p99s from the analytic queue model of "
                    "costmodel.traffic at each replica's share of the rate",
         "layout": "tensor parallelism inside a node; a replica over several nodes is either tensor parallel over all "
                   "its devices (all-reduces on each device's share of the scale-out network) or a node's worth of "
                   "tensor parallelism per pipeline stage (point-to-point sends between stages, as many "
                   "micro-batches in flight as stages), whichever is cheaper" + (f": {best.layout}" if best.nodes > 1 else ""),
-        "experts": "expert parallelism is not modelled: a mixture of experts is split across devices as dense "
-                   "weights are",
+        "experts": ("a mixture of experts is searched with its routed experts split, whole, over the stage's "
+                    "devices (tokens dispatched and combined by all-to-all where that beats reducing over every "
+                    "device) and with data-parallel attention"
+                    + (f"; chosen: {best.layout}" if best.expert_parallel > 1 or best.attention_groups > 1 else
+                       "; chosen: every expert split over the devices as the dense weights are")),
         "cost": "device-hours of every replica, running all the time, over the requests served",
     }

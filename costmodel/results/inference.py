@@ -137,6 +137,8 @@ class InferenceEstimate(RangedEstimate):
     output_tokens: int
     fitting_dtype: str | None
     warnings: tuple[str, ...] = ()
+    tp: int = 0  # attention's tensor-parallel degree per pipeline stage
+    ep: int = 1  # expert-parallel degree per pipeline stage
 
     OUTPUTS = OUTPUTS
     META = META

@@ -16,6 +16,7 @@ from ..inference import PhaseConstants, Request
 from ..inference_estimate import (
     REQUEST_PARSERS,
     ServingCase,
+    check_layout,
     check_request,
     estimate_inference,
     evaluate,
@@ -77,6 +78,7 @@ class Plan:
         case = ServingCase(model=self.tables["model"].rows(srow), hardware=self.tables["hardware"].rows(srow),
                            request=request, footprint=self.tables["footprint"].rows(frow),
                            prefill=_phase(phases["prefill"], self.ranges), decode=_phase(phases["decode"], self.ranges))
+        check_layout(case.model, case.request)
         v = chunked(evaluate, case, rows, progress)
         typical = pick_record(v, "typical", 1) if self.ranges else v
         check_finite(OUTPUTS, case, typical, MAY_BE_MISSING, CULPRITS, "prompt_tokens")
