@@ -32,7 +32,7 @@ def _ok(result):
 
 def test_hardware_list_shows_every_profile(runner):
     out = _ok(runner.invoke(main, ["hardware", "list"])).stdout
-    assert len(HARDWARE_IDS) == 38
+    assert len(HARDWARE_IDS) == 39
     first_column = [line.split()[0] for line in out.splitlines()[2:]]  # after header and rule
     assert first_column == HARDWARE_IDS
     h100 = next(line for line in out.splitlines() if line.startswith("h100-sxm5-80gb "))

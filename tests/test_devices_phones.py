@@ -1,5 +1,6 @@
-"""Phone profiles: the Snapdragon NPUs (Galaxy S24 and S23) next to the A17 Pro GPU, their names,
-energy per request in mWh and battery share, what a profile lacks, and their measured points."""
+"""Phone profiles: the Snapdragon NPUs (Galaxy S24 and S23) next to the A17 Pro GPU and the Tensor G4
+CPU (Pixel 9), their names, energy per request in mWh and battery share, what a profile lacks, and their
+measured points."""
 
 from pathlib import Path
 
@@ -9,14 +10,14 @@ import costmodel
 from costmodel.engines import engine_constants, get_engine
 from costmodel.validation import inference_validation
 
-PHONES = ("snapdragon-8-gen-3-npu", "snapdragon-8-gen-2-npu", "apple-a17-pro-gpu")
+PHONES = ("snapdragon-8-gen-3-npu", "snapdragon-8-gen-2-npu", "apple-a17-pro-gpu", "tensor-g4-cpu")
 DATA = Path(__file__).parent / "data"
 
 
 @pytest.mark.parametrize("hardware_id", PHONES)
 def test_phone_profiles_are_one_engine_each_with_every_figure_sourced(hardware_id):
     hw = costmodel.get_hardware(hardware_id)
-    assert hw.kind == "phone" and hw.engine in ("npu", "gpu")
+    assert hw.kind == "phone" and hw.engine in ("npu", "gpu", "cpu")
     for key in ("memory", "memory_bandwidth", "tdp", *(f"dense.{d}" for d in hw.dense)):
         source = hw.sources[key]
         assert source.source.strip() and source.retrieved
@@ -35,11 +36,43 @@ def test_snapdragon_npu_figures_are_the_profiles_stand_ins():
     assert s24.number("battery") is None and s23.number("battery") is None  # no watt-hours found
 
 
+def test_tensor_g4_cpu_figures_are_the_cited_derivation():
+    """The Pixel 9's CPU: peaks from per-core rates measured on the same Arm cores (cpufp on a CIX P1:
+    16 FP32 FLOP/cycle per Cortex-A720, 8 per Cortex-A520, FP16 twice that, int8 SMMLA 128 and 64
+    op/cycle) at the Tensor G4's top clocks (3 x 2.6 GHz, 4 x 1.95 GHz). The Cortex-X4 has no sourced
+    rate and is left out, so the peaks are a lower bound, and the profile says so. Power: freqbench's
+    per-core CoreMark power at the top clocks, summed over the eight cores."""
+    g4 = costmodel.get_hardware("tensor-g4-cpu")
+    assert (g4.kind, g4.engine, g4.vendor, g4.launch_year) == ("phone", "cpu", "Google", 2024)
+    a720, a520 = 3 * 2.6e9, 4 * 1.95e9  # cores x clock
+    assert g4.peak_flops("fp32") == pytest.approx(a720 * 16 + a520 * 8, rel=1e-12)
+    assert g4.peak_flops("fp16") == pytest.approx(a720 * 32 + a520 * 16, rel=1e-12)
+    assert g4.peak_flops("int8") == pytest.approx(a720 * 128 + a520 * 64, rel=1e-12)
+    assert g4.default_dtype == "fp16" and set(g4.dense) == {"fp32", "fp16", "int8"}
+    assert "lower bound" in g4.sources["dense.fp32"].note and "Cortex-X4 is left out" in g4.sources["dense.fp32"].note
+    assert g4.number("tdp") == pytest.approx(3.0277 + 3 * 0.8616 + 4 * 0.2044, rel=1e-3)  # X4 + 3 A720 + 4 A520
+    assert g4.number("memory") == 12 * 2**30
+    assert g4.number("memory_bandwidth") == pytest.approx(7500e6 * 8, rel=1e-12)  # the 60 GB/s stand-in
+    assert g4.number("battery") is None  # mAh only in the sources read: no watt-hours
+
+
+def test_an_llm_on_the_pixel_9_cpu_runs_llama_cpp_and_says_the_battery_share_is_missing():
+    est = costmodel.estimate_inference("llama-3.2-1b", hardware="pixel-9", prompt_tokens=128, output_tokens=64,
+                                       dtype="w4a16")
+    assert est.engine == "llama.cpp" and est.footprint.pue == 1.0 and est.battery_share is None
+    assert est.warnings == ("tensor-g4-cpu has no battery capacity in its profile: the share of a charge one "
+                            "request drains is not computed",)
+    power = est.to_dict()["power_per_gpu_W"]
+    assert 0.2 * 6.43 <= power <= 6.43  # between the idle share and the measured all-core CPU power
+
+
 @pytest.mark.parametrize("name, hardware_id", [
     ("snapdragon-8-gen-3", "snapdragon-8-gen-3-npu"), ("Galaxy S24", "snapdragon-8-gen-3-npu"),
     ("SM8650", "snapdragon-8-gen-3-npu"), ("sd_8_gen_3", "snapdragon-8-gen-3-npu"),
     ("snapdragon-8-gen-2", "snapdragon-8-gen-2-npu"), ("galaxy-s23", "snapdragon-8-gen-2-npu"),
     ("a17-pro", "apple-a17-pro-gpu"), ("iphone-15-pro", "apple-a17-pro-gpu"),
+    ("tensor-g4", "tensor-g4-cpu"), ("Google Tensor G4", "tensor-g4-cpu"), ("pixel-9", "tensor-g4-cpu"),
+    ("Pixel 9", "tensor-g4-cpu"), ("zumapro", "tensor-g4-cpu"),
 ])
 def test_phone_short_names(name, hardware_id):
     assert costmodel.get_hardware(name).id == hardware_id

@@ -21,6 +21,7 @@ REQUIRED_IDS = [
     "apple-m4-gpu", "apple-m4-cpu",
     "apple-a17-pro-gpu", "snapdragon-8-gen-3-npu", "snapdragon-8-gen-2-npu",
     "raspberry-pi-5-8gb",
+    "tensor-g4-cpu",
 ]
 DATE = re.compile(r"^\d{4}-\d{2}(-\d{2})?$")  # ISO date, or year-month for a price sheet
 
