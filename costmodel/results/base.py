@@ -26,7 +26,8 @@ from ..energy import J_PER_KWH, FootprintLabels, FootprintValues
 from ..errors import InputError
 from ..units import quantity
 
-__all__ = ["Output", "Footprint", "RangedEstimate", "pick", "pick_record", "output_values", "check_finite"]
+__all__ = ["Output", "Footprint", "RangedEstimate", "pick", "pick_record", "output_values", "check_finite",
+           "first_not_finite"]
 
 
 class Output(NamedTuple):
@@ -66,10 +67,9 @@ def pick_record(record, which: str, row_ndim: int = 0):
     return type(record)(**out)
 
 
-def check_finite(outputs, case, values, allowed_nan: frozenset, culprits: dict, default: str) -> None:
-    """Refuse a figure that is infinite, or NaN where NaN does not mean "not known": the error
-    names the input that drives it (``culprits``: output key -> keyword, else ``default``). The
-    inputs' documented ranges keep every figure finite; this is the last guard."""
+def first_not_finite(outputs, case, values, allowed_nan: frozenset) -> Output | None:
+    """The first output of ``outputs`` that is infinite, or NaN where NaN does not mean "not
+    known" (``allowed_nan``), or None."""
     for o in outputs:
         x = o.value(case, values)
         if ndim(x) == 0:  # one estimate: plain floats are faster than array reductions
@@ -79,9 +79,19 @@ def check_finite(outputs, case, values, allowed_nan: frozenset, culprits: dict, 
             arr = np.asarray(x, dtype=float)
             bad = bool(any_true(np.isinf(arr) | (isnan(arr) if o.key not in allowed_nan else False)))
         if bad:
-            argument = culprits.get(o.key, default)
-            raise InputError(f"gives a {o.key} that is not finite; a smaller {{{argument}}} keeps it finite",
-                             argument=argument)
+            return o
+    return None
+
+
+def check_finite(outputs, case, values, allowed_nan: frozenset, culprits: dict, default: str) -> None:
+    """Refuse a figure that is infinite, or NaN where NaN does not mean "not known": the error
+    names the input that drives it (``culprits``: output key -> keyword, else ``default``). The
+    inputs' documented ranges keep every figure finite; this is the last guard."""
+    o = first_not_finite(outputs, case, values, allowed_nan)
+    if o is not None:
+        argument = culprits.get(o.key, default)
+        raise InputError(f"gives a {o.key} that is not finite; a smaller {{{argument}}} keeps it finite",
+                         argument=argument)
 
 
 def output_values(outputs, case, values) -> dict:
@@ -119,8 +129,7 @@ class Footprint:
     @classmethod
     def from_values(cls, v: FootprintValues, labels: FootprintLabels, energy_unit: str = "kWh") -> Footprint:
         """Quantities from one scenario's floats; energies in ``energy_unit`` (kWh or Wh)."""
-        scale = J_PER_KWH / (1000.0 if energy_unit == "Wh" else 1.0)
-        e = lambda j: quantity(_float(j) / scale, energy_unit)  # noqa: E731
+        e = lambda j: _energy(j, energy_unit)  # noqa: E731
         embodied, cost, price = (_nan_to_none(_float(x)) for x in (v.embodied_g, v.cost, v.price))
         return cls(
             energy=e(v.energy_j), it_energy=e(v.it_j), device_energy=e(v.device_j), host_energy=e(v.host_j),
@@ -130,6 +139,11 @@ class Footprint:
             power_per_gpu=quantity(_float(v.device_w), "power"), host_power_per_gpu=quantity(_float(v.host_w), "power"),
             pue=_float(v.pue), grid_intensity=quantity(_float(v.grid), "intensity"), region=labels.region,
             price_per_gpu_hour=None if price is None else quantity(price, "usd_rate"))
+
+
+def _energy(joules, unit: str) -> pint.Quantity:
+    """An energy of the footprint's floats [J] as a Quantity in ``unit`` (kWh or Wh)."""
+    return quantity(_float(joules) / (J_PER_KWH / (1000.0 if unit == "Wh" else 1.0)), unit)
 
 
 _Estimate = TypeVar("_Estimate", bound="RangedEstimate")
@@ -171,7 +185,12 @@ class RangedEstimate(abc.ABC):
     @property
     def energy(self) -> pint.Quantity:
         """Facility energy, PUE included."""
-        return self.footprint.energy
+        cache = self._cache
+        if "footprint" in cache:
+            return cache["footprint"].energy
+        if "energy" not in cache:  # the headline figure alone, without the footprint's others
+            cache["energy"] = _energy(self._values.footprint.energy_j, self.ENERGY_UNIT)
+        return cache["energy"]
 
     @property
     def cost(self) -> pint.Quantity | None:
