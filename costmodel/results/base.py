@@ -27,7 +27,7 @@ from ..errors import InputError
 from ..units import quantity
 
 __all__ = ["Output", "Footprint", "RangedEstimate", "pick", "pick_record", "output_values", "check_finite",
-           "first_not_finite"]
+           "first_not_finite", "pick_ends"]
 
 
 class Output(NamedTuple):
@@ -60,11 +60,47 @@ def pick(x, which: str, row_ndim: int = 0):
 def pick_record(record, which: str, row_ndim: int = 0):
     """:func:`pick` applied to every field of a record (nested records included)."""
     out = {}
-    for f in dataclasses.fields(record):
-        value = getattr(record, f.name)
-        out[f.name] = (pick_record(value, which, row_ndim) if hasattr(value, "__dataclass_fields__")
-                       else pick(value, which, row_ndim))
+    for name in _field_names(type(record)):
+        value = getattr(record, name)
+        kind = type(value)
+        if kind in _NUMBERS:  # no scenario axis (pick would return it as it is)
+            out[name] = value
+        elif _field_names(kind):
+            out[name] = pick_record(value, which, row_ndim)
+        else:
+            out[name] = pick(value, which, row_ndim)
     return type(record)(**out)
+
+
+def pick_ends(record, row_ndim: int = 0) -> tuple[Any, Any]:
+    """``(pick_record(record, "low"), pick_record(record, "high"))`` in one pass."""
+    low, high = {}, {}
+    for name in _field_names(type(record)):
+        value = getattr(record, name)
+        kind = type(value)
+        if kind in _NUMBERS:
+            low[name] = high[name] = value
+        elif _field_names(kind):
+            low[name], high[name] = pick_ends(value, row_ndim)
+        elif ndim(value) == row_ndim + 1 == 1:  # one configuration's three scenarios, as in pick
+            scenarios = value.tolist()
+            low[name], high[name] = min(scenarios), max(scenarios)
+        else:
+            low[name], high[name] = pick(value, "low", row_ndim), pick(value, "high", row_ndim)
+    return type(record)(**low), type(record)(**high)
+
+
+_NUMBERS = frozenset({float, int, bool, np.float64, np.bool_, type(None)})
+_FIELDS: dict[type, tuple[str, ...]] = {}
+
+
+def _field_names(kind: type) -> tuple[str, ...]:
+    """The field names of a dataclass type (empty for any other type), looked up once per type."""
+    names = _FIELDS.get(kind)
+    if names is None:
+        names = _FIELDS[kind] = (tuple(f.name for f in dataclasses.fields(kind))
+                                 if dataclasses.is_dataclass(kind) else ())
+    return names
 
 
 def first_not_finite(outputs, case, values, allowed_nan: frozenset) -> Output | None:
@@ -228,11 +264,9 @@ class RangedEstimate(abc.ABC):
     def _end(self: _Estimate, which: str) -> _Estimate | None:
         if self._bound is not None:
             return None
-        if which not in self._cache:
-            if "scenarios" not in self._cache:  # one evaluation serves both ends
-                self._cache["scenarios"] = self._scenarios()
-            values = pick_record(self._cache["scenarios"], which)
-            self._cache[which] = dataclasses.replace(self, _values=values, _bound=which, _cache={})
+        if which not in self._cache:  # one evaluation serves both ends
+            for end, values in zip(("low", "high"), pick_ends(self._scenarios())):
+                self._cache[end] = dataclasses.replace(self, _values=values, _bound=end, _cache={})
         return self._cache[which]
 
     @property
