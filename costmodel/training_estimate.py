@@ -191,7 +191,7 @@ def evaluate(case: TrainingCase, cal: TrainingCalibration) -> TrainingValues:
     The layout's figures (:func:`step_values`) come before the scenarios apply; only the time,
     which ``mfu_scale`` divides, and the footprint differ between scenarios.
     """
-    s, lay, h = step_values(case, cal), case.layout, case.hardware
+    s, lay, h = case.step or step_values(case, cal), case.layout, case.hardware
     n, flops = lay.n_gpus, s.flops
     auto = s.modelled / case.mfu_scale
     seconds = where(isnan(lay.mfu), auto, core.training_seconds(flops, n, h.peak, lay.mfu))
@@ -352,7 +352,7 @@ _PLAIN = frozenset({str, int, bool, type(None)})
 def _resolved(cal: Calibration, hw: HardwareProfile | str, args: tuple) -> _Resolved:
     """:func:`_resolve`, kept per exact argument list (plain values by value and type, floats by
     their bits) with the calibration and profile by identity; other arguments are not kept."""
-    types = tuple(map(type, args))
+    types: tuple[object, ...] = tuple(map(type, args))
     if not _PLAIN.issuperset(types):
         if not _PLAIN.issuperset(t for t in types if t is not float):
             return _resolve(cal, hw, *args)
@@ -423,9 +423,10 @@ _RANGED = tuple((o.value, o.key in MAY_BE_MISSING) for o in OUTPUTS if o.ranged)
 
 def _ranged_finite(case: TrainingCase, values: TrainingValues) -> bool:
     """Whether every figure with a range of one estimate is finite (or NaN where allowed)."""
+    isfinite, isnan_ = math.isfinite, math.isnan
     for value, nan_allowed in _RANGED:
         x = value(case, values)
-        if not (math.isfinite(x) or (nan_allowed and math.isnan(x))):
+        if not isfinite(x) and not (nan_allowed and isnan_(x)):
             return False
     return True
 
@@ -437,20 +438,38 @@ def _typical(f: FootprintInputs) -> FootprintInputs:
 
 def scenarios(case: TrainingCase, cal: Calibration) -> TrainingValues:
     """The pipeline over the (typical, optimistic, pessimistic) scenarios of a scalar case; the
-    energy range combines the hours' spread with the power inputs' (:func:`combine_spreads`)."""
-    t = cal.training
+    energy range combines the hours' spread with the power inputs' (:func:`combine_spreads`).
+    The layout's figures are the typical scenario's (``case.step``): the scenarios differ only
+    in the speed and the footprint's inputs."""
+    held = _SCENARIO_CASES.get(id(case))
+    if held is None or held[0] is not case or held[1] is not cal:
+        held = (case, cal, _scenario_case(case, cal.training))
+        if len(_SCENARIO_CASES) >= _RESOLVED_MAX:
+            _SCENARIO_CASES.clear()
+        _SCENARIO_CASES[id(case)] = held
+    return evaluate(held[2], cal.training)
+
+
+# case -> (case, calibration, its scenarios' case): the inputs of a resolved case's ranges, kept
+# with the case and calibration they were made for (held here, so their ids are not reused)
+_SCENARIO_CASES: dict[int, tuple[TrainingCase, Calibration, TrainingCase]] = {}
+
+
+def _scenario_case(case: TrainingCase, t: TrainingCalibration) -> TrainingCase:
     footprint = _footprint_scenarios(case.footprint, float(case.hardware.tdp), (t.resid_q10, t.resid_q90),
                                      bool(~isnan(case.layout.mfu)))
-    return evaluate(replace(case, mfu_scale=mfu_scales(t), footprint=footprint), t)
+    return replace(case, mfu_scale=mfu_scales(t), footprint=footprint)
 
 
 @memoise
 def _footprint_scenarios(f: FootprintInputs, tdp_w: float, time_q: tuple[float, float],
                          time_known: bool) -> FootprintInputs:
-    """:func:`combine_spreads` of one configuration's inputs, read-only (cached and shared)."""
+    """:func:`combine_spreads` of one configuration's inputs, read-only (cached and shared); the
+    cost basis and embodied flags, the same in every scenario, as plain numbers."""
     out = combine_spreads(f, tdp_w, time_q, time_known)
     for name in FootprintInputs.__slots__:
         value = getattr(out, name)
         if isinstance(value, np.ndarray):
             value.flags.writeable = False
-    return out
+    return replace(out, **{flag: float(getattr(out, flag)[0]) for flag in ("owned", "embodied")
+                           if np.all(getattr(out, flag) == getattr(out, flag)[0])})

@@ -183,6 +183,7 @@ def _energy(joules, unit: str) -> pint.Quantity:
 
 
 _Estimate = TypeVar("_Estimate", bound="RangedEstimate")
+_MISSING = object()
 
 
 @dataclass(frozen=True, slots=True, kw_only=True, repr=False)
@@ -253,13 +254,14 @@ class RangedEstimate(abc.ABC):
         """The figure at ``path`` (``"flops"``, ``"timings.ttft"``) of ``_values`` (or of the
         case's model with ``of="model"``) as a Quantity of ``kind``; cached; None if NaN."""
         cache, name = self._cache, (of, path, kind, scale)
-        if name not in cache:
+        q = cache.get(name, _MISSING)
+        if q is _MISSING:
             obj = self._values if of == "values" else self._case.model
-            for part in path.split("."):
+            for part in path.split(".") if "." in path else (path,):
                 obj = getattr(obj, part)
-            x = _float(obj) * scale
-            cache[name] = None if math.isnan(x) else quantity(x, kind)
-        return cache[name]
+            x = (obj if type(obj) is float else _float(obj)) * scale
+            q = cache[name] = None if math.isnan(x) else quantity(x, kind)
+        return q
 
     def _end(self: _Estimate, which: str) -> _Estimate | None:
         if self._bound is not None:
