@@ -80,11 +80,11 @@ def pick_ends(record, row_ndim: int = 0) -> tuple[Any, Any]:
         kind = type(value)
         if kind in _NUMBERS:
             low[name] = high[name] = value
-        elif _field_names(kind):
-            low[name], high[name] = pick_ends(value, row_ndim)
-        elif ndim(value) == row_ndim + 1 == 1:  # one configuration's three scenarios, as in pick
+        elif kind is np.ndarray and value.ndim == row_ndim + 1 == 1:  # one configuration's scenarios, as in pick
             scenarios = value.tolist()
             low[name], high[name] = min(scenarios), max(scenarios)
+        elif _field_names(kind):
+            low[name], high[name] = pick_ends(value, row_ndim)
         else:
             low[name], high[name] = pick(value, "low", row_ndim), pick(value, "high", row_ndim)
     return type(record)(**low), type(record)(**high)
@@ -267,8 +267,9 @@ class RangedEstimate(abc.ABC):
         if self._bound is not None:
             return None
         if which not in self._cache:  # one evaluation serves both ends
+            fields = {name: getattr(self, name) for name in _field_names(type(self))}
             for end, values in zip(("low", "high"), pick_ends(self._scenarios())):
-                self._cache[end] = dataclasses.replace(self, _values=values, _bound=end, _cache={})
+                self._cache[end] = type(self)(**{**fields, "_values": values, "_bound": end, "_cache": {}})
         return self._cache[which]
 
     @property
