@@ -3,6 +3,11 @@
 The same three steps serve a sweep (:mod:`costmodel.sweep`): it resolves each distinct value
 with the resolvers below, lays the records out per row and runs :func:`evaluate` once over
 arrays.
+
+One estimate keeps each distinct argument list resolved (:func:`_resolved`): the records, the
+layout chosen and the figures no scenario changes (:class:`StepValues`, carried on the case), so
+a repeated estimate evaluates only its time and footprint, and its ranges only those again over
+the scenarios. Every figure is the one a first estimate (or a sweep row) gives.
 """
 
 from __future__ import annotations
