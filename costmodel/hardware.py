@@ -390,6 +390,7 @@ def reload_profiles() -> None:
     file's modification time.)"""
     for cached in (_files_at, _load_at, _registry_at, _alias_files_at):
         cached.cache_clear()
+    _shipped_lookups.clear()
 
 
 def _registry(dirs: tuple[str, ...]) -> tuple[dict[str, HardwareProfile], dict[str, HardwareProfile],
@@ -470,6 +471,21 @@ def get_hardware(name: str | HardwareProfile, *, profile_path: ProfilePath | Non
     if isinstance(name, HardwareProfile):
         return name
     dirs = _search_path(profile_path)
+    shipped = len(dirs) == 1 and isinstance(name, str)  # the shipped profiles only: they do not change
+    if shipped and (found := _shipped_lookups.get(name)) is not None:
+        return found
+    profile = _find(name, dirs)
+    if shipped:
+        if len(_shipped_lookups) >= 1024:
+            _shipped_lookups.clear()
+        _shipped_lookups[name] = profile
+    return profile
+
+
+_shipped_lookups: dict[str, HardwareProfile] = {}  # name -> shipped profile, until reload_profiles()
+
+
+def _find(name: str | HardwareProfile, dirs: tuple[str, ...]) -> HardwareProfile:
     if isinstance(name, str):
         files = _files(dirs)
         path = files.get(name) or files.get(normalise(name))

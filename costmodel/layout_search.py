@@ -75,7 +75,7 @@ def _pick(index, *arrays):
     """Each array's entry at the chosen candidate (``index``, per row)."""
     if ndim(index) == 0:  # one configuration: plain indexing
         i = int(index)
-        return [a[i] if ndim(a) else a for a in arrays]
+        return [a[i] if isinstance(a, np.ndarray) and a.ndim else a for a in arrays]
     shape = np.broadcast_shapes(*(np.shape(a) for a in arrays), (1,) + np.shape(index))
     return [np.take_along_axis(np.broadcast_to(a, shape), index[None], 0)[0] for a in arrays]
 
@@ -134,15 +134,15 @@ def search_layout(m: TrainingModel, h: TrainingHardware, lay: TrainingLayout, ca
     else:  # chosen already (a sweep chooses once per distinct layout): one candidate, plain floats for one row
         tp, pp, zero = (float(c) if ndim(c) == 0 else np.asarray(c, dtype=float)[None] for c in choice)
     n, cp = lay.n_gpus, lay.cp
-    heads = where(m.shape_derived > 0, 0.0, m.heads)
-    valid = ((tp <= maximum(h.node, 1.0)) | ~isnan(lay.tp)) & (tp * pp * cp <= n) & (fmod(n, tp * pp * cp) == 0)
-    valid &= ((heads <= 0) | (fmod(heads, tp) == 0)) & ((pp <= maximum(m.layers, 1.0)) | ~isnan(lay.pp))
     shape = (m.layers, m.seq_len / cp, lay.micro_batch, m.d_model, m.heads)
     split, whole = mem.activation_bytes(*shape, lay.recompute, lay.sequence_parallel, pp, m.vocab)
     cw, cg, co, ca = mem.memory_per_gpu(*states, n, tp, pp, zero, split, whole + features)
-    total = cw + cg + co + ca
 
     if choice is None:
+        heads = where(m.shape_derived > 0, 0.0, m.heads)
+        valid = ((tp <= maximum(h.node, 1.0)) | ~isnan(lay.tp)) & (tp * pp * cp <= n) & (fmod(n, tp * pp * cp) == 0)
+        valid &= ((heads <= 0) | (fmod(heads, tp) == 0)) & ((pp <= maximum(m.layers, 1.0)) | ~isnan(lay.pp))
+        total = cw + cg + co + ca
         # Memory first, on every candidate: layouts whose data-parallel degree the global batch
         # asked for can feed come first (only where none can is the batch raised to one
         # micro-batch per rank); then each (tp, ZeRO stage) keeps its fewest pipeline stages,

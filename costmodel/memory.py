@@ -34,6 +34,7 @@ References
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 import numpy as np
@@ -214,6 +215,10 @@ def min_devices(states, capacity, activations, activations_full, activations_who
     the unsharded weights + gradients + optimizer bytes.
     """
     need = _min_devices(states, capacity, activations, activations_whole)
+    if ndim(need) == 0:  # one configuration
+        if not math.isfinite(need):
+            need = _min_devices(states, capacity, activations_full, activations_full_whole)
+        return need if math.isfinite(need) else math.nan
     if not np.all(np.isfinite(need)):
         full = _min_devices(states, capacity, activations_full, activations_full_whole)
         need = where(np.isfinite(need), need, full)
@@ -222,6 +227,16 @@ def min_devices(states, capacity, activations, activations_full, activations_who
 
 def _min_devices(states, capacity, activations, activations_whole):
     rank = max(ndim(states), ndim(capacity), ndim(activations), ndim(activations_whole))
+    if rank == 0:  # one configuration: the same candidates on plain floats (numpy's NaN and infinity rules)
+        need = math.inf
+        for tp in _TPS_FLOATS:
+            room = capacity - activations / tp - activations_whole
+            if room > 0:
+                q = states / room
+                if math.isnan(q):  # NaN in, NaN out (numpy's min propagates it)
+                    return math.nan
+                need = min(need, max(float(math.ceil(q)) if math.isfinite(q) else q, tp))
+        return need
     tps = _TPS.reshape((-1,) + (1,) * rank)
     room = capacity - activations / tps - activations_whole
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -229,3 +244,4 @@ def _min_devices(states, capacity, activations, activations_whole):
 
 
 _TPS = 2.0 ** np.arange(11)
+_TPS_FLOATS = _TPS.tolist()

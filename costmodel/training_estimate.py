@@ -3,10 +3,16 @@
 The same three steps serve a sweep (:mod:`costmodel.sweep`): it resolves each distinct value
 with the resolvers below, lays the records out per row and runs :func:`evaluate` once over
 arrays.
+
+One estimate keeps each distinct argument list resolved (:func:`_resolved`): the records, the
+layout chosen and the figures no scenario changes (:class:`StepValues`, carried on the case), so
+a repeated estimate evaluates only its time and footprint, and its ranges only those again over
+the scenarios. Every figure is the one a first estimate (or a sweep row) gives.
 """
 
 from __future__ import annotations
 
+import math
 import os
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
@@ -18,7 +24,7 @@ from . import steptime as st
 from . import training as core
 from .calibration import Calibration, TrainingCalibration, mfu_scales, resolve_calibration
 from .elementwise import isnan, where
-from .energy import FootprintInputs, FootprintValues, footprint_values, resolve_footprint
+from .energy import FootprintInputs, FootprintLabels, FootprintValues, footprint_values, resolve_footprint
 from .energy_range import combine_spreads
 from .errors import InputError
 from .hardware import HardwareProfile, ProfilePath, get_hardware
@@ -26,7 +32,7 @@ from .layout import TrainingLayout, resolve_layout
 from .layout_search import TrainingHardware, layout_terms, remember_choice, remembered_choice, search_layout
 from .memo import memoise
 from .models import ModelSpec
-from .results.base import check_finite
+from .results.base import check_finite, first_not_finite
 from .results.training import CULPRITS, MAY_BE_MISSING, OUTPUTS, TrainingEstimate
 from .units import BoolArray, CountLike, FloatArray, QuantityLike
 from .workload import TrainingModel, layout_heads, resolve_model
@@ -34,8 +40,8 @@ from .workload import TrainingModel, layout_heads, resolve_model
 if TYPE_CHECKING:
     from .regions import Region
 
-__all__ = ["TrainingHardware", "TrainingCase", "TrainingValues", "resolve_hardware", "evaluate", "estimate_training",
-           "scenarios", "step_terms_of"]
+__all__ = ["TrainingHardware", "TrainingCase", "StepValues", "TrainingValues", "resolve_hardware", "step_values",
+           "evaluate", "estimate_training", "scenarios", "step_terms_of"]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -49,6 +55,36 @@ class TrainingCase:
     footprint: FootprintInputs
     mfu_scale: FloatArray = 1.0
     choice: np.ndarray | None = None  # (tp, pp, ZeRO) chosen already, on a leading axis of 3
+    step: StepValues | None = None  # the layout's figures evaluated already (:func:`step_values`)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class StepValues:
+    """The pipeline's outputs that no scenario changes, in canonical floats (FLOP, s, B) or
+    arrays: the FLOPs, the layout chosen and its global batch [token], the step model's seconds
+    at the calibrated speed (``modelled``) and their shares, and memory per device. The fields
+    :class:`TrainingValues` shares have its names."""
+
+    flops: FloatArray
+    teacher_flops: FloatArray
+    hardware_flops: FloatArray
+    tp: FloatArray
+    pp: FloatArray
+    zero_stage: FloatArray
+    ep: FloatArray
+    vpp: FloatArray
+    global_batch: FloatArray
+    batch_raised: BoolArray
+    modelled: FloatArray
+    compute_share: FloatArray
+    comm_share: FloatArray
+    stretch_share: FloatArray
+    weights: FloatArray
+    gradients: FloatArray
+    optimizer: FloatArray
+    activations: FloatArray
+    min_gpus: FloatArray
+    fits: BoolArray
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -126,35 +162,51 @@ def step_terms_of(estimate: TrainingEstimate) -> st.StepTerms:
                   values.zero_stage)[0]
 
 
-def evaluate(case: TrainingCase, cal: TrainingCalibration) -> TrainingValues:
-    """The whole training pipeline on floats or arrays; every field broadcasts against the
-    others, and a leading axis of the footprint and ``mfu_scale`` carries scenarios.
-
-    The layout (tensor, pipeline, ZeRO stage where not given) is chosen on a leading axis of
-    candidates by the step-time model (:mod:`costmodel.steptime`) before the scenarios apply,
-    unless ``case.choice`` holds it already.
-    """
+def step_values(case: TrainingCase, cal: TrainingCalibration) -> StepValues:
+    """What the layout gives before any scenario applies (``case.step`` where evaluated
+    already): the layout (tensor, pipeline, ZeRO stage where not given) chosen on a leading axis
+    of candidates by the step-time model (:mod:`costmodel.steptime`), unless ``case.choice``
+    holds it, its step time at the calibrated speed and its memory."""
+    if case.step is not None:
+        return case.step
     m, h, lay = case.model, case.hardware, case.layout
     s = search_layout(m, h, lay, cal, case.choice)
-    n, flops, modelled, local, comm = lay.n_gpus, s["flops"], s["modelled"], s["local"], s["comm"]
+    modelled, local, comm = s["modelled"], s["local"], s["comm"]
     cw, cg, co, ca, batch, features = s["cw"], s["cg"], s["co"], s["ca"], s["batch"], s["features"]
     layers, seq, micro, d_model, heads = s["shape"]
-    auto = modelled / case.mfu_scale
-    seconds = where(isnan(lay.mfu), auto, core.training_seconds(flops, n, h.peak, lay.mfu))
     full_split, full_whole = mem.activation_bytes(layers, seq, micro, d_model, heads, 2.0, lay.sequence_parallel,
                                                   1.0, m.vocab)
     one_split, one_whole = mem.activation_bytes(layers, seq, micro, d_model, heads, lay.recompute,
                                                 lay.sequence_parallel, 1.0, m.vocab)
-    return TrainingValues(
-        flops=flops, teacher_flops=s["teacher"], mfu=flops / (seconds * n * h.peak), seconds=seconds,
-        gpu_hours=seconds * n / 3600.0, hardware_flops=s["hw_flops"], tp=s["tp"], pp=s["pp"], zero_stage=s["zero"],
-        ep=s["ep"], vpp=s["vpp"], global_batch=batch, batch_raised=batch > s["wanted"] * (1.0 + 1e-9),
+    return StepValues(
+        flops=s["flops"], teacher_flops=s["teacher"], hardware_flops=s["hw_flops"], tp=s["tp"], pp=s["pp"],
+        zero_stage=s["zero"], ep=s["ep"], vpp=s["vpp"], global_batch=batch,
+        batch_raised=batch > s["wanted"] * (1.0 + 1e-9), modelled=modelled,
         compute_share=local / modelled, comm_share=comm / modelled, stretch_share=1.0 - (local + comm) / modelled,
         weights=cw, gradients=cg, optimizer=co, activations=ca,
         min_gpus=mem.min_devices(sum(s["states"]), h.capacity, one_split, full_split, one_whole + features,
                                  full_whole + features),
-        fits=cw + cg + co + ca <= h.capacity,
-        footprint=footprint_values(case.footprint, h.tdp, 1.0, n, seconds))
+        fits=cw + cg + co + ca <= h.capacity)
+
+
+def evaluate(case: TrainingCase, cal: TrainingCalibration) -> TrainingValues:
+    """The whole training pipeline on floats or arrays; every field broadcasts against the
+    others, and a leading axis of the footprint and ``mfu_scale`` carries scenarios.
+
+    The layout's figures (:func:`step_values`) come before the scenarios apply; only the time,
+    which ``mfu_scale`` divides, and the footprint differ between scenarios.
+    """
+    s, lay, h = case.step or step_values(case, cal), case.layout, case.hardware
+    n, flops = lay.n_gpus, s.flops
+    auto = s.modelled / case.mfu_scale
+    seconds = where(isnan(lay.mfu), auto, core.training_seconds(flops, n, h.peak, lay.mfu))
+    return TrainingValues(
+        flops=flops, teacher_flops=s.teacher_flops, mfu=flops / (seconds * n * h.peak), seconds=seconds,
+        gpu_hours=seconds * n / 3600.0, hardware_flops=s.hardware_flops, tp=s.tp, pp=s.pp, zero_stage=s.zero_stage,
+        ep=s.ep, vpp=s.vpp, global_batch=s.global_batch, batch_raised=s.batch_raised,
+        compute_share=s.compute_share, comm_share=s.comm_share, stretch_share=s.stretch_share,
+        weights=s.weights, gradients=s.gradients, optimizer=s.optimizer, activations=s.activations,
+        min_gpus=s.min_gpus, fits=s.fits, footprint=footprint_values(case.footprint, h.tdp, 1.0, n, seconds))
 
 
 def estimate_training(model: str | ModelSpec | None = None, *, params: CountLike | None = None,
@@ -262,6 +314,72 @@ def estimate_training(model: str | ModelSpec | None = None, *, params: CountLike
     3.19
     """
     cal = resolve_calibration(calibration)
+    try:  # the resolved inputs are kept per profile (a changed profile file is a new one)
+        hw: HardwareProfile | str = get_hardware(hardware, profile_path=profile_path)
+    except Exception:  # raised again in the order the inputs resolve
+        hw = hardware
+    r = _resolved(cal, hw, (model, params, active_params, tokens, samples, n_gpus, dtype, mfu, seq_len, micro_batch,
+                            tp, pp, zero_stage, recompute, sequence_parallel, cp, ep, vpp, global_batch, tuning, pue,
+                            power_per_gpu, host_power_per_gpu, region, grid_intensity, price_per_gpu_hour,
+                            cost_basis, price_kind, purchase_price, electricity_price, service_life, embodied,
+                            method, trainable_params, lora_rank, teacher, profile_path))
+    values = evaluate(r.typical, cal.training)  # the layout's figures are kept: the time and footprint
+    if not (r.checked and _ranged_finite(r.typical, values)):
+        check_finite(OUTPUTS, r.typical, values, MAY_BE_MISSING, CULPRITS, "tokens")
+    return TrainingEstimate(model=r.model, hardware=r.profile.id, n_gpus=r.n_gpus, dtype=r.dtype, method=method,
+                            warnings=r.warnings, _case=r.case, _calibration=cal, _scenarios_of=scenarios,
+                            _values=values, _labels=r.labels, _profile=r.profile)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class _Resolved:
+    """One argument list of :func:`estimate_training` resolved: the case (the layout chosen and
+    its figures evaluated), its typical scenario, the result's labels and warnings, and whether
+    the figures without a range are finite."""
+
+    calibration: Calibration
+    profile: HardwareProfile
+    case: TrainingCase
+    typical: TrainingCase
+    model: str | None
+    n_gpus: int
+    dtype: str
+    warnings: tuple[str, ...]
+    labels: FootprintLabels
+    checked: bool
+
+
+_RESOLVED: dict[tuple, _Resolved] = {}
+_RESOLVED_MAX = 4096
+_PLAIN = frozenset({str, int, bool, type(None)})
+
+
+def _resolved(cal: Calibration, hw: HardwareProfile | str, args: tuple) -> _Resolved:
+    """:func:`_resolve`, kept per exact argument list (plain values by value and type, floats by
+    their bits) with the calibration and profile by identity; other arguments are not kept."""
+    types: tuple[object, ...] = tuple(map(type, args))
+    if not _PLAIN.issuperset(types):
+        if not _PLAIN.issuperset(t for t in types if t is not float):
+            return _resolve(cal, hw, *args)
+        types += tuple(a.hex() for a in args if type(a) is float)  # -0.0 and 0.0 differ
+    key = (id(cal), id(hw), args, types)
+    r = _RESOLVED.get(key)
+    if r is None or r.calibration is not cal or r.profile is not hw:
+        r = _resolve(cal, hw, *args)
+        if r.profile is hw:  # not a profile that failed to load above
+            if len(_RESOLVED) >= _RESOLVED_MAX:
+                _RESOLVED.clear()
+            _RESOLVED[key] = r
+    return r
+
+
+def _resolve(cal: Calibration, hardware: HardwareProfile | str, model, params, active_params, tokens, samples, n_gpus,
+             dtype, mfu, seq_len, micro_batch, tp, pp, zero_stage, recompute, sequence_parallel, cp, ep, vpp,
+             global_batch, tuning, pue, power_per_gpu, host_power_per_gpu, region, grid_intensity,
+             price_per_gpu_hour, cost_basis, price_kind, purchase_price, electricity_price, service_life, embodied,
+             method, trainable_params, lora_rank, teacher, profile_path) -> _Resolved:
+    """Parse and check the arguments of :func:`estimate_training`, choose the layout and
+    evaluate its figures (:func:`step_values`)."""
     spec, m, warnings = _resolve_model(model, params=params, active_params=active_params, tokens=tokens,
                                       samples=samples, seq_len=seq_len, method=method,
                                       trainable_params=trainable_params, lora_rank=lora_rank, teacher=teacher)
@@ -278,28 +396,44 @@ def estimate_training(model: str | ModelSpec | None = None, *, params: CountLike
                                   electricity_price=electricity_price, service_life=service_life,
                                   embodied=embodied)
     key, choice = remembered_choice(m, h, layout, cal.training)
-    case = TrainingCase(model=m, hardware=h, layout=layout, footprint=f, choice=choice)
     typical = TrainingCase(model=m, hardware=h, layout=layout, footprint=_typical(f), choice=choice)
-    values = evaluate(typical, cal.training)
+    step = step_values(typical, cal.training)
     if choice is None:  # searched now: remember it, and give the result the same choice its ranges use
-        case = replace(case, choice=remember_choice(key, values.tp, values.pp, values.zero_stage))
-    check_finite(OUTPUTS, typical, values, MAY_BE_MISSING, CULPRITS, "tokens")
+        choice = remember_choice(key, step.tp, step.pp, step.zero_stage)
+    case = TrainingCase(model=m, hardware=h, layout=layout, footprint=f, choice=choice, step=step)
+    typical = replace(typical, choice=choice, step=step)
     if ep is not None and not float(m.experts):
         warnings += (f"ep={layout.ep:.0f} has no effect: the model has no experts (a dense model, or experts "
                      "the catalog does not list)",)
-    if vpp is not None and float(values.pp) == 1 and float(layout.vpp) > 1:
+    if vpp is not None and float(step.pp) == 1 and float(layout.vpp) > 1:
         warnings += (f"vpp={layout.vpp:.0f} has no effect without pipeline parallelism (pp = 1)",)
-    if np.any(values.batch_raised):
+    if np.any(step.batch_raised):
         warnings += (f"the global batch is below one micro-batch per data-parallel rank on every layout that fits: "
-                     f"raised to {float(values.global_batch):.4g} tokens (fewer devices, or more tensor or pipeline "
+                     f"raised to {float(step.global_batch):.4g} tokens (fewer devices, or more tensor or pipeline "
                      "parallelism, keep it)",)
-    if not np.isfinite(values.min_gpus):
+    if not np.isfinite(step.min_gpus):
         warnings += ("no layout holds one micro-batch's activations on a device, even with full recomputation "
                      "and tensor parallelism of 1024: lower seq_len or micro_batch",)
-    return TrainingEstimate(model=spec.id if spec is not None else None, hardware=hw.id, n_gpus=int(layout.n_gpus),
-                            dtype=dt, method=method, warnings=warnings, _case=case, _calibration=cal,
-                            _scenarios_of=scenarios, _values=values, _labels=labels,
-                            _profile=hw)
+    return _Resolved(calibration=cal, profile=hw, case=case, typical=typical,
+                     model=spec.id if spec is not None else None, n_gpus=int(layout.n_gpus), dtype=dt,
+                     warnings=warnings, labels=labels,
+                     checked=first_not_finite(_UNRANGED, typical, step, MAY_BE_MISSING) is None)
+
+
+# The figures without a range depend only on the layout's (StepValues carries their fields):
+# checked once per resolved case; those with one (the time and footprint) on every estimate
+_UNRANGED = tuple(o for o in OUTPUTS if not o.ranged)
+_RANGED = tuple((o.value, o.key in MAY_BE_MISSING) for o in OUTPUTS if o.ranged)
+
+
+def _ranged_finite(case: TrainingCase, values: TrainingValues) -> bool:
+    """Whether every figure with a range of one estimate is finite (or NaN where allowed)."""
+    isfinite, isnan_ = math.isfinite, math.isnan
+    for value, nan_allowed in _RANGED:
+        x = value(case, values)
+        if not isfinite(x) and not (nan_allowed and isnan_(x)):
+            return False
+    return True
 
 
 @memoise
@@ -309,20 +443,38 @@ def _typical(f: FootprintInputs) -> FootprintInputs:
 
 def scenarios(case: TrainingCase, cal: Calibration) -> TrainingValues:
     """The pipeline over the (typical, optimistic, pessimistic) scenarios of a scalar case; the
-    energy range combines the hours' spread with the power inputs' (:func:`combine_spreads`)."""
-    t = cal.training
+    energy range combines the hours' spread with the power inputs' (:func:`combine_spreads`).
+    The layout's figures are the typical scenario's (``case.step``): the scenarios differ only
+    in the speed and the footprint's inputs."""
+    held = _SCENARIO_CASES.get(id(case))
+    if held is None or held[0] is not case or held[1] is not cal:
+        held = (case, cal, _scenario_case(case, cal.training))
+        if len(_SCENARIO_CASES) >= _RESOLVED_MAX:
+            _SCENARIO_CASES.clear()
+        _SCENARIO_CASES[id(case)] = held
+    return evaluate(held[2], cal.training)
+
+
+# case -> (case, calibration, its scenarios' case): the inputs of a resolved case's ranges, kept
+# with the case and calibration they were made for (held here, so their ids are not reused)
+_SCENARIO_CASES: dict[int, tuple[TrainingCase, Calibration, TrainingCase]] = {}
+
+
+def _scenario_case(case: TrainingCase, t: TrainingCalibration) -> TrainingCase:
     footprint = _footprint_scenarios(case.footprint, float(case.hardware.tdp), (t.resid_q10, t.resid_q90),
                                      bool(~isnan(case.layout.mfu)))
-    return evaluate(replace(case, mfu_scale=mfu_scales(t), footprint=footprint), t)
+    return replace(case, mfu_scale=mfu_scales(t), footprint=footprint)
 
 
 @memoise
 def _footprint_scenarios(f: FootprintInputs, tdp_w: float, time_q: tuple[float, float],
                          time_known: bool) -> FootprintInputs:
-    """:func:`combine_spreads` of one configuration's inputs, read-only (cached and shared)."""
+    """:func:`combine_spreads` of one configuration's inputs, read-only (cached and shared); the
+    cost basis and embodied flags, the same in every scenario, as plain numbers."""
     out = combine_spreads(f, tdp_w, time_q, time_known)
     for name in FootprintInputs.__slots__:
         value = getattr(out, name)
         if isinstance(value, np.ndarray):
             value.flags.writeable = False
-    return out
+    return replace(out, **{flag: float(getattr(out, flag)[0]) for flag in ("owned", "embodied")
+                           if np.all(getattr(out, flag) == getattr(out, flag)[0])})

@@ -2,6 +2,7 @@
 maps, shapes derived from a parameter count, and the layout functions on floats and arrays."""
 
 import csv
+import math
 from pathlib import Path
 
 import numpy as np
@@ -207,3 +208,15 @@ def test_min_devices_counts_the_part_tensor_parallelism_leaves_whole():
     # (79 GiB of room on each of 12 devices)
     assert mem.min_devices(states, cap, 0.0, 8 * GIB, 90 * GIB, 0.0) == 12
     assert np.isnan(mem.min_devices(states, cap, 0.0, 0.0, 90 * GIB, 90 * GIB))
+
+
+_BYTES = hs.one_of(hs.floats(min_value=0.0, max_value=1e16), hs.sampled_from([0.0, 1e-300, 1e300, math.inf, math.nan]))
+
+
+@given(_BYTES, _BYTES, _BYTES, _BYTES, _BYTES, _BYTES)
+def test_min_devices_of_one_configuration_equals_its_array_row(states, capacity, act, act_full, whole, full_whole):
+    # one configuration runs on plain floats; it must give the array path's figure, NaN and all
+    one = mem.min_devices(states, capacity, act, act_full, whole, full_whole)
+    with np.errstate(all="ignore"):
+        row = mem.min_devices(*(np.array([x]) for x in (states, capacity, act, act_full, whole, full_whole)))[0]
+    assert (math.isnan(one) and math.isnan(row)) or one == row

@@ -1,6 +1,7 @@
 """Training estimates: FLOPs, time, memory, bad input, and physical properties."""
 
 import math
+import os
 
 import numpy as np
 import pytest
@@ -190,3 +191,70 @@ def test_core_functions_broadcast_over_arrays():
     n = np.array([1e9, 7e9, 70e9])
     flops = core.model_flops(n, 1e12)
     assert flops.shape == (3,) and flops[1] == pytest.approx(4.2e22)
+
+
+# --- one estimate's caches (costmodel/training_estimate.py keeps each argument list resolved) ----
+
+def _forget_resolved() -> None:
+    """Every cache an estimate fills: the resolved argument lists, the layout choices, the
+    resolvers' records and the ranges' inputs."""
+    from costmodel import layout, layout_search, training_estimate, workload  # noqa: F401
+
+    training_estimate._RESOLVED.clear()
+    training_estimate._SCENARIO_CASES.clear()
+    layout_search._CHOICES.clear()
+    for cached in (training_estimate._resolve_model, training_estimate._training_hardware,
+                   training_estimate._typical, training_estimate._footprint_scenarios, layout.resolve_layout,
+                   costmodel.energy.resolve_footprint, layout_search._key):
+        cached.cache_clear()
+
+
+def _everything(est) -> tuple:
+    return (est.to_dict(ranges=True), est.assumptions, est.warnings, est.layout, repr(est), repr(est.low),
+            est.high.to_dict(), est.footprint, est.memory)
+
+
+@pytest.mark.parametrize("kwargs", [
+    dict(model="gpt3-175b", hardware="v100-sxm2-32gb", n_gpus=10_000),
+    dict(params="7B", tokens="2T", hardware="h100", n_gpus=512, region="france"),
+    dict(model="deepseek-v3", hardware="h800-sxm5-80gb", n_gpus=2048, dtype="fp8", ep=8),
+    dict(model="llama-2-70b", hardware="a100", n_gpus=1024, tp=8, pp=4, global_batch="1024 sequence",
+         tuning="tuned", embodied=True, cost_basis="owned"),
+    dict(model="llama-2-7b", hardware="h100", n_gpus=8, method="qlora", tokens="1B", mfu=0.35, pue=1.2),
+    dict(model="resnet-50", hardware="a100", n_gpus=64, power_per_gpu="300 W"),
+])
+def test_an_estimate_from_the_caches_equals_one_resolved_afresh(kwargs):
+    # the same arguments again share the resolved case (the cached path), and give the figures,
+    # ranges, assumptions and warnings of an estimate resolved with every cache empty
+    first, again = estimate_training(**kwargs), estimate_training(**kwargs)
+    assert again._case is first._case
+    _forget_resolved()
+    fresh = estimate_training(**kwargs)
+    assert fresh._case is not first._case
+    assert _everything(again) == _everything(fresh) == _everything(first)
+
+
+def test_the_cache_keys_on_exact_values_and_types():
+    base = dict(model="llama-2-7b", hardware="h100", n_gpus=8)
+    assert estimate_training(**base, micro_batch=1).n_gpus == 8
+    with pytest.raises(costmodel.UnitError, match="micro_batch"):  # True is not the count 1
+        estimate_training(**base, micro_batch=True)
+    assert estimate_training(**base, mfu=0.4).mfu.magnitude == pytest.approx(0.4, rel=1e-12)
+    assert estimate_training(**base, mfu="0.4").mfu.magnitude == pytest.approx(0.4, rel=1e-12)  # a string too
+    assert estimate_training(**base, mfu=0.5).mfu.magnitude == pytest.approx(0.5, rel=1e-12)  # not the 0.4 kept
+
+
+def test_an_edited_profile_gives_a_new_estimate(write_profile):
+    # the cache keys on the profile read, and a user's profile file is read again when it changes
+    directory = write_profile()
+    before = estimate_training(params="1B", tokens="10B", hardware="toy", n_gpus=8, profile_path=directory)
+    path = directory / "toy.toml"
+    text = path.read_text(encoding="utf-8")
+    assert "100 TFLOP/s" in text, "test bug: the toy profile's bf16 peak"
+    path.write_text(text.replace("100 TFLOP/s", "200 TFLOP/s"), encoding="utf-8")
+    stat = path.stat()
+    os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns + 10**9))
+    after = estimate_training(params="1B", tokens="10B", hardware="toy", n_gpus=8, profile_path=directory)
+    assert after._profile is not before._profile
+    # FLOPs do not depend on the device; the time does
+    assert after.flops == before.flops and after.wall_time < before.wall_time

@@ -26,7 +26,8 @@ from ..energy import J_PER_KWH, FootprintLabels, FootprintValues
 from ..errors import InputError
 from ..units import quantity
 
-__all__ = ["Output", "Footprint", "RangedEstimate", "pick", "pick_record", "output_values", "check_finite"]
+__all__ = ["Output", "Footprint", "RangedEstimate", "pick", "pick_record", "output_values", "check_finite",
+           "first_not_finite", "pick_ends"]
 
 
 class Output(NamedTuple):
@@ -59,17 +60,52 @@ def pick(x, which: str, row_ndim: int = 0):
 def pick_record(record, which: str, row_ndim: int = 0):
     """:func:`pick` applied to every field of a record (nested records included)."""
     out = {}
-    for f in dataclasses.fields(record):
-        value = getattr(record, f.name)
-        out[f.name] = (pick_record(value, which, row_ndim) if hasattr(value, "__dataclass_fields__")
-                       else pick(value, which, row_ndim))
+    for name in _field_names(type(record)):
+        value = getattr(record, name)
+        kind = type(value)
+        if kind in _NUMBERS:  # no scenario axis (pick would return it as it is)
+            out[name] = value
+        elif _field_names(kind):
+            out[name] = pick_record(value, which, row_ndim)
+        else:
+            out[name] = pick(value, which, row_ndim)
     return type(record)(**out)
 
 
-def check_finite(outputs, case, values, allowed_nan: frozenset, culprits: dict, default: str) -> None:
-    """Refuse a figure that is infinite, or NaN where NaN does not mean "not known": the error
-    names the input that drives it (``culprits``: output key -> keyword, else ``default``). The
-    inputs' documented ranges keep every figure finite; this is the last guard."""
+def pick_ends(record, row_ndim: int = 0) -> tuple[Any, Any]:
+    """``(pick_record(record, "low"), pick_record(record, "high"))`` in one pass."""
+    low, high = {}, {}
+    for name in _field_names(type(record)):
+        value = getattr(record, name)
+        kind = type(value)
+        if kind in _NUMBERS:
+            low[name] = high[name] = value
+        elif kind is np.ndarray and value.ndim == row_ndim + 1 == 1:  # one configuration's scenarios, as in pick
+            scenarios = value.tolist()
+            low[name], high[name] = min(scenarios), max(scenarios)
+        elif _field_names(kind):
+            low[name], high[name] = pick_ends(value, row_ndim)
+        else:
+            low[name], high[name] = pick(value, "low", row_ndim), pick(value, "high", row_ndim)
+    return type(record)(**low), type(record)(**high)
+
+
+_NUMBERS = frozenset({float, int, bool, np.float64, np.bool_, type(None)})
+_FIELDS: dict[type, tuple[str, ...]] = {}
+
+
+def _field_names(kind: type) -> tuple[str, ...]:
+    """The field names of a dataclass type (empty for any other type), looked up once per type."""
+    names = _FIELDS.get(kind)
+    if names is None:
+        names = _FIELDS[kind] = (tuple(f.name for f in dataclasses.fields(kind))
+                                 if dataclasses.is_dataclass(kind) else ())
+    return names
+
+
+def first_not_finite(outputs, case, values, allowed_nan: frozenset) -> Output | None:
+    """The first output of ``outputs`` that is infinite, or NaN where NaN does not mean "not
+    known" (``allowed_nan``), or None."""
     for o in outputs:
         x = o.value(case, values)
         if ndim(x) == 0:  # one estimate: plain floats are faster than array reductions
@@ -79,9 +115,19 @@ def check_finite(outputs, case, values, allowed_nan: frozenset, culprits: dict, 
             arr = np.asarray(x, dtype=float)
             bad = bool(any_true(np.isinf(arr) | (isnan(arr) if o.key not in allowed_nan else False)))
         if bad:
-            argument = culprits.get(o.key, default)
-            raise InputError(f"gives a {o.key} that is not finite; a smaller {{{argument}}} keeps it finite",
-                             argument=argument)
+            return o
+    return None
+
+
+def check_finite(outputs, case, values, allowed_nan: frozenset, culprits: dict, default: str) -> None:
+    """Refuse a figure that is infinite, or NaN where NaN does not mean "not known": the error
+    names the input that drives it (``culprits``: output key -> keyword, else ``default``). The
+    inputs' documented ranges keep every figure finite; this is the last guard."""
+    o = first_not_finite(outputs, case, values, allowed_nan)
+    if o is not None:
+        argument = culprits.get(o.key, default)
+        raise InputError(f"gives a {o.key} that is not finite; a smaller {{{argument}}} keeps it finite",
+                         argument=argument)
 
 
 def output_values(outputs, case, values) -> dict:
@@ -119,8 +165,7 @@ class Footprint:
     @classmethod
     def from_values(cls, v: FootprintValues, labels: FootprintLabels, energy_unit: str = "kWh") -> Footprint:
         """Quantities from one scenario's floats; energies in ``energy_unit`` (kWh or Wh)."""
-        scale = J_PER_KWH / (1000.0 if energy_unit == "Wh" else 1.0)
-        e = lambda j: quantity(_float(j) / scale, energy_unit)  # noqa: E731
+        e = lambda j: _energy(j, energy_unit)  # noqa: E731
         embodied, cost, price = (_nan_to_none(_float(x)) for x in (v.embodied_g, v.cost, v.price))
         return cls(
             energy=e(v.energy_j), it_energy=e(v.it_j), device_energy=e(v.device_j), host_energy=e(v.host_j),
@@ -132,7 +177,13 @@ class Footprint:
             price_per_gpu_hour=None if price is None else quantity(price, "usd_rate"))
 
 
+def _energy(joules, unit: str) -> pint.Quantity:
+    """An energy of the footprint's floats [J] as a Quantity in ``unit`` (kWh or Wh)."""
+    return quantity(_float(joules) / (J_PER_KWH / (1000.0 if unit == "Wh" else 1.0)), unit)
+
+
 _Estimate = TypeVar("_Estimate", bound="RangedEstimate")
+_MISSING = object()
 
 
 @dataclass(frozen=True, slots=True, kw_only=True, repr=False)
@@ -171,7 +222,12 @@ class RangedEstimate(abc.ABC):
     @property
     def energy(self) -> pint.Quantity:
         """Facility energy, PUE included."""
-        return self.footprint.energy
+        cache = self._cache
+        if "footprint" in cache:
+            return cache["footprint"].energy
+        if "energy" not in cache:  # the headline figure alone, without the footprint's others
+            cache["energy"] = _energy(self._values.footprint.energy_j, self.ENERGY_UNIT)
+        return cache["energy"]
 
     @property
     def cost(self) -> pint.Quantity | None:
@@ -198,22 +254,22 @@ class RangedEstimate(abc.ABC):
         """The figure at ``path`` (``"flops"``, ``"timings.ttft"``) of ``_values`` (or of the
         case's model with ``of="model"``) as a Quantity of ``kind``; cached; None if NaN."""
         cache, name = self._cache, (of, path, kind, scale)
-        if name not in cache:
+        q = cache.get(name, _MISSING)
+        if q is _MISSING:
             obj = self._values if of == "values" else self._case.model
-            for part in path.split("."):
+            for part in path.split(".") if "." in path else (path,):
                 obj = getattr(obj, part)
-            x = _float(obj) * scale
-            cache[name] = None if math.isnan(x) else quantity(x, kind)
-        return cache[name]
+            x = (obj if type(obj) is float else _float(obj)) * scale
+            q = cache[name] = None if math.isnan(x) else quantity(x, kind)
+        return q
 
     def _end(self: _Estimate, which: str) -> _Estimate | None:
         if self._bound is not None:
             return None
-        if which not in self._cache:
-            if "scenarios" not in self._cache:  # one evaluation serves both ends
-                self._cache["scenarios"] = self._scenarios()
-            values = pick_record(self._cache["scenarios"], which)
-            self._cache[which] = dataclasses.replace(self, _values=values, _bound=which, _cache={})
+        if which not in self._cache:  # one evaluation serves both ends
+            fields = {name: getattr(self, name) for name in _field_names(type(self))}
+            for end, values in zip(("low", "high"), pick_ends(self._scenarios())):
+                self._cache[end] = type(self)(**{**fields, "_values": values, "_bound": end, "_cache": {}})
         return self._cache[which]
 
     @property
