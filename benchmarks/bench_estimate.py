@@ -5,6 +5,10 @@
 Three columns per case: the call alone; the call and reading its headline figures (training:
 FLOPs, device-hours, energy; inference: TTFT, TPOT, cost), as the speed target counts it; and
 that plus the same figures of ``.low`` and ``.high``.
+
+Repeated calls with the same arguments are served mostly from the per-argument caches; the cases
+marked "new arguments" change one argument on every call (a token count or prompt length never
+seen before), which is what a loop over a design space costs when it does not use the sweeps.
 """
 
 from __future__ import annotations
@@ -40,6 +44,23 @@ CASES = {
         lambda: costmodel.estimate_inference("mixtral-8x7b", hardware="a100", n_gpus=2, prompt_tokens=1024,
                                              output_tokens=128, batch_size=32, batching="continuous"),
 }
+
+
+def _fresh(make):
+    """A case whose every call passes a value not seen before (defeats the per-argument caches)."""
+    count = iter(range(10**12))
+    return lambda: make(next(count))
+
+
+CASES.update({
+    "estimate_training(params='7B', h100 x 512), new tokens each call":
+        _fresh(lambda i: costmodel.estimate_training(params="7B", tokens=2e12 + i * 1e6, hardware="h100",
+                                                     n_gpus=512)),
+    "estimate_inference(llama-2-70b, h100 x 4), new prompt length each call":
+        _fresh(lambda i: costmodel.estimate_inference("llama-2-70b", hardware="h100", n_gpus=4,
+                                                      prompt_tokens=512 + i % 100_000, output_tokens=256,
+                                                      batch_size=8)),
+})
 
 
 HEADLINE = {"training": ("flops", "gpu_hours", "energy"), "inference": ("ttft", "tpot", "cost")}
