@@ -136,7 +136,7 @@ def search_layout(m: TrainingModel, h: TrainingHardware, lay: TrainingLayout, ca
     n, cp = lay.n_gpus, lay.cp
     heads = where(m.shape_derived > 0, 0.0, m.heads)
     valid = ((tp <= maximum(h.node, 1.0)) | ~isnan(lay.tp)) & (tp * pp * cp <= n) & (fmod(n, tp * pp * cp) == 0)
-    valid &= ((heads <= 0) | (fmod(heads, tp) == 0)) & ((pp <= maximum(m.layers, 1.0)) | ~isnan(lay.pp))
+    valid = valid & ((heads <= 0) | (fmod(heads, tp) == 0)) & ((pp <= maximum(m.layers, 1.0)) | ~isnan(lay.pp))
     shape = (m.layers, m.seq_len / cp, lay.micro_batch, m.d_model, m.heads)
     split, whole = mem.activation_bytes(*shape, lay.recompute, lay.sequence_parallel, pp, m.vocab)
     cw, cg, co, ca = mem.memory_per_gpu(*states, n, tp, pp, zero, split, whole + features)
@@ -147,10 +147,11 @@ def search_layout(m: TrainingModel, h: TrainingHardware, lay: TrainingLayout, ca
         # asked for can feed come first (only where none can is the batch raised to one
         # micro-batch per rank); then each (tp, ZeRO stage) keeps its fewest pipeline stages,
         # and the least-memory valid layout stands in where none fits. Only those 11 get a time.
-        full = np.broadcast_shapes(np.shape(tp), np.shape(pp), np.shape(zero), np.shape(total), np.shape(valid))
-        ok = np.broadcast_to(valid & (total <= h.capacity), full)
         feeds = maximum(n / (tp * pp * cp), 1.0) * lay.micro_batch * maximum(m.seq_len, 1.0)
-        roomy = ok & (feeds <= _wanted(m, lay) * (1.0 + 1e-9))
+        wanted = _wanted(m, lay) * (1.0 + 1e-9)
+        full = np.broadcast_shapes(*(np.shape(x) for x in (tp, pp, zero, total, valid, h.capacity, feeds, wanted)))
+        ok = np.broadcast_to(valid & (total <= h.capacity), full)
+        roomy = ok & (feeds <= wanted)
         first = _fewest_stages(where(roomy.any(axis=0), roomy, ok))
         groups = first.reshape((len(_TP_C), len(_PP_C), len(_ZERO_C)) + full[1:])
         stage = np.argmax(groups, axis=1)  # the fewest-stages candidate's pipeline index per group

@@ -3,22 +3,24 @@
 from __future__ import annotations
 
 import inspect
-from dataclasses import dataclass
+import math
+from dataclasses import dataclass, replace
 
 import numpy as np
 
 from ..calibration import Calibration, mfu_scales, resolve_calibration
 from ..energy import FOOTPRINT_KEYWORDS, resolve_footprint
 from ..energy_range import combine_spreads
-from ..errors import InputError
+from ..errors import CostModelError, InputError
 from ..hardware import get_hardware
+from ..units import parse_count
 from ..layout import LAYOUT_PARSERS, TrainingLayout, check_layout
-from ..results.base import check_finite, pick_record
 from ..results.training import COLUMNS, CULPRITS, MAY_BE_MISSING, OUTPUTS
 from ..layout_search import CANDIDATES, choose_layout
 from ..training_estimate import TrainingCase, estimate_training, evaluate, resolve_hardware
 from ..workload import layout_heads, resolve_model
-from .grid import CHUNK, Combos, Grid, Table, take_rows, check_keywords, chunked, labels, per_row, result_frame
+from .grid import (CHUNK, Box, Columns, Combos, Grid, Inputs, Table, check_keywords, fill_columns, label_lookup, per_row,
+                   raise_not_finite, scenario_axis)
 
 MODEL_KEYS = ("model", "params", "active_params", "tokens", "samples", "seq_len", "method", "trainable_params",
               "lora_rank", "teacher")
@@ -30,6 +32,37 @@ ALLOWED = set(inspect.signature(estimate_training).parameters)
 def _model(**kw):
     spec, m, _ = resolve_model(kw.pop("model", None), **kw)
     return spec.id if spec else None, kw.get("method", "full"), m
+
+
+class _Models:
+    """:func:`_model` per combination, without resolving the model again for each token count.
+    A token count enters :func:`costmodel.workload.resolve_model` only as the ``tokens`` field
+    and, by being non-zero, in the checks of fine-tuning and distillation; so a combination
+    that differs from one already resolved (with non-zero tokens) only in a non-zero token
+    count is that one with its own count, exactly. Anything else is resolved in full."""
+
+    def __init__(self) -> None:
+        self.done: dict = {}
+
+    def __call__(self, **kw):
+        tokens = kw.get("tokens")
+        key = tuple((k, v) for k, v in kw.items() if k != "tokens")
+        try:
+            base = self.done.get(key)
+        except TypeError:  # an input that cannot be a key (resolved in full)
+            return _model(**kw)
+        if base is not None and tokens is not None:
+            try:
+                count = parse_count(tokens, "tokens")
+            except CostModelError:
+                count = 0.0  # resolved in full below, which raises the same error
+            if count:
+                return base[0], base[1], replace(base[2], tokens=count)
+        result = _model(**kw)
+        m = result[2]
+        if base is None and tokens is not None and m.tokens and np.isnan(m.forward_flops):
+            self.done[key] = result
+        return result
 
 
 def _hardware(**kw):
@@ -44,7 +77,7 @@ def _footprint(**kw):
 
 @dataclass(frozen=True)
 class Plan:
-    """A training grid with every distinct value resolved once: any slice of its rows can then
+    """A training grid with every distinct value resolved once: any run of its rows can then
     be laid out and evaluated (:meth:`frame`), in memory or streamed."""
 
     grid: Grid
@@ -55,53 +88,67 @@ class Plan:
     footprints: Combos
     layout: dict
     tables: dict  # the resolved records as per-combination arrays: "model", "hardware", "footprint"
+    labels: dict  # column -> (Lookup of category numbers, categories)
+    inputs: Inputs
+    choice_grid: Grid  # the grid with the inputs the layout choice does not depend on at their first value
 
     @property
     def rows(self) -> int:
         return self.grid.rows
 
+    def _records(self, box: Box):
+        model = self.tables["model"].rows(box)
+        layout = TrainingLayout(**{k: per_row(t, box.index, k) for k, t in self.layout.items()})
+        return model, self.tables["hardware"].rows(box), layout
+
     def frame(self, start: int = 0, stop: int | None = None, progress=None):
         """The DataFrame of rows ``start:stop``."""
         stop = self.rows if stop is None else stop
-        index, rows = self.grid.index(start, stop), stop - start
-        mrow, hrow, frow = (c.rows(index) for c in (self.models, self.hardware, self.footprints))
-        model = self.tables["model"].rows(mrow)
-        layout = check_layout(TrainingLayout(**{k: per_row(t, index, k) for k, t in self.layout.items()}),
-                              layout_heads(model))
-        hardware, footprint = self.tables["hardware"].rows(hrow), self.tables["footprint"].rows(frow)
+        for box in self.grid.boxes(start, stop, limit=self.rows):  # the layout checks, on the whole run at once
+            model, _, layout = self._records(box)
+            check_layout(layout, layout_heads(model))
         t = self.calibration.training
-        if self.ranges:  # the energy range combines the hours' spread with the power inputs'
-            footprint = combine_spreads(footprint, hardware.tdp, (t.resid_q10, t.resid_q90), ~np.isnan(layout.mfu))
-        case = TrainingCase(model=model, hardware=hardware, layout=layout, footprint=footprint,
-                            mfu_scale=mfu_scales(self.calibration.training)[:, None] if self.ranges else 1.0,
-                            choice=self._choice(index, rows, model, hardware, layout))
-        v = chunked(lambda block: evaluate(block, self.calibration.training), case, rows, progress)
-        typical = pick_record(v, "typical", 1) if self.ranges else v
-        check_finite(OUTPUTS, case, typical, MAY_BE_MISSING, CULPRITS, "tokens")
-        names = [m[0] for m in self.models.results], [h[0] for h in self.hardware.results]
-        cols = {"model": labels(names[0], mrow, rows), "hardware": labels(names[1], hrow, rows),
-                "dtype": labels([h[1] for h in self.hardware.results], hrow, rows),
-                "method": labels([m[1] for m in self.models.results], mrow, rows)}
-        return result_frame(cols, {}, COLUMNS, OUTPUTS, self.grid, index, case, v, rows, self.ranges)
+        out, bad, choices = Columns(stop - start), None, {}
+        for box in self.grid.boxes(start, stop):
+            model, hardware, layout = self._records(box)
+            footprint = self.tables["footprint"].rows(box)
+            if self.ranges:  # the energy range combines the hours' spread with the power inputs'
+                footprint = combine_spreads(footprint, hardware.tdp, (t.resid_q10, t.resid_q90), ~np.isnan(layout.mfu))
+            case = TrainingCase(model=model, hardware=hardware, layout=layout, footprint=footprint,
+                                mfu_scale=scenario_axis(mfu_scales(t), box.ndim) if self.ranges else 1.0,
+                                choice=self._choice(box, choices))
+            v = evaluate(case, t)
+            out.at(box, box.start - start)
+            labels = {key: (lookup.at(box.index), categories) for key, (lookup, categories) in self.labels.items()}
+            first = fill_columns(out, box, labels, {}, COLUMNS, OUTPUTS, self.inputs, case, v, self.ranges,
+                                 MAY_BE_MISSING)
+            bad = first if bad is None or (first is not None and first < bad) else bad
+            if progress is not None:
+                progress(box.start + box.size - start, stop - start)
+        raise_not_finite(OUTPUTS, bad, CULPRITS, "tokens")
+        return out.frame()
 
-
-    def _choice(self, index: dict, rows: int, model, hardware, layout) -> np.ndarray:
-        """The layout search once per distinct combination of the inputs it depends on (all but
-        the tokens, the footprint's and MFU), as a (3, rows) array of (tp, pp, ZeRO stage)."""
-        varying = [k for k, v in self.grid.values.items() if k not in CHOICE_FREE and len(v) > 1]
-        if varying:
-            codes = np.ravel_multi_index([index[k] for k in varying], [len(self.grid.values[k]) for k in varying])
-            _, first, inverse = np.unique(codes, return_index=True, return_inverse=True)
-        else:
-            first, inverse = np.zeros(1, dtype=np.intp), np.zeros(rows, dtype=np.intp)
-        chosen = np.empty((3, first.size))
-        step = max(CHUNK // len(CANDIDATES[0]), 1)  # the search has a candidate axis: smaller blocks
-        for start in range(0, first.size, step):
-            at = first[start:start + step]
-            take = lambda record: take_rows(record, at, rows)  # noqa: E731
-            block = choose_layout(take(model), take(hardware), take(layout), self.calibration.training)
-            chosen[:, start:start + step] = [np.broadcast_to(c, at.shape) for c in block]
-        return chosen[:, inverse]
+    def _choice(self, box: Box, memo: dict) -> np.ndarray:
+        """The layout search for a box, as a (3, ...) array of (tp, pp, ZeRO stage) broadcasting
+        to it: run once per distinct combination of the inputs it depends on (all but the
+        tokens, the footprint's and MFU: the rows of :attr:`choice_grid`), in smaller boxes (the
+        search has a candidate axis)."""
+        g = self.choice_grid
+        keys = list(g.values)[len(g.shape) - box.ndim:]  # the box's axes
+        first = int(g.flat({k: 0 if len(v) == 1 else int(np.ravel(box.index[k])[0]) for k, v in g.values.items()}))
+        shape = tuple(1 if len(g.values[k]) == 1 else n for k, n in zip(keys, box.shape))
+        key = (first, shape)
+        if key not in memo:
+            chosen = np.empty((3, math.prod(shape)))
+            limit = max(CHUNK // len(CANDIDATES[0]), 1)
+            for sub in g.boxes(first, first + math.prod(shape), limit):
+                model, hardware, layout = self._records(sub)
+                block = choose_layout(model, hardware, layout, self.calibration.training)
+                at = sub.start - first
+                for j, c in enumerate(block):
+                    chosen[j, at:at + sub.size].reshape(sub.shape)[...] = c
+            memo[key] = chosen.reshape((3,) + shape)
+        return memo[key]
 
 
 # Inputs the layout choice does not depend on: the step time grows with the tokens in every
@@ -120,10 +167,16 @@ def plan(inputs: dict, ranges: bool) -> Plan:
     grid = Grid.of(inputs)
     if None in grid.values["n_gpus"]:
         raise InputError("None is not a device count", argument="n_gpus")
-    models, hardware = grid.resolve(MODEL_KEYS, _model), grid.resolve(HARDWARE_KEYS, _hardware)
+    models, hardware = grid.resolve(MODEL_KEYS, _Models()), grid.resolve(HARDWARE_KEYS, _hardware)
     footprints = grid.resolve(FOOTPRINT_KEYS, _footprint)
-    tables = {"model": Table.of([m for _, _, m in models.results]), "hardware": Table.of([h for _, _, h in hardware.results]),
-              "footprint": Table.of(footprints.results, scenarios=ranges)}
+    tables = {"model": Table.of([m for _, _, m in models.results], models),
+              "hardware": Table.of([h for _, _, h in hardware.results], hardware),
+              "footprint": Table.of(footprints.results, footprints, scenarios=ranges)}
+    labels = {"model": label_lookup([m[0] for m in models.results], models),
+              "hardware": label_lookup([h[0] for h in hardware.results], hardware),
+              "dtype": label_lookup([h[1] for h in hardware.results], hardware),
+              "method": label_lookup([m[1] for m in models.results], models)}
     return Plan(grid=grid, ranges=ranges, calibration=calibration, models=models, hardware=hardware,
-                footprints=footprints, tables=tables,
+                footprints=footprints, tables=tables, labels=labels, inputs=Inputs.of(grid),
+                choice_grid=grid.only_first(CHOICE_FREE),
                 layout={k: grid.parsed(k, parse, default) for k, (parse, default) in LAYOUT_PARSERS.items()})
