@@ -77,6 +77,8 @@ def _pick(index, *arrays):
         i = int(index)
         return [a[i] if ndim(a) else a for a in arrays]
     shape = np.broadcast_shapes(*(np.shape(a) for a in arrays), (1,) + np.shape(index))
+    if shape[0] == 1:  # one candidate (the layout chosen already): its figures as they are
+        return [a[0] if ndim(a) == len(shape) else a for a in arrays]
     return [np.take_along_axis(np.broadcast_to(a, shape), index[None], 0)[0] for a in arrays]
 
 
@@ -116,9 +118,10 @@ def layout_terms(m: TrainingModel, h: TrainingHardware, lay: TrainingLayout, hw_
 
 
 def search_layout(m: TrainingModel, h: TrainingHardware, lay: TrainingLayout, cal: TrainingCalibration,
-            choice: np.ndarray | None) -> dict[str, Any]:
+            choice: np.ndarray | None, layout_only: bool = False) -> dict[str, Any]:
     """The layout (tensor, pipeline, ZeRO stage where not given, or ``choice``) chosen on a
-    leading axis of candidates by the step-time model, and its figures."""
+    leading axis of candidates by the step-time model, and its figures (only ``tp``, ``pp``
+    and ``zero`` with ``layout_only``)."""
     teacher = core.teacher_flops(m.teacher_active, m.teacher_attention, m.tokens)
     per_token = core.finetune_flops(m.active_params, m.tokens, m.attention, m.trainable, m.method)
     flops = where(isnan(m.forward_flops), per_token, core.sample_flops(m.forward_flops, m.samples)) + teacher
@@ -161,8 +164,10 @@ def search_layout(m: TrainingModel, h: TrainingHardware, lay: TrainingLayout, ca
         least = np.argmin(where(np.broadcast_to(valid, full), total, np.inf), axis=0)
         at = np.concatenate([at, least[None]])
         has = np.concatenate([groups.any(axis=1).reshape((-1,) + full[1:]), np.zeros((1,) + full[1:], bool)])
-        tp, pp, zero, cw, cg, co, ca = (np.take_along_axis(np.broadcast_to(a, full), at, 0)
-                                        for a in (tp, pp, zero, cw, cg, co, ca))
+        memory = () if layout_only else (cw, cg, co, ca)
+        tp, pp, zero, *memory = (np.take_along_axis(np.broadcast_to(a, full), at, 0) for a in (tp, pp, zero, *memory))
+        if not layout_only:
+            cw, cg, co, ca = memory
 
     terms, ep, batch, wanted, vpp = layout_terms(m, h, lay, hw_flops, tp, pp, zero)
     tuned = lay.tuning == 1
@@ -173,6 +178,8 @@ def search_layout(m: TrainingModel, h: TrainingHardware, lay: TrainingLayout, ca
     if choice is None:
         score = where(has, modelled, np.inf)
         i = where(np.isinf(score).all(axis=0), len(has) - 1, np.argmin(score, axis=0))
+        if layout_only:
+            return dict(zip(("tp", "pp", "zero"), _pick(i, tp, pp, zero)))
     else:
         i = np.zeros(np.shape(modelled)[1:], dtype=np.intp) if ndim(modelled) > 1 else np.intp(0)
     keys = ("tp", "pp", "zero", "ep", "vpp", "batch", "wanted", "modelled", "local", "comm", "cw", "cg", "co", "ca")
@@ -186,7 +193,7 @@ def choose_layout(model: TrainingModel, hardware: TrainingHardware, layout: Trai
                   cal: TrainingCalibration) -> tuple[FloatArray, FloatArray, FloatArray]:
     """The (tp, pp, ZeRO stage) :func:`evaluate` would choose, for :attr:`TrainingCase.choice`.
     The choice does not depend on the tokens (every term of the step time grows with them)."""
-    s = search_layout(model, hardware, layout, cal, None)
+    s = search_layout(model, hardware, layout, cal, None, layout_only=True)
     return s["tp"], s["pp"], s["zero"]
 
 
