@@ -164,10 +164,10 @@ def search_layout(m: TrainingModel, h: TrainingHardware, lay: TrainingLayout, ca
         least = np.argmin(where(np.broadcast_to(valid, full), total, np.inf), axis=0)
         at = np.concatenate([at, least[None]])
         has = np.concatenate([groups.any(axis=1).reshape((-1,) + full[1:]), np.zeros((1,) + full[1:], bool)])
-        memory = () if layout_only else (cw, cg, co, ca)
-        tp, pp, zero, *memory = (np.take_along_axis(np.broadcast_to(a, full), at, 0) for a in (tp, pp, zero, *memory))
+        memory: tuple = () if layout_only else (cw, cg, co, ca)
+        tp, pp, zero, *gathered = (np.take_along_axis(np.broadcast_to(a, full), at, 0) for a in (tp, pp, zero, *memory))
         if not layout_only:
-            cw, cg, co, ca = memory
+            cw, cg, co, ca = gathered
 
     terms, ep, batch, wanted, vpp = layout_terms(m, h, lay, hw_flops, tp, pp, zero)
     tuned = lay.tuning == 1

@@ -20,6 +20,7 @@ import itertools
 from dataclasses import dataclass
 import math
 import os
+from typing import Any
 
 import numpy as np
 
@@ -160,8 +161,9 @@ class Lookup:
         it does not change with."""
         sizes = tuple(combos.sizes)
         grid = table.reshape(sizes + table.shape[1:])
-        keys, kept = [], []
-        for axis, (key, size) in enumerate(zip(combos.varying, sizes)):
+        keys: list = []
+        kept: list = []
+        for key, size in zip(combos.varying, sizes):
             here = len(keys)  # this keyword's axis in ``grid`` once the dropped ones are gone
             first = grid[(slice(None),) * here + (slice(0, 1),)]
             if size > 1 and not np.array_equal(grid, np.broadcast_to(first, grid.shape), equal_nan=True):
@@ -235,15 +237,15 @@ class Table:
         """Fields holding (typical, optimistic, pessimistic) arrays keep their scenario axis when
         ``scenarios`` is true, else their typical value."""
         kind = type(records[0])
-        columns = {}
+        columns: dict[str, Any] = {}
         for f in dataclasses.fields(kind):
             varies, table = _table([getattr(r, f.name) for r in records], scenarios)
-            columns[f.name] = Lookup.of(table, combos) if varies else table
+            columns[f.name] = Lookup.of(np.asarray(table), combos) if varies else table
         return cls(kind, columns, scenarios)
 
     def rows(self, box: Box):
         """The record of arrays at a box's rows (scenarios, where kept, on a leading axis)."""
-        out = {}
+        out: dict[str, Any] = {}
         for name, column in self.columns.items():
             if isinstance(column, Lookup):
                 picked = column.at(box.index)
@@ -258,7 +260,10 @@ class Columns:
     size (its order and type set by the first box) and every box writes its part of it."""
 
     def __init__(self, rows: int) -> None:
-        self.rows, self.data, self.units, self.categories = rows, {}, {}, {}
+        self.rows = rows
+        self.data: dict[str, np.ndarray] = {}
+        self.units: dict[str, str] = {}
+        self.categories: dict[str, list] = {}
         self.order: dict = {}  # the columns in order (a column may take its place before its values)
         self.box: Box | None = None
         self.offset = 0

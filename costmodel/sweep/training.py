@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import inspect
 import math
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -19,7 +19,7 @@ from ..results.training import COLUMNS, CULPRITS, MAY_BE_MISSING, OUTPUTS
 from ..layout_search import CANDIDATES, choose_layout
 from ..training_estimate import TrainingCase, estimate_training, evaluate, resolve_hardware
 from ..workload import layout_heads, resolve_model
-from .grid import (CHUNK, Box, Columns, Combos, Grid, Inputs, Table, check_keywords, fill_columns, label_lookup, per_row,
+from .grid import (CHUNK, Box, Columns, Combos, Grid, Inputs, Lookup, Table, check_keywords, fill_columns, label_lookup, per_row,
                    raise_not_finite, scenario_axis)
 
 MODEL_KEYS = ("model", "params", "active_params", "tokens", "samples", "seq_len", "method", "trainable_params",
@@ -34,35 +34,29 @@ def _model(**kw):
     return spec.id if spec else None, kw.get("method", "full"), m
 
 
-class _Models:
-    """:func:`_model` per combination, without resolving the model again for each token count.
+def _models(grid: Grid) -> tuple[Combos, Table]:
+    """The model resolved once per combination of its keywords, and laid out as a table.
+
     A token count enters :func:`costmodel.workload.resolve_model` only as the ``tokens`` field
-    and, by being non-zero, in the checks of fine-tuning and distillation; so a combination
-    that differs from one already resolved (with non-zero tokens) only in a non-zero token
-    count is that one with its own count, exactly. Anything else is resolved in full."""
-
-    def __init__(self) -> None:
-        self.done: dict = {}
-
-    def __call__(self, **kw):
-        tokens = kw.get("tokens")
-        key = tuple((k, v) for k, v in kw.items() if k != "tokens")
+    and, by being non-zero, in the checks of fine-tuning and distillation; so where every swept
+    count parses and is non-zero, the model is resolved once per combination of the other
+    keywords (with the first count: each one would give the same record, or the same error)
+    and the ``tokens`` field is the parsed counts. Otherwise every combination is resolved."""
+    tokens = grid.values.get("tokens", [])
+    if len(tokens) > 1:
         try:
-            base = self.done.get(key)
-        except TypeError:  # an input that cannot be a key (resolved in full)
-            return _model(**kw)
-        if base is not None and tokens is not None:
-            try:
-                count = parse_count(tokens, "tokens")
-            except CostModelError:
-                count = 0.0  # resolved in full below, which raises the same error
-            if count:
-                return base[0], base[1], replace(base[2], tokens=count)
-        result = _model(**kw)
-        m = result[2]
-        if base is None and tokens is not None and m.tokens and np.isnan(m.forward_flops):
-            self.done[key] = result
-        return result
+            counts = [parse_count(t, "tokens") for t in tokens]
+        except CostModelError:
+            counts = [0.0]  # resolved in full below, which raises the same error where it did
+        if all(counts):
+            combos = grid.resolve([k for k in MODEL_KEYS if k != "tokens"],
+                                  lambda **kw: _model(tokens=tokens[0], **kw))
+            if all(np.isnan(m.forward_flops) for _, _, m in combos.results):
+                table = Table.of([m for _, _, m in combos.results], combos)
+                by_tokens = Lookup(("tokens",), (len(counts),), np.array(counts, dtype=float))
+                return combos, Table(table.cls, {**table.columns, "tokens": by_tokens}, False)
+    combos = grid.resolve(MODEL_KEYS, _model)
+    return combos, Table.of([m for _, _, m in combos.results], combos)
 
 
 def _hardware(**kw):
@@ -108,7 +102,7 @@ class Plan:
             model, _, layout = self._records(box)
             check_layout(layout, layout_heads(model))
         t = self.calibration.training
-        out, bad, choices = Columns(stop - start), None, {}
+        out, bad, choices = Columns(stop - start), None, dict[tuple, np.ndarray]()
         for box in self.grid.boxes(start, stop):
             model, hardware, layout = self._records(box)
             footprint = self.tables["footprint"].rows(box)
@@ -167,9 +161,9 @@ def plan(inputs: dict, ranges: bool) -> Plan:
     grid = Grid.of(inputs)
     if None in grid.values["n_gpus"]:
         raise InputError("None is not a device count", argument="n_gpus")
-    models, hardware = grid.resolve(MODEL_KEYS, _Models()), grid.resolve(HARDWARE_KEYS, _hardware)
+    (models, model_table), hardware = _models(grid), grid.resolve(HARDWARE_KEYS, _hardware)
     footprints = grid.resolve(FOOTPRINT_KEYS, _footprint)
-    tables = {"model": Table.of([m for _, _, m in models.results], models),
+    tables = {"model": model_table,
               "hardware": Table.of([h for _, _, h in hardware.results], hardware),
               "footprint": Table.of(footprints.results, footprints, scenarios=ranges)}
     labels = {"model": label_lookup([m[0] for m in models.results], models),
