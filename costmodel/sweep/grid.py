@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import InputError, unknown
-from ..results.base import Output, check_finite, pick_record
+from ..results.base import Output, check_finite, pick
 from ..units import FloatArray
 
 __all__ = ["Grid", "Box", "Combos", "Lookup", "Table", "Columns", "check_memory", "per_row", "check_keywords",
@@ -345,8 +345,24 @@ def check_keywords(inputs: dict, allowed, estimator: str) -> None:
 
 
 def _bad(o: Output, value, allowed_nan: frozenset) -> bool:
+    """Infinite, or NaN where NaN does not mean "not known" (one pass over the values)."""
     arr = np.asarray(value, dtype=float)
-    return bool(np.isinf(arr).any() or (o.key not in allowed_nan and np.isnan(arr).any()))
+    return bool(np.isinf(arr).any()) if o.key in allowed_nan else not bool(np.isfinite(arr).all())
+
+
+class _Picked:
+    """One scenario of a record, field by field as they are read (:func:`pick` of each field
+    once, nested records alike): an output table reads only some of a record's fields."""
+
+    def __init__(self, record, which: str, row_ndim: int) -> None:
+        self._record, self._which, self._row_ndim = record, which, row_ndim
+
+    def __getattr__(self, name: str):
+        value = getattr(self._record, name)
+        value = (_Picked(value, self._which, self._row_ndim) if dataclasses.is_dataclass(value)
+                 else pick(value, self._which, self._row_ndim))
+        setattr(self, name, value)
+        return value
 
 
 def fill_columns(out: Columns, box: Box, labels_: dict, extra: dict, meta, outputs, inputs: Inputs, case, values,
@@ -357,7 +373,7 @@ def fill_columns(out: Columns, box: Box, labels_: dict, extra: dict, meta, outpu
     when ``ranges``). Returns the position in ``outputs`` of the first output that is not finite
     in this box (see :func:`raise_not_finite`), or None."""
     r = box.ndim
-    picked = {end: pick_record(values, end, r) for end in (("typical", "low", "high") if ranges else ("typical",))}
+    picked = {end: _Picked(values, end, r) for end in (("typical", "low", "high") if ranges else ("typical",))}
     typical = picked["typical"]
     for key, (codes, categories) in labels_.items():
         out.put_label(key, codes, categories)
