@@ -31,7 +31,9 @@ from ..units import FloatArray
 __all__ = ["Grid", "Box", "Combos", "Lookup", "Table", "Columns", "check_memory", "per_row", "check_keywords",
            "scenario_axis", "fill_columns", "CHUNK"]
 
-BYTES_PER_ROW = 1_000  # peak per row of a 1e6-row sweep with ranges, with room (benchmarks/bench_sweep.py)
+# Peak per row of a 1e6-row sweep with ranges, with room: about 440 B training, 800 B inference
+# (benchmarks/bench_sweep.py; the columns are written in place, so about the DataFrame's own size)
+BYTES_PER_ROW = 1_000
 CHUNK = 1 << 15  # rows per box: keeps the temporaries of a box in cache
 
 
@@ -89,8 +91,8 @@ class Grid:
         return Grid.of({k: (v[:1] if k in keys else v) for k, v in self.values.items()})
 
     def boxes(self, start: int = 0, stop: int | None = None, limit: int = CHUNK) -> list[Box]:
-        """Rows ``start:stop`` as consecutive boxes of at most ``limit`` rows (or one row of
-        the last axis's values where a single value of it holds more), in order."""
+        """Rows ``start:stop`` as consecutive boxes of at most ``limit`` rows, in order, each
+        as large as the alignment of its first row allows (the whole grid, when it fits)."""
         stop = self.rows if stop is None else stop
         shape = self.shape or (1,)
         keys = list(self.values) or [None]
