@@ -86,10 +86,6 @@ class Grid:
         shape = tuple(len(v) for v in values.values())
         return cls(values, shape, math.prod(shape))
 
-    def only_first(self, keys) -> Grid:
-        """The grid with each of ``keys`` held at its first value."""
-        return Grid.of({k: (v[:1] if k in keys else v) for k, v in self.values.items()})
-
     def boxes(self, start: int = 0, stop: int | None = None, limit: int = CHUNK) -> list[Box]:
         """Rows ``start:stop`` as consecutive boxes of at most ``limit`` rows, in order, each
         as large as the alignment of its first row allows (the whole grid, when it fits)."""

@@ -84,7 +84,7 @@ class Plan:
     tables: dict  # the resolved records as per-combination arrays: "model", "hardware", "footprint"
     labels: dict  # column -> (Lookup of category numbers, categories)
     inputs: Inputs
-    choice_grid: Grid  # the grid with the inputs the layout choice does not depend on at their first value
+    choice_values: dict  # keyword -> :func:`_distinct` of its values, for the layout choice
 
     @property
     def rows(self) -> int:
@@ -124,25 +124,48 @@ class Plan:
 
     def _choice(self, box: Box, memo: dict) -> np.ndarray:
         """The layout search for a box, as a (3, ...) array of (tp, pp, ZeRO stage) broadcasting
-        to it: run once per distinct combination of the inputs it depends on (all but the
-        tokens, the footprint's and MFU: the rows of :attr:`choice_grid`), in smaller boxes (the
-        search has a candidate axis)."""
-        g = self.choice_grid
-        keys = list(g.values)[len(g.shape) - box.ndim:]  # the box's axes
-        first = int(g.flat({k: 0 if len(v) == 1 else int(np.ravel(box.index[k])[0]) for k, v in g.values.items()}))
-        shape = tuple(1 if len(g.values[k]) == 1 else n for k, n in zip(keys, box.shape))
-        key = (first, shape)
-        if key not in memo:
-            chosen = np.empty((3, math.prod(shape)))
-            limit = max(CHUNK // len(CANDIDATES[0]), 1)
-            for sub in g.boxes(first, first + math.prod(shape), limit):
-                model, hardware, layout = self._records(sub)
+        to it: run once per distinct combination of the values it depends on (all inputs but
+        the tokens, the footprint's and MFU; a value listed twice is searched once), in smaller
+        boxes (the search has a candidate axis)."""
+        distinct, inverse = {}, {}
+        for key, at in box.index.items():
+            number = self.choice_values[key][0][at]  # each position's distinct value
+            if self.choice_values[key][1].size == 1:
+                distinct[key], inverse[key] = number.ravel()[:1], np.zeros((1,) * box.ndim, dtype=np.intp)
+            else:
+                distinct[key], inv = np.unique(number, return_inverse=True)
+                inverse[key] = inv.reshape(at.shape)
+        memo_key = tuple(tuple(d.tolist()) for d in distinct.values())
+        if memo_key not in memo:
+            cells = Grid.of({k: list(range(d.size)) for k, d in distinct.items()})
+            chosen = np.empty((3, cells.rows))
+            for sub in cells.boxes(0, cells.rows, max(CHUNK // len(CANDIDATES[0]), 1)):
+                # each distinct value at the first position that holds it
+                at = {k: self.choice_values[k][1][distinct[k][i]] for k, i in sub.index.items()}
+                model, hardware, layout = self._records(Box(at, sub.shape, sub.start))
                 block = choose_layout(model, hardware, layout, self.calibration.training)
-                at = sub.start - first
                 for j, c in enumerate(block):
-                    chosen[j, at:at + sub.size].reshape(sub.shape)[...] = c
-            memo[key] = chosen.reshape((3,) + shape)
-        return memo[key]
+                    chosen[j, sub.start:sub.start + sub.size].reshape(sub.shape)[...] = c
+            memo[memo_key] = chosen.reshape((3,) + tuple(d.size for d in distinct.values()))
+        return memo[memo_key][(slice(None),) + tuple(inverse.values())]
+
+
+def _distinct(values: list, free: bool) -> tuple[np.ndarray, np.ndarray]:
+    """Each position's distinct-value number, and each distinct value's first position (all the
+    same value where the layout choice does not depend on the keyword: its first)."""
+    if free:
+        return np.zeros(len(values), dtype=np.intp), np.zeros(1, dtype=np.intp)
+    seen: dict = {}
+    numbers = []
+    for i, v in enumerate(values):
+        try:
+            numbers.append(seen.setdefault((type(v), v), len(seen)))
+        except TypeError:  # unhashable: its own value
+            numbers.append(seen.setdefault(("position", i), len(seen)))
+    first: dict[int, int] = {}
+    for i, n in enumerate(numbers):
+        first.setdefault(n, i)
+    return np.array(numbers, dtype=np.intp), np.array([first[n] for n in range(len(first))], dtype=np.intp)
 
 
 # Inputs the layout choice does not depend on: the step time grows with the tokens in every
@@ -172,5 +195,5 @@ def plan(inputs: dict, ranges: bool) -> Plan:
               "method": label_lookup([m[1] for m in models.results], models)}
     return Plan(grid=grid, ranges=ranges, calibration=calibration, models=models, hardware=hardware,
                 footprints=footprints, tables=tables, labels=labels, inputs=Inputs.of(grid),
-                choice_grid=grid.only_first(CHOICE_FREE),
+                choice_values={k: _distinct(v, k in CHOICE_FREE) for k, v in grid.values.items()},
                 layout={k: grid.parsed(k, parse, default) for k, (parse, default) in LAYOUT_PARSERS.items()})
