@@ -151,10 +151,10 @@ def search_layout(m: TrainingModel, h: TrainingHardware, lay: TrainingLayout, ca
         # micro-batch per rank); then each (tp, ZeRO stage) keeps its fewest pipeline stages,
         # and the least-memory valid layout stands in where none fits. Only those 11 get a time.
         feeds = maximum(n / (tp * pp * cp), 1.0) * lay.micro_batch * maximum(m.seq_len, 1.0)
-        wanted = _wanted(m, lay) * (1.0 + 1e-9)
-        full = np.broadcast_shapes(*(np.shape(x) for x in (tp, pp, zero, total, valid, h.capacity, feeds, wanted)))
+        asked = _wanted(m, lay) * (1.0 + 1e-9)
+        full = np.broadcast_shapes(*(np.shape(x) for x in (tp, pp, zero, total, valid, h.capacity, feeds, asked)))
         ok = np.broadcast_to(valid & (total <= h.capacity), full)
-        roomy = ok & (feeds <= wanted)
+        roomy = ok & (feeds <= asked)
         first = _fewest_stages(where(roomy.any(axis=0), roomy, ok))
         groups = first.reshape((len(_TP_C), len(_PP_C), len(_ZERO_C)) + full[1:])
         stage = np.argmax(groups, axis=1)  # the fewest-stages candidate's pipeline index per group
