@@ -53,3 +53,13 @@ def test_ranges_with_a_swept_mfu_and_one_footprint_match_the_estimates():
         est = costmodel.estimate_training("llama-2-7b", hardware="h100", n_gpus=n, mfu=mfu).to_dict(ranges=True)
         for key in ("energy_MWh_low", "energy_MWh_high", "gpu_hours_h_low", "mfu_high"):
             assert row[key] == est[key] or (math.isnan(row[key]) and est[key] is None), key
+
+
+def test_progress_follows_the_boxes_to_the_last_row():
+    calls = []
+    grid = dict(params=[1e8 * (i + 1) for i in range(300)], tokens=[1e10, 1e11], hardware=["h100", "a100"],
+                n_gpus=[8 * (i + 1) for i in range(100)])
+    df = costmodel.sweep_training(progress=lambda done, total: calls.append((done, total)), **grid)
+    assert len(calls) > 1 and {total for _, total in calls} == {len(df)} == {120_000}
+    done = [d for d, _ in calls]
+    assert done == sorted(done) and done[-1] == 120_000 and len(set(done)) == len(done)
