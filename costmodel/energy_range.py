@@ -55,7 +55,7 @@ def combine_spreads(f: FootprintInputs, tdp_w: FloatArray, time_q: tuple[float, 
     u_down, u_up = _ln_spreads(f.pue)
     t_known = np.asarray(time_known, dtype=bool)
     t_down, t_up = np.where(t_known, 0.0, time_q[1]), np.where(t_known, 0.0, -time_q[0])
-    shape = np.broadcast(power, f.busy, f.pue).shape
+    shape = np.broadcast_shapes(np.broadcast(power, f.busy, f.pue).shape, (1,) + t_known.shape)  # the rows of either
     busy, host, pue, dev = (np.array(np.broadcast_to(x, shape), dtype=float) for x in (f.busy, f.host_w, f.pue, device))
     for end, sign, s_p, s_u, s_t in ((1, -1.0, p_down, u_down, t_down), (2, 1.0, p_up, u_up, t_up)):
         var = s_p ** 2 + s_u ** 2

@@ -77,6 +77,8 @@ def _pick(index, *arrays):
         i = int(index)
         return [a[i] if isinstance(a, np.ndarray) and a.ndim else a for a in arrays]
     shape = np.broadcast_shapes(*(np.shape(a) for a in arrays), (1,) + np.shape(index))
+    if shape[0] == 1:  # one candidate (the layout chosen already): its figures as they are
+        return [a[0] if ndim(a) == len(shape) else a for a in arrays]
     return [np.take_along_axis(np.broadcast_to(a, shape), index[None], 0)[0] for a in arrays]
 
 
@@ -116,9 +118,10 @@ def layout_terms(m: TrainingModel, h: TrainingHardware, lay: TrainingLayout, hw_
 
 
 def search_layout(m: TrainingModel, h: TrainingHardware, lay: TrainingLayout, cal: TrainingCalibration,
-            choice: np.ndarray | None) -> dict[str, Any]:
+            choice: np.ndarray | None, layout_only: bool = False) -> dict[str, Any]:
     """The layout (tensor, pipeline, ZeRO stage where not given, or ``choice``) chosen on a
-    leading axis of candidates by the step-time model, and its figures."""
+    leading axis of candidates by the step-time model, and its figures (only ``tp``, ``pp``
+    and ``zero`` with ``layout_only``)."""
     teacher = core.teacher_flops(m.teacher_active, m.teacher_attention, m.tokens)
     per_token = core.finetune_flops(m.active_params, m.tokens, m.attention, m.trainable, m.method)
     flops = where(isnan(m.forward_flops), per_token, core.sample_flops(m.forward_flops, m.samples)) + teacher
@@ -141,16 +144,17 @@ def search_layout(m: TrainingModel, h: TrainingHardware, lay: TrainingLayout, ca
     if choice is None:
         heads = where(m.shape_derived > 0, 0.0, m.heads)
         valid = ((tp <= maximum(h.node, 1.0)) | ~isnan(lay.tp)) & (tp * pp * cp <= n) & (fmod(n, tp * pp * cp) == 0)
-        valid &= ((heads <= 0) | (fmod(heads, tp) == 0)) & ((pp <= maximum(m.layers, 1.0)) | ~isnan(lay.pp))
+        valid = valid & ((heads <= 0) | (fmod(heads, tp) == 0)) & ((pp <= maximum(m.layers, 1.0)) | ~isnan(lay.pp))
         total = cw + cg + co + ca
         # Memory first, on every candidate: layouts whose data-parallel degree the global batch
         # asked for can feed come first (only where none can is the batch raised to one
         # micro-batch per rank); then each (tp, ZeRO stage) keeps its fewest pipeline stages,
         # and the least-memory valid layout stands in where none fits. Only those 11 get a time.
-        full = np.broadcast_shapes(np.shape(tp), np.shape(pp), np.shape(zero), np.shape(total), np.shape(valid))
-        ok = np.broadcast_to(valid & (total <= h.capacity), full)
         feeds = maximum(n / (tp * pp * cp), 1.0) * lay.micro_batch * maximum(m.seq_len, 1.0)
-        roomy = ok & (feeds <= _wanted(m, lay) * (1.0 + 1e-9))
+        asked = _wanted(m, lay) * (1.0 + 1e-9)
+        full = np.broadcast_shapes(*(np.shape(x) for x in (tp, pp, zero, total, valid, h.capacity, feeds, asked)))
+        ok = np.broadcast_to(valid & (total <= h.capacity), full)
+        roomy = ok & (feeds <= asked)
         first = _fewest_stages(where(roomy.any(axis=0), roomy, ok))
         groups = first.reshape((len(_TP_C), len(_PP_C), len(_ZERO_C)) + full[1:])
         stage = np.argmax(groups, axis=1)  # the fewest-stages candidate's pipeline index per group
@@ -160,8 +164,10 @@ def search_layout(m: TrainingModel, h: TrainingHardware, lay: TrainingLayout, ca
         least = np.argmin(where(np.broadcast_to(valid, full), total, np.inf), axis=0)
         at = np.concatenate([at, least[None]])
         has = np.concatenate([groups.any(axis=1).reshape((-1,) + full[1:]), np.zeros((1,) + full[1:], bool)])
-        tp, pp, zero, cw, cg, co, ca = (np.take_along_axis(np.broadcast_to(a, full), at, 0)
-                                        for a in (tp, pp, zero, cw, cg, co, ca))
+        memory: tuple = () if layout_only else (cw, cg, co, ca)
+        tp, pp, zero, *gathered = (np.take_along_axis(np.broadcast_to(a, full), at, 0) for a in (tp, pp, zero, *memory))
+        if not layout_only:
+            cw, cg, co, ca = gathered
 
     terms, ep, batch, wanted, vpp = layout_terms(m, h, lay, hw_flops, tp, pp, zero)
     tuned = lay.tuning == 1
@@ -172,6 +178,8 @@ def search_layout(m: TrainingModel, h: TrainingHardware, lay: TrainingLayout, ca
     if choice is None:
         score = where(has, modelled, np.inf)
         i = where(np.isinf(score).all(axis=0), len(has) - 1, np.argmin(score, axis=0))
+        if layout_only:
+            return dict(zip(("tp", "pp", "zero"), _pick(i, tp, pp, zero)))
     else:
         i = np.zeros(np.shape(modelled)[1:], dtype=np.intp) if ndim(modelled) > 1 else np.intp(0)
     keys = ("tp", "pp", "zero", "ep", "vpp", "batch", "wanted", "modelled", "local", "comm", "cw", "cg", "co", "ca")
@@ -185,7 +193,7 @@ def choose_layout(model: TrainingModel, hardware: TrainingHardware, layout: Trai
                   cal: TrainingCalibration) -> tuple[FloatArray, FloatArray, FloatArray]:
     """The (tp, pp, ZeRO stage) :func:`evaluate` would choose, for :attr:`TrainingCase.choice`.
     The choice does not depend on the tokens (every term of the step time grows with them)."""
-    s = search_layout(model, hardware, layout, cal, None)
+    s = search_layout(model, hardware, layout, cal, None, layout_only=True)
     return s["tp"], s["pp"], s["zero"]
 
 

@@ -3,9 +3,10 @@
 ``sweep_training`` and ``sweep_inference`` take the keywords of ``estimate_training`` /
 ``estimate_inference``; any of them may be a list, tuple, range, numpy array or pandas
 Series. Each distinct value is resolved once, by the estimator's own resolvers (so a bad entry
-fails the whole call, naming the argument and the value), the product is laid out as index
-arrays, and the estimator's own pipeline runs once over arrays. A row therefore equals
-``estimate_*(...).to_dict()``: it is the same code. The result is a pandas DataFrame: the
+fails the whole call, naming the argument and the value), the product is laid out as boxes of
+index arrays that broadcast (:mod:`costmodel.sweep.grid`), and the estimator's own pipeline
+runs over them, computing each figure once per distinct combination of the inputs it depends
+on. A row therefore equals ``estimate_*(...).to_dict()``: it is the same code. The result is a pandas DataFrame: the
 inputs as columns, then every output as a float column whose name carries its unit
 (``df.attrs["units"]`` maps column to unit).
 """

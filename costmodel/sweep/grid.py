@@ -1,9 +1,16 @@
-"""The grid machinery both sweeps share: lists of values, per-row records, blocks, frames.
+"""The grid machinery both sweeps share: lists of values, boxes of rows, records, columns.
 
-A sweep lays the cartesian product of its inputs out as index arrays (one per keyword), calls
-an estimator's resolver once per distinct combination of the keywords it reads, and turns the
-resolved records into one record of per-row arrays (:func:`stack`), which the estimator's own
-pipeline evaluates in blocks of rows (:func:`chunked`).
+A sweep is the cartesian product of its inputs, one axis per keyword, rows numbered in C order.
+It calls an estimator's resolver once per distinct combination of the keywords it reads
+(:meth:`Grid.resolve`), and lays the resolved records out as one array per field that depends
+only on the axes the field varies along (:class:`Table`). The rows are then evaluated a box at a
+time (:meth:`Grid.boxes`): a box is a block of consecutive rows shaped as an N-dimensional array,
+one dimension per trailing keyword, so the estimator's own pipeline, broadcasting as numpy does,
+computes every intermediate once per distinct combination of the inputs it depends on (the
+memory of a layout once per layout, not once per token count) and only the figures that vary
+along every axis at full size. Each element is the same IEEE operation on the same numbers as in
+a one-row evaluation, so the values are exactly those of ``estimate_*``. The outputs are written
+box by box into the final columns (:class:`Columns`): nothing of row size is held twice.
 """
 
 from __future__ import annotations
@@ -13,18 +20,21 @@ import itertools
 from dataclasses import dataclass
 import math
 import os
+from typing import Any
 
 import numpy as np
 
 from ..errors import InputError, unknown
-from ..results.base import pick_record
+from ..results.base import Output, check_finite, pick
 from ..units import FloatArray
 
-__all__ = ["Grid", "Combos", "Table", "check_memory", "per_row", "stack", "labels", "input_column", "chunked", "frame",
-           "take_rows",
-           "check_keywords", "output_columns"]
+__all__ = ["Grid", "Box", "Combos", "Lookup", "Table", "Columns", "check_memory", "per_row", "check_keywords",
+           "scenario_axis", "fill_columns", "CHUNK"]
 
-BYTES_PER_ROW = 1_000  # peak per row of a 1e6-row sweep with ranges: 760 B training, 940 B inference (benchmarks/bench_sweep.py)
+# Peak per row of a 1e6-row sweep with ranges, with room: about 440 B training, 800 B inference
+# (benchmarks/bench_sweep.py; the columns are written in place, so about the DataFrame's own size)
+BYTES_PER_ROW = 1_000
+CHUNK = 1 << 16  # rows per box: keeps the temporaries of a box in cache (2 MiB L2 here; 2**15 and 2**17 were slower)
 
 
 def _values(value) -> list:
@@ -38,10 +48,30 @@ def _values(value) -> list:
 
 
 @dataclass(frozen=True)
+class Box:
+    """Rows ``start:start + size`` of a grid as an array of ``shape``: the keywords before axis
+    ``d`` fixed, a run of axis ``d``'s values, every later axis whole. ``index`` holds each
+    keyword's value number as an integer array of ``len(shape)`` dimensions that broadcasts to
+    ``shape`` (length 1 along every axis but its own)."""
+
+    index: dict
+    shape: tuple
+    start: int
+
+    @property
+    def size(self) -> int:
+        return math.prod(self.shape)
+
+    @property
+    def ndim(self) -> int:
+        return len(self.shape)
+
+
+@dataclass(frozen=True)
 class Grid:
     """The cartesian product of the inputs, without per-row arrays: rows are numbered, and a
-    slice of them is laid out as index arrays only when asked (:meth:`index`), so a grid of
-    any size streams in bounded memory."""
+    run of them is laid out as boxes of index arrays only when asked (:meth:`boxes`), so a grid
+    of any size streams in bounded memory."""
 
     values: dict
     shape: tuple
@@ -56,10 +86,38 @@ class Grid:
         shape = tuple(len(v) for v in values.values())
         return cls(values, shape, math.prod(shape))
 
-    def index(self, start: int = 0, stop: int | None = None) -> dict:
-        """Each keyword's value number for rows ``start:stop``."""
-        flat = np.arange(start, self.rows if stop is None else stop)
-        return dict(zip(self.values, np.unravel_index(flat, self.shape))) if self.shape else {}
+    def boxes(self, start: int = 0, stop: int | None = None, limit: int = CHUNK) -> list[Box]:
+        """Rows ``start:stop`` as consecutive boxes of at most ``limit`` rows, in order, each
+        as large as the alignment of its first row allows (the whole grid, when it fits)."""
+        stop = self.rows if stop is None else stop
+        shape = self.shape or (1,)
+        keys = list(self.values) or [None]
+        inner = [math.prod(shape[d + 1:]) for d in range(len(shape))]  # rows per value of axis d
+        out, p = [], start
+        while p < stop:
+            d = next(d for d in range(len(shape))
+                     if p % inner[d] == 0 and inner[d] <= limit and p + inner[d] <= stop)
+            first = (p // inner[d]) % shape[d]
+            n = min(max(limit // inner[d], 1), (stop - p) // inner[d], shape[d] - first)
+            prefix = np.unravel_index(p // (inner[d] * shape[d]), shape[:d]) if d else ()
+            r = len(shape) - d
+            index = {}
+            for i, key in enumerate(keys):
+                if i < d:
+                    index[key] = np.full((1,) * r, prefix[i], dtype=np.intp)
+                elif i == d:
+                    index[key] = np.arange(first, first + n, dtype=np.intp).reshape((n,) + (1,) * (r - 1))
+                else:
+                    index[key] = np.arange(shape[i], dtype=np.intp).reshape(
+                        (1,) * (i - d) + (shape[i],) + (1,) * (len(shape) - i - 1))
+            out.append(Box({k: v for k, v in index.items() if k is not None}, (n,) + tuple(shape[d + 1:]), p))
+            p += n * inner[d]
+        return out
+
+    def flat(self, index: dict) -> np.ndarray:
+        """The row numbers of a box's (or any broadcasting) index arrays."""
+        strides = [math.prod(self.shape[i + 1:]) for i in range(len(self.shape))]
+        return sum((index[k] * s for k, s in zip(self.values, strides)), np.intp(0))
 
     def resolve(self, keys, resolve) -> Combos:
         """Call ``resolve(**combination)`` once per distinct combination of ``keys``."""
@@ -85,13 +143,43 @@ class Combos:
     varying: list
     sizes: list
 
-    def rows(self, index: dict) -> np.ndarray:
-        """Per row of ``index``, the number of its combination (length 1 when none varies)."""
-        if not self.varying:
-            return np.zeros(1, dtype=np.intp)
-        if len(self.varying) == 1:
-            return index[self.varying[0]]
-        return np.ravel_multi_index([index[k] for k in self.varying], self.sizes)
+
+@dataclass(frozen=True)
+class Lookup:
+    """One per-combination array indexed by only the keywords it varies with: ``table`` holds a
+    value per combination of ``keys`` (with any trailing axes of the values after it)."""
+
+    keys: tuple
+    sizes: tuple
+    table: np.ndarray
+
+    @classmethod
+    def of(cls, table: np.ndarray, combos: Combos) -> Lookup:
+        """``table`` (one entry per combination of ``combos``, first axis) without the keywords
+        it does not change with."""
+        sizes = tuple(combos.sizes)
+        grid = table.reshape(sizes + table.shape[1:])
+        keys: list = []
+        kept: list = []
+        for key, size in zip(combos.varying, sizes):
+            here = len(keys)  # this keyword's axis in ``grid`` once the dropped ones are gone
+            first = grid[(slice(None),) * here + (slice(0, 1),)]
+            if size > 1 and not np.array_equal(grid, np.broadcast_to(first, grid.shape), equal_nan=True):
+                keys.append(key)
+                kept.append(size)
+            else:
+                grid = first.reshape(grid.shape[:here] + grid.shape[here + 1:])
+        return cls(tuple(keys), tuple(kept), grid.reshape((math.prod(kept),) + table.shape[1:]))
+
+    def at(self, index: dict) -> np.ndarray:
+        """The values at a box's index arrays (broadcasting like them)."""
+        if not self.keys:
+            return self.table[np.zeros((1,) * np.ndim(next(iter(index.values()), 0)), dtype=np.intp)]
+        flat, stride = np.intp(0), 1
+        for key, size in zip(reversed(self.keys), reversed(self.sizes)):
+            flat = flat + index[key] * stride
+            stride *= size
+        return self.table[flat]
 
 
 def check_memory(rows: int) -> None:
@@ -108,8 +196,13 @@ def check_memory(rows: int) -> None:
 
 
 def per_row(table: FloatArray, index: dict, key: str) -> FloatArray:
-    """A parsed option's value per row (a scalar when the option was not swept)."""
+    """A parsed option's value at a box's index arrays (a scalar when the option was not swept)."""
     return table[index[key]] if isinstance(table, np.ndarray) and table.ndim else table
+
+
+def scenario_axis(x: FloatArray, ndim: int) -> FloatArray:
+    """The (typical, optimistic, pessimistic) values ``x`` on a leading axis before ``ndim`` row axes."""
+    return np.asarray(x).reshape((3,) + (1,) * ndim)
 
 
 def _table(values: list, scenarios: bool) -> tuple[bool, FloatArray]:
@@ -124,123 +217,122 @@ def _table(values: list, scenarios: bool) -> tuple[bool, FloatArray]:
         if not scenarios:
             table = table[:, 0]
     if np.array_equal(table, np.broadcast_to(table[0], table.shape), equal_nan=True):
-        return False, (table[0][:, None] if scenarios else float(table[0]))  # the same for every row
+        return False, (table[0] if scenarios else float(table[0]))  # the same for every row
     return True, table
 
 
 @dataclass(frozen=True)
 class Table:
-    """Per-combination records of one type laid out as one array per field, once: each slice
-    of rows then only indexes them (:meth:`rows`)."""
+    """Per-combination records of one type laid out once as one :class:`Lookup` per field; a
+    box then only indexes them (:meth:`rows`)."""
 
     cls: type
     columns: dict
     scenarios: bool
 
     @classmethod
-    def of(cls, records: list, scenarios: bool = False) -> Table:
+    def of(cls, records: list, combos: Combos, scenarios: bool = False) -> Table:
         """Fields holding (typical, optimistic, pessimistic) arrays keep their scenario axis when
         ``scenarios`` is true, else their typical value."""
         kind = type(records[0])
-        return cls(kind, {f.name: _table([getattr(r, f.name) for r in records], scenarios)
-                          for f in dataclasses.fields(kind)}, scenarios)
+        columns: dict[str, Any] = {}
+        for f in dataclasses.fields(kind):
+            varies, table = _table([getattr(r, f.name) for r in records], scenarios)
+            columns[f.name] = Lookup.of(np.asarray(table), combos) if varies else table
+        return cls(kind, columns, scenarios)
 
-    def rows(self, row: np.ndarray):
-        """The record of per-row arrays for the rows whose combinations are ``row``."""
-        out = {}
-        for name, (per_row, table) in self.columns.items():
-            if per_row:
-                picked = table[row]
-                out[name] = picked.T if self.scenarios else picked
+    def rows(self, box: Box):
+        """The record of arrays at a box's rows (scenarios, where kept, on a leading axis)."""
+        out: dict[str, Any] = {}
+        for name, column in self.columns.items():
+            if isinstance(column, Lookup):
+                picked = column.at(box.index)
+                out[name] = np.moveaxis(picked, -1, 0) if self.scenarios else picked
             else:
-                out[name] = table
+                out[name] = scenario_axis(column, box.ndim) if self.scenarios else column
         return self.cls(**out)
 
 
-def stack(records: list, row: np.ndarray, scenarios: bool = False):
-    """One record of per-row arrays from per-combination records of the same type."""
-    return Table.of(records, scenarios).rows(row)
+class Columns:
+    """A sweep's output table, filled box by box: each column is allocated once at its final
+    size (its order and type set by the first box) and every box writes its part of it."""
+
+    def __init__(self, rows: int) -> None:
+        self.rows = rows
+        self.data: dict[str, np.ndarray] = {}
+        self.units: dict[str, str] = {}
+        self.categories: dict[str, list] = {}
+        self.order: dict = {}  # the columns in order (a column may take its place before its values)
+        self.box: Box | None = None
+        self.offset = 0
+
+    def at(self, box: Box, offset: int) -> None:
+        """The box the next values belong to, ``offset`` rows into the table."""
+        self.box, self.offset = box, offset
+
+    def _part(self, key: str, dtype) -> np.ndarray:
+        assert self.box is not None
+        column = self.data.get(key)
+        if column is None:
+            column = self.data[key] = np.empty(self.rows, dtype=dtype)
+            self.order[key] = None
+        return column[self.offset:self.offset + self.box.size].reshape(self.box.shape)
+
+    def place(self, key: str) -> None:
+        """Give column ``key`` its place now; its values come later."""
+        self.order[key] = None
+
+    def put(self, key: str, value, unit: str | None = None, dtype=None) -> None:
+        """Write ``value`` (broadcasting to the box) into column ``key``, cast to ``dtype``; the
+        column's ``unit`` goes into ``df.attrs["units"]`` (inputs have none there)."""
+        if unit is not None and key not in self.data:
+            self.units[key] = unit
+        np.copyto(self._part(key, dtype or np.result_type(value)), value, casting="unsafe")
+
+    def put_label(self, key: str, codes, categories: list) -> None:
+        """Write the category numbers ``codes`` (-1: missing) into categorical column ``key``."""
+        self.categories[key] = categories
+        np.copyto(self._part(key, np.int8 if len(categories) < 127 else np.int32), codes, casting="unsafe")
+
+    def frame(self):
+        import pandas as pd
+
+        columns = {k: (pd.Categorical.from_codes(v, categories=self.categories[k]) if k in self.categories else v)
+                   for k, v in ((k, self.data[k]) for k in self.order)}
+        df = pd.DataFrame(columns, copy=False)
+        df.attrs["units"] = dict(self.units)
+        return df
 
 
-def labels(names: list, row: np.ndarray, rows: int):
-    """A categorical column of per-combination labels (cheap for a million rows); None (no
-    catalog id) is a missing value, not the label "None"."""
-    import pandas as pd
-
+def label_lookup(names: list, combos: Combos) -> tuple[Lookup, list]:
+    """Per-combination labels as category numbers and their categories; None (no catalog id)
+    is a missing value, not the label "None"."""
     categories = [n for n in dict.fromkeys(names) if n is not None]
-    codes = np.array([-1 if n is None else categories.index(n) for n in names])
-    return pd.Categorical.from_codes(np.broadcast_to(codes[row], (rows,)), categories=[str(c) for c in categories])
+    codes = np.array([-1 if n is None else categories.index(n) for n in names], dtype=np.intp)
+    return Lookup.of(codes, combos), [str(c) for c in categories]
 
 
-CHUNK = 1 << 15  # rows per pass: keeps the temporaries of a pass in cache
+@dataclass(frozen=True)
+class Inputs:
+    """How each swept input is shown as a column: numbers as floats, anything else as labels."""
 
+    order: list  # the swept keywords (more than one value), in the grid's order
+    numeric: dict
+    labels: dict
 
-def input_column(vals: list, row: np.ndarray, rows: int):
-    """A swept input as a column: numbers stay numeric, anything else becomes categorical."""
-    if all(isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, bool) for v in vals):
-        return np.broadcast_to(np.array(vals, dtype=float)[row], (rows,))
-    return labels([str(v) for v in vals], row, rows)
-
-
-def take_rows(record, at, rows: int):
-    """The rows ``at`` (a slice or an index array) of a record whose per-row fields have
-    ``rows`` on their last axis; fields without the row axis stay as they are."""
-    out = {}
-    for f in dataclasses.fields(record):
-        v = getattr(record, f.name)
-        if dataclasses.is_dataclass(v):
-            out[f.name] = take_rows(v, at, rows)
-        else:
-            out[f.name] = v[..., at] if np.ndim(v) and np.shape(v)[-1] == rows else v
-    return type(record)(**out)
-
-
-def _write(out: dict, record, start: int, stop: int, rows: int, prefix: str = "") -> None:
-    """Copy one block's outputs into ``out``. A field without the row axis in the first block
-    (a full block of CHUNK > 1 rows) depends on no per-row input: it is kept as it is, once."""
-    for f in dataclasses.fields(record):
-        v = getattr(record, f.name)
-        key = prefix + f.name
-        if dataclasses.is_dataclass(v):
-            _write(out, v, start, stop, rows, f"{key}.")
-        elif key not in out:
-            if np.ndim(v) and np.shape(v)[-1] == stop - start:
-                out[key] = np.empty(np.shape(v)[:-1] + (rows,), dtype=np.result_type(v))
-                out[key][..., start:stop] = v
+    @classmethod
+    def of(cls, grid: Grid) -> Inputs:
+        order = [key for key, vals in grid.values.items() if len(vals) > 1]
+        numeric, labels = {}, {}
+        for key in order:
+            vals = grid.values[key]
+            if all(isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, bool) for v in vals):
+                numeric[key] = np.array(vals, dtype=float)
             else:
-                out[key] = v
-        elif np.ndim(out[key]) and np.shape(out[key])[-1] == rows:
-            out[key][..., start:stop] = v
-
-
-def _assemble(template, out: dict, prefix: str = ""):
-    fields = {}
-    for f in dataclasses.fields(template):
-        v = getattr(template, f.name)
-        fields[f.name] = (_assemble(v, out, f"{prefix}{f.name}.") if dataclasses.is_dataclass(v)
-                          else out[prefix + f.name])
-    return type(template)(**fields)
-
-
-def chunked(fn, case, rows: int, progress=None):
-    """``fn(case)`` over blocks of rows (the last axis of per-row arrays), assembled into one
-    record of the same type as ``fn`` returns. ``progress(done, total)`` follows each block.
-    """
-    if rows <= CHUNK:
-        result = fn(case)
-        if progress is not None:
-            progress(rows, rows)
-        return result
-    out: dict = {}
-    first = None
-    for start in range(0, rows, CHUNK):
-        stop = min(start + CHUNK, rows)
-        result = fn(take_rows(case, slice(start, stop), rows))
-        first = first or result
-        _write(out, result, start, stop, rows)
-        if progress is not None:
-            progress(stop, rows)
-    return _assemble(first, out)
+                names = [str(v) for v in vals]
+                categories = list(dict.fromkeys(names))
+                labels[key] = (np.array([categories.index(n) for n in names], dtype=np.intp), categories)
+        return cls(order, numeric, labels)
 
 
 def check_keywords(inputs: dict, allowed, estimator: str) -> None:
@@ -250,45 +342,71 @@ def check_keywords(inputs: dict, allowed, estimator: str) -> None:
             raise unknown(key, sorted(allowed), what=f"{estimator} keyword", command=f"help(costmodel.{estimator})")
 
 
-def output_columns(outputs, case, values, rows: int, ranges: bool) -> tuple[dict, dict]:
-    """The output table's columns (and their units) from per-row values; with ``ranges``, the
-    values carry a leading scenario axis and each ranged output gets ``_low``/``_high``."""
-    ends = ("typical", "low", "high") if ranges else ("typical",)
-    picked = {end: pick_record(values, end, 1) for end in ends}
-    cols, units = {}, {}
-    for o in outputs:
-        cols[o.key] = np.broadcast_to(o.value(case, picked["typical"]), (rows,))
-        units[o.key] = o.unit
+def _bad(o: Output, value, allowed_nan: frozenset) -> bool:
+    """Infinite, or NaN where NaN does not mean "not known" (one pass over the values)."""
+    arr = np.asarray(value, dtype=float)
+    return bool(np.isinf(arr).any()) if o.key in allowed_nan else not bool(np.isfinite(arr).all())
+
+
+class _Picked:
+    """One scenario of a record, field by field as they are read (:func:`pick` of each field
+    once, nested records alike): an output table reads only some of a record's fields."""
+
+    def __init__(self, record, which: str, row_ndim: int) -> None:
+        self._record, self._which, self._row_ndim = record, which, row_ndim
+
+    def __getattr__(self, name: str):
+        value = getattr(self._record, name)
+        value = (_Picked(value, self._which, self._row_ndim) if dataclasses.is_dataclass(value)
+                 else pick(value, self._which, self._row_ndim))
+        setattr(self, name, value)
+        return value
+
+
+def fill_columns(out: Columns, box: Box, labels_: dict, extra: dict, meta, outputs, inputs: Inputs, case, values,
+                 ranges: bool, allowed_nan: frozenset) -> int | None:
+    """Write one box's columns: the label columns (``key: (codes, categories)``), the per-row
+    ``meta`` columns (key, function of case and typical values, dtype), any ``extra`` label
+    columns, every other swept input as given, then the output table (with ``_low``/``_high``
+    when ``ranges``). Returns the position in ``outputs`` of the first output that is not finite
+    in this box (see :func:`raise_not_finite`), or None."""
+    r = box.ndim
+    picked = {end: _Picked(values, end, r) for end in (("typical", "low", "high") if ranges else ("typical",))}
+    typical = picked["typical"]
+    for key, (codes, categories) in labels_.items():
+        out.put_label(key, codes, categories)
+    for key, fn, dtype in meta:
+        out.put(key, fn(case, typical), "token" if key.endswith("_tokens") else "", dtype)
+    for key, (codes, categories) in extra.items():
+        out.put_label(key, codes, categories)
+    shown = {*labels_, *(key for key, _, _ in meta), *extra}
+    computed = {o.key for o in outputs}
+    for key in inputs.order:  # every other swept input, as given (an output of the same name in its place)
+        if key in shown:
+            continue
+        if key in computed:
+            out.place(key)
+            continue
+        if key in inputs.numeric:
+            out.put(key, inputs.numeric[key][box.index[key]])
+        else:
+            codes, categories = inputs.labels[key]
+            out.put_label(key, codes[box.index[key]], categories)
+    bad = None
+    for i, o in enumerate(outputs):
+        value = o.value(case, typical)
+        if bad is None and _bad(o, value, allowed_nan):
+            bad = i
+        out.put(o.key, value, o.unit)
         if ranges and o.ranged:
             for end in ("low", "high"):
-                cols[f"{o.key}_{end}"] = np.broadcast_to(o.value(case, picked[end]), (rows,))
-                units[f"{o.key}_{end}"] = o.unit
-    return cols, units
+                out.put(f"{o.key}_{end}", o.value(case, picked[end]), o.unit)
+    return bad
 
 
-def result_frame(labels_: dict, extra: dict, meta, outputs, grid: Grid, index: dict, case, values, rows: int,
-                 ranges: bool):
-    """A sweep's DataFrame: the label columns, the per-row ``meta`` columns (key, function of
-    case and typical values, dtype), any ``extra`` columns, every other swept input as given,
-    then the output table (with ``_low``/``_high`` when ``ranges``)."""
-    typical = pick_record(values, "typical", 1) if ranges else values
-    cols, units = dict(labels_), {}
-    for key, fn, dtype in meta:
-        cols[key] = np.broadcast_to(fn(case, typical), (rows,)).astype(dtype)
-        units[key] = "token" if key.endswith("_tokens") else ""
-    cols.update(extra)
-    for key, vals in grid.values.items():  # every other swept input, as given
-        if key not in cols and len(vals) > 1:
-            cols[key] = input_column(vals, index[key], rows)
-    out, out_units = output_columns(outputs, case, values, rows, ranges)
-    return frame({**cols, **out}, {**units, **out_units})
-
-
-def frame(columns: dict, units: dict):
-    import pandas as pd
-
-    df = pd.DataFrame(columns, copy=False)
-    df.attrs["units"] = units
-    return df
-
-
+def raise_not_finite(outputs, bad: int | None, culprits: dict, default: str) -> None:
+    """Refuse the first output (``bad``, its position) that was not finite in some box, with
+    the estimators' own message (:func:`costmodel.results.base.check_finite`)."""
+    if bad is not None:
+        o = outputs[bad]
+        check_finite([Output(o.key, o.unit, lambda c, v: math.inf)], None, None, frozenset(), culprits, default)

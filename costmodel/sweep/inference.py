@@ -22,9 +22,10 @@ from ..inference_estimate import (
     evaluate,
     resolve_serving,
 )
-from ..results.base import check_finite, pick_record
+from ..results.base import pick_record
 from ..results.inference import BOUNDS, COLUMNS, CULPRITS, MAY_BE_MISSING, OUTPUTS, bound_codes
-from .grid import Combos, Grid, Table, check_keywords, chunked, labels, per_row, result_frame
+from .grid import (Box, Columns, Combos, Grid, Inputs, Table, check_keywords, fill_columns, label_lookup, per_row,
+                   raise_not_finite, scenario_axis)
 
 SERVING_KEYS = ("model", "params", "active_params", "hardware", "dtype", "kv_dtype", "prune", "engine", "profile_path")
 FOOTPRINT_KEYS = ("hardware", "profile_path", *FOOTPRINT_KEYWORDS)
@@ -42,14 +43,15 @@ def _footprint(**kw):
     return resolve_footprint(hw, **kw)[0]
 
 
-def _phase(c: PhaseConstants, ranges: bool) -> PhaseConstants:
-    shaped = {k: (getattr(c, k)[:, None] if ranges else float(getattr(c, k)[0])) for k in PhaseConstants.__slots__}
+def _phase(c: PhaseConstants, ranges: bool, ndim: int) -> PhaseConstants:
+    shaped = {k: (scenario_axis(getattr(c, k), ndim) if ranges else float(getattr(c, k)[0]))
+              for k in PhaseConstants.__slots__}
     return PhaseConstants(**shaped)
 
 
 @dataclass(frozen=True)
 class Plan:
-    """A serving grid with every distinct value resolved once; any slice of its rows can then
+    """A serving grid with every distinct value resolved once; any run of its rows can then
     be laid out and evaluated (:meth:`frame`), in memory or streamed."""
 
     grid: Grid
@@ -59,36 +61,43 @@ class Plan:
     footprints: Combos
     request: dict
     tables: dict  # the resolved records as per-combination arrays: "model", "hardware", "footprint"
+    labels: dict  # column -> (Lookup of category numbers, categories)
+    inputs: Inputs
 
     @property
     def rows(self) -> int:
         return self.grid.rows
 
+    def _request(self, box: Box) -> Request:
+        return Request(**{name: per_row(self.request[key], box.index, key)
+                          for key, (name, _, _) in REQUEST_PARSERS.items()})
+
     def frame(self, start: int = 0, stop: int | None = None, progress=None):
         """The DataFrame of rows ``start:stop``."""
-        import pandas as pd
-
         stop = self.rows if stop is None else stop
-        index, rows = self.grid.index(start, stop), stop - start
-        srow, frow = self.serving.rows(index), self.footprints.rows(index)
-        serving = self.serving.results
-        request = check_request(Request(**{name: per_row(self.request[key], index, key)
-                                           for key, (name, _, _) in REQUEST_PARSERS.items()}))
+        for box in self.grid.boxes(start, stop, limit=self.rows):  # the request checks, on the whole run at once
+            check_request(self._request(box))
         phases = serving_scenarios(self.calibration.serving)
-        case = ServingCase(model=self.tables["model"].rows(srow), hardware=self.tables["hardware"].rows(srow),
-                           request=request, footprint=self.tables["footprint"].rows(frow),
-                           prefill=_phase(phases["prefill"], self.ranges), decode=_phase(phases["decode"], self.ranges))
-        check_layout(case.model, case.request)
-        v = chunked(evaluate, case, rows, progress)
-        typical = pick_record(v, "typical", 1) if self.ranges else v
-        check_finite(OUTPUTS, case, typical, MAY_BE_MISSING, CULPRITS, "prompt_tokens")
-        cols = {"model": labels([s[0] for s in serving], srow, rows), "hardware": labels([s[1] for s in serving], srow, rows),
-                "dtype": labels([s[2][0] for s in serving], srow, rows),
-                "kv_dtype": labels([s[2][1] for s in serving], srow, rows),
-                "engine": labels([s[2][2] for s in serving], srow, rows)}
-        bounds = {key: pd.Categorical.from_codes(np.broadcast_to(codes, (rows,)), categories=list(BOUNDS))
-                  for key, codes in zip(("bound_prefill", "bound_decode"), bound_codes(typical.timings))}
-        return result_frame(cols, bounds, COLUMNS, OUTPUTS, self.grid, index, case, v, rows, self.ranges)
+        out, bad = Columns(stop - start), None
+        for box in self.grid.boxes(start, stop):
+            case = ServingCase(model=self.tables["model"].rows(box), hardware=self.tables["hardware"].rows(box),
+                               request=check_request(self._request(box)), footprint=self.tables["footprint"].rows(box),
+                               prefill=_phase(phases["prefill"], self.ranges, box.ndim),
+                               decode=_phase(phases["decode"], self.ranges, box.ndim))
+            check_layout(case.model, case.request)
+            v = evaluate(case)
+            typical = pick_record(v, "typical", box.ndim) if self.ranges else v
+            out.at(box, box.start - start)
+            labels = {key: (lookup.at(box.index), categories) for key, (lookup, categories) in self.labels.items()}
+            bounds = {key: (codes, list(BOUNDS))
+                      for key, codes in zip(("bound_prefill", "bound_decode"), bound_codes(typical.timings))}
+            first = fill_columns(out, box, labels, bounds, COLUMNS, OUTPUTS, self.inputs, case, v, self.ranges,
+                                 MAY_BE_MISSING)
+            bad = first if bad is None or (first is not None and first < bad) else bad
+            if progress is not None:
+                progress(box.start + box.size - start, stop - start)
+        raise_not_finite(OUTPUTS, bad, CULPRITS, "prompt_tokens")
+        return out.frame()
 
 
 def plan(inputs: dict, ranges: bool) -> Plan:
@@ -105,7 +114,11 @@ def plan(inputs: dict, ranges: bool) -> Plan:
         raise InputError("a request needs at least one token in or out", argument="prompt_tokens")
     serving = grid.resolve(SERVING_KEYS, functools.partial(_serving, calibration))
     footprints = grid.resolve(FOOTPRINT_KEYS, _footprint)
-    tables = {"model": Table.of([s[3] for s in serving.results]), "hardware": Table.of([s[4] for s in serving.results]),
-              "footprint": Table.of(footprints.results, scenarios=ranges)}
+    tables = {"model": Table.of([s[3] for s in serving.results], serving),
+              "hardware": Table.of([s[4] for s in serving.results], serving),
+              "footprint": Table.of(footprints.results, footprints, scenarios=ranges)}
+    labels = {key: label_lookup([pick(s) for s in serving.results], serving)
+              for key, pick in (("model", lambda s: s[0]), ("hardware", lambda s: s[1]), ("dtype", lambda s: s[2][0]),
+                                ("kv_dtype", lambda s: s[2][1]), ("engine", lambda s: s[2][2]))}
     return Plan(grid=grid, ranges=ranges, calibration=calibration, serving=serving, footprints=footprints,
-                request=request, tables=tables)
+                request=request, tables=tables, labels=labels, inputs=Inputs.of(grid))

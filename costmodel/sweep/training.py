@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import inspect
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -10,15 +11,16 @@ import numpy as np
 from ..calibration import Calibration, mfu_scales, resolve_calibration
 from ..energy import FOOTPRINT_KEYWORDS, resolve_footprint
 from ..energy_range import combine_spreads
-from ..errors import InputError
+from ..errors import CostModelError, InputError
 from ..hardware import get_hardware
+from ..units import parse_count
 from ..layout import LAYOUT_PARSERS, TrainingLayout, check_layout
-from ..results.base import check_finite, pick_record
 from ..results.training import COLUMNS, CULPRITS, MAY_BE_MISSING, OUTPUTS
 from ..layout_search import CANDIDATES, choose_layout
 from ..training_estimate import TrainingCase, estimate_training, evaluate, resolve_hardware
 from ..workload import layout_heads, resolve_model
-from .grid import CHUNK, Combos, Grid, Table, take_rows, check_keywords, chunked, labels, per_row, result_frame
+from .grid import (CHUNK, Box, Columns, Combos, Grid, Inputs, Lookup, Table, check_keywords, fill_columns, label_lookup, per_row,
+                   raise_not_finite, scenario_axis)
 
 MODEL_KEYS = ("model", "params", "active_params", "tokens", "samples", "seq_len", "method", "trainable_params",
               "lora_rank", "teacher")
@@ -30,6 +32,31 @@ ALLOWED = set(inspect.signature(estimate_training).parameters)
 def _model(**kw):
     spec, m, _ = resolve_model(kw.pop("model", None), **kw)
     return spec.id if spec else None, kw.get("method", "full"), m
+
+
+def _models(grid: Grid) -> tuple[Combos, Table]:
+    """The model resolved once per combination of its keywords, and laid out as a table.
+
+    A token count enters :func:`costmodel.workload.resolve_model` only as the ``tokens`` field
+    and, by being non-zero, in the checks of fine-tuning and distillation; so where every swept
+    count parses and is non-zero, the model is resolved once per combination of the other
+    keywords (with the first count: each one would give the same record, or the same error)
+    and the ``tokens`` field is the parsed counts. Otherwise every combination is resolved."""
+    tokens = grid.values.get("tokens", [])
+    if len(tokens) > 1:
+        try:
+            counts = [parse_count(t, "tokens") for t in tokens]
+        except CostModelError:
+            counts = [0.0]  # resolved in full below, which raises the same error where it did
+        if all(counts):
+            combos = grid.resolve([k for k in MODEL_KEYS if k != "tokens"],
+                                  lambda **kw: _model(tokens=tokens[0], **kw))
+            if all(np.isnan(m.forward_flops) for _, _, m in combos.results):
+                table = Table.of([m for _, _, m in combos.results], combos)
+                by_tokens = Lookup(("tokens",), (len(counts),), np.array(counts, dtype=float))
+                return combos, Table(table.cls, {**table.columns, "tokens": by_tokens}, False)
+    combos = grid.resolve(MODEL_KEYS, _model)
+    return combos, Table.of([m for _, _, m in combos.results], combos)
 
 
 def _hardware(**kw):
@@ -44,7 +71,7 @@ def _footprint(**kw):
 
 @dataclass(frozen=True)
 class Plan:
-    """A training grid with every distinct value resolved once: any slice of its rows can then
+    """A training grid with every distinct value resolved once: any run of its rows can then
     be laid out and evaluated (:meth:`frame`), in memory or streamed."""
 
     grid: Grid
@@ -55,53 +82,90 @@ class Plan:
     footprints: Combos
     layout: dict
     tables: dict  # the resolved records as per-combination arrays: "model", "hardware", "footprint"
+    labels: dict  # column -> (Lookup of category numbers, categories)
+    inputs: Inputs
+    choice_values: dict  # keyword -> :func:`_distinct` of its values, for the layout choice
 
     @property
     def rows(self) -> int:
         return self.grid.rows
 
+    def _records(self, box: Box):
+        model = self.tables["model"].rows(box)
+        layout = TrainingLayout(**{k: per_row(t, box.index, k) for k, t in self.layout.items()})
+        return model, self.tables["hardware"].rows(box), layout
+
     def frame(self, start: int = 0, stop: int | None = None, progress=None):
         """The DataFrame of rows ``start:stop``."""
         stop = self.rows if stop is None else stop
-        index, rows = self.grid.index(start, stop), stop - start
-        mrow, hrow, frow = (c.rows(index) for c in (self.models, self.hardware, self.footprints))
-        model = self.tables["model"].rows(mrow)
-        layout = check_layout(TrainingLayout(**{k: per_row(t, index, k) for k, t in self.layout.items()}),
-                              layout_heads(model))
-        hardware, footprint = self.tables["hardware"].rows(hrow), self.tables["footprint"].rows(frow)
+        for box in self.grid.boxes(start, stop, limit=self.rows):  # the layout checks, on the whole run at once
+            model, _, layout = self._records(box)
+            check_layout(layout, layout_heads(model))
         t = self.calibration.training
-        if self.ranges:  # the energy range combines the hours' spread with the power inputs'
-            footprint = combine_spreads(footprint, hardware.tdp, (t.resid_q10, t.resid_q90), ~np.isnan(layout.mfu))
-        case = TrainingCase(model=model, hardware=hardware, layout=layout, footprint=footprint,
-                            mfu_scale=mfu_scales(self.calibration.training)[:, None] if self.ranges else 1.0,
-                            choice=self._choice(index, rows, model, hardware, layout))
-        v = chunked(lambda block: evaluate(block, self.calibration.training), case, rows, progress)
-        typical = pick_record(v, "typical", 1) if self.ranges else v
-        check_finite(OUTPUTS, case, typical, MAY_BE_MISSING, CULPRITS, "tokens")
-        names = [m[0] for m in self.models.results], [h[0] for h in self.hardware.results]
-        cols = {"model": labels(names[0], mrow, rows), "hardware": labels(names[1], hrow, rows),
-                "dtype": labels([h[1] for h in self.hardware.results], hrow, rows),
-                "method": labels([m[1] for m in self.models.results], mrow, rows)}
-        return result_frame(cols, {}, COLUMNS, OUTPUTS, self.grid, index, case, v, rows, self.ranges)
+        out, bad, choices = Columns(stop - start), None, dict[tuple, np.ndarray]()
+        for box in self.grid.boxes(start, stop):
+            model, hardware, layout = self._records(box)
+            footprint = self.tables["footprint"].rows(box)
+            if self.ranges:  # the energy range combines the hours' spread with the power inputs'
+                footprint = combine_spreads(footprint, hardware.tdp, (t.resid_q10, t.resid_q90), ~np.isnan(layout.mfu))
+            case = TrainingCase(model=model, hardware=hardware, layout=layout, footprint=footprint,
+                                mfu_scale=scenario_axis(mfu_scales(t), box.ndim) if self.ranges else 1.0,
+                                choice=self._choice(box, choices))
+            v = evaluate(case, t)
+            out.at(box, box.start - start)
+            labels = {key: (lookup.at(box.index), categories) for key, (lookup, categories) in self.labels.items()}
+            first = fill_columns(out, box, labels, {}, COLUMNS, OUTPUTS, self.inputs, case, v, self.ranges,
+                                 MAY_BE_MISSING)
+            bad = first if bad is None or (first is not None and first < bad) else bad
+            if progress is not None:
+                progress(box.start + box.size - start, stop - start)
+        raise_not_finite(OUTPUTS, bad, CULPRITS, "tokens")
+        return out.frame()
+
+    def _choice(self, box: Box, memo: dict) -> np.ndarray:
+        """The layout search for a box, as a (3, ...) array of (tp, pp, ZeRO stage) broadcasting
+        to it: run once per distinct combination of the values it depends on (all inputs but
+        the tokens, the footprint's and MFU; a value listed twice is searched once), in smaller
+        boxes (the search has a candidate axis)."""
+        distinct, inverse = {}, {}
+        for key, at in box.index.items():
+            number = self.choice_values[key][0][at]  # each position's distinct value
+            if self.choice_values[key][1].size == 1:
+                distinct[key], inverse[key] = number.ravel()[:1], np.zeros((1,) * box.ndim, dtype=np.intp)
+            else:
+                distinct[key], inv = np.unique(number, return_inverse=True)
+                inverse[key] = inv.reshape(at.shape)
+        memo_key = tuple(tuple(d.tolist()) for d in distinct.values())
+        if memo_key not in memo:
+            cells = Grid.of({k: list(range(d.size)) for k, d in distinct.items()})
+            chosen = np.empty((3, cells.rows))
+            for sub in cells.boxes(0, cells.rows, max(CHUNK // len(CANDIDATES[0]), 1)):
+                # each distinct value at the first position that holds it
+                at = {k: self.choice_values[k][1][distinct[k][i]] for k, i in sub.index.items()}
+                model, hardware, layout = self._records(Box(at, sub.shape, sub.start))
+                block = choose_layout(model, hardware, layout, self.calibration.training)
+                for j, c in enumerate(block):
+                    chosen[j, sub.start:sub.start + sub.size].reshape(sub.shape)[...] = c
+            memo[memo_key] = chosen.reshape((3,) + tuple(d.size for d in distinct.values()))
+        return memo[memo_key][(slice(None),) + tuple(inverse.values())]
 
 
-    def _choice(self, index: dict, rows: int, model, hardware, layout) -> np.ndarray:
-        """The layout search once per distinct combination of the inputs it depends on (all but
-        the tokens, the footprint's and MFU), as a (3, rows) array of (tp, pp, ZeRO stage)."""
-        varying = [k for k, v in self.grid.values.items() if k not in CHOICE_FREE and len(v) > 1]
-        if varying:
-            codes = np.ravel_multi_index([index[k] for k in varying], [len(self.grid.values[k]) for k in varying])
-            _, first, inverse = np.unique(codes, return_index=True, return_inverse=True)
-        else:
-            first, inverse = np.zeros(1, dtype=np.intp), np.zeros(rows, dtype=np.intp)
-        chosen = np.empty((3, first.size))
-        step = max(CHUNK // len(CANDIDATES[0]), 1)  # the search has a candidate axis: smaller blocks
-        for start in range(0, first.size, step):
-            at = first[start:start + step]
-            take = lambda record: take_rows(record, at, rows)  # noqa: E731
-            block = choose_layout(take(model), take(hardware), take(layout), self.calibration.training)
-            chosen[:, start:start + step] = [np.broadcast_to(c, at.shape) for c in block]
-        return chosen[:, inverse]
+def _distinct(values: list, free: bool) -> tuple[np.ndarray, np.ndarray]:
+    """Each position's distinct-value number, and each distinct value's first position (all the
+    same value where the layout choice does not depend on the keyword: its first)."""
+    if free:
+        return np.zeros(len(values), dtype=np.intp), np.zeros(1, dtype=np.intp)
+    seen: dict = {}
+    numbers = []
+    for i, v in enumerate(values):
+        try:
+            numbers.append(seen.setdefault((type(v), v), len(seen)))
+        except TypeError:  # unhashable: its own value
+            numbers.append(seen.setdefault(("position", i), len(seen)))
+    first: dict[int, int] = {}
+    for i, n in enumerate(numbers):
+        first.setdefault(n, i)
+    return np.array(numbers, dtype=np.intp), np.array([first[n] for n in range(len(first))], dtype=np.intp)
 
 
 # Inputs the layout choice does not depend on: the step time grows with the tokens in every
@@ -120,10 +184,16 @@ def plan(inputs: dict, ranges: bool) -> Plan:
     grid = Grid.of(inputs)
     if None in grid.values["n_gpus"]:
         raise InputError("None is not a device count", argument="n_gpus")
-    models, hardware = grid.resolve(MODEL_KEYS, _model), grid.resolve(HARDWARE_KEYS, _hardware)
+    (models, model_table), hardware = _models(grid), grid.resolve(HARDWARE_KEYS, _hardware)
     footprints = grid.resolve(FOOTPRINT_KEYS, _footprint)
-    tables = {"model": Table.of([m for _, _, m in models.results]), "hardware": Table.of([h for _, _, h in hardware.results]),
-              "footprint": Table.of(footprints.results, scenarios=ranges)}
+    tables = {"model": model_table,
+              "hardware": Table.of([h for _, _, h in hardware.results], hardware),
+              "footprint": Table.of(footprints.results, footprints, scenarios=ranges)}
+    labels = {"model": label_lookup([m[0] for m in models.results], models),
+              "hardware": label_lookup([h[0] for h in hardware.results], hardware),
+              "dtype": label_lookup([h[1] for h in hardware.results], hardware),
+              "method": label_lookup([m[1] for m in models.results], models)}
     return Plan(grid=grid, ranges=ranges, calibration=calibration, models=models, hardware=hardware,
-                footprints=footprints, tables=tables,
+                footprints=footprints, tables=tables, labels=labels, inputs=Inputs.of(grid),
+                choice_values={k: _distinct(v, k in CHOICE_FREE) for k, v in grid.values.items()},
                 layout={k: grid.parsed(k, parse, default) for k, (parse, default) in LAYOUT_PARSERS.items()})
