@@ -97,29 +97,8 @@ def nelder_mead(f, x0, steps=0.4, iterations=200):
     return simplex[int(np.argmin(values))]
 
 
-def _start(bounds):
-    """The geometric centre of the bounds, in log space."""
-    return np.array([0.5 * (np.log(lo) + np.log(hi)) for lo, hi in bounds])
-
-
-# The shared constants' starts: a guess, and the centre of their bounds (the objective has more
-# than one basin, and which one a start falls into moved with small changes to the table)
-STARTS = (np.log([0.6, 0.9, 1.5e-5, 500.0]), _start(GLOBAL_BOUNDS))
-
-
 def fit(points, rounds=3, iterations=120):
-    """Block coordinate descent from each of :data:`STARTS` (the shared constants, then each
-    engine's, ``rounds`` times); the best objective wins."""
-    best = None
-    for g0 in STARTS:
-        g, ex, value = _descend(points, g0, rounds, iterations)
-        if best is None or value < best[2]:
-            best = (g, ex, value)
-    assert best is not None
-    return best[0], best[1]
-
-
-def _descend(points, g0, rounds, iterations):
+    """Block coordinate descent: the shared constants, then each engine's, ``rounds`` times."""
     sources: dict[str, set] = {}
     for p in points:
         sources.setdefault(p.engine, set()).add(p.group)
@@ -129,7 +108,7 @@ def _descend(points, g0, rounds, iterations):
     for key in member.values():
         counts[key] = counts.get(key, 0) + 1
     blocks = sorted(k for k, n in counts.items() if n >= MIN_POINTS)
-    g = np.array(g0, float)
+    g = np.log([0.6, 0.9, 1.5e-5, 500.0])
     ex = {e: (np.log([2e-3, 2e-5, 1.0]), counts[e]) for e in blocks}
 
     def objective(points_subset, g_, ex_):
@@ -144,7 +123,7 @@ def _descend(points, g0, rounds, iterations):
             mine = [p for p in points if member[p.point + p.metric] == e]
             best = nelder_mead(lambda x: objective(mine, g, {**ex, e: (x, counts[e])}), ex[e][0], iterations=iterations)
             ex[e] = (best, counts[e])
-    return g, ex, objective(points, g, ex)
+    return g, ex
 
 
 def main() -> None:
