@@ -128,7 +128,13 @@ class Service:
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Traffic:
     """Results per scenario: seconds, requests in decode, the busy share, requests/s, and
-    whether the replica keeps up with the offered load."""
+    whether the replica keeps up with the offered load.
+
+    ``tpot_*`` is per request, ``(latency - TTFT) / (output - 1)``; ``itl_*`` is per gap between
+    two tokens of a request, over every gap: ``itl_mean`` is a decode step without a prefill
+    stall (the gap most tokens see), ``itl_p50``... are percentiles over all gaps, stalled ones
+    included (as benchmark clients report "median ITL"). The mean over all gaps, stalls
+    included, is ``tpot_mean``."""
 
     ttft_p50: FloatArray
     ttft_p90: FloatArray
@@ -139,9 +145,13 @@ class Traffic:
     latency_p50: FloatArray
     latency_p90: FloatArray
     latency_p99: FloatArray
+    itl_p50: FloatArray
+    itl_p90: FloatArray
+    itl_p99: FloatArray
     ttft_mean: FloatArray
     tpot_mean: FloatArray
     latency_mean: FloatArray
+    itl_mean: FloatArray
     queue_s: FloatArray
     in_flight: FloatArray
     utilisation: FloatArray
@@ -261,12 +271,53 @@ def _percentiles(xp: Any, *, wait: Any, wait_pi: Any, slot_wait: Any, slot_pi: A
     return ttft + tpot + lat
 
 
-def _traffic(q: list[Any], *, ttft: Any, tpot: Any, latency: Any, queue: Any, in_flight: Any, util: Any,
-             max_rate: Any, throughput: Any, stable: Any) -> Traffic:
+def _traffic(q: list[Any], itl: list[Any], *, ttft: Any, tpot: Any, latency: Any, queue: Any, in_flight: Any,
+             util: Any, max_rate: Any, throughput: Any, stable: Any) -> Traffic:
     return Traffic(ttft_p50=q[0], ttft_p90=q[1], ttft_p99=q[2], tpot_p50=q[3], tpot_p90=q[4], tpot_p99=q[5],
-                   latency_p50=q[6], latency_p90=q[7], latency_p99=q[8], ttft_mean=ttft, tpot_mean=tpot,
-                   latency_mean=latency, queue_s=queue, in_flight=in_flight, utilisation=util, max_rate=max_rate,
-                   throughput=throughput, stable=stable)
+                   latency_p50=q[6], latency_p90=q[7], latency_p99=q[8], itl_p50=itl[1], itl_p90=itl[2],
+                   itl_p99=itl[3], ttft_mean=ttft, tpot_mean=tpot, latency_mean=latency, itl_mean=itl[0],
+                   queue_s=queue, in_flight=in_flight, utilisation=util, max_rate=max_rate, throughput=throughput,
+                   stable=stable)
+
+
+def _nquantile(xp: Any, level: Any) -> Any:
+    """Standard normal quantile at ``level`` (Abramowitz and Stegun 26.2.23, |error| < 4.5e-4)."""
+    q = xp.minimum(xp.maximum(xp.minimum(level, 1.0 - level), 1e-12), 0.5)
+    t = xp.sqrt(-2.0 * xp.log(q))
+    x = t - (2.515517 + t * (0.802853 + t * 0.010328)) / (1.0 + t * (1.432788 + t * (0.189269 + t * 0.001308)))
+    return xp.where(level < 0.5, -x, x)
+
+
+def _itl(xp: Any, *, step: Any, step1: Any, top: Any, others_var: Any, bs: Any, pauses: Any, p: Any, p_var: Any,
+         rho: Any, o: Any) -> list[Any]:
+    """Inter-token latency: the mean gap without a stall and the 50th, 90th and 99th percentiles
+    over every gap (4 values).
+
+    A gap is one decode step, ``step`` on average, spread by the count of the others in the step
+    (variance ``others_var``; normal, within ``[step1, top]``). The ``pauses`` other requests'
+    prefills that pause a request's decode come in busy periods (prefills arriving during a
+    prefill run next: an M/G/1 busy period at the prefills' load ``rho``, ``1 / (1 - rho)``
+    prefills on average, variance ``rho / (1 - rho)^3``), each held in one gap: a share
+    ``pauses (1 - rho) / output`` of the gaps is stalled, by a gamma with the busy period's
+    moments, so the mean over every gap is TPOT's. A percentile inside the unstalled share is
+    the step's; above it, a stalled gap's (step + busy period), at least the step's 99.9th
+    percentile.
+    """
+    generating = o > 1.0
+    rho = xp.minimum(xp.maximum(rho, 0.0), 0.99)
+    stalled = xp.minimum(pauses * (1.0 - rho) / o, 1.0)
+    busy = p / (1.0 - rho)
+    busy_var = p_var / (1.0 - rho) + p * p * rho / (1.0 - rho) ** 3
+    sd = bs * xp.sqrt(xp.maximum(others_var, 0.0))
+    ceiling = xp.minimum(step + sd * 3.090232306167813, top)  # the step's 99.9th percentile
+    out = [xp.where(generating, step, 0.0)]
+    for alpha in _ALPHA:
+        free = alpha / xp.maximum(1.0 - stalled, _TINY)  # level within the unstalled gaps
+        plain = xp.minimum(xp.maximum(step + sd * _nquantile(xp, xp.minimum(free, 0.999)), step1), ceiling)
+        level = (alpha - (1.0 - stalled)) / xp.maximum(stalled, _TINY)  # level within the stalled ones
+        held = xp.maximum(step + busy + _gamma_dev(xp, busy, busy_var, _nquantile(xp, level)), ceiling)
+        out.append(xp.where(generating, xp.where(alpha <= 1.0 - stalled, plain, held), 0.0))
+    return out
 
 
 def _pause_var(xp: Any, *, m: Any, p: Any, p2: Any, bs: Any, o: Any) -> Any:
@@ -321,7 +372,9 @@ def open_loop(s: Service, rate: FloatArray) -> Traffic:
     q = _percentiles(xp, wait=prefill_wait + first_wait, wait_pi=free * util, slot_wait=slot_wait,
                      slot_pi=blocked, slot_gamma=0.0, slot_var=0.0, p=p, p_var=p2 - p * p, tau=tau, step1=step1, x_mean=tau - step1, x_var=x_var,
                      decode=decode, decode_var=decode_var, o=o)
-    return _traffic(q, ttft=ttft, tpot=xp.where(o > 1.0, tau, 0.0), latency=ttft + decode, queue=queue,
+    itl = _itl(xp, step=step, step1=step1, top=a + bs * c, others_var=m * (1.0 - m / c), bs=bs,
+               pauses=xp.minimum(g * L, c - 1.0), p=p, p_var=p2 - p * p, rho=rp, o=o)
+    return _traffic(q, itl, ttft=ttft, tpot=xp.where(o > 1.0, tau, 0.0), latency=ttft + decode, queue=queue,
                     in_flight=L + lam * first_wait, util=xp.where(stable, util, 1.0), max_rate=max_rate,
                     throughput=lam, stable=stable)
 
@@ -348,7 +401,10 @@ def closed_loop(s: Service, concurrency: FloatArray) -> Traffic:
     q = _percentiles(xp, wait=0.0, wait_pi=0.0, slot_wait=0.0, slot_pi=0.0, slot_gamma=slot_wait, slot_var=extra * cs2 / (x * x), p=p,
                      p_var=p2 - p * p, tau=tau, step1=step1, x_mean=tau - step1, x_var=x_var, decode=decode,
                      decode_var=decode_var, o=o)
-    return _traffic(q, ttft=slot_wait + p + tau, tpot=xp.where(o > 1.0, tau, 0.0), latency=slot_wait + p + o * tau,
+    step = a + bs * n  # every step carries the n requests in flight
+    itl = _itl(xp, step=step, step1=step1, top=step, others_var=0.0, bs=bs, pauses=m, p=p, p_var=p2 - p * p,
+               rho=x * p, o=o)
+    return _traffic(q, itl, ttft=slot_wait + p + tau, tpot=xp.where(o > 1.0, tau, 0.0), latency=slot_wait + p + o * tau,
                     queue=slot_wait, in_flight=n - x * p, util=x * (p + o * (a + bs * n) / n),
                     max_rate=max_rate, throughput=x, stable=n > 0)
 
@@ -403,7 +459,8 @@ def simulate(s: Service, *, rate: float | None = None, concurrency: int | None =
     with the Service's moments (outputs rounded, at least 1), fixed where the second moment is
     the mean's square. The first ``warmup`` share of requests (and in a closed loop the last
     ``concurrency``) is left out of the statistics. Returns the fields of :class:`Traffic`
-    (less ``max_rate`` and ``stable``) as floats.
+    (less ``max_rate`` and ``stable``) as floats; ITL over every gap between two tokens of a
+    request in that time, ``itl_mean`` over the gaps without a prefill.
     """
     rng = np.random.default_rng(seed)
     pre = prompt(rng, requests) if prompt else _gamma_draw(rng, float(s.prefill_s), float(s.prefill_s2), requests)
@@ -430,6 +487,8 @@ def simulate(s: Service, *, rate: float | None = None, concurrency: int | None =
     ready: deque[int] = deque()
     decoding: list[tuple[int, int]] = []  # (step at which the request finishes, request)
     fresh: list[int] = []  # joined since the last step: their first token comes with the next
+    gaps: list[tuple[float, float, int, bool]] = []  # (time, gap between two tokens, how many, stalled)
+    stall = 0.0  # prefill time since the last step: the next step's gap holds it
     t = busy = 0.0
     k = slots = finished = 0
     while finished < requests:
@@ -449,6 +508,7 @@ def simulate(s: Service, *, rate: float | None = None, concurrency: int | None =
             start[i] = t
             t += pre[i]
             busy += pre[i]
+            stall += pre[i]
             heapq.heappush(decoding, (k + out[i], i))
             fresh.append(i)
         elif decoding:
@@ -461,6 +521,10 @@ def simulate(s: Service, *, rate: float | None = None, concurrency: int | None =
             t += n * step
             busy += n * step
             k += n
+            gaps.append((t, stall + step, len(decoding) - len(fresh), stall > 0))
+            if n > 1:
+                gaps.append((t, step, len(decoding) * (n - 1), False))
+            stall = 0.0
             for i in fresh:
                 first[i] = t
             fresh.clear()
@@ -482,8 +546,17 @@ def simulate(s: Service, *, rate: float | None = None, concurrency: int | None =
     gen = o > 1
     tpot = (end - fst)[gen] / (o[gen] - 1.0) if gen.any() else np.zeros(1)
     span = end.max() - arr.min()
+    when, gap, count, held = (np.asarray(v) for v in zip(*gaps)) if gaps else (np.zeros(1),) * 3 + (np.zeros(1, bool),)
+    keep = (when >= arr.min()) & (when <= end.max()) & (count > 0)
+    gap, count, held = gap[keep], count[keep], held[keep]
+    order = np.argsort(gap)
+    cum = np.cumsum(count[order]) / max(count.sum(), 1)
+    itl = {f"itl_p{q}": float(gap[order][min(np.searchsorted(cum, q / 100.0), len(cum) - 1)]) if len(cum) else 0.0
+           for q in (50, 90, 99)}
+    plain = count * ~held
+    itl["itl_mean"] = float(np.sum(gap * plain) / plain.sum()) if plain.sum() else 0.0
     pct = {f"{name}_p{q}": float(np.percentile(v, q)) for name, v in (("ttft", ttft), ("tpot", tpot), ("latency", lat))
            for q in (50, 90, 99)}
-    return pct | {"ttft_mean": float(ttft.mean()), "tpot_mean": float(tpot.mean()), "latency_mean": float(lat.mean()),
+    return pct | itl | {"ttft_mean": float(ttft.mean()), "tpot_mean": float(tpot.mean()), "latency_mean": float(lat.mean()),
                   "queue_s": float((beg - arr).mean()), "in_flight": float(np.sum(end - beg - np.asarray(pre[lo:hi])) / span),
                   "utilisation": busy / t, "throughput": float(len(arr) / span)}

@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["read_cases", "published_hours", "training_kwargs", "training_cases", "generation", "NOMINAL_TOKENS", "inference_kwargs", "serving_points", "ServingPoint", "source_group", "training_validation",
+__all__ = ["read_cases", "published_hours", "training_kwargs", "training_cases", "generation", "NOMINAL_TOKENS", "inference_kwargs", "serving_points", "ServingPoint", "source_group", "statistic_of", "training_validation",
            "energy_validation", "SERVING_METRICS", "inference_validation", "summary", "training_coverage", "inference_coverage",
            "energy_coverage", "energy_scenarios"]
 
@@ -292,11 +292,14 @@ def _scoreable(row: dict) -> bool:
     return batching == "offline" or (batching == "rate" and bool(row.get("rate_per_s")))
 
 
-SERVING_METRICS = ("ttft", "tpot", "latency", "samples_per_s", "throughput_tok_s")
-_COLUMN = {"ttft": "ttft_ms", "tpot": "tpot_ms", "latency": "latency_ms", "samples_per_s": "samples_per_s",
+SERVING_METRICS = ("ttft", "tpot", "itl", "latency", "samples_per_s", "throughput_tok_s")
+_COLUMN = {"ttft": "ttft_ms", "tpot": "tpot_ms", "itl": "itl_ms", "latency": "latency_ms", "samples_per_s": "samples_per_s",
            "throughput_tok_s": "throughput_tok_s"}
-_PHASE = {"ttft": "prefill", "latency": "prefill", "samples_per_s": "prefill", "tpot": "decode",
+_PHASE = {"ttft": "prefill", "latency": "prefill", "samples_per_s": "prefill", "tpot": "decode", "itl": "decode",
           "throughput_tok_s": "decode"}
+# TPOT is per request, (latency - TTFT) / (output - 1); ITL per gap between two streamed tokens,
+# which a benchmark summarises over every gap (its median leaves out the gaps stalled by other
+# requests' prefills): a row's itl_ms is scored against the estimate's ITL at its statistic
 
 
 def source_group(source: str) -> str:
@@ -345,11 +348,26 @@ class ServingPoint:
         return _figure(evaluate(case), self.metric, self.row.get("statistic") or "")
 
 
+def statistic_of(statistic: str, metric: str) -> str:
+    """``p50``, ``p90``, ``p99`` or ``mean``: what a row's ``statistic`` says of ``metric``, from
+    its ``metric=...`` part (``"ttft=mean; itl=p50 per-token"``), else its first part; a median
+    is the p50."""
+    parts = [part.strip() for part in statistic.split(";")]
+    said = next((part.split("=", 1)[1] for part in parts if part.startswith(f"{metric}=")), parts[0]).lower()
+    if "median" in said:
+        return "p50"
+    return next((p for p in ("p50", "p90", "p99") if p in said), "mean")
+
+
 def _figure(v, metric: str, statistic: str) -> float:
+    from .results.inference import itl_of
+
     q = v.traffic
-    if q is not None and metric in ("ttft", "tpot", "latency"):
-        which = next((p for p in ("p50", "p90", "p99") if p in statistic.split(";")[0]), "mean")
+    if q is not None and metric in ("ttft", "tpot", "latency", "itl"):
+        which = statistic_of(statistic, metric)
         return float(getattr(q, f"{metric}_{which}")) * 1e3
+    if metric == "itl":  # a fixed batch: the step without a stall (its median while under half the gaps stall)
+        return float(itl_of(v)) * 1e3
     if metric in ("ttft", "tpot", "latency"):
         return float(getattr(v.timings, metric)) * 1e3
     return float(v.samples_per_s if metric == "samples_per_s" else v.throughput)
@@ -357,8 +375,8 @@ def _figure(v, metric: str, statistic: str) -> float:
 
 def serving_points(path, metrics=SERVING_METRICS, refused: list | None = None) -> list[ServingPoint]:
     """Every measured figure of the serving table the estimator can reproduce, one per (point,
-    metric). A throughput is scored only where neither TTFT nor TPOT is (a fixed batch's
-    throughput follows from them). A point the estimator refuses (a format a profile does not
+    metric). A throughput is scored only where neither TTFT nor TPOT (nor ITL) is (a fixed
+    batch's throughput follows from them). A point the estimator refuses (a format a profile does not
     list) raises, or with ``refused`` (a list) is appended to it as ``(point, message)``."""
     from .errors import CostModelError
     from .inference_estimate import estimate_inference
@@ -378,7 +396,7 @@ def serving_points(path, metrics=SERVING_METRICS, refused: list | None = None) -
             value = row.get(_COLUMN[metric])
             if not value:
                 continue
-            if metric == "throughput_tok_s" and (row.get("ttft_ms") or row.get("tpot_ms")):
+            if metric == "throughput_tok_s" and (row.get("ttft_ms") or row.get("tpot_ms") or row.get("itl_ms")):
                 continue
             out.append(ServingPoint(point=row["point"], metric=metric, published=float(value), engine=est.engine,
                                     group=source_group(row["source"]), holdout=row.get("holdout") == "true",
@@ -387,7 +405,7 @@ def serving_points(path, metrics=SERVING_METRICS, refused: list | None = None) -
 
 
 def inference_validation(path, calibration=None, metrics=SERVING_METRICS):
-    """Measured serving figures vs estimates, one row per (point, metric): TTFT, TPOT and
+    """Measured serving figures vs estimates, one row per (point, metric): TTFT, TPOT, ITL and
     single-pass latency [ms], samples/s and output tokens/s; ``metrics`` chooses which."""
     import pandas as pd
 
@@ -422,7 +440,7 @@ def training_coverage(path) -> dict:
 
 
 def inference_coverage(path, metric: str, holdout: bool | None = None) -> dict:
-    """Measured figures of one metric (``ttft``, ``tpot``, ``latency``, ``samples_per_s``,
+    """Measured figures of one metric (``ttft``, ``tpot``, ``itl``, ``latency``, ``samples_per_s``,
     ``throughput_tok_s``) inside [low, high] of the shipped estimate: every point, or
     (``holdout=False``) those the constants may be fitted on, or (``holdout=True``) the held-out
     ones (devices the fit has not seen)."""

@@ -13,9 +13,11 @@ penalty). Engines with fewer share the constants of their class (captured graphs
 :func:`costmodel.engines.class_of`), fitted on their points together.
 
 The objective is the mean absolute log error over every measured figure of
-tests/data/inference_points.csv the estimator produces: TTFT, TPOT, single-pass latency,
-samples per second and throughput at saturation, and under a request rate the TTFT and TPOT at
-the published statistic (less the points marked ``holdout``). Each source (a benchmark, a
+tests/data/inference_points.csv the estimator produces: TTFT, TPOT, ITL, single-pass latency,
+samples per second and throughput at saturation, and under a request rate the TTFT, TPOT and
+ITL at the published statistic (less the points marked ``holdout``). TPOT (per request) and ITL
+(per gap between two tokens; a median leaves out the gaps stalled by other requests' prefills)
+are separate metrics; both are decode figures and set the decode's range together. Each source (a benchmark, a
 vendor's page, a paper) is left out in turn, the constants refitted without it and its points
 predicted: those errors are the scores in the README and set the width of the ranges.
 """

@@ -131,12 +131,14 @@ def inference_section() -> str:
     loso = pd.read_csv(DATA / "inference_loso.csv")
     loso["error"] = loso.loso_estimate / loso.published - 1.0
     fitted = loso[~loso.holdout]
-    targets = {"ttft": 0.20, "tpot": 0.12, "throughput_tok_s": 0.20, "latency": 0.25}
+    targets = {"ttft": 0.20, "tpot": 0.12, "throughput_tok_s": 0.20, "latency": 0.25}  # the issue sets none for ITL
     lines = [
         f"{v.point.nunique()} measured serving points from {v.group.nunique()} independent sources "
-        "(`tests/data/inference_points.csv`: engine, statistic and source per point): TTFT and TPOT, the "
+        "(`tests/data/inference_points.csv`: engine, statistic and source per point): TTFT, TPOT (per request, "
+        "(latency - TTFT) / (output - 1)) and ITL (per gap between two tokens: benchmarks' median ITL leaves out "
+        "the gaps stalled by other requests' prefills), the "
         "latency of one forward pass of encoders, CNNs and ViTs, samples per second, output tokens per second "
-        "at saturation, and TTFT/TPOT percentiles under a Poisson rate. `scripts/fit_inference.py` fits "
+        "at saturation, and TTFT/TPOT/ITL percentiles under a Poisson rate. `scripts/fit_inference.py` fits "
         "three shared constants and each engine's step and layer overheads, then leaves each source out in "
         "turn, refits and predicts its points (`tests/data/inference_loso.csv`). Points marked `holdout` "
         "(the Jetson and M4 LLM points) are never fitted.",
@@ -183,6 +185,7 @@ def ranges_section() -> str:
     rows = [("training accelerator-hours", training_coverage(DATA / "training_runs.csv")),
             ("inference TTFT", inference_coverage(DATA / "inference_points.csv", "ttft")),
             ("inference TPOT", inference_coverage(DATA / "inference_points.csv", "tpot")),
+            ("inference ITL", inference_coverage(DATA / "inference_points.csv", "itl")),
             ("inference single-pass latency", inference_coverage(DATA / "inference_points.csv", "latency")),
             ("inference samples/s", inference_coverage(DATA / "inference_points.csv", "samples_per_s")),
             ("inference tokens/s at saturation", inference_coverage(DATA / "inference_points.csv", "throughput_tok_s")),

@@ -25,7 +25,7 @@ def test_training_ranges_cover_published_runs_and_stay_narrow():
     assert c["median_width"] < 2.0
 
 
-@pytest.mark.parametrize("metric, share", [("ttft", 0.80), ("tpot", 0.80), ("latency", 0.80),
+@pytest.mark.parametrize("metric, share", [("ttft", 0.80), ("tpot", 0.80), ("itl", 0.80), ("latency", 0.80),
                                            ("throughput_tok_s", 0.60)])
 def test_inference_ranges_cover_measurements(metric, share):
     """The points the constants may be fitted on (the ranges are the fit's leave-one-source-out
@@ -42,10 +42,10 @@ def test_inference_ranges_cover_four_in_five_of_every_measured_figure():
     """Over every metric, held-out devices included. Throughput in samples per second of
     large-batch single-pass runs is the known gap: about half inside its range."""
     counts = [inference_coverage(DATA / "inference_points.csv", m)
-              for m in ("ttft", "tpot", "latency", "samples_per_s", "throughput_tok_s")]
+              for m in ("ttft", "tpot", "itl", "latency", "samples_per_s", "throughput_tok_s")]
     inside = sum(c["coverage"] * c["n"] for c in counts)
     assert inside / sum(c["n"] for c in counts) >= 0.80
-    assert counts[3]["n"] >= 10 and counts[3]["coverage"] >= 0.5
+    assert counts[4]["n"] >= 10 and counts[4]["coverage"] >= 0.5
 
 
 def test_energy_ranges_of_measured_figures_with_shipped_constants():
@@ -95,7 +95,7 @@ def _fields(est, names):
 
 
 TRAINING_FIELDS = ("mfu", "wall_time", "gpu_hours", "energy", "it_energy", "co2e", "cost")
-INFERENCE_FIELDS = ("ttft", "tpot", "latency", "throughput", "energy", "cost", "cost_per_million_tokens")
+INFERENCE_FIELDS = ("ttft", "tpot", "itl", "latency", "throughput", "energy", "cost", "cost_per_million_tokens")
 
 
 @given(st.params, st.tokens, st.devices, st.gpu_hardware)

@@ -20,7 +20,7 @@ from costmodel.inference_estimate import INTERACTIVE_SLA, max_rate_within
 from strategies import deployments, load_shares, output_lengths, prompt_lengths
 
 ENGINES_TOML = Path(costmodel.__file__).resolve().parent / "data" / "engines.toml"
-KINDS = ("ttft", "tpot", "latency")
+KINDS = ("ttft", "tpot", "latency", "itl")
 
 
 def serve(deployment, prompt, output, **kw):
@@ -46,6 +46,20 @@ def test_percentiles_are_ordered_under_a_rate(deployment, prompt, output, share)
         p50, p90, p99 = (s(getattr(est, f"{kind}_p{q}")) for q in (50, 90, 99))
         assert p50 <= p90 * (1 + 1e-12) and p90 <= p99 * (1 + 1e-12), kind
     assert set(est.percentiles) == {f"{k}_p{q}" for k in KINDS for q in (50, 90, 99)}
+
+
+@given(deployments, prompt_lengths, output_lengths, load_shares, hs.integers(min_value=1, max_value=256))
+def test_itl_is_at_most_tpot_under_continuous_batching(deployment, prompt, output, share, batch):
+    """A gap between two tokens without a prefill in it is one decode step; TPOT also carries the
+    steps stalled by the other requests' prefills: ITL <= TPOT for the same request, equal when
+    the batch runs static (no prefill interrupts its decode)."""
+    under_rate = serve(deployment, prompt, output, rate=share * top_rate(deployment, prompt, output))
+    in_flight = serve(deployment, prompt, output, batch_size=batch)
+    static = serve(deployment, prompt, output, batch_size=batch, batching="static")
+    for est in (under_rate, in_flight):
+        assert s(est.itl) <= s(est.tpot) * (1 + 1e-12)
+        assert s(est.itl) > 0.5 * s(serve(deployment, prompt, output).tpot)  # at least about one sequence's step
+    assert s(static.itl) == pytest.approx(s(static.tpot), rel=1e-12)
 
 
 @given(deployments, prompt_lengths, output_lengths, load_shares, load_shares)

@@ -11,8 +11,8 @@ from hypothesis import strategies as st
 from costmodel.traffic import Service, closed_loop, max_rate_within, open_loop, simulate
 
 FIELDS = ("ttft_p50", "ttft_p90", "ttft_p99", "tpot_p50", "tpot_p90", "tpot_p99", "latency_p50", "latency_p90",
-          "latency_p99", "ttft_mean", "tpot_mean", "latency_mean", "queue_s", "in_flight", "utilisation", "max_rate",
-          "throughput")
+          "latency_p99", "itl_p50", "itl_p90", "itl_p99", "ttft_mean", "tpot_mean", "latency_mean", "itl_mean",
+          "queue_s", "in_flight", "utilisation", "max_rate", "throughput")
 
 
 def service(p, p_cv2, a, bs, o, o_cv2, c):
@@ -38,7 +38,10 @@ CASES = {
 OPEN_TOLERANCE = {"ttft_mean": 0.15, "tpot_mean": 0.10, "latency_mean": 0.10, "in_flight": 0.10, "throughput": 0.03,
                   "ttft_p50": 0.25, "ttft_p90": 0.25, "ttft_p99": 0.40, "tpot_p50": 0.10, "tpot_p90": 0.15,
                   "tpot_p99": 0.20, "latency_p50": 0.15, "latency_p90": 0.15, "latency_p99": 0.20,
-                  "utilisation": 0.12, "queue_s": 0.35}
+                  "utilisation": 0.12, "queue_s": 0.35,
+                  # ITL over every gap: the step without a stall, and percentiles that include prefill
+                  # stalls (the tail holds bursts of prefills, hence p99's tolerance)
+                  "itl_mean": 0.05, "itl_p50": 0.06, "itl_p90": 0.12, "itl_p99": 0.30}
 
 
 def relative_errors(analytic, simulated, fields):
@@ -63,7 +66,8 @@ CLOSED = [("gamma, 16 slots", 4), ("gamma, 16 slots", 32), ("gamma, 16 slots", 3
           ("fixed, 8 slots", 4)]
 CLOSED_TOLERANCE = {"ttft_mean": 0.05, "tpot_mean": 0.05, "latency_mean": 0.05, "throughput": 0.05,
                     "ttft_p50": 0.10, "ttft_p90": 0.10, "ttft_p99": 0.15, "tpot_p50": 0.05, "tpot_p90": 0.12,
-                    "tpot_p99": 0.20, "latency_p50": 0.05, "latency_p90": 0.05, "latency_p99": 0.08}
+                    "tpot_p99": 0.20, "latency_p50": 0.05, "latency_p90": 0.05, "latency_p99": 0.08,
+                    "itl_mean": 0.01, "itl_p50": 0.01, "itl_p90": 0.08, "itl_p99": 0.15}
 
 
 @pytest.mark.parametrize(("name", "clients"), CLOSED)
@@ -93,6 +97,7 @@ def test_idle_replica_gives_the_unloaded_latencies_exactly():
             assert getattr(t, f"ttft_{q}") == pytest.approx(0.05 + 0.0205, rel=1e-12)
             assert getattr(t, f"tpot_{q}") == pytest.approx(0.0205, rel=1e-12)
             assert getattr(t, f"latency_{q}") == pytest.approx(0.05 + 100 * 0.0205, rel=1e-12)
+            assert getattr(t, f"itl_{q}") == pytest.approx(0.0205, rel=1e-12)  # every gap one step(1)
     assert open_loop(s, 1e-12).ttft_mean == pytest.approx(0.0705, rel=1e-9)
 
 
@@ -116,6 +121,7 @@ def test_one_output_token_has_no_decode():
     s = service(0.05, 0.2, 0.02, 0.0005, 1.0, 0.0, 32.0)
     t = open_loop(s, 5.0)
     assert (t.tpot_p50, t.tpot_p90, t.tpot_p99, t.tpot_mean) == (0.0, 0.0, 0.0, 0.0)
+    assert (t.itl_p50, t.itl_p90, t.itl_p99, t.itl_mean) == (0.0, 0.0, 0.0, 0.0)
     for q in ("p50", "p90", "p99", "mean"):
         assert getattr(t, f"latency_{q}") == pytest.approx(getattr(t, f"ttft_{q}"), rel=1e-12)
     sim = simulate(s, rate=5.0)
@@ -182,10 +188,26 @@ shares = st.floats(min_value=0.0, max_value=1.5)
 @given(services, shares)
 def test_percentiles_are_ordered(s, share):
     for t in (open_loop(s, share * open_loop(s, 0.0).max_rate), closed_loop(s, 1.0 + 1000.0 * share)):
-        for kind in ("ttft", "tpot", "latency"):
+        for kind in ("ttft", "tpot", "latency", "itl"):
             p50, p90, p99 = (getattr(t, f"{kind}_p{q}") for q in (50, 90, 99))
             assert 0.0 <= p50 <= p90 * (1 + 1e-12) and p90 <= p99 * (1 + 1e-12)
         assert t.ttft_p50 <= t.latency_p50 * (1 + 1e-12)
+
+
+@given(services, shares)
+def test_itl_is_a_step_without_a_stall_and_tpot_holds_the_stalls(s, share):
+    """A gap without a prefill is at most the mean time per output token, which also carries the
+    other requests' prefills; ITL's mean over every gap, stalls included, is TPOT's."""
+    for t in (open_loop(s, share * open_loop(s, 0.0).max_rate), closed_loop(s, 1.0 + 1000.0 * share)):
+        assert t.itl_mean <= t.tpot_mean * (1 + 1e-12)
+        assert t.itl_mean >= min(s.step_fixed_s + s.step_per_seq_s, t.tpot_mean) * (1 - 1e-12)
+
+
+def test_simulated_median_gap_is_a_step_without_a_stall():
+    s = CASES["gamma, 16 slots"]
+    sim = simulate(s, rate=0.5 * open_loop(s, 0.0).max_rate, requests=20000)
+    assert sim["itl_mean"] < sim["tpot_mean"]  # the unstalled gaps
+    assert sim["itl_p50"] == pytest.approx(sim["itl_mean"], rel=0.05)  # most gaps hold no prefill
 
 
 @given(services, shares, shares)

@@ -14,7 +14,7 @@ from ..precision import resolve_precision
 from ..units import quantity
 from .base import Output, RangedEstimate
 
-__all__ = ["InferenceEstimate", "InferenceMemory", "OUTPUTS", "META", "COLUMNS", "BOUNDS", "bound_codes", "MAY_BE_MISSING",
+__all__ = ["InferenceEstimate", "InferenceMemory", "itl_of", "OUTPUTS", "META", "COLUMNS", "BOUNDS", "bound_codes", "MAY_BE_MISSING",
            "CULPRITS"]
 
 GIB = float(2**30)
@@ -46,7 +46,15 @@ def _traffic(field, scale=1e3):
     return lambda c, v: np.nan if v.traffic is None else getattr(v.traffic, field) * scale
 
 
-PERCENTILES = tuple(f"{m}_p{p}" for m in ("ttft", "tpot", "latency") for p in (50, 90, 99))
+def itl_of(v):
+    """Seconds between two tokens of a request when no other request's prefill runs in between:
+    one decode step of the running batch (under traffic, its mean over the batch's occupancy)."""
+    if v.traffic is not None:
+        return v.traffic.itl_mean
+    return where(v.timings.generating, v.timings.step_s, 0.0)
+
+
+PERCENTILES = tuple(f"{m}_p{p}" for m in ("ttft", "tpot", "latency", "itl") for p in (50, 90, 99))
 
 
 # The figures of a serving estimate: to_dict() keys and sweep columns, from one scenario's values.
@@ -55,6 +63,7 @@ OUTPUTS = (
     Output("active_params", "", lambda c, v: c.model.active_params, False),
     Output("ttft_ms", "ms", lambda c, v: v.timings.ttft * 1e3),
     Output("tpot_ms", "ms", lambda c, v: v.timings.tpot * 1e3),
+    Output("itl_ms", "ms", lambda c, v: itl_of(v) * 1e3),
     Output("latency_s", "s", lambda c, v: v.timings.latency),
     Output("throughput_tok_s", "token/s", lambda c, v: v.throughput),
     Output("samples_per_s", "1/s", lambda c, v: v.samples_per_s),
@@ -160,6 +169,20 @@ class InferenceEstimate(RangedEstimate):
     def tpot(self) -> pint.Quantity:
         """Time per output token [ms]."""
         return self._q("timings.tpot", "ms", 1e3)
+
+    @property
+    def itl(self) -> pint.Quantity:
+        """Inter-token latency [ms]: the gap between two tokens of a request when no other
+        request's prefill runs in between, one decode step of the running batch (under traffic,
+        its mean over the batch's occupancy; ``itl_p50``... are percentiles over every gap,
+        stalled ones included).
+
+        ``tpot`` is per request, ``(latency - TTFT) / (output - 1)``: under continuous batching
+        it also carries the steps stalled by the other requests' prefills, so ``itl <= tpot``
+        (equal under static batching, where no prefill interrupts a decode). A benchmark's
+        "median ITL" is ``itl_p50`` (about ``itl`` while fewer than half the gaps are stalled);
+        its "mean ITL", the mean over every gap, is TPOT's token-weighted mean, ``tpot``."""
+        return self._maybe("itl_ms", "ms")  # type: ignore[return-value]  # never NaN (0 without output)
 
     @property
     def latency(self) -> pint.Quantity:
@@ -272,13 +295,13 @@ class InferenceEstimate(RangedEstimate):
 
     @property
     def percentiles(self) -> dict[str, pint.Quantity] | None:
-        """TTFT, TPOT and end-to-end latency at p50, p90 and p99 under traffic (``rate`` or
+        """TTFT, TPOT, end-to-end latency and ITL at p50, p90 and p99 under traffic (``rate`` or
         ``concurrency``) [ms]; None for a fixed batch."""
         if self._values.traffic is None:
             return None
         return {key: self._maybe(f"{key}_ms", "ms") for key in PERCENTILES}  # type: ignore[misc]
 
-    def __getattr__(self, name: str) -> Any:  # ttft_p50 ... latency_p99
+    def __getattr__(self, name: str) -> Any:  # ttft_p50 ... latency_p99, itl_p50 ... itl_p99
         if name in PERCENTILES:
             return None if self._values.traffic is None else self._maybe(f"{name}_ms", "ms")
         raise AttributeError(name)
