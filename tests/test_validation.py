@@ -91,7 +91,8 @@ def _megatron_2021():
         est = costmodel.estimate_training(
             spec, tokens="100B", hardware="a100-sxm4-80gb", n_gpus=int(r["n_gpus"]), tp=int(r["tp"]),
             pp=int(r["pp"]), global_batch=f"{r['global_batch_sequences']} sequence", recompute="full",
-            tuning="tuned", micro_batch=int(r["micro_batch"]), vpp=int(r["vpp"]) if r["vpp"] else None)
+            tuning="tuned", micro_batch=int(r["micro_batch"]), vpp=int(r["vpp"]) if r["vpp"] else None,
+            flash_attention=False)
         achieved = est.hardware_flops.to("FLOP").magnitude / (est.wall_time.to("s").magnitude * est.n_gpus)
         yield r["case"], achieved / 1e12 / float(r["achieved_tflops_per_gpu"]) - 1.0
 
