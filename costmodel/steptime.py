@@ -54,8 +54,8 @@ The engineering tier is an input: ``tuned`` (benchmark-class software: fused ker
 overlapped communication) runs the matmuls at the measured ceiling, ``typical`` (most published
 pre-training runs) at the fitted share ``typical_efficiency`` of it. Fitted with a memory-pass
 count of its own (never below the tuned tier's), the typical tier's came out equal to the
-tuned one: typical software loses its time in the matmul path (unfused attention, untuned
-GEMM shapes, stalls), not in extra element-wise passes, so the two tiers share it.
+tuned one: typical software loses its time in the matmul path (untuned GEMM shapes,
+stalls), not in extra element-wise passes, so the two tiers share it.
 
 The fitted constants live in :class:`costmodel.calibration.TrainingCalibration`, fitted by
 ``scripts/fit_calibration.py`` leave-one-source-out on ``tests/data/training_runs.csv``.
