@@ -53,6 +53,7 @@ class TrainingCalibration:
     memory_passes: float
     dp_overlap: float
     typical_efficiency: float
+    tp_overlap: float = 0.0  # share of tensor-parallel collectives hidden where the software overlaps them
     resid_q10: float
     resid_q90: float
     loo_median_abs_error: float = math.nan

@@ -23,7 +23,7 @@ from .training import RECOMPUTE
 from .units import CountLike, FloatArray, parse_count, parse_fraction, parse_whole
 
 __all__ = ["TrainingLayout", "LAYOUT_PARSERS", "parse_recompute", "parse_zero_stage", "parse_sequence_parallel",
-           "parse_global_batch", "parse_tuning", "check_layout", "resolve_layout"]
+           "parse_global_batch", "parse_tuning", "parse_flash_attention", "check_layout", "resolve_layout"]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -34,8 +34,10 @@ class TrainingLayout:
     virtual-pipeline degrees, the recomputation code of :data:`costmodel.training.RECOMPUTE`,
     sequence parallelism (1 on, 0 off, NaN: on wherever tp > 1, as Megatron-LM runs it), the
     global batch (tokens when positive, sequences when negative, NaN: the default of
-    :func:`costmodel.steptime.default_global_batch`) and the tier code of
-    :data:`costmodel.steptime.TIERS`."""
+    :func:`costmodel.steptime.default_global_batch`), the tier code of
+    :data:`costmodel.steptime.TIERS` and ``flash_attention`` (1: a fused attention kernel and
+    communication overlapped with the GEMMs, as software has run since 2023; 0: the software of
+    2021-22, see :mod:`costmodel.steptime`)."""
 
     n_gpus: FloatArray
     mfu: FloatArray
@@ -50,6 +52,7 @@ class TrainingLayout:
     vpp: FloatArray = 1.0
     global_batch: FloatArray = math.nan
     tuning: FloatArray = 0.0
+    flash_attention: FloatArray = 1.0
 
 
 def parse_recompute(value: str) -> float:
@@ -86,6 +89,12 @@ def parse_global_batch(value: CountLike | None) -> float:
     return parse_count(value, "global_batch")
 
 
+def parse_flash_attention(value: bool) -> float:
+    if not isinstance(value, (bool, np.bool_)):
+        raise InputError(f"expected True or False, got {value!r}", argument="flash_attention")
+    return float(value)
+
+
 def parse_sequence_parallel(value: bool | None) -> float:
     if value is None:
         return math.nan
@@ -110,6 +119,7 @@ LAYOUT_PARSERS: dict[str, tuple[Callable[[Any], float], Any]] = {
     "vpp": (lambda v: math.nan if v is None else float(parse_whole(v, "vpp")), None),
     "global_batch": (parse_global_batch, None),
     "tuning": (parse_tuning, "typical"),
+    "flash_attention": (parse_flash_attention, True),
 }
 
 

@@ -113,7 +113,8 @@ def layout_terms(m: TrainingModel, h: TrainingHardware, lay: TrainingLayout, hw_
                           global_batch=batch, zero_stage=zero, recompute=lay.recompute,
                           sequence_parallel=lay.sequence_parallel, optimizer_bytes=h.optimizer_bytes,
                           frozen=m.params - m.trainable,
-                          dequant_bytes=where(m.method == 2, core.QLORA_DEQUANT_BYTES, 0.0), vocab=m.vocab)
+                          dequant_bytes=where(m.method == 2, core.QLORA_DEQUANT_BYTES, 0.0), vocab=m.vocab,
+                          heads=m.heads, attention=m.attention, flash_attention=lay.flash_attention)
     return terms, ep, batch, wanted, vpp
 
 
@@ -172,7 +173,7 @@ def search_layout(m: TrainingModel, h: TrainingHardware, lay: TrainingLayout, ca
     terms, ep, batch, wanted, vpp = layout_terms(m, h, lay, hw_flops, tp, pp, zero)
     tuned = lay.tuning == 1
     parts = st.combine_parts(terms, memory_passes=cal.memory_passes, dp_overlap=cal.dp_overlap,
-                             efficiency=where(tuned, 1.0, cal.typical_efficiency))
+                             efficiency=where(tuned, 1.0, cal.typical_efficiency), tp_overlap=cal.tp_overlap)
     modelled = sum(parts)
     i: Any
     if choice is None:

@@ -31,6 +31,21 @@ A training run's wall-clock time on ``n`` devices is the sum, over its steps, of
   the work since the last checkpoint; the Llama 3 report gives 466 interruptions in 54 days
   on 16,384 GPUs with more than 90% effective training time [3].
 
+**Attention without a fused kernel** (``flash_attention=False``: the software of 2021-22,
+Megatron-LM before FlashAttention [5] and XLA on TPUs of that time) writes the ``a s``
+attention scores of every token to memory and reads them back: the ``5 a s`` bytes a layer
+stores per token for its softmax, dropout mask and dropout output [1, Eq. 1] are read and
+written 32 bytes per score in a step (the QK^T product written; the fused scale-mask-softmax
+read and written; the dropout read, written and its mask written; AV reads it; the backward
+pass the same path in reverse with the softmax output and mask read again), 45 where the
+forward pass of the scores is recomputed (:data:`SCORE_BYTES`), counted from the kernels,
+not fitted; and it computes the causal mask's hidden half of ``QK^T`` and ``AV`` too (a
+fused kernel skips the masked blocks). The same software runs tensor-parallel collectives
+between the GEMMs; software with fused attention kernels (Megatron-Core with Transformer
+Engine, torchtitan's asynchronous TP, XLA's collective matmuls) overlaps them with the GEMMs
+they feed, and the fitted ``tp_overlap`` is the share of that traffic hidden (up to the
+matmul time). The pipeline's point-to-point sends are never hidden.
+
 Context parallelism splits each sequence over ``cp`` devices; its key/value exchange is not
 modelled (it needs the key/value width, which grouped-query attention shrinks up to 16-fold,
 and ring attention overlaps it with the attention itself).
@@ -39,8 +54,8 @@ The engineering tier is an input: ``tuned`` (benchmark-class software: fused ker
 overlapped communication) runs the matmuls at the measured ceiling, ``typical`` (most published
 pre-training runs) at the fitted share ``typical_efficiency`` of it. Fitted with a memory-pass
 count of its own (never below the tuned tier's), the typical tier's came out equal to the
-tuned one: typical software loses its time in the matmul path (unfused attention, untuned
-GEMM shapes, stalls), not in extra element-wise passes, so the two tiers share it.
+tuned one: typical software loses its time in the matmul path (untuned GEMM shapes,
+stalls), not in extra element-wise passes, so the two tiers share it.
 
 The fitted constants live in :class:`costmodel.calibration.TrainingCalibration`, fitted by
 ``scripts/fit_calibration.py`` leave-one-source-out on ``tests/data/training_runs.csv``.
@@ -55,6 +70,8 @@ References
 [4] Dettmers et al. 2023, "QLoRA: Efficient Finetuning of Quantized LLMs", arXiv:2305.14314,
     Sec. 3 (the NF4 storage type is dequantised to the bf16 computation type for every
     forward and backward matmul).
+[5] Dao et al. 2022, "FlashAttention: Fast and Memory-Efficient Exact Attention with
+    IO-Awareness", arXiv:2205.14135 (May 2022): the scores stay in on-chip memory.
 """
 
 from __future__ import annotations
@@ -67,7 +84,8 @@ from .units import FloatArray
 
 __all__ = ["StepTerms", "step_terms", "stage_imbalance", "combine_parts", "combine", "TIERS", "DEFAULT_LINK", "DEFAULT_SCALE_OUT",
            "DEFAULT_NODE", "REFERENCE_GEMM", "INTERRUPTIONS_PER_DEVICE_HOUR",
-           "HOURS_LOST_PER_INTERRUPTION", "default_global_batch", "GEMM_FRACTION_DEFAULT", "COMM_EFFICIENCY"]
+           "HOURS_LOST_PER_INTERRUPTION", "default_global_batch", "GEMM_FRACTION_DEFAULT", "COMM_EFFICIENCY",
+           "SCORE_BYTES"]
 
 TIERS = ("typical", "tuned")  # codes 0, 1
 REFERENCE_GEMM = 8192.0  # the square GEMM (M = K = N) on which the ceilings in the profiles are measured
@@ -94,6 +112,12 @@ DEFAULT_NODE = 8.0
 # tests/test_steptime.py recomputes it). No TPU, CPU or phone publishes one, so it stands in for
 # every kind, and the estimate's assumptions say so.
 GEMM_FRACTION_DEFAULT = 0.77
+# Bytes moved per attention score and step by attention without a fused kernel (16-bit scores,
+# 1-byte dropout mask): forward 2 (QK^T written) + 4 (softmax read, written) + 5 (dropout read,
+# written, mask written) + 2 (read by AV) = 13; backward 4 (P read for dV, dP written) + 5
+# (dropout backward) + 6 (softmax backward: gradient and output read, gradient written) + 4
+# (dS read for dQ and dK) = 19; a recomputed forward pass (selective or full) adds its 13.
+SCORE_BYTES = (32.0, 45.0)  # (without, with recomputation)
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,8 +127,10 @@ class StepTerms:
     activations; ``tp`` the tensor-parallel and pipeline traffic (never hidden), ``dp`` and
     ``ep`` the whole data- and expert-parallel traffic (partly hidden behind the computation);
     ``stretch`` multiplies the total (pipeline bubble x failures); ``dequant`` is QLoRA's
-    memory-bound dequantisation of its frozen weights (0 for other methods), not scaled by
-    any fitted constant."""
+    memory-bound dequantisation of its frozen weights (0 for other methods) and ``scores``
+    the attention scores' memory traffic without a fused attention kernel (0 with one), not
+    scaled by any fitted constant; ``tp_hideable`` the part of ``tp`` (its collectives, where
+    the software overlaps them) that ``tp_overlap`` may hide."""
 
     matmul: FloatArray
     memory: FloatArray
@@ -114,6 +140,8 @@ class StepTerms:
     ep: FloatArray
     stretch: FloatArray
     dequant: FloatArray = 0.0
+    scores: FloatArray = 0.0
+    tp_hideable: FloatArray = 0.0
 
 
 def default_global_batch(active_params: FloatArray) -> FloatArray:
@@ -159,7 +187,8 @@ def step_terms(*, hardware_flops: FloatArray, tokens: FloatArray, params: FloatA
                node: FloatArray, n: FloatArray, tp: FloatArray, pp: FloatArray, cp: FloatArray, ep: FloatArray,
                vpp: FloatArray, micro_batch: FloatArray, global_batch: FloatArray, zero_stage: FloatArray,
                recompute: FloatArray, sequence_parallel: FloatArray, optimizer_bytes: FloatArray,
-               frozen: FloatArray = 0.0, dequant_bytes: FloatArray = 0.0, vocab: FloatArray = 0.0) -> StepTerms:
+               frozen: FloatArray = 0.0, dequant_bytes: FloatArray = 0.0, vocab: FloatArray = 0.0,
+               heads: FloatArray = 0.0, attention: FloatArray = 0.0, flash_attention: FloatArray = 1.0) -> StepTerms:
     """The parts of the step model for one layout (floats or arrays that broadcast).
 
     ``hardware_flops`` are the whole run's (with recomputation); ``gemm`` the ceiling [FLOP/s];
@@ -168,7 +197,9 @@ def step_terms(*, hardware_flops: FloatArray, tokens: FloatArray, params: FloatA
     experts whose ``top_k`` experts each token visits; ``global_batch`` tokens per step;
     ``frozen`` the frozen parameters that are dequantised before each matmul and
     ``dequant_bytes`` the bytes one dequantisation moves per parameter (0: none, as for every
-    method but QLoRA); ``vocab`` the output layer's width (0: unknown, no stage imbalance).
+    method but QLoRA); ``vocab`` the output layer's width (0: unknown, no stage imbalance);
+    ``heads`` the query heads and ``attention`` ``n_layer n_ctx d_attn`` per token (0: unknown),
+    for ``flash_attention`` 0 (attention without a fused kernel, see the module's notes).
     """
     dp = maximum(n / (tp * pp * cp), 1.0)
     rows = micro_batch * seq_len / cp  # tokens of one micro-batch on one device
@@ -178,13 +209,19 @@ def step_terms(*, hardware_flops: FloatArray, tokens: FloatArray, params: FloatA
     expert_rows = rows * top_k * maximum(ep, 1.0) / maximum(experts, 1.0)
     expert_eff = _width_efficiency(expert_rows, d_model, 2.0 * d_model / maximum(expert_ffn, 1.0), ridge)
     eff = where((moe > 0) & (expert_ffn > 0), expert_eff, _width_efficiency(rows, d_model, tp, ridge))
-    matmul = hardware_flops / (n * gemm * eff)
+    unfused = 1.0 - flash_attention
+    # without a fused kernel the causal mask's hidden half of the scores is computed as well:
+    # the attention FLOPs once more, forward and backward (and the recomputed forward pass)
+    masked = unfused * tokens * attention * where(recompute >= 1, 8.0, 6.0)
+    matmul = (hardware_flops + masked) / (n * gemm * eff)
     # every device of a data-parallel replica sees its tokens for its layers / pp, width / tp
     layer_tokens = tokens / dp * layers / pp / cp
     redo = where(recompute == 2, 4.0 / 3.0, 1.0)  # full recomputation repeats the forward pass
     split = where(sequence_parallel != 0, 34.0 / tp, 24.0 / tp + 10.0)
     split = split + moe * 4.0 * top_k  # routed copies of each token, dispatched and combined, both ways
     memory = layer_tokens * split * d_model * redo / bandwidth
+    score_bytes = where(recompute >= 1, SCORE_BYTES[1], SCORE_BYTES[0])
+    scores = unfused * layer_tokens * heads / tp * seq_len * score_bytes / bandwidth
     steps = tokens / global_batch
     share = params / (tp * pp)  # parameters on one device of a replica (experts: also split over ep below)
     share = where(moe > 0, share / maximum(ep, 1.0), share)
@@ -192,6 +229,7 @@ def step_terms(*, hardware_flops: FloatArray, tokens: FloatArray, params: FloatA
     tp_link = where(tp <= node, link, scale_out) * COMM_EFFICIENCY
     collectives = where(recompute == 2, 6.0, 4.0)
     tp_time = where(tp > 1, layer_tokens * collectives * 2.0 * (tp - 1.0) / tp * d_model * ACT_BYTES / tp_link, 0.0)
+    tp_hideable = tp_time * flash_attention
     # pipeline stages pass each micro-batch's activations on, and their gradients back, once per
     # (virtual) stage, split over the tensor-parallel ranks [2, Sec. 4.1], between nodes
     p2p_link = where(tp * pp <= node, link, scale_out) * COMM_EFFICIENCY
@@ -222,20 +260,25 @@ def step_terms(*, hardware_flops: FloatArray, tokens: FloatArray, params: FloatA
     device_micro_batches = tokens / (dp * maximum(micro_batch * seq_len, 1.0))
     dequant = device_micro_batches * frozen_share * dequant_bytes * dequant_passes / bandwidth
     return StepTerms(matmul=matmul, memory=memory, optimizer=optimizer, tp=tp_time,
-                     dp=dp_time, ep=ep_time, stretch=bubble * imbalance * failures, dequant=dequant)
+                     dp=dp_time, ep=ep_time, stretch=bubble * imbalance * failures, dequant=dequant,
+                     scores=scores, tp_hideable=tp_hideable)
 
 
 def combine_parts(t: StepTerms, *, memory_passes: FloatArray, dp_overlap: FloatArray,
-                  efficiency: FloatArray) -> tuple[FloatArray, FloatArray, FloatArray]:
+                  efficiency: FloatArray, tp_overlap: FloatArray = 0.0) -> tuple[FloatArray, FloatArray, FloatArray]:
     """Seconds of the run's device-local work, exposed communication and stretch (pipeline
     bubble and failures) from its terms and the fitted constants: ``efficiency`` (1 for the
     tuned tier, ``typical_efficiency`` for the typical one) divides the matmul and optimizer
-    time, ``memory_passes`` multiplies the memory-bound term; QLoRA's dequantisation is added
-    as it is. Their sum is the wall-clock time."""
-    local = (t.matmul + t.optimizer) / efficiency + memory_passes * t.memory + t.dequant
+    time, ``memory_passes`` multiplies the memory-bound term; QLoRA's dequantisation and the
+    unfused attention scores' traffic are added as they are; ``tp_overlap`` of the hideable
+    tensor-parallel traffic hides behind the matmuls (at most their time). Their sum is the
+    wall-clock time."""
+    matmul = t.matmul / efficiency
+    local = matmul + t.optimizer / efficiency + memory_passes * t.memory + t.dequant + t.scores
     overlappable = t.dp + t.ep
     hidden = dp_overlap * overlappable
-    comm = t.tp + (overlappable - hidden) + maximum(hidden - local * (2.0 / 3.0), 0.0)
+    tp_hidden = minimum(tp_overlap * t.tp_hideable, matmul)
+    comm = t.tp - tp_hidden + (overlappable - hidden) + maximum(hidden - local * (2.0 / 3.0), 0.0)
     return local, comm, (local + comm) * (t.stretch - 1.0)
 
 

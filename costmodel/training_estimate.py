@@ -217,7 +217,7 @@ def estimate_training(model: str | ModelSpec | None = None, *, params: CountLike
                       zero_stage: int | None = None, recompute: str = "selective",
                       sequence_parallel: bool | None = None, cp: CountLike = 1, ep: CountLike | None = None,
                       vpp: CountLike | None = None, global_batch: CountLike | None = None, tuning: str = "typical",
-                      pue: float | str | None = None,
+                      flash_attention: bool = True, pue: float | str | None = None,
                       power_per_gpu: QuantityLike | None = None, host_power_per_gpu: QuantityLike | None = None,
                       region: str | Region | None = None, grid_intensity: QuantityLike | None = None,
                       price_per_gpu_hour: QuantityLike | None = None, cost_basis: str = "cloud",
@@ -274,6 +274,11 @@ def estimate_training(model: str | ModelSpec | None = None, *, params: CountLike
         The engineering tier: ``"typical"`` (default) for a team's pre-training run as most
         are published, ``"tuned"`` for a benchmark-class configuration (Megatron-LM, NeMo,
         MaxText or torchtitan performance tables). See :mod:`costmodel.steptime`.
+    flash_attention : bool
+        True (default): a fused attention kernel (FlashAttention, Dao et al. 2022) and
+        tensor-parallel collectives overlapped with the GEMMs, as software has run since 2023;
+        False: the software of 2021-22 (attention scores through memory, the causal mask's
+        hidden half computed, collectives between the GEMMs). See :mod:`costmodel.steptime`.
     pue, power_per_gpu, host_power_per_gpu, region, grid_intensity : optional
         Energy and carbon: facility PUE (default the region's, else 1.10 for cloud and 1.56 for
         owned hardware), average device draw [W] replacing the power model, server overhead per
@@ -388,7 +393,8 @@ def _resolve(cal: Calibration, hardware: HardwareProfile | str, model, params, a
         warnings += (QUANTISED_TRAINING.format(dtype=dt),)
     layout = resolve_layout(n_gpus=n_gpus, mfu=mfu, micro_batch=micro_batch, tp=tp, pp=pp, zero_stage=zero_stage,
                             recompute=recompute, sequence_parallel=sequence_parallel, cp=cp, ep=ep, vpp=vpp,
-                            global_batch=global_batch, tuning=tuning, heads=layout_heads(m))
+                            global_batch=global_batch, tuning=tuning, flash_attention=flash_attention,
+                            heads=layout_heads(m))
     f, labels = resolve_footprint(hw, pue=pue, power_per_gpu=power_per_gpu, host_power_per_gpu=host_power_per_gpu,
                                   region=region, grid_intensity=grid_intensity,
                                   price_per_gpu_hour=price_per_gpu_hour, cost_basis=cost_basis,

@@ -85,6 +85,8 @@ def training_kwargs(row: dict) -> dict:
         kwargs["global_batch"] = float(row["global_batch_tokens"])
     if row.get("tier"):
         kwargs["tuning"] = row["tier"]
+    if row.get("flash_attention"):
+        kwargs["flash_attention"] = row["flash_attention"] == "true"
     return kwargs
 
 

@@ -5,9 +5,10 @@
     python scripts/fit_calibration.py --markdown  # the README's validation table
     python scripts/fit_calibration.py --plot docs/training_validation.svg
 
-The model (costmodel/steptime.py) has three fitted constants: the HBM passes over the stored
+The model (costmodel/steptime.py) has four fitted constants: the HBM passes over the stored
 activations, the share of data- and expert-parallel traffic hidden behind the computation,
-and the typical tier's share of the measured matmul ceiling. Everything else
+the typical tier's share of the measured matmul ceiling, and the share of tensor-parallel
+collectives hidden behind the matmuls where the software overlaps them (flash_attention). Everything else
 (peaks, measured GEMM ceilings, bandwidths, links, the layout, the bubble, failures) is a
 sourced figure or the run's own published layout.
 
@@ -41,14 +42,15 @@ TABLES = [ROOT / "tests" / "data" / "training_runs.csv"]
 OUT = ROOT / "costmodel" / "data" / "calibration.toml"
 GRID = {"memory_passes": np.linspace(0.0, 40.0, 41),
         "dp_overlap": np.linspace(0.0, 1.0, 11),
-        "typical_efficiency": np.linspace(0.3, 1.0, 71)}
+        "typical_efficiency": np.linspace(0.3, 1.0, 71),
+        "tp_overlap": np.linspace(0.0, 1.0, 11)}
 NAMES = tuple(GRID)
 
 
 # Where a run's source does not publish its whole layout, the estimator chooses the rest, and
 # the choice depends a little on the constants; the fit resolves every run at these reference
 # constants, so that it is deterministic and does not depend on the constants it replaces.
-REFERENCE = {"memory_passes": 25.0, "dp_overlap": 0.5, "typical_efficiency": 0.7}
+REFERENCE = {"memory_passes": 25.0, "dp_overlap": 0.5, "typical_efficiency": 0.7, "tp_overlap": 0.5}
 
 
 def cases():
@@ -74,7 +76,7 @@ def predict(terms: StepTerms, tuned, n, constants) -> np.ndarray:
     """Accelerator-hours for constants given as arrays (broadcast on a leading axis)."""
     efficiency = np.where(tuned, 1.0, constants["typical_efficiency"])
     seconds = combine(terms, memory_passes=constants["memory_passes"], dp_overlap=constants["dp_overlap"],
-                      efficiency=efficiency)
+                      efficiency=efficiency, tp_overlap=constants["tp_overlap"])
     return seconds * n / 3600.0
 
 
@@ -83,14 +85,15 @@ def fit(terms, tuned, n, hours, weights):
     best, best_loss = None, np.inf
     log_hours = np.log(hours)
     for mp in GRID["memory_passes"]:
-        ov, te = np.meshgrid(GRID["dp_overlap"], GRID["typical_efficiency"], indexing="ij")
-        constants = {"memory_passes": mp, "dp_overlap": ov.reshape(-1, 1), "typical_efficiency": te.reshape(-1, 1)}
+        ov, te, to = np.meshgrid(GRID["dp_overlap"], GRID["typical_efficiency"], GRID["tp_overlap"], indexing="ij")
+        constants = {"memory_passes": mp, "dp_overlap": ov.reshape(-1, 1), "typical_efficiency": te.reshape(-1, 1),
+                     "tp_overlap": to.reshape(-1, 1)}
         loss = (np.abs(np.log(predict(terms, tuned, n, constants)) - log_hours) * weights).sum(axis=1)
         i = int(np.argmin(loss))
         if loss[i] < best_loss:
             best_loss = loss[i]
             best = {"memory_passes": float(mp), "dp_overlap": float(ov.ravel()[i]),
-                    "typical_efficiency": float(te.ravel()[i])}
+                    "typical_efficiency": float(te.ravel()[i]), "tp_overlap": float(to.ravel()[i])}
     return best
 
 
@@ -165,10 +168,11 @@ def main() -> None:
 # Source data: tests/data/training_runs.csv (published runs, each with its source).
 
 [training]
-form = "seconds = ((matmul + optimizer) / efficiency + memory_passes x memory + tp + exposed (dp + ep)) x bubble x failures"
+form = "seconds = ((matmul + optimizer) / efficiency + memory_passes x memory + scores + tp - tp_overlap x hideable tp + exposed (dp + ep)) x bubble x failures"
 memory_passes = {constants["memory_passes"]:.6g}
 dp_overlap = {constants["dp_overlap"]:.6g}
 typical_efficiency = {constants["typical_efficiency"]:.6g}
+tp_overlap = {constants["tp_overlap"]:.6g}
 # 10th and 90th percentiles of ln(estimated / published accelerator-hours), each run predicted
 # by constants fitted without its source (leave-one-source-out): the width of the range; and
 # the leave-one-source-out median absolute error of accelerator-hours.

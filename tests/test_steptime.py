@@ -236,3 +236,53 @@ def test_the_default_gemm_share_is_the_median_of_the_measured_ones():
     assert GEMM_FRACTION_DEFAULT == pytest.approx(float(np.median(shares)), abs=0.005)
     v100 = estimate_training("gpt2", tokens="1B", hardware="v100-sxm2-32gb", n_gpus=8)  # no V100 measurement
     assert v100.assumptions["gemm_ceiling"].startswith(f"{0.77 * 125:.4g} TFLOP/s (no measurement: 77% of the peak")
+
+
+_UNFUSED = dict(hardware_flops=1e21, tokens=1e11, params=7e9, layers=32.0, d_model=4096.0, seq_len=2048.0, top_k=0.0,
+                moe=0.0, experts=0.0, expert_ffn=0.0, gemm=2.7e14, bandwidth=2.0e12, link=3e11, scale_out=2.5e10,
+                node=8.0, n=64.0, tp=2.0, pp=2.0, cp=1.0, ep=1.0, vpp=1.0, micro_batch=1.0, global_batch=4e6,
+                zero_stage=1.0, sequence_parallel=1.0, optimizer_bytes=12.0, heads=32.0, attention=32 * 2048 * 4096.0)
+
+
+@pytest.mark.parametrize("recompute, score_bytes, passes", [(0.0, 32.0, 6.0), (1.0, 45.0, 8.0), (2.0, 45.0, 8.0)])
+def test_attention_without_a_fused_kernel_moves_its_scores_and_computes_the_masked_half(recompute, score_bytes,
+                                                                                           passes):
+    """Scores: tokens per replica x layers per stage x heads / tp x seq x bytes counted per score
+    (SCORE_BYTES), over bandwidth; the masked half: the attention FLOPs once more at the ceiling."""
+    fused = step_terms(**_UNFUSED, recompute=recompute)
+    unfused = step_terms(**_UNFUSED, recompute=recompute, flash_attention=0.0)
+    assert fused.scores == 0.0
+    dp = 64 / (2 * 2)
+    expected = 1e11 / dp * 32 / 2 * 32 / 2 * 2048 * score_bytes / 2.0e12
+    assert unfused.scores == pytest.approx(expected, rel=1e-12)
+    masked = 1e11 * 32 * 2048 * 4096 * passes
+    assert unfused.matmul / fused.matmul == pytest.approx((1e21 + masked) / 1e21, rel=1e-12)
+    constants = dict(memory_passes=27.0, dp_overlap=0.3, efficiency=1.0)
+    assert combine(unfused, **constants) > combine(fused, **constants)
+
+
+def test_tp_overlap_hides_only_overlapped_collectives_and_at_most_the_matmuls():
+    """tp_overlap hides its share of the tensor-parallel collectives where the software overlaps
+    them (flash_attention), never the pipeline's sends, and never more than the matmul time."""
+    fused = step_terms(**_UNFUSED, recompute=1.0)
+    unfused = step_terms(**_UNFUSED, recompute=1.0, flash_attention=0.0)
+    assert 0.0 < fused.tp_hideable < fused.tp  # pp = 2: the point-to-point sends stay exposed
+    assert unfused.tp_hideable == 0.0
+    c = dict(memory_passes=27.0, dp_overlap=0.3, efficiency=0.75)
+    for share in (0.5, 1.0):
+        saved = combine(fused, **c) - combine(fused, **c, tp_overlap=share)
+        assert saved == pytest.approx(min(share * fused.tp_hideable, fused.matmul / 0.75) * fused.stretch, rel=1e-9)
+        assert combine(unfused, **c, tp_overlap=share) == combine(unfused, **c)
+    capped = dataclasses.replace(fused, tp_hideable=fused.matmul * 10, tp=fused.matmul * 10)
+    exposed = combine(capped, **c, tp_overlap=1.0) - combine(dataclasses.replace(capped, tp=0.0, tp_hideable=0.0), **c)
+    assert exposed == pytest.approx((capped.tp - capped.matmul / 0.75) * capped.stretch, rel=1e-9)
+
+
+def test_flash_attention_is_an_input_and_refuses_non_booleans():
+    kw = dict(hardware="a100-sxm4-80gb", n_gpus=64, tp=8, pp=1, zero_stage=1, tokens="10B")
+    fused = estimate_training("llama-2-7b", **kw)
+    unfused = estimate_training("llama-2-7b", **kw, flash_attention=False)
+    assert unfused.wall_time > fused.wall_time
+    assert unfused.flops == fused.flops  # model FLOPs: the masked half is work done, not model FLOPs
+    with pytest.raises(costmodel.CostModelError, match="flash_attention.*|expected True or False"):
+        estimate_training("llama-2-7b", **kw, flash_attention="no")

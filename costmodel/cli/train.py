@@ -57,6 +57,9 @@ TUNINGS = ("typical", "tuned")  # costmodel.steptime.TIERS
 @click.option("--tuning", type=click.Choice(TUNINGS), default="typical", show_default=True,
               help="Engineering tier: typical for a team's run as most are published, tuned for a "
                    "benchmark-class configuration (Megatron-LM, NeMo, MaxText tables).")
+@click.option("--flash-attention/--no-flash-attention", "flash_attention", default=True, show_default=True,
+              help="Fused attention kernels with tensor-parallel collectives overlapped (software since 2023); "
+                   "--no-flash-attention for 2021-22 software (scores through memory, collectives exposed).")
 @click.option("--recompute", type=click.Choice(["none", "selective", "full"]), default="selective",
               show_default=True, help="Activation recomputation policy.")
 @click.option("--method", type=click.Choice(METHODS), default="full", show_default=True,
