@@ -324,7 +324,8 @@ def estimate_training(model: str | ModelSpec | None = None, *, params: CountLike
     except Exception:  # raised again in the order the inputs resolve
         hw = hardware
     r = _resolved(cal, hw, (model, params, active_params, tokens, samples, n_gpus, dtype, mfu, seq_len, micro_batch,
-                            tp, pp, zero_stage, recompute, sequence_parallel, cp, ep, vpp, global_batch, tuning, pue,
+                            tp, pp, zero_stage, recompute, sequence_parallel, cp, ep, vpp, global_batch, tuning,
+                            flash_attention, pue,
                             power_per_gpu, host_power_per_gpu, region, grid_intensity, price_per_gpu_hour,
                             cost_basis, price_kind, purchase_price, electricity_price, service_life, embodied,
                             method, trainable_params, lora_rank, teacher, profile_path))
@@ -380,7 +381,7 @@ def _resolved(cal: Calibration, hw: HardwareProfile | str, args: tuple) -> _Reso
 
 def _resolve(cal: Calibration, hardware: HardwareProfile | str, model, params, active_params, tokens, samples, n_gpus,
              dtype, mfu, seq_len, micro_batch, tp, pp, zero_stage, recompute, sequence_parallel, cp, ep, vpp,
-             global_batch, tuning, pue, power_per_gpu, host_power_per_gpu, region, grid_intensity,
+             global_batch, tuning, flash_attention, pue, power_per_gpu, host_power_per_gpu, region, grid_intensity,
              price_per_gpu_hour, cost_basis, price_kind, purchase_price, electricity_price, service_life, embodied,
              method, trainable_params, lora_rank, teacher, profile_path) -> _Resolved:
     """Parse and check the arguments of :func:`estimate_training`, choose the layout and
