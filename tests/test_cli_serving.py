@@ -125,7 +125,7 @@ def test_engines_lists_every_engine_with_its_constants(runner):
         e = get_engine(engine_id)
         k = engine_constants(cal, e)
         cells = line[len(e.id):].split(e.name, 1)[1].split()
-        assert cells[:4] == ["/".join(e.serves), f"{k.fixed_s * 1e3:.3g}", f"{k.layer_s * 1e6:.3g}",
+        assert cells[:4] == ["/".join(e.serves), f"{k.fixed_s * 1e3:.3g}", f"{k.launch_s * 1e6:.3g}",
                              f"{k.efficiency:.2f}"], engine_id
         if k.borrowed_from != "measured":  # measured constants: test_engines_table_says_measured_constants_are_measured
             assert " ".join(cells[4:]) == (str(k.points) if k.points else f"like {k.borrowed_from}")
@@ -138,7 +138,7 @@ def test_engines_json_lists_every_engine_with_its_constants(runner):
     for r in rows:
         e = get_engine(r["id"])
         k = engine_constants(cal, e)
-        assert (r["step_overhead_s"], r["layer_overhead_s"], r["efficiency"]) == (k.fixed_s, k.layer_s, k.efficiency)
+        assert (r["step_overhead_s"], r["launch_overhead_s"], r["efficiency"]) == (k.fixed_s, k.launch_s, k.efficiency)
         assert (r["fitted_points"], r["borrowed_from"]) == (k.points, k.borrowed_from)
         assert r["serves"] == list(e.serves) and r["aliases"] == list(e.aliases) and r["source"] == e.source
     by_id = {r["id"]: r for r in rows}
