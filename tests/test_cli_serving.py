@@ -145,7 +145,7 @@ def test_engines_json_lists_every_engine_with_its_constants(runner):
     assert by_id["vllm"]["max_in_flight"] == 256  # --max-num-seqs' default
     assert by_id["eager"]["in_flight_batching"] is False and by_id["vllm"]["in_flight_batching"] is True
     # NumPy's constants are measured (engines.toml: 1.44 us per call, rounded to 1.5 us), not fitted
-    assert (by_id["numpy"]["step_overhead_s"], by_id["numpy"]["layer_overhead_s"]) == (1.5e-6, 0.0)
+    assert (by_id["numpy"]["step_overhead_s"], by_id["numpy"]["launch_overhead_s"]) == (1.5e-6, 0.0)
     # vLLM and TensorRT-LLM have points from several sources: constants of their own; LMDeploy (one
     # source) shares those fitted on its class (captured graphs)
     assert by_id["tensorrt-llm"]["fitted_points"] > 0 and by_id["vllm"]["fitted_points"] > 0
