@@ -1,11 +1,16 @@
 """Serving runtimes: the catalogue (``data/engines.toml``), defaults, and their fitted overheads.
 
 A runtime changes what a forward step costs beyond its roofline: a fixed cost per step
-(scheduling, sampling, host synchronisation) and a cost per layer (kernel launches; small with
-captured CUDA graphs or a compiled engine, large when every operator is dispatched from Python).
-Those two constants, and a share of the achievable compute and bandwidth, are fitted per engine
-on its own measured points (``inference_calibration.toml``, ``[inference.engines.<id>]``); an
-engine without enough points borrows the constants of the engine its ``like`` names.
+(scheduling, sampling, host synchronisation) and a cost per kernel launch, times the kernels the
+step launches. How many a layer launches depends on the layer and on the runtime's class
+(:func:`kernels_per_pass`): a compiled engine or captured graphs fuse a transformer block into
+about 7 kernels and a convolution with its norm and activation into one, while eager PyTorch
+dispatches some 30 operators per transformer block and 3 per convolution from Python. An eager
+runtime's host dispatches while the device works through its queue, so its step takes the longer
+of the two (:class:`costmodel.inference.ServingHardware` ``overlap``). The two constants, and a
+share of the achievable compute and bandwidth, are fitted per engine on its own measured points
+(``inference_calibration.toml``, ``[inference.engines.<id>]``); an engine without enough points
+borrows the constants of the engine its ``like`` names.
 """
 
 from __future__ import annotations
@@ -22,7 +27,8 @@ if TYPE_CHECKING:
     from .calibration import ServingCalibration
     from .hardware import HardwareProfile
 
-__all__ = ["Engine", "EngineConstants", "class_of", "engines", "get_engine", "default_engine", "engine_constants", "model_class"]
+__all__ = ["Engine", "EngineConstants", "class_of", "engines", "get_engine", "default_engine", "engine_constants",
+           "kernels_per_pass", "model_class"]
 
 SERVES = ("generative", "single-pass")
 
@@ -42,17 +48,17 @@ class Engine:
     max_in_flight: int
     in_flight_batching: bool
     source: str
-    measured: tuple[float, float] | None = None  # (fixed_s, layer_s) measured, for an engine the fit has no points for
+    measured: tuple[float, float] | None = None  # (fixed_s, launch_s) measured, for an engine the fit has no points for
 
 
 @dataclass(frozen=True, slots=True)
 class EngineConstants:
-    """Fitted per engine: seconds per forward step and per layer of a step, a multiplier of the
-    achievable compute and bandwidth fractions, and the points they were fitted on (0: borrowed
-    from ``borrowed_from``)."""
+    """Fitted per engine: seconds per forward step and per kernel it launches, a multiplier of
+    the achievable compute and bandwidth fractions, and the points they were fitted on (0:
+    borrowed from ``borrowed_from``)."""
 
     fixed_s: float
-    layer_s: float
+    launch_s: float
     efficiency: float = 1.0
     points: int = 0
     borrowed_from: str | None = None
@@ -66,14 +72,14 @@ def _build(entry: dict[str, Any]) -> Engine:
                   graphs=bool(entry.get("graphs", False)), like=entry.get("like"),
                   max_in_flight=int(entry.get("max_in_flight", 0)),
                   in_flight_batching=bool(entry.get("in_flight_batching", True)), source=entry["source"],
-                  measured=(float(entry["fixed_s"]), float(entry.get("layer_s", 0.0))) if "fixed_s" in entry else None)
+                  measured=(float(entry["fixed_s"]), float(entry.get("launch_s", 0.0))) if "fixed_s" in entry else None)
 
 
 @cache
-def _catalogue() -> tuple[dict[str, Engine], dict[str, Engine], dict[str, dict[str, str]]]:
+def _catalogue() -> tuple[dict[str, Engine], dict[str, Engine], dict[str, dict[str, str]], dict[str, dict[str, Any]]]:
     data = read_toml(Path(__file__).resolve().parent / "data" / "engines.toml")
     items = {e.id: e for e in (_build(entry) for entry in data["engine"])}
-    return items, name_index(list(items.values())), data["defaults"]
+    return items, name_index(list(items.values())), data["defaults"], data["kernels"]
 
 
 def engines() -> dict[str, Engine]:
@@ -112,8 +118,8 @@ def default_engine(hw: HardwareProfile, kind: str) -> Engine:
 
 def class_of(engine: Engine) -> str:
     """The class an engine's constants are pooled with when it has too few sources of its own:
-    ``graphs`` (captured graphs or a compiled engine: a small cost per layer) or ``eager`` (one
-    kernel launched at a time from the host)."""
+    ``graphs`` (captured graphs or a compiled engine: few fused kernels per layer) or ``eager``
+    (every operator dispatched from the host)."""
     return "class:graphs" if engine.graphs else "class:eager"
 
 
@@ -127,14 +133,31 @@ def engine_constants(cal: ServingCalibration, engine: Engine) -> EngineConstants
     pooled = class_of(engine)
     if engine.id not in fitted and pooled in fitted:  # the constants of its class, fitted on its kin
         c = fitted[pooled]
-        return EngineConstants(c.fixed_s, c.layer_s, c.efficiency, 0, pooled)
+        return EngineConstants(c.fixed_s, c.launch_s, c.efficiency, 0, pooled)
     seen, current = [], engine
     while True:
         if current.id in fitted:
             c = fitted[current.id]
-            return c if current is engine else EngineConstants(c.fixed_s, c.layer_s, c.efficiency, 0, current.id)
+            return c if current is engine else EngineConstants(c.fixed_s, c.launch_s, c.efficiency, 0, current.id)
         seen.append(current.id)
         if current.like is None or current.like in seen:
             break
         current = get_engine(current.like)
     return EngineConstants(cal.step_overhead_s, 0.0, 1.0, 0, "default")
+
+
+def kernels_per_pass(engine: Engine, *, blocks: float = 0.0, bottlenecks: float = 0.0, stages: float = 0.0) -> float:
+    """Kernels (graphs) or host-dispatched operators (eager) one forward pass launches: its
+    transformer ``blocks``, a ResNet's ``bottlenecks`` in ``stages`` (a projection shortcut each),
+    and the stem and head, at the counts per layer of the engine's class (``[kernels]`` of
+    engines.toml, each with the op graph it was counted from). A model with neither counts as
+    one transformer block.
+
+    >>> kernels_per_pass(get_engine("tensorrt"), blocks=12)
+    88.0
+    """
+    k = _catalogue()[3]["graphs" if engine.graphs else "eager"]
+    if not blocks and not bottlenecks:
+        blocks = 1.0
+    return float(blocks * k["transformer_block"] + bottlenecks * k["bottleneck_block"] + stages * k["projection"]
+                 + k["ends"])

@@ -6,10 +6,11 @@ arrays, so one code path serves a single estimate, its range and a sweep.
 results.
 
 A phase takes ``max(FLOPs / compute, bytes / bandwidth)`` (the roofline; Williams et al.
-2009) at fitted fractions of the device's dense peak and memory bandwidth, plus a fixed
-per-step overhead (kernel launches, scheduling) and the collectives of the layout: tensor-parallel
-all-reduces, and for a mixture of experts split over devices the all-to-alls that dispatch tokens
-to their experts and combine them (:func:`layer_comm_seconds`).
+2009) at fitted fractions of the device's dense peak and memory bandwidth, plus the runtime's
+overheads (a fixed cost per step, and a cost per kernel launch times the kernels the step
+launches) and the collectives of the layout: tensor-parallel all-reduces, and for a mixture of
+experts split over devices the all-to-alls that dispatch tokens to their experts and combine them
+(:func:`layer_comm_seconds`).
 
 References
 ----------
@@ -63,6 +64,7 @@ class ServingModel:
     sequence: FloatArray = 0.0  # a fixed input length (a ViT's patches + class token); 0: the request's prompt
     rows_per_token: FloatArray = 1.0  # matrix rows one input position gives each layer (a CNN: its mean spatial size)
     expert_layers: FloatArray = 0.0  # layers whose feed-forward block is a mixture of experts
+    kernels: FloatArray = 1.0  # kernels (or host-dispatched operators) one forward step launches, at the engine's fusion
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -79,7 +81,8 @@ class ServingHardware:
     link: FloatArray
     battery: FloatArray = math.nan
     step_fixed_s: FloatArray = 0.0  # the serving runtime's cost per forward step (scheduling, sampling)
-    layer_s: FloatArray = 0.0  # and per layer of a step (kernel launches)
+    launch_s: FloatArray = 0.0  # and per kernel the step launches
+    overlap: FloatArray = 0.0  # 1: the host dispatches while the device computes (eager), a step takes the longer
     efficiency: FloatArray = 1.0  # the runtime's multiplier of the achievable compute and bandwidth
     max_in_flight: FloatArray = math.inf  # the runtime's limit on requests in flight
     in_flight: FloatArray = 1.0  # 1: the runtime batches in flight; 0: every batch is static
@@ -296,8 +299,11 @@ class Capacity:
 def _step(m: ServingModel, hw: ServingHardware, n: FloatArray, tokens_in_step: FloatArray, flops: FloatArray,
           moved: FloatArray, cal: PhaseConstants, tp: FloatArray | None = None,
           ep: FloatArray = 1.0) -> tuple[FloatArray, FloatArray, BoolArray]:
-    """Seconds of one forward step: roofline + the runtime's overheads (per step and per layer)
-    + the collectives (:func:`layer_comm_seconds`; ``tp`` None: attention over all ``n``)."""
+    """Seconds of one forward step: roofline + the runtime's overheads (per step, and per kernel
+    launched) + the collectives (:func:`layer_comm_seconds`; ``tp`` None: attention over all
+    ``n``). A compiled engine's launches sit on the device's timeline between its kernels, so they
+    add to the roofline; an eager runtime's host dispatches ahead of the device (launches are
+    asynchronous), so the step takes the longer of the two."""
     # a step with few rows leaves much of the device idle: rows / (rows + half) of the ceiling, with
     # ``half`` growing with the device's peak (a bigger device has more units to fill)
     rows = tokens_in_step * m.rows_per_token
@@ -308,15 +314,17 @@ def _step(m: ServingModel, hw: ServingHardware, n: FloatArray, tokens_in_step: F
                                      minimum(cal.bandwidth_fraction * hw.efficiency, 1.0))
     t = t / cal.speed
     comm = layer_comm_seconds(m, hw, n, n if tp is None else tp, ep, tokens_in_step, cal.allreduce_latency_s)
-    overhead = (hw.step_fixed_s + maximum(m.layers, 1.0) * hw.layer_s) * cal.overhead_scale
-    return t + overhead + comm, t, compute_bound
+    launches = m.kernels * hw.launch_s * cal.overhead_scale
+    busy = t + launches if not any_true(hw.overlap) else where(hw.overlap > 0, maximum(t, launches), t + launches)
+    return busy + hw.step_fixed_s * cal.overhead_scale + comm, t, compute_bound
 
 
 def stage_of(m: ServingModel, pp: FloatArray) -> ServingModel:
     """One of ``pp`` pipeline stages: its share of the layers, their weights and their KV cache."""
     return replace(m, params=m.params / pp, active_params=m.active_params / pp, weight_bytes=m.weight_bytes / pp,
                    expert_bytes=m.expert_bytes / pp, kv_per_token=m.kv_per_token / pp,
-                   attention_per_ctx=m.attention_per_ctx / pp, layers=m.layers / pp, expert_layers=m.expert_layers / pp)
+                   attention_per_ctx=m.attention_per_ctx / pp, layers=m.layers / pp, expert_layers=m.expert_layers / pp,
+                   kernels=m.kernels / pp)
 
 
 def slot_wait(batch: FloatArray, slots: FloatArray, service: FloatArray) -> FloatArray:

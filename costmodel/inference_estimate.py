@@ -20,7 +20,7 @@ from .calibration import Calibration, resolve_calibration, serving_scenarios
 from .elementwise import any_true, maximum, minimum, where
 from .energy import FootprintInputs, FootprintValues, footprint_values, resolve_footprint
 from .errors import InputError, ProfileError
-from .engines import Engine, default_engine, engine_constants, engines, get_engine, model_class
+from .engines import Engine, default_engine, engine_constants, engines, get_engine, kernels_per_pass, model_class
 from .hardware import HardwareProfile, ProfilePath, get_hardware
 from .inference import PhaseConstants, Request, ServingHardware, ServingModel
 from .memo import memoise
@@ -126,14 +126,24 @@ def _serving_model(spec: ModelSpec | None, params: CountLike | None, active_para
 
 
 def _layer_count(spec: ModelSpec) -> int:
-    """Layers a forward pass launches work for (each costs the runtime a few kernel launches):
-    a transformer's blocks, a ResNet's convolutions (3 per bottleneck block, the stem and the
-    classifier), a linear model's one; 1 where the catalogue gives no count."""
+    """Layers of a forward pass (a tensor-parallel step all-reduces after each): a transformer's
+    blocks, a ResNet's convolutions (3 per bottleneck block, the stem and the classifier), a
+    linear model's one; 1 where the catalogue gives no count."""
     if spec.layers:
         return spec.layers + (spec.decoder_layers or 0)
     if spec.bottleneck_blocks:
         return 3 * sum(spec.bottleneck_blocks) + 2
     return 1
+
+
+def _kernels(spec: ModelSpec | None, runtime: Engine) -> float:
+    """Kernels one forward pass of the model launches under the runtime (a linear model's
+    predict: one call); see :func:`costmodel.engines.kernels_per_pass`."""
+    if spec is not None and spec.kind == "linear":
+        return 1.0
+    blocks = float((spec.layers or 0) + (spec.decoder_layers or 0)) if spec is not None else 0.0
+    stages = (spec.bottleneck_blocks or ()) if spec is not None else ()
+    return kernels_per_pass(runtime, blocks=blocks, bottlenecks=float(sum(stages)), stages=float(len(stages)))
 
 
 def resolve_serving(model: str | ModelSpec | None = None, *, params: CountLike | None = None,
@@ -161,13 +171,15 @@ def _serving_records(spec: ModelSpec | None, hw: HardwareProfile, params: CountL
     m = _serving_model(spec, params, active_params, p.weight_bytes * sparsity.weight_share, kv_bytes)
     kind = "dense-decoder" if spec is None else spec.kind
     runtime = resolve_engine(engine, hw, kind, spec.id if spec else "the model")
+    m = replace(m, kernels=_kernels(spec, runtime))
     constants = engine_constants((calibration or resolve_calibration(None)).serving, runtime)
     link = hw.number("interconnect_bandwidth") or hw.number("pcie_bandwidth") or 16e9
     peak = float(hw.sparse[compute].to("FLOP/s").magnitude) if sparsity.sparse_peak else hw.peak_flops(compute)
     battery = hw.number("battery")
     h = ServingHardware(peak=peak, bandwidth=hw.number("memory_bandwidth"), capacity=hw.number("memory"),
                         tdp=hw.number("tdp"), link=link, battery=math.nan if battery is None else battery,
-                        step_fixed_s=constants.fixed_s, layer_s=constants.layer_s, efficiency=constants.efficiency,
+                        step_fixed_s=constants.fixed_s, launch_s=constants.launch_s, efficiency=constants.efficiency,
+                        overlap=float(not runtime.graphs and hw.engine != "cpu"),
                         network=hw.number("scale_out_bandwidth") or SCALE_OUT_DEFAULT,
                         node=float(hw.devices_per_node or NODE_DEFAULT),
                         max_in_flight=float(runtime.max_in_flight or math.inf),

@@ -344,7 +344,7 @@ class ServingPoint:
         cal = resolve_calibration(calibration)
         k = engine_constants(cal.serving, get_engine(self.engine))
         phases = serving_scenarios(cal.serving)
-        case = replace(self.case, hardware=replace(self.case.hardware, step_fixed_s=k.fixed_s, layer_s=k.layer_s,
+        case = replace(self.case, hardware=replace(self.case.hardware, step_fixed_s=k.fixed_s, launch_s=k.launch_s,
                                                    efficiency=k.efficiency),
                        prefill=typical_scenario(phases["prefill"]), decode=typical_scenario(phases["decode"]))
         return _figure(evaluate(case), self.metric, self.row.get("statistic") or "")

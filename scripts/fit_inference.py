@@ -8,8 +8,8 @@ Constants: four shared by every runtime (the achievable fractions of dense peak 
 memory bandwidth, the latency of one all-reduce step, and the rows per PFLOP/s of peak at which a
 step's matmuls reach half of that fraction: small steps leave a big device idle) and, per serving engine with at least
 ``MIN_POINTS`` points from at least ``MIN_SOURCES`` independent sources, its cost per forward
-step, per layer of a step, and a multiplier of the achievable fractions (kept near 1 by a small
-penalty). Engines with fewer share the constants of their class (captured graphs or eager,
+step, per kernel the step launches (:func:`costmodel.engines.kernels_per_pass`), and a multiplier
+of the achievable fractions (kept near 1 by a small penalty). Engines with fewer share the constants of their class (captured graphs or eager,
 :func:`costmodel.engines.class_of`), fitted on their points together.
 
 The objective is the mean absolute log error over every measured figure of
@@ -44,10 +44,13 @@ OUT = ROOT / "costmodel" / "data" / "inference_calibration.toml"
 LOSO = ROOT / "tests" / "data" / "inference_loso.csv"  # each figure predicted with its source left out
 GLOBAL = ("compute_fraction", "bandwidth_fraction", "allreduce_latency_s", "fill_rows")
 GLOBAL_BOUNDS = ((0.2, 1.0), (0.3, 1.0), (1e-7, 1e-4), (1.0, 1e5))
-ENGINE_BOUNDS = ((1e-6, 0.05), (1e-8, 1e-3), (0.2, 2.0))  # fixed_s, layer_s, efficiency
+ENGINE_BOUNDS = ((1e-6, 0.05), (1e-8, 2e-4), (0.2, 2.0))  # fixed_s, launch_s, efficiency
 MIN_POINTS = 3
 MIN_SOURCES = 2  # an engine gets constants of its own from two independent sources; else its class's
 PENALTY = 0.05  # per unit |ln efficiency|: an engine's efficiency moves only where its points ask
+# starting points of an engine's constants (fixed_s, launch_s, efficiency): a coarse grid over the bounds
+STARTS = [np.log([fixed, launch, eff]) for fixed in (1e-5, 3e-4, 3e-3) for launch in (1e-6, 5e-6, 2e-5)
+          for eff in (0.6, 1.0)]
 
 
 def _tail(errors) -> float:
@@ -109,7 +112,7 @@ def fit(points, rounds=3, iterations=120):
         counts[key] = counts.get(key, 0) + 1
     blocks = sorted(k for k, n in counts.items() if n >= MIN_POINTS)
     g = np.log([0.6, 0.9, 1.5e-5, 500.0])
-    ex = {e: (np.log([2e-3, 2e-5, 1.0]), counts[e]) for e in blocks}
+    ex = {e: (np.log([2e-3, 3e-6, 1.0]), counts[e]) for e in blocks}
 
     def objective(points_subset, g_, ex_):
         cal = calibration_of(g_, ex_)
@@ -121,8 +124,9 @@ def fit(points, rounds=3, iterations=120):
         g = nelder_mead(lambda x: objective(points, x, ex), g, iterations=iterations)
         for e in blocks:
             mine = [p for p in points if member[p.point + p.metric] == e]
-            best = nelder_mead(lambda x: objective(mine, g, {**ex, e: (x, counts[e])}), ex[e][0], iterations=iterations)
-            ex[e] = (best, counts[e])
+            f = lambda x: objective(mine, g, {**ex, e: (x, counts[e])})  # noqa: E731
+            start = min([ex[e][0], *STARTS], key=f)  # the simplex finds a local minimum: start it at the best of a grid
+            ex[e] = (nelder_mead(f, start, iterations=iterations), counts[e])
     return g, ex
 
 
@@ -157,9 +161,12 @@ def main() -> None:
     for metric in sorted({p.metric for p in points}):
         m = np.array([loso[(p.point, p.metric)] for p in points if p.metric == metric])
         print(f"  {metric:>12}: n {len(m):3d}, median |err| {np.median(np.abs(np.expm1(m))):.1%}")
+    one = np.array([loso[(p.point, p.metric)] for p in points if p.metric == "latency"
+                    and p.row["output_tokens"] == "0" and p.row["batch_size"] == "1"])
+    print(f"  batch-1 latency of single-pass models: n {len(one)}, median |err| {np.median(np.abs(np.expm1(one))):.1%}")
     print({k: f"{v:.4g}" for k, v in zip(GLOBAL, _clip(g, GLOBAL_BOUNDS))})
     for name, (x, n) in ex.items():
-        print(f"  {name}: " + ", ".join(f"{k} {v:.3g}" for k, v in zip(("fixed_s", "layer_s", "efficiency"),
+        print(f"  {name}: " + ", ".join(f"{k} {v:.3g}" for k, v in zip(("fixed_s", "launch_s", "efficiency"),
                                                                         _clip(x, ENGINE_BOUNDS))) + f" ({n} figures)")
     prefill = np.array([loso[(p.point, p.metric)] for p in points if p.metric == "ttft"])
     single = np.array([loso[(p.point, p.metric)] for p in points if p.metric in ("latency", "samples_per_s")
@@ -193,11 +200,11 @@ sources = {len(sources)}
 fitted = "{datetime.date.today().isoformat()}"
 """]
         for name, (x, n) in sorted(ex.items()):
-            fixed, layer, eff = _clip(x, ENGINE_BOUNDS)
+            fixed, launch, eff = _clip(x, ENGINE_BOUNDS)
             lines.append(f"""
 [inference.engines."{name}"]  # {name if name.startswith("class:") else get_engine(name).name}
 fixed_s = {fixed:.6g}
-layer_s = {layer:.6g}
+launch_s = {launch:.6g}
 efficiency = {eff:.4f}
 points = {n}
 """)

@@ -125,7 +125,7 @@ def test_engines_lists_every_engine_with_its_constants(runner):
         e = get_engine(engine_id)
         k = engine_constants(cal, e)
         cells = line[len(e.id):].split(e.name, 1)[1].split()
-        assert cells[:4] == ["/".join(e.serves), f"{k.fixed_s * 1e3:.3g}", f"{k.layer_s * 1e6:.3g}",
+        assert cells[:4] == ["/".join(e.serves), f"{k.fixed_s * 1e3:.3g}", f"{k.launch_s * 1e6:.3g}",
                              f"{k.efficiency:.2f}"], engine_id
         if k.borrowed_from != "measured":  # measured constants: test_engines_table_says_measured_constants_are_measured
             assert " ".join(cells[4:]) == (str(k.points) if k.points else f"like {k.borrowed_from}")
@@ -138,14 +138,14 @@ def test_engines_json_lists_every_engine_with_its_constants(runner):
     for r in rows:
         e = get_engine(r["id"])
         k = engine_constants(cal, e)
-        assert (r["step_overhead_s"], r["layer_overhead_s"], r["efficiency"]) == (k.fixed_s, k.layer_s, k.efficiency)
+        assert (r["step_overhead_s"], r["launch_overhead_s"], r["efficiency"]) == (k.fixed_s, k.launch_s, k.efficiency)
         assert (r["fitted_points"], r["borrowed_from"]) == (k.points, k.borrowed_from)
         assert r["serves"] == list(e.serves) and r["aliases"] == list(e.aliases) and r["source"] == e.source
     by_id = {r["id"]: r for r in rows}
     assert by_id["vllm"]["max_in_flight"] == 256  # --max-num-seqs' default
     assert by_id["eager"]["in_flight_batching"] is False and by_id["vllm"]["in_flight_batching"] is True
     # NumPy's constants are measured (engines.toml: 1.44 us per call, rounded to 1.5 us), not fitted
-    assert (by_id["numpy"]["step_overhead_s"], by_id["numpy"]["layer_overhead_s"]) == (1.5e-6, 0.0)
+    assert (by_id["numpy"]["step_overhead_s"], by_id["numpy"]["launch_overhead_s"]) == (1.5e-6, 0.0)
     # vLLM and TensorRT-LLM have points from several sources: constants of their own; LMDeploy (one
     # source) shares those fitted on its class (captured graphs)
     assert by_id["tensorrt-llm"]["fitted_points"] > 0 and by_id["vllm"]["fitted_points"] > 0

@@ -124,7 +124,7 @@ def test_litert_runs_with_its_measured_cost_per_invocation():
     0.187 ms of a tiny INT8 model on the Galaxy S24's NPU (engines.toml), not the 2.5 ms per step the
     graph-capturing LLM servers pool."""
     k = engine_constants(costmodel.default_calibration().serving, get_engine("litert"))
-    assert (k.fixed_s, k.layer_s, k.borrowed_from) == (1.87e-4, 0.0, "measured")
+    assert (k.fixed_s, k.launch_s, k.borrowed_from) == (1.87e-4, 0.0, "measured")
     assert get_engine("qnn").id == "tflite"
 
 

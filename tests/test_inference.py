@@ -9,7 +9,7 @@ from hypothesis import strategies as hs
 import costmodel
 from costmodel import estimate_inference
 from costmodel.calibration import default_calibration
-from costmodel.engines import engine_constants, get_engine
+from costmodel.engines import engine_constants, get_engine, kernels_per_pass
 
 LLAMA7 = dict(model="llama-2-7b", hardware="a100-sxm4-80gb")
 
@@ -21,7 +21,8 @@ def test_decode_of_a_7b_model_is_bound_by_reading_the_weights():
     weights = 6.74e9 * 2
     kv = 32 * 2 * 32 * 128 * 2 * (128 + 64)  # layers x K,V x heads x head_dim x bytes x avg context
     bandwidth = 2.039e12 * min(1.0, cal.bandwidth_fraction * k.efficiency)
-    expected = (weights + kv) / bandwidth + k.fixed_s + 32 * k.layer_s  # the engine's per-step and per-layer cost
+    kernels = kernels_per_pass(get_engine(est.engine), blocks=32)  # a fused graph: 7 kernels per block, stem and head
+    expected = (weights + kv) / bandwidth + k.fixed_s + kernels * k.launch_s  # the engine's per-step and per-launch cost
     assert est.tpot.to("s").magnitude == pytest.approx(expected, rel=0.02)
     assert est.bound == {"prefill": "compute", "decode": "memory"}
     assert est.latency.to("s").magnitude == pytest.approx(

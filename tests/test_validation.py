@@ -185,48 +185,58 @@ def test_inference_median_error(metric, bound):
 
 
 def test_measured_points_within_a_factor_of_two():
-    """Every LLM figure the constants are fitted on lands within a factor of two; of the
-    single-pass figures the ones beyond it are named: an eager ResNet-50 at batch 256 on a T4
-    (the README does not say what its timing covers), FasterTransformer's ViT-B/16 at batch 32
-    on a T4, and two large-batch BERT-large offline throughputs (INT8 on Orin, a 2-socket Xeon)
-    the roofline puts 2-3x slow (MLPerf's BERT inputs are shorter than the 384 tokens they are
-    scored at, if NVIDIA's and Intel's harnesses run them unpadded).
+    """Every LLM figure the constants are fitted on lands within a factor of two but one:
+    TensorRT-LLM's offline Llama-3.1-8B FP8 run on an H100 (P79, 28,312 tokens/s) comes out
+    0.46x since the fit took in the phone points (N25-N30; the same with a cost per layer): a
+    saturated FP8 decode the engine's fitted step cost (2.4 ms, set by its batch-1 points)
+    overcharges. Of the single-pass figures the ones beyond it are named: an eager ResNet-50 at
+    batch 256 on a T4 (the README does not say what its timing covers), FasterTransformer's
+    ViT-B/16 at batch 32 on a T4 (0.40x: the T4 runs the batch at 30% of its nominal FP16 peak,
+    its batch-1 latency and TensorRT's BERT on it are 0.6-0.9x too), and Intel's 2-socket Xeon
+    BERT-large offline throughput (0.45x, scored at the 384 tokens it is padded to: whether
+    Intel's harness drops the padding is not known; NVIDIA's does, and its MLPerf BERT rows are
+    scored at the 177-token mean).
 
     Of the S rows (added without refitting) these are beyond it: DeepSeek-R1 (DeepSeek-V3) on
     8 H200s from GPUStack's lab, offline under SGLang with data-parallel attention (S15-S18)
-    and vLLM (S27-S29) 2.2-3.7x faster than measured on prefill-heavy random prompts, and
-    0.28x on 1000 prompts of 128 tokens with 4 outputs (S18); vLLM's ShareGPT run at
-    concurrency 4 on the same node (S31) 0.33x on TTFT and 0.50x on TPOT; SGLang's offline Llama-3.3-70B run with 4096/2048
-    random lengths (S11) 2.1x fast: 800 requests whose uniform lengths drain the batch at the
-    end, which a saturation estimate does not see; and DistilBERT on an A10G in eager fp32
-    (S32, S33) 2.9-3.1x slow: the script times each call without a synchronize or no_grad, and
-    the estimate is mostly the eager overhead fitted on other runs (12.9 ms for DistilBERT and
-    13.5 ms for BERT-base at 128 tokens; BERT-base in the same script, S34-S35, is 1.6-1.7x
-    slow)."""
+    and vLLM (S27-S29) 2.1-4x faster than measured on prefill-heavy random prompts, and
+    0.27x on 1000 prompts of 128 tokens with 4 outputs (S18); vLLM's ShareGPT run at
+    concurrency 4 on the same node (S31) 0.35x on TTFT and 0.60x on TPOT; SGLang's offline
+    Llama-3.3-70B run with 4096/2048 random lengths (S11) 2.1x fast: 800 requests whose uniform
+    lengths drain the batch at the end, which a saturation estimate does not see. DistilBERT on
+    an A10G in eager fp32 (S32, S33), 2.9-3.1x slow under a cost per layer, is 1.5-1.6x slow
+    with a cost per dispatched operator (187 for DistilBERT, 367 for BERT-base) overlapping the
+    device's work: the script times each call without a synchronize or no_grad, so what it
+    measures is the host's dispatch, flat in the input length."""
     fitted = INFERENCE[~INFERENCE.holdout]
     ratio = fitted.estimated_ms / fitted.published_ms
     far = set(fitted.point[~ratio.between(0.5, 2.0)])
-    assert far <= {"N11", "N13", "N20", "N24", "S11", "S15", "S16", "S17", "S18", "S27", "S28", "S29", "S31", "S32",
-                   "S33"}, fitted[["point", "metric", "published_ms", "estimated_ms"]]
-    assert ratio[fitted.point.str.startswith("P")].between(0.5, 2.0).all()
+    assert far <= {"N11", "N13", "N24", "P79", "S11", "S15", "S16", "S17", "S18", "S27", "S28", "S29", "S31"}, \
+        fitted[["point", "metric", "published_ms", "estimated_ms"]]
+    llm = fitted.point.str.startswith("P") & (fitted.point != "P79")
+    assert ratio[llm].between(0.5, 2.0).all()
+    single = ratio[fitted.point.isin(["S32", "S33", "S34", "S35"])]
+    assert single.between(0.9, 1.8).all()  # host dispatch of 187 and 367 operators: DistilBERT about half BERT-base
 
 
 def test_held_out_edge_points_where_the_model_stands():
     """Edge and laptop points, kept out of the fit. Decode is bandwidth-bound and lands within
-    10% on the Orin Nano (MLC) and the M4 (llama.cpp, whose Q4_K_M reads more bytes than w4a16;
-    its engine constants are eager ones fitted on GPUs); the M4's 512-token prefill 1.3x slow. A batch-1 ResNet-50 under
-    TensorRT on a Jetson comes out within 15% now that the runtime's overheads are fitted per
-    engine (it was 3-5x slow with one per-step overhead fitted on LLM servers)."""
+    10% on the Orin Nano (MLC); on the M4 (llama.cpp, whose Q4_K_M reads more bytes than w4a16;
+    its engine constants are eager ones fitted on GPUs, a host dispatch per operator that now
+    overlaps the decode's weight reads) 1.14x slow; the M4's 512-token prefill 1.3x slow. A
+    batch-1 ResNet-50 under TensorRT on a Jetson comes out 0.70-0.79x: 56 fused kernels at the
+    4.3 us per launch TensorRT's points give (it was 3-5x slow with one per-step overhead fitted
+    on LLM servers, and 1.5-2.4x on a refit with a cost per layer, 50 of them)."""
     held = INFERENCE[INFERENCE.holdout].set_index(["point", "metric"])
     ratio = held.estimated_ms / held.published_ms
     assert set(held.hardware) == {"jetson-orin-nano-super-8gb", "jetson-agx-orin-64gb", "jetson-orin-nx-16gb",
                                   "apple-m4-gpu"}
-    assert ratio[("P33", "tpot")] == pytest.approx(0.91, abs=0.05)
-    assert ratio[("P34", "tpot")] == pytest.approx(0.94, abs=0.05)
-    assert ratio[("P35", "latency")] == pytest.approx(1.02, abs=0.1)
-    assert ratio[("P36", "latency")] == pytest.approx(0.84, abs=0.1)
-    assert ratio[("P37", "tpot")] == pytest.approx(0.94, abs=0.05)
-    assert ratio[("P38", "ttft")] == pytest.approx(1.33, abs=0.1)
+    assert ratio[("P33", "tpot")] == pytest.approx(0.99, abs=0.05)
+    assert ratio[("P34", "tpot")] == pytest.approx(1.05, abs=0.05)
+    assert ratio[("P35", "latency")] == pytest.approx(0.79, abs=0.1)
+    assert ratio[("P36", "latency")] == pytest.approx(0.70, abs=0.1)
+    assert ratio[("P37", "tpot")] == pytest.approx(1.14, abs=0.05)
+    assert ratio[("P38", "ttft")] == pytest.approx(1.34, abs=0.1)
 
 
 def test_non_generative_points_are_scored_on_latency_and_samples():

@@ -201,10 +201,10 @@ def engines(as_json, as_csv):
     if as_json:
         return emit_json([{"id": e.id, "name": e.name, "aliases": list(e.aliases), "serves": list(e.serves),
                            "in_flight_batching": e.in_flight_batching, "max_in_flight": e.max_in_flight or None,
-                           "step_overhead_s": k.fixed_s, "layer_overhead_s": k.layer_s, "efficiency": k.efficiency,
+                           "step_overhead_s": k.fixed_s, "launch_overhead_s": k.launch_s, "efficiency": k.efficiency,
                            "fitted_points": k.points, "borrowed_from": k.borrowed_from, "source": e.source}
                           for e, k in items])
-    rows = [[e.id, e.name, "/".join(e.serves), k.fixed_s * 1e3, k.layer_s * 1e6, k.efficiency,
+    rows = [[e.id, e.name, "/".join(e.serves), k.fixed_s * 1e3, k.launch_s * 1e6, k.efficiency,
              k.points or ("measured" if k.borrowed_from == "measured" else f"like {k.borrowed_from}")] for e, k in items]
-    emit_table(rows, ["id", "name", "serves", "ms/step", "us/layer", "efficiency", "fitted on"], as_csv,
+    emit_table(rows, ["id", "name", "serves", "ms/step", "us/launch", "efficiency", "fitted on"], as_csv,
                [None, None, None, "{:.3g}".format, "{:.3g}".format, "{:.2f}".format, None])

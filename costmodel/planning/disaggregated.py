@@ -100,7 +100,8 @@ class Split:
 
 def _devices_price(g: Any) -> float:
     """USD per device-hour of the colocated rows (NaN without a price)."""
-    per = g.per_hour / np.maximum(g.replicas * g.n, 1.0)
+    serving = np.isfinite(g.replicas)  # a row that cannot serve the rate colocated has no price of its own
+    per = g.per_hour[serving] / np.maximum(g.replicas[serving] * g.n[serving], 1.0)
     finite = per[np.isfinite(per)]
     return float(finite[0]) if finite.size else math.nan
 

@@ -337,12 +337,13 @@ def _priced(g: _Replicas, sustainable: np.ndarray, rate: float) -> _Rows:
 
 def _option(g: _Rows, i: int, rate: float) -> ServingOption:
     n, pp, node = int(g.n[i]), int(g.pp[i]), _node(g.profile)
+    replicas = float(g.replicas[i])  # infinite where the layout cannot serve the rate colocated (a split's pool may)
     missing = lambda x, unit: None if not math.isfinite(float(x)) else quantity(float(x), unit)
     return ServingOption(
         hardware=g.profile.id, dtype=g.dtype, engine=g.engine, devices_per_replica=n, tensor_parallel=int(g.tp[i]),
-        pipeline=pp, expert_parallel=int(g.ep[i]), nodes=max(1, n // node), replicas=int(g.replicas[i]), batch_limit=int(g.limit[i]),
+        pipeline=pp, expert_parallel=int(g.ep[i]), nodes=max(1, n // node), replicas=int(replicas) if math.isfinite(replicas) else 0, batch_limit=int(g.limit[i]),
         sustainable_rate=quantity(float(g.sustainable[i]), "1/s"),
-        headroom=float(g.replicas[i] * g.sustainable[i] / rate - 1.0),
+        headroom=replicas * float(g.sustainable[i]) / rate - 1.0 if math.isfinite(replicas) else math.nan,
         ttft_p99=quantity(float(g.p99[0][i]) * 1e3, "ms"), tpot_p99=quantity(float(g.p99[1][i]) * 1e3, "ms"),
         latency_p99=quantity(float(g.p99[2][i]) * 1e3, "ms"), cost_per_hour=missing(g.per_hour[i], "usd_rate"),
         cost_per_million_input_tokens=missing(g.input_pm[i], "usd"),

@@ -322,7 +322,7 @@ class InferenceEstimate(RangedEstimate):
         fitted = (f"fitted on {k.points} measured points" if k.points else "measured, see the source"
                   if k.borrowed_from == "measured" else
                   f"constants borrowed from {k.borrowed_from} (too few points of its own)")
-        return (f"{e.name}: {k.fixed_s * 1e3:.3g} ms per forward step + {k.layer_s * 1e6:.3g} us per layer, "
+        return (f"{e.name}: {k.fixed_s * 1e3:.3g} ms per forward step + {k.launch_s * 1e6:.3g} us per kernel launch, "
                 f"x{k.efficiency:.2f} achievable compute and bandwidth ({fitted}; "
                 f"data/inference_calibration.toml); source: {e.source}")
 
