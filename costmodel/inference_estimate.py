@@ -18,7 +18,7 @@ from . import inference as core
 from .architecture import expert_parameters
 from .calibration import Calibration, resolve_calibration, serving_scenarios
 from .elementwise import any_true, maximum, minimum, where
-from .energy import FootprintInputs, FootprintValues, footprint_values, resolve_footprint
+from .energy import FootprintInputs, FootprintLabels, FootprintValues, footprint_values, resolve_footprint
 from .errors import InputError, ProfileError
 from .engines import Engine, default_engine, engine_constants, engines, get_engine, kernels_per_pass, model_class
 from .hardware import HardwareProfile, ProfilePath, get_hardware
@@ -547,6 +547,65 @@ def estimate_inference(model: str | ModelSpec | None = None, *, params: CountLik
     'memory'
     """
     cal = resolve_calibration(calibration)
+    try:  # the resolved inputs are kept per profile (a changed profile file is a new one)
+        hw: HardwareProfile | str = get_hardware(hardware, profile_path=profile_path)
+    except Exception:  # raised again in the order the inputs resolve
+        hw = hardware
+    r = _resolved(cal, hw, (model, params, active_params, n_gpus, prompt_tokens, output_tokens, batch_size, dtype,
+                            kv_dtype, prune, engine, batching, rate, concurrency, prefix_cache, pp, tp, ep, strict,
+                            pue, power_per_gpu, host_power_per_gpu, region, grid_intensity, price_per_gpu_hour,
+                            cost_basis, price_kind, purchase_price, electricity_price, service_life, embodied,
+                            profile_path))
+    return InferenceEstimate(**r.fields, _case=r.case, _calibration=cal, _scenarios_of=scenarios, _values=r.values,
+                             _labels=r.labels, _profile=r.profile)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class _Resolved:
+    """One argument list of :func:`estimate_inference` resolved and evaluated: the result's
+    public fields, its case (every scenario's inputs), the typical scenario's values and the
+    footprint's labels."""
+
+    calibration: Calibration
+    profile: HardwareProfile
+    fields: dict[str, Any]
+    case: ServingCase
+    values: ServingValues
+    labels: FootprintLabels
+
+
+_RESOLVED: dict[tuple, _Resolved] = {}
+_RESOLVED_MAX = 4096
+_PLAIN = frozenset({str, int, bool, type(None)})
+
+
+def _resolved(cal: Calibration, hw: HardwareProfile | str, args: tuple) -> _Resolved:
+    """:func:`_resolve`, kept per exact argument list (plain values by value and type, floats by
+    their bits) with the calibration and profile by identity; other arguments (a ModelSpec, a
+    Quantity, sampled lengths) are not kept, nor is a call that raises."""
+    types: tuple[object, ...] = tuple(map(type, args))
+    if not _PLAIN.issuperset(types):
+        if not _PLAIN.issuperset(t for t in types if t is not float):
+            return _resolve(cal, hw, *args)
+        types += tuple(a.hex() for a in args if type(a) is float)  # -0.0 and 0.0 differ
+    key = (id(cal), id(hw), args, types)
+    r = _RESOLVED.get(key)
+    if r is None or r.calibration is not cal or r.profile is not hw:
+        r = _resolve(cal, hw, *args)
+        if r.profile is hw:  # not a profile that failed to load above
+            if len(_RESOLVED) >= _RESOLVED_MAX:
+                _RESOLVED.clear()
+            _RESOLVED[key] = r
+    return r
+
+
+def _resolve(cal: Calibration, hardware: HardwareProfile | str, model, params, active_params, n_gpus, prompt_tokens,
+             output_tokens, batch_size, dtype, kv_dtype, prune, engine, batching, rate, concurrency, prefix_cache, pp,
+             tp, ep, strict, pue, power_per_gpu, host_power_per_gpu, region, grid_intensity, price_per_gpu_hour,
+             cost_basis, price_kind, purchase_price, electricity_price, service_life, embodied,
+             profile_path) -> _Resolved:
+    """Parse and check the arguments of :func:`estimate_inference` and evaluate the typical
+    scenario."""
     spec, hw, (dt, kv, eng), m, h = resolve_serving(model, params=params, active_params=active_params,
                                                     hardware=hardware, dtype=dtype, kv_dtype=kv_dtype, prune=prune,
                                                     engine=engine, profile_path=profile_path, calibration=cal)
@@ -593,14 +652,14 @@ def estimate_inference(model: str | ModelSpec | None = None, *, params: CountLik
         raise InputError(f"{r.batch:.0f} requests need {(c.weights + c.kv_cache + c.activations) / 2**30:.1f} GiB "
                          f"per device, more than {hw.id}'s {hw.number('memory') / 2**30:.0f} GiB; use {{n_gpus}} >= "
                          f"{c.min_gpus:.0f} or a smaller dtype", argument="batch_size")
-    return InferenceEstimate(
+    fields = dict(
         model=spec.id if spec else None, hardware=hw.id, n_gpus=int(r.n * r.pp), pp=int(r.pp),
         tp=int(core.attention_tp(r)), ep=int(r.ep), dtype=dt, kv_dtype=kv,
         engine=eng,
         batching="continuous" if r.continuous and h.in_flight and m.autoregressive else "static",
         batch_size=int(r.batch), prompt_tokens=int(values.prompt), output_tokens=int(values.output),
-        fitting_dtype=None if c.fits else _fitting_dtype(hw, dt, c), warnings=tuple(warnings),
-        _case=case, _calibration=cal, _scenarios_of=scenarios, _values=values, _labels=labels, _profile=hw)
+        fitting_dtype=None if c.fits else _fitting_dtype(hw, dt, c), warnings=tuple(warnings))
+    return _Resolved(calibration=cal, profile=hw, fields=fields, case=case, values=values, labels=labels)
 
 
 def check_layout(m: ServingModel, r: Request) -> None:
