@@ -260,12 +260,37 @@ def check_request(r: Request) -> Request:
     return replace(r, n=r.n / r.pp) if any_true(r.pp > 1) else r
 
 
-@memoise
-def resolve_request(**options: Any) -> Request:
-    """Devices, batch, tokens and batching mode (see :data:`REQUEST_PARSERS`) as floats (cached
-    per distinct options)."""
-    return check_request(Request(**{name: parse(options.get(key, default))
+def request_of(**options: Any) -> Request:
+    """Devices, batch, tokens and batching mode (see :data:`REQUEST_PARSERS`) as floats, each
+    plain option parsed once per process."""
+    return check_request(Request(**{name: _parsed(key, parse, options.get(key, default))
                                     for key, (name, parse, default) in REQUEST_PARSERS.items()}))
+
+
+resolve_request = memoise(request_of)
+resolve_request.__doc__ = """:func:`request_of`, cached per distinct options."""
+
+
+def _parsed(key: str, parse: Callable[[Any], float], value: Any) -> float:
+    """``parse(value)``, kept per keyword and plain value (by value and type, a float by its
+    bits): a request that changes one option parses only that one."""
+    kind = type(value)
+    if kind is float:
+        held = (key, kind, value.hex())
+    elif kind in _PLAIN:
+        held = (key, kind, value)
+    else:
+        return parse(value)
+    x = _PARSED.get(held)
+    if x is None:
+        x = parse(value)
+        if len(_PARSED) >= _RESOLVED_MAX:
+            _PARSED.clear()
+        _PARSED[held] = x
+    return x
+
+
+_PARSED: dict[tuple, float] = {}  # (keyword, type, value) -> its parsed float
 
 
 def evaluate(case: ServingCase) -> ServingValues:
@@ -423,8 +448,7 @@ def _lengths(value: Any, name: str, traffic: bool) -> np.ndarray:
     return np.array([float(parse_whole(v, name, limit=TOKENS_LIMIT, allow_zero=True)) for v in value])
 
 
-def _traffic_inputs(case: ServingCase, values: ServingValues, traffic: tuple[float, float],
-                    batch_size: CountLike | None, prompts: np.ndarray, outputs: np.ndarray) -> Load:
+def _traffic_inputs(traffic: tuple[float, float], batch_size: CountLike | None, prompts: np.ndarray, outputs: np.ndarray) -> Load:
     rate, concurrency = traffic
     limit = math.inf if batch_size is None else float(parse_whole(batch_size, "batch_size", limit=1e7))
     spread = lambda x: float(np.mean(x ** 2) / np.mean(x) ** 2) if np.mean(x) > 0 else 1.0  # noqa: E731
@@ -583,12 +607,14 @@ def _resolved(cal: Calibration, hw: HardwareProfile | str, args: tuple) -> _Reso
     """:func:`_resolve`, kept per exact argument list (plain values by value and type, floats by
     their bits) with the calibration and profile by identity; other arguments (a ModelSpec, a
     Quantity, sampled lengths) are not kept, nor is a call that raises."""
-    types: tuple[object, ...] = tuple(map(type, args))
+    types = tuple(map(type, args))
     if not _PLAIN.issuperset(types):
         if not _PLAIN.issuperset(t for t in types if t is not float):
             return _resolve(cal, hw, *args)
         types += tuple(a.hex() for a in args if type(a) is float)  # -0.0 and 0.0 differ
-    key = (id(cal), id(hw), args, types)
+    # the types as names: a key of strings and numbers only is a tuple the garbage collector
+    # stops tracking, so that thousands of kept argument lists cost its full passes nothing
+    key = (id(cal), id(hw), args, tuple(t if type(t) is str else t.__name__ for t in types))
     r = _RESOLVED.get(key)
     if r is None or r.calibration is not cal or r.profile is not hw:
         r = _resolve(cal, hw, *args)
@@ -615,7 +641,7 @@ def _resolve(cal: Calibration, hardware: HardwareProfile | str, model, params, a
                          "batch at a time: leave batching at 'continuous'", argument="batching")
     prompts = _lengths(prompt_tokens, "prompt_tokens", traffic is not None)
     outputs = _lengths(output_tokens, "output_tokens", traffic is not None)
-    r = resolve_request(n_gpus=n_gpus, batch_size=1 if batch_size is None else batch_size,
+    r = request_of(n_gpus=n_gpus, batch_size=1 if batch_size is None else batch_size,
                         prompt_tokens=round(_mean(prompts)), output_tokens=round(_mean(outputs)),
                         batching=batching, prefix_cache=prefix_cache, pp=pp, tp=tp, ep=ep)
     warnings = _layout_warnings(m, r)
@@ -639,10 +665,9 @@ def _resolve(cal: Calibration, hardware: HardwareProfile | str, model, params, a
                                   electricity_price=electricity_price, service_life=service_life, embodied=embodied)
     phases = serving_scenarios(cal.serving)
     case = ServingCase(model=m, hardware=h, request=r, footprint=f, prefill=phases["prefill"], decode=phases["decode"])
-    values = evaluate(_typical(case))
     if traffic is not None:
-        case = replace(case, load=_traffic_inputs(case, values, traffic, batch_size, prompts, outputs))
-        values = evaluate(_typical(case))
+        case = replace(case, load=_traffic_inputs(traffic, batch_size, prompts, outputs))
+    values = evaluate(_typical(case))
     check_finite(OUTPUTS, case, values, MAY_BE_MISSING, CULPRITS, "prompt_tokens")
     c = values.capacity
     if traffic is None and any_true(values.timings.wait_s > 0):
@@ -691,8 +716,9 @@ def _mean(lengths: np.ndarray) -> float:
 
 
 def _typical(case: ServingCase) -> ServingCase:
-    return replace(case, footprint=typical_scenario(case.footprint), prefill=typical_scenario(case.prefill),
-                   decode=typical_scenario(case.decode))
+    return ServingCase(model=case.model, hardware=case.hardware, request=case.request,
+                       footprint=typical_scenario(case.footprint), prefill=typical_scenario(case.prefill),
+                       decode=typical_scenario(case.decode), load=case.load)
 
 
 @memoise
