@@ -608,13 +608,14 @@ def _resolved(cal: Calibration, hw: HardwareProfile | str, args: tuple) -> _Reso
     their bits) with the calibration and profile by identity; other arguments (a ModelSpec, a
     Quantity, sampled lengths) are not kept, nor is a call that raises."""
     types = tuple(map(type, args))
+    bits: tuple[str, ...] = ()
     if not _PLAIN.issuperset(types):
         if not _PLAIN.issuperset(t for t in types if t is not float):
             return _resolve(cal, hw, *args)
-        types += tuple(a.hex() for a in args if type(a) is float)  # -0.0 and 0.0 differ
-    # the types as names: a key of strings and numbers only is a tuple the garbage collector
+        bits = tuple(a.hex() for a in args if type(a) is float)  # -0.0 and 0.0 differ
+    # the types by name: a key of strings and numbers only is a tuple the garbage collector
     # stops tracking, so that thousands of kept argument lists cost its full passes nothing
-    key = (id(cal), id(hw), args, tuple(t if type(t) is str else t.__name__ for t in types))
+    key = (id(cal), id(hw), args, tuple(t.__name__ for t in types), bits)
     r = _RESOLVED.get(key)
     if r is None or r.calibration is not cal or r.profile is not hw:
         r = _resolve(cal, hw, *args)
