@@ -17,7 +17,7 @@ import pint
 from . import inference as core
 from .architecture import expert_parameters
 from .calibration import Calibration, resolve_calibration, serving_scenarios
-from .elementwise import any_true, maximum, minimum, where
+from .elementwise import any_true, fmod, maximum, minimum, where
 from .energy import FootprintInputs, FootprintLabels, FootprintValues, footprint_values, resolve_footprint
 from .errors import InputError, ProfileError
 from .engines import Engine, default_engine, engine_constants, engines, get_engine, kernels_per_pass, model_class
@@ -255,7 +255,7 @@ def check_request(r: Request) -> Request:
         raise InputError("n_gpus must be a multiple of pp (pp stages of n_gpus / pp devices each)", argument="pp")
     for key in ("tp", "ep"):
         degree = getattr(r, key)
-        if any_true((degree > 0) & ((r.n / r.pp) % np.maximum(degree, 1.0) != 0)):
+        if any_true((degree > 0) & ((r.n / r.pp) % maximum(degree, 1.0) != 0)):
             raise InputError(f"{key} must divide the devices of a pipeline stage (n_gpus / pp)", argument=key)
     return replace(r, n=r.n / r.pp) if any_true(r.pp > 1) else r
 
@@ -320,8 +320,11 @@ def evaluate(case: ServingCase) -> ServingValues:
         wait = where(slots < r.batch, core.slot_wait(r.batch, slots, t.latency), 0.0)
         t = replace(t, ttft=t.ttft + wait, latency=t.latency + wait, wait_s=wait)
     fp = footprint_values(case.footprint, h.tdp, t.busy, r.n * r.pp / slots, busy_latency)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        throughput = where(output > 0, np.divide(slots * output, busy_latency), np.nan)  # none without output
+    if type(output) is float and type(slots) is float and type(busy_latency) is float and busy_latency != 0.0:
+        throughput = slots * output / busy_latency if output > 0 else math.nan  # one estimate: plain floats
+    else:
+        with np.errstate(invalid="ignore", divide="ignore"):
+            throughput = where(output > 0, np.divide(slots * output, busy_latency), np.nan)  # none without output
     return ServingValues(timings=t, capacity=c, output=output, prompt=r.prompt, throughput=throughput,
                          samples_per_s=slots / busy_latency, footprint=fp, in_flight=slots, **_split(t, fp))
 
@@ -692,7 +695,7 @@ def check_layout(m: ServingModel, r: Request) -> None:
     """Refuse an expert or attention layout the model cannot take (floats or arrays): ``ep``
     that does not divide a mixture's experts, or data-parallel attention (``tp`` below the
     devices of a stage) for a model without experts."""
-    bad = (m.experts > 0) & (np.fmod(m.experts, np.maximum(r.ep, 1.0)) != 0)
+    bad = (m.experts > 0) & (fmod(m.experts, maximum(r.ep, 1.0)) != 0)
     if any_true(bad):
         ep, experts = (float(np.broadcast_to(x, np.shape(bad))[bad][0]) if np.ndim(bad) else float(x)
                        for x in (r.ep, m.experts))

@@ -30,6 +30,8 @@ def _per_million_input(c, v, what):
     device time, over the prompt tokens that are not cached."""
     new = v.prompt * (1.0 - c.request.cached)
     part = v.input_cost if what == "cost" else v.input_energy_j
+    if type(new) is float and type(part) is float:  # one estimate: plain arithmetic, the same figure
+        return part * 1e6 / new if new > 0 else np.nan
     with np.errstate(divide="ignore", invalid="ignore"):
         return where(new > 0, part * 1e6 / where(new > 0, new, 1.0), np.nan)
 
