@@ -604,6 +604,7 @@ class _Resolved:
 _RESOLVED: dict[tuple, _Resolved] = {}
 _RESOLVED_MAX = 4096
 _PLAIN = frozenset({str, int, bool, type(None)})
+_TYPE_NAMES: dict[type, str] = {kind: kind.__name__ for kind in (str, int, bool, type(None), float)}
 
 
 def _resolved(cal: Calibration, hw: HardwareProfile | str, args: tuple) -> _Resolved:
@@ -618,7 +619,7 @@ def _resolved(cal: Calibration, hw: HardwareProfile | str, args: tuple) -> _Reso
         bits = tuple(a.hex() for a in args if type(a) is float)  # -0.0 and 0.0 differ
     # the types by name: a key of strings and numbers only is a tuple the garbage collector
     # stops tracking, so that thousands of kept argument lists cost its full passes nothing
-    key = (id(cal), id(hw), args, tuple(t.__name__ for t in types), bits)
+    key = (id(cal), id(hw), args, tuple(map(_TYPE_NAMES.__getitem__, types)), bits)
     r = _RESOLVED.get(key)
     if r is None or r.calibration is not cal or r.profile is not hw:
         r = _resolve(cal, hw, *args)
