@@ -20,6 +20,7 @@ def _forget() -> None:
     """Every cache a serving estimate fills."""
     ie._RESOLVED.clear()
     ie._PARSED.clear()
+    ie._TYPICAL.clear()
     results._ENDS.clear()
     for cached in (ie.resolve_request, ie._serving_records, ie.typical_scenario, costmodel.energy.resolve_footprint):
         cached.cache_clear()
