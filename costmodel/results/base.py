@@ -108,9 +108,11 @@ def first_not_finite(outputs, case, values, allowed_nan: frozenset) -> Output | 
     known" (``allowed_nan``), or None."""
     for o in outputs:
         x = o.value(case, values)
-        if type(x) is float and x - x == 0.0:  # a finite plain float, as most of one estimate's are
-            continue
-        if ndim(x) == 0:  # one estimate: plain floats are faster than array reductions
+        if type(x) is float:  # one estimate's figures: plain floats, most of them finite
+            if x - x == 0.0:
+                continue
+            bad = math.isinf(x) or (math.isnan(x) and o.key not in allowed_nan)
+        elif ndim(x) == 0:  # one estimate: plain floats are faster than array reductions
             f = float(x)
             bad = math.isinf(f) or (math.isnan(f) and o.key not in allowed_nan)
         else:
