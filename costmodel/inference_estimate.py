@@ -2,6 +2,11 @@
 
 The sweep (:mod:`costmodel.sweep`) resolves each distinct value with the same resolvers, lays
 the records out per row and runs the same :func:`evaluate` over arrays.
+
+One estimate keeps each distinct argument list resolved and evaluated (:func:`_resolved`: the
+case and the typical scenario's figures), so a repeated estimate only wraps them; the ends of a
+case's range are kept with it (:class:`~costmodel.results.inference.InferenceEstimate`). Every
+figure is the one a first estimate (or a sweep row) gives.
 """
 
 from __future__ import annotations
