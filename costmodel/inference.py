@@ -30,7 +30,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from .elementwise import any_true, maximum, minimum, ndim, where
+from .elementwise import any_true, floor, maximum, minimum, ndim, where
 from .units import BoolArray, FloatArray
 
 __all__ = ["BYTES", "stage_of", "slot_wait", "ServingModel", "ServingHardware", "Request", "PhaseConstants", "Timings", "Capacity",
@@ -456,7 +456,11 @@ def capacity_report(m: ServingModel, n: FloatArray, batch: FloatArray, prompt: F
     w, kv, a = memory(m, n, batch, prompt, output, groups=groups)
     per_seq = (kv + a) / batch
     room = capacity - w
-    with np.errstate(divide="ignore", invalid="ignore"):
-        max_batch = where(room <= 0, 0.0, where(per_seq <= 0, 1e6, minimum(np.floor(np.divide(room, per_seq)), 1e6)))
+    if type(room) is float and type(per_seq) is float:  # one configuration: plain arithmetic, the same figure
+        max_batch = 0.0 if room <= 0 else 1e6 if per_seq <= 0 else minimum(floor(room / per_seq), 1e6)
+    else:
+        with np.errstate(divide="ignore", invalid="ignore"):
+            max_batch = where(room <= 0, 0.0,
+                              where(per_seq <= 0, 1e6, minimum(np.floor(np.divide(room, per_seq)), 1e6)))
     return Capacity(weights=w, kv_cache=kv, activations=a, fits=w + kv + a <= capacity, max_batch=max_batch,
                     min_gpus=maximum(1.0, np.ceil((w + kv + a) * n / capacity)))

@@ -2,6 +2,11 @@
 
 The sweep (:mod:`costmodel.sweep`) resolves each distinct value with the same resolvers, lays
 the records out per row and runs the same :func:`evaluate` over arrays.
+
+One estimate keeps each distinct argument list resolved and evaluated (:func:`_resolved`: the
+case and the typical scenario's figures), so a repeated estimate only wraps them; the ends of a
+case's range are kept with it (:class:`~costmodel.results.inference.InferenceEstimate`). Every
+figure is the one a first estimate (or a sweep row) gives.
 """
 
 from __future__ import annotations
@@ -17,8 +22,8 @@ import pint
 from . import inference as core
 from .architecture import expert_parameters
 from .calibration import Calibration, resolve_calibration, serving_scenarios
-from .elementwise import any_true, maximum, minimum, where
-from .energy import FootprintInputs, FootprintValues, footprint_values, resolve_footprint
+from .elementwise import any_true, fmod, maximum, minimum, where
+from .energy import FootprintInputs, FootprintLabels, FootprintValues, footprint_values, resolve_footprint
 from .errors import InputError, ProfileError
 from .engines import Engine, default_engine, engine_constants, engines, get_engine, kernels_per_pass, model_class
 from .hardware import HardwareProfile, ProfilePath, get_hardware
@@ -255,17 +260,42 @@ def check_request(r: Request) -> Request:
         raise InputError("n_gpus must be a multiple of pp (pp stages of n_gpus / pp devices each)", argument="pp")
     for key in ("tp", "ep"):
         degree = getattr(r, key)
-        if any_true((degree > 0) & ((r.n / r.pp) % np.maximum(degree, 1.0) != 0)):
+        if any_true((degree > 0) & ((r.n / r.pp) % maximum(degree, 1.0) != 0)):
             raise InputError(f"{key} must divide the devices of a pipeline stage (n_gpus / pp)", argument=key)
     return replace(r, n=r.n / r.pp) if any_true(r.pp > 1) else r
 
 
-@memoise
-def resolve_request(**options: Any) -> Request:
-    """Devices, batch, tokens and batching mode (see :data:`REQUEST_PARSERS`) as floats (cached
-    per distinct options)."""
-    return check_request(Request(**{name: parse(options.get(key, default))
+def request_of(**options: Any) -> Request:
+    """Devices, batch, tokens and batching mode (see :data:`REQUEST_PARSERS`) as floats, each
+    plain option parsed once per process."""
+    return check_request(Request(**{name: _parsed(key, parse, options.get(key, default))
                                     for key, (name, parse, default) in REQUEST_PARSERS.items()}))
+
+
+resolve_request = memoise(request_of)
+resolve_request.__doc__ = """:func:`request_of`, cached per distinct options."""
+
+
+def _parsed(key: str, parse: Callable[[Any], float], value: Any) -> float:
+    """``parse(value)``, kept per keyword and plain value (by value and type, a float by its
+    bits): a request that changes one option parses only that one."""
+    kind = type(value)
+    if kind is float:
+        held = (key, kind, value.hex())
+    elif kind in _PLAIN:
+        held = (key, kind, value)
+    else:
+        return parse(value)
+    x = _PARSED.get(held)
+    if x is None:
+        x = parse(value)
+        if len(_PARSED) >= _RESOLVED_MAX:
+            _PARSED.clear()
+        _PARSED[held] = x
+    return x
+
+
+_PARSED: dict[tuple, float] = {}  # (keyword, type, value) -> its parsed float
 
 
 def evaluate(case: ServingCase) -> ServingValues:
@@ -295,8 +325,11 @@ def evaluate(case: ServingCase) -> ServingValues:
         wait = where(slots < r.batch, core.slot_wait(r.batch, slots, t.latency), 0.0)
         t = replace(t, ttft=t.ttft + wait, latency=t.latency + wait, wait_s=wait)
     fp = footprint_values(case.footprint, h.tdp, t.busy, r.n * r.pp / slots, busy_latency)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        throughput = where(output > 0, np.divide(slots * output, busy_latency), np.nan)  # none without output
+    if type(output) is float and type(slots) is float and type(busy_latency) is float and busy_latency != 0.0:
+        throughput = slots * output / busy_latency if output > 0 else math.nan  # one estimate: plain floats
+    else:
+        with np.errstate(invalid="ignore", divide="ignore"):
+            throughput = where(output > 0, np.divide(slots * output, busy_latency), np.nan)  # none without output
     return ServingValues(timings=t, capacity=c, output=output, prompt=r.prompt, throughput=throughput,
                          samples_per_s=slots / busy_latency, footprint=fp, in_flight=slots, **_split(t, fp))
 
@@ -423,8 +456,7 @@ def _lengths(value: Any, name: str, traffic: bool) -> np.ndarray:
     return np.array([float(parse_whole(v, name, limit=TOKENS_LIMIT, allow_zero=True)) for v in value])
 
 
-def _traffic_inputs(case: ServingCase, values: ServingValues, traffic: tuple[float, float],
-                    batch_size: CountLike | None, prompts: np.ndarray, outputs: np.ndarray) -> Load:
+def _traffic_inputs(traffic: tuple[float, float], batch_size: CountLike | None, prompts: np.ndarray, outputs: np.ndarray) -> Load:
     rate, concurrency = traffic
     limit = math.inf if batch_size is None else float(parse_whole(batch_size, "batch_size", limit=1e7))
     spread = lambda x: float(np.mean(x ** 2) / np.mean(x) ** 2) if np.mean(x) > 0 else 1.0  # noqa: E731
@@ -547,6 +579,69 @@ def estimate_inference(model: str | ModelSpec | None = None, *, params: CountLik
     'memory'
     """
     cal = resolve_calibration(calibration)
+    try:  # the resolved inputs are kept per profile (a changed profile file is a new one)
+        hw: HardwareProfile | str = get_hardware(hardware, profile_path=profile_path)
+    except Exception:  # raised again in the order the inputs resolve
+        hw = hardware
+    r = _resolved(cal, hw, (model, params, active_params, n_gpus, prompt_tokens, output_tokens, batch_size, dtype,
+                            kv_dtype, prune, engine, batching, rate, concurrency, prefix_cache, pp, tp, ep, strict,
+                            pue, power_per_gpu, host_power_per_gpu, region, grid_intensity, price_per_gpu_hour,
+                            cost_basis, price_kind, purchase_price, electricity_price, service_life, embodied,
+                            profile_path))
+    return InferenceEstimate(**r.fields, _case=r.case, _calibration=cal, _scenarios_of=scenarios, _values=r.values,
+                             _labels=r.labels, _profile=r.profile)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class _Resolved:
+    """One argument list of :func:`estimate_inference` resolved and evaluated: the result's
+    public fields, its case (every scenario's inputs), the typical scenario's values and the
+    footprint's labels."""
+
+    calibration: Calibration
+    profile: HardwareProfile
+    fields: dict[str, Any]
+    case: ServingCase
+    values: ServingValues
+    labels: FootprintLabels
+
+
+_RESOLVED: dict[tuple, _Resolved] = {}
+_RESOLVED_MAX = 4096
+_PLAIN = frozenset({str, int, bool, type(None)})
+_TYPE_NAMES: dict[type, str] = {kind: kind.__name__ for kind in (str, int, bool, type(None), float)}
+
+
+def _resolved(cal: Calibration, hw: HardwareProfile | str, args: tuple) -> _Resolved:
+    """:func:`_resolve`, kept per exact argument list (plain values by value and type, floats by
+    their bits) with the calibration and profile by identity; other arguments (a ModelSpec, a
+    Quantity, sampled lengths) are not kept, nor is a call that raises."""
+    types = tuple(map(type, args))
+    bits: tuple[str, ...] = ()
+    if not _PLAIN.issuperset(types):
+        if not _PLAIN.issuperset(t for t in types if t is not float):
+            return _resolve(cal, hw, *args)
+        bits = tuple(a.hex() for a in args if type(a) is float)  # -0.0 and 0.0 differ
+    # the types by name: a key of strings and numbers only is a tuple the garbage collector
+    # stops tracking, so that thousands of kept argument lists cost its full passes nothing
+    key = (id(cal), id(hw), args, tuple(map(_TYPE_NAMES.__getitem__, types)), bits)
+    r = _RESOLVED.get(key)
+    if r is None or r.calibration is not cal or r.profile is not hw:
+        r = _resolve(cal, hw, *args)
+        if r.profile is hw:  # not a profile that failed to load above
+            if len(_RESOLVED) >= _RESOLVED_MAX:
+                _RESOLVED.clear()
+            _RESOLVED[key] = r
+    return r
+
+
+def _resolve(cal: Calibration, hardware: HardwareProfile | str, model, params, active_params, n_gpus, prompt_tokens,
+             output_tokens, batch_size, dtype, kv_dtype, prune, engine, batching, rate, concurrency, prefix_cache, pp,
+             tp, ep, strict, pue, power_per_gpu, host_power_per_gpu, region, grid_intensity, price_per_gpu_hour,
+             cost_basis, price_kind, purchase_price, electricity_price, service_life, embodied,
+             profile_path) -> _Resolved:
+    """Parse and check the arguments of :func:`estimate_inference` and evaluate the typical
+    scenario."""
     spec, hw, (dt, kv, eng), m, h = resolve_serving(model, params=params, active_params=active_params,
                                                     hardware=hardware, dtype=dtype, kv_dtype=kv_dtype, prune=prune,
                                                     engine=engine, profile_path=profile_path, calibration=cal)
@@ -556,7 +651,7 @@ def estimate_inference(model: str | ModelSpec | None = None, *, params: CountLik
                          "batch at a time: leave batching at 'continuous'", argument="batching")
     prompts = _lengths(prompt_tokens, "prompt_tokens", traffic is not None)
     outputs = _lengths(output_tokens, "output_tokens", traffic is not None)
-    r = resolve_request(n_gpus=n_gpus, batch_size=1 if batch_size is None else batch_size,
+    r = request_of(n_gpus=n_gpus, batch_size=1 if batch_size is None else batch_size,
                         prompt_tokens=round(_mean(prompts)), output_tokens=round(_mean(outputs)),
                         batching=batching, prefix_cache=prefix_cache, pp=pp, tp=tp, ep=ep)
     warnings = _layout_warnings(m, r)
@@ -580,10 +675,9 @@ def estimate_inference(model: str | ModelSpec | None = None, *, params: CountLik
                                   electricity_price=electricity_price, service_life=service_life, embodied=embodied)
     phases = serving_scenarios(cal.serving)
     case = ServingCase(model=m, hardware=h, request=r, footprint=f, prefill=phases["prefill"], decode=phases["decode"])
-    values = evaluate(_typical(case))
     if traffic is not None:
-        case = replace(case, load=_traffic_inputs(case, values, traffic, batch_size, prompts, outputs))
-        values = evaluate(_typical(case))
+        case = replace(case, load=_traffic_inputs(traffic, batch_size, prompts, outputs))
+    values = evaluate(_typical(case))
     check_finite(OUTPUTS, case, values, MAY_BE_MISSING, CULPRITS, "prompt_tokens")
     c = values.capacity
     if traffic is None and any_true(values.timings.wait_s > 0):
@@ -593,21 +687,21 @@ def estimate_inference(model: str | ModelSpec | None = None, *, params: CountLik
         raise InputError(f"{r.batch:.0f} requests need {(c.weights + c.kv_cache + c.activations) / 2**30:.1f} GiB "
                          f"per device, more than {hw.id}'s {hw.number('memory') / 2**30:.0f} GiB; use {{n_gpus}} >= "
                          f"{c.min_gpus:.0f} or a smaller dtype", argument="batch_size")
-    return InferenceEstimate(
+    fields = dict(
         model=spec.id if spec else None, hardware=hw.id, n_gpus=int(r.n * r.pp), pp=int(r.pp),
         tp=int(core.attention_tp(r)), ep=int(r.ep), dtype=dt, kv_dtype=kv,
         engine=eng,
         batching="continuous" if r.continuous and h.in_flight and m.autoregressive else "static",
         batch_size=int(r.batch), prompt_tokens=int(values.prompt), output_tokens=int(values.output),
-        fitting_dtype=None if c.fits else _fitting_dtype(hw, dt, c), warnings=tuple(warnings),
-        _case=case, _calibration=cal, _scenarios_of=scenarios, _values=values, _labels=labels, _profile=hw)
+        fitting_dtype=None if c.fits else _fitting_dtype(hw, dt, c), warnings=tuple(warnings))
+    return _Resolved(calibration=cal, profile=hw, fields=fields, case=case, values=values, labels=labels)
 
 
 def check_layout(m: ServingModel, r: Request) -> None:
     """Refuse an expert or attention layout the model cannot take (floats or arrays): ``ep``
     that does not divide a mixture's experts, or data-parallel attention (``tp`` below the
     devices of a stage) for a model without experts."""
-    bad = (m.experts > 0) & (np.fmod(m.experts, np.maximum(r.ep, 1.0)) != 0)
+    bad = (m.experts > 0) & (fmod(m.experts, maximum(r.ep, 1.0)) != 0)
     if any_true(bad):
         ep, experts = (float(np.broadcast_to(x, np.shape(bad))[bad][0]) if np.ndim(bad) else float(x)
                        for x in (r.ep, m.experts))
@@ -632,8 +726,22 @@ def _mean(lengths: np.ndarray) -> float:
 
 
 def _typical(case: ServingCase) -> ServingCase:
-    return replace(case, footprint=typical_scenario(case.footprint), prefill=typical_scenario(case.prefill),
-                   decode=typical_scenario(case.decode))
+    """The case at its typical scenario (the footprint inputs and phase constants' first)."""
+    f, pre, dec = case.footprint, case.prefill, case.decode
+    key = (id(f), id(pre), id(dec))
+    held = _TYPICAL.get(key)
+    if held is None or held[0] is not f or held[1] is not pre or held[2] is not dec:
+        held = (f, pre, dec, typical_scenario(f), typical_scenario(pre), typical_scenario(dec))
+        if len(_TYPICAL) >= _RESOLVED_MAX:
+            _TYPICAL.clear()
+        _TYPICAL[key] = held
+    return ServingCase(model=case.model, hardware=case.hardware, request=case.request, footprint=held[3],
+                       prefill=held[4], decode=held[5], load=case.load)
+
+
+# ids of (footprint, prefill, decode) -> those records and their typical scenarios (held here, so
+# that their ids are not reused while kept)
+_TYPICAL: dict[tuple[int, int, int], tuple[Any, ...]] = {}
 
 
 @memoise

@@ -108,7 +108,11 @@ def first_not_finite(outputs, case, values, allowed_nan: frozenset) -> Output | 
     known" (``allowed_nan``), or None."""
     for o in outputs:
         x = o.value(case, values)
-        if ndim(x) == 0:  # one estimate: plain floats are faster than array reductions
+        if type(x) is float:  # one estimate's figures: plain floats, most of them finite
+            if x - x == 0.0:
+                continue
+            bad = math.isinf(x) or (math.isnan(x) and o.key not in allowed_nan)
+        elif ndim(x) == 0:  # one estimate: plain floats are faster than array reductions
             f = float(x)
             bad = math.isinf(f) or (math.isnan(f) and o.key not in allowed_nan)
         else:
@@ -232,7 +236,14 @@ class RangedEstimate(abc.ABC):
     @property
     def cost(self) -> pint.Quantity | None:
         """Dollars (None without a price)."""
-        return self.footprint.cost
+        cache = self._cache
+        if "footprint" in cache:
+            return cache["footprint"].cost
+        q = cache.get("cost", _MISSING)
+        if q is _MISSING:  # the headline figure alone, as the footprint builds it
+            x = _nan_to_none(_float(self._values.footprint.cost))
+            q = cache["cost"] = None if x is None else quantity(x, "usd")
+        return q
 
     @property
     @abc.abstractmethod
@@ -263,12 +274,16 @@ class RangedEstimate(abc.ABC):
             q = cache[name] = None if math.isnan(x) else quantity(x, kind)
         return q
 
+    def _ends(self) -> tuple[Any, Any]:
+        """The values of the low and high ends (:func:`pick_ends` of the three scenarios)."""
+        return pick_ends(self._scenarios())
+
     def _end(self: _Estimate, which: str) -> _Estimate | None:
         if self._bound is not None:
             return None
         if which not in self._cache:  # one evaluation serves both ends
             fields = {name: getattr(self, name) for name in _field_names(type(self))}
-            for end, values in zip(("low", "high"), pick_ends(self._scenarios())):
+            for end, values in zip(("low", "high"), self._ends()):
                 self._cache[end] = type(self)(**{**fields, "_values": values, "_bound": end, "_cache": {}})
         return self._cache[which]
 
