@@ -229,13 +229,16 @@ def test_the_split_holds_for_less_than_one_uncached_token():
 # ---- engines -------------------------------------------------------------------------------
 
 @given(hs.sampled_from(["llama-2-7b", "llama-3.1-8b", "gpt-j-6b", "mistral-7b"]),
-       hs.sampled_from(["h100", "a100-sxm4-80gb", "l40s"]), prompt_lengths, hs.integers(min_value=32, max_value=500))
+       hs.sampled_from(["h100", "a100-sxm4-80gb"]), prompt_lengths, hs.integers(min_value=32, max_value=500))
 def test_eager_pytorch_is_slower_than_vllm_and_always_static(model, hardware, prompt, output):
+    """On a GPU whose device time per decode step is below eager PyTorch's host dispatch (one
+    launch per operator from Python; P39's Llama-2-7B at 21.6 ms per token on an A100), eager
+    decodes slower than vLLM's captured graphs. On a GPU with less bandwidth (A10G, L4, L40S, T4)
+    the dispatch hides behind the weight reads and the model puts the two within a few percent at
+    batch 1: the fit has no eager LLM point there to say otherwise."""
     kw = dict(hardware=hardware, prompt_tokens=prompt, output_tokens=output)
     eager = estimate_inference(model, engine="eager", **kw)
     vllm = estimate_inference(model, engine="vllm", **kw)
-    # one kernel launch per operator from Python against captured graphs: every decode step costs
-    # ~4-7 ms more, which 32 tokens or more put far past the prefill
     assert eager.tpot > vllm.tpot and eager.latency > vllm.latency
     assert eager.batching == "static" and vllm.batching == "continuous"
     assert any("does not batch in flight" in w for w in eager.warnings)

@@ -190,7 +190,9 @@ def test_measured_points_within_a_factor_of_two():
     0.46x since the fit took in the phone points (N25-N30; the same with a cost per layer): a
     saturated FP8 decode the engine's fitted step cost (2.4 ms, set by its batch-1 points)
     overcharges. Of the single-pass figures the ones beyond it are named: an eager ResNet-50 at
-    batch 256 on a T4 (the README does not say what its timing covers), FasterTransformer's
+    batch 256 on a T4 (the README does not say what its timing covers) and at batch 1 in fp16
+    (N10, 0.47x: the source's fp16 run is slower than its fp32 one, 12.96 against 10.70 ms, the
+    cost of mixed-precision casts per layer, which the model does not represent), FasterTransformer's
     ViT-B/16 at batch 32 on a T4 (0.40x: the T4 runs the batch at 30% of its nominal FP16 peak,
     its batch-1 latency and TensorRT's BERT on it are 0.6-0.9x too), and Intel's 2-socket Xeon
     BERT-large offline throughput (0.45x, scored at the 384 tokens it is padded to: whether
@@ -211,7 +213,8 @@ def test_measured_points_within_a_factor_of_two():
     fitted = INFERENCE[~INFERENCE.holdout]
     ratio = fitted.estimated_ms / fitted.published_ms
     far = set(fitted.point[~ratio.between(0.5, 2.0)])
-    assert far <= {"N11", "N13", "N24", "P79", "S11", "S15", "S16", "S17", "S18", "S27", "S28", "S29", "S31"}, \
+    assert far <= {"N10", "N11", "N13", "N24", "P79", "S11", "S15", "S16", "S17", "S18", "S27", "S28", "S29",
+                   "S31"}, \
         fitted[["point", "metric", "published_ms", "estimated_ms"]]
     llm = fitted.point.str.startswith("P") & (fitted.point != "P79")
     assert ratio[llm].between(0.5, 2.0).all()
@@ -220,23 +223,24 @@ def test_measured_points_within_a_factor_of_two():
 
 
 def test_held_out_edge_points_where_the_model_stands():
-    """Edge and laptop points, kept out of the fit. Decode is bandwidth-bound and lands within
-    10% on the Orin Nano (MLC); on the M4 (llama.cpp, whose Q4_K_M reads more bytes than w4a16;
-    its engine constants are eager ones fitted on GPUs, a host dispatch per operator that now
-    overlaps the decode's weight reads) 1.14x slow; the M4's 512-token prefill 1.3x slow. A
-    batch-1 ResNet-50 under TensorRT on a Jetson comes out 0.70-0.79x: 56 fused kernels at the
-    4.3 us per launch TensorRT's points give (it was 3-5x slow with one per-step overhead fitted
-    on LLM servers, and 1.5-2.4x on a refit with a cost per layer, 50 of them)."""
+    """Edge and laptop points, kept out of the fit. Decode is bandwidth-bound and lands 0.85-0.89x
+    on the Orin Nano (MLC) and 0.84x on the M4 (llama.cpp, whose Q4_K_M reads more bytes than
+    w4a16; its engine constants are eager ones fitted on GPUs, a host dispatch per operator that
+    overlaps the decode's weight reads); the M4's 512-token prefill 1.8x slow (the fill term at
+    the bound of two tensor-core tiles, fitted on datacenter GPUs, charges a 512-row step on a
+    GPU without tensor cores). A batch-1 ResNet-50 under TensorRT on a Jetson comes out
+    0.81-0.89x: 56 fused kernels at the 2 us per launch a graph replay is bounded by (it was
+    3-5x slow with one per-step overhead fitted on LLM servers)."""
     held = INFERENCE[INFERENCE.holdout].set_index(["point", "metric"])
     ratio = held.estimated_ms / held.published_ms
     assert set(held.hardware) == {"jetson-orin-nano-super-8gb", "jetson-agx-orin-64gb", "jetson-orin-nx-16gb",
                                   "apple-m4-gpu"}
-    assert ratio[("P33", "tpot")] == pytest.approx(0.99, abs=0.05)
-    assert ratio[("P34", "tpot")] == pytest.approx(1.05, abs=0.05)
-    assert ratio[("P35", "latency")] == pytest.approx(0.79, abs=0.1)
-    assert ratio[("P36", "latency")] == pytest.approx(0.70, abs=0.1)
-    assert ratio[("P37", "tpot")] == pytest.approx(1.14, abs=0.05)
-    assert ratio[("P38", "ttft")] == pytest.approx(1.34, abs=0.1)
+    assert ratio[("P33", "tpot")] == pytest.approx(0.85, abs=0.05)
+    assert ratio[("P34", "tpot")] == pytest.approx(0.89, abs=0.05)
+    assert ratio[("P35", "latency")] == pytest.approx(0.89, abs=0.1)
+    assert ratio[("P36", "latency")] == pytest.approx(0.81, abs=0.1)
+    assert ratio[("P37", "tpot")] == pytest.approx(0.84, abs=0.05)
+    assert ratio[("P38", "ttft")] == pytest.approx(1.77, abs=0.1)
 
 
 def test_non_generative_points_are_scored_on_latency_and_samples():
