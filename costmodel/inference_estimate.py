@@ -28,7 +28,7 @@ from .errors import InputError, ProfileError
 from .engines import Engine, default_engine, engine_constants, engines, get_engine, kernels_per_pass, model_class
 from .hardware import HardwareProfile, ProfilePath, get_hardware
 from .inference import PhaseConstants, Request, ServingHardware, ServingModel
-from .memo import memoise
+from .memo import memoise, per_argument_list
 from .models import ModelSpec, get_model, resolve_counts
 from .precision import SERVING_DTYPES, resolve_kv, resolve_precision, resolve_sparsity
 from .results.base import check_finite
@@ -609,30 +609,11 @@ class _Resolved:
 _RESOLVED: dict[tuple, _Resolved] = {}
 _RESOLVED_MAX = 4096
 _PLAIN = frozenset({str, int, bool, type(None)})
-_TYPE_NAMES: dict[type, str] = {kind: kind.__name__ for kind in (str, int, bool, type(None), float)}
 
 
 def _resolved(cal: Calibration, hw: HardwareProfile | str, args: tuple) -> _Resolved:
-    """:func:`_resolve`, kept per exact argument list (plain values by value and type, floats by
-    their bits) with the calibration and profile by identity; other arguments (a ModelSpec, a
-    Quantity, sampled lengths) are not kept, nor is a call that raises."""
-    types = tuple(map(type, args))
-    bits: tuple[str, ...] = ()
-    if not _PLAIN.issuperset(types):
-        if not _PLAIN.issuperset(t for t in types if t is not float):
-            return _resolve(cal, hw, *args)
-        bits = tuple(a.hex() for a in args if type(a) is float)  # -0.0 and 0.0 differ
-    # the types by name: a key of strings and numbers only is a tuple the garbage collector
-    # stops tracking, so that thousands of kept argument lists cost its full passes nothing
-    key = (id(cal), id(hw), args, tuple(map(_TYPE_NAMES.__getitem__, types)), bits)
-    r = _RESOLVED.get(key)
-    if r is None or r.calibration is not cal or r.profile is not hw:
-        r = _resolve(cal, hw, *args)
-        if r.profile is hw:  # not a profile that failed to load above
-            if len(_RESOLVED) >= _RESOLVED_MAX:
-                _RESOLVED.clear()
-            _RESOLVED[key] = r
-    return r
+    """:func:`_resolve`, kept per exact argument list (:func:`costmodel.memo.per_argument_list`)."""
+    return per_argument_list(_RESOLVED, cal, hw, args, _resolve)
 
 
 def _resolve(cal: Calibration, hardware: HardwareProfile | str, model, params, active_params, n_gpus, prompt_tokens,

@@ -18,7 +18,7 @@ import functools
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-__all__ = ["memoise"]
+__all__ = ["memoise", "per_argument_list"]
 
 _F = TypeVar("_F", bound=Callable[..., Any])
 _PLAIN = (str, int, bool, type(None))
@@ -71,3 +71,31 @@ def memoise(fn: _F) -> _F:
 
     cached.cache_clear = cache.clear  # type: ignore[attr-defined]
     return cached  # type: ignore[return-value]
+
+
+_PLAIN_SET = frozenset(_PLAIN)
+_TYPE_NAMES: dict[type, str] = {kind: kind.__name__ for kind in (*_PLAIN, float)}
+
+
+def per_argument_list(store: dict, cal: Any, hw: Any, args: tuple, resolve: Callable[..., Any]) -> Any:
+    """``resolve(cal, hw, *args)``, kept in ``store`` per exact argument list: plain values by
+    value and type, floats by their bits, the calibration and profile by identity (the result
+    holds them as ``.calibration`` and ``.profile``). A list with any other argument (a
+    ModelSpec, a Quantity, sampled lengths) is resolved afresh, and a call that raises is not
+    kept. The key holds strings and numbers only, a tuple the garbage collector stops tracking,
+    so thousands of kept lists cost its full passes nothing."""
+    types = tuple(map(type, args))
+    bits: tuple[str, ...] = ()
+    if not _PLAIN_SET.issuperset(types):
+        if not _PLAIN_SET.issuperset(t for t in types if t is not float):
+            return resolve(cal, hw, *args)
+        bits = tuple(a.hex() for a in args if type(a) is float)  # -0.0 and 0.0 differ
+    key = (id(cal), id(hw), args, tuple(map(_TYPE_NAMES.__getitem__, types)), bits)
+    r = store.get(key)
+    if r is None or r.calibration is not cal or r.profile is not hw:
+        r = resolve(cal, hw, *args)
+        if r.profile is hw:  # not a profile that failed to load before the call
+            if len(store) >= _MAX_ENTRIES:
+                store.clear()
+            store[key] = r
+    return r

@@ -30,7 +30,7 @@ from .errors import InputError
 from .hardware import HardwareProfile, ProfilePath, get_hardware
 from .layout import TrainingLayout, resolve_layout
 from .layout_search import TrainingHardware, layout_terms, remember_choice, remembered_choice, search_layout
-from .memo import memoise
+from .memo import memoise, per_argument_list
 from .models import ModelSpec
 from .results.base import check_finite, first_not_finite
 from .results.training import CULPRITS, MAY_BE_MISSING, OUTPUTS, TrainingEstimate
@@ -357,26 +357,11 @@ class _Resolved:
 
 _RESOLVED: dict[tuple, _Resolved] = {}
 _RESOLVED_MAX = 4096
-_PLAIN = frozenset({str, int, bool, type(None)})
 
 
 def _resolved(cal: Calibration, hw: HardwareProfile | str, args: tuple) -> _Resolved:
-    """:func:`_resolve`, kept per exact argument list (plain values by value and type, floats by
-    their bits) with the calibration and profile by identity; other arguments are not kept."""
-    types: tuple[object, ...] = tuple(map(type, args))
-    if not _PLAIN.issuperset(types):
-        if not _PLAIN.issuperset(t for t in types if t is not float):
-            return _resolve(cal, hw, *args)
-        types += tuple(a.hex() for a in args if type(a) is float)  # -0.0 and 0.0 differ
-    key = (id(cal), id(hw), args, types)
-    r = _RESOLVED.get(key)
-    if r is None or r.calibration is not cal or r.profile is not hw:
-        r = _resolve(cal, hw, *args)
-        if r.profile is hw:  # not a profile that failed to load above
-            if len(_RESOLVED) >= _RESOLVED_MAX:
-                _RESOLVED.clear()
-            _RESOLVED[key] = r
-    return r
+    """:func:`_resolve`, kept per exact argument list (:func:`costmodel.memo.per_argument_list`)."""
+    return per_argument_list(_RESOLVED, cal, hw, args, _resolve)
 
 
 def _resolve(cal: Calibration, hardware: HardwareProfile | str, model, params, active_params, tokens, samples, n_gpus,
