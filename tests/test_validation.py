@@ -226,9 +226,9 @@ def test_held_out_edge_points_where_the_model_stands():
     """Edge and laptop points, kept out of the fit. Decode is bandwidth-bound and lands 0.85-0.89x
     on the Orin Nano (MLC) and 0.84x on the M4 (llama.cpp, whose Q4_K_M reads more bytes than
     w4a16; its engine constants are eager ones fitted on GPUs, a host dispatch per operator that
-    overlaps the decode's weight reads); the M4's 512-token prefill 1.8x slow (the fill term at
-    the bound of two tensor-core tiles, fitted on datacenter GPUs, charges a 512-row step on a
-    GPU without tensor cores). A batch-1 ResNet-50 under TensorRT on a Jetson comes out
+    overlaps the decode's weight reads); the M4's 512-token prefill 1.8x slow (compute-bound at
+    the shared compute fraction, 0.55 of the dense peak, which the datacenter GPUs' points set;
+    it was 0.80 before the ITL figures left the TPOT set). A batch-1 ResNet-50 under TensorRT on a Jetson comes out
     0.81-0.89x: 56 fused kernels at the 2 us per launch a graph replay is bounded by (it was
     3-5x slow with one per-step overhead fitted on LLM servers)."""
     held = INFERENCE[INFERENCE.holdout].set_index(["point", "metric"])
