@@ -263,3 +263,16 @@ def test_sweep_refuses_a_zero_stage_that_does_not_exist(runner):
                                   "--zero-stage", "1,4"])
     assert result.exit_code == 2 and result.stdout == ""
     assert result.stderr.startswith("Error: --zero-stage: expected ZeRO stages 0, 1, 2 or 3, got '4'")
+
+
+def test_sweep_train_switches_flash_attention_on_and_off(runner):
+    rows = _json(runner, ["sweep", "train", "--model", "gpt3-175b", "--hardware", "v100", "--gpus", "10000",
+                          "--flash-attention", "on,off"])["rows"]
+    for row, flash in zip(rows, (True, False)):
+        est = costmodel.estimate_training("gpt3-175b", hardware="v100", n_gpus=10000, flash_attention=flash)
+        assert row["gpu_hours_h"] == pytest.approx(est.gpu_hours.to("hour").magnitude, rel=1e-12)
+    assert rows[1]["gpu_hours_h"] > rows[0]["gpu_hours_h"]  # scores through memory cost time
+    bad = runner.invoke(main, ["sweep", "train", "--model", "gpt2", "--tokens", "1B", "--hardware", "h100",
+                               "--flash-attention", "maybe"])
+    assert bad.exit_code == 2 and bad.stdout == ""
+    assert bad.stderr.startswith("Error: --flash-attention: expected on or off, got 'maybe'")

@@ -13,7 +13,7 @@ import click
 
 from . import format as fmt
 from .options import emit_json_frame, group
-from .types import OutputFile, Stages, Values
+from .types import OutputFile, Stages, Switches, Values
 
 # The columns a table shows: these, with every input that takes more than one value after the
 # first three (a CSV, Parquet or JSON output has every column).
@@ -29,7 +29,7 @@ COUNT_COLUMNS = ("params", "active_params", "tokens", "trainable_params", "promp
 OUTPUT = ("ranges", "csv_path", "parquet_path", "as_json")  # the options that are not sweep inputs
 # The inputs in the order the grid is laid out: the first varies slowest.
 ORDER = {"train": ("model", "params", "tokens", "hardware", "n_gpus", "mfu", "seq_len", "micro_batch",
-                   "global_batch", "tp", "pp", "cp", "ep", "vpp", "zero_stage", "recompute", "tuning", "method",
+                   "global_batch", "tp", "pp", "cp", "ep", "vpp", "zero_stage", "recompute", "flash_attention", "tuning", "method",
                    "dtype", "region", "pue", "price_per_gpu_hour", "power_per_gpu", "host_power_per_gpu",
                    "grid_intensity", "cost_basis"),
          "infer": ("model", "params", "hardware", "n_gpus", "dtype", "kv_dtype", "region", "pue", "price_per_gpu_hour",
@@ -102,6 +102,8 @@ def sweep():
        "layout that fits). Example: --zero-stage 1,3")
 @_list("--tuning", "tuning", NAMES, "typical and/or tuned engineering tier. Example: --tuning typical,tuned")
 @_list("--recompute", "recompute", NAMES, "none, selective and/or full. Example: --recompute selective,full")
+@_list("--flash-attention", "flash_attention", Switches(), "on (fused attention, today's software) and/or off "
+       "(2021-22 software: scores through memory, collectives exposed). Example: --flash-attention on,off")
 @_list("--method", "method", NAMES, "full, lora and/or qlora. Example: --method full,lora")
 def sweep_train(**options):
     """Training estimates over every combination of the given values.

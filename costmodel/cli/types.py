@@ -278,6 +278,25 @@ class Stages(Values):
         return out
 
 
+class Switches(Values):
+    """A sweep's list of on/off settings (``'on,off'``, ``'true,false'``) -> bools: the library
+    takes a switch as True or False, not as text."""
+
+    _WORDS = {"on": True, "true": True, "yes": True, "off": False, "false": False, "no": False}
+
+    def __init__(self):
+        super().__init__("on|off")
+
+    def convert(self, value, param, ctx):
+        out = []
+        for entry in super().convert(value, param, ctx):
+            word = str(entry).lower()
+            if word not in self._WORDS:
+                self.fail(f"expected on or off, got {entry!r}", param, ctx)
+            out.append(self._WORDS[word])
+        return out
+
+
 def _is_number(text: str) -> bool:
     try:
         float(text)
