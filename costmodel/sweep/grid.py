@@ -117,7 +117,8 @@ class Grid:
     def flat(self, index: dict) -> np.ndarray:
         """The row numbers of a box's (or any broadcasting) index arrays."""
         strides = [math.prod(self.shape[i + 1:]) for i in range(len(self.shape))]
-        return sum((index[k] * s for k, s in zip(self.values, strides)), np.intp(0))
+        start: Any = np.intp(0)  # a scalar start: numpy's stubs (before 1.25) type sum's start as an array
+        return sum((index[k] * s for k, s in zip(self.values, strides)), start)
 
     def resolve(self, keys, resolve) -> Combos:
         """Call ``resolve(**combination)`` once per distinct combination of ``keys``."""
