@@ -82,7 +82,7 @@ class Split:
     """The cheapest disaggregated deployment of one (device, precision): the row of the prefill
     layout and its replicas, the decode row and its replicas, and the figures at the rate."""
 
-    rows: Any  # the colocated candidates (costmodel.planning.serving._Rows) the pools come from
+    rows: Any  # the colocated candidates (costmodel.planning.replicas.CandidateRows) the pools come from
     prefill: int  # index of the prefill layout's row
     prefill_replicas: int
     decode: int
