@@ -115,7 +115,8 @@ def layout_terms(m: TrainingModel, h: TrainingHardware, lay: TrainingLayout, hw_
                           sequence_parallel=lay.sequence_parallel, optimizer_bytes=h.optimizer_bytes,
                           frozen=m.params - m.trainable,
                           dequant_bytes=where(m.method == 2, core.QLORA_DEQUANT_BYTES, 0.0), vocab=m.vocab,
-                          heads=m.heads, attention=m.attention, flash_attention=lay.flash_attention)
+                          heads=m.heads, attention=m.attention, flash_attention=lay.flash_attention,
+                          ep_overlap=lay.ep_overlap)
     return terms, ep, batch, wanted, vpp
 
 

@@ -13,13 +13,20 @@ A training run's wall-clock time on ``n`` devices is the sum, over its steps, of
 * **communication** from the parallel layout: tensor-parallel all-reduces over the node's
   link (four per layer, six with full recomputation) [1, 2]; data-parallel gradient
   reduce-scatter and parameter all-gather (twice the parameters, three times under ZeRO-3)
-  over the network (hierarchically: each node moves its pipeline stage over all its links);
+  over the network (hierarchically: each node moves its pipeline stage over all its links;
+  a mixture of experts' routed experts, split over ``ep``, reduce over their ``dp / ep``
+  replicas, one shard a device where ``tp ep`` exceeds the node);
   expert all-to-alls of a mixture of experts (four per layer: each routed copy of a token to
   a device of its own node over the link, to another node over the network, both at once;
   where the routing is group-limited, one copy per node reached crosses the network and is
-  forwarded inside that node, :func:`remote_nodes`) [6, 7]; pipeline stages passing activations and gradients on, once per virtual stage; of
-  the data- and expert-parallel traffic the share ``dp_overlap`` hides behind the computation
-  (up to the backward pass's length); links run at :data:`COMM_EFFICIENCY` of their rate;
+  forwarded inside that node, :func:`remote_nodes`) [6, 7]; pipeline stages passing
+  activations and gradients on, once per virtual stage; of the data- and expert-parallel
+  traffic the share ``dp_overlap`` hides behind the computation (up to the backward pass's
+  length), and all of the expert all-to-alls where the software overlaps them with another
+  micro-batch's computation (``ep_overlap``: DeepSeek-V3's DualPipe, overlapping a forward
+  and a backward chunk for "a near-zero all-to-all communication overhead" [6, Sec. 3.2.1]; Megatron-Core's
+  batch-level ``--overlap-moe-expert-parallel-comm`` [8]); links run at
+  :data:`COMM_EFFICIENCY` of their rate;
 * **dequantisation** of a QLoRA run's frozen NF4 weights to bf16 before every matmul, in the
   forward pass, again in the backward pass and again under full recomputation, for every
   micro-batch: the NF4 bytes read plus the bf16 copy written and read back, at the memory
@@ -83,6 +90,9 @@ References
     and RDMA domains; NVIDIA Megatron-Core ``TransformerConfig.moe_router_num_groups``
     (megatron/core/transformer/transformer_config.py): equal groups of consecutive experts,
     "node-limited routing" when there are as many groups as nodes in the expert-parallel group.
+[8] NVIDIA Megatron-LM, megatron/core/transformer/moe/README.md (retrieved 2026-12-02), MCore
+    v0.14 (2025/09): "Batch-level overlapping to hide EP-A2A communication
+    (--overlap-moe-expert-parallel-comm --delay-wgrad-compute)".
 """
 
 from __future__ import annotations
@@ -143,7 +153,9 @@ class StepTerms:
     memory-bound dequantisation of its frozen weights (0 for other methods) and ``scores``
     the attention scores' memory traffic without a fused attention kernel (0 with one), not
     scaled by any fitted constant; ``tp_hideable`` the part of ``tp`` (its collectives, where
-    the software overlaps them) that ``tp_overlap`` may hide."""
+    the software overlaps them) that ``tp_overlap`` may hide; ``ep_overlapped`` the part of
+    ``ep`` the software overlaps with another micro-batch's computation (all of it, or none),
+    hidden whole up to the computation's length."""
 
     matmul: FloatArray
     memory: FloatArray
@@ -155,6 +167,7 @@ class StepTerms:
     dequant: FloatArray = 0.0
     scores: FloatArray = 0.0
     tp_hideable: FloatArray = 0.0
+    ep_overlapped: FloatArray = 0.0
 
 
 def default_global_batch(active_params: FloatArray) -> FloatArray:
@@ -206,8 +219,8 @@ def _miss(population: FloatArray, own: FloatArray, draws: FloatArray) -> FloatAr
 
 
 def group_limited(groups: FloatArray, group_top_k: FloatArray) -> FloatArray:
-    """Whether a routing's groups limit it: more than one group, fewer of them chosen per token."""
-    return (groups > 1) & (group_top_k >= 1) & (group_top_k < groups)
+    """1 where a routing's groups limit it (more than one group, fewer of them chosen per token), else 0."""
+    return where((groups > 1) & (group_top_k >= 1) & (group_top_k < groups), 1.0, 0.0)
 
 
 def remote_nodes(*, top_k: FloatArray, experts: FloatArray, nodes: FloatArray, groups: FloatArray = 0.0,
@@ -233,7 +246,7 @@ def remote_nodes(*, top_k: FloatArray, experts: FloatArray, nodes: FloatArray, g
     g = maximum(groups, 1.0)
     m = minimum(maximum(group_top_k, 1.0), g)
     covered = where(g >= e, e * (1.0 - _miss(g, g / e, m)), e * m / g)
-    covered = where(group_limited(groups, group_top_k), minimum(maximum(covered, 1.0), e), e)
+    covered = where(group_limited(groups, group_top_k) > 0, minimum(maximum(covered, 1.0), e), e)
     reached = covered * (1.0 - _miss(x * covered / e, x / e, minimum(top_k, x)))
     return reached * (e - 1.0) / e
 
@@ -261,7 +274,8 @@ def step_terms(*, hardware_flops: FloatArray, tokens: FloatArray, params: FloatA
                vpp: FloatArray, micro_batch: FloatArray, global_batch: FloatArray, zero_stage: FloatArray,
                recompute: FloatArray, sequence_parallel: FloatArray, optimizer_bytes: FloatArray,
                frozen: FloatArray = 0.0, dequant_bytes: FloatArray = 0.0, vocab: FloatArray = 0.0,
-               heads: FloatArray = 0.0, attention: FloatArray = 0.0, flash_attention: FloatArray = 1.0) -> StepTerms:
+               heads: FloatArray = 0.0, attention: FloatArray = 0.0, flash_attention: FloatArray = 1.0,
+               ep_overlap: FloatArray = 0.0) -> StepTerms:
     """The parts of the step model for one layout (floats or arrays that broadcast).
 
     ``hardware_flops`` are the whole run's (with recomputation); ``gemm`` the ceiling [FLOP/s];
@@ -274,7 +288,8 @@ def step_terms(*, hardware_flops: FloatArray, tokens: FloatArray, params: FloatA
     ``dequant_bytes`` the bytes one dequantisation moves per parameter (0: none, as for every
     method but QLoRA); ``vocab`` the output layer's width (0: unknown, no stage imbalance);
     ``heads`` the query heads and ``attention`` ``n_layer n_ctx d_attn`` per token (0: unknown),
-    for ``flash_attention`` 0 (attention without a fused kernel, see the module's notes).
+    for ``flash_attention`` 0 (attention without a fused kernel, see the module's notes);
+    ``ep_overlap`` 1 where the software overlaps the expert all-to-alls with computation.
     """
     dp = maximum(n / (tp * pp * cp), 1.0)
     active_params = params if active_params is None else active_params
@@ -338,7 +353,7 @@ def step_terms(*, hardware_flops: FloatArray, tokens: FloatArray, params: FloatA
     # network once per node it reaches and is forwarded over the link inside that node.
     ep_nodes = maximum(ep * tp / maximum(node, 1.0), 1.0)  # nodes one expert-parallel group spans
     per_node = ep / ep_nodes  # expert-parallel ranks sharing a node
-    grouped = group_limited(expert_groups, group_top_k)
+    grouped = group_limited(expert_groups, group_top_k) > 0
     remote = where(grouped, remote_nodes(top_k=top_k, experts=experts, nodes=ep_nodes, groups=expert_groups,
                                          group_top_k=group_top_k), top_k * (ep_nodes - 1.0) / ep_nodes)
     local = top_k * maximum(per_node - 1.0, 0.0) / where(grouped, maximum(per_node, 1.0), maximum(ep, 1.0))
@@ -356,7 +371,7 @@ def step_terms(*, hardware_flops: FloatArray, tokens: FloatArray, params: FloatA
     dequant = device_micro_batches * frozen_share * dequant_bytes * dequant_passes / bandwidth
     return StepTerms(matmul=matmul, memory=memory, optimizer=optimizer, tp=tp_time,
                      dp=dp_time, ep=ep_time, stretch=bubble * imbalance * failures, dequant=dequant,
-                     scores=scores, tp_hideable=tp_hideable)
+                     scores=scores, tp_hideable=tp_hideable, ep_overlapped=ep_time * ep_overlap)
 
 
 def combine_parts(t: StepTerms, *, memory_passes: FloatArray, dp_overlap: FloatArray,
@@ -366,12 +381,14 @@ def combine_parts(t: StepTerms, *, memory_passes: FloatArray, dp_overlap: FloatA
     tuned tier, ``typical_efficiency`` for the typical one) divides the matmul and optimizer
     time, ``memory_passes`` multiplies the memory-bound term; QLoRA's dequantisation and the
     unfused attention scores' traffic are added as they are; ``tp_overlap`` of the hideable
-    tensor-parallel traffic hides behind the matmuls (at most their time). Their sum is the
-    wall-clock time."""
+    tensor-parallel traffic hides behind the matmuls (at most their time); of the data- and
+    expert-parallel traffic the share ``dp_overlap`` hides, and all of the expert traffic that
+    the software overlaps, what exceeds two thirds of the local work showing again. Their sum
+    is the wall-clock time."""
     matmul = t.matmul / efficiency
     local = matmul + t.optimizer / efficiency + memory_passes * t.memory + t.dequant + t.scores
     overlappable = t.dp + t.ep
-    hidden = dp_overlap * overlappable
+    hidden = dp_overlap * (overlappable - t.ep_overlapped) + t.ep_overlapped
     tp_hidden = minimum(tp_overlap * t.tp_hideable, matmul)
     comm = t.tp - tp_hidden + (overlappable - hidden) + maximum(hidden - local * (2.0 / 3.0), 0.0)
     return local, comm, (local + comm) * (t.stretch - 1.0)

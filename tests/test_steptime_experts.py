@@ -38,7 +38,7 @@ def test_the_nodes_a_deepseek_v3_token_reaches_by_hand():
 
 
 def _ep_terms(**kw):
-    base = dict(hardware_flops=1e21, tokens=1e12, params=671e9, active_params=37e9, layers=61.0, d_model=7168.0,
+    base = dict(hardware_flops=2.5e23, tokens=1e12, params=671e9, active_params=37e9, layers=61.0, d_model=7168.0,
                 seq_len=4096.0, top_k=8.0, moe=1.0, experts=256.0, expert_ffn=2048.0, gemm=1.3e15,
                 bandwidth=3.35e12, link=160e9, scale_out=50e9, node=8.0, n=2048.0, tp=1.0, pp=16.0, cp=1.0,
                 ep=64.0, vpp=1.0, micro_batch=1.0, global_batch=6.3e7, zero_stage=1.0, recompute=1.0,
@@ -108,3 +108,37 @@ def test_expert_gradients_reduce_over_their_replicas_by_hand():
     per_link = routed / 8 * 7 / 8 + (117e9 - routed) / 8 * 63 / 64
     assert float(_ep_terms(**kw).dp) == pytest.approx(2 * 2 * per_link / (50e9 * COMM_EFFICIENCY), rel=1e-12)
     assert float(_ep_terms(**kw).dp) == pytest.approx(1.29, abs=0.01)  # seconds a step
+
+
+def test_overlapped_all_to_alls_hide_whole_up_to_the_computation():
+    """ep_overlap (DualPipe; Megatron-Core's batch-level overlap): the expert traffic hides whole,
+    the data-parallel traffic by the fitted share, and what the hidden traffic exceeds of two
+    thirds of the local work shows again; a dense model is unaffected."""
+    import dataclasses
+
+    from costmodel.steptime import combine, combine_parts
+
+    constants = dict(memory_passes=27.0, dp_overlap=0.3, efficiency=0.75, tp_overlap=1.0)
+    plain = _ep_terms(expert_groups=8.0, group_top_k=4.0)
+    overlapped = _ep_terms(expert_groups=8.0, group_top_k=4.0, ep_overlap=1.0)
+    assert float(overlapped.ep_overlapped) == float(overlapped.ep) == float(plain.ep)
+    local, comm, _ = combine_parts(overlapped, **constants)
+    assert float(comm) == pytest.approx(float(overlapped.tp) + 0.7 * float(overlapped.dp), rel=1e-12)
+    assert float(combine(overlapped, **constants)) < float(combine(plain, **constants))
+    # more traffic than the computation can hide: the excess over 2/3 of the local work shows
+    heavy = dataclasses.replace(overlapped, ep=10 * float(local), ep_overlapped=10 * float(local))
+    local, comm, _ = combine_parts(heavy, **constants)
+    hidden = 0.3 * float(heavy.dp) + 10 * float(local)
+    assert float(comm) == pytest.approx(float(heavy.tp) + 0.7 * float(heavy.dp) + hidden - 2 / 3 * float(local))
+    dense = dict(model="llama-2-7b", hardware="h100", n_gpus=64, tokens="1B", tp=1, pp=1, zero_stage=1)
+    assert costmodel.estimate_training(**dense, ep_overlap=True).wall_time == \
+        costmodel.estimate_training(**dense).wall_time
+
+
+def test_ep_overlap_is_a_switch_and_refuses_anything_else():
+    kw = dict(hardware="h800", n_gpus=2048, tp=1, pp=16, ep=64, zero_stage=1, global_batch="15360 sequence")
+    on = costmodel.estimate_training("deepseek-v3", ep_overlap=True, **kw)
+    off = costmodel.estimate_training("deepseek-v3", **kw)
+    assert on.wall_time < off.wall_time
+    with pytest.raises(costmodel.InputError, match=r"^ep_overlap: expected True or False, got 'yes'$"):
+        costmodel.estimate_training("deepseek-v3", ep_overlap="yes", **kw)
