@@ -37,7 +37,24 @@ def read_experts(r: ConfigReader, family: Family, fields: dict[str, Any], notes:
         raise r.missing("intermediate_size")
     out.update(experts=routed, experts_per_token=per_token, expert_ffn_dim=width,
                shared_experts=_shared_experts(r, family, width, notes), dense_layers=fields["layers"] - len(moe_layers))
+    if family.moe == "deepseek":
+        out.update(_expert_groups(r, routed))
     return out
+
+
+def _expert_groups(r: ConfigReader, routed: int) -> dict[str, int]:
+    """DeepSeek's group-limited routing: ``n_group`` equal groups of the routed experts, each token
+    choosing its experts from ``topk_group`` of them, unless ``topk_method`` is ``"greedy"``
+    (DeepSeek-V2's modelling code then ignores the groups; V3's ``noaux_tc`` always uses them).
+    Nothing where the groups limit nothing (one group, or every group chosen)."""
+    if r.optional("topk_method", str, "") == "greedy":
+        return {}
+    groups, chosen = r.number(("n_group",)), r.number(("topk_group",))
+    if groups is None or chosen is None or groups <= 1 or chosen >= groups:
+        return {}
+    if routed % groups:
+        raise r.error("n_group", f"must divide the {routed} routed experts into equal groups, got {groups}")
+    return {"expert_groups": groups, "expert_groups_per_token": chosen}
 
 
 def _moe_layers(r: ConfigReader, family: Family, layers: int) -> list[int]:

@@ -23,7 +23,7 @@ from .training import RECOMPUTE
 from .units import CountLike, FloatArray, parse_count, parse_fraction, parse_whole
 
 __all__ = ["TrainingLayout", "LAYOUT_PARSERS", "parse_recompute", "parse_zero_stage", "parse_sequence_parallel",
-           "parse_global_batch", "parse_tuning", "parse_flash_attention", "check_layout", "resolve_layout"]
+           "parse_global_batch", "parse_tuning", "parse_flash_attention", "parse_ep_overlap", "check_layout", "resolve_layout"]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -37,7 +37,8 @@ class TrainingLayout:
     :func:`costmodel.steptime.default_global_batch`), the tier code of
     :data:`costmodel.steptime.TIERS` and ``flash_attention`` (1: a fused attention kernel and
     communication overlapped with the GEMMs, as software has run since 2023; 0: the software of
-    2021-22, see :mod:`costmodel.steptime`)."""
+    2021-22, see :mod:`costmodel.steptime`) and ``ep_overlap`` (1: the software overlaps the
+    expert all-to-alls with another micro-batch's computation; 0: it does not)."""
 
     n_gpus: FloatArray
     mfu: FloatArray
@@ -53,6 +54,7 @@ class TrainingLayout:
     global_batch: FloatArray = math.nan
     tuning: FloatArray = 0.0
     flash_attention: FloatArray = 1.0
+    ep_overlap: FloatArray = 0.0
 
 
 def parse_recompute(value: str) -> float:
@@ -95,6 +97,12 @@ def parse_flash_attention(value: bool) -> float:
     return float(value)
 
 
+def parse_ep_overlap(value: bool) -> float:
+    if not isinstance(value, (bool, np.bool_)):
+        raise InputError(f"expected True or False, got {value!r}", argument="ep_overlap")
+    return float(value)
+
+
 def parse_sequence_parallel(value: bool | None) -> float:
     if value is None:
         return math.nan
@@ -120,6 +128,7 @@ LAYOUT_PARSERS: dict[str, tuple[Callable[[Any], float], Any]] = {
     "global_batch": (parse_global_batch, None),
     "tuning": (parse_tuning, "typical"),
     "flash_attention": (parse_flash_attention, True),
+    "ep_overlap": (parse_ep_overlap, False),
 }
 
 

@@ -106,15 +106,17 @@ def layout_terms(m: TrainingModel, h: TrainingHardware, lay: TrainingLayout, hw_
     wanted = _wanted(m, lay)
     batch = maximum(wanted, least_batch)
     terms = st.step_terms(hardware_flops=hw_flops, tokens=where(isnan(m.forward_flops), m.tokens, 0.0),
-                          params=m.params, layers=m.layers, d_model=m.d_model, seq_len=seq, top_k=m.top_k, moe=moe,
-                          experts=m.experts, expert_ffn=m.expert_ffn,
+                          params=m.params, active_params=m.active_params, layers=m.layers, d_model=m.d_model, seq_len=seq, top_k=m.top_k, moe=moe,
+                          experts=m.experts, expert_ffn=m.expert_ffn, expert_groups=m.expert_groups,
+                          group_top_k=m.group_top_k,
                           gemm=h.gemm, bandwidth=h.bandwidth, link=h.link, scale_out=h.scale_out, node=h.node,
                           n=lay.n_gpus, tp=tp, pp=pp, cp=lay.cp, ep=ep, vpp=vpp, micro_batch=lay.micro_batch,
                           global_batch=batch, zero_stage=zero, recompute=lay.recompute,
                           sequence_parallel=lay.sequence_parallel, optimizer_bytes=h.optimizer_bytes,
                           frozen=m.params - m.trainable,
                           dequant_bytes=where(m.method == 2, core.QLORA_DEQUANT_BYTES, 0.0), vocab=m.vocab,
-                          heads=m.heads, attention=m.attention, flash_attention=lay.flash_attention)
+                          heads=m.heads, attention=m.attention, flash_attention=lay.flash_attention,
+                          ep_overlap=lay.ep_overlap)
     return terms, ep, batch, wanted, vpp
 
 

@@ -22,7 +22,7 @@ KINDS = ("dense-decoder", "moe-decoder", "encoder", "encoder-decoder", "cnn", "v
 TRANSFORMERS = ("dense-decoder", "moe-decoder", "encoder", "encoder-decoder", "vit")
 _INT_FIELDS = ("layers", "d_model", "heads", "kv_heads", "head_dim", "ffn_dim", "vocab", "context",
                "type_vocab", "experts", "experts_per_token", "shared_experts", "expert_ffn_dim",
-               "dense_layers", "q_lora_rank", "kv_lora_rank", "qk_nope_head_dim",
+               "expert_groups", "expert_groups_per_token", "dense_layers", "q_lora_rank", "kv_lora_rank", "qk_nope_head_dim",
                "qk_rope_head_dim", "v_head_dim", "image_size", "patch_size", "channels",
                "num_classes", "decoder_layers", "train_context", "stem_channels")
 _LIST_FIELDS = ("bottleneck_blocks", "bottleneck_widths")  # a ResNet's stages, one entry each
@@ -94,6 +94,11 @@ class ModelSpec:
     experts_per_token: int | None = None
     shared_experts: int | None = None
     expert_ffn_dim: int | None = None
+    # group-limited routing (DeepSeek's n_group / topk_group, Megatron-Core's moe_router_num_groups /
+    # moe_router_group_topk): the routed experts split into equal groups, each token choosing its
+    # experts from expert_groups_per_token of them
+    expert_groups: int | None = None
+    expert_groups_per_token: int | None = None
     dense_layers: int | None = None
     attention: str | None = None
     q_lora_rank: int | None = None
@@ -130,6 +135,7 @@ class ModelSpec:
         fields.update({k: _stages(r, k) for k in _LIST_FIELDS if k in data})
         if len(fields.get("bottleneck_blocks", ())) != len(fields.get("bottleneck_widths", ())):
             raise r.error("bottleneck_widths", "needs one width per entry of bottleneck_blocks")
+        _check_groups(r, fields)
         counts: dict[str, Any] = {k: _count(r, k) for k in ("params", "active_params", "training_tokens",
                                              "training_samples") if k in data}
         if "active_params" not in counts:
@@ -197,6 +203,22 @@ class ModelSpec:
         if self.heads is None or self.d_model is None:
             return None
         return self.heads * (self.head_dim or self.d_model // self.heads)
+
+
+def _check_groups(r: FieldReader, fields: dict[str, Any]) -> None:
+    """Group-limited routing needs both figures, equal groups of the routed experts, and at most
+    as many groups per token as there are groups."""
+    groups, chosen = fields.get("expert_groups"), fields.get("expert_groups_per_token")
+    if groups is None and chosen is None:
+        return
+    if groups is None or chosen is None:
+        raise r.error("expert_groups" if groups is None else "expert_groups_per_token",
+                      "group-limited routing needs both expert_groups and expert_groups_per_token")
+    experts = fields.get("experts")
+    if not experts or experts % groups:
+        raise r.error("expert_groups", f"must divide the routed experts ({experts}) into equal groups, got {groups}")
+    if not 1 <= chosen <= groups:
+        raise r.error("expert_groups_per_token", f"must be between 1 and expert_groups ({groups}), got {chosen}")
 
 
 def _stages(r: FieldReader, key: str) -> tuple[int, ...]:

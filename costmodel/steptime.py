@@ -13,11 +13,20 @@ A training run's wall-clock time on ``n`` devices is the sum, over its steps, of
 * **communication** from the parallel layout: tensor-parallel all-reduces over the node's
   link (four per layer, six with full recomputation) [1, 2]; data-parallel gradient
   reduce-scatter and parameter all-gather (twice the parameters, three times under ZeRO-3)
-  over the network (hierarchically: each node moves its pipeline stage over all its links);
-  expert all-to-alls of a mixture of experts (four per layer, ``top_k`` copies of each
-  token); pipeline stages passing activations and gradients on, once per virtual stage; of
-  the data- and expert-parallel traffic the share ``dp_overlap`` hides behind the computation
-  (up to the backward pass's length); links run at :data:`COMM_EFFICIENCY` of their rate;
+  over the network (hierarchically: each node moves its pipeline stage over all its links;
+  a mixture of experts' routed experts, split over ``ep``, reduce over their ``dp / ep``
+  replicas, one shard a device where ``tp ep`` exceeds the node);
+  expert all-to-alls of a mixture of experts (four per layer: each routed copy of a token to
+  a device of its own node over the link, to another node over the network, both at once;
+  where the routing is group-limited, one copy per node reached crosses the network and is
+  forwarded inside that node, :func:`remote_nodes`) [6, 7]; pipeline stages passing
+  activations and gradients on, once per virtual stage; of the data- and expert-parallel
+  traffic the share ``dp_overlap`` hides behind the computation (up to the backward pass's
+  length), and all of the expert all-to-alls where the software overlaps them with another
+  micro-batch's computation (``ep_overlap``: DeepSeek-V3's DualPipe, overlapping a forward
+  and a backward chunk for "a near-zero all-to-all communication overhead" [6, Sec. 3.2.1]; Megatron-Core's
+  batch-level ``--overlap-moe-expert-parallel-comm`` [8]); links run at
+  :data:`COMM_EFFICIENCY` of their rate;
 * **dequantisation** of a QLoRA run's frozen NF4 weights to bf16 before every matmul, in the
   forward pass, again in the backward pass and again under full recomputation, for every
   micro-batch: the NF4 bytes read plus the bf16 copy written and read back, at the memory
@@ -72,6 +81,18 @@ References
     forward and backward matmul).
 [5] Dao et al. 2022, "FlashAttention: Fast and Memory-Efficient Exact Attention with
     IO-Awareness", arXiv:2205.14135 (May 2022): the scores stay in on-chip memory.
+[6] DeepSeek-AI 2024, "DeepSeek-V3 Technical Report", arXiv:2412.19437, Sec. 2.1.2 (node-limited
+    routing: each token sent to at most M = 4 nodes) and Sec. 3.2.2 (a token crosses
+    InfiniBand once to each target node, to the device of the same in-node index, and is
+    forwarded over NVLink to the devices holding its experts; the two overlap).
+[7] deepseek-ai/DeepEP README (github.com/deepseek-ai/DeepEP, retrieved 2026-12-02): kernels
+    "aligned with the group-limited gating algorithm" of [6], forwarding between the NVLink
+    and RDMA domains; NVIDIA Megatron-Core ``TransformerConfig.moe_router_num_groups``
+    (megatron/core/transformer/transformer_config.py): equal groups of consecutive experts,
+    "node-limited routing" when there are as many groups as nodes in the expert-parallel group.
+[8] NVIDIA Megatron-LM, megatron/core/transformer/moe/README.md (retrieved 2026-12-02), MCore
+    v0.14 (2025/09): "Batch-level overlapping to hide EP-A2A communication
+    (--overlap-moe-expert-parallel-comm --delay-wgrad-compute)".
 """
 
 from __future__ import annotations
@@ -79,10 +100,12 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+import numpy as np
+
 from .elementwise import maximum, minimum, where
 from .units import FloatArray
 
-__all__ = ["StepTerms", "step_terms", "stage_imbalance", "combine_parts", "combine", "TIERS", "DEFAULT_LINK", "DEFAULT_SCALE_OUT",
+__all__ = ["StepTerms", "step_terms", "stage_imbalance", "remote_nodes", "group_limited", "routed_parameters", "combine_parts", "combine", "TIERS", "DEFAULT_LINK", "DEFAULT_SCALE_OUT",
            "DEFAULT_NODE", "REFERENCE_GEMM", "INTERRUPTIONS_PER_DEVICE_HOUR",
            "HOURS_LOST_PER_INTERRUPTION", "default_global_batch", "GEMM_FRACTION_DEFAULT", "COMM_EFFICIENCY",
            "SCORE_BYTES"]
@@ -130,7 +153,9 @@ class StepTerms:
     memory-bound dequantisation of its frozen weights (0 for other methods) and ``scores``
     the attention scores' memory traffic without a fused attention kernel (0 with one), not
     scaled by any fitted constant; ``tp_hideable`` the part of ``tp`` (its collectives, where
-    the software overlaps them) that ``tp_overlap`` may hide."""
+    the software overlaps them) that ``tp_overlap`` may hide; ``ep_overlapped`` the part of
+    ``ep`` the software overlaps with another micro-batch's computation (all of it, or none),
+    hidden whole up to the computation's length."""
 
     matmul: FloatArray
     memory: FloatArray
@@ -142,6 +167,7 @@ class StepTerms:
     dequant: FloatArray = 0.0
     scores: FloatArray = 0.0
     tp_hideable: FloatArray = 0.0
+    ep_overlapped: FloatArray = 0.0
 
 
 def default_global_batch(active_params: FloatArray) -> FloatArray:
@@ -180,28 +206,93 @@ def stage_imbalance(work: FloatArray, head: FloatArray, pp: FloatArray) -> Float
     return 1.0 + where(pp > 1, (pp - 1.0) * head / maximum(work, 1e-30), 0.0)
 
 
+def _miss(population: FloatArray, own: FloatArray, draws: FloatArray) -> FloatArray:
+    """The chance that ``draws`` items drawn without replacement from ``population`` miss all of
+    its ``own`` ones: the hypergeometric distribution's zero term, the product over the draws of
+    ``1 - own / (population - i)``."""
+    out: FloatArray = 1.0
+    top = draws if isinstance(draws, (int, float)) else float(np.max(draws))
+    for i in range(int(math.ceil(top))):
+        factor = maximum(1.0 - own / maximum(population - i, 1.0), 0.0)
+        out = out * where(draws > i, factor, 1.0)
+    return out
+
+
+def group_limited(groups: FloatArray, group_top_k: FloatArray) -> FloatArray:
+    """1 where a routing's groups limit it (more than one group, fewer of them chosen per token), else 0."""
+    return where((groups > 1) & (group_top_k >= 1) & (group_top_k < groups), 1.0, 0.0)
+
+
+def remote_nodes(*, top_k: FloatArray, experts: FloatArray, nodes: FloatArray, groups: FloatArray = 0.0,
+                 group_top_k: FloatArray = 0.0) -> FloatArray:
+    """Expected number of nodes, besides its own, that hold at least one of a token's ``top_k``
+    routed experts, for ``experts`` spread evenly over an expert-parallel group of ``nodes``.
+
+    The experts are taken as equally likely (balanced routing, the aim of every load-balancing
+    scheme). Under group-limited routing [6, 7] the experts split into ``groups`` equal groups of
+    consecutive experts, so onto consecutive nodes, and a token chooses its experts from
+    ``group_top_k`` of the groups: where there are at least as many groups as nodes (``groups /
+    nodes`` a node) the chosen groups cover ``nodes (1 - P0)`` nodes, ``P0`` the chance that the
+    draw of ``group_top_k`` groups misses a given node's; with fewer groups than nodes each group
+    spans ``nodes / groups`` nodes. The ``top_k`` experts, drawn without replacement from the
+    covered nodes' experts, reach ``C (1 - P0')`` of those ``C`` nodes, and the token's own node is
+    one of them with chance ``1 / nodes``.
+
+    >>> round(remote_nodes(top_k=8, experts=256, nodes=8, groups=8, group_top_k=4), 3)
+    3.175
+    """
+    e = maximum(nodes, 1.0)
+    x = maximum(experts, maximum(top_k, 1.0))
+    g = maximum(groups, 1.0)
+    m = minimum(maximum(group_top_k, 1.0), g)
+    covered = where(g >= e, e * (1.0 - _miss(g, g / e, m)), e * m / g)
+    covered = where(group_limited(groups, group_top_k) > 0, minimum(maximum(covered, 1.0), e), e)
+    reached = covered * (1.0 - _miss(x * covered / e, x / e, minimum(top_k, x)))
+    return reached * (e - 1.0) / e
+
+
+def routed_parameters(params: FloatArray, active_params: FloatArray, experts: FloatArray,
+                      top_k: FloatArray) -> FloatArray:
+    """The routed experts' share of a mixture of experts' parameters, from its total and active
+    counts: a token uses ``top_k / experts`` of the routed experts and all the rest (attention,
+    embeddings, dense layers, shared experts), so the routed experts hold ``(params - active)
+    experts / (experts - top_k)`` (0 where that is not defined, at most ``params``).
+
+    >>> round(routed_parameters(671e9, 37e9, 256, 8) / 1e9, 1)  # DeepSeek-V3
+    654.5
+    """
+    spare = maximum(experts - top_k, 0.0)
+    out = maximum(params - active_params, 0.0) * experts / maximum(spare, 1e-9)
+    return where((spare > 0) & (experts > 0), minimum(out, params), 0.0)
+
+
 def step_terms(*, hardware_flops: FloatArray, tokens: FloatArray, params: FloatArray, layers: FloatArray,
                d_model: FloatArray, seq_len: FloatArray, top_k: FloatArray, moe: FloatArray,
-               experts: FloatArray, expert_ffn: FloatArray,
-               gemm: FloatArray, bandwidth: FloatArray, link: FloatArray, scale_out: FloatArray,
+               experts: FloatArray, expert_ffn: FloatArray, expert_groups: FloatArray = 0.0,
+               group_top_k: FloatArray = 0.0, active_params: FloatArray | None = None, gemm: FloatArray, bandwidth: FloatArray, link: FloatArray, scale_out: FloatArray,
                node: FloatArray, n: FloatArray, tp: FloatArray, pp: FloatArray, cp: FloatArray, ep: FloatArray,
                vpp: FloatArray, micro_batch: FloatArray, global_batch: FloatArray, zero_stage: FloatArray,
                recompute: FloatArray, sequence_parallel: FloatArray, optimizer_bytes: FloatArray,
                frozen: FloatArray = 0.0, dequant_bytes: FloatArray = 0.0, vocab: FloatArray = 0.0,
-               heads: FloatArray = 0.0, attention: FloatArray = 0.0, flash_attention: FloatArray = 1.0) -> StepTerms:
+               heads: FloatArray = 0.0, attention: FloatArray = 0.0, flash_attention: FloatArray = 1.0,
+               ep_overlap: FloatArray = 0.0) -> StepTerms:
     """The parts of the step model for one layout (floats or arrays that broadcast).
 
     ``hardware_flops`` are the whole run's (with recomputation); ``gemm`` the ceiling [FLOP/s];
     ``bandwidth``, ``link`` (inside a node) and ``scale_out`` (between nodes, per device) in
     B/s per direction; ``node`` the devices sharing one link domain; ``moe`` 1 for a mixture of
-    experts whose ``top_k`` experts each token visits; ``global_batch`` tokens per step;
+    experts whose ``top_k`` experts each token visits (chosen from ``group_top_k`` of
+    ``expert_groups`` equal groups of the experts where the routing is group-limited; 0: not
+    limited); ``global_batch`` tokens per step;
     ``frozen`` the frozen parameters that are dequantised before each matmul and
     ``dequant_bytes`` the bytes one dequantisation moves per parameter (0: none, as for every
     method but QLoRA); ``vocab`` the output layer's width (0: unknown, no stage imbalance);
     ``heads`` the query heads and ``attention`` ``n_layer n_ctx d_attn`` per token (0: unknown),
-    for ``flash_attention`` 0 (attention without a fused kernel, see the module's notes).
+    for ``flash_attention`` 0 (attention without a fused kernel, see the module's notes);
+    ``ep_overlap`` 1 where the software overlaps the expert all-to-alls with computation.
     """
     dp = maximum(n / (tp * pp * cp), 1.0)
+    active_params = params if active_params is None else active_params
     rows = micro_batch * seq_len / cp  # tokens of one micro-batch on one device
     ridge = gemm / bandwidth
     # a mixture of experts multiplies small matrices: each expert sees the tokens routed to it
@@ -223,9 +314,16 @@ def step_terms(*, hardware_flops: FloatArray, tokens: FloatArray, params: FloatA
     score_bytes = where(recompute >= 1, SCORE_BYTES[1], SCORE_BYTES[0])
     scores = unfused * layer_tokens * heads / tp * seq_len * score_bytes / bandwidth
     steps = tokens / global_batch
-    share = params / (tp * pp)  # parameters on one device of a replica (experts: also split over ep below)
-    share = where(moe > 0, share / maximum(ep, 1.0), share)
-    optimizer = steps * share * (optimizer_bytes + 6.0) / where(zero_stage >= 1, dp, 1.0) / bandwidth
+    # a mixture of experts' routed experts are split over the ep ranks as well, and replicated
+    # over the dp / ep ranks that hold the same experts; the rest (attention, embeddings,
+    # shared experts) over dp, as in a dense model
+    ep = maximum(ep, 1.0)
+    routed = routed_parameters(params, active_params, experts, top_k) * where(moe > 0, 1.0, 0.0)
+    dense = params - routed
+    edp = maximum(dp / ep, 1.0)  # replicas of one device's experts
+    share = (dense + routed / ep) / (tp * pp)  # parameters on one device of a replica
+    sharded = where(zero_stage >= 1, (dense / dp + routed / (ep * edp)) / (tp * pp), share)
+    optimizer = steps * sharded * (optimizer_bytes + 6.0) / bandwidth
     tp_link = where(tp <= node, link, scale_out) * COMM_EFFICIENCY
     collectives = where(recompute == 2, 6.0, 4.0)
     tp_time = where(tp > 1, layer_tokens * collectives * 2.0 * (tp - 1.0) / tp * d_model * ACT_BYTES / tp_link, 0.0)
@@ -239,16 +337,28 @@ def step_terms(*, hardware_flops: FloatArray, tokens: FloatArray, params: FloatA
     # node, then every device's network link carries 1/node of its stage): each node moves its
     # pipeline stage's gradients over all of its links, whatever the tensor degree. Inside one
     # node, the replicas' shares move over the link.
+    # Expert gradients reduce over their edp replicas: a node holds all tp ep expert shards of
+    # its stage where they fit in it (each replicated inside it), else one shard a device, which
+    # then moves whole over its own link.
     passes = where(zero_stage >= 3, 3.0, 2.0)
-    stage = params / pp
-    stage = where(moe > 0, stage / maximum(ep, 1.0), stage)
     across = n > node
-    per_link = where(across, stage / minimum(node, n), share)
+    dense_link = where(across, dense / pp / minimum(node, n), dense / (tp * pp))
+    routed_link = where(across, routed / pp / maximum(minimum(node, n), tp * ep), routed / (tp * pp * ep))
+    per_link = dense_link * (dp - 1.0) / dp + routed_link * (edp - 1.0) / edp
     dp_link = where(across, scale_out, link) * COMM_EFFICIENCY
-    dp_time = where(dp > 1, steps * passes * per_link * ACT_BYTES * (dp - 1.0) / dp / dp_link, 0.0)
-    ep_link = where(ep * tp <= node, link, scale_out) * COMM_EFFICIENCY
-    ep_time = where((moe > 0) & (ep > 1), layer_tokens * 4.0 * top_k * d_model / tp * ACT_BYTES
-                    * (ep - 1.0) / ep / ep_link, 0.0)
+    dp_time = where(dp > 1, steps * passes * per_link * ACT_BYTES / dp_link, 0.0)
+    # Expert all-to-alls: each routed copy of a token goes to the device holding its expert, over
+    # the link inside the node and over the network to other nodes, the two at once. Where the
+    # routing is group-limited (the dispatch it was designed for [6, 7]), a token crosses the
+    # network once per node it reaches and is forwarded over the link inside that node.
+    ep_nodes = maximum(ep * tp / maximum(node, 1.0), 1.0)  # nodes one expert-parallel group spans
+    per_node = ep / ep_nodes  # expert-parallel ranks sharing a node
+    grouped = group_limited(expert_groups, group_top_k) > 0
+    remote = where(grouped, remote_nodes(top_k=top_k, experts=experts, nodes=ep_nodes, groups=expert_groups,
+                                         group_top_k=group_top_k), top_k * (ep_nodes - 1.0) / ep_nodes)
+    local = top_k * maximum(per_node - 1.0, 0.0) / where(grouped, maximum(per_node, 1.0), maximum(ep, 1.0))
+    ep_time = where((moe > 0) & (ep > 1), layer_tokens * 4.0 * d_model / tp * ACT_BYTES / COMM_EFFICIENCY
+                    * maximum(remote / scale_out, local / link), 0.0)
     in_flight = global_batch / (dp * micro_batch * seq_len)  # micro-batches per step per pipeline
     bubble = 1.0 + (pp - 1.0) / (maximum(vpp, 1.0) * maximum(in_flight, 1.0))
     imbalance = stage_imbalance(hardware_flops, 6.0 * vocab * d_model * tokens, pp)
@@ -261,7 +371,7 @@ def step_terms(*, hardware_flops: FloatArray, tokens: FloatArray, params: FloatA
     dequant = device_micro_batches * frozen_share * dequant_bytes * dequant_passes / bandwidth
     return StepTerms(matmul=matmul, memory=memory, optimizer=optimizer, tp=tp_time,
                      dp=dp_time, ep=ep_time, stretch=bubble * imbalance * failures, dequant=dequant,
-                     scores=scores, tp_hideable=tp_hideable)
+                     scores=scores, tp_hideable=tp_hideable, ep_overlapped=ep_time * ep_overlap)
 
 
 def combine_parts(t: StepTerms, *, memory_passes: FloatArray, dp_overlap: FloatArray,
@@ -271,12 +381,14 @@ def combine_parts(t: StepTerms, *, memory_passes: FloatArray, dp_overlap: FloatA
     tuned tier, ``typical_efficiency`` for the typical one) divides the matmul and optimizer
     time, ``memory_passes`` multiplies the memory-bound term; QLoRA's dequantisation and the
     unfused attention scores' traffic are added as they are; ``tp_overlap`` of the hideable
-    tensor-parallel traffic hides behind the matmuls (at most their time). Their sum is the
-    wall-clock time."""
+    tensor-parallel traffic hides behind the matmuls (at most their time); of the data- and
+    expert-parallel traffic the share ``dp_overlap`` hides, and all of the expert traffic that
+    the software overlaps, what exceeds two thirds of the local work showing again. Their sum
+    is the wall-clock time."""
     matmul = t.matmul / efficiency
     local = matmul + t.optimizer / efficiency + memory_passes * t.memory + t.dequant + t.scores
     overlappable = t.dp + t.ep
-    hidden = dp_overlap * overlappable
+    hidden = dp_overlap * (overlappable - t.ep_overlapped) + t.ep_overlapped
     tp_hidden = minimum(tp_overlap * t.tp_hideable, matmul)
     comm = t.tp - tp_hidden + (overlappable - hidden) + maximum(hidden - local * (2.0 / 3.0), 0.0)
     return local, comm, (local + comm) * (t.stretch - 1.0)

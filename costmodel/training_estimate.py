@@ -217,7 +217,7 @@ def estimate_training(model: str | ModelSpec | None = None, *, params: CountLike
                       zero_stage: int | None = None, recompute: str = "selective",
                       sequence_parallel: bool | None = None, cp: CountLike = 1, ep: CountLike | None = None,
                       vpp: CountLike | None = None, global_batch: CountLike | None = None, tuning: str = "typical",
-                      flash_attention: bool = True, pue: float | str | None = None,
+                      flash_attention: bool = True, ep_overlap: bool = False, pue: float | str | None = None,
                       power_per_gpu: QuantityLike | None = None, host_power_per_gpu: QuantityLike | None = None,
                       region: str | Region | None = None, grid_intensity: QuantityLike | None = None,
                       price_per_gpu_hour: QuantityLike | None = None, cost_basis: str = "cloud",
@@ -279,6 +279,11 @@ def estimate_training(model: str | ModelSpec | None = None, *, params: CountLike
         tensor-parallel collectives overlapped with the GEMMs, as software has run since 2023;
         False: the software of 2021-22 (attention scores through memory, the causal mask's
         hidden half computed, collectives between the GEMMs). See :mod:`costmodel.steptime`.
+    ep_overlap : bool
+        True: the software overlaps a mixture of experts' all-to-alls with another micro-batch's
+        computation (DeepSeek-V3's DualPipe; Megatron-Core's ``--overlap-moe-expert-parallel-comm``),
+        hiding them up to the computation's length; False (default): they are hidden as the
+        data-parallel traffic is, by the fitted share. See :mod:`costmodel.steptime`.
     pue, power_per_gpu, host_power_per_gpu, region, grid_intensity : optional
         Energy and carbon: facility PUE (default the region's, else 1.10 for cloud and 1.56 for
         owned hardware), average device draw [W] replacing the power model, server overhead per
@@ -325,7 +330,7 @@ def estimate_training(model: str | ModelSpec | None = None, *, params: CountLike
         hw = hardware
     r = _resolved(cal, hw, (model, params, active_params, tokens, samples, n_gpus, dtype, mfu, seq_len, micro_batch,
                             tp, pp, zero_stage, recompute, sequence_parallel, cp, ep, vpp, global_batch, tuning,
-                            flash_attention, pue,
+                            flash_attention, ep_overlap, pue,
                             power_per_gpu, host_power_per_gpu, region, grid_intensity, price_per_gpu_hour,
                             cost_basis, price_kind, purchase_price, electricity_price, service_life, embodied,
                             method, trainable_params, lora_rank, teacher, profile_path))
@@ -366,7 +371,7 @@ def _resolved(cal: Calibration, hw: HardwareProfile | str, args: tuple) -> _Reso
 
 def _resolve(cal: Calibration, hardware: HardwareProfile | str, model, params, active_params, tokens, samples, n_gpus,
              dtype, mfu, seq_len, micro_batch, tp, pp, zero_stage, recompute, sequence_parallel, cp, ep, vpp,
-             global_batch, tuning, flash_attention, pue, power_per_gpu, host_power_per_gpu, region, grid_intensity,
+             global_batch, tuning, flash_attention, ep_overlap, pue, power_per_gpu, host_power_per_gpu, region, grid_intensity,
              price_per_gpu_hour, cost_basis, price_kind, purchase_price, electricity_price, service_life, embodied,
              method, trainable_params, lora_rank, teacher, profile_path) -> _Resolved:
     """Parse and check the arguments of :func:`estimate_training`, choose the layout and
@@ -380,7 +385,7 @@ def _resolve(cal: Calibration, hardware: HardwareProfile | str, model, params, a
     layout = resolve_layout(n_gpus=n_gpus, mfu=mfu, micro_batch=micro_batch, tp=tp, pp=pp, zero_stage=zero_stage,
                             recompute=recompute, sequence_parallel=sequence_parallel, cp=cp, ep=ep, vpp=vpp,
                             global_batch=global_batch, tuning=tuning, flash_attention=flash_attention,
-                            heads=layout_heads(m))
+                            ep_overlap=ep_overlap, heads=layout_heads(m))
     f, labels = resolve_footprint(hw, pue=pue, power_per_gpu=power_per_gpu, host_power_per_gpu=host_power_per_gpu,
                                   region=region, grid_intensity=grid_intensity,
                                   price_per_gpu_hour=price_per_gpu_hour, cost_basis=cost_basis,

@@ -87,6 +87,8 @@ def training_kwargs(row: dict) -> dict:
         kwargs["tuning"] = row["tier"]
     if row.get("flash_attention"):
         kwargs["flash_attention"] = row["flash_attention"] == "true"
+    if row.get("ep_overlap"):
+        kwargs["ep_overlap"] = row["ep_overlap"] == "true"
     return kwargs
 
 

@@ -51,6 +51,8 @@ class TrainingModel:
     experts: FloatArray = 0.0  # routed experts of a mixture of experts (0: dense or not known)
     top_k: FloatArray = 0.0  # routed experts per token
     expert_ffn: FloatArray = 0.0  # an expert's feed-forward width (0: not known)
+    expert_groups: FloatArray = 0.0  # group-limited routing: groups of the routed experts (0: not limited)
+    group_top_k: FloatArray = 0.0  # groups each token chooses its experts from
 
 
 SEQ_LEN_LIMIT = 1e8  # tokens per training sequence: far beyond any context window
@@ -164,6 +166,8 @@ def resolve_model(model: str | ModelSpec | None = None, *, params: CountLike | N
         if spec.experts and spec.experts_per_token:
             fields.update(experts=float(spec.experts), top_k=float(spec.experts_per_token),
                           expert_ffn=float(spec.expert_ffn_dim or spec.ffn_dim or 0))
+            if spec.expert_groups and spec.expert_groups_per_token:
+                fields.update(expert_groups=float(spec.expert_groups), group_top_k=float(spec.expert_groups_per_token))
         if seq is not None and spec.context and seq > spec.context:
             warnings.append(f"seq_len={seq:.0f} exceeds {spec.id}'s context of {spec.context} tokens")
     fields.update(_workload(spec, active, params, tokens, samples))

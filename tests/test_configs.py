@@ -71,7 +71,7 @@ SAME_MODEL = {"llama-3.1-8b.json": "llama-3.1-8b", "mixtral-8x7b-v0.1.json": "mi
               "distilbert-base-uncased.json": "distilbert-base"}
 SHAPE_FIELDS = ("layers", "d_model", "heads", "kv_heads", "ffn_dim", "vocab", "tied_embeddings", "ffn_type", "norm",
                 "position", "bias", "embedding_norm", "pooler", "type_vocab", "train_context", "experts",
-                "experts_per_token", "shared_experts", "dense_layers", "q_lora_rank", "kv_lora_rank",
+                "experts_per_token", "shared_experts", "expert_groups", "expert_groups_per_token", "dense_layers", "q_lora_rank", "kv_lora_rank",
                 "qk_nope_head_dim", "qk_rope_head_dim", "v_head_dim")
 
 
@@ -99,6 +99,26 @@ def test_families_read_their_own_conventions():
     vit = _spec("vit-base-patch16-224-in21k.json")
     assert (vit.context, vit.num_classes, vit.pooler) == (197, 2, False)
     assert vit.forward_flops.to("GFLOP").magnitude == pytest.approx(35.1, rel=0.01)  # the catalog's ViT-B/16
+
+
+DEEPSEEK_TINY = {**TINY, "model_type": "deepseek_v3", "n_routed_experts": 8, "num_experts_per_tok": 2,
+                 "moe_intermediate_size": 32, "kv_lora_rank": 16, "qk_nope_head_dim": 16, "qk_rope_head_dim": 8,
+                 "v_head_dim": 16}
+
+
+def test_deepseek_group_limited_routing_is_read_where_it_limits():
+    """n_group / topk_group: DeepSeek-V3 (R1's config) routes from 4 of 8 groups, DeepSeek-V2.5
+    ('group_limited_greedy') from 3 of 8; 'greedy' routing (V2-Lite) ignores the groups, and one
+    group or every group chosen limits nothing."""
+    r1, v25 = _spec("deepseek-r1.json"), _spec("deepseek-v2.5.json")
+    assert (r1.expert_groups, r1.expert_groups_per_token) == (8, 4)
+    assert (v25.expert_groups, v25.expert_groups_per_token) == (8, 3)
+    for extra in ({"n_group": 4, "topk_group": 2, "topk_method": "greedy"}, {"n_group": 1, "topk_group": 1},
+                  {"n_group": 4, "topk_group": 4}, {}):
+        spec = model_from_config({**DEEPSEEK_TINY, **extra})
+        assert (spec.expert_groups, spec.expert_groups_per_token) == (None, None), extra
+    spec = model_from_config({**DEEPSEEK_TINY, "n_group": 4, "topk_group": 2})
+    assert (spec.expert_groups, spec.expert_groups_per_token) == (4, 2)
 
 
 def test_qwen2_moe_reads_the_shared_expert_and_the_sparse_step():
@@ -168,6 +188,8 @@ def _raises(config, message: str, tmp_path, monkeypatch, *, raw: bytes | None = 
     ({**TINY, "model_type": "deepseek_v3", "n_routed_experts": 8, "num_experts_per_tok": 2,
       "moe_intermediate_size": 32, "qk_nope_head_dim": 16, "qk_rope_head_dim": 8, "v_head_dim": 16},
      "config.json: field kv_lora_rank: is required for model_type 'deepseek_v3' but missing"),
+    ({**DEEPSEEK_TINY, "n_group": 3, "topk_group": 2},
+     "config.json: field n_group: must divide the 8 routed experts into equal groups, got 3"),
     ({**TINY, "model_type": "qwen2_moe", "num_experts": 8, "num_experts_per_tok": 2, "moe_intermediate_size": 32,
       "mlp_only_layers": ["0"]},
      "config.json: field mlp_only_layers: expected a list of layer numbers, got ['0']"),

@@ -99,3 +99,27 @@ def test_unknown_model_suggests_close_ids():
 def test_non_transformer_has_no_shape_to_count():
     with pytest.raises(ValueError, match="^resnet-50 has no transformer shape to count$"):
         count_parameters(get_model("resnet-50"))
+
+
+_MOE = {"id": "moe", "name": "moe", "family": "test", "kind": "moe-decoder", "params": "10B", "source": "test",
+        "retrieved": "2026-12-02", "experts": 16, "experts_per_token": 2}
+
+
+@pytest.mark.parametrize("fields, message", [
+    ({"expert_groups": 4}, "expert_groups_per_token: group-limited routing needs both expert_groups and "
+                           "expert_groups_per_token"),
+    ({"expert_groups": 3, "expert_groups_per_token": 1}, "expert_groups: must divide the routed experts (16) into "
+                                                         "equal groups, got 3"),
+    ({"expert_groups": 4, "expert_groups_per_token": 5}, "expert_groups_per_token: must be between 1 and "
+                                                         "expert_groups (4), got 5"),
+])
+def test_group_limited_routing_is_checked_on_load(fields, message):
+    import re
+
+    with pytest.raises(costmodel.ProfileError, match=f"^<mapping>: field model\\[moe\\]\\.{re.escape(message)}$"):
+        costmodel.models.ModelSpec.from_mapping({**_MOE, **fields})
+
+
+def test_deepseek_v3_routes_from_four_of_eight_groups():
+    spec = get_model("deepseek-v3")
+    assert (spec.experts, spec.expert_groups, spec.expert_groups_per_token) == (256, 8, 4)

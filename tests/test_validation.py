@@ -54,13 +54,18 @@ def test_training_table_is_broad():
 def test_leave_one_source_out_errors(loso):
     """Each source's runs predicted by constants fitted without it. The targets of the
     project's issue are 15% median, 90% within 1.5x and all within 2x; these thresholds are
-    what the model reaches today (the README's table prints the figures)."""
+    what the model reaches today (the README's table prints the figures). The typical tier's
+    median sits just above the target: with DeepSeek-V3's all-to-all no longer overcounted
+    (group-limited routing, its overlap) that run stops pulling the typical tier's
+    leave-one-source-out constants towards faster estimates, which had hidden the other
+    typical runs' overestimates (14.4% before)."""
     _, resid, tuned = loso
     ratio = np.exp(np.abs(resid))
-    assert np.median(np.abs(np.exp(resid) - 1)) <= 0.13  # today 11.5%
-    assert np.mean(ratio <= 1.5) >= 0.90 and np.mean(ratio <= 2.0) >= 0.97  # today 92% and 98%
-    assert np.median(np.abs(np.exp(resid[tuned]) - 1)) <= 0.11  # today 9.3%
-    assert np.median(np.abs(np.exp(resid[~tuned]) - 1)) <= 0.15  # today 14.4%
+    assert np.median(np.abs(np.exp(resid) - 1)) <= 0.13  # today 11.8%
+    assert np.mean(ratio <= 1.5) >= 0.92 and np.all(ratio <= 2.0)  # today 93% and all
+    assert np.median(np.abs(np.exp(resid[tuned]) - 1)) <= 0.10  # today 8.3%
+    assert np.mean(ratio[tuned] <= 1.5) >= 0.95  # today 96%
+    assert np.median(np.abs(np.exp(resid[~tuned]) - 1)) <= 0.16  # today 15.1%
 
 
 def test_shipped_constants_are_the_fit(loso):

@@ -60,6 +60,9 @@ TUNINGS = ("typical", "tuned")  # costmodel.steptime.TIERS
 @click.option("--flash-attention/--no-flash-attention", "flash_attention", default=True, show_default=True,
               help="Fused attention kernels with tensor-parallel collectives overlapped (software since 2023); "
                    "--no-flash-attention for 2021-22 software (scores through memory, collectives exposed).")
+@click.option("--ep-overlap/--no-ep-overlap", "ep_overlap", default=False, show_default=True,
+              help="Expert all-to-alls overlapped with another micro-batch's computation (DeepSeek-V3's "
+                   "DualPipe, Megatron-Core's --overlap-moe-expert-parallel-comm), hidden up to its length.")
 @click.option("--recompute", type=click.Choice(["none", "selective", "full"]), default="selective",
               show_default=True, help="Activation recomputation policy.")
 @click.option("--method", type=click.Choice(METHODS), default="full", show_default=True,
