@@ -9,7 +9,7 @@ that fits; :func:`costmodel.training_estimate.evaluate` builds the rest of the p
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import Any
 
 import numpy as np
@@ -54,13 +54,6 @@ class TrainingHardware:
 _TP_C, _PP_C, _ZERO_C = [1.0, 2.0, 4.0, 8.0, 16.0], [1.0, 2.0, 4.0, 8.0, 16.0, 32.0], [1.0, 3.0]
 _TP, _PP, _ZERO = np.meshgrid(_TP_C, _PP_C, _ZERO_C, indexing="ij")
 CANDIDATES = (_TP.ravel(), _PP.ravel(), _ZERO.ravel())
-
-
-def _fewest_stages(ok: np.ndarray) -> np.ndarray:
-    """``ok`` (candidates first) kept only at the fewest pipeline stages per (tp, ZeRO stage)."""
-    grid = ok.reshape((len(_TP_C), len(_PP_C), len(_ZERO_C)) + ok.shape[1:])
-    first = grid & (np.cumsum(grid, axis=1) == 1)
-    return first.reshape(ok.shape)
 
 
 def _candidates(lay: TrainingLayout, ndim: int) -> tuple[FloatArray, FloatArray, FloatArray]:
@@ -118,6 +111,97 @@ def layout_terms(m: TrainingModel, h: TrainingHardware, lay: TrainingLayout, hw_
     return terms, ep, batch, wanted, vpp
 
 
+def _shortlist(m: TrainingModel, h: TrainingHardware, lay: TrainingLayout, tp: FloatArray, pp: FloatArray,
+               zero: FloatArray, total: FloatArray) -> tuple[np.ndarray, np.ndarray, tuple]:
+    """Memory first, on every candidate: layouts whose data-parallel degree the global batch
+    asked for can feed come first (only where none can is the batch raised to one micro-batch
+    per rank); then each (tp, ZeRO stage) keeps its fewest pipeline stages, and the
+    least-memory valid layout stands in where none fits. Returns the 11 candidates' positions
+    on the candidate axis, whether each fits (the last, the stand-in, never does), and the
+    shape of the candidates by the rows."""
+    n, cp = lay.n_gpus, lay.cp
+    heads = where(m.shape_derived > 0, 0.0, m.heads)
+    valid = ((tp <= maximum(h.node, 1.0)) | ~isnan(lay.tp)) & (tp * pp * cp <= n) & (fmod(n, tp * pp * cp) == 0)
+    valid = valid & ((heads <= 0) | (fmod(heads, tp) == 0)) & ((pp <= maximum(m.layers, 1.0)) | ~isnan(lay.pp))
+    feeds = maximum(n / (tp * pp * cp), 1.0) * lay.micro_batch * maximum(m.seq_len, 1.0)
+    asked = _wanted(m, lay) * (1.0 + 1e-9)
+    full = np.broadcast_shapes(*(np.shape(x) for x in (tp, pp, zero, total, valid, h.capacity, feeds, asked)))
+    ok = np.broadcast_to(valid & (total <= h.capacity), full)
+    roomy = ok & (feeds <= asked)
+    grid = (len(_TP_C), len(_PP_C), len(_ZERO_C)) + full[1:]
+    kept = where(roomy.any(axis=0), roomy, ok).reshape(grid)
+    stage = np.argmax(kept, axis=1)  # the fewest fitting stages' pipeline index per (tp, ZeRO stage)
+    t_i = np.arange(len(_TP_C)).reshape((-1, 1) + (1,) * (len(full) - 1))
+    z_i = np.arange(len(_ZERO_C)).reshape((1, -1) + (1,) * (len(full) - 1))
+    at = ((t_i * len(_PP_C) + stage) * len(_ZERO_C) + z_i).reshape((-1,) + full[1:])
+    least = np.argmin(where(np.broadcast_to(valid, full), total, np.inf), axis=0)
+    has = np.concatenate([kept.any(axis=1).reshape((-1,) + full[1:]), np.zeros((1,) + full[1:], bool)])
+    return np.concatenate([at, least[None]]), has, full
+
+
+def _gather(a: FloatArray, at: np.ndarray, full: tuple) -> np.ndarray:
+    """``a`` (candidates first) at the positions ``at`` on its candidate axis."""
+    if np.ndim(a) and all(d == 1 for d in np.shape(a)[1:]):  # the same candidates for every row
+        return np.asarray(a).reshape(-1)[at]
+    return np.take_along_axis(np.broadcast_to(a, full), at, 0)
+
+
+def _combine(terms: st.StepTerms, lay: TrainingLayout, cal: TrainingCalibration) -> tuple:
+    """The local, exposed-communication and stretch seconds of the terms at the calibration."""
+    return st.combine_parts(terms, memory_passes=cal.memory_passes, dp_overlap=cal.dp_overlap,
+                            efficiency=where(lay.tuning == 1, 1.0, cal.typical_efficiency), tp_overlap=cal.tp_overlap)
+
+
+def _rows_of(record: Any, rows: np.ndarray, shape: tuple) -> Any:
+    """The record at the flat row numbers ``rows`` of ``shape`` (numbers stay numbers)."""
+    return type(record)(**{f.name: (v if ndim(v) == 0 else np.broadcast_to(v, shape).reshape(-1)[rows])
+                           for f in fields(record) for v in (getattr(record, f.name),)})
+
+
+def _undominated(m: TrainingModel, cal: TrainingCalibration, pp: np.ndarray, fits: np.ndarray) -> np.ndarray:
+    """``fits`` (the shortlist's (tp, ZeRO stage) pairs, ZeRO-1 before ZeRO-3 at each tp) less
+    the ZeRO-3 layouts that cannot be faster than the ZeRO-1 layout beside them.
+
+    At the same tp and pipeline stages the two differ in the step model only in the data-
+    parallel traffic: ZeRO-3 moves three passes of the parameters where ZeRO-1 moves two
+    (:func:`costmodel.steptime.step_terms`; the optimizer term divides by the data-parallel
+    degree for any stage from 1). The ZeRO-3 seconds are then never fewer, in floating point
+    too, where nothing else is added to that traffic (a dense model: no expert all-to-alls)
+    and ``dp_overlap`` is in [0, 0.999999] or 1: the traffic ``x`` is then at least 1.499
+    times ZeRO-1's (or both 0), its exposed part ``x - fl(dp_overlap x)`` grows with it by far
+    more than its rounding, and every later operation (``+``, ``max``, ``x`` the stretch of at
+    least 1) is monotone. ZeRO-1 comes first, so a tie goes to it as well: the choice is the same."""
+    d = cal.dp_overlap
+    if not (np.ndim(d) == 0 and (0.0 <= d <= 0.999999 or d == 1.0)):
+        return fits
+    dense = np.logical_not(m.experts > 0)  # as ``moe`` in :func:`layout_terms`: NaN experts count as dense
+    pairs = fits.reshape((len(_TP_C), len(_ZERO_C)) + fits.shape[1:])
+    stages = np.broadcast_to(pp[:-1], fits.shape).reshape(pairs.shape)
+    beaten = pairs[:, 0] & (stages[:, 0] == stages[:, 1]) & dense
+    return np.stack([pairs[:, 0], pairs[:, 1] & ~beaten], axis=1).reshape(fits.shape)
+
+
+def _fastest(m: TrainingModel, h: TrainingHardware, lay: TrainingLayout, cal: TrainingCalibration,
+             hw_flops: FloatArray, tp: np.ndarray, pp: np.ndarray, zero: np.ndarray, has: np.ndarray) -> np.ndarray:
+    """Per row, the position of the fastest of the shortlisted candidates that fit (the last,
+    the least-memory stand-in, where none does). Only those that fit are timed: they are
+    gathered into one flat run of (candidate, row) pairs, each the same IEEE operations on the
+    same numbers as on the full candidate axis, so the times, and the choice, are the same."""
+    timed = len(has) - 1  # the stand-in is never timed: it is chosen only where nothing fits
+    records = (m, h, lay)
+    shape = np.broadcast_shapes(has.shape[1:], np.shape(hw_flops),
+                                *(np.shape(getattr(r, f.name)) for r in records for f in fields(r)))
+    flat = np.flatnonzero(_undominated(m, cal, pp, np.broadcast_to(has[:timed], (timed,) + shape)))
+    rows = flat % math.prod(shape)
+    mk, hk, lk = (_rows_of(r, rows, shape) for r in records)
+    hw = hw_flops if ndim(hw_flops) == 0 else np.broadcast_to(hw_flops, shape).reshape(-1)[rows]
+    tpk, ppk, zk = (np.broadcast_to(a[:timed], (timed,) + shape).reshape(-1)[flat] for a in (tp, pp, zero))
+    score = np.full(timed * math.prod(shape), np.inf)
+    score[flat] = sum(_combine(layout_terms(mk, hk, lk, hw, tpk, ppk, zk)[0], lk, cal))
+    score = score.reshape((timed,) + shape)
+    return where(np.isinf(score).all(axis=0), timed, np.argmin(score, axis=0))
+
+
 def search_layout(m: TrainingModel, h: TrainingHardware, lay: TrainingLayout, cal: TrainingCalibration,
             choice: np.ndarray | None, layout_only: bool = False) -> dict[str, Any]:
     """The layout (tensor, pipeline, ZeRO stage where not given, or ``choice``) chosen on a
@@ -143,44 +227,21 @@ def search_layout(m: TrainingModel, h: TrainingHardware, lay: TrainingLayout, ca
     cw, cg, co, ca = mem.memory_per_gpu(*states, n, tp, pp, zero, split, whole + features)
 
     if choice is None:
-        heads = where(m.shape_derived > 0, 0.0, m.heads)
-        valid = ((tp <= maximum(h.node, 1.0)) | ~isnan(lay.tp)) & (tp * pp * cp <= n) & (fmod(n, tp * pp * cp) == 0)
-        valid = valid & ((heads <= 0) | (fmod(heads, tp) == 0)) & ((pp <= maximum(m.layers, 1.0)) | ~isnan(lay.pp))
-        total = cw + cg + co + ca
-        # Memory first, on every candidate: layouts whose data-parallel degree the global batch
-        # asked for can feed come first (only where none can is the batch raised to one
-        # micro-batch per rank); then each (tp, ZeRO stage) keeps its fewest pipeline stages,
-        # and the least-memory valid layout stands in where none fits. Only those 11 get a time.
-        feeds = maximum(n / (tp * pp * cp), 1.0) * lay.micro_batch * maximum(m.seq_len, 1.0)
-        asked = _wanted(m, lay) * (1.0 + 1e-9)
-        full = np.broadcast_shapes(*(np.shape(x) for x in (tp, pp, zero, total, valid, h.capacity, feeds, asked)))
-        ok = np.broadcast_to(valid & (total <= h.capacity), full)
-        roomy = ok & (feeds <= asked)
-        first = _fewest_stages(where(roomy.any(axis=0), roomy, ok))
-        groups = first.reshape((len(_TP_C), len(_PP_C), len(_ZERO_C)) + full[1:])
-        stage = np.argmax(groups, axis=1)  # the fewest-stages candidate's pipeline index per group
-        t_i = np.arange(len(_TP_C)).reshape((-1, 1) + (1,) * (len(full) - 1))
-        z_i = np.arange(len(_ZERO_C)).reshape((1, -1) + (1,) * (len(full) - 1))
-        at = ((t_i * len(_PP_C) + stage) * len(_ZERO_C) + z_i).reshape((-1,) + full[1:])
-        least = np.argmin(where(np.broadcast_to(valid, full), total, np.inf), axis=0)
-        at = np.concatenate([at, least[None]])
-        has = np.concatenate([groups.any(axis=1).reshape((-1,) + full[1:]), np.zeros((1,) + full[1:], bool)])
+        at, has, full = _shortlist(m, h, lay, tp, pp, zero, cw + cg + co + ca)
         memory: tuple = () if layout_only else (cw, cg, co, ca)
-        tp, pp, zero, *gathered = (np.take_along_axis(np.broadcast_to(a, full), at, 0) for a in (tp, pp, zero, *memory))
-        if not layout_only:
-            cw, cg, co, ca = gathered
+        tp, pp, zero, *gathered = (_gather(a, at, full) for a in (tp, pp, zero, *memory))
+        if layout_only:
+            return dict(zip(("tp", "pp", "zero"), _pick(_fastest(m, h, lay, cal, hw_flops, tp, pp, zero, has),
+                                                        tp, pp, zero)))
+        cw, cg, co, ca = gathered
 
     terms, ep, batch, wanted, vpp = layout_terms(m, h, lay, hw_flops, tp, pp, zero)
-    tuned = lay.tuning == 1
-    parts = st.combine_parts(terms, memory_passes=cal.memory_passes, dp_overlap=cal.dp_overlap,
-                             efficiency=where(tuned, 1.0, cal.typical_efficiency), tp_overlap=cal.tp_overlap)
+    parts = _combine(terms, lay, cal)
     modelled = sum(parts)
     i: Any
     if choice is None:
         score = where(has, modelled, np.inf)
         i = where(np.isinf(score).all(axis=0), len(has) - 1, np.argmin(score, axis=0))
-        if layout_only:
-            return dict(zip(("tp", "pp", "zero"), _pick(i, tp, pp, zero)))
     else:
         i = np.zeros(np.shape(modelled)[1:], dtype=np.intp) if ndim(modelled) > 1 else np.intp(0)
     keys = ("tp", "pp", "zero", "ep", "vpp", "batch", "wanted", "modelled", "local", "comm", "cw", "cg", "co", "ca")
