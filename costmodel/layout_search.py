@@ -112,13 +112,13 @@ def layout_terms(m: TrainingModel, h: TrainingHardware, lay: TrainingLayout, hw_
 
 
 def _shortlist(m: TrainingModel, h: TrainingHardware, lay: TrainingLayout, tp: FloatArray, pp: FloatArray,
-               zero: FloatArray, total: FloatArray) -> tuple[np.ndarray, np.ndarray, tuple]:
+               zero: FloatArray, total: FloatArray) -> tuple[np.ndarray, np.ndarray, np.ndarray, tuple]:
     """Memory first, on every candidate: layouts whose data-parallel degree the global batch
     asked for can feed come first (only where none can is the batch raised to one micro-batch
     per rank); then each (tp, ZeRO stage) keeps its fewest pipeline stages, and the
-    least-memory valid layout stands in where none fits. Returns the 11 candidates' positions
-    on the candidate axis, whether each fits (the last, the stand-in, never does), and the
-    shape of the candidates by the rows."""
+    least-memory valid layout stands in where none fits (:func:`_least`). Returns the 10
+    shortlisted candidates' positions on the candidate axis, whether each fits, which
+    candidates are valid layouts, and the shape of the candidates by the rows."""
     n, cp = lay.n_gpus, lay.cp
     heads = where(m.shape_derived > 0, 0.0, m.heads)
     valid = ((tp <= maximum(h.node, 1.0)) | ~isnan(lay.tp)) & (tp * pp * cp <= n) & (fmod(n, tp * pp * cp) == 0)
@@ -134,9 +134,14 @@ def _shortlist(m: TrainingModel, h: TrainingHardware, lay: TrainingLayout, tp: F
     t_i = np.arange(len(_TP_C)).reshape((-1, 1) + (1,) * (len(full) - 1))
     z_i = np.arange(len(_ZERO_C)).reshape((1, -1) + (1,) * (len(full) - 1))
     at = ((t_i * len(_PP_C) + stage) * len(_ZERO_C) + z_i).reshape((-1,) + full[1:])
-    least = np.argmin(where(np.broadcast_to(valid, full), total, np.inf), axis=0)
-    has = np.concatenate([kept.any(axis=1).reshape((-1,) + full[1:]), np.zeros((1,) + full[1:], bool)])
-    return np.concatenate([at, least[None]]), has, full
+    return at, kept.any(axis=1).reshape((-1,) + full[1:]), valid, full
+
+
+def _least(valid: np.ndarray, total: FloatArray, full: tuple, rows: tuple = ()) -> np.ndarray:
+    """The least-memory valid candidate's position (the first where none is valid), at every
+    row or at the rows ``rows`` (index arrays into ``full[1:]``)."""
+    at = (slice(None),) + rows
+    return np.argmin(where(np.broadcast_to(valid, full)[at], np.broadcast_to(total, full)[at], np.inf), axis=0)
 
 
 def _gather(a: FloatArray, at: np.ndarray, full: tuple) -> np.ndarray:
@@ -176,30 +181,53 @@ def _undominated(m: TrainingModel, cal: TrainingCalibration, pp: np.ndarray, fit
         return fits
     dense = np.logical_not(m.experts > 0)  # as ``moe`` in :func:`layout_terms`: NaN experts count as dense
     pairs = fits.reshape((len(_TP_C), len(_ZERO_C)) + fits.shape[1:])
-    stages = np.broadcast_to(pp[:-1], fits.shape).reshape(pairs.shape)
+    stages = np.broadcast_to(pp, fits.shape).reshape(pairs.shape)
     beaten = pairs[:, 0] & (stages[:, 0] == stages[:, 1]) & dense
     return np.stack([pairs[:, 0], pairs[:, 1] & ~beaten], axis=1).reshape(fits.shape)
 
 
 def _fastest(m: TrainingModel, h: TrainingHardware, lay: TrainingLayout, cal: TrainingCalibration,
              hw_flops: FloatArray, tp: np.ndarray, pp: np.ndarray, zero: np.ndarray, has: np.ndarray) -> np.ndarray:
-    """Per row, the position of the fastest of the shortlisted candidates that fit (the last,
-    the least-memory stand-in, where none does). Only those that fit are timed: they are
+    """Per row, the position of the fastest of the shortlisted candidates that fit (one past
+    the last where none does, or none has a finite time). Only those that fit are timed: they are
     gathered into one flat run of (candidate, row) pairs, each the same IEEE operations on the
     same numbers as on the full candidate axis, so the times, and the choice, are the same."""
-    timed = len(has) - 1  # the stand-in is never timed: it is chosen only where nothing fits
+    timed = len(has)
     records = (m, h, lay)
     shape = np.broadcast_shapes(has.shape[1:], np.shape(hw_flops),
                                 *(np.shape(getattr(r, f.name)) for r in records for f in fields(r)))
-    flat = np.flatnonzero(_undominated(m, cal, pp, np.broadcast_to(has[:timed], (timed,) + shape)))
+    flat = np.flatnonzero(_undominated(m, cal, pp, np.broadcast_to(has, (timed,) + shape)))
     rows = flat % math.prod(shape)
     mk, hk, lk = (_rows_of(r, rows, shape) for r in records)
     hw = hw_flops if ndim(hw_flops) == 0 else np.broadcast_to(hw_flops, shape).reshape(-1)[rows]
-    tpk, ppk, zk = (np.broadcast_to(a[:timed], (timed,) + shape).reshape(-1)[flat] for a in (tp, pp, zero))
+    tpk, ppk, zk = (np.broadcast_to(a, (timed,) + shape).reshape(-1)[flat] for a in (tp, pp, zero))
     score = np.full(timed * math.prod(shape), np.inf)
     score[flat] = sum(_combine(layout_terms(mk, hk, lk, hw, tpk, ppk, zk)[0], lk, cal))
     score = score.reshape((timed,) + shape)
     return where(np.isinf(score).all(axis=0), timed, np.argmin(score, axis=0))
+
+
+def _fastest_layout(m: TrainingModel, h: TrainingHardware, lay: TrainingLayout, cal: TrainingCalibration,
+                    hw_flops: FloatArray, candidates: tuple, at: np.ndarray, has: np.ndarray, valid: np.ndarray,
+                    total: FloatArray, full: tuple) -> dict[str, Any]:
+    """The (tp, pp, ZeRO stage) :func:`search_layout` chooses, from the shortlist: the fastest
+    that fits (:func:`_fastest`), the least-memory stand-in (:func:`_least`, found only at the
+    rows that need it) where none does."""
+    short = [_gather(a, at, full) for a in candidates]
+    i = _fastest(m, h, lay, cal, hw_flops, *short, has)
+    lost = i == len(at)
+    if ndim(i) == 0:
+        return dict(zip(("tp", "pp", "zero"), _pick(_least(valid, total, full), *candidates) if lost
+                        else _pick(i, *short)))
+    out = [np.array(a) for a in _pick(where(lost, 0, i), *short)]
+    if lost.any():
+        where_lost = np.nonzero(lost)  # index arrays into i's shape, whose trailing axes are full[1:]'s
+        lead = len(where_lost) - (len(full) - 1)
+        rows = tuple(ix if size > 1 else np.zeros_like(ix) for ix, size in zip(where_lost[lead:], full[1:]))
+        least = _least(valid, total, full, rows)
+        for o, a in zip(out, candidates):
+            o[where_lost] = np.broadcast_to(a, full)[(least,) + rows]
+    return dict(zip(("tp", "pp", "zero"), out))
 
 
 def search_layout(m: TrainingModel, h: TrainingHardware, lay: TrainingLayout, cal: TrainingCalibration,
@@ -227,13 +255,13 @@ def search_layout(m: TrainingModel, h: TrainingHardware, lay: TrainingLayout, ca
     cw, cg, co, ca = mem.memory_per_gpu(*states, n, tp, pp, zero, split, whole + features)
 
     if choice is None:
-        at, has, full = _shortlist(m, h, lay, tp, pp, zero, cw + cg + co + ca)
-        memory: tuple = () if layout_only else (cw, cg, co, ca)
-        tp, pp, zero, *gathered = (_gather(a, at, full) for a in (tp, pp, zero, *memory))
+        total = cw + cg + co + ca
+        at, has, valid, full = _shortlist(m, h, lay, tp, pp, zero, total)
         if layout_only:
-            return dict(zip(("tp", "pp", "zero"), _pick(_fastest(m, h, lay, cal, hw_flops, tp, pp, zero, has),
-                                                        tp, pp, zero)))
-        cw, cg, co, ca = gathered
+            return _fastest_layout(m, h, lay, cal, hw_flops, (tp, pp, zero), at, has, valid, total, full)
+        at = np.concatenate([at, _least(valid, total, full)[None]])
+        has = np.concatenate([has, np.zeros((1,) + full[1:], bool)])  # the stand-in: timed, never chosen on time
+        tp, pp, zero, cw, cg, co, ca = (_gather(a, at, full) for a in (tp, pp, zero, cw, cg, co, ca))
 
     terms, ep, batch, wanted, vpp = layout_terms(m, h, lay, hw_flops, tp, pp, zero)
     parts = _combine(terms, lay, cal)
