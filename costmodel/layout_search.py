@@ -201,9 +201,9 @@ def _fastest(m: TrainingModel, h: TrainingHardware, lay: TrainingLayout, cal: Tr
     mk, hk, lk = (_rows_of(r, rows, shape) for r in records)
     hw = hw_flops if ndim(hw_flops) == 0 else np.broadcast_to(hw_flops, shape).reshape(-1)[rows]
     tpk, ppk, zk = (np.broadcast_to(a, (timed,) + shape).reshape(-1)[flat] for a in (tp, pp, zero))
-    score = np.full(timed * math.prod(shape), np.inf)
-    score[flat] = sum(_combine(layout_terms(mk, hk, lk, hw, tpk, ppk, zk)[0], lk, cal))
-    score = score.reshape((timed,) + shape)
+    times = np.full(timed * math.prod(shape), np.inf)
+    times[flat] = sum(_combine(layout_terms(mk, hk, lk, hw, tpk, ppk, zk)[0], lk, cal))
+    score = times.reshape((timed,) + shape)
     return where(np.isinf(score).all(axis=0), timed, np.argmin(score, axis=0))
 
 
@@ -213,8 +213,8 @@ def _fastest_layout(m: TrainingModel, h: TrainingHardware, lay: TrainingLayout, 
     """The (tp, pp, ZeRO stage) :func:`search_layout` chooses, from the shortlist: the fastest
     that fits (:func:`_fastest`), the least-memory stand-in (:func:`_least`, found only at the
     rows that need it) where none does."""
-    short = [_gather(a, at, full) for a in candidates]
-    i = _fastest(m, h, lay, cal, hw_flops, *short, has)
+    tp, pp, zero = short = [_gather(a, at, full) for a in candidates]
+    i = _fastest(m, h, lay, cal, hw_flops, tp, pp, zero, has)
     lost = i == len(at)
     if ndim(i) == 0:
         return dict(zip(("tp", "pp", "zero"), _pick(_least(valid, total, full), *candidates) if lost
