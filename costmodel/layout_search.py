@@ -9,7 +9,7 @@ that fits; :func:`costmodel.training_estimate.evaluate` builds the rest of the p
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 from typing import Any
 
 import numpy as np
@@ -157,10 +157,15 @@ def _combine(terms: st.StepTerms, lay: TrainingLayout, cal: TrainingCalibration)
                             efficiency=where(lay.tuning == 1, 1.0, cal.typical_efficiency), tp_overlap=cal.tp_overlap)
 
 
-def _rows_of(record: Any, rows: np.ndarray, shape: tuple) -> Any:
-    """The record at the flat row numbers ``rows`` of ``shape`` (numbers stay numbers)."""
-    return type(record)(**{f.name: (v if ndim(v) == 0 else np.broadcast_to(v, shape).reshape(-1)[rows])
-                           for f in fields(record) for v in (getattr(record, f.name),)})
+def _arrays(record: Any) -> dict[str, np.ndarray]:
+    """The fields of a record that are arrays (the others are numbers)."""
+    return {f.name: v for f in fields(record) for v in (getattr(record, f.name),) if ndim(v)}
+
+
+def _rows_of(record: Any, arrays: dict, rows: np.ndarray, shape: tuple) -> Any:
+    """The record at the flat row numbers ``rows`` of ``shape``, its ``arrays`` (:func:`_arrays`)
+    gathered, its numbers as they are."""
+    return replace(record, **{k: np.broadcast_to(v, shape).reshape(-1)[rows] for k, v in arrays.items()})
 
 
 def _undominated(m: TrainingModel, cal: TrainingCalibration, pp: np.ndarray, fits: np.ndarray) -> np.ndarray:
@@ -194,11 +199,11 @@ def _fastest(m: TrainingModel, h: TrainingHardware, lay: TrainingLayout, cal: Tr
     same numbers as on the full candidate axis, so the times, and the choice, are the same."""
     timed = len(has)
     records = (m, h, lay)
-    shape = np.broadcast_shapes(has.shape[1:], np.shape(hw_flops),
-                                *(np.shape(getattr(r, f.name)) for r in records for f in fields(r)))
+    arrays = [_arrays(r) for r in records]
+    shape = np.broadcast_shapes(has.shape[1:], np.shape(hw_flops), *(v.shape for a in arrays for v in a.values()))
     flat = np.flatnonzero(_undominated(m, cal, pp, np.broadcast_to(has, (timed,) + shape)))
     rows = flat % math.prod(shape)
-    mk, hk, lk = (_rows_of(r, rows, shape) for r in records)
+    mk, hk, lk = (_rows_of(r, a, rows, shape) for r, a in zip(records, arrays))
     hw = hw_flops if ndim(hw_flops) == 0 else np.broadcast_to(hw_flops, shape).reshape(-1)[rows]
     tpk, ppk, zk = (np.broadcast_to(a, (timed,) + shape).reshape(-1)[flat] for a in (tp, pp, zero))
     times = np.full(timed * math.prod(shape), np.inf)
