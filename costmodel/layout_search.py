@@ -218,21 +218,19 @@ def _fastest_layout(m: TrainingModel, h: TrainingHardware, lay: TrainingLayout, 
     """The (tp, pp, ZeRO stage) :func:`search_layout` chooses, from the shortlist: the fastest
     that fits (:func:`_fastest`), the least-memory stand-in (:func:`_least`, found only at the
     rows that need it) where none does."""
-    tp, pp, zero = short = [_gather(a, at, full) for a in candidates]
+    tp, pp, zero = (_gather(a, at, full) for a in candidates)
     i = _fastest(m, h, lay, cal, hw_flops, tp, pp, zero, has)
     lost = i == len(at)
     if ndim(i) == 0:
-        return dict(zip(("tp", "pp", "zero"), _pick(_least(valid, total, full), *candidates) if lost
-                        else _pick(i, *short)))
-    out = [np.array(a) for a in _pick(where(lost, 0, i), *short)]
+        chosen = _least(valid, total, full) if lost else at[i]
+        return dict(zip(("tp", "pp", "zero"), _pick(chosen, *candidates)))
+    chosen = np.array(_pick(where(lost, 0, i), at)[0])  # each row's position on the candidate axis
     if lost.any():
         where_lost = np.nonzero(lost)  # index arrays into i's shape, whose trailing axes are full[1:]'s
         lead = len(where_lost) - (len(full) - 1)
         rows = tuple(ix if size > 1 else np.zeros_like(ix) for ix, size in zip(where_lost[lead:], full[1:]))
-        least = _least(valid, total, full, rows)
-        for o, a in zip(out, candidates):
-            o[where_lost] = np.broadcast_to(a, full)[(least,) + rows]
-    return dict(zip(("tp", "pp", "zero"), out))
+        chosen[where_lost] = _least(valid, total, full, rows)
+    return dict(zip(("tp", "pp", "zero"), (_gather(a, chosen[None], (len(a),) + chosen.shape)[0] for a in candidates)))
 
 
 def search_layout(m: TrainingModel, h: TrainingHardware, lay: TrainingLayout, cal: TrainingCalibration,
