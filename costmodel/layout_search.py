@@ -9,7 +9,7 @@ that fits; :func:`costmodel.training_estimate.evaluate` builds the rest of the p
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, fields, replace
 from typing import Any
 
 import numpy as np
@@ -54,13 +54,6 @@ class TrainingHardware:
 _TP_C, _PP_C, _ZERO_C = [1.0, 2.0, 4.0, 8.0, 16.0], [1.0, 2.0, 4.0, 8.0, 16.0, 32.0], [1.0, 3.0]
 _TP, _PP, _ZERO = np.meshgrid(_TP_C, _PP_C, _ZERO_C, indexing="ij")
 CANDIDATES = (_TP.ravel(), _PP.ravel(), _ZERO.ravel())
-
-
-def _fewest_stages(ok: np.ndarray) -> np.ndarray:
-    """``ok`` (candidates first) kept only at the fewest pipeline stages per (tp, ZeRO stage)."""
-    grid = ok.reshape((len(_TP_C), len(_PP_C), len(_ZERO_C)) + ok.shape[1:])
-    first = grid & (np.cumsum(grid, axis=1) == 1)
-    return first.reshape(ok.shape)
 
 
 def _candidates(lay: TrainingLayout, ndim: int) -> tuple[FloatArray, FloatArray, FloatArray]:
@@ -120,6 +113,128 @@ def layout_terms(m: TrainingModel, h: TrainingHardware, lay: TrainingLayout, hw_
     return terms, ep, batch, wanted, vpp
 
 
+def _shortlist(m: TrainingModel, h: TrainingHardware, lay: TrainingLayout, tp: FloatArray, pp: FloatArray,
+               zero: FloatArray, total: FloatArray) -> tuple[np.ndarray, np.ndarray, np.ndarray, tuple]:
+    """Memory first, on every candidate: layouts whose data-parallel degree the global batch
+    asked for can feed come first (only where none can is the batch raised to one micro-batch
+    per rank); then each (tp, ZeRO stage) keeps its fewest pipeline stages, and the
+    least-memory valid layout stands in where none fits (:func:`_least`). Returns the 10
+    shortlisted candidates' positions on the candidate axis, whether each fits, which
+    candidates are valid layouts, and the shape of the candidates by the rows."""
+    n, cp = lay.n_gpus, lay.cp
+    heads = where(m.shape_derived > 0, 0.0, m.heads)
+    valid = ((tp <= maximum(h.node, 1.0)) | ~isnan(lay.tp)) & (tp * pp * cp <= n) & (fmod(n, tp * pp * cp) == 0)
+    valid = valid & ((heads <= 0) | (fmod(heads, tp) == 0)) & ((pp <= maximum(m.layers, 1.0)) | ~isnan(lay.pp))
+    feeds = maximum(n / (tp * pp * cp), 1.0) * lay.micro_batch * maximum(m.seq_len, 1.0)
+    asked = _wanted(m, lay) * (1.0 + 1e-9)
+    full = np.broadcast_shapes(*(np.shape(x) for x in (tp, pp, zero, total, valid, h.capacity, feeds, asked)))
+    ok = np.broadcast_to(valid & (total <= h.capacity), full)
+    roomy = ok & (feeds <= asked)
+    grid = (len(_TP_C), len(_PP_C), len(_ZERO_C)) + full[1:]
+    kept = where(roomy.any(axis=0), roomy, ok).reshape(grid)
+    stage = np.argmax(kept, axis=1)  # the fewest fitting stages' pipeline index per (tp, ZeRO stage)
+    t_i = np.arange(len(_TP_C)).reshape((-1, 1) + (1,) * (len(full) - 1))
+    z_i = np.arange(len(_ZERO_C)).reshape((1, -1) + (1,) * (len(full) - 1))
+    at = ((t_i * len(_PP_C) + stage) * len(_ZERO_C) + z_i).reshape((-1,) + full[1:])
+    return at, kept.any(axis=1).reshape((-1,) + full[1:]), valid, full
+
+
+def _least(valid: np.ndarray, total: FloatArray, full: tuple, rows: tuple = ()) -> np.ndarray:
+    """The least-memory valid candidate's position (the first where none is valid), at every
+    row or at the rows ``rows`` (index arrays into ``full[1:]``)."""
+    at = (slice(None),) + rows
+    return np.argmin(where(np.broadcast_to(valid, full)[at], np.broadcast_to(total, full)[at], np.inf), axis=0)
+
+
+def _gather(a: FloatArray, at: np.ndarray, full: tuple) -> np.ndarray:
+    """``a`` (candidates first) at the positions ``at`` on its candidate axis."""
+    if np.ndim(a) and all(d == 1 for d in np.shape(a)[1:]):  # the same candidates for every row
+        return np.asarray(a).reshape(-1)[at]
+    return np.take_along_axis(np.broadcast_to(a, full), at, 0)
+
+
+def _combine(terms: st.StepTerms, lay: TrainingLayout, cal: TrainingCalibration) -> tuple:
+    """The local, exposed-communication and stretch seconds of the terms at the calibration."""
+    return st.combine_parts(terms, memory_passes=cal.memory_passes, dp_overlap=cal.dp_overlap,
+                            efficiency=where(lay.tuning == 1, 1.0, cal.typical_efficiency), tp_overlap=cal.tp_overlap)
+
+
+def _arrays(record: Any) -> dict[str, np.ndarray]:
+    """The fields of a record that are arrays (the others are numbers)."""
+    return {f.name: v for f in fields(record) for v in (getattr(record, f.name),) if ndim(v)}
+
+
+def _rows_of(record: Any, arrays: dict, rows: np.ndarray, shape: tuple) -> Any:
+    """The record at the flat row numbers ``rows`` of ``shape``, its ``arrays`` (:func:`_arrays`)
+    gathered, its numbers as they are."""
+    return replace(record, **{k: np.broadcast_to(v, shape).reshape(-1)[rows] for k, v in arrays.items()})
+
+
+def _undominated(m: TrainingModel, cal: TrainingCalibration, pp: np.ndarray, fits: np.ndarray) -> np.ndarray:
+    """``fits`` (the shortlist's (tp, ZeRO stage) pairs, ZeRO-1 before ZeRO-3 at each tp) less
+    the ZeRO-3 layouts that cannot be faster than the ZeRO-1 layout beside them.
+
+    At the same tp and pipeline stages the two differ in the step model only in the data-
+    parallel traffic: ZeRO-3 moves three passes of the parameters where ZeRO-1 moves two
+    (:func:`costmodel.steptime.step_terms`; the optimizer term divides by the data-parallel
+    degree for any stage from 1). The ZeRO-3 seconds are then never fewer, in floating point
+    too, where nothing else is added to that traffic (a dense model: no expert all-to-alls)
+    and ``dp_overlap`` is in [0, 0.999999] or 1: the traffic ``x`` is then at least 1.499
+    times ZeRO-1's (or both 0), its exposed part ``x - fl(dp_overlap x)`` grows with it by far
+    more than its rounding, and every later operation (``+``, ``max``, ``x`` the stretch of at
+    least 1) is monotone. ZeRO-1 comes first, so a tie goes to it as well: the choice is the same."""
+    d = cal.dp_overlap
+    if not (np.ndim(d) == 0 and (0.0 <= d <= 0.999999 or d == 1.0)):
+        return fits
+    dense = np.logical_not(m.experts > 0)  # as ``moe`` in :func:`layout_terms`: NaN experts count as dense
+    pairs = fits.reshape((len(_TP_C), len(_ZERO_C)) + fits.shape[1:])
+    stages = np.broadcast_to(pp, fits.shape).reshape(pairs.shape)
+    beaten = pairs[:, 0] & (stages[:, 0] == stages[:, 1]) & dense
+    return np.stack([pairs[:, 0], pairs[:, 1] & ~beaten], axis=1).reshape(fits.shape)
+
+
+def _fastest(m: TrainingModel, h: TrainingHardware, lay: TrainingLayout, cal: TrainingCalibration,
+             hw_flops: FloatArray, tp: np.ndarray, pp: np.ndarray, zero: np.ndarray, has: np.ndarray) -> np.ndarray:
+    """Per row, the position of the fastest of the shortlisted candidates that fit (one past
+    the last where none does, or none has a finite time). Only those that fit are timed: they are
+    gathered into one flat run of (candidate, row) pairs, each the same IEEE operations on the
+    same numbers as on the full candidate axis, so the times, and the choice, are the same."""
+    timed = len(has)
+    records = (m, h, lay)
+    arrays = [_arrays(r) for r in records]
+    shape = np.broadcast_shapes(has.shape[1:], np.shape(hw_flops), *(v.shape for a in arrays for v in a.values()))
+    flat = np.flatnonzero(_undominated(m, cal, pp, np.broadcast_to(has, (timed,) + shape)))
+    rows = flat % math.prod(shape)
+    mk, hk, lk = (_rows_of(r, a, rows, shape) for r, a in zip(records, arrays))
+    hw = hw_flops if ndim(hw_flops) == 0 else np.broadcast_to(hw_flops, shape).reshape(-1)[rows]
+    tpk, ppk, zk = (np.broadcast_to(a, (timed,) + shape).reshape(-1)[flat] for a in (tp, pp, zero))
+    times = np.full(timed * math.prod(shape), np.inf)
+    times[flat] = sum(_combine(layout_terms(mk, hk, lk, hw, tpk, ppk, zk)[0], lk, cal))
+    score = times.reshape((timed,) + shape)
+    return where(np.isinf(score).all(axis=0), timed, np.argmin(score, axis=0))
+
+
+def _fastest_layout(m: TrainingModel, h: TrainingHardware, lay: TrainingLayout, cal: TrainingCalibration,
+                    hw_flops: FloatArray, candidates: tuple, at: np.ndarray, has: np.ndarray, valid: np.ndarray,
+                    total: FloatArray, full: tuple) -> dict[str, Any]:
+    """The (tp, pp, ZeRO stage) :func:`search_layout` chooses, from the shortlist: the fastest
+    that fits (:func:`_fastest`), the least-memory stand-in (:func:`_least`, found only at the
+    rows that need it) where none does."""
+    tp, pp, zero = (_gather(a, at, full) for a in candidates)
+    i = _fastest(m, h, lay, cal, hw_flops, tp, pp, zero, has)
+    lost = i == len(at)
+    if ndim(i) == 0:
+        chosen = _least(valid, total, full) if lost else at[i]
+        return dict(zip(("tp", "pp", "zero"), _pick(chosen, *candidates)))
+    chosen = np.array(_pick(where(lost, 0, i), at)[0])  # each row's position on the candidate axis
+    if lost.any():
+        where_lost = np.nonzero(lost)  # index arrays into i's shape, whose trailing axes are full[1:]'s
+        lead = len(where_lost) - (len(full) - 1)
+        rows = tuple(ix if size > 1 else np.zeros_like(ix) for ix, size in zip(where_lost[lead:], full[1:]))
+        chosen[where_lost] = _least(valid, total, full, rows)
+    return dict(zip(("tp", "pp", "zero"), (_gather(a, chosen[None], (len(a),) + chosen.shape)[0] for a in candidates)))
+
+
 def search_layout(m: TrainingModel, h: TrainingHardware, lay: TrainingLayout, cal: TrainingCalibration,
             choice: np.ndarray | None, layout_only: bool = False) -> dict[str, Any]:
     """The layout (tensor, pipeline, ZeRO stage where not given, or ``choice``) chosen on a
@@ -145,44 +260,21 @@ def search_layout(m: TrainingModel, h: TrainingHardware, lay: TrainingLayout, ca
     cw, cg, co, ca = mem.memory_per_gpu(*states, n, tp, pp, zero, split, whole + features)
 
     if choice is None:
-        heads = where(m.shape_derived > 0, 0.0, m.heads)
-        valid = ((tp <= maximum(h.node, 1.0)) | ~isnan(lay.tp)) & (tp * pp * cp <= n) & (fmod(n, tp * pp * cp) == 0)
-        valid = valid & ((heads <= 0) | (fmod(heads, tp) == 0)) & ((pp <= maximum(m.layers, 1.0)) | ~isnan(lay.pp))
         total = cw + cg + co + ca
-        # Memory first, on every candidate: layouts whose data-parallel degree the global batch
-        # asked for can feed come first (only where none can is the batch raised to one
-        # micro-batch per rank); then each (tp, ZeRO stage) keeps its fewest pipeline stages,
-        # and the least-memory valid layout stands in where none fits. Only those 11 get a time.
-        feeds = maximum(n / (tp * pp * cp), 1.0) * lay.micro_batch * maximum(m.seq_len, 1.0)
-        asked = _wanted(m, lay) * (1.0 + 1e-9)
-        full = np.broadcast_shapes(*(np.shape(x) for x in (tp, pp, zero, total, valid, h.capacity, feeds, asked)))
-        ok = np.broadcast_to(valid & (total <= h.capacity), full)
-        roomy = ok & (feeds <= asked)
-        first = _fewest_stages(where(roomy.any(axis=0), roomy, ok))
-        groups = first.reshape((len(_TP_C), len(_PP_C), len(_ZERO_C)) + full[1:])
-        stage = np.argmax(groups, axis=1)  # the fewest-stages candidate's pipeline index per group
-        t_i = np.arange(len(_TP_C)).reshape((-1, 1) + (1,) * (len(full) - 1))
-        z_i = np.arange(len(_ZERO_C)).reshape((1, -1) + (1,) * (len(full) - 1))
-        at = ((t_i * len(_PP_C) + stage) * len(_ZERO_C) + z_i).reshape((-1,) + full[1:])
-        least = np.argmin(where(np.broadcast_to(valid, full), total, np.inf), axis=0)
-        at = np.concatenate([at, least[None]])
-        has = np.concatenate([groups.any(axis=1).reshape((-1,) + full[1:]), np.zeros((1,) + full[1:], bool)])
-        memory: tuple = () if layout_only else (cw, cg, co, ca)
-        tp, pp, zero, *gathered = (np.take_along_axis(np.broadcast_to(a, full), at, 0) for a in (tp, pp, zero, *memory))
-        if not layout_only:
-            cw, cg, co, ca = gathered
+        at, has, valid, full = _shortlist(m, h, lay, tp, pp, zero, total)
+        if layout_only:
+            return _fastest_layout(m, h, lay, cal, hw_flops, (tp, pp, zero), at, has, valid, total, full)
+        at = np.concatenate([at, _least(valid, total, full)[None]])
+        has = np.concatenate([has, np.zeros((1,) + full[1:], bool)])  # the stand-in: timed, never chosen on time
+        tp, pp, zero, cw, cg, co, ca = (_gather(a, at, full) for a in (tp, pp, zero, cw, cg, co, ca))
 
     terms, ep, batch, wanted, vpp = layout_terms(m, h, lay, hw_flops, tp, pp, zero)
-    tuned = lay.tuning == 1
-    parts = st.combine_parts(terms, memory_passes=cal.memory_passes, dp_overlap=cal.dp_overlap,
-                             efficiency=where(tuned, 1.0, cal.typical_efficiency), tp_overlap=cal.tp_overlap)
+    parts = _combine(terms, lay, cal)
     modelled = sum(parts)
     i: Any
     if choice is None:
         score = where(has, modelled, np.inf)
         i = where(np.isinf(score).all(axis=0), len(has) - 1, np.argmin(score, axis=0))
-        if layout_only:
-            return dict(zip(("tp", "pp", "zero"), _pick(i, tp, pp, zero)))
     else:
         i = np.zeros(np.shape(modelled)[1:], dtype=np.intp) if ndim(modelled) > 1 else np.intp(0)
     keys = ("tp", "pp", "zero", "ep", "vpp", "batch", "wanted", "modelled", "local", "comm", "cw", "cg", "co", "ca")

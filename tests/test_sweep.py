@@ -29,6 +29,33 @@ def test_training_sweep_is_the_cartesian_product_and_rows_match_estimates():
         _same(est.to_dict(ranges=True), row)
 
 
+@pytest.mark.parametrize("grid", [
+    dict(params=[1.3e8, 7e8, 2.6e9, 1.3e10, 7e10, 3e11], tokens=["3e10", "2e12"],
+         hardware=["a100-sxm4-80gb", "h100", "b200", "tpu-v5p"], n_gpus=[1, 3, 8, 12, 64, 96, 512, 4096]),
+    dict(params=[7e8, 1.3e10, 7e10], tokens="1T", hardware=["h100", "tpu-v5p"], n_gpus=[4, 12, 64, 1024],
+         tp=[None, 2], pp=[None, 2]),
+    dict(model=["gpt2-xl", "llama-2-70b", "mixtral-8x7b"], tokens="1T", hardware=["a100-sxm4-40gb", "h100", "tpu-v5p"],
+         n_gpus=[2, 16, 48, 256, 2048], zero_stage=[None, 1]),
+], ids=["params", "catalog", "given-degrees"])
+def test_a_sweeps_chosen_layouts_are_the_estimates_for_a_random_sample_of_rows(grid):
+    # the sweep searches the layout once per distinct layout input, timing only the shortlisted
+    # candidates that fit and no ZeRO-3 layout a ZeRO-1 one beside it beats; the estimate times
+    # all of them. Dense and mixture-of-experts models, every device count from one device to
+    # many nodes, nodes of 8 GPUs and a TPU pod of 8,960 chips (where tp 16 is allowed), and
+    # degrees given in some rows and searched in others.
+    df = sweep_training(**grid)
+    seen = {(row.tp, row.pp, row.zero_stage) for row in df.itertuples()}
+    assert len(seen) >= 8  # the grid reaches many different layouts, not one
+    lists = {k: v for k, v in grid.items() if isinstance(v, list)}
+    for i in np.random.default_rng(17).choice(len(df), size=40, replace=False):
+        row = df.iloc[i]
+        at = np.unravel_index(i, [len(v) for v in lists.values()])  # the row's inputs: rows are in C order
+        kwargs = {**grid, **{k: v[j] for (k, v), j in zip(lists.items(), at)}}
+        est = costmodel.estimate_training(**kwargs)
+        assert (est.layout["tp"], est.layout["pp"], est.layout["zero_stage"]) == (row.tp, row.pp, row.zero_stage), kwargs
+        _same(est.to_dict(), row)
+
+
 def test_inference_sweep_rows_match_estimates():
     df = sweep_inference(model=["llama-2-7b", "mixtral-8x7b"], hardware=["a100-sxm4-80gb", "h100"],
                          n_gpus=[1, 4], prompt_tokens=[128, 1024], output_tokens=[1, 256], batch_size=[1, 16],
