@@ -33,7 +33,7 @@ import numpy as np
 from .elementwise import any_true, floor, maximum, minimum, ndim, where
 from .units import BoolArray, FloatArray
 
-__all__ = ["BYTES", "stage_of", "slot_wait", "ServingModel", "ServingHardware", "Request", "PhaseConstants", "Timings", "Capacity",
+__all__ = ["BYTES", "stage_of", "slot_wait", "ServingModel", "ServingHardware", "Request", "PhaseConstants", "at_speed", "Timings", "Capacity",
            "kv_bytes_per_token", "attention_tp", "replicated",
            "expert_fraction", "phase_seconds", "allreduce_seconds", "alltoall_seconds", "layer_comm_seconds", "prefill", "decode_step", "timings",
            "memory", "capacity_report"]
@@ -122,6 +122,7 @@ class PhaseConstants:
     fill_rows: FloatArray = 0.0  # rows per PFLOP/s of peak at which a step's matmuls reach half the ceiling
     speed: FloatArray = 1.0  # divides a step's roofline time: the scenario's error (1 in the typical one)
     single_speed: FloatArray = 1.0  # the same for a single-pass model's forward pass (its own spread)
+    throughput_speed: FloatArray = 1.0  # the decode's: the same for a batch's tokens per second (its own spread)
 
 
 def kv_bytes_per_token(layers, kv_heads, head_dim, kv_bytes, latent_dim=0.0):
@@ -431,9 +432,18 @@ def _single_pass(m: ServingModel, hw: ServingHardware, n: FloatArray, batch: Flo
     per_sample = np.isfinite(m.forward_flops)
     flops = where(per_sample, np.nan_to_num(m.forward_flops) * batch,
                   2.0 * m.active_params * batch * prompt + 4.0 * m.attention_per_ctx * prompt * prompt * batch)
-    single = cal if np.all(np.equal(cal.single_speed, cal.speed)) else \
-        replace(cal, speed=cal.single_speed, overhead_scale=1.0 / cal.single_speed)
-    return _step(m, hw, n, batch * maximum(prompt, 1.0), flops, m.weight_bytes, single)
+    return _step(m, hw, n, batch * maximum(prompt, 1.0), flops, m.weight_bytes, at_speed(cal, cal.single_speed))
+
+
+def at_speed(cal: PhaseConstants, speed: FloatArray) -> PhaseConstants:
+    """A phase's constants at another scenario ``speed`` (a figure with its own spread: a
+    single-pass model's forward pass, a batch's throughput): the roofline time divided by it,
+    the runtime's overheads and the collectives' latency by it too, as :func:`serving_scenarios
+    <costmodel.calibration.serving_scenarios>` builds a phase's ends."""
+    if np.all(np.equal(speed, cal.speed)):
+        return cal
+    return replace(cal, speed=speed, overhead_scale=1.0 / speed,
+                   allreduce_latency_s=cal.allreduce_latency_s * cal.speed / speed)
 
 
 def memory(m: ServingModel, n: FloatArray, batch: FloatArray, prompt: FloatArray, output: FloatArray,

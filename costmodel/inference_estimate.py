@@ -275,19 +275,33 @@ def evaluate(case: ServingCase) -> ServingValues:
     if queued:  # memory and timings of the requests in flight; the others wait
         c = replace(core.capacity_report(m, r.n * r.pp, slots, r.prompt, output, h.capacity, groups),
                     max_batch=c.max_batch)
-    t = core.timings(m, h, replace(r, batch=slots) if queued else r, case.prefill, case.decode)
+    running = replace(r, batch=slots) if queued else r
+    t = core.timings(m, h, running, case.prefill, case.decode)
     busy_latency = t.latency
+    generating_latency = _throughput_latency(case, running, busy_latency)
     if queued:
         wait = where(slots < r.batch, core.slot_wait(r.batch, slots, t.latency), 0.0)
         t = replace(t, ttft=t.ttft + wait, latency=t.latency + wait, wait_s=wait)
     fp = footprint_values(case.footprint, h.tdp, t.busy, r.n * r.pp / slots, busy_latency)
-    if type(output) is float and type(slots) is float and type(busy_latency) is float and busy_latency != 0.0:
-        throughput = slots * output / busy_latency if output > 0 else math.nan  # one estimate: plain floats
+    if type(output) is float and type(slots) is float and type(generating_latency) is float and generating_latency != 0.0:
+        throughput = slots * output / generating_latency if output > 0 else math.nan  # one estimate: plain floats
     else:
         with np.errstate(invalid="ignore", divide="ignore"):
-            throughput = where(output > 0, np.divide(slots * output, busy_latency), np.nan)  # none without output
+            throughput = where(output > 0, np.divide(slots * output, generating_latency), np.nan)  # none without output
     return ServingValues(timings=t, capacity=c, output=output, prompt=r.prompt, throughput=throughput,
                          samples_per_s=slots / busy_latency, footprint=fp, in_flight=slots, **split_by_phase(t, fp))
+
+
+def _throughput_latency(case: ServingCase, r: Request, latency: FloatArray) -> FloatArray:
+    """The busy latency a batch's throughput is taken from: ``latency`` itself in the typical
+    scenario; at the ends, the request's timings with both phases at the throughput's own
+    spread (the decode's ``throughput_speed``: its leave-one-source-out errors differ from
+    TPOT's, since a saturated batch's steps are bound by other costs than one request's)."""
+    speed = case.decode.throughput_speed
+    if np.all(np.equal(speed, case.decode.speed)) and np.all(np.equal(speed, case.prefill.speed)):
+        return latency
+    return core.timings(case.model, case.hardware, r, core.at_speed(case.prefill, speed),
+                        core.at_speed(case.decode, speed)).latency
 
 
 def max_rate_within(est: InferenceEstimate, *, ttft_p99: float | None = None, tpot_p99: float | None = None,
