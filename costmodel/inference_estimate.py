@@ -136,6 +136,7 @@ def _serving_records(spec: ModelSpec | None, hw: HardwareProfile, params: CountL
     constants = engine_constants((calibration or resolve_calibration(None)).serving, runtime)
     link = hw.number("interconnect_bandwidth") or hw.number("pcie_bandwidth") or 16e9
     peak = float(hw.sparse[compute].to("FLOP/s").magnitude) if sparsity.sparse_peak else hw.peak_flops(compute)
+    ceiling = None if sparsity.sparse_peak else hw.gemm_flops(compute)
     battery = hw.number("battery")
     h = ServingHardware(peak=peak, bandwidth=hw.number("memory_bandwidth"), capacity=hw.number("memory"),
                         tdp=hw.number("tdp"), link=link, battery=math.nan if battery is None else battery,
@@ -144,7 +145,7 @@ def _serving_records(spec: ModelSpec | None, hw: HardwareProfile, params: CountL
                         network=hw.number("scale_out_bandwidth") or SCALE_OUT_DEFAULT,
                         node=float(hw.devices_per_node or NODE_DEFAULT),
                         max_in_flight=float(runtime.max_in_flight or math.inf),
-                        in_flight=float(runtime.in_flight_batching))
+                        in_flight=float(runtime.in_flight_batching), ceiling=math.inf if ceiling is None else ceiling)
     return (p.name, kv, runtime.id), m, h
 
 

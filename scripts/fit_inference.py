@@ -17,10 +17,12 @@ tests/data/inference_points.csv the estimator produces: TTFT, TPOT, ITL, single-
 samples per second and throughput at saturation, and under a request rate the TTFT, TPOT and
 ITL at the published statistic (less the points marked ``holdout``). TPOT (per request) and ITL
 (per gap between two tokens; a median leaves out the gaps stalled by other requests' prefills)
-are separate metrics; both are decode figures and set the decode's range together. A batch's output
-tokens per second (at saturation or a fixed batch) sets its own range: its errors are not TPOT's
-(a saturated step is bound by compute and the batch's KV reads, not one request's weight reads and
-the runtime's fixed costs), and shared with TPOT's the range held 72% of the throughputs. Each source (a benchmark, a
+are separate metrics; TPOT's errors set the decode's range, which ITL shares (the same step without
+the stalls, its errors about half TPOT's: with both setting it, the range held 63% of the TPOTs). A
+batch's output tokens per second (at saturation or a fixed batch) sets its own range: its errors are
+not TPOT's (a saturated step is bound by compute and the batch's KV reads, not one request's weight
+reads and the runtime's fixed costs), and shared with TPOT's the range held 72% of the throughputs.
+Each source (a benchmark, a
 vendor's page, a paper) is left out in turn, the constants refitted without it and its points
 predicted: those errors are the scores in the README and set the width of the ranges.
 """
@@ -208,7 +210,7 @@ def main() -> None:
     prefill = np.array([loso[(p.point, p.metric)] for p in points if p.metric == "ttft"])
     single = np.array([loso[(p.point, p.metric)] for p in points if p.metric in ("latency", "samples_per_s")
                        and p.row["output_tokens"] in ("0", None)])
-    decode = np.array([loso[(p.point, p.metric)] for p in points if p.metric in ("tpot", "itl")])
+    decode = np.array([loso[(p.point, p.metric)] for p in points if p.metric == "tpot"])
     throughput = np.array([loso[(p.point, p.metric)] for p in points if p.metric == "throughput_tok_s"])
     for name, x in (("ttft", prefill), ("single", single), ("tpot", decode), ("throughput", throughput)):
         print(f"  range of {name}: ln(estimate / measured) {np.quantile(x, _tail(x)):+.3f} .. "
@@ -228,7 +230,7 @@ fill_rows = {gl["fill_rows"]:.6g}  # rows per PFLOP/s of peak at which a step's 
 loo_median_abs_error = {np.median(np.abs(np.expm1(e))):.4f}  # leave-one-source-out
 # leave-one-source-out spread of ln(estimate / measured), 10th and 90th percentiles (5th and 95th
 # for a phase with fewer than 30 figures, whose 10th/90th are too noisy to cover 80%), of TTFT, of
-# the decode steps' figures (TPOT, ITL), of single-pass models' latency and samples/s and of the
+# TPOT (the decode's range, ITL's too), of single-pass models' latency and samples/s and of the
 # output tokens per second of a batch: the ends of each one's range
 ttft_low = {np.quantile(prefill, _tail(prefill)):.6f}
 ttft_high = {np.quantile(prefill, 1 - _tail(prefill)):.6f}

@@ -198,10 +198,12 @@ def test_allreduce_scalar_and_array_forms_agree(tp, message, latency):
 
     from costmodel.inference import allreduce_seconds
 
-    scalar = allreduce_seconds(message, tp, 450e9, latency)
-    array = allreduce_seconds(message, np.array([float(tp)]), 450e9, latency)
+    scalar = allreduce_seconds(message, tp, 450e9, latency, 8.0)
+    array = allreduce_seconds(message, np.array([float(tp)]), 450e9, latency, 8.0)
     assert float(scalar) == pytest.approx(float(array[0]), rel=1e-12, abs=1e-18)
-    # a ring moves 2 (tp - 1) / tp of the message; a tree pays 2 log2(tp) latencies
+    # a ring moves 2 (tp - 1) / tp of the message; inside a node (8 devices) one shot between two
+    # barriers pays 2 latencies whatever tp is, across nodes a tree 2 log2(tp)
     if tp > 1:
-        expected = 2 * np.log2(tp) * latency + 2 * (tp - 1) / tp * message / 450e9
+        steps = 2.0 if tp <= 8 else 2 * np.log2(tp)
+        expected = steps * latency + 2 * (tp - 1) / tp * message / 450e9
         assert float(scalar) == pytest.approx(expected, rel=1e-12)

@@ -13,6 +13,7 @@ from hypothesis import strategies as hs
 import costmodel
 import strategies as st
 from costmodel import estimate_inference, estimate_training
+from costmodel.calibration import resolve_calibration
 from costmodel.validation import energy_coverage, inference_coverage, training_coverage
 
 DATA = Path(__file__).parent / "data"
@@ -119,6 +120,23 @@ def test_low_typical_high_are_ordered_for_inference(model, hw, prompt, output, b
         if typical is None:
             continue
         assert lo.magnitude <= typical.magnitude * (1 + 1e-12) <= hi.magnitude * (1 + 2e-12)
+
+
+@given(hs.sampled_from(["llama-2-7b", "llama-3.1-8b", "mixtral-8x7b"]), hs.sampled_from(["a100-sxm4-80gb", "h100"]),
+       st.prompt_lengths, st.output_lengths, hs.integers(1, 512), hs.sampled_from(["static", "continuous"]))
+def test_throughput_spans_its_own_errors(model, hw, prompt, output, batch, batching):
+    """A batch's tokens per second spans its own leave-one-source-out errors
+    (``throughput_low``/``throughput_high``), not TPOT's: on one device every part of a step
+    (roofline, overheads) scales with the scenario's speed, so the ends are the typical figure
+    over exp(high) and exp(low) exactly, while TPOT's ends stay at TPOT's spread."""
+    cal = resolve_calibration(None).serving  # the shipped constants, or COSTMODEL_CALIBRATION's
+    est = estimate_inference(model, hardware=hw, prompt_tokens=prompt, output_tokens=output, batch_size=batch,
+                             batching=batching)
+    t = est.throughput.magnitude
+    assert est.low.throughput.magnitude == pytest.approx(t * math.exp(-cal.throughput_high), rel=1e-9)
+    assert est.high.throughput.magnitude == pytest.approx(t * math.exp(-cal.throughput_low), rel=1e-9)
+    if est.bound["decode"] == "memory" and batching == "static":  # a static batch's TPOT is one decode step
+        assert est.low.tpot.magnitude == pytest.approx(est.tpot.magnitude * math.exp(-cal.tpot_high), rel=1e-9)
 
 
 # The range ends are the scenario ends only if every output is monotone in every uncertain
