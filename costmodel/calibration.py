@@ -174,7 +174,7 @@ def mfu_scales(c: TrainingCalibration) -> np.ndarray:
 def serving_scenarios(c: ServingCalibration) -> dict[str, PhaseConstants]:
     """(typical, optimistic, pessimistic) serving constants per phase, from the fit's
     out-of-sample errors: the prefill's constants span TTFT's percentile errors, the decode
-    steps' span TPOT's and ITL's: each scenario divides a step's roofline time and multiplies
+    steps' span TPOT's (ITL's too): each scenario divides a step's roofline time and multiplies
     its overheads by the same factor (the fit's error, not a device running past its peak). A
     single-pass model's forward pass and the throughput of a batch of generating requests run
     at their own figures' spreads (``single_speed``, the decode's ``throughput_speed``).

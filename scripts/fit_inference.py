@@ -225,7 +225,7 @@ def main() -> None:
 compute_fraction = {gl["compute_fraction"]:.4f}  # of the dense peak at the compute dtype
 bandwidth_fraction = {gl["bandwidth_fraction"]:.4f}  # of the memory bandwidth
 step_overhead_s = {default_calibration().serving.step_overhead_s:.6g}  # per step, for an engine with no constants at all
-allreduce_latency_s = {gl["allreduce_latency_s"]:.6g}  # per ring step of an all-reduce
+allreduce_latency_s = {gl["allreduce_latency_s"]:.6g}  # per step of an all-reduce: two inside a node, 2 log2(devices) across
 fill_rows = {gl["fill_rows"]:.6g}  # rows per PFLOP/s of peak at which a step's matmuls run at half the ceiling
 loo_median_abs_error = {np.median(np.abs(np.expm1(e))):.4f}  # leave-one-source-out
 # leave-one-source-out spread of ln(estimate / measured), 10th and 90th percentiles (5th and 95th
