@@ -62,8 +62,10 @@ class TrainingCalibration:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ServingCalibration:
-    """Achievable fractions and overheads of serving; ``ttft_low``... are the 5th/95th
-    percentiles of ln(estimate / measured) per phase, the width of the range."""
+    """Achievable fractions and overheads of serving; ``ttft_low``... are the leave-one-source-out
+    10th/90th percentiles (5th/95th with fewer than 30 figures) of ln(estimate / measured) per
+    phase, the width of the range; ``throughput_low``/``throughput_high`` those of the output
+    tokens per second of a batch (at saturation or a fixed batch), a figure with its own error."""
 
     compute_fraction: float
     bandwidth_fraction: float
@@ -76,6 +78,8 @@ class ServingCalibration:
     tpot_high: float = 0.0
     single_low: float = 0.0  # the same for the forward pass of single-pass models (encoders, CNNs, ViTs)
     single_high: float = 0.0
+    throughput_low: float = 0.0  # of ln(estimated / measured tokens per second), not of a time
+    throughput_high: float = 0.0
     loo_median_abs_error: float = math.nan
     engines: tuple = ()  # ((engine id, EngineConstants), ...): each runtime's fitted step overheads
     fitted: str
@@ -169,17 +173,23 @@ def mfu_scales(c: TrainingCalibration) -> np.ndarray:
 @lru_cache(maxsize=64)
 def serving_scenarios(c: ServingCalibration) -> dict[str, PhaseConstants]:
     """(typical, optimistic, pessimistic) serving constants per phase, from the fit's
-    out-of-sample errors: the prefill's constants span TTFT's 5th-95th percentile errors, the
-    decode steps' span TPOT's: each scenario divides a step's roofline time and multiplies its
-    overheads by the same factor (the fit's error, not a device running past its peak).
+    out-of-sample errors: the prefill's constants span TTFT's percentile errors, the decode
+    steps' span TPOT's (ITL's too): each scenario divides a step's roofline time and multiplies
+    its overheads by the same factor (the fit's error, not a device running past its peak). A
+    single-pass model's forward pass and the throughput of a batch of generating requests run
+    at their own figures' spreads (``single_speed``, the decode's ``throughput_speed``).
     """
     from .inference import PhaseConstants
 
-    def phase(high: float, low: float, single: tuple[float, float] | None = None) -> PhaseConstants:
+    def phase(high: float, low: float, single: tuple[float, float] | None = None,
+              throughput: tuple[float, float] | None = None) -> PhaseConstants:
         scale = np.exp([0.0, high, low])  # ln(estimate / measured) at the spread's ends
         single_scale = scale if single is None else np.exp([0.0, *single])
+        # a throughput too high by exp(x) is a time too short by it: the optimistic end is its low one
+        throughput_scale = scale if throughput is None else np.exp([0.0, -throughput[0], -throughput[1]])
         out = {"compute_fraction": np.full(3, c.compute_fraction), "bandwidth_fraction": np.full(3, c.bandwidth_fraction),
-               "speed": scale, "single_speed": single_scale, "overhead_scale": 1.0 / scale,
+               "speed": scale, "single_speed": single_scale, "throughput_speed": throughput_scale,
+               "overhead_scale": 1.0 / scale,
                "fill_rows": np.full(3, c.fill_rows),
                "allreduce_latency_s": c.allreduce_latency_s / scale}
         for array in out.values():
@@ -187,7 +197,7 @@ def serving_scenarios(c: ServingCalibration) -> dict[str, PhaseConstants]:
         return PhaseConstants(**out)
 
     return {"prefill": phase(c.ttft_high, c.ttft_low, (c.single_high, c.single_low)),
-            "decode": phase(c.tpot_high, c.tpot_low)}
+            "decode": phase(c.tpot_high, c.tpot_low, throughput=(c.throughput_low, c.throughput_high))}
 
 
 def provenance(calibration: Calibration | str | os.PathLike[str] | None = None) -> dict[str, Any]:

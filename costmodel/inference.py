@@ -33,7 +33,7 @@ import numpy as np
 from .elementwise import any_true, floor, maximum, minimum, ndim, where
 from .units import BoolArray, FloatArray
 
-__all__ = ["BYTES", "stage_of", "slot_wait", "ServingModel", "ServingHardware", "Request", "PhaseConstants", "Timings", "Capacity",
+__all__ = ["BYTES", "stage_of", "slot_wait", "ServingModel", "ServingHardware", "Request", "PhaseConstants", "at_speed", "Timings", "Capacity",
            "kv_bytes_per_token", "attention_tp", "replicated",
            "expert_fraction", "phase_seconds", "allreduce_seconds", "alltoall_seconds", "layer_comm_seconds", "prefill", "decode_step", "timings",
            "memory", "capacity_report"]
@@ -71,8 +71,10 @@ class ServingModel:
 class ServingHardware:
     """Dense peak at the compute precision [FLOP/s], memory bandwidth [B/s], memory [B],
     TDP [W], the link tensor parallelism uses [B/s per direction], a phone's or laptop's
-    battery [J] (NaN without one), and what the serving runtime adds to each forward step
-    (:mod:`costmodel.engines`)."""
+    battery [J] (NaN without one), what the serving runtime adds to each forward step
+    (:mod:`costmodel.engines`) and the device's measured large-GEMM rate, where its profile
+    has one: matmuls run at the achievable fraction of the peak, never above that ceiling (a
+    power-capped T4 sustains 24 of its 65 TFLOP/s FP16)."""
 
     peak: FloatArray
     bandwidth: FloatArray
@@ -88,6 +90,7 @@ class ServingHardware:
     in_flight: FloatArray = 1.0  # 1: the runtime batches in flight; 0: every batch is static
     network: FloatArray = 12.5e9  # each device's share of the network between nodes [B/s]
     node: FloatArray = math.inf  # devices in one node: collectives over more devices cross the network
+    ceiling: FloatArray = math.inf  # the measured large-GEMM rate at the compute precision [FLOP/s] (inf: none)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -122,6 +125,7 @@ class PhaseConstants:
     fill_rows: FloatArray = 0.0  # rows per PFLOP/s of peak at which a step's matmuls reach half the ceiling
     speed: FloatArray = 1.0  # divides a step's roofline time: the scenario's error (1 in the typical one)
     single_speed: FloatArray = 1.0  # the same for a single-pass model's forward pass (its own spread)
+    throughput_speed: FloatArray = 1.0  # the decode's: the same for a batch's tokens per second (its own spread)
 
 
 def kv_bytes_per_token(layers, kv_heads, head_dim, kv_bytes, latent_dim=0.0):
@@ -143,19 +147,26 @@ def expert_fraction(experts, experts_per_token, tokens_in_step):
     return 1.0 - (1.0 - experts_per_token / experts) ** tokens_in_step
 
 
-def allreduce_seconds(message_bytes, tp, link_bandwidth, latency):
-    """One all-reduce over ``tp`` devices (0 when tp == 1).
+def allreduce_seconds(message_bytes, tp, link_bandwidth, latency, node=math.inf):
+    """One all-reduce over ``tp`` devices (0 when tp == 1), ``node`` of them in one node.
 
     Bandwidth term of a ring, ``2 (tp - 1) / tp`` of the message over one direction of the
-    link; latency term of a tree / recursive doubling, ``2 log2(tp)`` hops, as collective
-    libraries switch to latency-optimal algorithms for the small messages of decoding
-    (Thakur et al. 2005, "Optimization of Collective Communication Operations in MPICH").
+    link. Latency term: inside a node, two steps whatever ``tp`` is; every device reaches every
+    other over the switch, so a small message is reduced in one shot, each device reading its
+    peers' buffers between a start and an end barrier (vLLM's custom all-reduce,
+    ``csrc/custom_all_reduce.cuh``: ``cross_device_reduce_1stage`` for messages under 256 KB on
+    up to 8 fully NVLinked GPUs; decoding's messages are a few kilobytes). Across nodes, a tree
+    / recursive doubling, ``2 log2(tp)`` steps (Thakur et al. 2005, "Optimization of Collective
+    Communication Operations in MPICH"). With ``2 log2(tp)`` steps inside a node too, 8 GPUs'
+    batch-1 decoding came out 1.5-2x slower than gpt-fast measures it (P49, P50), whose
+    per-token time falls with ``tp`` as the weights per device do.
     """
-    if not ndim(tp):  # one configuration: plain arithmetic (the formula below, unvectorised)
+    if not ndim(tp) and not ndim(node):  # one configuration: plain arithmetic (the formula below, unvectorised)
         if tp <= 1:
             return 0.0
-        return 2.0 * math.log2(tp) * latency + 2.0 * (tp - 1.0) / tp * message_bytes / link_bandwidth
-    hops = 2.0 * np.log2(maximum(tp, 1.0))
+        hops = 2.0 if tp <= node else 2.0 * math.log2(tp)
+        return hops * latency + 2.0 * (tp - 1.0) / tp * message_bytes / link_bandwidth
+    hops = where(tp <= node, 2.0, 2.0 * np.log2(maximum(tp, 1.0)))
     ring = 2.0 * (tp - 1.0) / maximum(tp, 1.0) * message_bytes / link_bandwidth
     return where(tp > 1, hops * latency + ring, 0.0)
 
@@ -215,11 +226,11 @@ def layer_comm_seconds(m: ServingModel, hw: ServingHardware, n: FloatArray, tp: 
     """
     link = lambda span: hw.link if not any_true(span > hw.node) else where(span > hw.node, hw.network, hw.link)  # noqa: E731
     hidden = m.d_model * 2.0
-    attention = allreduce_seconds(tokens_in_step * tp / n * hidden, tp, link(tp), latency)
+    attention = allreduce_seconds(tokens_in_step * tp / n * hidden, tp, link(tp), latency, hw.node)
     expert_parallel = any_true((ep > 1) & (m.experts > 0))
     if not expert_parallel and not any_true(tp != n):  # every block all-reduced over the stage: two per layer
         return 2.0 * m.layers * attention
-    gathered = allreduce_seconds(tokens_in_step * hidden, n, link(n), latency)
+    gathered = allreduce_seconds(tokens_in_step * hidden, n, link(n), latency, hw.node)
     experts = where(m.experts > 0, minimum(m.expert_layers, m.layers), 0.0)
     if not expert_parallel:
         return m.layers * attention + (m.layers - experts) * attention + experts * gathered
@@ -309,8 +320,10 @@ def _step(m: ServingModel, hw: ServingHardware, n: FloatArray, tokens_in_step: F
     rows = tokens_in_step * m.rows_per_token
     fill = where(rows > 0, rows / maximum(rows + cal.fill_rows * hw.peak / 1e15, 1e-30), 1.0) \
         if any_true(cal.fill_rows) else 1.0
-    t, compute_bound = phase_seconds(flops, moved, n, hw.peak, hw.bandwidth,
-                                     minimum(cal.compute_fraction * hw.efficiency, 1.0) * fill,
+    share = minimum(cal.compute_fraction * hw.efficiency, 1.0)
+    if any_true(hw.ceiling < hw.peak):  # a measured GEMM ceiling (a power-capped device) bounds any runtime's matmuls
+        share = minimum(share, hw.ceiling / hw.peak)
+    t, compute_bound = phase_seconds(flops, moved, n, hw.peak, hw.bandwidth, share * fill,
                                      minimum(cal.bandwidth_fraction * hw.efficiency, 1.0))
     t = t / cal.speed
     comm = layer_comm_seconds(m, hw, n, n if tp is None else tp, ep, tokens_in_step, cal.allreduce_latency_s)
@@ -431,9 +444,18 @@ def _single_pass(m: ServingModel, hw: ServingHardware, n: FloatArray, batch: Flo
     per_sample = np.isfinite(m.forward_flops)
     flops = where(per_sample, np.nan_to_num(m.forward_flops) * batch,
                   2.0 * m.active_params * batch * prompt + 4.0 * m.attention_per_ctx * prompt * prompt * batch)
-    single = cal if np.all(np.equal(cal.single_speed, cal.speed)) else \
-        replace(cal, speed=cal.single_speed, overhead_scale=1.0 / cal.single_speed)
-    return _step(m, hw, n, batch * maximum(prompt, 1.0), flops, m.weight_bytes, single)
+    return _step(m, hw, n, batch * maximum(prompt, 1.0), flops, m.weight_bytes, at_speed(cal, cal.single_speed))
+
+
+def at_speed(cal: PhaseConstants, speed: FloatArray) -> PhaseConstants:
+    """A phase's constants at another scenario ``speed`` (a figure with its own spread: a
+    single-pass model's forward pass, a batch's throughput): the roofline time divided by it,
+    the runtime's overheads and the collectives' latency by it too, as :func:`serving_scenarios
+    <costmodel.calibration.serving_scenarios>` builds a phase's ends."""
+    if np.all(np.equal(speed, cal.speed)):
+        return cal
+    return replace(cal, speed=speed, overhead_scale=1.0 / speed,
+                   allreduce_latency_s=cal.allreduce_latency_s * cal.speed / speed)
 
 
 def memory(m: ServingModel, n: FloatArray, batch: FloatArray, prompt: FloatArray, output: FloatArray,

@@ -136,6 +136,7 @@ def _serving_records(spec: ModelSpec | None, hw: HardwareProfile, params: CountL
     constants = engine_constants((calibration or resolve_calibration(None)).serving, runtime)
     link = hw.number("interconnect_bandwidth") or hw.number("pcie_bandwidth") or 16e9
     peak = float(hw.sparse[compute].to("FLOP/s").magnitude) if sparsity.sparse_peak else hw.peak_flops(compute)
+    ceiling = None if sparsity.sparse_peak else hw.gemm_flops(compute)
     battery = hw.number("battery")
     h = ServingHardware(peak=peak, bandwidth=hw.number("memory_bandwidth"), capacity=hw.number("memory"),
                         tdp=hw.number("tdp"), link=link, battery=math.nan if battery is None else battery,
@@ -144,7 +145,7 @@ def _serving_records(spec: ModelSpec | None, hw: HardwareProfile, params: CountL
                         network=hw.number("scale_out_bandwidth") or SCALE_OUT_DEFAULT,
                         node=float(hw.devices_per_node or NODE_DEFAULT),
                         max_in_flight=float(runtime.max_in_flight or math.inf),
-                        in_flight=float(runtime.in_flight_batching))
+                        in_flight=float(runtime.in_flight_batching), ceiling=math.inf if ceiling is None else ceiling)
     return (p.name, kv, runtime.id), m, h
 
 
@@ -275,19 +276,33 @@ def evaluate(case: ServingCase) -> ServingValues:
     if queued:  # memory and timings of the requests in flight; the others wait
         c = replace(core.capacity_report(m, r.n * r.pp, slots, r.prompt, output, h.capacity, groups),
                     max_batch=c.max_batch)
-    t = core.timings(m, h, replace(r, batch=slots) if queued else r, case.prefill, case.decode)
+    running = replace(r, batch=slots) if queued else r
+    t = core.timings(m, h, running, case.prefill, case.decode)
     busy_latency = t.latency
+    generating_latency = _throughput_latency(case, running, busy_latency)
     if queued:
         wait = where(slots < r.batch, core.slot_wait(r.batch, slots, t.latency), 0.0)
         t = replace(t, ttft=t.ttft + wait, latency=t.latency + wait, wait_s=wait)
     fp = footprint_values(case.footprint, h.tdp, t.busy, r.n * r.pp / slots, busy_latency)
-    if type(output) is float and type(slots) is float and type(busy_latency) is float and busy_latency != 0.0:
-        throughput = slots * output / busy_latency if output > 0 else math.nan  # one estimate: plain floats
+    if type(output) is float and type(slots) is float and type(generating_latency) is float and generating_latency != 0.0:
+        throughput = slots * output / generating_latency if output > 0 else math.nan  # one estimate: plain floats
     else:
         with np.errstate(invalid="ignore", divide="ignore"):
-            throughput = where(output > 0, np.divide(slots * output, busy_latency), np.nan)  # none without output
+            throughput = where(output > 0, np.divide(slots * output, generating_latency), np.nan)  # none without output
     return ServingValues(timings=t, capacity=c, output=output, prompt=r.prompt, throughput=throughput,
                          samples_per_s=slots / busy_latency, footprint=fp, in_flight=slots, **split_by_phase(t, fp))
+
+
+def _throughput_latency(case: ServingCase, r: Request, latency: FloatArray) -> FloatArray:
+    """The busy latency a batch's throughput is taken from: ``latency`` itself in the typical
+    scenario; at the ends, the request's timings with both phases at the throughput's own
+    spread (the decode's ``throughput_speed``: its leave-one-source-out errors differ from
+    TPOT's, since a saturated batch's steps are bound by other costs than one request's)."""
+    speed = case.decode.throughput_speed
+    if np.all(np.equal(speed, case.decode.speed)) and np.all(np.equal(speed, case.prefill.speed)):
+        return latency
+    return core.timings(case.model, case.hardware, r, core.at_speed(case.prefill, speed),
+                        core.at_speed(case.decode, speed)).latency
 
 
 def max_rate_within(est: InferenceEstimate, *, ttft_p99: float | None = None, tpot_p99: float | None = None,

@@ -17,7 +17,12 @@ tests/data/inference_points.csv the estimator produces: TTFT, TPOT, ITL, single-
 samples per second and throughput at saturation, and under a request rate the TTFT, TPOT and
 ITL at the published statistic (less the points marked ``holdout``). TPOT (per request) and ITL
 (per gap between two tokens; a median leaves out the gaps stalled by other requests' prefills)
-are separate metrics; both are decode figures and set the decode's range together. Each source (a benchmark, a
+are separate metrics; TPOT's errors set the decode's range, which ITL shares (the same step without
+the stalls, its errors about half TPOT's: with both setting it, the range held 63% of the TPOTs). A
+batch's output tokens per second (at saturation or a fixed batch) sets its own range: its errors are
+not TPOT's (a saturated step is bound by compute and the batch's KV reads, not one request's weight
+reads and the runtime's fixed costs), and shared with TPOT's the range held 72% of the throughputs.
+Each source (a benchmark, a
 vendor's page, a paper) is left out in turn, the constants refitted without it and its points
 predicted: those errors are the scores in the README and set the width of the ranges.
 """
@@ -205,7 +210,11 @@ def main() -> None:
     prefill = np.array([loso[(p.point, p.metric)] for p in points if p.metric == "ttft"])
     single = np.array([loso[(p.point, p.metric)] for p in points if p.metric in ("latency", "samples_per_s")
                        and p.row["output_tokens"] in ("0", None)])
-    decode = np.array([loso[(p.point, p.metric)] for p in points if p.phase == "decode"])
+    decode = np.array([loso[(p.point, p.metric)] for p in points if p.metric == "tpot"])
+    throughput = np.array([loso[(p.point, p.metric)] for p in points if p.metric == "throughput_tok_s"])
+    for name, x in (("ttft", prefill), ("single", single), ("tpot", decode), ("throughput", throughput)):
+        print(f"  range of {name}: ln(estimate / measured) {np.quantile(x, _tail(x)):+.3f} .. "
+              f"{np.quantile(x, 1 - _tail(x)):+.3f} ({len(x)} figures)")
     if args.write:
         gl = dict(zip(GLOBAL, _clip(g, GLOBAL_BOUNDS)))
         lines = [f"""# Serving constants. Written by scripts/fit_inference.py; do not edit by hand.
@@ -216,19 +225,21 @@ def main() -> None:
 compute_fraction = {gl["compute_fraction"]:.4f}  # of the dense peak at the compute dtype
 bandwidth_fraction = {gl["bandwidth_fraction"]:.4f}  # of the memory bandwidth
 step_overhead_s = {default_calibration().serving.step_overhead_s:.6g}  # per step, for an engine with no constants at all
-allreduce_latency_s = {gl["allreduce_latency_s"]:.6g}  # per ring step of an all-reduce
+allreduce_latency_s = {gl["allreduce_latency_s"]:.6g}  # per step of an all-reduce: two inside a node, 2 log2(devices) across
 fill_rows = {gl["fill_rows"]:.6g}  # rows per PFLOP/s of peak at which a step's matmuls run at half the ceiling
 loo_median_abs_error = {np.median(np.abs(np.expm1(e))):.4f}  # leave-one-source-out
 # leave-one-source-out spread of ln(estimate / measured), 10th and 90th percentiles (5th and 95th
 # for a phase with fewer than 30 figures, whose 10th/90th are too noisy to cover 80%), of TTFT, of
-# the decode-side figures (TPOT, throughput) and of single-pass models' latency and samples/s:
-# the ends of each phase's range
+# TPOT (the decode's range, ITL's too), of single-pass models' latency and samples/s and of the
+# output tokens per second of a batch: the ends of each one's range
 ttft_low = {np.quantile(prefill, _tail(prefill)):.6f}
 ttft_high = {np.quantile(prefill, 1 - _tail(prefill)):.6f}
 single_low = {np.quantile(single, _tail(single)):.6f}  # single-pass models' forward pass (latency, samples/s)
 single_high = {np.quantile(single, 1 - _tail(single)):.6f}
 tpot_low = {np.quantile(decode, _tail(decode)):.6f}
 tpot_high = {np.quantile(decode, 1 - _tail(decode)):.6f}
+throughput_low = {np.quantile(throughput, _tail(throughput)):.6f}  # of the tokens per second, not of a time
+throughput_high = {np.quantile(throughput, 1 - _tail(throughput)):.6f}
 points = {len(points)}
 sources = {len(sources)}
 fitted = "{datetime.date.today().isoformat()}"

@@ -198,10 +198,38 @@ def test_allreduce_scalar_and_array_forms_agree(tp, message, latency):
 
     from costmodel.inference import allreduce_seconds
 
-    scalar = allreduce_seconds(message, tp, 450e9, latency)
-    array = allreduce_seconds(message, np.array([float(tp)]), 450e9, latency)
+    scalar = allreduce_seconds(message, tp, 450e9, latency, 8.0)
+    array = allreduce_seconds(message, np.array([float(tp)]), 450e9, latency, 8.0)
     assert float(scalar) == pytest.approx(float(array[0]), rel=1e-12, abs=1e-18)
-    # a ring moves 2 (tp - 1) / tp of the message; a tree pays 2 log2(tp) latencies
+    # a ring moves 2 (tp - 1) / tp of the message; inside a node (8 devices) one shot between two
+    # barriers pays 2 latencies whatever tp is, across nodes a tree 2 log2(tp)
     if tp > 1:
-        expected = 2 * np.log2(tp) * latency + 2 * (tp - 1) / tp * message / 450e9
+        steps = 2.0 if tp <= 8 else 2 * np.log2(tp)
+        expected = steps * latency + 2 * (tp - 1) / tp * message / 450e9
         assert float(scalar) == pytest.approx(expected, rel=1e-12)
+
+
+def test_a_measured_gemm_ceiling_caps_the_matmuls_of_a_power_capped_device():
+    """A T4 sustains 24 TFLOP/s of FP16 matmuls under its 70 W power cap (its profile's measured
+    GEMM rate), below the fitted fraction of its 65 TFLOP/s peak: a compute-bound forward pass
+    then takes its roofline at the ceiling, the runtime's overheads unchanged. Devices whose
+    measured rate sits above the fitted fraction (an A100's 271 of 312) are not capped."""
+    import dataclasses
+
+    from costmodel.inference_estimate import _typical, evaluate
+
+    est = estimate_inference("bert-large", hardware="t4", prompt_tokens=384, output_tokens=0, batch_size=64,
+                             dtype="fp16", engine="tensorrt")
+    assert est.bound["prefill"] == "compute"
+    case = _typical(est._case)
+    h = case.hardware
+    assert (h.peak, h.ceiling) == (65e12, 24e12)
+    share = min(case.prefill.compute_fraction * h.efficiency, 1.0)
+    assert share * h.peak > h.ceiling  # the cap binds
+    free = evaluate(dataclasses.replace(case, hardware=dataclasses.replace(h, ceiling=math.inf))).timings.latency
+    capped = evaluate(case).timings.latency
+    overheads = h.step_fixed_s + case.model.kernels * h.launch_s  # a compiled engine's launches add to the roofline
+    assert (capped - overheads) / (free - overheads) == pytest.approx(share * h.peak / h.ceiling, rel=1e-9)
+    a100 = _typical(estimate_inference("bert-large", hardware="a100-sxm4-80gb", prompt_tokens=384, output_tokens=0,
+                                       batch_size=64, dtype="bf16", engine="tensorrt")._case).hardware
+    assert a100.ceiling == pytest.approx(271.2e12) and share * a100.peak < a100.ceiling

@@ -118,7 +118,7 @@ def test_shipped_gemm_figures_match_their_published_measurements(row):
 
 def test_every_shipped_gemm_figure_is_in_the_table_of_measurements():
     listed = {(r["hardware"], r["precision"]) for r in MEASURED}
-    shipped = {(d, p) for d in DATACENTER for p in get_hardware(d).gemm}
+    shipped = {(d, p) for d in set(DATACENTER) | {r["hardware"] for r in MEASURED} for p in get_hardware(d).gemm}
     assert shipped == listed
 
 

@@ -59,17 +59,19 @@ def test_expert_layers_dispatch_top_k_hidden_states_when_that_is_faster():
     m = ServingModel(params=46.7e9, active_params=12.9e9, weight_bytes=93.4e9, expert_bytes=90.2e9, experts=8.0,
                      experts_per_token=2.0, d_model=4096.0, layers=32.0, expert_layers=32.0)
     hw = ServingHardware(peak=1e15, bandwidth=3e12, capacity=80e9, tdp=700.0, link=450e9, network=50e9, node=8.0)
-    lat, tokens = 5e-6, 64.0
-    # one attention group per device (tp 1): no attention all-reduce; the expert block either reduces
-    # every token's output over the 8 devices (an all-reduce of 64 x 4096 x 2 bytes) ...
-    reduce = 2 * 3 * lat + 2 * 7 / 8 * tokens * 8192 / 450e9
-    # ... or sends each device's 8 tokens to their 2 experts' devices and back (64 x 2 / 8 hidden states each)
-    a2a = 2 * (3 * lat + 7 / 8 * tokens * 2 / 8 * 8192 / 450e9)
-    assert a2a < reduce
-    assert layer_comm_seconds(m, hw, 8.0, 1.0, 8.0, tokens, lat) == pytest.approx(32 * a2a, rel=1e-12)
-    assert layer_comm_seconds(m, hw, 8.0, 1.0, 1.0, tokens, lat) == pytest.approx(32 * reduce, rel=1e-12)
-    # attention over all 8 (tp 8), no expert parallelism: two all-reduces per layer, as before
-    assert layer_comm_seconds(m, hw, 8.0, 8.0, 1.0, tokens, lat) == pytest.approx(2 * 32 * reduce, rel=1e-12)
+    lat = 5e-6
+    for tokens in (64.0, 4096.0):
+        # one attention group per device (tp 1): no attention all-reduce; the expert block either reduces
+        # every token's output over the 8 devices of the node (one shot between two barriers) ...
+        reduce = 2 * lat + 2 * 7 / 8 * tokens * 8192 / 450e9
+        # ... or sends each device's tokens / 8 to their 2 experts' devices and back (Bruck: log2(8) steps each way)
+        a2a = 2 * (3 * lat + 7 / 8 * tokens * 2 / 8 * 8192 / 450e9)
+        # a few tokens: the all-to-all's six latencies cost more than the reduce's two; many: its bytes are fewer
+        assert (a2a < reduce) == (tokens > 64)
+        assert layer_comm_seconds(m, hw, 8.0, 1.0, 8.0, tokens, lat) == pytest.approx(32 * min(a2a, reduce), rel=1e-12)
+        assert layer_comm_seconds(m, hw, 8.0, 1.0, 1.0, tokens, lat) == pytest.approx(32 * reduce, rel=1e-12)
+        # attention over all 8 (tp 8), no expert parallelism: two all-reduces per layer, as before
+        assert layer_comm_seconds(m, hw, 8.0, 8.0, 1.0, tokens, lat) == pytest.approx(2 * 32 * reduce, rel=1e-12)
 
 
 @settings(max_examples=25, deadline=None)
