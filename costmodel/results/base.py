@@ -188,6 +188,10 @@ def _energy(joules, unit: str) -> pint.Quantity:
 
 _Estimate = TypeVar("_Estimate", bound="RangedEstimate")
 _MISSING = object()
+# id(case) -> (case, calibration, scenarios function, (low values, high values)): the ends of a
+# case's range, kept with the objects they were made from (held here, so their ids are not reused)
+_ENDS: dict[int, tuple[Any, Any, Any, tuple[Any, Any]]] = {}
+_ENDS_MAX = 4096
 
 
 @dataclass(frozen=True, slots=True, kw_only=True, repr=False)
@@ -275,8 +279,17 @@ class RangedEstimate(abc.ABC):
         return q
 
     def _ends(self) -> tuple[Any, Any]:
-        """The values of the low and high ends (:func:`pick_ends` of the three scenarios)."""
-        return pick_ends(self._scenarios())
+        """The values of the low and high ends (:func:`pick_ends` of the three scenarios), kept
+        per case and calibration: an estimate repeated with the same arguments shares its case
+        (the estimators keep each argument list resolved), so its range is evaluated once."""
+        case = self._case
+        held = _ENDS.get(id(case))
+        if held is None or held[0] is not case or held[1] is not self._calibration or held[2] is not self._scenarios_of:
+            held = (case, self._calibration, self._scenarios_of, pick_ends(self._scenarios()))
+            if len(_ENDS) >= _ENDS_MAX:
+                _ENDS.clear()
+            _ENDS[id(case)] = held
+        return held[3]
 
     def _end(self: _Estimate, which: str) -> _Estimate | None:
         if self._bound is not None:
