@@ -22,8 +22,15 @@ _ARRAY = np.ndarray
 
 
 def where(condition: Any, x: Any, y: Any) -> Any:
-    """``np.where(condition, x, y)``; one of ``x``, ``y`` itself when all three are numbers."""
+    """``np.where(condition, x, y)``; one of ``x``, ``y`` itself when all three are numbers, or
+    when the condition is one value and the side it picks is already an array of the result's
+    shape and type (a sweep's box where the condition does not vary: no copy of that side)."""
     if isinstance(condition, _ARRAY) or isinstance(x, _ARRAY) or isinstance(y, _ARRAY):
+        if np.size(condition) == 1:
+            picked = x if condition else y
+            if (isinstance(picked, _ARRAY) and picked.dtype == np.result_type(x, y)
+                    and picked.shape == np.broadcast_shapes(np.shape(condition), np.shape(x), np.shape(y))):
+                return picked
         return np.where(condition, x, y)
     return x if condition else y
 
