@@ -54,6 +54,10 @@ def pick(x, which: str, row_ndim: int = 0):
         return x[0]
     if rank == 1:  # one configuration's three scenarios: plain floats are faster than a reduction
         return min(x.tolist()) if which == "low" else max(x.tolist())
+    if len(x) == 3:  # the reduction's own order, as two elementwise passes (numpy's reduce over a
+        end = np.minimum if which == "low" else np.maximum  # leading axis is slower)
+        out = end(x[0], x[1])
+        return end(out, x[2], out=out)
     return x.min(axis=0) if which == "low" else x.max(axis=0)
 
 
