@@ -59,6 +59,17 @@ def test_where_with_one_condition_gives_numpys_values_shape_and_type(condition, 
     assert np.array_equal(got, want, equal_nan=True)
 
 
+@pytest.mark.parametrize("condition", [np.ones((4, 1), bool), np.zeros((4, 1), bool), np.array([[1.0], [0.0], [1.0], [1.0]]),
+                                       np.ones((4, 100), bool)])
+@pytest.mark.parametrize("x, y", [(np.arange(400.0).reshape(4, 100), np.nan),
+                                  (np.arange(400.0).reshape(4, 100), -np.arange(400.0).reshape(4, 100)),
+                                  (np.arange(100.0), np.ones((4, 100))), (np.ones((4, 100), bool), 0.0)])
+def test_where_with_a_condition_smaller_than_its_result_gives_numpys_answer(condition, x, y):
+    got, want = el.where(condition, x, y), np.where(condition, x, y)
+    assert got.shape == want.shape and got.dtype == want.dtype
+    assert np.array_equal(got, want, equal_nan=True)
+
+
 def _equal(one: dict, row) -> None:
     for key, value in one.items():
         if isinstance(value, float) and key in row.index:
