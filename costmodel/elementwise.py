@@ -35,9 +35,10 @@ def _uniform_side(condition: Any, x: Any, y: Any) -> Any:
     that is all true or all false (a sweep's box along which it does not change), and that side
     is already an array of the result's shape and type; else None (numpy's ``where`` then). The
     result is numpy's, without a copy; small arrays go to numpy at once."""
-    size = np.size(condition)
-    if size > 1 and max(np.size(x), np.size(y)) < _SMALL:
+    array = _ARRAY
+    if (x.size if isinstance(x, array) else 1) < _SMALL and (y.size if isinstance(y, array) else 1) < _SMALL:
         return None
+    size = condition.size if isinstance(condition, array) else 1
     shape = np.broadcast_shapes(np.shape(condition), np.shape(x), np.shape(y))
     if size == 1:
         side = x if condition else y

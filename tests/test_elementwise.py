@@ -59,12 +59,13 @@ def test_where_with_one_condition_gives_numpys_values_shape_and_type(condition, 
     assert np.array_equal(got, want, equal_nan=True)
 
 
-@pytest.mark.parametrize("condition", [np.ones((4, 1), bool), np.zeros((4, 1), bool), np.array([[1.0], [0.0], [1.0], [1.0]]),
-                                       np.ones((4, 100), bool)])
+@pytest.mark.parametrize("condition", [True, np.False_, np.array([[True]]), np.ones((4, 1), bool), np.zeros((4, 1), bool),
+                                       np.array([[1.0], [0.0], [1.0], [1.0]]), np.ones((4, 100), bool)])
 @pytest.mark.parametrize("x, y", [(np.arange(400.0).reshape(4, 100), np.nan),
                                   (np.arange(400.0).reshape(4, 100), -np.arange(400.0).reshape(4, 100)),
                                   (np.arange(100.0), np.ones((4, 100))), (np.ones((4, 100), bool), 0.0)])
 def test_where_with_a_condition_smaller_than_its_result_gives_numpys_answer(condition, x, y):
+    # arrays of 400: large enough for where() to look at the condition (small ones go to numpy)
     got, want = el.where(condition, x, y), np.where(condition, x, y)
     assert got.shape == want.shape and got.dtype == want.dtype
     assert np.array_equal(got, want, equal_nan=True)
