@@ -22,10 +22,36 @@ _ARRAY = np.ndarray
 
 
 def where(condition: Any, x: Any, y: Any) -> Any:
-    """``np.where(condition, x, y)``; one of ``x``, ``y`` itself when all three are numbers."""
+    """``np.where(condition, x, y)``; one of ``x``, ``y`` itself when all three are numbers, or
+    when the condition is the same everywhere (:func:`_uniform_side`)."""
     if isinstance(condition, _ARRAY) or isinstance(x, _ARRAY) or isinstance(y, _ARRAY):
-        return np.where(condition, x, y)
+        side = _uniform_side(condition, x, y)
+        return np.where(condition, x, y) if side is None else side
     return x if condition else y
+
+
+def _uniform_side(condition: Any, x: Any, y: Any) -> Any:
+    """``x`` or ``y`` itself where the condition is one value, or an array smaller than the result
+    that is all true or all false (a sweep's box along which it does not change), and that side
+    is already an array of the result's shape and type; else None (numpy's ``where`` then). The
+    result is numpy's, without a copy; small arrays go to numpy at once."""
+    array = _ARRAY
+    if (x.size if isinstance(x, array) else 1) < _SMALL and (y.size if isinstance(y, array) else 1) < _SMALL:
+        return None
+    size = condition.size if isinstance(condition, array) else 1
+    shape = np.broadcast_shapes(np.shape(condition), np.shape(x), np.shape(y))
+    if size == 1:
+        side = x if condition else y
+    elif size < math.prod(shape):  # the condition broadcasts: testing it costs less than the copy
+        side = x if np.all(condition) else y if not np.any(condition) else None
+    else:
+        return None
+    if isinstance(side, _ARRAY) and side.shape == shape and side.dtype == np.result_type(x, y):
+        return side
+    return None
+
+
+_SMALL = 256  # elements below which numpy's where costs less than looking at the condition
 
 
 def maximum(x: Any, y: Any) -> Any:

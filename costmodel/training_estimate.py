@@ -361,7 +361,6 @@ class _Resolved:
 
 
 _RESOLVED: dict[tuple, _Resolved] = {}
-_RESOLVED_MAX = 4096
 
 
 def _resolved(cal: Calibration, hw: HardwareProfile | str, args: tuple) -> _Resolved:
@@ -442,19 +441,9 @@ def scenarios(case: TrainingCase, cal: Calibration) -> TrainingValues:
     """The pipeline over the (typical, optimistic, pessimistic) scenarios of a scalar case; the
     energy range combines the hours' spread with the power inputs' (:func:`combine_spreads`).
     The layout's figures are the typical scenario's (``case.step``): the scenarios differ only
-    in the speed and the footprint's inputs."""
-    held = _SCENARIO_CASES.get(id(case))
-    if held is None or held[0] is not case or held[1] is not cal:
-        held = (case, cal, _scenario_case(case, cal.training))
-        if len(_SCENARIO_CASES) >= _RESOLVED_MAX:
-            _SCENARIO_CASES.clear()
-        _SCENARIO_CASES[id(case)] = held
-    return evaluate(held[2], cal.training)
-
-
-# case -> (case, calibration, its scenarios' case): the inputs of a resolved case's ranges, kept
-# with the case and calibration they were made for (held here, so their ids are not reused)
-_SCENARIO_CASES: dict[int, tuple[TrainingCase, Calibration, TrainingCase]] = {}
+    in the speed and the footprint's inputs. (A result keeps its case's range ends,
+    :meth:`costmodel.results.base.RangedEstimate._ends`, so a case's scenarios run once.)"""
+    return evaluate(_scenario_case(case, cal.training), cal.training)
 
 
 def _scenario_case(case: TrainingCase, t: TrainingCalibration) -> TrainingCase:

@@ -44,6 +44,33 @@ def test_arrays_go_to_numpy():
     assert np.array_equal(el.floor(a), np.floor(a), equal_nan=True) and el.ndim(np.float64(1.0)) == 0
 
 
+@pytest.mark.parametrize("condition", [True, False, np.True_, np.array(False), np.array([[True]]), np.array([0.0])])
+@pytest.mark.parametrize("x, y", [
+    (np.arange(6.0).reshape(2, 3), 0.0),  # the side picked may be returned as it is
+    (np.arange(6.0).reshape(2, 3), np.full((2, 3), np.nan)),
+    (np.arange(3.0), np.ones((2, 3))),  # a side smaller than the result: numpy broadcasts it
+    (np.array([True, False]), 2.0),  # a side of another type: numpy casts it
+    (np.arange(3, dtype=np.float32), np.float64(1.0)),
+    (1.5, np.arange(4.0)),
+])
+def test_where_with_one_condition_gives_numpys_values_shape_and_type(condition, x, y):
+    got, want = el.where(condition, x, y), np.where(condition, x, y)
+    assert got.shape == want.shape and got.dtype == want.dtype
+    assert np.array_equal(got, want, equal_nan=True)
+
+
+@pytest.mark.parametrize("condition", [True, np.False_, np.array([[True]]), np.ones((4, 1), bool), np.zeros((4, 1), bool),
+                                       np.array([[1.0], [0.0], [1.0], [1.0]]), np.ones((4, 100), bool)])
+@pytest.mark.parametrize("x, y", [(np.arange(400.0).reshape(4, 100), np.nan),
+                                  (np.arange(400.0).reshape(4, 100), -np.arange(400.0).reshape(4, 100)),
+                                  (np.arange(100.0), np.ones((4, 100))), (np.ones((4, 100), bool), 0.0)])
+def test_where_with_a_condition_smaller_than_its_result_gives_numpys_answer(condition, x, y):
+    # arrays of 400: large enough for where() to look at the condition (small ones go to numpy)
+    got, want = el.where(condition, x, y), np.where(condition, x, y)
+    assert got.shape == want.shape and got.dtype == want.dtype
+    assert np.array_equal(got, want, equal_nan=True)
+
+
 def _equal(one: dict, row) -> None:
     for key, value in one.items():
         if isinstance(value, float) and key in row.index:

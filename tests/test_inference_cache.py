@@ -1,5 +1,5 @@
 """One estimate_inference's caches (costmodel/inference_estimate.py keeps each exact argument list
-resolved and evaluated; costmodel/results/inference.py keeps each case's range ends): an estimate
+resolved and evaluated; costmodel/results/base.py keeps each case's range ends): an estimate
 served from them gives what one resolved afresh gives, and the keys tell apart what the parsers do."""
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import pytest
 import costmodel
 from costmodel import estimate_inference
 from costmodel import inference_estimate as ie
-from costmodel.results import inference as results
+from costmodel.results import base
 from costmodel.results.base import pick_ends
 
 
@@ -21,7 +21,7 @@ def _forget() -> None:
     ie._RESOLVED.clear()
     ie._PARSED.clear()
     ie._TYPICAL.clear()
-    results._ENDS.clear()
+    base._ENDS.clear()
     for cached in (ie.resolve_request, ie._serving_records, ie.typical_scenario, costmodel.energy.resolve_footprint):
         cached.cache_clear()
 

@@ -7,9 +7,14 @@ import pickle
 import subprocess
 import sys
 
+import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as hs
+from hypothesis.extra import numpy as hnp
 
 import costmodel
+from costmodel.results.base import pick
 
 TRAIN = dict(model="llama-2-7b", hardware="h100", n_gpus=64)
 INFER = dict(model="llama-2-70b", hardware="h100", n_gpus=4, prompt_tokens=512, output_tokens=256, batch_size=8)
@@ -100,3 +105,13 @@ def test_a_bad_calibration_names_the_argument(tmp_path):
     with pytest.raises(costmodel.InputError, match=r"calibration: .*expected a \[training\] or \[inference\] table") as info:
         costmodel.estimate_training(**TRAIN, calibration=path)
     assert info.value.argument == "calibration"
+
+
+@given(hnp.arrays(np.float64, hnp.array_shapes(min_dims=2, max_dims=4, min_side=1, max_side=4)
+                  .map(lambda shape: (3, *shape[1:])), elements=hs.floats(allow_infinity=True, allow_nan=True)))
+def test_the_ends_of_a_scenario_axis_are_its_minimum_and_maximum(x):
+    # NaN in any scenario gives NaN, as numpy's reductions do
+    for which, reduce in (("low", np.min), ("high", np.max)):
+        got, want = pick(x, which, row_ndim=x.ndim - 1), reduce(x, axis=0)
+        assert got.shape == want.shape and np.array_equal(got, want, equal_nan=True)
+    assert np.array_equal(pick(x, "typical", row_ndim=x.ndim - 1), x[0], equal_nan=True)

@@ -199,9 +199,10 @@ def _forget_resolved() -> None:
     """Every cache an estimate fills: the resolved argument lists, the layout choices, the
     resolvers' records and the ranges' inputs."""
     from costmodel import layout, layout_search, training_estimate, workload  # noqa: F401
+    from costmodel.results import base
 
     training_estimate._RESOLVED.clear()
-    training_estimate._SCENARIO_CASES.clear()
+    base._ENDS.clear()
     layout_search._CHOICES.clear()
     for cached in (training_estimate._resolve_model, training_estimate._training_hardware,
                    training_estimate._typical, training_estimate._footprint_scenarios, layout.resolve_layout,
@@ -214,7 +215,7 @@ def _everything(est) -> tuple:
             est.high.to_dict(), est.footprint, est.memory)
 
 
-@pytest.mark.parametrize("kwargs", [
+CACHED = [
     dict(model="gpt3-175b", hardware="v100-sxm2-32gb", n_gpus=10_000),
     dict(params="7B", tokens="2T", hardware="h100", n_gpus=512, region="france"),
     dict(model="deepseek-v3", hardware="h800-sxm5-80gb", n_gpus=2048, dtype="fp8", ep=8),
@@ -222,7 +223,10 @@ def _everything(est) -> tuple:
          tuning="tuned", embodied=True, cost_basis="owned"),
     dict(model="llama-2-7b", hardware="h100", n_gpus=8, method="qlora", tokens="1B", mfu=0.35, pue=1.2),
     dict(model="resnet-50", hardware="a100", n_gpus=64, power_per_gpu="300 W"),
-])
+]
+
+
+@pytest.mark.parametrize("kwargs", CACHED)
 def test_an_estimate_from_the_caches_equals_one_resolved_afresh(kwargs):
     # the same arguments again share the resolved case (the cached path), and give the figures,
     # ranges, assumptions and warnings of an estimate resolved with every cache empty
@@ -232,6 +236,19 @@ def test_an_estimate_from_the_caches_equals_one_resolved_afresh(kwargs):
     fresh = estimate_training(**kwargs)
     assert fresh._case is not first._case
     assert _everything(again) == _everything(fresh) == _everything(first)
+
+
+@pytest.mark.parametrize("kwargs", CACHED)
+def test_the_kept_range_ends_are_those_of_the_scenarios(kwargs):
+    from costmodel.results.base import pick_ends
+    from costmodel.training_estimate import scenarios
+
+    est = estimate_training(**kwargs)
+    low, high = pick_ends(scenarios(est._case, est._calibration))
+    assert repr(est.low._values) == repr(low) and repr(est.high._values) == repr(high)  # NaN where NaN
+    again = estimate_training(**kwargs)
+    assert again.low._values is est.low._values and again.low is not est.low  # kept with the case, rebuilt
+    assert again.high.gpu_hours == est.high.gpu_hours and again.high.gpu_hours is not est.high.gpu_hours
 
 
 def test_the_cache_keys_on_exact_values_and_types():

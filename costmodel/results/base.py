@@ -54,6 +54,10 @@ def pick(x, which: str, row_ndim: int = 0):
         return x[0]
     if rank == 1:  # one configuration's three scenarios: plain floats are faster than a reduction
         return min(x.tolist()) if which == "low" else max(x.tolist())
+    if len(x) == 3:  # the reduction's own order, as two elementwise passes (numpy's reduce over a
+        end = np.minimum if which == "low" else np.maximum  # leading axis is slower)
+        out = end(x[0], x[1])
+        return end(out, x[2], out=out)
     return x.min(axis=0) if which == "low" else x.max(axis=0)
 
 
@@ -188,6 +192,10 @@ def _energy(joules, unit: str) -> pint.Quantity:
 
 _Estimate = TypeVar("_Estimate", bound="RangedEstimate")
 _MISSING = object()
+# id(case) -> (case, calibration, scenarios function, (low values, high values)): the ends of a
+# case's range, kept with the objects they were made from (held here, so their ids are not reused)
+_ENDS: dict[int, tuple[Any, Any, Any, tuple[Any, Any]]] = {}
+_ENDS_MAX = 4096
 
 
 @dataclass(frozen=True, slots=True, kw_only=True, repr=False)
@@ -275,8 +283,17 @@ class RangedEstimate(abc.ABC):
         return q
 
     def _ends(self) -> tuple[Any, Any]:
-        """The values of the low and high ends (:func:`pick_ends` of the three scenarios)."""
-        return pick_ends(self._scenarios())
+        """The values of the low and high ends (:func:`pick_ends` of the three scenarios), kept
+        per case and calibration: an estimate repeated with the same arguments shares its case
+        (the estimators keep each argument list resolved), so its range is evaluated once."""
+        case = self._case
+        held = _ENDS.get(id(case))
+        if held is None or held[0] is not case or held[1] is not self._calibration or held[2] is not self._scenarios_of:
+            held = (case, self._calibration, self._scenarios_of, pick_ends(self._scenarios()))
+            if len(_ENDS) >= _ENDS_MAX:
+                _ENDS.clear()
+            _ENDS[id(case)] = held
+        return held[3]
 
     def _end(self: _Estimate, which: str) -> _Estimate | None:
         if self._bound is not None:

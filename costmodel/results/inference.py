@@ -130,12 +130,6 @@ class InferenceMemory:
         return self.weights + self.kv_cache + self.activations
 
 
-# id(case) -> (case, calibration, scenarios function, (low values, high values)): the ends of a
-# case's range, kept with the objects they were made from (held here, so their ids are not reused)
-_ENDS: dict[int, tuple[Any, Any, Any, tuple[Any, Any]]] = {}
-_ENDS_MAX = 4096
-
-
 @dataclass(frozen=True, slots=True, kw_only=True, repr=False)
 class InferenceEstimate(RangedEstimate):
     """One request of a batch: latency, throughput, memory, energy and cost, with reasons.
@@ -163,18 +157,6 @@ class InferenceEstimate(RangedEstimate):
     HEADLINE = (("ttft", "ms", "TTFT"), ("tpot", "ms", "TPOT"), ("latency", "s", "latency"),
                 ("throughput", "token/s", "throughput"), ("memory_per_gpu", "GiB", "memory per device"),
                 ("energy", "Wh", "energy per request"), ("cost_per_million_tokens", "USD", "USD per million tokens"))
-
-    def _ends(self) -> tuple[Any, Any]:
-        """The ends' values, kept per case (an estimate repeated with the same arguments shares its
-        case, :func:`costmodel.inference_estimate.estimate_inference`) and calibration."""
-        case = self._case
-        held = _ENDS.get(id(case))
-        if held is None or held[0] is not case or held[1] is not self._calibration or held[2] is not self._scenarios_of:
-            held = (case, self._calibration, self._scenarios_of, RangedEstimate._ends(self))
-            if len(_ENDS) >= _ENDS_MAX:
-                _ENDS.clear()
-            _ENDS[id(case)] = held
-        return held[3]
 
     def _title(self) -> str:
         return (f"{self.model or 'model'} on {self.n_gpus} x {self.hardware}, batch {self.batch_size}, "

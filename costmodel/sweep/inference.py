@@ -44,8 +44,14 @@ def _footprint(**kw):
 
 
 def _phase(c: PhaseConstants, ranges: bool, ndim: int) -> PhaseConstants:
-    shaped = {k: (scenario_axis(getattr(c, k), ndim) if ranges else float(getattr(c, k)[0]))
-              for k in PhaseConstants.__slots__}
+    """One phase's constants for a box: with ``ranges``, those that differ between the scenarios
+    on a leading axis, the others (the roofline's fractions) as one number, so that what they
+    alone feed (a step's roofline) is computed once, not once per scenario."""
+    shaped = {}
+    for k in PhaseConstants.__slots__:
+        x = getattr(c, k)
+        same = not ranges or bool(np.all(x == x[0]))
+        shaped[k] = float(x[0]) if same else scenario_axis(x, ndim)
     return PhaseConstants(**shaped)
 
 
