@@ -35,6 +35,7 @@ from typing import Any, Callable, SupportsFloat, TypeAlias, overload
 import numpy as np
 import pint
 
+from .datacache import cached
 from .errors import InputError, UnitError
 
 __all__ = ["ureg", "Quantity", "parse_count", "parse_quantity", "parse_whole", "parse_fraction", "quantity", "LIMITS",
@@ -74,14 +75,23 @@ def _dollars_to_usd(text: str) -> str:
     return _DOLLAR.sub(usd, text) if "$" in text else text
 
 
+DEFINITIONS = Path(__file__).with_name("units.txt")
+
+
 def _build_registry() -> pint.UnitRegistry:
     # Built from our own definitions file alone: it holds every unit the package reads or
-    # reports, with bytes in their own [information] dimension, and parses in ~10 ms where
-    # pint's full default set takes ~100 ms (the CLI pays this on every start).
+    # reports, with bytes in their own [information] dimension (pint's full default set takes
+    # ~100 ms to load; the CLI pays the registry on every start).
     # The registry is ours alone: pint's application registry is left to the application
     # (pint docs, "Using Pint in your projects").
-    registry: pint.UnitRegistry = pint.UnitRegistry(str(Path(__file__).with_name("units.txt")),
-                                                    cache_folder=None, preprocessors=[_dollars_to_usd])
+    registry: pint.UnitRegistry = pint.UnitRegistry(None, cache_folder=None, preprocessors=[_dollars_to_usd])
+    try:
+        definitions = cached("units.txt", [DEFINITIONS], lambda: _parse_definitions(registry))
+    except AttributeError:  # a pint whose parser is not where this looks: load the file
+        registry.load_definitions(str(DEFINITIONS))
+    else:
+        for definition in definitions:
+            registry.define(definition)
     registry.formatter.default_format = "~P"
     # f"{q:.3g}" formats the magnitude and keeps the default unit format, without pint's
     # deprecation warning about mixing the two (the behaviour pint will adopt)
@@ -92,6 +102,16 @@ def _build_registry() -> pint.UnitRegistry:
     setattr(registry.Quantity, "__reduce__", _reduce_quantity)
     setattr(registry.Unit, "__reduce__", _reduce_unit)
     return registry
+
+
+def _parse_definitions(registry: pint.UnitRegistry) -> list[Any]:
+    """The definitions of units.txt as pint's parser reads them (~10 ms, so they are cached on
+    disk with the file's stamp: :mod:`costmodel.datacache`); ``define``-ing them one by one
+    builds the same registry as loading the file."""
+    parser = registry._def_parser
+    if parser is None:  # pragma: no cover - every pint since 0.20 has one
+        raise AttributeError("this pint registry has no definitions parser")
+    return list(parser.iter_parsed_project(parser.parse_file(DEFINITIONS)))
 
 
 def _reduce_quantity(q: pint.Quantity) -> tuple[Callable[..., pint.Quantity], tuple[Any, Any]]:
