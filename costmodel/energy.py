@@ -143,9 +143,13 @@ def _read_defaults() -> dict[str, tuple[float, ...]]:
 
 @cache
 def _systems() -> dict[str, float]:
-    """Server nameplate power per device [W] by hardware id (``[host_power_per_gpu.systems]``)."""
-    table = _raw()["host_power_per_gpu"]["systems"]
-    return {hw_id: parse_quantity(row["max_power"], "power") / float(row["devices"]) for hw_id, row in table.items()}
+    """Server nameplate power per device [W] by hardware id (``[host_power_per_gpu.systems]``),
+    kept on disk as :func:`defaults` is."""
+    def build() -> dict[str, float]:
+        table = _raw()["host_power_per_gpu"]["systems"]
+        return {hw_id: parse_quantity(row["max_power"], "power") / float(row["devices"]) for hw_id, row in table.items()}
+
+    return cached(f"energy systems:{_defaults_path()}", [_defaults_path()], build, code=True)
 
 
 def host_power(hw_id: str, tdp_w: float, share: float | None = None) -> float:

@@ -412,7 +412,7 @@ def closed_loop(s: Service, concurrency: FloatArray) -> Traffic:
 def max_rate_within(s: Service, *, ttft_p99: FloatArray | None = None, tpot_p99: FloatArray | None = None,
                     latency_p99: FloatArray | None = None, iterations: int = 60) -> FloatArray:
     """Largest Poisson rate [requests/s] at which every given p99 target [s] is met (0 where
-    none is), to ``2**-iterations`` of ``max_rate`` (or a few units in the last place).
+    none is), to ``2**-iterations`` of ``max_rate`` (or the last unit in the last place).
 
     Arrays bisect between 0 and ``max_rate``, all rows at once; one row (floats) takes
     safeguarded secant steps on the worst target's excess (:func:`_edge`), which reach the
@@ -441,44 +441,51 @@ def max_rate_within(s: Service, *, ttft_p99: FloatArray | None = None, tpot_p99:
 
 def _excess(s: Service, rate: float, targets: list[tuple[str, Any]]) -> tuple[bool, float | None]:
     """Whether one replica at ``rate`` meets every target, and by how much the worst one is
-    missed (relative; negative when met; None with no targets or no finite figure)."""
+    missed: the log of figure over target (negative when met; a wait that grows as ``1 / (1 -
+    load)`` grows only as a log, which the secant follows well); None with no targets or no
+    finite figure."""
     t = open_loop(s, rate)
-    excess = [(float(getattr(t, name)) - float(target)) / (float(target) if target > 0 else 1.0)
-              for name, target in targets]
-    worst = max(excess) if excess else None
-    good = bool(t.stable or rate == 0.0) and all(e <= 0.0 for e in excess)
-    return good, worst if worst is not None and math.isfinite(worst) else None
+    figures = [(float(getattr(t, name)), float(target)) for name, target in targets]
+    good = bool(t.stable or rate == 0.0) and all(f <= target for f, target in figures)
+    if not figures or any(not (f > 0.0 and target > 0.0 and math.isfinite(f)) for f, target in figures):
+        return good, None
+    return good, max(math.log(f / target) for f, target in figures)
 
 
 def _edge(f: Callable[[float], tuple[bool, float | None]], top: float, resolution: float) -> float:
     """The largest ``x`` in ``[0, top)`` with ``f(x)`` good, to ``resolution`` (or 4 units in the
-    last place), for ``f`` good below an edge and bad above it; 0 when ``f(0)`` is bad.
+    last place), for ``f`` good below an edge and bad above it (``top`` is bad); 0 when ``f(0)``
+    is bad.
 
-    ``f`` also returns a continuous excess that crosses zero at the edge. The bracket
-    ``[lo, hi]`` (``lo`` good, ``hi`` bad) shrinks by the secant through the two ends' excesses
-    (regula falsi, with the Illinois halving of an end kept twice: Dowell and Jarratt 1971),
-    kept a little inside the bracket so that it closes from both sides, and by bisection where an
-    end has no usable excess or the bracket did not halve in two steps; so it never takes more
-    than about twice bisection's steps, and near a smooth edge it takes a few.
+    ``f`` also returns a continuous excess that crosses zero at the edge. The bracket ``[lo, hi]``
+    (``lo`` good, ``hi`` bad) shrinks by the secant through the two ends' excesses (regula falsi,
+    with the Illinois halving of an end kept twice: Dowell and Jarratt 1971); a secant point
+    within the tolerance of an end moves one tolerance past it, so that the bracket closes from
+    both sides. Where an end has no usable excess (at first the top: an unstable replica's
+    figures blow up, and a secant from there crawls), or the bracket did not halve in two steps,
+    the step bisects; so it never takes more than about twice bisection's steps, and near a
+    smooth edge it takes a handful. The last few units in the last place are bisected, as
+    bisection from 0 would: then both give the same float wherever their grid is finer than
+    the floats there (an edge above about 2^-7 of ``top`` at the default resolution).
     """
     good, e_lo = f(0.0)
     if not good:
         return 0.0
-    lo, hi, e_hi = 0.0, top, None  # the top is unstable, so bad, whatever its figures
+    e_lo = None if e_lo is None else min(e_lo, 0.0)
+    lo, hi, e_hi = 0.0, top, None  # the top is unstable: bad, whatever its figures
     last, steps, width = 0, 0, 2.0 * top  # the end the last step moved (+1 lo, -1 hi); the width two steps ago
-    while hi - lo > max(resolution, 4e-16 * hi):
+    while hi - lo > (tol := max(resolution, 4e-16 * hi)):
         stalled = False
         if steps % 2 == 0:
             stalled, width = hi - lo > 0.5 * width, hi - lo
         steps += 1
-        if e_lo is None or e_hi is None or stalled:
+        if e_lo is None or e_hi is None or stalled:  # (e_lo <= 0 < e_hi otherwise)
             x = 0.5 * (lo + hi)
         else:
-            margin = 0.5 * max(resolution, 4e-16 * hi)
-            x = min(max((lo * e_hi - hi * e_lo) / (e_hi - e_lo), lo + margin), hi - margin)
+            x = min(max((lo * e_hi - hi * e_lo) / (e_hi - e_lo), lo + tol), hi - tol)
         good, e = f(x)
-        if good:
-            lo, e_lo = x, e
+        if good:  # (an excess a rounding above zero at a good rate counts as zero)
+            lo, e_lo = x, None if e is None else min(e, 0.0)
             if last == 1 and e_hi is not None:  # hi kept twice: halve its excess (Illinois)
                 e_hi *= 0.5
             last = 1
@@ -487,6 +494,8 @@ def _edge(f: Callable[[float], tuple[bool, float | None]], top: float, resolutio
             if last == -1 and e_lo is not None:
                 e_lo *= 0.5
             last = -1
+    while hi - lo > resolution and lo < (mid := 0.5 * (lo + hi)) < hi:  # the last units in the last place
+        lo, hi = (mid, hi) if f(mid)[0] else (lo, mid)
     return lo
 
 

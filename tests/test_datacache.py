@@ -224,3 +224,10 @@ def test_cached_definitions_equal_the_parse(cache):
     again = datacache.cached("units.txt", [units.DEFINITIONS], lambda: pytest.fail("built twice"))
     assert [d.raw for d in hit] == [d.raw for d in parsed] == [d.raw for d in again]
     assert [(type(d), d.name) for d in again] == [(type(d), d.name) for d in parsed]
+
+
+def test_the_registry_knows_its_compatible_units_as_a_loaded_one_does():
+    ref = pint.UnitRegistry(str(units.DEFINITIONS), cache_folder=None)
+    for unit in ("W", "byte", "FLOP", "USD", "s"):
+        names = [{tuple(dict(u._units).items()) for u in r.get_compatible_units(unit)} for r in (units.ureg, ref)]
+        assert names[0] == names[1] and len(names[0]) >= 1, unit
