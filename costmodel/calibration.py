@@ -119,8 +119,8 @@ def default_calibration() -> Calibration:
     """The shipped constants (``costmodel/data/calibration.toml`` and
     ``inference_calibration.toml``)."""
     return Calibration(
-        training=_build(TrainingCalibration, read_toml(DATA / "calibration.toml")["training"], "calibration.toml"),
-        serving=_build(ServingCalibration, read_toml(DATA / "inference_calibration.toml")["inference"],
+        training=_build(TrainingCalibration, read_toml(DATA / "calibration.toml", cache=True)["training"], "calibration.toml"),
+        serving=_build(ServingCalibration, read_toml(DATA / "inference_calibration.toml", cache=True)["inference"],
                        "inference_calibration.toml"))
 
 

@@ -12,17 +12,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Collection, Iterable, Mapping, Protocol, TypeVar
 
+from .datacache import cached
 from .errors import ProfileError, UnitError, suggest, unknown
 from .units import Quantity, parse_quantity, quantity
 
 # Units a figure read from a data file is shown in (the core uses canonical floats).
 DISPLAY_UNITS = {"byte": "GiB", "bandwidth": "GB/s", "flop_rate": "TFLOP/s", "usd_rate": "USD/hour"}
 DISPLAY_FACTORS = {"byte": 2.0**30, "bandwidth": 1e9, "flop_rate": 1e12, "usd_rate": 1.0}
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover
-    import tomli as tomllib
 
 MAX_FILE_BYTES = 1_000_000
 # The range a figure of each kind can take on one device (canonical units), and how it reads.
@@ -90,9 +86,26 @@ def read_text(path: Path, what: str = "profile", shown: str | None = None) -> st
         raise ProfileError(f"{shown}: cannot read the file ({exc})") from None
 
 
-def read_toml(path: Path) -> dict[str, Any]:
-    """Read a TOML file, turning every failure into a ProfileError naming the file."""
+def toml_parser() -> Any:
+    """The TOML parser (:mod:`tomllib`, or ``tomli`` before Python 3.11), imported when a file is
+    first parsed: a start whose files come from the cache never needs it."""
+    if sys.version_info >= (3, 11):
+        import tomllib
+    else:  # pragma: no cover
+        import tomli as tomllib
+    return tomllib
+
+
+def read_toml(path: Path, *, cache: bool = False) -> dict[str, Any]:
+    """Read a TOML file, turning every failure into a ProfileError naming the file.
+
+    ``cache=True`` (for the files the package ships) keeps the parsed table on disk
+    (:mod:`costmodel.datacache`) while the file keeps its size and modification time.
+    """
+    if cache:
+        return cached(f"toml:{path}", [path], lambda: read_toml(path))
     text = read_text(path)
+    tomllib = toml_parser()
     try:
         return tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
@@ -219,10 +232,12 @@ def name_index(items: Collection[NamedT]) -> dict[str, NamedT]:
     return index
 
 
-def load_table_file(path: Path, key: str, build: Callable[[dict[str, Any], Path], NamedT]) -> dict[str, NamedT]:
-    """id -> ``build(entry, path)`` for every ``[[key]]`` table of a TOML data file."""
+def load_table_file(path: Path, key: str, build: Callable[[dict[str, Any], Path], NamedT], *,
+                    cache: bool = False) -> dict[str, NamedT]:
+    """id -> ``build(entry, path)`` for every ``[[key]]`` table of a TOML data file (``cache``:
+    as :func:`read_toml`)."""
     items: dict[str, NamedT] = {}
-    for entry in read_toml(path).get(key, []):
+    for entry in read_toml(path, cache=cache).get(key, []):
         item = build(entry, path)
         items[item.id] = item
     return items

@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING, Any, SupportsFloat
 
 import numpy as np
 
+from .datacache import cached
 from .datafiles import read_toml
 from .elementwise import any_true, isnan, where
 from .errors import InputError
@@ -90,9 +91,13 @@ def owned_cost(device_hours, purchase_price, life_hours, energy_j, electricity_u
 
 
 
+def _defaults_path() -> Path:
+    return Path(__file__).resolve().parent / "data" / "energy_defaults.toml"
+
+
 @cache
 def _raw() -> dict[str, Any]:
-    return read_toml(Path(__file__).resolve().parent / "data" / "energy_defaults.toml")
+    return read_toml(_defaults_path(), cache=True)
 
 
 @cache
@@ -101,8 +106,13 @@ def defaults() -> dict[str, tuple[float, ...]]:
 
     The training draw fraction and the host share are the ``[fitted]`` block that
     ``scripts/fit_energy.py`` writes; their range ends are the fit's leave-one-source-out 10th
-    and 90th percentile errors of measured power per device (``power_resid_q10/q90``).
+    and 90th percentile errors of measured power per device (``power_resid_q10/q90``). Kept on
+    disk while the file and the package do not change (:mod:`costmodel.datacache`).
     """
+    return cached(f"energy defaults:{_defaults_path()}", [_defaults_path()], _read_defaults, code=True)
+
+
+def _read_defaults() -> dict[str, tuple[float, ...]]:
     raw = _raw()
     power, fitted = raw["gpu_utilisation_power"], raw["fitted"]
 
@@ -133,9 +143,13 @@ def defaults() -> dict[str, tuple[float, ...]]:
 
 @cache
 def _systems() -> dict[str, float]:
-    """Server nameplate power per device [W] by hardware id (``[host_power_per_gpu.systems]``)."""
-    table = _raw()["host_power_per_gpu"]["systems"]
-    return {hw_id: parse_quantity(row["max_power"], "power") / float(row["devices"]) for hw_id, row in table.items()}
+    """Server nameplate power per device [W] by hardware id (``[host_power_per_gpu.systems]``),
+    kept on disk as :func:`defaults` is."""
+    def build() -> dict[str, float]:
+        table = _raw()["host_power_per_gpu"]["systems"]
+        return {hw_id: parse_quantity(row["max_power"], "power") / float(row["devices"]) for hw_id, row in table.items()}
+
+    return cached(f"energy systems:{_defaults_path()}", [_defaults_path()], build, code=True)
 
 
 def host_power(hw_id: str, tdp_w: float, share: float | None = None) -> float:

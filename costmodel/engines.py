@@ -77,7 +77,7 @@ def _build(entry: dict[str, Any]) -> Engine:
 
 @cache
 def _catalogue() -> tuple[dict[str, Engine], dict[str, Engine], dict[str, dict[str, str]], dict[str, dict[str, Any]]]:
-    data = read_toml(Path(__file__).resolve().parent / "data" / "engines.toml")
+    data = read_toml(Path(__file__).resolve().parent / "data" / "engines.toml", cache=True)
     items = {e.id: e for e in (_build(entry) for entry in data["engine"])}
     return items, name_index(list(items.values())), data["defaults"], data["kernels"]
 

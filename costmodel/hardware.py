@@ -17,9 +17,10 @@ from typing import Any, Iterable, Literal, Mapping, TypeAlias, overload
 
 import pint
 
+from .datacache import cached
 from .errors import InputError, ProfileError, UnknownProfileError
 from .precision import PRECISIONS, canonical_dtype
-from .datafiles import FieldReader, Source, lookup, name_index, normalise, read_figure, read_toml, tomllib
+from .datafiles import FieldReader, Source, lookup, name_index, normalise, read_figure, read_toml, toml_parser
 
 __all__ = ["HardwareProfile", "Price", "get_hardware", "list_hardware", "load_profile", "reload_profiles", "PRECISIONS",
            "canonical_dtype"]
@@ -373,6 +374,12 @@ def _load(path: Path) -> HardwareProfile:
 
 @cache
 def _load_at(path: Path, stamp: int) -> HardwareProfile:
+    if _is_builtin(str(path)):  # a shipped profile is validated once and kept on disk (datacache)
+        return cached(f"hardware profile:{path}", [path], lambda: _validated(path), code=True)
+    return _validated(path)
+
+
+def _validated(path: Path) -> HardwareProfile:
     profile = HardwareProfile.from_mapping(read_toml(path), path)
     if profile.id != path.stem:
         raise ProfileError(f"{path}: field id: {profile.id!r} must match the file name {path.stem!r}")
@@ -419,6 +426,7 @@ def _head_aliases(path: Path) -> tuple[str, ...] | None:
     """The aliases of a profile file read from its top-level keys alone (the lines before the
     first table), without validating the rest; None when that part does not parse, so the caller
     falls back to loading the file."""
+    tomllib = toml_parser()
     try:
         text = path.read_text(encoding="utf-8")
         table = re.search(r"^\[", text, re.MULTILINE)
@@ -445,15 +453,23 @@ def _alias_files(dirs: tuple[str, ...]) -> dict[str, Path] | None:
 @cache
 def _alias_files_at(dirs: tuple[str, ...], stamps: tuple[tuple[str, int], ...]) -> dict[str, Path] | None:
     files = _files(dirs)
-    index: dict[str, Path] = {}
+    if stamps:  # a user's directory: read the heads again
+        index = _alias_index(files)
+    else:  # the shipped files: the index is kept on disk while none of them changes
+        index = cached(f"hardware aliases:{dirs}", files.values(), lambda: _alias_index(files))
+    return None if index is None else {alias: Path(path) for alias, path in index.items()}
+
+
+def _alias_index(files: dict[str, Path]) -> dict[str, str] | None:
+    index: dict[str, str] = {}
     for path in files.values():
         aliases = _head_aliases(path)
         if aliases is None:
             return None
         for alias in aliases:
-            index.setdefault(normalise(alias), path)
+            index.setdefault(normalise(alias), str(path))
     for stem, path in files.items():
-        index[normalise(stem)] = path
+        index[normalise(stem)] = str(path)
     return index
 
 

@@ -12,6 +12,7 @@ from typing import Any
 
 import pint
 
+from .datacache import cached
 from .datafiles import FieldReader, lookup, name_index, read_toml, retrieved_date
 from .errors import InputError, ProfileError, UnitError
 from .units import CountLike, parse_count, quantity
@@ -243,12 +244,14 @@ def catalog_path() -> Path:
 @cache
 def _entries() -> dict[str, dict[str, Any]]:
     """id -> raw catalog table (validated only when the model is used)."""
-    return {entry.get("id"): entry for entry in read_toml(catalog_path()).get("model", [])}
+    return {entry.get("id"): entry for entry in read_toml(catalog_path(), cache=True).get("model", [])}
 
 
 @cache
 def _build(model_id: str) -> ModelSpec:
-    return ModelSpec.from_mapping(_entries()[model_id], catalog_path())
+    # validated once and kept on disk while the catalog and the package do not change (datacache)
+    return cached(f"model:{catalog_path()}:{model_id}", [catalog_path()],
+                  lambda: ModelSpec.from_mapping(_entries()[model_id], catalog_path()), code=True)
 
 
 @cache

@@ -68,7 +68,7 @@ def _pue(r: FieldReader) -> float:
 @cache
 def _regions() -> tuple[dict[str, Region], dict[str, Region]]:
     path = Path(__file__).resolve().parent / "data" / "regions.toml"
-    regions = load_table_file(path, "region", Region.from_mapping)
+    regions = load_table_file(path, "region", Region.from_mapping, cache=True)
     return regions, name_index(regions.values())
 
 

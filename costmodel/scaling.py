@@ -85,7 +85,7 @@ def _grid_argmin(objective, flops, lo=1e3, hi=1e16, points=4001):
 
 @cache
 def _laws() -> tuple[dict[str, ScalingLaw], dict[str, Any]]:
-    data = read_toml(Path(__file__).resolve().parent / "data" / "scaling_laws.toml")
+    data = read_toml(Path(__file__).resolve().parent / "data" / "scaling_laws.toml", cache=True)
     laws = {}
     for key, table in data["law"].items():
         constants = {k: float(v) for k, v in table.items() if isinstance(v, (int, float))}

@@ -35,6 +35,7 @@ from typing import Any, Callable, SupportsFloat, TypeAlias, overload
 import numpy as np
 import pint
 
+from .datacache import cached
 from .errors import InputError, UnitError
 
 __all__ = ["ureg", "Quantity", "parse_count", "parse_quantity", "parse_whole", "parse_fraction", "quantity", "LIMITS",
@@ -56,7 +57,22 @@ CountLike: TypeAlias = float | int | np.integer | np.floating | str | pint.Quant
 QuantityLike: TypeAlias = float | int | np.integer | np.floating | str | pint.Quantity
 
 
-_DOLLAR = re.compile(r"\$\s*(\d[\d_,]*\.?\d*)(?:e([+-]?\d+))?(?:\s*(k|K|M|B|bn)\b)?")
+class _Pattern:
+    """A regular expression compiled on first use: compiling this module's patterns took ~5 ms
+    of every start, and most starts read no figure from a string (their data comes from the
+    cache, their counts are plain numbers)."""
+
+    def __init__(self, pattern: str, flags: int = 0):
+        self.pattern, self.flags = pattern, flags
+
+    def __getattr__(self, name: str) -> Any:  # the first use: compile, and keep its methods
+        compiled = re.compile(self.pattern, self.flags)
+        for method in ("match", "search", "sub", "fullmatch"):
+            setattr(self, method, getattr(compiled, method))
+        return getattr(compiled, name)
+
+
+_DOLLAR = _Pattern(r"\$\s*(\d[\d_,]*\.?\d*)(?:e([+-]?\d+))?(?:\s*(k|K|M|B|bn)\b)?")
 _DOLLAR_EXPONENT = {None: 0, "k": 3, "K": 3, "M": 6, "B": 9, "bn": 9}
 
 
@@ -74,14 +90,24 @@ def _dollars_to_usd(text: str) -> str:
     return _DOLLAR.sub(usd, text) if "$" in text else text
 
 
+DEFINITIONS = Path(__file__).with_name("units.txt")
+
+
 def _build_registry() -> pint.UnitRegistry:
     # Built from our own definitions file alone: it holds every unit the package reads or
-    # reports, with bytes in their own [information] dimension, and parses in ~10 ms where
-    # pint's full default set takes ~100 ms (the CLI pays this on every start).
+    # reports, with bytes in their own [information] dimension (pint's full default set takes
+    # ~100 ms to load; the CLI pays the registry on every start).
     # The registry is ours alone: pint's application registry is left to the application
     # (pint docs, "Using Pint in your projects").
-    registry: pint.UnitRegistry = pint.UnitRegistry(str(Path(__file__).with_name("units.txt")),
-                                                    cache_folder=None, preprocessors=[_dollars_to_usd])
+    registry: pint.UnitRegistry = pint.UnitRegistry(None, cache_folder=None, preprocessors=[_dollars_to_usd])
+    try:
+        definitions = cached("units.txt", [DEFINITIONS], lambda: _parse_definitions(registry))
+    except AttributeError:  # a pint whose parser is not where this looks: load the file
+        registry.load_definitions(str(DEFINITIONS))
+    else:
+        for definition in definitions:
+            registry.define(definition)
+        registry._build_cache()  # what loading a file ends with (get_compatible_units reads it)
     registry.formatter.default_format = "~P"
     # f"{q:.3g}" formats the magnitude and keeps the default unit format, without pint's
     # deprecation warning about mixing the two (the behaviour pint will adopt)
@@ -92,6 +118,16 @@ def _build_registry() -> pint.UnitRegistry:
     setattr(registry.Quantity, "__reduce__", _reduce_quantity)
     setattr(registry.Unit, "__reduce__", _reduce_unit)
     return registry
+
+
+def _parse_definitions(registry: pint.UnitRegistry) -> list[Any]:
+    """The definitions of units.txt as pint's parser reads them (~10 ms, so they are cached on
+    disk with the file's stamp: :mod:`costmodel.datacache`); ``define``-ing them one by one
+    builds the same registry as loading the file."""
+    parser = registry._def_parser
+    if parser is None:  # pragma: no cover - every pint since 0.20 has one
+        raise AttributeError("this pint registry has no definitions parser")
+    return list(parser.iter_parsed_project(parser.parse_file(DEFINITIONS)))
 
 
 def _reduce_quantity(q: pint.Quantity) -> tuple[Callable[..., pint.Quantity], tuple[Any, Any]]:
@@ -132,11 +168,40 @@ _CANONICAL = {
     "device_time": ("GPU*hour", "device-hours", "500000 GPU*h"),
     "rate": ("1/s", "a request rate", "12/s"),
 }
-_UNITS = {key: ureg.Unit(unit) for key, (unit, _, _) in _CANONICAL.items()}
-_DIMS = {key: unit.dimensionality for key, unit in _UNITS.items()}
-# Units results are reported in (magnitudes are converted by the caller).
-_UNITS.update({name: ureg.Unit(name) for name in (
-    "hour", "day", "GiB", "1/s", "mWh", "Wh", "kWh", "MWh", "kg", "tonne", "ms", "token/s", "USD/MWh", "W")})
+
+
+# Units results are reported in (magnitudes are converted by the caller), besides the kinds'.
+_REPORTED = frozenset({"hour", "day", "GiB", "1/s", "mWh", "Wh", "kWh", "MWh", "kg", "tonne", "ms", "token/s",
+                       "USD/MWh", "W"})
+
+
+class _Units(dict):
+    """Kind -> its canonical Unit, and the reported units by name, each parsed on first use
+    (parsing them all took ~5 ms of every start)."""
+
+    def __missing__(self, key: str) -> pint.Unit:
+        if key in _CANONICAL:
+            unit = ureg.Unit(_CANONICAL[key][0])
+        elif key in _REPORTED:
+            unit = ureg.Unit(key)
+        else:
+            raise KeyError(key)
+        self[key] = unit
+        return unit
+
+
+class _Dimensions(dict):
+    """Kind -> the dimensionality of its canonical unit, on first use."""
+
+    def __missing__(self, key: str) -> Any:
+        if key not in _CANONICAL:
+            raise KeyError(key)
+        dims = self[key] = _UNITS[key].dimensionality
+        return dims
+
+
+_UNITS = _Units()
+_DIMS = _Dimensions()
 
 # The largest value of each kind, in its canonical unit (see the module docstring).
 LIMITS = {
@@ -153,7 +218,7 @@ _COUNT_SUFFIX = {
 # A number as users write it: digits with underscores between them, or with commas between
 # groups of three, an optional fraction and exponent.
 _NUMBER = r"[+-]?(?:\d{1,3}(?:,\d{3})+(?:\.\d*)?|\d+(?:_\d+)*(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d{1,4})?"
-_COUNT_RE = re.compile(
+_COUNT_RE = _Pattern(
     rf"^\s*({_NUMBER})\s*"
     r"(k|thousand|m|mn|million|b|bn|g|billion|t|trillion|q|quadrillion)?\s*"
     r"(tokens?|params?|parameters?|samples?|images?|examples?)?\s*$",
@@ -164,9 +229,9 @@ _COUNT_RE = re.compile(
 _UNIT_NAME = r"[A-Za-z°µμ%][A-Za-z0-9_°µμ%]*"
 _POWER = r"(?:\s*(?:\*\*|\^)\s*-?\d{1,2})?"  # one exponent per factor: m^2, s**-1
 _TERM = rf"{_UNIT_NAME}{_POWER}(?:\s*[*/·]?\s*{_UNIT_NAME}{_POWER})*"
-_UNIT_RE = re.compile(rf"^(?:{_TERM}|\(\s*{_TERM}\s*\){_POWER})(?:\s*[*/·]?\s*(?:{_TERM}|\(\s*{_TERM}\s*\){_POWER}))*$")
-_QUANTITY_RE = re.compile(rf"^\s*({_NUMBER})?\s*(.*?)\s*$", re.DOTALL)
-_AMBIGUOUS_RATE = re.compile(r"(?<![A-Za-z])([kMGTPE]?)(FLOPS|flops|OPS|ops)(?![A-Za-z/])")
+_UNIT_RE = _Pattern(rf"^(?:{_TERM}|\(\s*{_TERM}\s*\){_POWER})(?:\s*[*/·]?\s*(?:{_TERM}|\(\s*{_TERM}\s*\){_POWER}))*$")
+_QUANTITY_RE = _Pattern(rf"^\s*({_NUMBER})?\s*(.*?)\s*$", re.DOTALL)
+_AMBIGUOUS_RATE = _Pattern(r"(?<![A-Za-z])([kMGTPE]?)(FLOPS|flops|OPS|ops)(?![A-Za-z/])")
 
 
 def quantity(magnitude: FloatArray, kind: str) -> pint.Quantity:
@@ -251,6 +316,8 @@ def parse_count(value: CountLike | np.ndarray, name: str = "value", *, allow_zer
 
 @lru_cache(maxsize=4096)
 def _count_from_string(text: str, name: str) -> float:
+    if text.isascii() and text.isdigit():  # "1024": what the pattern reads it as, without compiling it
+        return float(text)
     match = _COUNT_RE.match(text)
     if not match:
         why = ("a comma only separates thousands, in groups of three: write 7.5B or 7,500,000,000"
@@ -339,7 +406,7 @@ def _quantity_from_string(text: str, kind: str, name: str) -> float:
     return float(_convert(Quantity(number, units), kind, name, text))
 
 
-_NOT_FINITE = re.compile(r"^\s*([+-]?(?:nan|inf|infinity))\b\s*(.*?)\s*$", re.IGNORECASE)
+_NOT_FINITE = _Pattern(r"^\s*([+-]?(?:nan|inf|infinity))\b\s*(.*?)\s*$", re.IGNORECASE)
 
 
 def _split_quantity(text: str, name: str, kind: str, given: str) -> tuple[float, str]:

@@ -1,5 +1,10 @@
 """Shared fixtures: a CLI runner and a writer of small hardware profiles into tmp_path."""
 
+import atexit
+import os
+import shutil
+import tempfile
+
 import pytest
 from click.testing import CliRunner
 from hypothesis import settings
@@ -8,6 +13,13 @@ from hypothesis import settings
 # deadline (timing is measured by benchmarks/, not by tests).
 settings.register_profile("ci", max_examples=60, deadline=None, derandomize=True)
 settings.load_profile("ci")
+
+# The shipped data's cache (costmodel.datacache) goes to a directory of this run, removed at the
+# end, never the user's ~/.cache; the CLI's subprocesses inherit it. Tests of the cache itself
+# point it at their own tmp_path.
+_CACHE = tempfile.mkdtemp(prefix="costmodel-test-cache-")
+os.environ["COSTMODEL_CACHE_DIR"] = _CACHE
+atexit.register(shutil.rmtree, _CACHE, ignore_errors=True)
 
 
 # A valid minimal profile: every required field, one dense precision, nothing optional.

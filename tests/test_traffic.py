@@ -233,6 +233,24 @@ def test_tighter_targets_allow_no_more_rate_and_are_met(s, target, tighten):
             assert t.stable
 
 
+targets = st.fixed_dictionaries({}, optional={"ttft_p99": st.floats(min_value=1e-5, max_value=1e3),
+                                             "tpot_p99": st.floats(min_value=1e-5, max_value=10.0),
+                                             "latency_p99": st.floats(min_value=1e-4, max_value=1e5)})
+
+
+@given(services, targets)
+def test_the_secant_search_finds_the_bisection_s_edge(s, within):
+    """One row takes secant steps; a one-row array bisects 60 times as before: the same rate to
+    rounding (the bisection's own resolution is 2^-60 of max_rate)."""
+    one = max_rate_within(s, **within)
+    stacked = Service(**{f: np.array([getattr(s, f)]) for f in (
+        "prefill_s", "prefill_s2", "step_fixed_s", "step_per_seq_s", "output", "output2", "batch_limit")})
+    with np.errstate(all="ignore"):  # arrays overflow where floats quietly give inf, as before
+        bisected = float(max_rate_within(stacked, **within)[0])
+    top = open_loop(s, 0.0).max_rate
+    assert one == pytest.approx(bisected, rel=1e-13, abs=top * 2.0**-58)
+
+
 @given(services, st.floats(min_value=1e-300, max_value=1e300), st.floats(min_value=1.0, max_value=1e12))
 def test_outputs_are_finite_and_throughput_at_most_the_rate(s, rate, clients):
     t = open_loop(s, rate)
