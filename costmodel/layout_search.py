@@ -33,7 +33,7 @@ class TrainingHardware:
     """Dense peak and large-GEMM ceiling at the training precision [FLOP/s], memory bandwidth,
     the link inside a node and the network per device between nodes [B/s per direction], the
     devices per node, memory [B], TDP [W], and the bytes per parameter of weights and of
-    optimizer state at that precision."""
+    optimizer state at that precision, and of a gradient in the data-parallel reduction."""
 
     peak: FloatArray
     gemm: FloatArray
@@ -45,6 +45,7 @@ class TrainingHardware:
     tdp: FloatArray
     weight_bytes: FloatArray
     optimizer_bytes: FloatArray
+    grad_bytes: FloatArray
 
 
 # The layouts the default searches when tp, pp or the ZeRO stage is not given, Megatron-style:
@@ -109,7 +110,7 @@ def layout_terms(m: TrainingModel, h: TrainingHardware, lay: TrainingLayout, hw_
                           frozen=m.params - m.trainable,
                           dequant_bytes=where(m.method == 2, core.QLORA_DEQUANT_BYTES, 0.0), vocab=m.vocab,
                           heads=m.heads, attention=m.attention, flash_attention=lay.flash_attention,
-                          ep_overlap=lay.ep_overlap)
+                          ep_overlap=lay.ep_overlap, grad_bytes=h.grad_bytes, weight_bytes=h.weight_bytes)
     return terms, ep, batch, wanted, vpp
 
 

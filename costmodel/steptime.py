@@ -12,8 +12,9 @@ A training run's wall-clock time on ``n`` devices is the sum, over its steps, of
   its bandwidth reaches a smaller share of its peak;
 * **communication** from the parallel layout: tensor-parallel all-reduces over the node's
   link (four per layer, six with full recomputation) [1, 2]; data-parallel gradient
-  reduce-scatter and parameter all-gather (twice the parameters, three times under ZeRO-3)
-  over the network (hierarchically: each node moves its pipeline stage over all its links;
+  reduce-scatter and parameter all-gather (each gradient in fp32 where the weights are bf16,
+  as Megatron-LM and torchtitan reduce them by default, in fp16 under fp16 [9]; the weights
+  gathered once more under ZeRO-3; without ZeRO, an all-reduce of the gradients) over the network (hierarchically: each node moves its pipeline stage over all its links;
   a mixture of experts' routed experts, split over ``ep``, reduce over their ``dp / ep``
   replicas, one shard a device where ``tp ep`` exceeds the node);
   expert all-to-alls of a mixture of experts (four per layer: each routed copy of a token to
@@ -93,6 +94,12 @@ References
 [8] NVIDIA Megatron-LM, megatron/core/transformer/moe/README.md (retrieved 2026-12-02), MCore
     v0.14 (2025/09): "Batch-level overlapping to hide EP-A2A communication
     (--overlap-moe-expert-parallel-comm --delay-wgrad-compute)".
+[9] NVIDIA Megatron-LM, megatron/training/arguments.py (retrieved 2026-12-02): under ``--bf16``
+    "bfloat16 requires gradient accumulation and all-reduce to be done in fp32"
+    (``accumulate_allreduce_grads_in_fp32`` set unless ``--grad-reduce-in-bf16``; not set for
+    ``--fp16``); pytorch/torchtitan, the job config's ``training.mixed_precision_reduce``
+    (default ``float32``, the FSDP2 ``MixedPrecisionPolicy.reduce_dtype``, parameters in
+    ``mixed_precision_param`` bfloat16).
 """
 
 from __future__ import annotations
@@ -108,7 +115,7 @@ from .units import FloatArray
 __all__ = ["StepTerms", "step_terms", "stage_imbalance", "remote_nodes", "group_limited", "routed_parameters", "combine_parts", "combine", "TIERS", "DEFAULT_LINK", "DEFAULT_SCALE_OUT",
            "DEFAULT_NODE", "REFERENCE_GEMM", "INTERRUPTIONS_PER_DEVICE_HOUR",
            "HOURS_LOST_PER_INTERRUPTION", "default_global_batch", "GEMM_FRACTION_DEFAULT", "COMM_EFFICIENCY",
-           "SCORE_BYTES"]
+           "SCORE_BYTES", "grad_reduce_bytes"]
 
 TIERS = ("typical", "tuned")  # codes 0, 1
 REFERENCE_GEMM = 8192.0  # the square GEMM (M = K = N) on which the ceilings in the profiles are measured
@@ -206,6 +213,13 @@ def stage_imbalance(work: FloatArray, head: FloatArray, pp: FloatArray) -> Float
     return 1.0 + where(pp > 1, (pp - 1.0) * head / maximum(work, 1e-30), 0.0)
 
 
+def grad_reduce_bytes(dtype: str) -> float:
+    """Bytes per gradient element in the data-parallel reduction at a training precision: fp32
+    (4) for bf16 and the 8- and 4-bit formats trained with bf16 weights, and for fp32 training;
+    16-bit for fp16, whose gradients Megatron-LM reduces as they are [9]."""
+    return 2.0 if dtype == "fp16" else 4.0
+
+
 def _miss(population: FloatArray, own: FloatArray, draws: FloatArray) -> FloatArray:
     """The chance that ``draws`` items drawn without replacement from ``population`` miss all of
     its ``own`` ones: the hypergeometric distribution's zero term, the product over the draws of
@@ -275,7 +289,8 @@ def step_terms(*, hardware_flops: FloatArray, tokens: FloatArray, params: FloatA
                recompute: FloatArray, sequence_parallel: FloatArray, optimizer_bytes: FloatArray,
                frozen: FloatArray = 0.0, dequant_bytes: FloatArray = 0.0, vocab: FloatArray = 0.0,
                heads: FloatArray = 0.0, attention: FloatArray = 0.0, flash_attention: FloatArray = 1.0,
-               ep_overlap: FloatArray = 0.0) -> StepTerms:
+               ep_overlap: FloatArray = 0.0, grad_bytes: FloatArray = ACT_BYTES,
+               weight_bytes: FloatArray = ACT_BYTES) -> StepTerms:
     """The parts of the step model for one layout (floats or arrays that broadcast).
 
     ``hardware_flops`` are the whole run's (with recomputation); ``gemm`` the ceiling [FLOP/s];
@@ -289,7 +304,9 @@ def step_terms(*, hardware_flops: FloatArray, tokens: FloatArray, params: FloatA
     method but QLoRA); ``vocab`` the output layer's width (0: unknown, no stage imbalance);
     ``heads`` the query heads and ``attention`` ``n_layer n_ctx d_attn`` per token (0: unknown),
     for ``flash_attention`` 0 (attention without a fused kernel, see the module's notes);
-    ``ep_overlap`` 1 where the software overlaps the expert all-to-alls with computation.
+    ``ep_overlap`` 1 where the software overlaps the expert all-to-alls with computation;
+    ``grad_bytes`` the bytes of a gradient element in the data-parallel reduction and
+    ``weight_bytes`` of a parameter gathered (:func:`grad_reduce_bytes`).
     """
     dp = maximum(n / (tp * pp * cp), 1.0)
     active_params = params if active_params is None else active_params
@@ -340,13 +357,17 @@ def step_terms(*, hardware_flops: FloatArray, tokens: FloatArray, params: FloatA
     # Expert gradients reduce over their edp replicas: a node holds all tp ep expert shards of
     # its stage where they fit in it (each replicated inside it), else one shard a device, which
     # then moves whole over its own link.
-    passes = where(zero_stage >= 3, 3.0, 2.0)
+    # Bytes a parameter moves per step: its gradient reduced (in ``grad_bytes``) and, under
+    # ZeRO-1/2, its updated 16-bit copy gathered back (``weight_bytes``); ZeRO-3 gathers it once
+    # more for the backward pass; without ZeRO, an all-reduce moves the gradient twice [9].
+    moved = where(zero_stage >= 3, grad_bytes + 2.0 * weight_bytes,
+                  where(zero_stage >= 1, grad_bytes + weight_bytes, 2.0 * grad_bytes))
     across = n > node
     dense_link = where(across, dense / pp / minimum(node, n), dense / (tp * pp))
     routed_link = where(across, routed / pp / maximum(minimum(node, n), tp * ep), routed / (tp * pp * ep))
     per_link = dense_link * (dp - 1.0) / dp + routed_link * (edp - 1.0) / edp
     dp_link = where(across, scale_out, link) * COMM_EFFICIENCY
-    dp_time = where(dp > 1, steps * passes * per_link * ACT_BYTES / dp_link, 0.0)
+    dp_time = where(dp > 1, steps * per_link * moved / dp_link, 0.0)
     # Expert all-to-alls: each routed copy of a token goes to the device holding its expert, over
     # the link inside the node and over the network to other nodes, the two at once. Where the
     # routing is group-limited (the dispatch it was designed for [6, 7]), a token crosses the

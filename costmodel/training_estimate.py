@@ -142,7 +142,8 @@ def _training_hardware(hw: HardwareProfile, dtype: str | None) -> tuple[str, Tra
         bandwidth=hw.number("memory_bandwidth"), link=link,
         scale_out=hw.number("scale_out_bandwidth") or min(st.DEFAULT_SCALE_OUT, link),
         node=float(hw.devices_per_node or st.DEFAULT_NODE), capacity=hw.number("memory"), tdp=hw.number("tdp"),
-        weight_bytes=mem.WEIGHT_BYTES[dt], optimizer_bytes=mem.OPTIMIZER_BYTES[dt])
+        weight_bytes=mem.WEIGHT_BYTES[dt], optimizer_bytes=mem.OPTIMIZER_BYTES[dt],
+        grad_bytes=st.grad_reduce_bytes(dt))
 
 
 # One estimate parses its model keywords once per distinct arguments (the catalog is fixed for the

@@ -286,3 +286,24 @@ def test_flash_attention_is_an_input_and_refuses_non_booleans():
     assert unfused.flops == fused.flops  # model FLOPs: the masked half is work done, not model FLOPs
     with pytest.raises(costmodel.CostModelError, match="flash_attention.*|expected True or False"):
         estimate_training("llama-2-7b", **kw, flash_attention="no")
+
+
+def test_data_parallel_bytes_follow_the_gradient_precision():
+    """A bf16 run reduces fp32 gradients and gathers 16-bit weights (Megatron-LM, torchtitan): 6
+    bytes a parameter under ZeRO-1, 8 under ZeRO-3 (the weights gathered twice) and 8 without
+    ZeRO (an all-reduce of the gradients); an fp16 run moves 16-bit gradients: 4, 6 and 4."""
+    kw = dict(hardware_flops=1e21, tokens=1e11, params=7e9, layers=32.0, d_model=4096.0, seq_len=4096.0,
+              top_k=0.0, moe=0.0, experts=0.0, expert_ffn=0.0, gemm=7.9e14, bandwidth=3.35e12, link=4.5e11,
+              scale_out=5e10, node=8.0, n=64.0, tp=1.0, pp=1.0, cp=1.0, ep=1.0, vpp=1.0, micro_batch=1.0,
+              global_batch=4e6, recompute=1.0, sequence_parallel=math.nan, optimizer_bytes=12.0)
+    # 8 nodes: each device's network link carries 1/8 of the parameters, (dp - 1) / dp of them
+    per_byte = 1e11 / 4e6 * 7e9 / 8 * 63 / 64 / (5e10 * 0.8)
+    for zero, bf16, fp16 in ((0.0, 8.0, 4.0), (1.0, 6.0, 4.0), (3.0, 8.0, 6.0)):
+        wide = step_terms(**kw, zero_stage=zero, grad_bytes=costmodel.steptime.grad_reduce_bytes("bf16"))
+        half = step_terms(**kw, zero_stage=zero, grad_bytes=costmodel.steptime.grad_reduce_bytes("fp16"))
+        assert float(wide.dp) == pytest.approx(bf16 * per_byte, rel=1e-12)
+        assert float(half.dp) == pytest.approx(fp16 * per_byte, rel=1e-12)
+    a100 = dict(hardware="a100-sxm4-80gb", n_gpus=64, tp=1, pp=1, zero_stage=1, global_batch="4M token")
+    bf16 = step_terms_of(estimate_training("llama-2-7b", dtype="bf16", **a100))
+    fp16 = step_terms_of(estimate_training("llama-2-7b", dtype="fp16", **a100))
+    assert float(bf16.dp) == pytest.approx(1.5 * float(fp16.dp), rel=1e-9)

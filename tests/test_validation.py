@@ -54,18 +54,19 @@ def test_training_table_is_broad():
 def test_leave_one_source_out_errors(loso):
     """Each source's runs predicted by constants fitted without it. The targets of the
     project's issue are 15% median, 90% within 1.5x and all within 2x; these thresholds are
-    what the model reaches today (the README's table prints the figures). The typical tier's
-    median sits just above the target: with DeepSeek-V3's all-to-all no longer overcounted
-    (group-limited routing, its overlap) that run stops pulling the typical tier's
-    leave-one-source-out constants towards faster estimates, which had hidden the other
-    typical runs' overestimates (14.4% before)."""
+    what the model reaches today (the README's table prints the figures). All are met since
+    the data-parallel traffic counts fp32 gradients for bf16 runs (Megatron-LM's and
+    torchtitan's default reduction): the refit hides more of it (dp_overlap 0.1 -> 0.3), GPT-3's
+    fp16 run on 10,000 V100s comes inside 1.5x (+52% -> +22%), and the typical tier's median
+    falls from 15.1% to 14.6%."""
     _, resid, tuned = loso
     ratio = np.exp(np.abs(resid))
-    assert np.median(np.abs(np.exp(resid) - 1)) <= 0.13  # today 11.8%
-    assert np.mean(ratio <= 1.5) >= 0.92 and np.all(ratio <= 2.0)  # today 93% and all
-    assert np.median(np.abs(np.exp(resid[tuned]) - 1)) <= 0.10  # today 8.3%
+    assert np.median(np.abs(np.exp(resid) - 1)) <= 0.12  # today 10.6%
+    assert np.mean(ratio <= 1.5) >= 0.93 and np.all(ratio <= 2.0)  # today 94% and all
+    assert np.median(np.abs(np.exp(resid[tuned]) - 1)) <= 0.10  # today 9.0%
     assert np.mean(ratio[tuned] <= 1.5) >= 0.95  # today 96%
-    assert np.median(np.abs(np.exp(resid[~tuned]) - 1)) <= 0.16  # today 15.1%
+    assert np.median(np.abs(np.exp(resid[~tuned]) - 1)) <= 0.15  # today 14.6% (target 15%)
+    assert np.mean(ratio[~tuned] <= 1.5) >= 0.90  # today 91.7% (target 90%)
 
 
 def test_shipped_constants_are_the_fit(loso):
