@@ -102,6 +102,8 @@ def isnan(x: Any) -> Any:
 
 def ndim(x: Any) -> int:
     """``np.ndim(x)``."""
+    if x.__class__ is float:
+        return 0
     if isinstance(x, _ARRAY):
         return x.ndim
     if isinstance(x, (float, int, np.generic)):
@@ -111,6 +113,8 @@ def ndim(x: Any) -> int:
 
 def any_true(x: Any) -> bool:
     """``bool(np.any(x))``."""
+    if x.__class__ is bool:
+        return x
     if isinstance(x, _ARRAY):
         return bool(x.any())
     return bool(x)

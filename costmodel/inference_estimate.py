@@ -299,7 +299,10 @@ def _throughput_latency(case: ServingCase, r: Request, latency: FloatArray) -> F
     spread (the decode's ``throughput_speed``: its leave-one-source-out errors differ from
     TPOT's, since a saturated batch's steps are bound by other costs than one request's)."""
     speed = case.decode.throughput_speed
-    if np.all(np.equal(speed, case.decode.speed)) and np.all(np.equal(speed, case.prefill.speed)):
+    if type(speed) is float and type(case.decode.speed) is float and type(case.prefill.speed) is float:
+        if speed == case.decode.speed and speed == case.prefill.speed:  # one scenario: without numpy
+            return latency
+    elif np.all(np.equal(speed, case.decode.speed)) and np.all(np.equal(speed, case.prefill.speed)):
         return latency
     return core.timings(case.model, case.hardware, r, core.at_speed(case.prefill, speed),
                         core.at_speed(case.decode, speed)).latency
