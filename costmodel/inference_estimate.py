@@ -5,9 +5,10 @@ the records out per row and runs the same :func:`evaluate` over arrays. A case u
 is evaluated by :mod:`costmodel.serving_load`.
 
 One estimate keeps each distinct argument list resolved and evaluated (:func:`_resolved`: the
-case and the typical scenario's figures), so a repeated estimate only wraps them; the ends of a
-case's range are kept with it (:class:`~costmodel.results.inference.InferenceEstimate`). Every
-figure is the one a first estimate (or a sweep row) gives.
+case and the typical scenario's figures), so a repeated estimate only wraps them, and one that
+changes only the prompt length evaluates only the request again (:func:`_reprompted`); the ends
+of a case's range are kept with it (:class:`~costmodel.results.inference.InferenceEstimate`).
+Every figure is the one a first estimate (or a sweep row) gives.
 """
 
 from __future__ import annotations

@@ -7,7 +7,9 @@ arrays.
 One estimate keeps each distinct argument list resolved (:func:`_resolved`): the records, the
 layout chosen and the figures no scenario changes (:class:`StepValues`, carried on the case), so
 a repeated estimate evaluates only its time and footprint, and its ranges only those again over
-the scenarios. Every figure is the one a first estimate (or a sweep row) gives.
+the scenarios; an estimate that changes only the token count reuses the rest and evaluates
+only the work and its seconds again (:func:`_retokened`). Every figure is the one a first
+estimate (or a sweep row) gives.
 """
 
 from __future__ import annotations
