@@ -1,6 +1,9 @@
-"""Time single estimates: median wall time per call over many calls.
+"""Time single estimates: median CPU time per call over many calls (``--wall``: wall time).
 
-    python benchmarks/bench_estimate.py
+    python benchmarks/bench_estimate.py [--wall]
+
+CPU time (``time.process_time``) is what the call costs on a machine that other jobs share;
+wall time counts their turns too.
 
 Three columns per case: the call alone; the call and reading its headline figures (training:
 FLOPs, device-hours, energy; inference: TTFT, TPOT, cost), as the speed target counts it; and
@@ -8,25 +11,31 @@ that plus the same figures of ``.low`` and ``.high``.
 
 Repeated calls with the same arguments are served mostly from the per-argument caches; the cases
 marked "new arguments" change one argument on every call (a token count or prompt length never
-seen before), which is what a loop over a design space costs when it does not use the sweeps.
+seen before), which is what a loop over a design space costs when it does not use the sweeps: a
+new token count reuses the layout chosen for the same other arguments, a new global batch makes
+the estimate search the layout again.
 """
 
 from __future__ import annotations
 
 import statistics
+import sys
 import time
 
 import costmodel
+
+
+CLOCK = time.perf_counter if "--wall" in sys.argv[1:] else time.process_time
 
 
 def median_call_us(fn, calls: int = 2000, repeats: int = 7) -> float:
     fn()  # warm the caches (profile and catalog loading happen once per process)
     per_call = []
     for _ in range(repeats):
-        start = time.perf_counter()
+        start = CLOCK()
         for _ in range(calls):
             fn()
-        per_call.append((time.perf_counter() - start) / calls * 1e6)
+        per_call.append((CLOCK() - start) / calls * 1e6)
     return statistics.median(per_call)
 
 
@@ -56,6 +65,9 @@ CASES.update({
     "estimate_training(params='7B', h100 x 512), new tokens each call":
         _fresh(lambda i: costmodel.estimate_training(params="7B", tokens=2e12 + i * 1e6, hardware="h100",
                                                      n_gpus=512)),
+    "estimate_training(params='7B', h100 x 512), new global batch each call (layout searched)":
+        _fresh(lambda i: costmodel.estimate_training(params="7B", tokens="2T", hardware="h100", n_gpus=512,
+                                                     global_batch=4e6 + i * 1024)),
     "estimate_inference(llama-2-70b, h100 x 4), new prompt length each call":
         _fresh(lambda i: costmodel.estimate_inference("llama-2-70b", hardware="h100", n_gpus=4,
                                                       prompt_tokens=512 + i % 100_000, output_tokens=256,

@@ -19,11 +19,14 @@ import numpy as np
 __all__ = ["any_true", "floor", "fmod", "isnan", "maximum", "minimum", "ndim", "where"]
 
 _ARRAY = np.ndarray
+_BOOL = np.bool_
 
 
 def where(condition: Any, x: Any, y: Any) -> Any:
     """``np.where(condition, x, y)``; one of ``x``, ``y`` itself when all three are numbers, or
     when the condition is the same everywhere (:func:`_uniform_side`)."""
+    if x.__class__ is float and y.__class__ is float and (condition.__class__ is _BOOL or condition.__class__ is bool):
+        return x if condition else y  # the common case of one estimate, tested first
     if isinstance(condition, _ARRAY) or isinstance(x, _ARRAY) or isinstance(y, _ARRAY):
         side = _uniform_side(condition, x, y)
         return np.where(condition, x, y) if side is None else side
@@ -56,6 +59,8 @@ _SMALL = 256  # elements below which numpy's where costs less than looking at th
 
 def maximum(x: Any, y: Any) -> Any:
     """``np.maximum(x, y)`` (NaN if either is NaN)."""
+    if x.__class__ is float and y.__class__ is float:  # two floats: compared in Python, NaN by elimination
+        return x if x >= y else y if y > x else math.nan
     if isinstance(x, _ARRAY) or isinstance(y, _ARRAY):
         return np.maximum(x, y)
     if math.isnan(x) or math.isnan(y):
@@ -65,6 +70,8 @@ def maximum(x: Any, y: Any) -> Any:
 
 def minimum(x: Any, y: Any) -> Any:
     """``np.minimum(x, y)`` (NaN if either is NaN)."""
+    if x.__class__ is float and y.__class__ is float:
+        return x if x <= y else y if y < x else math.nan
     if isinstance(x, _ARRAY) or isinstance(y, _ARRAY):
         return np.minimum(x, y)
     if math.isnan(x) or math.isnan(y):
@@ -95,6 +102,8 @@ def isnan(x: Any) -> Any:
 
 def ndim(x: Any) -> int:
     """``np.ndim(x)``."""
+    if x.__class__ is float:
+        return 0
     if isinstance(x, _ARRAY):
         return x.ndim
     if isinstance(x, (float, int, np.generic)):
@@ -104,6 +113,8 @@ def ndim(x: Any) -> int:
 
 def any_true(x: Any) -> bool:
     """``bool(np.any(x))``."""
+    if x.__class__ is bool:
+        return x
     if isinstance(x, _ARRAY):
         return bool(x.any())
     return bool(x)

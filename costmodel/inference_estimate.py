@@ -5,9 +5,10 @@ the records out per row and runs the same :func:`evaluate` over arrays. A case u
 is evaluated by :mod:`costmodel.serving_load`.
 
 One estimate keeps each distinct argument list resolved and evaluated (:func:`_resolved`: the
-case and the typical scenario's figures), so a repeated estimate only wraps them; the ends of a
-case's range are kept with it (:class:`~costmodel.results.inference.InferenceEstimate`). Every
-figure is the one a first estimate (or a sweep row) gives.
+case and the typical scenario's figures), so a repeated estimate only wraps them, and one that
+changes only the prompt length evaluates only the request again (:func:`_reprompted`); the ends
+of a case's range are kept with it (:class:`~costmodel.results.inference.InferenceEstimate`).
+Every figure is the one a first estimate (or a sweep row) gives.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from .errors import InputError, ProfileError
 from .engines import Engine, default_engine, engine_constants, engines, get_engine, kernels_per_pass, model_class
 from .hardware import HardwareProfile, ProfilePath, get_hardware
 from .inference import Request, ServingHardware, ServingModel
-from .memo import memoise, per_argument_list
+from .memo import memoise, per_argument_list, replaced
 from .models import ModelSpec, get_model, resolve_counts
 from .precision import SERVING_DTYPES, resolve_kv, resolve_precision, resolve_sparsity
 from .results.base import check_finite
@@ -299,7 +300,10 @@ def _throughput_latency(case: ServingCase, r: Request, latency: FloatArray) -> F
     spread (the decode's ``throughput_speed``: its leave-one-source-out errors differ from
     TPOT's, since a saturated batch's steps are bound by other costs than one request's)."""
     speed = case.decode.throughput_speed
-    if np.all(np.equal(speed, case.decode.speed)) and np.all(np.equal(speed, case.prefill.speed)):
+    if type(speed) is float and type(case.decode.speed) is float and type(case.prefill.speed) is float:
+        if speed == case.decode.speed and speed == case.prefill.speed:  # one scenario: without numpy
+            return latency
+    elif np.all(np.equal(speed, case.decode.speed)) and np.all(np.equal(speed, case.prefill.speed)):
         return latency
     return core.timings(case.model, case.hardware, r, core.at_speed(case.prefill, speed),
                         core.at_speed(case.decode, speed)).latency
@@ -488,6 +492,9 @@ class _Resolved:
     case: ServingCase
     values: ServingValues
     labels: FootprintLabels
+    spec: ModelSpec | None = None  # what the prompt's length does not change (:func:`_reprompted`)
+    names: tuple[str, str, str] = ("", "", "")  # dtype, KV dtype, engine
+    static_warnings: tuple[str, ...] = ()
 
 
 _RESOLVED: dict[tuple, _Resolved] = {}
@@ -495,9 +502,50 @@ _RESOLVED_MAX = 4096
 _PLAIN = frozenset({str, int, bool, type(None)})
 
 
+_BASES: dict[tuple, _Resolved] = {}  # per argument list less the prompt length
+_PROMPT, _RATE, _CONCURRENCY, _STRICT = 4, 12, 13, 18  # places in the argument list (of _resolve less two)
+_ANY_PROMPT = "\0any prompt length"  # stands for the prompt length in the keys of _BASES
+
+
 def _resolved(cal: Calibration, hw: HardwareProfile | str, args: tuple) -> _Resolved:
-    """:func:`_resolve`, kept per exact argument list (:func:`costmodel.memo.per_argument_list`)."""
-    return per_argument_list(_RESOLVED, cal, hw, args, _resolve)
+    """:func:`_resolve`, kept per exact argument list (:func:`costmodel.memo.per_argument_list`);
+    a list that differs from one resolved before only in its prompt length (one whole number,
+    no traffic) reuses that one's records and evaluates only the request (:func:`_reprompted`)."""
+    return per_argument_list(_RESOLVED, cal, hw, args, _resolve_prompt)
+
+
+def _resolve_prompt(cal: Calibration, hw: HardwareProfile | str, *args) -> _Resolved:
+    prompt = args[_PROMPT]
+    if type(prompt) is not int or args[_RATE] is not None or args[_CONCURRENCY] is not None:
+        return _resolve(cal, hw, *args)
+    base = per_argument_list(_BASES, cal, hw, args[:_PROMPT] + (_ANY_PROMPT,) + args[_PROMPT + 1:],
+                             lambda c, h, *_: _resolve(c, h, *args))
+    r = base.case.request
+    try:
+        length = _prompt_length(prompt)
+    except Exception:  # raised again in the order the inputs resolve
+        return _resolve(cal, hw, *args)
+    if length == r.prompt:
+        return base
+    if length + r.output < 1:  # refused by check_request
+        return _resolve(cal, hw, *args)
+    return _reprompted(base, replaced(r, prompt=length), args[_STRICT])
+
+
+def _prompt_length(prompt: CountLike) -> float:
+    """One prompt length as :func:`_resolve` reads it into the request."""
+    return _parsed("prompt_tokens", REQUEST_PARSERS["prompt_tokens"][1],
+                   round(_mean(_lengths(prompt, "prompt_tokens", False))))
+
+
+def _reprompted(base: _Resolved, r: Request, strict: bool) -> _Resolved:
+    """``base`` for the request ``r`` (another prompt length, no traffic), as :func:`_resolve`
+    gives it: the model, device, engine, footprint inputs and the warnings that do not depend
+    on the request's lengths are the same; the rest is evaluated again."""
+    case = base.case
+    return _served(base.calibration, base.profile, base.spec, base.names, case.model, case.hardware, r,
+                   case.footprint, base.labels, (case.prefill, case.decode), None, list(base.static_warnings),
+                   strict)
 
 
 def _resolve(cal: Calibration, hardware: HardwareProfile | str, model, params, active_params, n_gpus, prompt_tokens,
@@ -527,6 +575,23 @@ def _resolve(cal: Calibration, hardware: HardwareProfile | str, model, params, a
                         "drains is not computed")
     if prune is not None and str(prune).strip() != "2:4":  # unstructured: say what it does not do
         warnings.append(resolve_sparsity(prune, SERVING_DTYPES[dt], dt, hw).note)
+    f, labels = resolve_footprint(hw, pue=pue, power_per_gpu=power_per_gpu, host_power_per_gpu=host_power_per_gpu,
+                                  region=region, grid_intensity=grid_intensity, price_per_gpu_hour=price_per_gpu_hour,
+                                  cost_basis=cost_basis, price_kind=price_kind, purchase_price=purchase_price,
+                                  electricity_price=electricity_price, service_life=service_life, embodied=embodied)
+    phases = serving_scenarios(cal.serving)
+    load = _traffic_inputs(traffic, batch_size, prompts, outputs) if traffic is not None else None
+    return _served(cal, hw, spec, (dt, kv, eng), m, h, r, f, labels, (phases["prefill"], phases["decode"]), load,
+                   warnings, strict)
+
+
+def _served(cal: Calibration, hw: HardwareProfile, spec: ModelSpec | None, names: tuple[str, str, str],
+            m: ServingModel, h: ServingHardware, r: Request, f: Any, labels: FootprintLabels,
+            phases: tuple[Any, Any], load: Load | None, warnings: list[str], strict: bool) -> _Resolved:
+    """The request's part of :func:`_resolve`: its checks and warnings, and the typical
+    scenario evaluated (``warnings``: those of the model, device and layout so far)."""
+    dt, kv, eng = names
+    static_warnings = tuple(warnings)
     if r.prompt + r.output * m.autoregressive > m.context:
         template = (f"{{prompt_tokens}} + {{output_tokens}} = {r.prompt + r.output * m.autoregressive:.0f} exceeds "
                     f"the model's context of {m.context:.0f}")
@@ -534,18 +599,13 @@ def _resolve(cal: Calibration, hardware: HardwareProfile | str, model, params, a
         if strict:  # the CLI spells both keywords as its flags
             raise error
         warnings.append(error.message)
-    f, labels = resolve_footprint(hw, pue=pue, power_per_gpu=power_per_gpu, host_power_per_gpu=host_power_per_gpu,
-                                  region=region, grid_intensity=grid_intensity, price_per_gpu_hour=price_per_gpu_hour,
-                                  cost_basis=cost_basis, price_kind=price_kind, purchase_price=purchase_price,
-                                  electricity_price=electricity_price, service_life=service_life, embodied=embodied)
-    phases = serving_scenarios(cal.serving)
-    case = ServingCase(model=m, hardware=h, request=r, footprint=f, prefill=phases["prefill"], decode=phases["decode"])
-    if traffic is not None:
-        case = replace(case, load=_traffic_inputs(traffic, batch_size, prompts, outputs))
+    case = ServingCase(model=m, hardware=h, request=r, footprint=f, prefill=phases[0], decode=phases[1])
+    if load is not None:
+        case = replace(case, load=load)
     values = evaluate(_typical(case))
     check_finite(OUTPUTS, case, values, MAY_BE_MISSING, CULPRITS, "prompt_tokens")
     c = values.capacity
-    if traffic is None and any_true(values.timings.wait_s > 0):
+    if load is None and any_true(values.timings.wait_s > 0):
         warnings.append(f"{int(r.batch - values.in_flight):,} of the {int(r.batch):,} requests wait for a free slot: "
                         f"{int(values.in_flight):,} fit in flight (memory and the runtime's limit)")
     if strict and not c.fits:
@@ -559,7 +619,8 @@ def _resolve(cal: Calibration, hardware: HardwareProfile | str, model, params, a
         batching="continuous" if r.continuous and h.in_flight and m.autoregressive else "static",
         batch_size=int(r.batch), prompt_tokens=int(values.prompt), output_tokens=int(values.output),
         fitting_dtype=None if c.fits else _fitting_dtype(hw, dt, c), warnings=tuple(warnings))
-    return _Resolved(calibration=cal, profile=hw, fields=fields, case=case, values=values, labels=labels)
+    return _Resolved(calibration=cal, profile=hw, fields=fields, case=case, values=values, labels=labels, spec=spec,
+                     names=names, static_warnings=static_warnings)
 
 
 def check_layout(m: ServingModel, r: Request) -> None:

@@ -24,7 +24,7 @@ from .memo import memoise
 from .units import FloatArray
 from .workload import TrainingModel
 
-__all__ = ["TrainingHardware", "CANDIDATES", "layout_terms", "search_layout", "choose_layout", "remembered_choice",
+__all__ = ["TrainingHardware", "CANDIDATES", "layout_terms", "search_layout", "work_flops", "chosen_seconds", "choose_layout", "remembered_choice",
            "remember_choice"]
 
 
@@ -90,6 +90,14 @@ def layout_terms(m: TrainingModel, h: TrainingHardware, lay: TrainingLayout, hw_
     data-parallel rank, and the virtual pipeline stages (where not given with pipelining: two
     layers per virtual stage, the median of the NeMo and Megatron-Bridge recipes in
     ``tests/data/training_runs.csv``)."""
+    ep, batch, wanted, vpp = _degrees(m, lay, tp, pp)
+    return _terms(m, h, lay, hw_flops, tp, pp, zero, ep, batch, vpp), ep, batch, wanted, vpp
+
+
+def _degrees(m: TrainingModel, lay: TrainingLayout, tp: FloatArray,
+             pp: FloatArray) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray]:
+    """A layout's expert degree, global batch, the batch asked for and virtual stages (see
+    :func:`layout_terms`); none depends on the tokens."""
     dp = maximum(lay.n_gpus / (tp * pp * lay.cp), 1.0)
     vpp = where(isnan(lay.vpp), where(pp > 1, maximum(floor(m.layers / (2.0 * pp)), 1.0), 1.0),
                 lay.vpp)
@@ -98,20 +106,45 @@ def layout_terms(m: TrainingModel, h: TrainingHardware, lay: TrainingLayout, hw_
     seq = maximum(m.seq_len, 1.0)
     least_batch = dp * lay.micro_batch * seq  # one micro-batch per data-parallel rank
     wanted = _wanted(m, lay)
-    batch = maximum(wanted, least_batch)
-    terms = st.step_terms(hardware_flops=hw_flops, tokens=where(isnan(m.forward_flops), m.tokens, 0.0),
-                          params=m.params, active_params=m.active_params, layers=m.layers, d_model=m.d_model, seq_len=seq, top_k=m.top_k, moe=moe,
-                          experts=m.experts, expert_ffn=m.expert_ffn, expert_groups=m.expert_groups,
-                          group_top_k=m.group_top_k,
-                          gemm=h.gemm, bandwidth=h.bandwidth, link=h.link, scale_out=h.scale_out, node=h.node,
-                          n=lay.n_gpus, tp=tp, pp=pp, cp=lay.cp, ep=ep, vpp=vpp, micro_batch=lay.micro_batch,
-                          global_batch=batch, zero_stage=zero, recompute=lay.recompute,
-                          sequence_parallel=lay.sequence_parallel, optimizer_bytes=h.optimizer_bytes,
-                          frozen=m.params - m.trainable,
-                          dequant_bytes=where(m.method == 2, core.QLORA_DEQUANT_BYTES, 0.0), vocab=m.vocab,
-                          heads=m.heads, attention=m.attention, flash_attention=lay.flash_attention,
-                          ep_overlap=lay.ep_overlap, grad_bytes=h.grad_bytes, weight_bytes=h.weight_bytes)
-    return terms, ep, batch, wanted, vpp
+    return ep, maximum(wanted, least_batch), wanted, vpp
+
+
+def _terms(m: TrainingModel, h: TrainingHardware, lay: TrainingLayout, hw_flops: FloatArray, tp: FloatArray,
+           pp: FloatArray, zero: FloatArray, ep: FloatArray, batch: FloatArray, vpp: FloatArray) -> st.StepTerms:
+    """:func:`costmodel.steptime.step_terms` of a layout whose degrees are known (:func:`_degrees`)."""
+    return st.step_terms(hardware_flops=hw_flops, tokens=where(isnan(m.forward_flops), m.tokens, 0.0),
+                         params=m.params, active_params=m.active_params, layers=m.layers, d_model=m.d_model,
+                         seq_len=maximum(m.seq_len, 1.0), top_k=m.top_k, moe=where(m.experts > 0, 1.0, 0.0),
+                         experts=m.experts, expert_ffn=m.expert_ffn, expert_groups=m.expert_groups,
+                         group_top_k=m.group_top_k,
+                         gemm=h.gemm, bandwidth=h.bandwidth, link=h.link, scale_out=h.scale_out, node=h.node,
+                         n=lay.n_gpus, tp=tp, pp=pp, cp=lay.cp, ep=ep, vpp=vpp, micro_batch=lay.micro_batch,
+                         global_batch=batch, zero_stage=zero, recompute=lay.recompute,
+                         sequence_parallel=lay.sequence_parallel, optimizer_bytes=h.optimizer_bytes,
+                         frozen=m.params - m.trainable,
+                         dequant_bytes=where(m.method == 2, core.QLORA_DEQUANT_BYTES, 0.0), vocab=m.vocab,
+                         heads=m.heads, attention=m.attention, flash_attention=lay.flash_attention,
+                         ep_overlap=lay.ep_overlap, grad_bytes=h.grad_bytes, weight_bytes=h.weight_bytes)
+
+
+def work_flops(m: TrainingModel, lay: TrainingLayout) -> tuple[FloatArray, FloatArray, FloatArray]:
+    """The run's model FLOPs (a distillation teacher's included), the teacher's, and the
+    hardware FLOPs with recomputation."""
+    teacher = core.teacher_flops(m.teacher_active, m.teacher_attention, m.tokens)
+    per_token = core.finetune_flops(m.active_params, m.tokens, m.attention, m.trainable, m.method)
+    flops = where(isnan(m.forward_flops), per_token, core.sample_flops(m.forward_flops, m.samples)) + teacher
+    return flops, teacher, core.hardware_flops(flops, m.tokens, m.attention, lay.recompute)
+
+
+def chosen_seconds(m: TrainingModel, h: TrainingHardware, lay: TrainingLayout, cal: TrainingCalibration,
+                   hw_flops: FloatArray, tp: FloatArray, pp: FloatArray, zero: FloatArray, ep: FloatArray,
+                   batch: FloatArray, vpp: FloatArray) -> tuple[FloatArray, FloatArray, FloatArray]:
+    """The local, exposed-communication and whole modelled seconds of one layout chosen already,
+    its degrees given (:func:`search_layout`'s ``ep``, ``batch`` and ``vpp``): the same
+    operations on the same numbers as :func:`search_layout` with that ``choice``, so an estimate
+    that changes only the work (the tokens) need not search or count memory again."""
+    parts = _combine(_terms(m, h, lay, hw_flops, tp, pp, zero, ep, batch, vpp), lay, cal)
+    return parts[0], parts[1], sum(parts)
 
 
 def _shortlist(m: TrainingModel, h: TrainingHardware, lay: TrainingLayout, tp: FloatArray, pp: FloatArray,
@@ -241,10 +274,7 @@ def search_layout(m: TrainingModel, h: TrainingHardware, lay: TrainingLayout, ca
     """The layout (tensor, pipeline, ZeRO stage where not given, or ``choice``) chosen on a
     leading axis of candidates by the step-time model, and its figures (only ``tp``, ``pp``
     and ``zero`` with ``layout_only``)."""
-    teacher = core.teacher_flops(m.teacher_active, m.teacher_attention, m.tokens)
-    per_token = core.finetune_flops(m.active_params, m.tokens, m.attention, m.trainable, m.method)
-    flops = where(isnan(m.forward_flops), per_token, core.sample_flops(m.forward_flops, m.samples)) + teacher
-    hw_flops = core.hardware_flops(flops, m.tokens, m.attention, lay.recompute)
+    flops, teacher, hw_flops = work_flops(m, lay)
     w, g, o = mem.state_bytes(m.params, h.weight_bytes, h.optimizer_bytes, m.trainable, m.frozen_bytes)
     states = (w + m.teacher_params * h.weight_bytes, g, o)  # a distillation teacher's weights
     features = m.feature_elements * lay.micro_batch * h.weight_bytes  # a CNN's, data-parallel: never split

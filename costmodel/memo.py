@@ -14,11 +14,13 @@ arrays).
 
 from __future__ import annotations
 
+import dataclasses
 import functools
+import operator
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-__all__ = ["memoise", "per_argument_list"]
+__all__ = ["memoise", "per_argument_list", "replaced"]
 
 _F = TypeVar("_F", bound=Callable[..., Any])
 _PLAIN = (str, int, bool, type(None))
@@ -74,6 +76,7 @@ def memoise(fn: _F) -> _F:
 
 
 _PLAIN_SET = frozenset(_PLAIN)
+_PLAIN_OR_FLOAT = _PLAIN_SET | {float}
 _TYPE_NAMES: dict[type, str] = {kind: kind.__name__ for kind in (*_PLAIN, float)}
 
 
@@ -87,7 +90,7 @@ def per_argument_list(store: dict, cal: Any, hw: Any, args: tuple, resolve: Call
     types = tuple(map(type, args))
     bits: tuple[str, ...] = ()
     if not _PLAIN_SET.issuperset(types):
-        if not _PLAIN_SET.issuperset(t for t in types if t is not float):
+        if not _PLAIN_OR_FLOAT.issuperset(types):
             return resolve(cal, hw, *args)
         bits = tuple(a.hex() for a in args if type(a) is float)  # -0.0 and 0.0 differ
     key = (id(cal), id(hw), args, tuple(map(_TYPE_NAMES.__getitem__, types)), bits)
@@ -99,3 +102,30 @@ def per_argument_list(store: dict, cal: Any, hw: Any, args: tuple, resolve: Call
                 store.clear()
             store[key] = r
     return r
+
+
+_FIELDS: dict[type, tuple] = {}  # per record type: its field names, a getter of them all, and the names as a set
+_SET, _NEW = object.__setattr__, object.__new__
+
+
+def replaced(record: Any, **changes: Any) -> Any:
+    """``dataclasses.replace(record, **changes)`` for a frozen dataclass without
+    ``__post_init__`` or ``init=False`` fields (the records of the estimates' hot paths): the
+    same new record, its fields set directly rather than through ``__init__`` (about half the
+    time)."""
+    kind = record.__class__
+    known = _FIELDS.get(kind)
+    if known is None:
+        if hasattr(kind, "__post_init__") or not all(f.init for f in dataclasses.fields(kind)):
+            raise TypeError(f"{kind.__name__} needs dataclasses.replace")
+        names = tuple(f.name for f in dataclasses.fields(kind))
+        known = _FIELDS[kind] = (names, operator.attrgetter(*names), frozenset(names))
+    names, values, name_set = known
+    if not name_set.issuperset(changes):
+        raise TypeError(f"{kind.__name__} has no field {sorted(set(changes) - name_set)[0]!r}")
+    new = _NEW(kind)
+    for name, value in zip(names, values(record)):
+        _SET(new, name, value)
+    for name, value in changes.items():
+        _SET(new, name, value)
+    return new

@@ -7,7 +7,9 @@ arrays.
 One estimate keeps each distinct argument list resolved (:func:`_resolved`): the records, the
 layout chosen and the figures no scenario changes (:class:`StepValues`, carried on the case), so
 a repeated estimate evaluates only its time and footprint, and its ranges only those again over
-the scenarios. Every figure is the one a first estimate (or a sweep row) gives.
+the scenarios; an estimate that changes only the token count reuses the rest and evaluates
+only the work and its seconds again (:func:`_retokened`). Every figure is the one a first
+estimate (or a sweep row) gives.
 """
 
 from __future__ import annotations
@@ -29,12 +31,13 @@ from .energy_range import combine_spreads
 from .errors import InputError
 from .hardware import HardwareProfile, ProfilePath, get_hardware
 from .layout import TrainingLayout, resolve_layout
-from .layout_search import TrainingHardware, layout_terms, remember_choice, remembered_choice, search_layout
-from .memo import memoise, per_argument_list
+from .layout_search import (TrainingHardware, chosen_seconds, layout_terms, remember_choice, remembered_choice,
+                            search_layout, work_flops)
+from .memo import memoise, per_argument_list, replaced
 from .models import ModelSpec
 from .results.base import check_finite, first_not_finite
 from .results.training import CULPRITS, MAY_BE_MISSING, OUTPUTS, TrainingEstimate
-from .units import BoolArray, CountLike, FloatArray, QuantityLike
+from .units import BoolArray, CountLike, FloatArray, QuantityLike, parse_count
 from .workload import TrainingModel, layout_heads, resolve_model
 
 if TYPE_CHECKING:
@@ -182,12 +185,32 @@ def step_values(case: TrainingCase, cal: TrainingCalibration) -> StepValues:
     return StepValues(
         flops=s["flops"], teacher_flops=s["teacher"], hardware_flops=s["hw_flops"], tp=s["tp"], pp=s["pp"],
         zero_stage=s["zero"], ep=s["ep"], vpp=s["vpp"], global_batch=batch,
-        batch_raised=batch > s["wanted"] * (1.0 + 1e-9), modelled=modelled,
-        compute_share=local / modelled, comm_share=comm / modelled, stretch_share=1.0 - (local + comm) / modelled,
+        batch_raised=batch > s["wanted"] * (1.0 + 1e-9), **_timed(local, comm, modelled),
         weights=cw, gradients=cg, optimizer=co, activations=ca,
         min_gpus=mem.min_devices(sum(s["states"]), h.capacity, one_split, full_split, one_whole + features,
                                  full_whole + features),
         fits=cw + cg + co + ca <= h.capacity)
+
+
+def _timed(local: FloatArray, comm: FloatArray, modelled: FloatArray) -> dict[str, FloatArray]:
+    """The :class:`StepValues` fields of the modelled seconds and their shares."""
+    return {"modelled": modelled, "compute_share": local / modelled, "comm_share": comm / modelled,
+            "stretch_share": 1.0 - (local + comm) / modelled}
+
+
+def _with_tokens(case: TrainingCase, tokens: float, cal: TrainingCalibration) -> tuple[TrainingModel, StepValues]:
+    """The model and :attr:`TrainingCase.step` of a case evaluated already (its layout chosen)
+    whose training tokens change: only the work and the seconds depend on them (the layout's
+    choice does not, :func:`costmodel.layout_search.choose_layout`; nor do the memory, the
+    batch and the degrees), so only those are evaluated again, by the same operations
+    :func:`step_values` runs with the choice given."""
+    m, h, lay, s = replaced(case.model, tokens=tokens), case.hardware, case.layout, case.step
+    assert s is not None
+    flops, teacher, hw_flops = work_flops(m, lay)
+    local, comm, modelled = chosen_seconds(m, h, lay, cal, hw_flops, s.tp, s.pp, s.zero_stage, s.ep,
+                                           s.global_batch, s.vpp)
+    return m, replaced(s, flops=flops, teacher_flops=teacher, hardware_flops=hw_flops,
+                      **_timed(local, comm, modelled))
 
 
 def evaluate(case: TrainingCase, cal: TrainingCalibration) -> TrainingValues:
@@ -364,9 +387,39 @@ class _Resolved:
 _RESOLVED: dict[tuple, _Resolved] = {}
 
 
+_BASES: dict[tuple, _Resolved] = {}  # per argument list less the tokens
+_TOKENS = 3  # the tokens' place in the argument list
+_ANY_TOKENS = "\0any token count"  # stands for the tokens in the keys of _BASES
+
+
 def _resolved(cal: Calibration, hw: HardwareProfile | str, args: tuple) -> _Resolved:
-    """:func:`_resolve`, kept per exact argument list (:func:`costmodel.memo.per_argument_list`)."""
-    return per_argument_list(_RESOLVED, cal, hw, args, _resolve)
+    """:func:`_resolve`, kept per exact argument list (:func:`costmodel.memo.per_argument_list`);
+    a list that differs from one resolved before only in its token count (a number or a count
+    string) reuses that one's records, layout and memory (:func:`_retokened`)."""
+    return per_argument_list(_RESOLVED, cal, hw, args, _resolve_tokens)
+
+
+def _resolve_tokens(cal: Calibration, hw: HardwareProfile | str, *args) -> _Resolved:
+    tokens = args[_TOKENS]
+    if type(tokens) not in (float, int, str) or args[_TOKENS + 1] is not None:  # samples given: refused
+        return _resolve(cal, hw, *args)
+    try:
+        count = parse_count(tokens, "tokens")
+    except Exception:  # raised again in the order the inputs resolve
+        return _resolve(cal, hw, *args)
+    base = per_argument_list(_BASES, cal, hw, args[:_TOKENS] + (_ANY_TOKENS,) + args[_TOKENS + 1:],
+                             lambda c, h, *_: _resolve(c, h, *args))
+    return base if base.case.model.tokens == count else _retokened(base, count, cal)
+
+
+def _retokened(base: _Resolved, tokens: float, cal: Calibration) -> _Resolved:
+    """``base`` with another (valid, positive) token count, as :func:`_resolve` gives it: the
+    model's description checks only that tokens are given and positive, and no warning, label,
+    layout or memory figure depends on their number."""
+    m, step = _with_tokens(base.case, tokens, cal.training)
+    typical = replaced(base.typical, model=m, step=step)
+    return replaced(base, case=replaced(base.case, model=m, step=step), typical=typical,
+                   checked=base.checked and first_not_finite(_OF_TOKENS, typical, step, MAY_BE_MISSING) is None)
 
 
 def _resolve(cal: Calibration, hardware: HardwareProfile | str, model, params, active_params, tokens, samples, n_gpus,
@@ -421,6 +474,9 @@ def _resolve(cal: Calibration, hardware: HardwareProfile | str, model, params, a
 # checked once per resolved case; those with one (the time and footprint) on every estimate
 _UNRANGED = tuple(o for o in OUTPUTS if not o.ranged)
 _RANGED = tuple((o.value, o.key in MAY_BE_MISSING) for o in OUTPUTS if o.ranged)
+# ... of which these change with the tokens (tests/test_training_estimate.py checks the list)
+TOKEN_OUTPUTS = frozenset({"tokens", "flops_FLOP", "hardware_flops_FLOP", "teacher_flops_FLOP"})
+_OF_TOKENS = tuple(o for o in _UNRANGED if o.key in TOKEN_OUTPUTS - {"tokens"})  # parse_count checks those
 
 
 def _ranged_finite(case: TrainingCase, values: TrainingValues) -> bool:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import pickle
+import re
 
 import pytest
 
@@ -19,6 +20,7 @@ from costmodel.results.base import pick_ends
 def _forget() -> None:
     """Every cache a serving estimate fills."""
     ie._RESOLVED.clear()
+    ie._BASES.clear()
     ie._PARSED.clear()
     ie._TYPICAL.clear()
     base._ENDS.clear()
@@ -129,3 +131,40 @@ def test_an_edited_profile_gives_a_new_estimate(write_profile):
     after = estimate_inference(**kwargs)
     assert after._profile is not before._profile
     assert after._case.hardware.peak == 2 * before._case.hardware.peak
+
+
+def test_the_argument_places_the_prompt_cache_reads_are_those_of_resolve():
+    import inspect
+
+    names = list(inspect.signature(ie._resolve).parameters)[2:]  # after the calibration and the device
+    assert [names[i] for i in (ie._PROMPT, ie._RATE, ie._CONCURRENCY, ie._STRICT)] == [
+        "prompt_tokens", "rate", "concurrency", "strict"]
+
+
+@pytest.mark.parametrize("kwargs", [k for k in CASES if "rate" not in k and "concurrency" not in k])
+@pytest.mark.parametrize("prompt", [1, 777, 3000, 200_000])
+def test_an_estimate_with_a_new_prompt_length_equals_one_resolved_afresh(kwargs, prompt):
+    # an argument list resolved before but for its prompt length reuses that one's records
+    # (inference_estimate._reprompted); its every figure, warning and error is that of a first estimate
+    costmodel.estimate_inference(**{**kwargs, "prompt_tokens": 999})
+    try:
+        new = costmodel.estimate_inference(**{**kwargs, "prompt_tokens": prompt})
+    except costmodel.CostModelError as error:
+        _forget()
+        with pytest.raises(type(error), match=re.escape(str(error))):
+            costmodel.estimate_inference(**{**kwargs, "prompt_tokens": prompt})
+        return
+    _forget()
+    assert _everything(new) == _everything(costmodel.estimate_inference(**{**kwargs, "prompt_tokens": prompt}))
+
+
+def test_a_new_prompt_length_is_refused_as_before():
+    kwargs = dict(model="llama-2-7b", hardware="h100", prompt_tokens=512, output_tokens=0)
+    costmodel.estimate_inference(**kwargs)
+    with pytest.raises(costmodel.InputError, match="at least one token"):
+        costmodel.estimate_inference(**{**kwargs, "prompt_tokens": 0})
+    with pytest.raises(costmodel.UnitError, match="prompt_tokens"):
+        costmodel.estimate_inference(**{**kwargs, "prompt_tokens": -3})
+    with pytest.raises(costmodel.InputError, match="exceeds the model's context"):
+        costmodel.estimate_inference(**{**kwargs, "prompt_tokens": 9000, "strict": True})
+    assert any("exceeds" in w for w in costmodel.estimate_inference(**{**kwargs, "prompt_tokens": 9000}).warnings)

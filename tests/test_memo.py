@@ -53,3 +53,21 @@ def test_repeated_estimates_share_resolved_inputs_and_give_the_same_figures():
     assert a.to_dict(ranges=True) == b.to_dict(ranges=True)
     c = costmodel.estimate_training(params="7B", tokens="2T", hardware="h100", n_gpus=512, recompute="full")
     assert c._case.layout is not a._case.layout and c.layout["recompute"] == "full"
+
+
+def test_replaced_gives_the_record_dataclasses_replace_gives():
+    import dataclasses
+
+    from costmodel.memo import replaced
+    from costmodel.workload import TrainingModel
+
+    m = TrainingModel(params=7e9, active_params=7e9, trainable=7e9, tokens=1e12, heads=32.0)
+    new = replaced(m, tokens=2e12, layers=32.0)
+    assert new == dataclasses.replace(m, tokens=2e12, layers=32.0) and type(new) is TrainingModel
+    assert m.tokens == 1e12 and replaced(m) == m and replaced(m) is not m
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        new.tokens = 3.0  # still frozen
+    with pytest.raises(TypeError, match="no field 'token'"):
+        replaced(m, token=2e12)
+    with pytest.raises(TypeError, match="needs dataclasses.replace"):  # its __post_init__ checks the fields
+        replaced(costmodel.get_hardware("h100"), id="x")

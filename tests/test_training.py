@@ -5,7 +5,8 @@ import os
 
 import numpy as np
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
+from hypothesis import strategies as st_hyp
 
 import costmodel
 from costmodel import training as core
@@ -202,6 +203,7 @@ def _forget_resolved() -> None:
     from costmodel.results import base
 
     training_estimate._RESOLVED.clear()
+    training_estimate._BASES.clear()
     base._ENDS.clear()
     layout_search._CHOICES.clear()
     for cached in (training_estimate._resolve_model, training_estimate._training_hardware,
@@ -249,6 +251,67 @@ def test_the_kept_range_ends_are_those_of_the_scenarios(kwargs):
     again = estimate_training(**kwargs)
     assert again.low._values is est.low._values and again.low is not est.low  # kept with the case, rebuilt
     assert again.high.gpu_hours == est.high.gpu_hours and again.high.gpu_hours is not est.high.gpu_hours
+
+
+RETOKENED = [k for k in CACHED if k.get("model") != "resnet-50"] + [  # ResNet-50 counts samples
+    dict(model="llama-2-7b", hardware="a100", n_gpus=64, teacher="llama-2-13b", method="lora", lora_rank=16),
+    dict(params="7B", hardware="h100", n_gpus=512, global_batch="8 sequence", tp=1, pp=1),  # raised: warned
+]
+
+
+@pytest.mark.parametrize("kwargs", RETOKENED)
+@pytest.mark.parametrize("tokens", [3.1e11, 123_456_789_012, "47.5B", 2.0**40])
+def test_an_estimate_with_new_tokens_equals_one_resolved_afresh(kwargs, tokens):
+    # an argument list resolved before but for its token count reuses that one's records and
+    # layout (training_estimate._retokened); its every figure is that of a first estimate
+    estimate_training(**{**kwargs, "tokens": 9.9e11})
+    new = estimate_training(**{**kwargs, "tokens": tokens})
+    assert new._case.layout is estimate_training(**{**kwargs, "tokens": 9.9e11})._case.layout  # the base's
+    _forget_resolved()
+    fresh = estimate_training(**{**kwargs, "tokens": tokens})
+    assert _everything(new) == _everything(fresh)
+    assert _bits(new._values) == _bits(fresh._values) and _bits(new._case.step) == _bits(fresh._case.step)
+    assert _bits(new._case.model) == _bits(fresh._case.model)
+
+
+def _bits(record) -> dict:
+    """Every field of a record of numbers, nested records opened, as the bits of its float (a
+    first estimate holds numpy scalars where a cached one may hold floats of the same value)."""
+    import dataclasses
+
+    return {f.name: _bits(v) if dataclasses.is_dataclass(v) else float(v).hex()
+            for f in dataclasses.fields(record) for v in (getattr(record, f.name),)}
+
+
+@settings(max_examples=25, deadline=None)
+@given(tokens=st_hyp.floats(1e6, 1e15))
+def test_any_new_token_count_gives_the_figures_of_a_first_estimate(tokens):
+    kwargs = dict(model="llama-2-13b", hardware="h100", n_gpus=256)
+    estimate_training(**kwargs, tokens=5e11)
+    new = estimate_training(**kwargs, tokens=tokens)
+    _forget_resolved()
+    assert _everything(new) == _everything(estimate_training(**kwargs, tokens=tokens))
+
+
+def test_the_outputs_that_change_with_the_tokens_are_those_checked_again():
+    from costmodel.results.training import OUTPUTS
+    from costmodel.training_estimate import TOKEN_OUTPUTS
+
+    kwargs = dict(model="llama-2-7b", hardware="h100", n_gpus=64, teacher="llama-2-13b")
+    a, b = estimate_training(**kwargs, tokens="1T"), estimate_training(**kwargs, tokens="3T")
+    changed = {o.key for o in OUTPUTS if not o.ranged
+               if repr(o.value(a._case, a._values)) != repr(o.value(b._case, b._values))}
+    assert changed == TOKEN_OUTPUTS
+
+
+def test_new_tokens_that_are_not_valid_are_refused_as_before():
+    kwargs = dict(params="7B", hardware="h100", n_gpus=512)
+    estimate_training(**kwargs, tokens=1e12)
+    for bad in (0, -5.0, math.inf, 1e300, "lots", True):
+        with pytest.raises(costmodel.UnitError, match="tokens"):
+            estimate_training(**kwargs, tokens=bad)
+    with pytest.raises(costmodel.InputError, match="samples"):  # the first error of the full resolution
+        estimate_training(**kwargs, tokens=2e12, samples=5)
 
 
 def test_the_cache_keys_on_exact_values_and_types():
