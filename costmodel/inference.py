@@ -410,7 +410,8 @@ def timings(m: ServingModel, hw: ServingHardware, r: Request, prefill_cal: Phase
             tpot = where(continuous & (hw.mixed > 0), mixed, apart)
         else:
             tpot = apart
-        load = minimum(0.95, others * even / (t_prefill + steps * tpot))
+        # the wait for the prefills ahead: the same whether they run apart or mixed in (TTFT unchanged)
+        load = minimum(0.95, others * even / (t_prefill + steps * apart))
         ttft = ttft + load / (2.0 * (1.0 - load)) * t_prefill
     generating = (m.autoregressive > 0) & (output > 0)
     latency = where(generating, ttft + (output - 1.0) * tpot, t_prefill)
