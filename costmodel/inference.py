@@ -442,14 +442,26 @@ def _mixed_step(m: ServingModel, hw: ServingHardware, r: Request, micro: FloatAr
     ``prompts`` waiting prompts (a share: prompts per step), as a scheduler that mixes them runs it
     (TensorRT-LLM's in-flight batching, vLLM V1's token budget): one forward pass over both
     kinds of token, so the weights are read once and the step's fixed costs, launches and
-    collectives' latency paid once; the prompts add their FLOPs, their KV cache writes and their
-    rows. A prompt split into chunks over several steps adds the same tokens in all (Agrawal et
-    al. 2024, "Sarathi-Serve", Sec. 4: stall-free batching of prefill chunks with decodes)."""
-    dec_flops, dec_moved = decode_step(m, micro, context)
+    collectives' latency are paid once. The prompts' tokens join the step's matmuls, which hide
+    them under the weight reads only up to the matmuls' own roofline: the decode's attention
+    over its KV cache is another kernel, run after them, so its reads hide none of the prompts'
+    work. The step is the decode step plus what the prompts add to the matmuls (their roofline
+    with the prompts' rows against without), the prompts' attention FLOPs and KV cache writes, and
+    their activations' share of the collectives (Agrawal et al. 2024, "Sarathi-Serve", Sec. 4: prefill chunks batched with decodes; a prompt
+    in chunks adds the same tokens in all)."""
+    step = _step(m, hw, r.n, micro, *decode_step(m, micro, context), cal, tp, ep)[0]
+    new = prompts * r.prompt * (1.0 - r.cached)  # the prompts' tokens in this step
     pre_flops, pre_moved = prefill(m, 1.0, r.prompt, r.cached)
-    rows = micro + prompts * r.prompt * (1.0 - r.cached)
-    return _step(m, hw, r.n, rows, dec_flops + prompts * pre_flops,
-                 dec_moved + prompts * (pre_moved - m.weight_bytes), cal, tp, ep)[0]
+    hit = where(m.experts > 0, expert_fraction(maximum(m.experts, 1.0), m.experts_per_token, micro), 0.0)
+    weights = m.weight_bytes - m.expert_bytes + m.expert_bytes * hit  # what the decode's matmuls read
+    dense = 2.0 * m.active_params
+    alone = _step(m, hw, r.n, micro, dense * micro, weights, cal, tp, ep)[1]
+    joined = _step(m, hw, r.n, micro + new, dense * (micro + new), weights, cal, tp, ep)[1]
+    attention = _step(m, hw, r.n, new, prompts * (pre_flops - dense * r.prompt * (1.0 - r.cached)),
+                      prompts * (pre_moved - m.weight_bytes), cal, tp, ep)[1]
+    comm = layer_comm_seconds(m, hw, r.n, tp, ep, micro + new, cal.allreduce_latency_s) - \
+        layer_comm_seconds(m, hw, r.n, tp, ep, micro, cal.allreduce_latency_s)  # the prompts' activations
+    return step + (joined - alone) + attention + comm
 
 
 def _on_groups(m: ServingModel, whole: ServingModel, groups: FloatArray, together: FloatArray) -> ServingModel:

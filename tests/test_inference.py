@@ -243,7 +243,7 @@ def test_a_runtime_that_mixes_prefills_into_the_decode_step_pays_no_step_of_thei
     hold the other 2 requests' prefills, each a step of its own (its weights read, 1.005 ms, plus
     the 1 ms step): 2.01575 ms (the step at 105 tokens of context: 2.0315 GB read, plus 1 ms) +
     2 x 2.005 ms / 10 = 2.41675 ms per token. Mixed in, 0.2 prompts ride on each step and add only
-    their 20 tokens' KV writes (2 MB, 1 us) and FLOPs (hidden under the reads): 2.01675 ms. The
+    their 20 tokens' KV writes (2 MB, 1 us) and FLOPs (hidden under the matmuls' weight reads): 2.01675 ms. The
     difference is 0.2 x (a weight read + a step) = 0.4 ms; TTFT is the same either way."""
     from costmodel import inference as core
 
@@ -257,6 +257,16 @@ def test_a_runtime_that_mixes_prefills_into_the_decode_step_pays_no_step_of_thei
     assert float(apart.tpot) == pytest.approx(2.41675e-3, rel=1e-12)
     assert float(mixed.tpot) == pytest.approx(2.01675e-3, rel=1e-12)
     assert float(mixed.ttft) == float(apart.ttft)
+    # 1000-token prompts on a 100 TFLOP/s device, 1 MB of KV cache per token: the prompts' 200
+    # tokens a step take 4 ms of matmuls (4e11 FLOPs), 3.06 ms beyond the weights' 1 ms read; the
+    # decode's attention reads 3.015 GB of KV cache (1.5075 ms) in kernels of its own, which hide
+    # none of it. Mixed: 3.5075 ms (the decode step) + 3.06 ms + 0.1 ms of KV writes = 6.6675 ms;
+    # apart: 3.5075 ms + 2 x 21 ms / 10 (a 1000-token prefill: 20 ms of FLOPs + the 1 ms step).
+    h2, r2 = dataclasses.replace(h, peak=1e14), dataclasses.replace(r, prompt=1000.0)
+    m2 = dataclasses.replace(m, kv_per_token=1e6)
+    assert float(core.timings(m2, dataclasses.replace(h2, mixed=1.0), r2, cal, cal).tpot) == \
+        pytest.approx(6.6675e-3, rel=1e-12)
+    assert float(core.timings(m2, h2, r2, cal, cal).tpot) == pytest.approx(7.7075e-3, rel=1e-12)
     static = dataclasses.replace(r, continuous=0.0)  # a static batch has no prefills to mix in
     assert float(core.timings(m, dataclasses.replace(h, mixed=1.0), static, cal, cal).tpot) == \
         float(core.timings(m, h, static, cal, cal).tpot)
