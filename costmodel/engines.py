@@ -37,7 +37,9 @@ SERVES = ("generative", "single-pass")
 class Engine:
     """A serving runtime: what it serves, whether it replays captured graphs, the requests it
     keeps in flight by default (0: no limit of its own), whether it batches in flight (else every
-    batch is static), and where that comes from."""
+    batch is static), whether its scheduler runs waiting prompts' prefill tokens in the same
+    forward step as the running requests' decode tokens (``mixed_prefill``; else each prefill is a
+    step of its own that pauses decoding), and where that comes from."""
 
     id: str
     name: str
@@ -48,6 +50,7 @@ class Engine:
     max_in_flight: int
     in_flight_batching: bool
     source: str
+    mixed_prefill: bool = False  # waiting prompts' prefill tokens run inside the running decode step
     measured: tuple[float, float] | None = None  # (fixed_s, launch_s) measured, for an engine the fit has no points for
 
 
@@ -68,10 +71,13 @@ def _build(entry: dict[str, Any]) -> Engine:
     serves = tuple(entry.get("serves", ()))
     if not serves or any(s not in SERVES for s in serves):
         raise ProfileError(f"engines.toml: engine {entry.get('id')!r}: serves must be among {SERVES}")
+    if "mixed_prefill" in entry and not entry.get("mixed_prefill_source"):
+        raise ProfileError(f"engines.toml: engine {entry.get('id')!r}: mixed_prefill needs a mixed_prefill_source")
     return Engine(id=entry["id"], name=entry["name"], aliases=tuple(entry.get("aliases", ())), serves=serves,
                   graphs=bool(entry.get("graphs", False)), like=entry.get("like"),
                   max_in_flight=int(entry.get("max_in_flight", 0)),
                   in_flight_batching=bool(entry.get("in_flight_batching", True)), source=entry["source"],
+                  mixed_prefill=bool(entry.get("mixed_prefill", False)),
                   measured=(float(entry["fixed_s"]), float(entry.get("launch_s", 0.0))) if "fixed_s" in entry else None)
 
 

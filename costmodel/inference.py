@@ -88,6 +88,7 @@ class ServingHardware:
     efficiency: FloatArray = 1.0  # the runtime's multiplier of the achievable compute and bandwidth
     max_in_flight: FloatArray = math.inf  # the runtime's limit on requests in flight
     in_flight: FloatArray = 1.0  # 1: the runtime batches in flight; 0: every batch is static
+    mixed: FloatArray = 0.0  # 1: waiting prompts' prefill tokens run inside the decode step; 0: a step each
     network: FloatArray = 12.5e9  # each device's share of the network between nodes [B/s]
     node: FloatArray = math.inf  # devices in one node: collectives over more devices cross the network
     ceiling: FloatArray = math.inf  # the measured large-GEMM rate at the compute precision [FLOP/s] (inf: none)
@@ -357,7 +358,8 @@ def timings(m: ServingModel, hw: ServingHardware, r: Request, prefill_cal: Phase
     prompts are prefilled together, then decoded together. Continuous (in-flight) batching:
     ``batch`` requests are in flight at once and each finished one is replaced; a request is
     prefilled alone, the other ``batch - 1`` requests' prefills are interleaved with its
-    decode steps, and it waits for the prefills ahead of it as in an M/D/1 queue
+    decode steps (each a step of its own, or, for a runtime that mixes them, ``hw.mixed`` 1,
+    inside its decode steps: :func:`_mixed_step`), and it waits for the prefills ahead of it as in an M/D/1 queue
     (Pollaczek-Khinchine mean wait). A runtime without in-flight batching (``hw.in_flight``
     0) always runs static batches. Models that do not generate (encoders, CNNs, ViTs, linear
     models; ``m.autoregressive == 0``) and ``output == 0`` take one forward pass.
@@ -400,8 +402,16 @@ def timings(m: ServingModel, hw: ServingHardware, r: Request, prefill_cal: Phase
     if ndim(continuous) or continuous:  # static batching alone needs none of this
         others = where(continuous, batch - 1.0, 0.0)
         # the others' prefills, spread over our steps (each holds one stage at a time)
-        tpot = tpot + others * even / pp / steps
-        load = minimum(0.95, others * even / (t_prefill + steps * tpot))
+        apart = tpot + others * even / pp / steps
+        if any_true(hw.mixed > 0):  # or run inside them: a step of decode and prefill tokens together
+            mixed = _mixed_step(m, hw, r, micro, mid, others / steps / pp, dec, tp, ep)
+            if staged:
+                mixed = pp * mixed + carry(micro + others / steps / pp * prompt)
+            tpot = where(continuous & (hw.mixed > 0), mixed, apart)
+        else:
+            tpot = apart
+        # the wait for the prefills ahead: the same whether they run apart or mixed in (TTFT unchanged)
+        load = minimum(0.95, others * even / (t_prefill + steps * apart))
         ttft = ttft + load / (2.0 * (1.0 - load)) * t_prefill
     generating = (m.autoregressive > 0) & (output > 0)
     latency = where(generating, ttft + (output - 1.0) * tpot, t_prefill)
@@ -424,6 +434,34 @@ def timings(m: ServingModel, hw: ServingHardware, r: Request, prefill_cal: Phase
                    compute_bound_prefill=where(ar, cb_p, cb_one), compute_bound_decode=cb_d,
                    generating=generating, prefill_s=where(ar, t_prefill, one_pass), step_s=step,
                    step_one_s=step_one, input_share=input_share)
+
+
+def _mixed_step(m: ServingModel, hw: ServingHardware, r: Request, micro: FloatArray, context: FloatArray,
+                prompts: FloatArray, cal: PhaseConstants, tp: FloatArray, ep: FloatArray) -> FloatArray:
+    """Seconds of one decode step of ``micro`` sequences at ``context`` tokens that also prefills
+    ``prompts`` waiting prompts (a share: prompts per step), as a scheduler that mixes them runs it
+    (TensorRT-LLM's in-flight batching, vLLM V1's token budget): one forward pass over both
+    kinds of token, so the weights are read once and the step's fixed costs, launches and
+    collectives' latency are paid once. The prompts' tokens join the step's matmuls, which hide
+    them under the weight reads only up to the matmuls' own roofline: the decode's attention
+    over its KV cache is another kernel, run after them, so its reads hide none of the prompts'
+    work. The step is the decode step plus what the prompts add to the matmuls (their roofline
+    with the prompts' rows against without), the prompts' attention FLOPs and KV cache writes, and
+    their activations' share of the collectives (Agrawal et al. 2024, "Sarathi-Serve", Sec. 4: prefill chunks batched with decodes; a prompt
+    in chunks adds the same tokens in all)."""
+    step = _step(m, hw, r.n, micro, *decode_step(m, micro, context), cal, tp, ep)[0]
+    new = prompts * r.prompt * (1.0 - r.cached)  # the prompts' tokens in this step
+    pre_flops, pre_moved = prefill(m, 1.0, r.prompt, r.cached)
+    hit = where(m.experts > 0, expert_fraction(maximum(m.experts, 1.0), m.experts_per_token, micro), 0.0)
+    weights = m.weight_bytes - m.expert_bytes + m.expert_bytes * hit  # what the decode's matmuls read
+    dense = 2.0 * m.active_params
+    alone = _step(m, hw, r.n, micro, dense * micro, weights, cal, tp, ep)[1]
+    joined = _step(m, hw, r.n, micro + new, dense * (micro + new), weights, cal, tp, ep)[1]
+    attention = _step(m, hw, r.n, new, prompts * (pre_flops - dense * r.prompt * (1.0 - r.cached)),
+                      prompts * (pre_moved - m.weight_bytes), cal, tp, ep)[1]
+    comm = layer_comm_seconds(m, hw, r.n, tp, ep, micro + new, cal.allreduce_latency_s) - \
+        layer_comm_seconds(m, hw, r.n, tp, ep, micro, cal.allreduce_latency_s)  # the prompts' activations
+    return step + (joined - alone) + attention + comm
 
 
 def _on_groups(m: ServingModel, whole: ServingModel, groups: FloatArray, together: FloatArray) -> ServingModel:

@@ -146,7 +146,7 @@ def _serving_records(spec: ModelSpec | None, hw: HardwareProfile, params: CountL
                         network=hw.number("scale_out_bandwidth") or SCALE_OUT_DEFAULT,
                         node=float(hw.devices_per_node or NODE_DEFAULT),
                         max_in_flight=float(runtime.max_in_flight or math.inf),
-                        in_flight=float(runtime.in_flight_batching), ceiling=math.inf if ceiling is None else ceiling)
+                        in_flight=float(runtime.in_flight_batching), mixed=float(runtime.mixed_prefill), ceiling=math.inf if ceiling is None else ceiling)
     return (p.name, kv, runtime.id), m, h
 
 

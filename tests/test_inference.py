@@ -1,5 +1,6 @@
 """Inference estimates: roofline bounds, memory fit, batching, bad input, properties."""
 
+import dataclasses
 import math
 
 import pytest
@@ -233,3 +234,51 @@ def test_a_measured_gemm_ceiling_caps_the_matmuls_of_a_power_capped_device():
     a100 = _typical(estimate_inference("bert-large", hardware="a100-sxm4-80gb", prompt_tokens=384, output_tokens=0,
                                        batch_size=64, dtype="bf16", engine="tensorrt")._case).hardware
     assert a100.ceiling == pytest.approx(271.2e12) and share * a100.peak < a100.ceiling
+
+
+def test_a_runtime_that_mixes_prefills_into_the_decode_step_pays_no_step_of_their_own():
+    """A toy 1B-parameter model (2 GB of weights, 0.1 MB of KV cache per token) on a device of
+    1 PFLOP/s and 2 TB/s with a 1 ms cost per step, 3 requests in flight, 100 tokens in and 10
+    out: every step is bound by reading the weights. Without mixing, each request's 10 steps
+    hold the other 2 requests' prefills, each a step of its own (its weights read, 1.005 ms, plus
+    the 1 ms step): 2.01575 ms (the step at 105 tokens of context: 2.0315 GB read, plus 1 ms) +
+    2 x 2.005 ms / 10 = 2.41675 ms per token. Mixed in, 0.2 prompts ride on each step and add only
+    their 20 tokens' KV writes (2 MB, 1 us) and FLOPs (hidden under the matmuls' weight reads): 2.01675 ms. The
+    difference is 0.2 x (a weight read + a step) = 0.4 ms; TTFT is the same either way."""
+    from costmodel import inference as core
+
+    m = core.ServingModel(params=1e9, active_params=1e9, weight_bytes=2e9, kv_per_token=1e5)
+    cal = core.PhaseConstants(compute_fraction=1.0, bandwidth_fraction=1.0, overhead_scale=1.0,
+                              allreduce_latency_s=0.0)
+    r = core.Request(n=1.0, batch=3.0, prompt=100.0, output=10.0)
+    h = core.ServingHardware(peak=1e15, bandwidth=2e12, capacity=80e9, tdp=700.0, link=450e9, step_fixed_s=1e-3)
+    apart = core.timings(m, h, r, cal, cal)
+    mixed = core.timings(m, dataclasses.replace(h, mixed=1.0), r, cal, cal)
+    assert float(apart.tpot) == pytest.approx(2.41675e-3, rel=1e-12)
+    assert float(mixed.tpot) == pytest.approx(2.01675e-3, rel=1e-12)
+    assert float(mixed.ttft) == float(apart.ttft)
+    # 1000-token prompts on a 100 TFLOP/s device, 1 MB of KV cache per token: the prompts' 200
+    # tokens a step take 4 ms of matmuls (4e11 FLOPs), 3.06 ms beyond the weights' 1 ms read; the
+    # decode's attention reads 3.015 GB of KV cache (1.5075 ms) in kernels of its own, which hide
+    # none of it. Mixed: 3.5075 ms (the decode step) + 3.06 ms + 0.1 ms of KV writes = 6.6675 ms;
+    # apart: 3.5075 ms + 2 x 21 ms / 10 (a 1000-token prefill: 20 ms of FLOPs + the 1 ms step).
+    h2, r2 = dataclasses.replace(h, peak=1e14), dataclasses.replace(r, prompt=1000.0)
+    m2 = dataclasses.replace(m, kv_per_token=1e6)
+    assert float(core.timings(m2, dataclasses.replace(h2, mixed=1.0), r2, cal, cal).tpot) == \
+        pytest.approx(6.6675e-3, rel=1e-12)
+    assert float(core.timings(m2, h2, r2, cal, cal).tpot) == pytest.approx(7.7075e-3, rel=1e-12)
+    static = dataclasses.replace(r, continuous=0.0)  # a static batch has no prefills to mix in
+    assert float(core.timings(m, dataclasses.replace(h, mixed=1.0), static, cal, cal).tpot) == \
+        float(core.timings(m, h, static, cal, cal).tpot)
+
+
+def test_which_engines_mix_prefills_in_follows_their_schedulers():
+    """TensorRT-LLM's in-flight batching and vLLM V1's token budget put prompts and decodes in
+    one step; SGLang only with --enable-mixed-chunk (off by default); an engine without a source
+    keeps a step per prefill. The estimate carries the flag to its step model."""
+    assert [get_engine(e).mixed_prefill for e in ("tensorrt-llm", "vllm", "sglang", "tgi")] == [True, True, False, False]
+    from costmodel.inference_estimate import _typical
+
+    kw = dict(model="llama-3.1-8b", hardware="h100", prompt_tokens=128, output_tokens=128, batch_size=64)
+    assert _typical(estimate_inference(**kw, engine="tensorrt-llm")._case).hardware.mixed == 1.0
+    assert _typical(estimate_inference(**kw, engine="sglang")._case).hardware.mixed == 0.0

@@ -191,12 +191,15 @@ def test_inference_median_error(metric, bound):
 
 
 def test_measured_points_within_a_factor_of_two():
-    """Every LLM figure the constants are fitted on lands within a factor of two but one:
-    TensorRT-LLM's offline Llama-3.1-8B FP8 run on an H100 (P79, 28,312 tokens/s) comes out
-    0.48x since the fit took in the phone points (N25-N30; the same with a cost per layer): a
-    saturated FP8 decode the engine's fitted step cost (2.1 ms, set by its batch-1 points)
-    overcharges, and each 128-token prompt is charged a step of its own (engines that batch in
-    flight run a waiting prompt inside the running batch's step). Of the single-pass figures the ones beyond it are named: an eager ResNet-50 at
+    """Every LLM figure the constants are fitted on lands within a factor of two but the ones
+    named here. TensorRT-LLM's offline Llama-3.1-8B FP8 run on an H100 (P79, 28,312 tokens/s)
+    was 0.48x while each 128-token prompt was charged a step of its own; with its prompts run
+    inside the running batch's step (engines.toml mixed_prefill) it is 1.17x. vLLM's offline
+    DeepSeek-R1 run of 1000 prompts of 127 tokens with 4 outputs on 8 H200s (S30, 181 tokens/s)
+    matched only while each prompt paid a step and a read of the 84 GB of weights per device of
+    its own; vLLM V1 mixes them in, and the 22 s the run took for 127k prompt tokens is 6.8x
+    what the steps give (the other GPUStack runs, S27-S29, are 2.2-3.5x fast too).
+    Of the single-pass figures the ones beyond it are named: an eager ResNet-50 at
     batch 256 on a T4 (the README does not say what its timing covers) and at batch 1 in fp16
     (N10, 0.49x: the source's fp16 run is slower than its fp32 one, 12.96 against 10.70 ms, the
     cost of mixed-precision casts per layer, which the model does not represent), and Intel's
@@ -222,7 +225,7 @@ def test_measured_points_within_a_factor_of_two():
     ratio = fitted.estimated_ms / fitted.published_ms
     far = set(fitted.point[~ratio.between(0.5, 2.0)])
     assert far <= {"N10", "N11", "N24", "P79", "S11", "S15", "S16", "S17", "S18", "S27", "S28", "S29",
-                   "S31"}, \
+                   "S30", "S31"}, \
         fitted[["point", "metric", "published_ms", "estimated_ms"]]
     llm = fitted.point.str.startswith("P") & (fitted.point != "P79")
     assert ratio[llm].between(0.5, 2.0).all()
