@@ -16,7 +16,8 @@ power. Each row gives a measured power per device at the level its ``covers`` co
 the fit minimises the squared ln errors, one vote per source (``group``).
 
 Leave-one-source-out (LOSO): each source is predicted by the fit to the others. Its errors give
-the range of power per device (their 10th and 90th percentiles, ``power_resid_q10/q90``) and the
+the range of power per device (their 10th and 90th percentiles with one vote per source, as in
+the fit: ``power_resid_q10/q90``) and the
 figures printed: the energy error, coverage and width given the published hours, and end to end
 (the training model's hours, its calibrated spread combined with the power spread).
 """
@@ -110,6 +111,26 @@ def loso_residuals(points: list[dict], held: dict[str, tuple[float, float]]) -> 
     return np.array([np.log(p["watts"] / predict(p, *held[p["group"]])) for p in points])
 
 
+def source_quantiles(points: list[dict], resid: np.ndarray, qs=(0.1, 0.9)) -> tuple[float, ...]:
+    """Quantiles of the LOSO residuals with one vote per source (each row weighs 1 / its
+    source's row count), as the fit weighs them: a source with many rows (a benchmark round's
+    dozen results) does not narrow the range that a source with few rows would need."""
+    counts = Counter(p["group"] for p in points)
+    w = np.array([1.0 / counts[p["group"]] for p in points])
+    order = np.argsort(resid)
+    x, w = resid[order], w[order]
+    cum = (np.cumsum(w) - 0.5 * w) / w.sum()  # the midpoint plotting positions of the weighted sample
+    return tuple(float(np.interp(q, cum, x)) for q in qs)
+
+
+def source_median(rows_scored: list[tuple[str, float]]) -> float:
+    """Median over sources of each source's median |error| (every source one vote)."""
+    by: dict[str, list[float]] = {}
+    for g, e in rows_scored:
+        by.setdefault(g, []).append(abs(e))
+    return float(np.median([np.median(v) for v in by.values()]))
+
+
 def _footprint_of(draw: float, share: float, q10: float, q90: float, ratio: float):
     """Default footprint inputs with these constants (the draw and host ends at the spread)."""
     spread = (1.0, float(np.exp(q10)), float(np.exp(q90)))
@@ -126,7 +147,7 @@ def score(rows, constants: dict[str, tuple[float, float]], q10: float, q90: floa
           kinds=MEASURED) -> dict:
     """Median |error|, coverage and median width of energy figures, each row's source predicted
     with the constants fitted without it (``constants[group]``; the full fit for other sources)."""
-    errors, inside, widths = [], [], []
+    errors, inside, widths, groups = [], [], [], []
     for row in rows:
         if row["kind"] not in kinds:
             continue
@@ -139,12 +160,14 @@ def score(rows, constants: dict[str, tuple[float, float]], q10: float, q90: floa
         published = _energy_target(row)[0]  # type: ignore[index]
         typical, lo, hi = got
         errors.append(typical / published - 1.0)
+        groups.append(row["group"])
         inside.append(lo <= published <= hi)
         widths.append(hi / lo)
     if not errors:
         return {"n": 0}
     return {"n": len(errors), "median_abs_error": float(np.median(np.abs(errors))),
-            "coverage": float(np.mean(inside)), "median_width": float(np.median(widths))}
+            "coverage": float(np.mean(inside)), "median_width": float(np.median(widths)),
+            "sources": len(set(groups)), "source_median_abs_error": source_median(list(zip(groups, errors)))}
 
 
 def main(argv=None) -> dict:
@@ -158,7 +181,8 @@ def main(argv=None) -> dict:
     draw, share = fit(points)
     held = loso(points)
     resid = loso_residuals(points, held)
-    q10, q90 = (float(q) for q in np.quantile(resid, [0.1, 0.9]))
+    q10, q90 = source_quantiles(points, resid)
+    row_q10, row_q90 = (float(q) for q in np.quantile(resid, [0.1, 0.9]))
     free_err, tied_err = (float(np.median(np.abs(np.expm1(-r)))) for r in (free, resid))
     print(f"host share free (a second constant): LOSO median |power error| {free_err:.3f}; tied to the draw "
           f"fraction: {tied_err:.3f}, so the tied model is used")
@@ -168,8 +192,8 @@ def main(argv=None) -> dict:
     for p, r in zip(points, resid):
         print(f"{p['row']['run']:28s} {p['group']:22s} {p['watts']:10.1f} {predict(p, *held[p['group']]):8.1f} "
               f"{-r:7.3f}")
-    print(f"power per device, LOSO ln(measured / modelled): q10 {q10:.3f}, q90 {q90:.3f}, "
-          f"median |error| {tied_err:.3f}")
+    print(f"power per device, LOSO ln(measured / modelled), one vote per source: q10 {q10:.3f}, q90 {q90:.3f} "
+          f"(unweighted over rows: {row_q10:.3f}, {row_q90:.3f}), median |error| {tied_err:.3f}")
     constants = {**held, "*": (draw, share)}
     figures = {}
     for mode in ("hours", "e2e"):
@@ -178,7 +202,8 @@ def main(argv=None) -> dict:
             figures[f"{mode}_{label}"] = s
             if s["n"]:
                 print(f"LOSO energy, {mode:5s}, {label:8s} rows: n {s['n']:2d}, median |error| "
-                      f"{s['median_abs_error']:.3f}, coverage {s['coverage']:.2f}, median width {s['median_width']:.2f}x")
+                      f"{s['median_abs_error']:.3f}, coverage {s['coverage']:.2f}, median width {s['median_width']:.2f}x; "
+                      f"{s['sources']} sources, median of their median |error| {s['source_median_abs_error']:.3f}")
     result = {"draw_fraction": draw, "host_share": share, "headroom_ratio": ratio, "q10": q10, "q90": q90,
               "n": len(points), "sources": len(held), "figures": figures, "power_error": tied_err,
               "groups": sorted(held), "runs": [p["row"]["run"] for p in points],
@@ -195,7 +220,8 @@ def write(r: dict) -> None:
     def fig(key: str) -> str:
         s = f[key]
         return (f"median |error| {s['median_abs_error']:.3f}, coverage {s['coverage']:.2f}, "
-                f"median width {s['median_width']:.2f}x (n {s['n']})")
+                f"median width {s['median_width']:.2f}x (n {s['n']}, {s['sources']} sources; "
+                f"median over sources of their median |error| {s['source_median_abs_error']:.3f})")
     block = f'''[fitted]
 draw_fraction = {r["draw_fraction"]:.4f}
 host_share = {r["host_share"]:.4f}
@@ -211,7 +237,7 @@ loso_hours_measured = "{fig("hours_measured")}"
 loso_e2e_measured = "{fig("e2e_measured")}"
 loso_hours_formula = "{fig("hours_formula")}"
 loso_e2e_formula = "{fig("e2e_formula")}"
-note = "Training power per device before PUE = draw_fraction x TDP + host_share x (system max power / devices - TDP) ([host_power_per_gpu.systems]; headroom_ratio x TDP for a device with no listed system). Fitted on measured or metered figures only (kind = measured/metered; formula figures TDP x hours x PUE test the formula, not the power), one vote per source; power_resid_q10/q90 are the leave-one-source-out 10th/90th percentiles of ln(measured / modelled power per device), the range of the draw fraction and host share (they move together: the errors are errors of their sum). the same residuals set the range and are scored, so the LOSO coverage is slightly optimistic. loso_* are leave-one-source-out energy figures: given the published accelerator-hours (the power model alone) and end to end (with the training model's hours and its spread)."
+note = "Training power per device before PUE = draw_fraction x TDP + host_share x (system max power / devices - TDP) ([host_power_per_gpu.systems]; headroom_ratio x TDP for a device with no listed system). Fitted on measured or metered figures only (kind = measured/metered; formula figures TDP x hours x PUE test the formula, not the power), one vote per source; power_resid_q10/q90 are the leave-one-source-out 10th/90th percentiles of ln(measured / modelled power per device), one vote per source as in the fit, the range of the draw fraction and host share (they move together: the errors are errors of their sum). The same residuals set the range and are scored, so the LOSO coverage is slightly optimistic. loso_* are leave-one-source-out energy figures: given the published accelerator-hours (the power model alone) and end to end (with the training model's hours and its spread)."
 '''
     text = OUT.read_text(encoding="utf-8")
     pattern = re.compile(r"^\[fitted\]\n.*?(?=^\[|\Z)", re.S | re.M)

@@ -81,14 +81,17 @@ def test_fitted_constants_are_the_fit_of_the_measured_rows():
 
 def test_loso_energy_given_published_hours():
     """Leave-one-source-out, measured/metered rows, the published accelerator-hours given (the
-    power model alone). Target median |error| <= 20% and coverage >= 80% are NOT met (0.23 and
-    0.71: TPU hosts are not predicted well from GPU servers, and BERT on V100s draws far less than
-    a large model); width <= 2.5x is met. The thresholds guard today's figures."""
+    power model alone). Targets median |error| <= 20%, coverage >= 80%, width <= 2.5x: all met
+    (0.152, 0.85, 2.06x on 26 rows from 6 sources) since MLPerf Training v4.0's metered H100 runs
+    joined and the range takes the residuals' quantiles one vote per source. Twelve of the rows are
+    one source's (MLPerf), so the median over sources of their median |error| is guarded too
+    (0.153); the misses are TPU v2/v3 hosts and BERT on V100s (0.43 of TDP)."""
     s = _fit()["figures"]["hours_measured"]
-    assert s["n"] >= 14
-    assert s["median_width"] <= 2.5  # target met
-    assert s["median_abs_error"] <= 0.25  # target 0.20 not met
-    assert s["coverage"] >= 0.70  # target 0.80 not met
+    assert s["n"] >= 26 and s["sources"] >= 6
+    assert s["median_width"] <= 2.5
+    assert s["median_abs_error"] <= 0.20
+    assert s["source_median_abs_error"] <= 0.20
+    assert s["coverage"] >= 0.80
 
 
 def test_loso_energy_end_to_end():
@@ -96,8 +99,10 @@ def test_loso_energy_end_to_end():
     power spread). Targets 20%, 80%, 2.5x: the median error is 0.171 and the width 2.46x (both
     met since the data-parallel traffic counts fp32 gradients for bf16 runs and the refit raised
     dp_overlap from 0.1 to 0.3, hiding more of GPT-3's fp16 traffic on 10,000 V100s: its energy
-    error with the shipped constants fell from +30% to +13%); the coverage is 0.75 (not met). The
-    thresholds guard today's figures."""
+    error with the shipped constants fell from +30% to +13%); the coverage is 0.75 (not met: GLaM's
+    two rows are 50% below, the TPU v4 power being over-predicted from GPU servers). With the
+    MLPerf rows and the source-weighted range the figures are 0.176, 0.75, 2.37x. The thresholds
+    guard today's figures."""
     s = _fit()["figures"]["e2e_measured"]
     assert s["n"] >= 8
     assert s["median_abs_error"] <= 0.20  # target met
@@ -105,13 +110,32 @@ def test_loso_energy_end_to_end():
     assert s["median_width"] <= 2.5  # target met
 
 
+def test_range_quantiles_give_each_source_one_vote():
+    """Ten rows of one source at residual 0 and one row of another at 1: unweighted, the 90th
+    percentile is 0 (the big source's rows); one vote per source puts it at the other source's 1."""
+    import numpy as np
+
+    fit = _module()
+    points = [{"group": "big"}] * 10 + [{"group": "small"}]
+    resid = np.array([0.0] * 10 + [1.0])
+    assert float(np.quantile(resid, 0.9)) == 0.0
+    assert fit.source_quantiles(points, resid) == pytest.approx((0.0, 1.0))
+    assert fit.source_median([("a", 0.1), ("a", 0.3), ("b", -0.5)]) == pytest.approx(0.35)
+
+
 @functools.cache
-def _fit() -> dict:
-    """The fit and its leave-one-source-out figures, as scripts/fit_energy.py prints them."""
+def _module():
+    """scripts/fit_energy.py as a module."""
     spec = importlib.util.spec_from_file_location("fit_energy", ROOT / "scripts" / "fit_energy.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-    return module.main([])
+    return module
+
+
+@functools.cache
+def _fit() -> dict:
+    """The fit and its leave-one-source-out figures, as scripts/fit_energy.py prints them."""
+    return _module().main([])
 
 
 def test_edge_devices_have_no_separate_host():
