@@ -213,6 +213,8 @@ def _erlang_c(xp: Any, c: Any, base: Any, per_slot: Any) -> Any:
             ak = (base + per_slot * k) * b
             b = ak / (k + ak)
         return b / (1.0 - rho * (1.0 - b))
+    if np.all(c > _EXACT_SLOTS):  # Halfin-Whitt everywhere: the recursion below would be dropped
+        return np.array(hw, dtype=float)
     b = np.ones_like(a)
     for k in range(1, int(min(np.max(c, initial=1.0), _EXACT_SLOTS)) + 1):
         ak = (base + per_slot * k) * b
