@@ -415,9 +415,12 @@ def timings(m: ServingModel, hw: ServingHardware, r: Request, prefill_cal: Phase
             new = maximum(prompt * (1.0 - r.cached), 1.0)
             room = maximum(budget - micro, 1.0)
             share = others / steps / pp
-            mixed = _mixed_step(m, hw, r, micro, mid, minimum(share, room / new), dec, tp, ep)
+            fit = minimum(share, room / new)
+            mixed = _mixed_step(m, hw, r, micro, mid, fit, dec, tp, ep)
             if staged:
-                mixed = pp * mixed + carry(micro + minimum(share, room / new) * prompt)
+                mixed = pp * mixed + carry(micro + fit * prompt)
+            # the prompts beyond the room still take the devices' time, in steps of their own (chunked)
+            mixed = mixed + (share - fit) * even / pp
             tpot = where(continuous & (hw.mixed > 0), mixed, apart)
             load = where(hw.mixed > 0, maximum(load, share * new / room), load)
         else:
