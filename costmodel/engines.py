@@ -15,6 +15,7 @@ borrows the constants of the engine its ``like`` names.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from pathlib import Path
 from functools import cache
@@ -28,7 +29,7 @@ if TYPE_CHECKING:
     from .hardware import HardwareProfile
 
 __all__ = ["Engine", "EngineConstants", "class_of", "engines", "get_engine", "default_engine", "engine_constants",
-           "kernels_per_pass", "model_class"]
+           "kernels_per_pass", "model_class", "token_budget"]
 
 SERVES = ("generative", "single-pass")
 
@@ -52,6 +53,8 @@ class Engine:
     source: str
     mixed_prefill: bool = False  # waiting prompts' prefill tokens run inside the running decode step
     measured: tuple[float, float] | None = None  # (fixed_s, launch_s) measured, for an engine the fit has no points for
+    token_budget: tuple[tuple[float, float], ...] = ()  # (below GiB per device, tokens per step); () none
+    token_budget_except: tuple[str, ...] = ()  # device ids naming one of these take the first tier
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,12 +76,18 @@ def _build(entry: dict[str, Any]) -> Engine:
         raise ProfileError(f"engines.toml: engine {entry.get('id')!r}: serves must be among {SERVES}")
     if "mixed_prefill" in entry and not entry.get("mixed_prefill_source"):
         raise ProfileError(f"engines.toml: engine {entry.get('id')!r}: mixed_prefill needs a mixed_prefill_source")
+    if "token_budget" in entry and not entry.get("token_budget_source"):
+        raise ProfileError(f"engines.toml: engine {entry.get('id')!r}: token_budget needs a token_budget_source")
+    tiers = tuple((float(below), float(tokens)) for below, tokens in entry.get("token_budget", ()))
+    if any(tokens < 1 for _, tokens in tiers):
+        raise ProfileError(f"engines.toml: engine {entry.get('id')!r}: token_budget tiers need at least 1 token")
     return Engine(id=entry["id"], name=entry["name"], aliases=tuple(entry.get("aliases", ())), serves=serves,
                   graphs=bool(entry.get("graphs", False)), like=entry.get("like"),
                   max_in_flight=int(entry.get("max_in_flight", 0)),
                   in_flight_batching=bool(entry.get("in_flight_batching", True)), source=entry["source"],
                   mixed_prefill=bool(entry.get("mixed_prefill", False)),
-                  measured=(float(entry["fixed_s"]), float(entry.get("launch_s", 0.0))) if "fixed_s" in entry else None)
+                  measured=(float(entry["fixed_s"]), float(entry.get("launch_s", 0.0))) if "fixed_s" in entry else None,
+                  token_budget=tiers, token_budget_except=tuple(entry.get("token_budget_except", ())))
 
 
 @cache
@@ -167,3 +176,23 @@ def kernels_per_pass(engine: Engine, *, blocks: float = 0.0, bottlenecks: float 
         blocks = 1.0
     return float(blocks * k["transformer_block"] + bottlenecks * k["bottleneck_block"] + stages * k["projection"]
                  + k["ends"])
+
+
+def token_budget(engine: Engine, device_id: str, memory_bytes: float) -> float:
+    """The most tokens one forward step of ``engine`` processes by default on a device with
+    ``memory_bytes`` per device (``token_budget`` of engines.toml: vLLM's
+    ``max_num_batched_tokens``, TensorRT-LLM's ``max_num_tokens``, SGLang's
+    ``chunked_prefill_size``); inf for an engine without a sourced one.
+
+    >>> token_budget(get_engine("vllm"), "h100", 80 * 2**30), token_budget(get_engine("vllm"), "l4", 24 * 2**30)
+    (8192.0, 2048.0)
+    """
+    if not engine.token_budget:
+        return math.inf
+    if any(name in device_id.lower() for name in engine.token_budget_except):
+        return engine.token_budget[0][1]
+    gib = memory_bytes / 2**30
+    for below, tokens in engine.token_budget:
+        if gib < below:
+            return tokens
+    return engine.token_budget[-1][1]

@@ -33,7 +33,7 @@ import numpy as np
 from .elementwise import any_true, floor, maximum, minimum, ndim, where
 from .units import BoolArray, FloatArray
 
-__all__ = ["BYTES", "stage_of", "slot_wait", "ServingModel", "ServingHardware", "Request", "PhaseConstants", "at_speed", "Timings", "Capacity",
+__all__ = ["BYTES", "stage_of", "slot_wait", "prefill_chunks", "budget_slots", "ServingModel", "ServingHardware", "Request", "PhaseConstants", "at_speed", "Timings", "Capacity",
            "kv_bytes_per_token", "attention_tp", "replicated",
            "expert_fraction", "phase_seconds", "allreduce_seconds", "alltoall_seconds", "layer_comm_seconds", "prefill", "decode_step", "timings",
            "memory", "capacity_report"]
@@ -92,6 +92,7 @@ class ServingHardware:
     network: FloatArray = 12.5e9  # each device's share of the network between nodes [B/s]
     node: FloatArray = math.inf  # devices in one node: collectives over more devices cross the network
     ceiling: FloatArray = math.inf  # the measured large-GEMM rate at the compute precision [FLOP/s] (inf: none)
+    token_budget: FloatArray = math.inf  # the most tokens one forward step processes (inf: no budget)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -361,7 +362,11 @@ def timings(m: ServingModel, hw: ServingHardware, r: Request, prefill_cal: Phase
     decode steps (each a step of its own, or, for a runtime that mixes them, ``hw.mixed`` 1,
     inside its decode steps: :func:`_mixed_step`), and it waits for the prefills ahead of it as in an M/D/1 queue
     (Pollaczek-Khinchine mean wait). A runtime without in-flight batching (``hw.in_flight``
-    0) always runs static batches. Models that do not generate (encoders, CNNs, ViTs, linear
+    0) always runs static batches. Under the runtime's per-step token budget (``hw.token_budget``,
+    inf: none) a prefill of more new tokens than the budget runs in ``ceil(tokens / budget)``
+    chunks, each a step of its own (:func:`prefill_chunks`); a runtime that mixes prompts into its
+    decode steps fits them into what the decode tokens leave of the budget, and the prompts beyond
+    it wait for later steps (their share of that room loads the queue). Models that do not generate (encoders, CNNs, ViTs, linear
     models; ``m.autoregressive == 0``) and ``output == 0`` take one forward pass.
     """
     n, batch, prompt, output, pp = r.n, r.batch, r.prompt, r.output, r.pp
@@ -378,8 +383,9 @@ def timings(m: ServingModel, hw: ServingHardware, r: Request, prefill_cal: Phase
     if staged:  # each step runs through pp stages in turn: a stage's share of the work, pp times
         m, micro = stage_of(m, pp), maximum(batch / pp, 1.0)  # the batch splits into pp micro-batches
     first = _on_groups(m, whole, groups, together) if grouped else m
-    t_prefill, roof_p, cb_p = _step(m, hw, n, together * prompt * (1.0 - r.cached),
-                                    *prefill(first, together, prompt, r.cached), pre, tp, ep)
+    budget = hw.token_budget
+    chunks = prefill_chunks(together * prompt * (1.0 - r.cached), budget)
+    t_prefill, roof_p, cb_p = _chunked(first, m, hw, n, together, prompt, r.cached, chunks, pre, tp, ep)
     t_first, roof_1, _ = _step(m, hw, n, micro, *decode_step(m, micro, prompt), dec, tp, ep)
     mid = prompt + output / 2.0
     step, roof_d, cb_d = _step(m, hw, n, micro, *decode_step(m, micro, mid), dec, tp, ep)
@@ -387,8 +393,7 @@ def timings(m: ServingModel, hw: ServingHardware, r: Request, prefill_cal: Phase
     step_one = step if one else _step(m, hw, n, 1.0, *decode_step(m, 1.0, mid), dec, tp, ep)[0]
     # the devices' time a prefill takes from the others: with attention groups side by side, as if
     # split evenly over the stage (each group's dense blocks at once, the experts shared)
-    even = t_prefill if not grouped else _step(m, hw, n, together * prompt * (1.0 - r.cached),
-                                               *prefill(m, together, prompt, r.cached), pre, tp, ep)[0]
+    even = t_prefill if not grouped else _chunked(m, m, hw, n, together, prompt, r.cached, chunks, pre, tp, ep)[0]
     if staged:
         hop = (pp - 1.0) * pre.allreduce_latency_s  # a point-to-point send per stage boundary
         between = where(n * pp > hw.node, hw.network, hw.link)  # stages on other nodes talk over the network
@@ -403,15 +408,25 @@ def timings(m: ServingModel, hw: ServingHardware, r: Request, prefill_cal: Phase
         others = where(continuous, batch - 1.0, 0.0)
         # the others' prefills, spread over our steps (each holds one stage at a time)
         apart = tpot + others * even / pp / steps
+        load = others * even / (t_prefill + steps * apart)
         if any_true(hw.mixed > 0):  # or run inside them: a step of decode and prefill tokens together
-            mixed = _mixed_step(m, hw, r, micro, mid, others / steps / pp, dec, tp, ep)
+            # within the step's token budget: the running requests' decode tokens first, the
+            # prompts' tokens in what is left; prompts beyond it wait for later steps' room
+            new = maximum(prompt * (1.0 - r.cached), 1.0)
+            room = maximum(budget - micro, 1.0)
+            share = others / steps / pp
+            fit = minimum(share, room / new)
+            mixed = _mixed_step(m, hw, r, micro, mid, fit, dec, tp, ep)
             if staged:
-                mixed = pp * mixed + carry(micro + others / steps / pp * prompt)
+                mixed = pp * mixed + carry(micro + fit * prompt)
+            # the prompts beyond the room still take the devices' time, in steps of their own (chunked)
+            mixed = mixed + (share - fit) * even / pp
             tpot = where(continuous & (hw.mixed > 0), mixed, apart)
+            load = where(hw.mixed > 0, maximum(load, share * new / room), load)
         else:
             tpot = apart
-        # the wait for the prefills ahead: the same whether they run apart or mixed in (TTFT unchanged)
-        load = minimum(0.95, others * even / (t_prefill + steps * apart))
+        # the wait for the prefills ahead (mixed in: the share of the steps' token room they take)
+        load = minimum(0.95, load)
         ttft = ttft + load / (2.0 * (1.0 - load)) * t_prefill
     generating = (m.autoregressive > 0) & (output > 0)
     latency = where(generating, ttft + (output - 1.0) * tpot, t_prefill)
@@ -434,6 +449,39 @@ def timings(m: ServingModel, hw: ServingHardware, r: Request, prefill_cal: Phase
                    compute_bound_prefill=where(ar, cb_p, cb_one), compute_bound_decode=cb_d,
                    generating=generating, prefill_s=where(ar, t_prefill, one_pass), step_s=step,
                    step_one_s=step_one, input_share=input_share)
+
+
+def budget_slots(hw: ServingHardware) -> FloatArray:
+    """Requests that can be in flight under the runtime's per-step token budget: each running
+    request's decode step takes one token of it (inf without a budget)."""
+    b = hw.token_budget
+    return floor(b) if not ndim(b) else np.floor(b)
+
+
+def prefill_chunks(tokens: FloatArray, budget: FloatArray) -> FloatArray:
+    """Forward steps a prefill of ``tokens`` new tokens takes under a per-step token budget:
+    ``ceil(tokens / budget)``, at least one (chunked prefill; Agrawal et al. 2024,
+    "Sarathi-Serve")."""
+    if not ndim(tokens) and not ndim(budget):
+        return 1.0 if not tokens > budget else float(math.ceil(tokens / budget))
+    return maximum(np.ceil(tokens / budget), 1.0)
+
+
+def _chunked(first: ServingModel, m: ServingModel, hw: ServingHardware, n: FloatArray, together: FloatArray,
+             prompt: FloatArray, cached: FloatArray, chunks: FloatArray, cal: PhaseConstants, tp: FloatArray,
+             ep: FloatArray) -> tuple[FloatArray, FloatArray, BoolArray]:
+    """The prefill of ``together`` prompts in ``chunks`` forward steps (one: unchunked), each
+    step with its share of the tokens and FLOPs (causal attention's FLOPs add up to the same
+    whatever the split), the weights read again and the earlier chunks' KV cache read back, and
+    its own step overheads; (seconds, roofline seconds, compute bound)."""
+    new = together * prompt * (1.0 - cached)
+    flops, moved = prefill(first, together, prompt, cached)
+    if not ndim(chunks) and chunks == 1:
+        return _step(m, hw, n, new, flops, moved, cal, tp, ep)
+    kv = (moved - first.weight_bytes) / chunks  # this chunk's KV writes
+    earlier = (chunks - 1.0) / 2.0 * new / chunks * m.kv_per_token  # earlier chunks' KV, read back on average
+    t, roof, cb = _step(m, hw, n, new / chunks, flops / chunks, first.weight_bytes + kv + earlier, cal, tp, ep)
+    return chunks * t, chunks * roof, cb
 
 
 def _mixed_step(m: ServingModel, hw: ServingHardware, r: Request, micro: FloatArray, context: FloatArray,

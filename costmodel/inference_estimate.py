@@ -27,7 +27,8 @@ from .calibration import Calibration, resolve_calibration, serving_scenarios
 from .elementwise import any_true, fmod, maximum, minimum, where
 from .energy import FootprintLabels, footprint_values, resolve_footprint
 from .errors import InputError, ProfileError
-from .engines import Engine, default_engine, engine_constants, engines, get_engine, kernels_per_pass, model_class
+from .engines import (Engine, default_engine, engine_constants, engines, get_engine, kernels_per_pass, model_class,
+                      token_budget)
 from .hardware import HardwareProfile, ProfilePath, get_hardware
 from .inference import Request, ServingHardware, ServingModel
 from .memo import memoise, per_argument_list, replaced
@@ -146,7 +147,8 @@ def _serving_records(spec: ModelSpec | None, hw: HardwareProfile, params: CountL
                         network=hw.number("scale_out_bandwidth") or SCALE_OUT_DEFAULT,
                         node=float(hw.devices_per_node or NODE_DEFAULT),
                         max_in_flight=float(runtime.max_in_flight or math.inf),
-                        in_flight=float(runtime.in_flight_batching), mixed=float(runtime.mixed_prefill), ceiling=math.inf if ceiling is None else ceiling)
+                        in_flight=float(runtime.in_flight_batching), mixed=float(runtime.mixed_prefill), ceiling=math.inf if ceiling is None else ceiling,
+                        token_budget=token_budget(runtime, hw.id, hw.number("memory")))
     return (p.name, kv, runtime.id), m, h
 
 
@@ -188,6 +190,18 @@ REQUEST_PARSERS: dict[str, tuple[str, Callable[[Any], float], Any]] = {
     "tp": ("tp", lambda v: 0.0 if v is None else float(parse_whole(v, "tp", limit=1e6)), None),
     "ep": ("ep", lambda v: float(parse_whole(v, "ep", limit=1e6)), 1),
 }
+
+
+BUDGET_LIMIT = 1e9  # tokens per forward step: far above any runtime's (vLLM's offline default is 16,384)
+
+
+def parse_token_budget(value: Any) -> float:
+    """``max_batched_tokens``: a whole number of tokens per step from 1, such as 8192 or
+    "8192 token" (also the CLI's option type)."""
+    if isinstance(value, bool):
+        raise InputError(f"expected a whole number of tokens per step such as 8192, got {value!r}",
+                         argument="max_batched_tokens")
+    return float(parse_whole(value, "max_batched_tokens", limit=BUDGET_LIMIT))
 
 
 def parse_prefix_cache(value: Any) -> float:
@@ -272,7 +286,8 @@ def evaluate(case: ServingCase) -> ServingValues:
     if case.load is not None:
         return under_load(case, r, c)
     continuous = (r.continuous > 0) & (h.in_flight > 0) & (m.autoregressive > 0)
-    slots = where(continuous, minimum(maximum(minimum(h.max_in_flight, c.max_batch), 1.0), r.batch), r.batch)
+    slots = where(continuous, minimum(maximum(minimum(minimum(h.max_in_flight, c.max_batch), core.budget_slots(h)), 1.0),
+                                      r.batch), r.batch)
     queued = bool(any_true(slots < r.batch))
     if queued:  # memory and timings of the requests in flight; the others wait
         c = replace(core.capacity_report(m, r.n * r.pp, slots, r.prompt, output, h.capacity, groups),
@@ -380,7 +395,8 @@ def estimate_inference(model: str | ModelSpec | None = None, *, params: CountLik
                        purchase_price: QuantityLike | None = None, electricity_price: QuantityLike | None = None,
                        service_life: QuantityLike | None = None, embodied: bool = False,
                        profile_path: ProfilePath | None = None,
-                       calibration: Calibration | str | os.PathLike[str] | None = None) -> InferenceEstimate:
+                       calibration: Calibration | str | os.PathLike[str] | None = None,
+                       max_batched_tokens: CountLike | None = None) -> InferenceEstimate:
     """Estimate one request's latency, throughput, memory, energy and cost under batching.
 
     Parameters
@@ -398,6 +414,13 @@ def estimate_inference(model: str | ModelSpec | None = None, *, params: CountLik
         ``static`` a batch prefilled and decoded together. Next to ``rate`` or ``concurrency``,
         the runtime's limit on requests in flight (default: what fits in memory, at most the
         engine's own limit). The figures are per request.
+    max_batched_tokens : int or str [token], optional
+        The runtime's budget of tokens per forward step (vLLM ``--max-num-batched-tokens``,
+        TensorRT-LLM ``max_num_tokens``, SGLang ``--chunked-prefill-size``): the running
+        requests' decode tokens plus prefill chunks. A longer prompt is prefilled in
+        ``ceil(prompt / budget)`` steps, and at most ``budget`` requests are in flight. Default:
+        the engine's own default on this device (``token_budget`` of data/engines.toml; none for
+        an engine without a sourced one). The result's assumptions say which was used.
     batching : {"continuous", "static"}
         ``continuous`` (default): in-flight batching, as serving engines run; ``static``: the
         batch runs together. A runtime without in-flight batching (``eager``) is always static.
@@ -475,7 +498,7 @@ def estimate_inference(model: str | ModelSpec | None = None, *, params: CountLik
                             kv_dtype, prune, engine, batching, rate, concurrency, prefix_cache, pp, tp, ep, strict,
                             pue, power_per_gpu, host_power_per_gpu, region, grid_intensity, price_per_gpu_hour,
                             cost_basis, price_kind, purchase_price, electricity_price, service_life, embodied,
-                            profile_path))
+                            profile_path, max_batched_tokens))
     return InferenceEstimate(**r.fields, _case=r.case, _calibration=cal, _scenarios_of=scenarios, _values=r.values,
                              _labels=r.labels, _profile=r.profile)
 
@@ -552,12 +575,14 @@ def _resolve(cal: Calibration, hardware: HardwareProfile | str, model, params, a
              output_tokens, batch_size, dtype, kv_dtype, prune, engine, batching, rate, concurrency, prefix_cache, pp,
              tp, ep, strict, pue, power_per_gpu, host_power_per_gpu, region, grid_intensity, price_per_gpu_hour,
              cost_basis, price_kind, purchase_price, electricity_price, service_life, embodied,
-             profile_path) -> _Resolved:
+             profile_path, max_batched_tokens=None) -> _Resolved:
     """Parse and check the arguments of :func:`estimate_inference` and evaluate the typical
     scenario."""
     spec, hw, (dt, kv, eng), m, h = resolve_serving(model, params=params, active_params=active_params,
                                                     hardware=hardware, dtype=dtype, kv_dtype=kv_dtype, prune=prune,
                                                     engine=engine, profile_path=profile_path, calibration=cal)
+    if max_batched_tokens is not None:
+        h = replace(h, token_budget=parse_token_budget(max_batched_tokens))
     traffic = resolve_traffic(rate, concurrency)
     if traffic is not None and batching == "static":
         raise InputError("traffic (rate or concurrency) is served with in-flight batching; 'static' is for one "
@@ -606,8 +631,11 @@ def _served(cal: Calibration, hw: HardwareProfile, spec: ModelSpec | None, names
     check_finite(OUTPUTS, case, values, MAY_BE_MISSING, CULPRITS, "prompt_tokens")
     c = values.capacity
     if load is None and any_true(values.timings.wait_s > 0):
+        by_budget = values.in_flight >= h.token_budget
         warnings.append(f"{int(r.batch - values.in_flight):,} of the {int(r.batch):,} requests wait for a free slot: "
-                        f"{int(values.in_flight):,} fit in flight (memory and the runtime's limit)")
+                        f"{int(values.in_flight):,} fit in flight ("
+                        + (f"the runtime's token budget of {h.token_budget:,.0f} per step, one decode token each)"
+                           if by_budget else "memory and the runtime's limit)"))
     if strict and not c.fits:
         raise InputError(f"{r.batch:.0f} requests need {(c.weights + c.kv_cache + c.activations) / 2**30:.1f} GiB "
                          f"per device, more than {hw.id}'s {hw.number('memory') / 2**30:.0f} GiB; use {{n_gpus}} >= "

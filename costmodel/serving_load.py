@@ -85,7 +85,8 @@ def service_of(case: ServingCase, r: Request, c: core.Capacity):
     assert load is not None
     generating = m.autoregressive > 0
     slots = where(generating & (h.in_flight > 0),
-                  maximum(1.0, minimum(minimum(load.limit, h.max_in_flight), c.max_batch)), 1.0)
+                  maximum(1.0, minimum(minimum(minimum(load.limit, h.max_in_flight), c.max_batch),
+                                       core.budget_slots(h))), 1.0)
     c = replace(core.capacity_report(m, r.n * r.pp, slots, r.prompt, r.output, h.capacity, r.n / core.attention_tp(r)),
                 max_batch=c.max_batch)
     t = core.timings(m, h, replace(r, batch=slots, continuous=1.0), case.prefill, case.decode)
@@ -101,6 +102,8 @@ def service_from(t: core.Timings, m: ServingModel, output: FloatArray, slots: Fl
     generating = m.autoregressive > 0
     per_seq = where(slots > 1, (t.step_s - t.step_one_s) / maximum(slots - 1.0, 1.0), 0.0)
     steps = where(generating, maximum(output, 1.0), 1.0)
+    # a prefill as the queue sees it: its own steps, chunked within the runtime's token budget
+    # (ceil(prompt / budget) steps, as the batch path charges it)
     fields = dict(prefill_s=t.prefill_s, prefill_s2=t.prefill_s ** 2 * prompt_spread,
                   step_fixed_s=where(generating, t.step_one_s - per_seq, 0.0),
                   step_per_seq_s=where(generating, per_seq, 0.0),

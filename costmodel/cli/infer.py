@@ -47,6 +47,10 @@ TOKENS = Count(allow_zero=True)
 @click.option("--engine", metavar="ENGINE",
               help="Serving runtime: vllm, tensorrt-llm, sglang, eager, tensorrt, onnxruntime, llama.cpp... "
                    "(default: the device class's usual one; see: costmodel engines).")
+@click.option("--max-batched-tokens", "max_batched_tokens",
+              type=Parsed("costmodel.inference_estimate:parse_token_budget", "TOKENS"),
+              help="The runtime's token budget per forward step (decode tokens plus prefill chunks; default: the "
+                   "engine's own, e.g. vLLM 8192 on an H100). Example: --max-batched-tokens 2048")
 @click.option("--rate", metavar="RATE", help="Poisson request rate, for percentiles under traffic. Example: --rate 12/s")
 @click.option("--concurrency", type=Whole(limit=1e6),
               help="Clients in a closed loop, each sending its next request when the last completes.")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 from dataclasses import dataclass
 from typing import Any
 
@@ -333,6 +335,16 @@ class InferenceEstimate(RangedEstimate):
         out["warnings"] = list(self.warnings)
         return out
 
+    def _budget_text(self) -> str:
+        """The tokens one forward step processes, and where the figure comes from."""
+        b = float(self._case.hardware.token_budget)
+        if not math.isfinite(b):
+            return "none (the engine has no sourced per-step token budget: a step takes any number of tokens)"
+        chunks = math.ceil(self.prompt_tokens / b) if self.prompt_tokens > b else 1
+        return (f"{b:,.0f} tokens per forward step (decode tokens plus prefill chunks; "
+                f"the engine's default on this device, data/engines.toml, unless max_batched_tokens was given); "
+                f"a {self.prompt_tokens:,}-token prompt is prefilled in {chunks} step{'s' if chunks > 1 else ''}")
+
     @property
     def assumptions(self) -> dict[str, Any]:
         """What was assumed and where it comes from."""
@@ -346,6 +358,7 @@ class InferenceEstimate(RangedEstimate):
                 "engine": self._engine_text(),
                 "batching": self.batching + (" (in-flight batching; batch_size = requests in flight)"
                                              if self.batching == "continuous" else ""),
+                "token budget": self._budget_text(),
                 **({"traffic": "Poisson arrivals or a closed loop on one replica; percentiles from the "
                                "analytic queue model of costmodel.traffic"} if self._values.traffic is not None else {}),
                 "fractions": "fitted on measured points (data/inference_calibration.toml); ranges from the "
