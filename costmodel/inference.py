@@ -33,7 +33,7 @@ import numpy as np
 from .elementwise import any_true, floor, maximum, minimum, ndim, where
 from .units import BoolArray, FloatArray
 
-__all__ = ["BYTES", "stage_of", "slot_wait", "prefill_chunks", "budget_slots", "ServingModel", "ServingHardware", "Request", "PhaseConstants", "at_speed", "Timings", "Capacity",
+__all__ = ["BYTES", "stage_of", "slot_wait", "prefill_chunks", "runtime_slots", "ServingModel", "ServingHardware", "Request", "PhaseConstants", "at_speed", "Timings", "Capacity",
            "kv_bytes_per_token", "attention_tp", "replicated",
            "expert_fraction", "phase_seconds", "allreduce_seconds", "alltoall_seconds", "layer_comm_seconds", "prefill", "decode_step", "timings",
            "memory", "capacity_report"]
@@ -451,11 +451,10 @@ def timings(m: ServingModel, hw: ServingHardware, r: Request, prefill_cal: Phase
                    step_one_s=step_one, input_share=input_share)
 
 
-def budget_slots(hw: ServingHardware) -> FloatArray:
-    """Requests that can be in flight under the runtime's per-step token budget: each running
-    request's decode step takes one token of it (inf without a budget)."""
-    b = hw.token_budget
-    return floor(b) if not ndim(b) else np.floor(b)
+def runtime_slots(hw: ServingHardware) -> FloatArray:
+    """The most requests the runtime keeps in flight: its own limit (``hw.max_in_flight``) and,
+    under its per-step token budget, one decode token of it each (inf with neither)."""
+    return minimum(hw.max_in_flight, floor(hw.token_budget))
 
 
 def prefill_chunks(tokens: FloatArray, budget: FloatArray) -> FloatArray:

@@ -286,7 +286,7 @@ def evaluate(case: ServingCase) -> ServingValues:
     if case.load is not None:
         return under_load(case, r, c)
     continuous = (r.continuous > 0) & (h.in_flight > 0) & (m.autoregressive > 0)
-    slots = where(continuous, minimum(maximum(minimum(minimum(h.max_in_flight, c.max_batch), core.budget_slots(h)), 1.0),
+    slots = where(continuous, minimum(maximum(minimum(core.runtime_slots(h), c.max_batch), 1.0),
                                       r.batch), r.batch)
     queued = bool(any_true(slots < r.batch))
     if queued:  # memory and timings of the requests in flight; the others wait

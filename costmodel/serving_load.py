@@ -85,8 +85,7 @@ def service_of(case: ServingCase, r: Request, c: core.Capacity):
     assert load is not None
     generating = m.autoregressive > 0
     slots = where(generating & (h.in_flight > 0),
-                  maximum(1.0, minimum(minimum(minimum(load.limit, h.max_in_flight), c.max_batch),
-                                       core.budget_slots(h))), 1.0)
+                  maximum(1.0, minimum(minimum(load.limit, core.runtime_slots(h)), c.max_batch)), 1.0)
     c = replace(core.capacity_report(m, r.n * r.pp, slots, r.prompt, r.output, h.capacity, r.n / core.attention_tp(r)),
                 max_batch=c.max_batch)
     t = core.timings(m, h, replace(r, batch=slots, continuous=1.0), case.prefill, case.decode)

@@ -18,7 +18,7 @@ import numpy as np
 
 from .. import traffic as tr
 from ..calibration import serving_scenarios
-from ..inference import budget_slots
+from ..inference import runtime_slots
 from ..energy import resolve_footprint
 from ..hardware import HardwareProfile
 from ..inference_estimate import (
@@ -134,8 +134,7 @@ def fit_replicas(model: Any, profile: HardwareProfile, dtype: str | None, engine
                        load=Load(rate=1e-9, limit=limit))
     room = np.asarray(evaluate(case).capacity.max_batch) * np.ones_like(n)  # the most requests that fit on n devices
     generating = (m.autoregressive > 0) & (h.in_flight > 0)
-    slots = np.where(generating, np.maximum(1.0, np.minimum(np.minimum(np.minimum(limit, h.max_in_flight), room),
-                                                            budget_slots(h))), 1.0)
+    slots = np.where(generating, np.maximum(1.0, np.minimum(np.minimum(limit, runtime_slots(h)), room)), 1.0)
     _, keep = np.unique(np.stack([n, pp, tp, ep, slots]), axis=1, return_index=True)
     keep = np.sort(keep[room[keep] >= 1])
     if not len(keep):
