@@ -109,7 +109,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .elementwise import maximum, minimum, where
+from .elementwise import any_true, maximum, minimum, where
 from .units import FloatArray
 
 __all__ = ["StepTerms", "step_terms", "stage_imbalance", "remote_nodes", "group_limited", "routed_parameters", "combine_parts", "combine", "TIERS", "DEFAULT_LINK", "DEFAULT_SCALE_OUT",
@@ -280,6 +280,44 @@ def routed_parameters(params: FloatArray, active_params: FloatArray, experts: Fl
     return where((spare > 0) & (experts > 0), minimum(out, params), 0.0)
 
 
+def _matmul_efficiency(rows: FloatArray, d_model: FloatArray, tp: FloatArray, ridge: FloatArray,
+                       top_k: FloatArray, moe: FloatArray, ep: FloatArray, experts: FloatArray,
+                       expert_ffn: FloatArray) -> FloatArray:
+    """The GEMM efficiency of :func:`step_terms`: a mixture of experts' small expert matrices
+    (each expert sees the tokens routed to it from the ep devices, top_k of every token, d_model
+    by its own width), else the layer's own width split over tp. Where no row has routed
+    experts the expert figure, which ``where`` would discard, is not computed."""
+    dense = _width_efficiency(rows, d_model, tp, ridge)
+    routed = (moe > 0) & (expert_ffn > 0)
+    if not any_true(routed):
+        return dense
+    expert_rows = rows * top_k * maximum(ep, 1.0) / maximum(experts, 1.0)
+    expert_eff = _width_efficiency(expert_rows, d_model, 2.0 * d_model / maximum(expert_ffn, 1.0), ridge)
+    return where(routed, expert_eff, dense)
+
+
+def _all_to_all(layer_tokens: FloatArray, d_model: FloatArray, tp: FloatArray, node: FloatArray, link: FloatArray,
+                scale_out: FloatArray, top_k: FloatArray, moe: FloatArray, ep: FloatArray, experts: FloatArray,
+                expert_groups: FloatArray, group_top_k: FloatArray) -> FloatArray:
+    """The expert all-to-alls' seconds of :func:`step_terms` (``ep`` at least 1): each routed
+    copy of a token goes to the device holding its expert, over the link inside the node and
+    over the network to other nodes, the two at once. Where the routing is group-limited (the
+    dispatch it was designed for [6, 7]), a token crosses the network once per node it reaches
+    and is forwarded over the link inside that node. 0 (a number) where no row has expert
+    parallelism: the figure ``where`` would discard is not computed."""
+    spread = (moe > 0) & (ep > 1)
+    if not any_true(spread):
+        return 0.0
+    ep_nodes = maximum(ep * tp / maximum(node, 1.0), 1.0)  # nodes one expert-parallel group spans
+    per_node = ep / ep_nodes  # expert-parallel ranks sharing a node
+    grouped = group_limited(expert_groups, group_top_k) > 0
+    remote = where(grouped, remote_nodes(top_k=top_k, experts=experts, nodes=ep_nodes, groups=expert_groups,
+                                         group_top_k=group_top_k), top_k * (ep_nodes - 1.0) / ep_nodes)
+    local = top_k * maximum(per_node - 1.0, 0.0) / where(grouped, maximum(per_node, 1.0), maximum(ep, 1.0))
+    return where(spread, layer_tokens * 4.0 * d_model / tp * ACT_BYTES / COMM_EFFICIENCY
+                 * maximum(remote / scale_out, local / link), 0.0)
+
+
 def step_terms(*, hardware_flops: FloatArray, tokens: FloatArray, params: FloatArray, layers: FloatArray,
                d_model: FloatArray, seq_len: FloatArray, top_k: FloatArray, moe: FloatArray,
                experts: FloatArray, expert_ffn: FloatArray, expert_groups: FloatArray = 0.0,
@@ -314,9 +352,7 @@ def step_terms(*, hardware_flops: FloatArray, tokens: FloatArray, params: FloatA
     ridge = gemm / bandwidth
     # a mixture of experts multiplies small matrices: each expert sees the tokens routed to it
     # from the ep devices (top_k of every token), d_model by its own width
-    expert_rows = rows * top_k * maximum(ep, 1.0) / maximum(experts, 1.0)
-    expert_eff = _width_efficiency(expert_rows, d_model, 2.0 * d_model / maximum(expert_ffn, 1.0), ridge)
-    eff = where((moe > 0) & (expert_ffn > 0), expert_eff, _width_efficiency(rows, d_model, tp, ridge))
+    eff = _matmul_efficiency(rows, d_model, tp, ridge, top_k, moe, ep, experts, expert_ffn)
     unfused = 1.0 - flash_attention
     # without a fused kernel the causal mask's hidden half of the scores is computed as well:
     # the attention FLOPs once more, forward and backward (and the recomputed forward pass)
@@ -368,18 +404,9 @@ def step_terms(*, hardware_flops: FloatArray, tokens: FloatArray, params: FloatA
     per_link = dense_link * (dp - 1.0) / dp + routed_link * (edp - 1.0) / edp
     dp_link = where(across, scale_out, link) * COMM_EFFICIENCY
     dp_time = where(dp > 1, steps * per_link * moved / dp_link, 0.0)
-    # Expert all-to-alls: each routed copy of a token goes to the device holding its expert, over
-    # the link inside the node and over the network to other nodes, the two at once. Where the
-    # routing is group-limited (the dispatch it was designed for [6, 7]), a token crosses the
-    # network once per node it reaches and is forwarded over the link inside that node.
-    ep_nodes = maximum(ep * tp / maximum(node, 1.0), 1.0)  # nodes one expert-parallel group spans
-    per_node = ep / ep_nodes  # expert-parallel ranks sharing a node
-    grouped = group_limited(expert_groups, group_top_k) > 0
-    remote = where(grouped, remote_nodes(top_k=top_k, experts=experts, nodes=ep_nodes, groups=expert_groups,
-                                         group_top_k=group_top_k), top_k * (ep_nodes - 1.0) / ep_nodes)
-    local = top_k * maximum(per_node - 1.0, 0.0) / where(grouped, maximum(per_node, 1.0), maximum(ep, 1.0))
-    ep_time = where((moe > 0) & (ep > 1), layer_tokens * 4.0 * d_model / tp * ACT_BYTES / COMM_EFFICIENCY
-                    * maximum(remote / scale_out, local / link), 0.0)
+    # expert all-to-alls, inside the node and between nodes at once (:func:`_all_to_all`)
+    ep_time = _all_to_all(layer_tokens, d_model, tp, node, link, scale_out, top_k, moe, ep, experts,
+                          expert_groups, group_top_k)
     in_flight = global_batch / (dp * micro_batch * seq_len)  # micro-batches per step per pipeline
     bubble = 1.0 + (pp - 1.0) / (maximum(vpp, 1.0) * maximum(in_flight, 1.0))
     imbalance = stage_imbalance(hardware_flops, 6.0 * vocab * d_model * tokens, pp)
