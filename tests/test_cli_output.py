@@ -126,3 +126,16 @@ def test_a_command_imports_only_its_own_module():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.splitlines()[-1] == str(["costmodel.cli.format", "costmodel.cli.options", "costmodel.cli.train",
                                         "costmodel.cli.types"])
+
+
+@pytest.mark.slow
+def test_a_command_imports_pint_without_dask_and_leaves_dask_importable():
+    pytest.importorskip("dask")
+    code = ("import sys; from costmodel.cli import main\n"
+            "try: main(['train', 'gpt2', '--hardware', 'h100', '--gpus', '8', '--tokens', '1B'])\n"
+            "except SystemExit: pass\n"
+            "import pint.compat; loaded = 'dask' in sys.modules\n"
+            "import dask.array\n"
+            "print(pint.compat.dask_array is None, loaded, dask.array.ones(3).sum().compute())")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.splitlines()[-1] == "True False 3.0"

@@ -59,6 +59,7 @@ class _Root(Group):
 
     def get_command(self, ctx, name):
         if name in _LAZY:
+            _import_pint()
             module, attr = _LAZY[name].split(":")
             return getattr(importlib.import_module(f".{module}", __name__), attr)
         return super().get_command(ctx, name)
@@ -88,6 +89,27 @@ class _Root(Group):
             click.echo(f"Internal error: {type(exc).__name__}: {exc}. Please report it "
                        "(run again with --debug for the traceback).", err=True)
             ctx.exit(1)
+
+
+def _import_pint() -> None:
+    """Import pint as the commands use it: without its dask integration.
+
+    Where dask is installed, ``import pint`` imports ``dask.base`` (and with it jinja2, yaml
+    and toolz) for ``Quantity.compute``/``persist``/``visualize`` on dask-backed
+    Quantities: about 120 ms of every start. No command makes such a Quantity (a sweep's
+    columns are floats), so the command line hides dask while pint is first imported (an
+    entry of None in ``sys.modules`` is what ``importlib.util.find_spec`` reads as "not
+    installed") and shows it again at once: dask itself still imports normally afterwards.
+    A process that imported pint already (the library, tests) keeps it as it is.
+    """
+    if "pint" in sys.modules or "dask" in sys.modules:
+        return
+    sys.modules["dask"] = None  # type: ignore[assignment]
+    try:
+        import pint  # noqa: F401
+    finally:
+        if sys.modules.get("dask", 0) is None:
+            del sys.modules["dask"]
 
 
 def _debug(ctx: click.Context) -> bool:
