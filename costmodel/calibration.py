@@ -62,10 +62,11 @@ class TrainingCalibration:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ServingCalibration:
-    """Achievable fractions and overheads of serving; ``ttft_low``... are the leave-one-source-out
-    10th/90th percentiles (5th/95th with fewer than 30 figures) of ln(estimate / measured) per
+    """Achievable fractions and overheads of serving; ``ttft_low``... are quantiles (at
+    ``ttft_tail`` and one minus it...) of the leave-one-source-out ln(estimate / measured) per
     phase, the width of the range; ``throughput_low``/``throughput_high`` those of the output
-    tokens per second of a batch (at saturation or a fixed batch), a figure with its own error."""
+    tokens per second of a batch (at saturation or a fixed batch), a figure with its own error
+    (see :mod:`costmodel.serving_ranges`)."""
 
     compute_fraction: float
     bandwidth_fraction: float
@@ -80,6 +81,12 @@ class ServingCalibration:
     single_high: float = 0.0
     throughput_low: float = 0.0  # of ln(estimated / measured tokens per second), not of a time
     throughput_high: float = 0.0
+    # the quantile each family's ends sit at (costmodel.serving_ranges): its lowest error at the
+    # tail, its highest at one minus it, chosen by their nested out-of-sample coverage
+    ttft_tail: float = 0.1
+    tpot_tail: float = 0.1
+    single_tail: float = 0.1
+    throughput_tail: float = 0.1
     loo_median_abs_error: float = math.nan
     engines: tuple = ()  # ((engine id, EngineConstants), ...): each runtime's fitted step overheads
     fitted: str

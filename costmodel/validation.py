@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["read_cases", "published_hours", "training_kwargs", "training_cases", "generation", "NOMINAL_TOKENS", "inference_kwargs", "serving_points", "ServingPoint", "source_group", "statistic_of", "training_validation",
+__all__ = ["read_cases", "published_hours", "training_kwargs", "training_cases", "generation", "NOMINAL_TOKENS", "inference_kwargs", "serving_points", "ServingPoint", "source_group", "statistic_of", "served_figure", "training_validation",
            "energy_validation", "SERVING_METRICS", "inference_validation", "summary", "training_coverage", "inference_coverage",
            "energy_coverage", "energy_scenarios"]
 
@@ -349,7 +349,7 @@ class ServingPoint:
         case = replace(self.case, hardware=replace(self.case.hardware, step_fixed_s=k.fixed_s, launch_s=k.launch_s,
                                                    efficiency=k.efficiency),
                        prefill=typical_scenario(phases["prefill"]), decode=typical_scenario(phases["decode"]))
-        return _figure(evaluate(case), self.metric, self.row.get("statistic") or "")
+        return served_figure(evaluate(case), self.metric, self.row.get("statistic") or "")
 
 
 def statistic_of(statistic: str, metric: str) -> str:
@@ -363,7 +363,9 @@ def statistic_of(statistic: str, metric: str) -> str:
     return next((p for p in ("p50", "p90", "p99") if p in said), "mean")
 
 
-def _figure(v, metric: str, statistic: str) -> float:
+def served_figure(v, metric: str, statistic: str) -> float:
+    """An evaluated serving case's figure of ``metric`` at a row's ``statistic`` (see
+    :func:`statistic_of`): TTFT, TPOT, ITL and latency [ms], samples/s, output tokens/s."""
     from .results.inference import itl_of
 
     q = v.traffic
@@ -457,7 +459,7 @@ def inference_coverage(path, metric: str, holdout: bool | None = None) -> dict:
         est = estimate_inference(**inference_kwargs(p.row))
         low, high = est.low, est.high
         assert low is not None and high is not None  # an estimate has both ends (only an end has none)
-        ends = [_figure(e._values, metric, p.row.get("statistic") or "") for e in (low, high)]
+        ends = [served_figure(e._values, metric, p.row.get("statistic") or "") for e in (low, high)]
         lo, hi = min(ends), max(ends)
         inside.append(lo <= p.published <= hi)
         width.append(hi / lo)

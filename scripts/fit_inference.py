@@ -24,7 +24,10 @@ not TPOT's (a saturated step is bound by compute and the batch's KV reads, not o
 reads and the runtime's fixed costs), and shared with TPOT's the range held 72% of the throughputs.
 Each source (a benchmark, a
 vendor's page, a paper) is left out in turn, the constants refitted without it and its points
-predicted: those errors are the scores in the README and set the width of the ranges.
+predicted: those errors are the scores in the README and set the width of the ranges. Each
+range's tail (its quantile of those errors) is the narrowest whose nested coverage reaches 80%:
+every figure's own leave-one-source-out estimate inside the range built from the other sources'
+errors (:func:`costmodel.serving_ranges.choose_tails`).
 """
 
 from __future__ import annotations
@@ -42,6 +45,7 @@ sys.path.insert(0, str(ROOT))
 
 from costmodel.calibration import default_calibration  # noqa: E402
 from costmodel.engines import EngineConstants, class_of, get_engine  # noqa: E402
+from costmodel.serving_ranges import FAMILIES, choose_tails, range_ends, range_residuals  # noqa: E402
 from costmodel.validation import serving_points  # noqa: E402
 
 TABLE = ROOT / "tests" / "data" / "inference_points.csv"
@@ -71,11 +75,6 @@ PENALTY = 0.05  # per unit |ln efficiency|: an engine's efficiency moves only wh
 # starting points of an engine's constants (fixed_s, launch_s, efficiency): a coarse grid over the bounds
 STARTS = [np.log([fixed, launch, eff]) for fixed in (1e-5, 3e-4, 3e-3) for launch in (1e-6, 5e-6, 2e-5)
           for eff in (0.6, 1.0)]
-
-
-def _tail(errors) -> float:
-    """The quantile a range's ends sit at: 10% (5% with fewer than 30 figures)."""
-    return 0.1 if len(errors) >= 30 else 0.05
 
 
 def _clip(x, bounds):
@@ -207,14 +206,11 @@ def main() -> None:
     for name, (x, n) in ex.items():
         print(f"  {name}: " + ", ".join(f"{k} {v:.3g}" for k, v in zip(("fixed_s", "launch_s", "efficiency"),
                                                                         _clip(x, _bounds(name)))) + f" ({n} figures)")
-    prefill = np.array([loso[(p.point, p.metric)] for p in points if p.metric == "ttft"])
-    single = np.array([loso[(p.point, p.metric)] for p in points if p.metric in ("latency", "samples_per_s")
-                       and p.row["output_tokens"] in ("0", None)])
-    decode = np.array([loso[(p.point, p.metric)] for p in points if p.metric == "tpot"])
-    throughput = np.array([loso[(p.point, p.metric)] for p in points if p.metric == "throughput_tok_s"])
-    for name, x in (("ttft", prefill), ("single", single), ("tpot", decode), ("throughput", throughput)):
-        print(f"  range of {name}: ln(estimate / measured) {np.quantile(x, _tail(x)):+.3f} .. "
-              f"{np.quantile(x, 1 - _tail(x)):+.3f} ({len(x)} figures)")
+    tails, share = choose_tails(every, loso, cal)
+    ends = range_ends(range_residuals(points, loso), tails)
+    for family in FAMILIES:
+        print(f"  range of {family}: ln(estimate / measured) {ends[f'{family}_low']:+.3f} .. {ends[f'{family}_high']:+.3f}"
+              f" at tail {tails[family]:g}: {share[family]:.0%} of its figures inside, nested out of sample")
     if args.write:
         gl = dict(zip(GLOBAL, _clip(g, GLOBAL_BOUNDS)))
         lines = [f"""# Serving constants. Written by scripts/fit_inference.py; do not edit by hand.
@@ -228,18 +224,23 @@ step_overhead_s = {default_calibration().serving.step_overhead_s:.6g}  # per ste
 allreduce_latency_s = {gl["allreduce_latency_s"]:.6g}  # per step of an all-reduce: two inside a node, 2 log2(devices) across
 fill_rows = {gl["fill_rows"]:.6g}  # rows per PFLOP/s of peak at which a step's matmuls run at half the ceiling
 loo_median_abs_error = {np.median(np.abs(np.expm1(e))):.4f}  # leave-one-source-out
-# leave-one-source-out spread of ln(estimate / measured), 10th and 90th percentiles (5th and 95th
-# for a phase with fewer than 30 figures, whose 10th/90th are too noisy to cover 80%), of TTFT, of
-# TPOT (the decode's range, ITL's too), of single-pass models' latency and samples/s and of the
-# output tokens per second of a batch: the ends of each one's range
-ttft_low = {np.quantile(prefill, _tail(prefill)):.6f}
-ttft_high = {np.quantile(prefill, 1 - _tail(prefill)):.6f}
-single_low = {np.quantile(single, _tail(single)):.6f}  # single-pass models' forward pass (latency, samples/s)
-single_high = {np.quantile(single, 1 - _tail(single)):.6f}
-tpot_low = {np.quantile(decode, _tail(decode)):.6f}
-tpot_high = {np.quantile(decode, 1 - _tail(decode)):.6f}
-throughput_low = {np.quantile(throughput, _tail(throughput)):.6f}  # of the tokens per second, not of a time
-throughput_high = {np.quantile(throughput, 1 - _tail(throughput)):.6f}
+# leave-one-source-out spread of ln(estimate / measured) of TTFT, of TPOT (the decode's range,
+# ITL's too), of single-pass models' latency and samples/s (as a time) and of the output tokens
+# per second of a batch: each one's quantiles at its tail and one minus it are the ends of its
+# range; each tail the narrowest whose nested out-of-sample coverage of its figures is at least
+# 80% (costmodel/serving_ranges.py)
+ttft_low = {ends["ttft_low"]:.6f}
+ttft_high = {ends["ttft_high"]:.6f}
+ttft_tail = {tails["ttft"]:g}  # {share["ttft"]:.0%} inside, nested
+single_low = {ends["single_low"]:.6f}  # single-pass models' forward pass (latency, samples/s)
+single_high = {ends["single_high"]:.6f}
+single_tail = {tails["single"]:g}  # {share["single"]:.0%} inside, nested
+tpot_low = {ends["tpot_low"]:.6f}
+tpot_high = {ends["tpot_high"]:.6f}
+tpot_tail = {tails["tpot"]:g}  # {share["tpot"]:.0%} inside, nested
+throughput_low = {ends["throughput_low"]:.6f}  # of the tokens per second, not of a time
+throughput_high = {ends["throughput_high"]:.6f}
+throughput_tail = {tails["throughput"]:g}  # {share["throughput"]:.0%} inside, nested
 points = {len(points)}
 sources = {len(sources)}
 fitted = "{datetime.date.today().isoformat()}"

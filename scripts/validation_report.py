@@ -195,19 +195,19 @@ def inference_section() -> str:
 
 
 def ranges_section() -> str:
+    from costmodel.serving_ranges import nested_coverage
     from costmodel.validation import energy_coverage, inference_coverage, training_coverage
 
-    rows = [("training accelerator-hours", training_coverage(DATA / "training_runs.csv")),
-            ("inference TTFT", inference_coverage(DATA / "inference_points.csv", "ttft")),
-            ("inference TPOT", inference_coverage(DATA / "inference_points.csv", "tpot")),
-            ("inference ITL", inference_coverage(DATA / "inference_points.csv", "itl")),
-            ("inference single-pass latency", inference_coverage(DATA / "inference_points.csv", "latency")),
-            ("inference samples/s", inference_coverage(DATA / "inference_points.csv", "samples_per_s")),
-            ("inference tokens/s at saturation", inference_coverage(DATA / "inference_points.csv", "throughput_tok_s")),
-            ("training energy / CO2e, measured, hours given", energy_coverage(DATA / "energy_runs.csv", "hours")),
-            ("training energy / CO2e, measured, end to end", energy_coverage(DATA / "energy_runs.csv", "e2e")),
-            ("training energy / CO2e, formula, end to end",
-             energy_coverage(DATA / "energy_runs.csv", "e2e", kinds=("formula",)))]
+    points, loso = DATA / "inference_points.csv", DATA / "inference_loso.csv"
+    serving = [("TTFT", "ttft"), ("TPOT", "tpot"), ("ITL", "itl"), ("latency (single-pass and end to end)", "latency"),
+               ("samples/s", "samples_per_s"), ("tokens/s of a batch", "throughput_tok_s")]
+    rows = [("training accelerator-hours", training_coverage(DATA / "training_runs.csv"))]
+    rows += [(f"inference {name}, nested out of sample", nested_coverage(points, loso, metric)) for name, metric in serving]
+    rows += [(f"inference {name}, in sample", inference_coverage(points, metric)) for name, metric in serving]
+    rows += [("training energy / CO2e, measured, hours given", energy_coverage(DATA / "energy_runs.csv", "hours")),
+             ("training energy / CO2e, measured, end to end", energy_coverage(DATA / "energy_runs.csv", "e2e")),
+             ("training energy / CO2e, formula, end to end",
+              energy_coverage(DATA / "energy_runs.csv", "e2e", kinds=("formula",)))]
     lines = ["| metric | published values | inside [low, high] | median width (high / low) |", "|---|---:|---:|---:|"]
     lines += [f"| {name} | {c['n']} | {c['coverage']:.0%} | {c['median_width']:.2f} |" for name, c in rows]
     return "\n".join(lines)

@@ -362,6 +362,7 @@ class InferenceEstimate(RangedEstimate):
                 **({"traffic": "Poisson arrivals or a closed loop on one replica; percentiles from the "
                                "analytic queue model of costmodel.traffic"} if self._values.traffic is not None else {}),
                 "fractions": "fitted on measured points (data/inference_calibration.toml); ranges from the "
-                             "5th-95th percentile of the fit's errors",
+                             "leave-one-source-out errors, each kind's tail chosen for 80% nested "
+                             "out-of-sample coverage (costmodel.serving_ranges)",
                 **describe_footprint(self._profile, self._case.footprint, self._labels)}
         return self._cache["assumptions"]
