@@ -40,22 +40,29 @@ _KEYS = {"id", "name", "family", "kind", "params", "active_params", "source", "r
 @dataclass(frozen=True, slots=True, kw_only=True)
 class TransformerShape:
     """The dimensions of a catalogued transformer that the estimators use, with the catalog's
-    defaults filled in: KV heads as many as query heads, a head size of ``d_model / heads``,
-    MLA's cached latent per layer (0 for other attention), and the training sequence length
-    (a ViT's patches plus the class token; else the pre-training context, the context, or 2048)."""
+    defaults filled in: KV heads as many as query heads, a head size of ``d_model / heads``
+    (MLA: the query-key width, ``qk_nope_head_dim + qk_rope_head_dim``), a value head as wide
+    (MLA: ``v_head_dim``), MLA's cached latent per layer (0 for other attention), and the
+    training sequence length (a ViT's patches plus the class token; else the pre-training
+    context, the context, or 2048)."""
 
     layers: int
     d_model: int
     heads: int
     kv_heads: int
     head_dim: int
+    value_dim: int = 0  # a value head's width where it is not head_dim's (MLA); 0: head_dim
     kv_latent: int = 0
     seq_len: int
 
     @property
     def attention_dim(self) -> int:
-        """Width of the attention (heads x head size), d_attn in Kaplan et al. 2020."""
-        return self.heads * self.head_dim
+        """Width of the attention, d_attn in Kaplan et al. 2020: heads x head size, the mean of
+        the query-key and the value widths where they differ (its ``4 n_ctx d_attn`` FLOPs per
+        token and layer are the scores' ``2 n_ctx`` x query-key width plus the weighted values'
+        ``2 n_ctx`` x value width). DeepSeek-V3's MLA: 128 x (192 + 128) / 2 = 20,480 against a
+        d_model of 7,168 (prefill and training run the attention decompressed, per head)."""
+        return self.heads * (self.head_dim + (self.value_dim or self.head_dim)) // 2
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -181,11 +188,14 @@ class ModelSpec:
         if layers is None or d_model is None or heads is None:
             raise self._missing("d_model and heads")
         head_dim = self.head_dim or d_model // heads
-        latent = 0
+        latent = value = 0
         if self.attention == "mla":
             if self.kv_lora_rank is None or self.qk_rope_head_dim is None:
                 raise self._missing("kv_lora_rank and qk_rope_head_dim (attention = 'mla')")
             latent = self.kv_lora_rank + self.qk_rope_head_dim
+            if self.qk_nope_head_dim is not None:
+                head_dim = self.qk_nope_head_dim + self.qk_rope_head_dim  # the query-key width
+            value = self.v_head_dim or 0
         if self.kind == "vit":
             if self.image_size is None or self.patch_size is None:
                 raise self._missing("image_size and patch_size (kind = 'vit')")
@@ -193,7 +203,7 @@ class ModelSpec:
         else:
             seq_len = self.train_context or self.context or 2048
         return TransformerShape(layers=layers, d_model=d_model, heads=heads, kv_heads=self.kv_heads or heads,
-                                head_dim=head_dim, kv_latent=latent, seq_len=seq_len)
+                                head_dim=head_dim, value_dim=value, kv_latent=latent, seq_len=seq_len)
 
     def _missing(self, what: str) -> ProfileError:
         return ProfileError(f"model {self.id!r}: a transformer needs {what}")
@@ -203,6 +213,8 @@ class ModelSpec:
         """Width of the attention (heads x head size), d_attn in Kaplan et al. 2020."""
         if self.heads is None or self.d_model is None:
             return None
+        if self.is_transformer:
+            return self.shape.attention_dim  # type: ignore[union-attr]  # (MLA's widths as well)
         return self.heads * (self.head_dim or self.d_model // self.heads)
 
 

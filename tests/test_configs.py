@@ -80,6 +80,16 @@ def test_the_config_reads_as_the_catalog_entry_of_the_same_model(name, model_id)
     spec, entry = _spec(name), costmodel.get_model(model_id)
     assert {f: getattr(spec, f) or None for f in SHAPE_FIELDS} == {f: getattr(entry, f) or None for f in SHAPE_FIELDS}
     assert count_parameters(spec) == count_parameters(entry) or spec.family == "deepseek_v3"  # MLA head width
+    assert spec.shape == entry.shape  # what the estimators use, attention widths included
+
+
+def test_latent_attention_runs_at_its_query_key_and_value_widths():
+    """DeepSeek-V3 (MLA): the scores are 192 wide per head (128 + 64 rotary), the values 128,
+    so d_attn is 128 x 160 = 20,480, not d_model (7,168): at 32K tokens of context the
+    attention is about half of a prefill token's FLOPs."""
+    shape = costmodel.get_model("deepseek-v3").shape
+    assert (shape.head_dim, shape.value_dim, shape.attention_dim) == (192, 128, 20_480)
+    assert costmodel.get_model("llama-3.1-8b").shape.attention_dim == 4096  # 32 heads x 128, as before
 
 
 def test_families_read_their_own_conventions():
