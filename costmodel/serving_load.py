@@ -3,8 +3,8 @@ and its figures (:class:`ServingValues`), the load on a replica (:class:`Load`: 
 a closed loop), the queue model's service built from the pipeline's own steps
 (:mod:`costmodel.traffic`) and the figures of a request under that load.
 
-:mod:`costmodel.inference_estimate` resolves the inputs into these records and runs
-:func:`~costmodel.inference_estimate.evaluate`, which comes here when a case carries a load.
+:mod:`costmodel.serving_case` resolves the inputs into these records and runs
+:func:`~costmodel.serving_pipeline.evaluate`, which comes here when a case carries a load.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from .elementwise import any_true, maximum, minimum, where
 from .energy import FootprintInputs, FootprintValues, footprint_values
 from .errors import InputError
 from .inference import PhaseConstants, Request, ServingHardware, ServingModel
+from .serving_timings import Timings, runtime_slots, timings
 from .units import CountLike, FloatArray, QuantityLike, parse_quantity, parse_whole
 
 __all__ = ["ServingCase", "ServingValues", "Load", "INTERACTIVE_SLA", "RATE_MIN", "resolve_traffic", "service_of",
@@ -56,7 +57,7 @@ class Load:
 class ServingValues:
     """The pipeline's outputs per request (s, B, W, J, USD) as floats or arrays."""
 
-    timings: core.Timings
+    timings: Timings
     capacity: core.Capacity
     output: FloatArray  # output tokens generated (0 for models that do not generate)
     prompt: FloatArray  # input tokens per request (a ViT's patches, whatever the request said)
@@ -85,14 +86,14 @@ def service_of(case: ServingCase, r: Request, c: core.Capacity):
     assert load is not None
     generating = m.autoregressive > 0
     slots = where(generating & (h.in_flight > 0),
-                  maximum(1.0, minimum(minimum(load.limit, core.runtime_slots(h)), c.max_batch)), 1.0)
+                  maximum(1.0, minimum(minimum(load.limit, runtime_slots(h)), c.max_batch)), 1.0)
     c = replace(core.capacity_report(m, r.n * r.pp, slots, r.prompt, r.output, h.capacity, r.n / core.attention_tp(r)),
                 max_batch=c.max_batch)
-    t = core.timings(m, h, replace(r, batch=slots, continuous=1.0), case.prefill, case.decode)
+    t = timings(m, h, replace(r, batch=slots, continuous=1.0), case.prefill, case.decode)
     return service_from(t, m, r.output, slots, load.prompt_spread, load.output_spread), t, c
 
 
-def service_from(t: core.Timings, m: ServingModel, output: FloatArray, slots: FloatArray,
+def service_from(t: Timings, m: ServingModel, output: FloatArray, slots: FloatArray,
                  prompt_spread: FloatArray = 1.0, output_spread: FloatArray = 1.0):
     """The :class:`costmodel.traffic.Service` of timings taken at ``slots`` requests in flight:
     the decode step linear in the requests in flight, through one's and the limit's."""
@@ -140,7 +141,7 @@ def under_load(case: ServingCase, r: Request, c: core.Capacity) -> ServingValues
                          samples_per_s=q.throughput, footprint=fp, in_flight=q.in_flight, traffic=q, **split_by_phase(t, fp))
 
 
-def split_by_phase(t: core.Timings, fp: FootprintValues) -> dict[str, FloatArray]:
+def split_by_phase(t: Timings, fp: FootprintValues) -> dict[str, FloatArray]:
     """A request's cost and energy split between its input (its prefill's share of the devices'
     time) and its output."""
     share = t.input_share

@@ -217,12 +217,12 @@ def test_a_measured_gemm_ceiling_caps_the_matmuls_of_a_power_capped_device():
     measured rate sits above the fitted fraction (an A100's 271 of 312) are not capped."""
     import dataclasses
 
-    from costmodel.inference_estimate import _typical, evaluate
+    from costmodel.serving_pipeline import evaluate, typical
 
     est = estimate_inference("bert-large", hardware="t4", prompt_tokens=384, output_tokens=0, batch_size=64,
                              dtype="fp16", engine="tensorrt")
     assert est.bound["prefill"] == "compute"
-    case = _typical(est._case)
+    case = typical(est._case)
     h = case.hardware
     assert (h.peak, h.ceiling) == (65e12, 24e12)
     share = min(case.prefill.compute_fraction * h.efficiency, 1.0)
@@ -231,7 +231,7 @@ def test_a_measured_gemm_ceiling_caps_the_matmuls_of_a_power_capped_device():
     capped = evaluate(case).timings.latency
     overheads = h.step_fixed_s + case.model.kernels * h.launch_s  # a compiled engine's launches add to the roofline
     assert (capped - overheads) / (free - overheads) == pytest.approx(share * h.peak / h.ceiling, rel=1e-9)
-    a100 = _typical(estimate_inference("bert-large", hardware="a100-sxm4-80gb", prompt_tokens=384, output_tokens=0,
+    a100 = typical(estimate_inference("bert-large", hardware="a100-sxm4-80gb", prompt_tokens=384, output_tokens=0,
                                        batch_size=64, dtype="bf16", engine="tensorrt")._case).hardware
     assert a100.ceiling == pytest.approx(271.2e12) and share * a100.peak < a100.ceiling
 
@@ -246,14 +246,15 @@ def test_a_runtime_that_mixes_prefills_into_the_decode_step_pays_no_step_of_thei
     their 20 tokens' KV writes (2 MB, 1 us) and FLOPs (hidden under the matmuls' weight reads): 2.01675 ms. The
     difference is 0.2 x (a weight read + a step) = 0.4 ms; TTFT is the same either way."""
     from costmodel import inference as core
+    from costmodel.serving_timings import timings
 
     m = core.ServingModel(params=1e9, active_params=1e9, weight_bytes=2e9, kv_per_token=1e5)
     cal = core.PhaseConstants(compute_fraction=1.0, bandwidth_fraction=1.0, overhead_scale=1.0,
                               allreduce_latency_s=0.0)
     r = core.Request(n=1.0, batch=3.0, prompt=100.0, output=10.0)
     h = core.ServingHardware(peak=1e15, bandwidth=2e12, capacity=80e9, tdp=700.0, link=450e9, step_fixed_s=1e-3)
-    apart = core.timings(m, h, r, cal, cal)
-    mixed = core.timings(m, dataclasses.replace(h, mixed=1.0), r, cal, cal)
+    apart = timings(m, h, r, cal, cal)
+    mixed = timings(m, dataclasses.replace(h, mixed=1.0), r, cal, cal)
     assert float(apart.tpot) == pytest.approx(2.41675e-3, rel=1e-12)
     assert float(mixed.tpot) == pytest.approx(2.01675e-3, rel=1e-12)
     assert float(mixed.ttft) == float(apart.ttft)
@@ -264,12 +265,12 @@ def test_a_runtime_that_mixes_prefills_into_the_decode_step_pays_no_step_of_thei
     # apart: 3.5075 ms + 2 x 21 ms / 10 (a 1000-token prefill: 20 ms of FLOPs + the 1 ms step).
     h2, r2 = dataclasses.replace(h, peak=1e14), dataclasses.replace(r, prompt=1000.0)
     m2 = dataclasses.replace(m, kv_per_token=1e6)
-    assert float(core.timings(m2, dataclasses.replace(h2, mixed=1.0), r2, cal, cal).tpot) == \
+    assert float(timings(m2, dataclasses.replace(h2, mixed=1.0), r2, cal, cal).tpot) == \
         pytest.approx(6.6675e-3, rel=1e-12)
-    assert float(core.timings(m2, h2, r2, cal, cal).tpot) == pytest.approx(7.7075e-3, rel=1e-12)
+    assert float(timings(m2, h2, r2, cal, cal).tpot) == pytest.approx(7.7075e-3, rel=1e-12)
     static = dataclasses.replace(r, continuous=0.0)  # a static batch has no prefills to mix in
-    assert float(core.timings(m, dataclasses.replace(h, mixed=1.0), static, cal, cal).tpot) == \
-        float(core.timings(m, h, static, cal, cal).tpot)
+    assert float(timings(m, dataclasses.replace(h, mixed=1.0), static, cal, cal).tpot) == \
+        float(timings(m, h, static, cal, cal).tpot)
 
 
 def test_which_engines_mix_prefills_in_follows_their_schedulers():
@@ -277,8 +278,8 @@ def test_which_engines_mix_prefills_in_follows_their_schedulers():
     one step; SGLang only with --enable-mixed-chunk (off by default); an engine without a source
     keeps a step per prefill. The estimate carries the flag to its step model."""
     assert [get_engine(e).mixed_prefill for e in ("tensorrt-llm", "vllm", "sglang", "tgi")] == [True, True, False, False]
-    from costmodel.inference_estimate import _typical
+    from costmodel.serving_pipeline import typical
 
     kw = dict(model="llama-3.1-8b", hardware="h100", prompt_tokens=128, output_tokens=128, batch_size=64)
-    assert _typical(estimate_inference(**kw, engine="tensorrt-llm")._case).hardware.mixed == 1.0
-    assert _typical(estimate_inference(**kw, engine="sglang")._case).hardware.mixed == 0.0
+    assert typical(estimate_inference(**kw, engine="tensorrt-llm")._case).hardware.mixed == 1.0
+    assert typical(estimate_inference(**kw, engine="sglang")._case).hardware.mixed == 0.0

@@ -1,4 +1,4 @@
-"""One estimate_inference's caches (costmodel/inference_estimate.py keeps each exact argument list
+"""One estimate_inference's caches (costmodel/serving_case.py keeps each exact argument list
 resolved and evaluated; costmodel/results/base.py keeps each case's range ends): an estimate
 served from them gives what one resolved afresh gives, and the keys tell apart what the parsers do."""
 
@@ -13,18 +13,19 @@ import pytest
 import costmodel
 from costmodel import estimate_inference
 from costmodel import inference_estimate as ie
+from costmodel import serving_case, serving_inputs, serving_pipeline, serving_records
 from costmodel.results import base
 from costmodel.results.base import pick_ends
 
 
 def _forget() -> None:
     """Every cache a serving estimate fills."""
-    ie._RESOLVED.clear()
-    ie._BASES.clear()
-    ie._PARSED.clear()
-    ie._TYPICAL.clear()
+    serving_case._RESOLVED.clear()
+    serving_case._BASES.clear()
+    serving_inputs._PARSED.clear()
+    serving_pipeline._TYPICAL.clear()
     base._ENDS.clear()
-    for cached in (ie.resolve_request, ie._serving_records, ie.typical_scenario, costmodel.energy.resolve_footprint):
+    for cached in (ie.resolve_request, serving_records._serving_records, ie.typical_scenario, costmodel.energy.resolve_footprint):
         cached.cache_clear()
 
 
@@ -91,12 +92,12 @@ def test_the_cache_keys_on_exact_values_and_types():
 
 
 def test_arguments_that_are_not_plain_values_are_not_kept():
-    kept = len(ie._RESOLVED)
+    kept = len(serving_case._RESOLVED)
     spec = costmodel.get_model("llama-2-7b")
     a = estimate_inference(spec, hardware="h100", prompt_tokens=512, output_tokens=256)
     b = estimate_inference(model="llama-2-7b", hardware="h100", prompt_tokens=[500, 524], output_tokens=256,
                            rate="1/s")
-    assert len(ie._RESOLVED) == kept
+    assert len(serving_case._RESOLVED) == kept
     assert estimate_inference(spec, hardware="h100", prompt_tokens=512, output_tokens=256)._case is not a._case
     assert b.prompt_tokens == 512
 
@@ -136,8 +137,8 @@ def test_an_edited_profile_gives_a_new_estimate(write_profile):
 def test_the_argument_places_the_prompt_cache_reads_are_those_of_resolve():
     import inspect
 
-    names = list(inspect.signature(ie._resolve).parameters)[2:]  # after the calibration and the device
-    assert [names[i] for i in (ie._PROMPT, ie._RATE, ie._CONCURRENCY, ie._STRICT)] == [
+    names = list(inspect.signature(serving_case._resolve).parameters)[2:]  # after the calibration and the device
+    assert [names[i] for i in (serving_case._PROMPT, serving_case._RATE, serving_case._CONCURRENCY, serving_case._STRICT)] == [
         "prompt_tokens", "rate", "concurrency", "strict"]
 
 
@@ -145,7 +146,7 @@ def test_the_argument_places_the_prompt_cache_reads_are_those_of_resolve():
 @pytest.mark.parametrize("prompt", [1, 777, 3000, 200_000])
 def test_an_estimate_with_a_new_prompt_length_equals_one_resolved_afresh(kwargs, prompt):
     # an argument list resolved before but for its prompt length reuses that one's records
-    # (inference_estimate._reprompted); its every figure, warning and error is that of a first estimate
+    # (serving_case._reprompted); its every figure, warning and error is that of a first estimate
     costmodel.estimate_inference(**{**kwargs, "prompt_tokens": 999})
     try:
         new = costmodel.estimate_inference(**{**kwargs, "prompt_tokens": prompt})

@@ -71,7 +71,7 @@ def test_an_eager_step_takes_the_longer_of_host_dispatch_and_device_work():
     slower, a longer input costs nothing (the flat latencies of eager encoders at short inputs);
     a compiled engine's launches sit between its kernels and add to the device time."""
     from costmodel.calibration import default_calibration, serving_scenarios
-    from costmodel.inference import timings
+    from costmodel.serving_timings import timings
     from costmodel.inference_estimate import typical_scenario
 
     eager = [estimate_inference("bert-base", hardware="a10g", engine="eager", prompt_tokens=p, output_tokens=0)

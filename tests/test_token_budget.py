@@ -11,7 +11,7 @@ from costmodel import estimate_inference
 from costmodel.engines import get_engine, token_budget
 from costmodel.errors import InputError, UnitError
 from costmodel.hardware import get_hardware
-from costmodel.inference import prefill_chunks
+from costmodel.serving_timings import prefill_chunks
 
 GIB = 2**30
 

@@ -4,7 +4,7 @@ Two pools of one device type at one precision (DistServe: Zhong et al. 2024; Spl
 Patel et al. 2024), each sized on its own:
 
 * **Prefill pool**: ``c`` replicas, each prefilling one prompt at a time in ``S`` seconds (the
-  prefill step of :func:`costmodel.inference.timings`): an M/D/c queue. Erlang C gives the
+  prefill step of :func:`costmodel.serving_timings.timings`): an M/D/c queue. Erlang C gives the
   chance ``C`` that a prompt waits; the mean wait is ``C S / (c - rate S)`` halved for a fixed
   service time (Allen-Cunneen, ``(1 + cs^2) / 2`` with ``cs = 0``), the wait of those who wait
   exponential, so its p99 is ``mean / C * ln(C / 0.01)`` (0 when ``C <= 0.01``).

@@ -18,7 +18,6 @@ import numpy as np
 
 from .. import traffic as tr
 from ..calibration import serving_scenarios
-from ..inference import runtime_slots
 from ..energy import resolve_footprint
 from ..hardware import HardwareProfile
 from ..inference_estimate import (
@@ -31,6 +30,7 @@ from ..inference_estimate import (
     typical_scenario,
 )
 from ..results.inference import OUTPUTS
+from ..serving_timings import runtime_slots
 from ..steptime import DEFAULT_NODE, DEFAULT_SCALE_OUT
 from ..units import quantity
 from .serving_options import ServingOption

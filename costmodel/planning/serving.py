@@ -5,7 +5,7 @@ The search space, per device type: the serving precision (the device's 16-bit fo
 ``w8a16``, ``w4a16`` where it computes in them; ``dtype=`` pins one), the devices of a replica
 (tensor parallelism over 1, 2, 4, 8 ... devices of a node, then whole nodes), and the limit on
 requests in flight (1, 2, 4 ... 1024, or what fits). Each (precision, layout, limit) is one row
-of arrays run through the serving pipeline (:func:`costmodel.inference_estimate.evaluate`, as
+of arrays run through the serving pipeline (:func:`costmodel.serving_pipeline.evaluate`, as
 :func:`costmodel.estimate_inference` runs it); the rate one replica sustains within the targets
 is :func:`costmodel.traffic.max_rate_within` on the replica's queue, the replicas are
 ``ceil(rate / sustainable)``, and each candidate is priced at its operating point, every
