@@ -10,7 +10,8 @@ sequences takes ``step_fixed_s + step_per_seq_s * b`` seconds. A request's first
 from its first decode step, so TTFT = wait for a slot + prefill queue + prefill + first step,
 and TPOT = (latency - TTFT) / (output - 1).
 
-The analytic model (closed forms, no iteration; :func:`simulate` checks it):
+The analytic model (closed forms, no iteration; :func:`simulate`, in :mod:`costmodel.traffic_sim`,
+checks it; the distributions and Erlang C are in :mod:`costmodel.queueing`):
 
 * **Who a request decodes with.** Let ``L`` be the mean number of requests in decode (paused
   ones included) and ``m`` the others a decoding request shares a step with, which is also the
@@ -85,15 +86,15 @@ Examples
 
 from __future__ import annotations
 
-import heapq
 import math
-from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
+from .queueing import TINY, Arrays, Floats, add_deviations, erlang_c, gamma_dev, lognormal_q, nquantile, wait_dev
+from .traffic_sim import Sampler, simulate
 from .units import BoolArray, FloatArray
 
 __all__ = ["Service", "Traffic", "closed_loop", "max_rate_within", "open_loop", "simulate"]
@@ -101,8 +102,6 @@ __all__ = ["Service", "Traffic", "closed_loop", "max_rate_within", "open_loop", 
 _Z = (0.0, 1.2815515655446004, 2.3263478740408408)  # standard normal quantiles of 0.5, 0.9, 0.99
 _ALPHA = (0.5, 0.9, 0.99)
 _BACKOFF = 1.0 - 1e-6  # at or above saturation, results are those at this share of max_rate
-_EXACT_SLOTS = 64  # Erlang C by recursion up to here, Halfin-Whitt above
-_TINY = 1e-300
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -160,101 +159,18 @@ class Traffic:
     stable: BoolArray
 
 
-class _Floats:
-    """Plain-float versions of the few functions the model needs (the scalar path is ~10x faster
-    in math than in numpy on 0-d arrays); arguments are kept in range by the callers."""
-
-    sqrt = staticmethod(math.sqrt)
-    exp = staticmethod(lambda x: math.exp(min(x, 700.0)))
-    log = staticmethod(lambda x: math.log(max(x, _TINY)))
-    minimum = staticmethod(min)
-    maximum = staticmethod(max)
-    where = staticmethod(lambda c, a, b: a if c else b)
-    floor = staticmethod(math.floor)
-
-
-class _Arrays:
-    sqrt = staticmethod(np.sqrt)
-    exp = staticmethod(lambda x: np.exp(np.minimum(x, 700.0)))
-    log = staticmethod(lambda x: np.log(np.maximum(x, _TINY)))
-    minimum = staticmethod(np.minimum)
-    maximum = staticmethod(np.maximum)
-    where = staticmethod(np.where)
-    floor = staticmethod(np.floor)
-
-
 def _inputs(s: Service, load: Any) -> tuple[Any, tuple[Any, ...]]:
     """The namespace to compute in and the cleaned inputs (moments at least their mean's square)."""
     raw = (s.prefill_s, s.prefill_s2, s.step_fixed_s, s.step_per_seq_s, s.output, s.output2, s.batch_limit, load)
     xp: Any
     vals: tuple[Any, ...]
     if all(isinstance(v, (float, int)) for v in raw):
-        xp, vals = _Floats, tuple(float(v) for v in raw)
+        xp, vals = Floats, tuple(float(v) for v in raw)
     else:
-        xp, vals = _Arrays, tuple(np.broadcast_arrays(*(np.asarray(v, dtype=float) for v in raw)))
+        xp, vals = Arrays, tuple(np.broadcast_arrays(*(np.asarray(v, dtype=float) for v in raw)))
     p, p2, a, bs, o, o2, c, x = vals
     o = xp.maximum(o, 1.0)
     return xp, (p, xp.maximum(p2, p * p), a, bs, o, xp.maximum(o2, o * o), xp.maximum(xp.floor(c), 1.0), x)
-
-
-def _erlang_c(xp: Any, c: Any, base: Any, per_slot: Any) -> Any:
-    """Probability that all ``c`` slots are taken, an Erlang C whose offered load depends on the
-    occupancy: ``base + per_slot * k`` at ``k`` taken (a fuller replica steps slower); exact
-    recursion up to 64 slots, Halfin-Whitt at the full load above."""
-    a = base + per_slot * c
-    rho = a / c
-    beta = (c - a) / xp.sqrt(xp.maximum(a, 1e-12))  # Halfin-Whitt: C = 1 / (1 + beta Phi(beta) / phi(beta))
-    hw = 1.0 / (1.0 + beta * _ncdf(xp, beta) * 2.5066282746310002 * xp.exp(xp.minimum(0.5 * beta * beta, 300.0)))
-    if xp is _Floats:
-        if c > _EXACT_SLOTS:
-            return hw
-        b: Any = 1.0
-        for k in range(1, int(c) + 1):
-            ak = (base + per_slot * k) * b
-            b = ak / (k + ak)
-        return b / (1.0 - rho * (1.0 - b))
-    if np.all(c > _EXACT_SLOTS):  # Halfin-Whitt everywhere: the recursion below would be dropped
-        return np.array(hw, dtype=float)
-    b = np.ones_like(a)
-    for k in range(1, int(min(np.max(c, initial=1.0), _EXACT_SLOTS)) + 1):
-        ak = (base + per_slot * k) * b
-        b = np.where(k <= c, ak / (k + ak), b)
-    return np.where(c > _EXACT_SLOTS, hw, b / (1.0 - rho * (1.0 - b)))
-
-
-def _ncdf(xp: Any, x: Any) -> Any:
-    """Standard normal CDF (Abramowitz and Stegun 7.1.26, |error| < 1.5e-7)."""
-    z = abs(x) / 1.4142135623730951
-    t = 1.0 / (1.0 + 0.3275911 * z)
-    poly = t * (0.254829592 + t * (-0.284496736 + t * (1.421413741 + t * (-1.453152027 + t * 1.061405429))))
-    half_erfc = 0.5 * poly * xp.exp(-z * z)
-    return xp.where(x >= 0, 1.0 - half_erfc, half_erfc)
-
-
-def _gamma_dev(xp: Any, mean: Any, var: Any, z: float) -> Any:
-    """Quantile minus mean of a gamma with these moments (Wilson-Hilferty)."""
-    c2 = xp.minimum(var / xp.maximum(mean * mean, _TINY), 1e6)
-    base = xp.maximum(1.0 - c2 / 9.0 + z * xp.sqrt(c2) / 3.0, 0.0)
-    return mean * (base * base * base - 1.0)
-
-
-def _lognormal_q(xp: Any, mean: Any, var: Any, z: float) -> Any:
-    c2 = xp.minimum(var / xp.maximum(mean * mean, _TINY), 1e6)
-    return mean / xp.sqrt(1.0 + c2) * xp.exp(z * xp.sqrt(xp.log(1.0 + c2)))
-
-
-def _wait_dev(xp: Any, mean: Any, pi: Any, alpha: float) -> Any:
-    """Quantile minus mean of a wait that is 0 with probability ``1 - pi``, else exponential."""
-    theta = mean / xp.maximum(pi, _TINY)
-    return theta * xp.log(xp.maximum(pi / (1.0 - alpha), 1.0)) - mean
-
-
-def _add(xp: Any, devs: tuple[Any, ...]) -> Any:
-    """Deviation of a sum of independent parts at a percentile: positive and negative parts
-    root-sum-squared apart."""
-    pos = sum(xp.maximum(d, 0.0) ** 2 for d in devs)
-    neg = sum(xp.minimum(d, 0.0) ** 2 for d in devs)
-    return xp.sqrt(pos) - xp.sqrt(neg)
 
 
 def _percentiles(xp: Any, *, wait: Any, wait_pi: Any, slot_wait: Any, slot_pi: Any, slot_gamma: Any, slot_var: Any, p: Any, p_var: Any, tau: Any,
@@ -263,13 +179,13 @@ def _percentiles(xp: Any, *, wait: Any, wait_pi: Any, slot_wait: Any, slot_pi: A
     ttft, tpot, lat = [], [], []
     generating = o > 1.0
     for z, alpha in zip(_Z, _ALPHA):
-        dw = _wait_dev(xp, wait, wait_pi, alpha)
-        dq = _wait_dev(xp, slot_wait, slot_pi, alpha)
-        ds = _gamma_dev(xp, slot_gamma, slot_var, z)
-        dp = _gamma_dev(xp, p, p_var, z)
-        ttft.append(wait + slot_wait + slot_gamma + p + tau + _add(xp, (dw, dq, ds, dp)))
-        tpot.append(xp.where(generating, step1 + _lognormal_q(xp, x_mean, x_var, z), 0.0))
-        lat.append(wait + slot_wait + slot_gamma + p + tau + decode + _add(xp, (dw, dq, ds, dp, _gamma_dev(xp, decode, decode_var, z))))
+        dw = wait_dev(xp, wait, wait_pi, alpha)
+        dq = wait_dev(xp, slot_wait, slot_pi, alpha)
+        ds = gamma_dev(xp, slot_gamma, slot_var, z)
+        dp = gamma_dev(xp, p, p_var, z)
+        ttft.append(wait + slot_wait + slot_gamma + p + tau + add_deviations(xp, (dw, dq, ds, dp)))
+        tpot.append(xp.where(generating, step1 + lognormal_q(xp, x_mean, x_var, z), 0.0))
+        lat.append(wait + slot_wait + slot_gamma + p + tau + decode + add_deviations(xp, (dw, dq, ds, dp, gamma_dev(xp, decode, decode_var, z))))
     return ttft + tpot + lat
 
 
@@ -280,14 +196,6 @@ def _traffic(q: list[Any], itl: list[Any], *, ttft: Any, tpot: Any, latency: Any
                    itl_p99=itl[3], ttft_mean=ttft, tpot_mean=tpot, latency_mean=latency, itl_mean=itl[0],
                    queue_s=queue, in_flight=in_flight, utilisation=util, max_rate=max_rate, throughput=throughput,
                    stable=stable)
-
-
-def _nquantile(xp: Any, level: Any) -> Any:
-    """Standard normal quantile at ``level`` (Abramowitz and Stegun 26.2.23, |error| < 4.5e-4)."""
-    q = xp.minimum(xp.maximum(xp.minimum(level, 1.0 - level), 1e-12), 0.5)
-    t = xp.sqrt(-2.0 * xp.log(q))
-    x = t - (2.515517 + t * (0.802853 + t * 0.010328)) / (1.0 + t * (1.432788 + t * (0.189269 + t * 0.001308)))
-    return xp.where(level < 0.5, -x, x)
 
 
 def _itl(xp: Any, *, step: Any, step1: Any, top: Any, others_var: Any, bs: Any, pauses: Any, p: Any, p_var: Any,
@@ -314,10 +222,10 @@ def _itl(xp: Any, *, step: Any, step1: Any, top: Any, others_var: Any, bs: Any, 
     ceiling = xp.minimum(step + sd * 3.090232306167813, top)  # the step's 99.9th percentile
     out = [xp.where(generating, step, 0.0)]
     for alpha in _ALPHA:
-        free = alpha / xp.maximum(1.0 - stalled, _TINY)  # level within the unstalled gaps
-        plain = xp.minimum(xp.maximum(step + sd * _nquantile(xp, xp.minimum(free, 0.999)), step1), ceiling)
-        level = (alpha - (1.0 - stalled)) / xp.maximum(stalled, _TINY)  # level within the stalled ones
-        held = xp.maximum(step + busy + _gamma_dev(xp, busy, busy_var, _nquantile(xp, level)), ceiling)
+        free = alpha / xp.maximum(1.0 - stalled, TINY)  # level within the unstalled gaps
+        plain = xp.minimum(xp.maximum(step + sd * nquantile(xp, xp.minimum(free, 0.999)), step1), ceiling)
+        level = (alpha - (1.0 - stalled)) / xp.maximum(stalled, TINY)  # level within the stalled ones
+        held = xp.maximum(step + busy + gamma_dev(xp, busy, busy_var, nquantile(xp, level)), ceiling)
         out.append(xp.where(generating, xp.where(alpha <= 1.0 - stalled, plain, held), 0.0))
     return out
 
@@ -355,7 +263,7 @@ def open_loop(s: Service, rate: FloatArray) -> Traffic:
     g = (c - 1.0) / (c - rp)
     full = p + o * (a + bs * c) + (c - 1.0) * p  # holding time of a slot while all are taken
     slots = xp.minimum(lam * full, c * (1.0 - 1e-9))
-    blocked = _erlang_c(xp, c, lam * o * a, slots / c - lam * o * a / c)
+    blocked = erlang_c(xp, c, lam * o * a, slots / c - lam * o * a / c)
     free = (1.0 - blocked) * (c - 1.0) / c  # found a slot, and other requests (one slot: none)
     L, m, step, tau, gain = _batch(xp, lam, g, 0.0, p, a, bs, o, c)
     for _ in range(2):  # the prefill queue and the batch depend on each other (weakly): two passes
@@ -499,127 +407,3 @@ def _edge(f: Callable[[float], tuple[bool, float | None]], top: float, resolutio
     while hi - lo > resolution and lo < (mid := 0.5 * (lo + hi)) < hi:  # the last units in the last place
         lo, hi = (mid, hi) if f(mid)[0] else (lo, mid)
     return lo
-
-
-# (the generator named in a string: numpy imports numpy.random, ~5 ms, on first attribute access)
-Sampler = Callable[["np.random.Generator", int], np.ndarray]
-
-
-def _gamma_draw(rng: np.random.Generator, mean: float, second: float, size: int) -> np.ndarray:
-    var = max(second - mean * mean, 0.0)
-    if var <= 1e-12 * mean * mean:
-        return np.full(size, mean)
-    return rng.gamma(mean * mean / var, var / mean, size)
-
-
-def simulate(s: Service, *, rate: float | None = None, concurrency: int | None = None, requests: int = 20000,
-             seed: int = 0, prompt: Sampler | None = None, output: Sampler | None = None,
-             warmup: float = 0.1) -> dict[str, float]:
-    """Discrete-event simulation of the server in the module docstring (one scenario).
-
-    ``rate`` gives Poisson arrivals, ``concurrency`` a closed loop of clients. ``prompt(rng,
-    n)`` draws prefill seconds and ``output(rng, n)`` output tokens; by default both are gamma
-    with the Service's moments (outputs rounded, at least 1), fixed where the second moment is
-    the mean's square. The first ``warmup`` share of requests (and in a closed loop the last
-    ``concurrency``) is left out of the statistics. Returns the fields of :class:`Traffic`
-    (less ``max_rate`` and ``stable``) as floats; ITL over every gap between two tokens of a
-    request in that time, ``itl_mean`` over the gaps without a prefill.
-    """
-    rng = np.random.default_rng(seed)
-    pre = prompt(rng, requests) if prompt else _gamma_draw(rng, float(s.prefill_s), float(s.prefill_s2), requests)
-    out = (output(rng, requests) if output else
-           np.rint(_gamma_draw(rng, float(s.output), float(s.output2), requests)))
-    out = np.maximum(out, 1).astype(int).tolist()
-    pre = np.asarray(pre, dtype=float).tolist()
-    a, bs, c = float(s.step_fixed_s), float(s.step_per_seq_s), max(int(s.batch_limit), 1)
-    arrive = [math.inf] * requests
-    first, done, start = [0.0] * requests, [0.0] * requests, [0.0] * requests
-    arrivals: list[tuple[float, int]] = []
-    if concurrency is None:
-        if rate is None:
-            raise ValueError("simulate needs rate= or concurrency=")
-        times = np.cumsum(rng.exponential(1.0 / rate, requests)).tolist()
-        arrivals = [(t, i) for i, t in enumerate(times)]
-        issued = requests
-    else:
-        guess = float(s.prefill_s) + float(s.output) * (a + bs * min(concurrency, c))
-        issued = min(int(concurrency), requests)
-        arrivals = sorted((float(t), i) for i, t in enumerate(rng.uniform(0.0, guess, issued)))
-    heapq.heapify(arrivals)
-    waiting: deque[int] = deque()
-    ready: deque[int] = deque()
-    decoding: list[tuple[int, int]] = []  # (step at which the request finishes, request)
-    fresh: list[int] = []  # joined since the last step: their first token comes with the next
-    gaps: list[tuple[float, float, int, bool]] = []  # (time, gap between two tokens, how many, stalled)
-    stall = 0.0  # prefill time since the last step: the next step's gap holds it
-    t = busy = 0.0
-    k = slots = finished = 0
-    while finished < requests:
-        while waiting and slots < c:
-            ready.append(waiting.popleft())
-            slots += 1
-        while arrivals and arrivals[0][0] <= t:
-            at, i = heapq.heappop(arrivals)
-            arrive[i] = at
-            if slots < c:
-                ready.append(i)
-                slots += 1
-            else:
-                waiting.append(i)
-        if ready:
-            i = ready.popleft()
-            start[i] = t
-            t += pre[i]
-            busy += pre[i]
-            stall += pre[i]
-            heapq.heappush(decoding, (k + out[i], i))
-            fresh.append(i)
-        elif decoding:
-            step = a + bs * len(decoding)
-            n = 1
-            if not fresh:
-                n = decoding[0][0] - k
-                if arrivals and slots < c:
-                    n = max(1, min(n, math.ceil((arrivals[0][0] - t) / step)))
-            t += n * step
-            busy += n * step
-            k += n
-            gaps.append((t, stall + step, len(decoding) - len(fresh), stall > 0))
-            if n > 1:
-                gaps.append((t, step, len(decoding) * (n - 1), False))
-            stall = 0.0
-            for i in fresh:
-                first[i] = t
-            fresh.clear()
-            while decoding and decoding[0][0] == k:
-                i = heapq.heappop(decoding)[1]
-                done[i] = t
-                slots -= 1
-                finished += 1
-                if concurrency is not None and issued < requests:
-                    heapq.heappush(arrivals, (t, issued))
-                    issued += 1
-        elif arrivals:
-            t = arrivals[0][0]
-    lo = int(warmup * requests)
-    hi = requests - (int(concurrency) if concurrency is not None else 0)
-    arr, fst, end, beg = (np.asarray(v[lo:hi]) for v in (arrive, first, done, start))
-    o = np.asarray(out[lo:hi], dtype=float)
-    ttft, lat = fst - arr, end - arr
-    gen = o > 1
-    tpot = (end - fst)[gen] / (o[gen] - 1.0) if gen.any() else np.zeros(1)
-    span = end.max() - arr.min()
-    when, gap, count, held = (np.asarray(v) for v in zip(*gaps)) if gaps else (np.zeros(1),) * 3 + (np.zeros(1, bool),)
-    keep = (when >= arr.min()) & (when <= end.max()) & (count > 0)
-    gap, count, held = gap[keep], count[keep], held[keep]
-    order = np.argsort(gap)
-    cum = np.cumsum(count[order]) / max(count.sum(), 1)
-    itl = {f"itl_p{q}": float(gap[order][min(np.searchsorted(cum, q / 100.0), len(cum) - 1)]) if len(cum) else 0.0
-           for q in (50, 90, 99)}
-    plain = count * ~held
-    itl["itl_mean"] = float(np.sum(gap * plain) / plain.sum()) if plain.sum() else 0.0
-    pct = {f"{name}_p{q}": float(np.percentile(v, q)) for name, v in (("ttft", ttft), ("tpot", tpot), ("latency", lat))
-           for q in (50, 90, 99)}
-    return pct | itl | {"ttft_mean": float(ttft.mean()), "tpot_mean": float(tpot.mean()), "latency_mean": float(lat.mean()),
-                  "queue_s": float((beg - arr).mean()), "in_flight": float(np.sum(end - beg - np.asarray(pre[lo:hi])) / span),
-                  "utilisation": busy / t, "throughput": float(len(arr) / span)}

@@ -99,19 +99,19 @@ def test_ids_and_aliases_resolve_case_insensitively(name, expected):
 def test_the_alias_index_read_from_file_heads_equals_the_full_registrys():
     """Every id and alias the validated profiles define finds the same file through the index
     read from the files' top-level keys alone (what an alias lookup uses)."""
-    from costmodel import hardware
-    dirs = (str(hardware.builtin_dir()),)
-    _, full, _ = hardware._registry(dirs)
-    heads = hardware._alias_files(dirs)
+    from costmodel import hardware_registry
+    dirs = (str(hardware_registry.builtin_dir()),)
+    _, full, _ = hardware_registry._registry(dirs)
+    heads = hardware_registry._alias_files(dirs)
     assert heads is not None
     assert {key: path.stem for key, path in heads.items()} == {key: p.id for key, p in full.items()}
 
 
 def test_an_alias_lookup_loads_only_the_profile_it_names():
-    from costmodel import hardware
+    from costmodel import hardware_registry
     costmodel.reload_profiles()
     assert get_hardware("h100").id == "h100-sxm5-80gb"
-    assert hardware._load_at.cache_info().currsize == 1
+    assert hardware_registry._load_at.cache_info().currsize == 1
     costmodel.reload_profiles()
 
 
