@@ -138,12 +138,27 @@ def _reduce_unit(u: pint.Unit) -> tuple[Callable[..., pint.Unit], tuple[Any]]:
     return _unpickle_unit, (u._units,)
 
 
+def _known(units: Any) -> Any:
+    """``units`` (a unit container) after every name in it is known to the registry: a
+    prefixed unit (``gibibyte``) enters it only when a string names it, and a Quantity built
+    from a container that the registry never parsed cannot be printed (pint's formatter looks
+    its symbol up: KeyError)."""
+    for name in units:
+        if name not in _NAMED:
+            ureg.get_name(name)
+            _NAMED.add(name)
+    return units
+
+
 def _unpickle_quantity(magnitude: Any, units: Any) -> pint.Quantity:
-    return ureg.Quantity(magnitude, units)
+    return ureg.Quantity(magnitude, _known(units))
 
 
 def _unpickle_unit(units: Any) -> pint.Unit:
-    return ureg.Unit(units)
+    return ureg.Unit(_known(units))
+
+
+_NAMED: set[str] = set()  # unit names the registry has parsed since start-up (see _known)
 
 
 ureg: pint.UnitRegistry = _build_registry()

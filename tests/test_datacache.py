@@ -231,3 +231,21 @@ def test_the_registry_knows_its_compatible_units_as_a_loaded_one_does():
     for unit in ("W", "byte", "FLOP", "USD", "s"):
         names = [{tuple(dict(u._units).items()) for u in r.get_compatible_units(unit)} for r in (units.ureg, ref)]
         assert names[0] == names[1] and len(names[0]) >= 1, unit
+
+
+def test_a_profile_from_a_warm_cache_prints_as_one_parsed_afresh(tmp_path):
+    """A cached profile's quantities come back from unit containers: a prefixed unit such as
+    gibibyte must still print (pint looks its symbol up) in a process that never parsed it.
+    `hardware show --json` on a warm cache failed with KeyError: 'gibibyte'."""
+    import subprocess
+    import sys
+
+    env = {**os.environ, "COSTMODEL_CACHE_DIR": str(tmp_path / "cache")}
+    command = [sys.executable, "-m", "costmodel.cli", "hardware", "show", "h100", "--json"]
+    cold, warm = (subprocess.run(command, capture_output=True, text=True, env=env) for _ in range(2))
+    assert (cold.returncode, warm.returncode, warm.stderr) == (0, 0, "")
+    assert warm.stdout == cold.stdout and '"memory"' in warm.stdout
+    code = "import pickle, sys; from costmodel import units; print(f'{pickle.loads(sys.stdin.buffer.read()):~P}')"
+    out = subprocess.run([sys.executable, "-c", code], input=pickle.dumps(units.ureg.Quantity(80, "GiB")),
+                         capture_output=True, check=True).stdout
+    assert out.decode().strip() == "80 GiB"
