@@ -20,7 +20,7 @@ A training run's wall-clock time on ``n`` devices is the sum, over its steps, of
   expert all-to-alls of a mixture of experts (four per layer: each routed copy of a token to
   a device of its own node over the link, to another node over the network, both at once;
   where the routing is group-limited, one copy per node reached crosses the network and is
-  forwarded inside that node, :func:`remote_nodes`) [6, 7]; pipeline stages passing
+  forwarded inside that node, :func:`costmodel.expert_comm.remote_nodes`) [6, 7]; pipeline stages passing
   activations and gradients on, once per virtual stage; of the data- and expert-parallel
   traffic the share ``dp_overlap`` hides behind the computation (up to the backward pass's
   length), and all of the expert all-to-alls where the software overlaps them with another
@@ -107,9 +107,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-import numpy as np
-
 from .elementwise import any_true, maximum, minimum, where
+from .expert_comm import all_to_all, group_limited, remote_nodes, routed_parameters
 from .units import FloatArray
 
 __all__ = ["StepTerms", "step_terms", "stage_imbalance", "remote_nodes", "group_limited", "routed_parameters", "combine_parts", "combine", "TIERS", "DEFAULT_LINK", "DEFAULT_SCALE_OUT",
@@ -220,66 +219,6 @@ def grad_reduce_bytes(dtype: str) -> float:
     return 2.0 if dtype == "fp16" else 4.0
 
 
-def _miss(population: FloatArray, own: FloatArray, draws: FloatArray) -> FloatArray:
-    """The chance that ``draws`` items drawn without replacement from ``population`` miss all of
-    its ``own`` ones: the hypergeometric distribution's zero term, the product over the draws of
-    ``1 - own / (population - i)``."""
-    out: FloatArray = 1.0
-    top = draws if isinstance(draws, (int, float)) else float(np.max(draws))
-    for i in range(int(math.ceil(top))):
-        factor = maximum(1.0 - own / maximum(population - i, 1.0), 0.0)
-        out = out * where(draws > i, factor, 1.0)
-    return out
-
-
-def group_limited(groups: FloatArray, group_top_k: FloatArray) -> FloatArray:
-    """1 where a routing's groups limit it (more than one group, fewer of them chosen per token), else 0."""
-    return where((groups > 1) & (group_top_k >= 1) & (group_top_k < groups), 1.0, 0.0)
-
-
-def remote_nodes(*, top_k: FloatArray, experts: FloatArray, nodes: FloatArray, groups: FloatArray = 0.0,
-                 group_top_k: FloatArray = 0.0) -> FloatArray:
-    """Expected number of nodes, besides its own, that hold at least one of a token's ``top_k``
-    routed experts, for ``experts`` spread evenly over an expert-parallel group of ``nodes``.
-
-    The experts are taken as equally likely (balanced routing, the aim of every load-balancing
-    scheme). Under group-limited routing [6, 7] the experts split into ``groups`` equal groups of
-    consecutive experts, so onto consecutive nodes, and a token chooses its experts from
-    ``group_top_k`` of the groups: where there are at least as many groups as nodes (``groups /
-    nodes`` a node) the chosen groups cover ``nodes (1 - P0)`` nodes, ``P0`` the chance that the
-    draw of ``group_top_k`` groups misses a given node's; with fewer groups than nodes each group
-    spans ``nodes / groups`` nodes. The ``top_k`` experts, drawn without replacement from the
-    covered nodes' experts, reach ``C (1 - P0')`` of those ``C`` nodes, and the token's own node is
-    one of them with chance ``1 / nodes``.
-
-    >>> round(remote_nodes(top_k=8, experts=256, nodes=8, groups=8, group_top_k=4), 3)
-    3.175
-    """
-    e = maximum(nodes, 1.0)
-    x = maximum(experts, maximum(top_k, 1.0))
-    g = maximum(groups, 1.0)
-    m = minimum(maximum(group_top_k, 1.0), g)
-    covered = where(g >= e, e * (1.0 - _miss(g, g / e, m)), e * m / g)
-    covered = where(group_limited(groups, group_top_k) > 0, minimum(maximum(covered, 1.0), e), e)
-    reached = covered * (1.0 - _miss(x * covered / e, x / e, minimum(top_k, x)))
-    return reached * (e - 1.0) / e
-
-
-def routed_parameters(params: FloatArray, active_params: FloatArray, experts: FloatArray,
-                      top_k: FloatArray) -> FloatArray:
-    """The routed experts' share of a mixture of experts' parameters, from its total and active
-    counts: a token uses ``top_k / experts`` of the routed experts and all the rest (attention,
-    embeddings, dense layers, shared experts), so the routed experts hold ``(params - active)
-    experts / (experts - top_k)`` (0 where that is not defined, at most ``params``).
-
-    >>> round(routed_parameters(671e9, 37e9, 256, 8) / 1e9, 1)  # DeepSeek-V3
-    654.5
-    """
-    spare = maximum(experts - top_k, 0.0)
-    out = maximum(params - active_params, 0.0) * experts / maximum(spare, 1e-9)
-    return where((spare > 0) & (experts > 0), minimum(out, params), 0.0)
-
-
 def _matmul_efficiency(rows: FloatArray, d_model: FloatArray, tp: FloatArray, ridge: FloatArray,
                        top_k: FloatArray, moe: FloatArray, ep: FloatArray, experts: FloatArray,
                        expert_ffn: FloatArray) -> FloatArray:
@@ -294,28 +233,6 @@ def _matmul_efficiency(rows: FloatArray, d_model: FloatArray, tp: FloatArray, ri
     expert_rows = rows * top_k * maximum(ep, 1.0) / maximum(experts, 1.0)
     expert_eff = _width_efficiency(expert_rows, d_model, 2.0 * d_model / maximum(expert_ffn, 1.0), ridge)
     return where(routed, expert_eff, dense)
-
-
-def _all_to_all(layer_tokens: FloatArray, d_model: FloatArray, tp: FloatArray, node: FloatArray, link: FloatArray,
-                scale_out: FloatArray, top_k: FloatArray, moe: FloatArray, ep: FloatArray, experts: FloatArray,
-                expert_groups: FloatArray, group_top_k: FloatArray) -> FloatArray:
-    """The expert all-to-alls' seconds of :func:`step_terms` (``ep`` at least 1): each routed
-    copy of a token goes to the device holding its expert, over the link inside the node and
-    over the network to other nodes, the two at once. Where the routing is group-limited (the
-    dispatch it was designed for [6, 7]), a token crosses the network once per node it reaches
-    and is forwarded over the link inside that node. 0 (a number) where no row has expert
-    parallelism: the figure ``where`` would discard is not computed."""
-    spread = (moe > 0) & (ep > 1)
-    if not any_true(spread):
-        return 0.0
-    ep_nodes = maximum(ep * tp / maximum(node, 1.0), 1.0)  # nodes one expert-parallel group spans
-    per_node = ep / ep_nodes  # expert-parallel ranks sharing a node
-    grouped = group_limited(expert_groups, group_top_k) > 0
-    remote = where(grouped, remote_nodes(top_k=top_k, experts=experts, nodes=ep_nodes, groups=expert_groups,
-                                         group_top_k=group_top_k), top_k * (ep_nodes - 1.0) / ep_nodes)
-    local = top_k * maximum(per_node - 1.0, 0.0) / where(grouped, maximum(per_node, 1.0), maximum(ep, 1.0))
-    return where(spread, layer_tokens * 4.0 * d_model / tp * ACT_BYTES / COMM_EFFICIENCY
-                 * maximum(remote / scale_out, local / link), 0.0)
 
 
 def step_terms(*, hardware_flops: FloatArray, tokens: FloatArray, params: FloatArray, layers: FloatArray,
@@ -404,9 +321,9 @@ def step_terms(*, hardware_flops: FloatArray, tokens: FloatArray, params: FloatA
     per_link = dense_link * (dp - 1.0) / dp + routed_link * (edp - 1.0) / edp
     dp_link = where(across, scale_out, link) * COMM_EFFICIENCY
     dp_time = where(dp > 1, steps * per_link * moved / dp_link, 0.0)
-    # expert all-to-alls, inside the node and between nodes at once (:func:`_all_to_all`)
-    ep_time = _all_to_all(layer_tokens, d_model, tp, node, link, scale_out, top_k, moe, ep, experts,
-                          expert_groups, group_top_k)
+    # expert all-to-alls, inside the node and between nodes at once (:func:`costmodel.expert_comm.all_to_all`)
+    ep_time = all_to_all(layer_tokens, d_model, tp, node, link, scale_out, top_k, moe, ep, experts,
+                         expert_groups, group_top_k, element_bytes=ACT_BYTES, efficiency=COMM_EFFICIENCY)
     in_flight = global_batch / (dp * micro_batch * seq_len)  # micro-batches per step per pipeline
     bubble = 1.0 + (pp - 1.0) / (maximum(vpp, 1.0) * maximum(in_flight, 1.0))
     imbalance = stage_imbalance(hardware_flops, 6.0 * vocab * d_model * tokens, pp)

@@ -87,12 +87,12 @@ Examples
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
+from .edge_search import find_edge
 from .queueing import TINY, Arrays, Floats, add_deviations, erlang_c, gamma_dev, lognormal_q, nquantile, wait_dev
 from .traffic_sim import Sampler, simulate
 from .units import BoolArray, FloatArray
@@ -325,7 +325,7 @@ def max_rate_within(s: Service, *, ttft_p99: FloatArray | None = None, tpot_p99:
     none is), to ``2**-iterations`` of ``max_rate`` (or the last unit in the last place).
 
     Arrays bisect between 0 and ``max_rate``, all rows at once; one row (floats) takes
-    safeguarded secant steps on the worst target's excess (:func:`_edge`), which reach the
+    safeguarded secant steps on the worst target's excess (:func:`costmodel.edge_search.find_edge`), which reach the
     same edge in about a fifth of the evaluations.
     """
     targets = [(name, t) for name, t in (("ttft_p99", ttft_p99), ("tpot_p99", tpot_p99),
@@ -341,7 +341,7 @@ def max_rate_within(s: Service, *, ttft_p99: FloatArray | None = None, tpot_p99:
     top = open_loop(s, 0.0).max_rate
     lo, hi = 0.0 * top, top
     if isinstance(top, float):
-        return _edge(lambda rate: _excess(s, rate, targets), top, top * 2.0**-iterations)
+        return find_edge(lambda rate: _excess(s, rate, targets), top, top * 2.0**-iterations)
     for _ in range(iterations):
         mid = 0.5 * (lo + hi)
         good = ok(mid)
@@ -360,50 +360,3 @@ def _excess(s: Service, rate: float, targets: list[tuple[str, Any]]) -> tuple[bo
     if not figures or any(not (f > 0.0 and target > 0.0 and math.isfinite(f)) for f, target in figures):
         return good, None
     return good, max(math.log(f / target) for f, target in figures)
-
-
-def _edge(f: Callable[[float], tuple[bool, float | None]], top: float, resolution: float) -> float:
-    """The largest ``x`` in ``[0, top)`` with ``f(x)`` good, to ``resolution`` (or 4 units in the
-    last place), for ``f`` good below an edge and bad above it (``top`` is bad); 0 when ``f(0)``
-    is bad.
-
-    ``f`` also returns a continuous excess that crosses zero at the edge. The bracket ``[lo, hi]``
-    (``lo`` good, ``hi`` bad) shrinks by the secant through the two ends' excesses (regula falsi,
-    with the Illinois halving of an end kept twice: Dowell and Jarratt 1971); a secant point
-    within the tolerance of an end moves one tolerance past it, so that the bracket closes from
-    both sides. Where an end has no usable excess (at first the top: an unstable replica's
-    figures blow up, and a secant from there crawls), or the bracket did not halve in two steps,
-    the step bisects; so it never takes more than about twice bisection's steps, and near a
-    smooth edge it takes a handful. The last few units in the last place are bisected, as
-    bisection from 0 would: then both give the same float wherever their grid is finer than
-    the floats there (an edge above about 2^-7 of ``top`` at the default resolution).
-    """
-    good, e_lo = f(0.0)
-    if not good:
-        return 0.0
-    e_lo = None if e_lo is None else min(e_lo, 0.0)
-    lo, hi, e_hi = 0.0, top, None  # the top is unstable: bad, whatever its figures
-    last, steps, width = 0, 0, 2.0 * top  # the end the last step moved (+1 lo, -1 hi); the width two steps ago
-    while hi - lo > (tol := max(resolution, 4e-16 * hi)):
-        stalled = False
-        if steps % 2 == 0:
-            stalled, width = hi - lo > 0.5 * width, hi - lo
-        steps += 1
-        if e_lo is None or e_hi is None or stalled:  # (e_lo <= 0 < e_hi otherwise)
-            x = 0.5 * (lo + hi)
-        else:
-            x = min(max((lo * e_hi - hi * e_lo) / (e_hi - e_lo), lo + tol), hi - tol)
-        good, e = f(x)
-        if good:  # (an excess a rounding above zero at a good rate counts as zero)
-            lo, e_lo = x, None if e is None else min(e, 0.0)
-            if last == 1 and e_hi is not None:  # hi kept twice: halve its excess (Illinois)
-                e_hi *= 0.5
-            last = 1
-        else:
-            hi, e_hi = x, e if e is not None and e > 0.0 else None
-            if last == -1 and e_lo is not None:
-                e_lo *= 0.5
-            last = -1
-    while hi - lo > resolution and lo < (mid := 0.5 * (lo + hi)) < hi:  # the last units in the last place
-        lo, hi = (mid, hi) if f(mid)[0] else (lo, mid)
-    return lo

@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from costmodel import datacache, units
+from costmodel import datacache, unit_registry, units
 from costmodel.datafiles import read_toml
 from costmodel.hardware import builtin_dir
 
@@ -219,8 +219,8 @@ def test_the_registry_from_cached_definitions_is_the_file_s():
 
 def test_cached_definitions_equal_the_parse(cache):
     registry = pint.UnitRegistry(None, cache_folder=None)
-    parsed = units._parse_definitions(registry)
-    hit = datacache.cached("units.txt", [units.DEFINITIONS], lambda: units._parse_definitions(registry))
+    parsed = unit_registry._parse_definitions(registry)
+    hit = datacache.cached("units.txt", [units.DEFINITIONS], lambda: unit_registry._parse_definitions(registry))
     again = datacache.cached("units.txt", [units.DEFINITIONS], lambda: pytest.fail("built twice"))
     assert [d.raw for d in hit] == [d.raw for d in parsed] == [d.raw for d in again]
     assert [(type(d), d.name) for d in again] == [(type(d), d.name) for d in parsed]

@@ -90,9 +90,9 @@ def test_every_figure_of_a_valid_training_estimate_is_finite(params, tokens, n_g
 
 
 def test_limits_are_documented_for_every_kind():
-    from costmodel.units import _CANONICAL
+    from costmodel.units import CANONICAL
 
-    assert set(LIMITS) == set(_CANONICAL)
+    assert set(LIMITS) == set(CANONICAL)
     assert all(math.isfinite(v) and v > 0 for v in LIMITS.values())
 
 

@@ -8,7 +8,7 @@ import pytest
 
 PACKAGE = Path(__file__).resolve().parent.parent / "costmodel"
 # The core: inputs, profiles, the vectorised pipelines and the result types.
-CORE = {"units", "errors", "datafiles", "hardware", "hardware_profile", "hardware_registry", "models", "architecture",
+CORE = {"units", "unit_registry", "unit_parsing", "errors", "datafiles", "hardware", "hardware_profile", "hardware_registry", "models", "architecture",
         "configs", "config_families", "config_moe", "regions", "calibration", "training", "layout", "workload", "memory",
         "precision", "inference", "energy", "scaling", "training_estimate", "inference_estimate", "serving_inputs",
         "serving_records", "serving_timings", "serving_pipeline", "serving_case", "results", "results.base", "results.training",

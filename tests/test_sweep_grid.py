@@ -10,7 +10,8 @@ from hypothesis import given
 from hypothesis import strategies as hs
 
 import costmodel
-from costmodel.sweep.grid import Columns, Combos, Grid, Lookup
+from costmodel.sweep.columns import Columns
+from costmodel.sweep.grid import Combos, Grid, Lookup
 
 
 @given(hs.lists(hs.integers(min_value=1, max_value=6), min_size=1, max_size=4), hs.data())

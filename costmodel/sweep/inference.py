@@ -24,8 +24,8 @@ from ..inference_estimate import (
 )
 from ..results.base import pick_record
 from ..results.inference import BOUNDS, COLUMNS, CULPRITS, MAY_BE_MISSING, OUTPUTS, bound_codes
-from .grid import (Box, Columns, Combos, Grid, Inputs, Table, check_keywords, fill_columns, label_lookup, per_row,
-                   raise_not_finite, scenario_axis)
+from .columns import Columns, Inputs, fill_columns, raise_not_finite
+from .grid import Box, Combos, Grid, Table, check_keywords, label_lookup, per_row, scenario_axis
 
 SERVING_KEYS = ("model", "params", "active_params", "hardware", "dtype", "kv_dtype", "prune", "engine", "profile_path")
 FOOTPRINT_KEYS = ("hardware", "profile_path", *FOOTPRINT_KEYWORDS)

@@ -19,8 +19,8 @@ from ..results.training import COLUMNS, CULPRITS, MAY_BE_MISSING, OUTPUTS
 from ..layout_search import CANDIDATES, choose_layout
 from ..training_estimate import TrainingCase, estimate_training, evaluate, resolve_hardware
 from ..workload import layout_heads, resolve_model
-from .grid import (CHUNK, Box, Columns, Combos, Grid, Inputs, Lookup, Table, check_keywords, fill_columns, label_lookup, per_row,
-                   raise_not_finite, scenario_axis)
+from .columns import Columns, Inputs, fill_columns, raise_not_finite
+from .grid import CHUNK, Box, Combos, Grid, Lookup, Table, check_keywords, label_lookup, per_row, scenario_axis
 
 MODEL_KEYS = ("model", "params", "active_params", "tokens", "samples", "seq_len", "method", "trainable_params",
               "lora_rank", "teacher")
