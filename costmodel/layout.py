@@ -29,7 +29,7 @@ __all__ = ["TrainingLayout", "LAYOUT_PARSERS", "parse_recompute", "parse_zero_st
 @dataclass(frozen=True, slots=True, kw_only=True)
 class TrainingLayout:
     """Devices, MFU (NaN: from the step-time model), micro-batch, tensor, pipeline and ZeRO stage
-    (NaN: the fastest layout that fits, see :func:`costmodel.training_estimate.evaluate`),
+    (NaN: the fastest layout that fits, see :func:`costmodel.training_pipeline.evaluate`),
     context, expert (NaN: as many as the experts and the data-parallel degree allow) and
     virtual-pipeline degrees, the recomputation code of :data:`costmodel.training.RECOMPUTE`,
     sequence parallelism (1 on, 0 off, NaN: on wherever tp > 1, as Megatron-LM runs it), the

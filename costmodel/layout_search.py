@@ -3,7 +3,7 @@
 Where ``tp``, ``pp`` or the ZeRO stage is not given, :func:`search_layout` evaluates every
 candidate layout on a leading axis (floats or per-row arrays alike) with the step-time model of
 :mod:`costmodel.steptime` and the memory model of :mod:`costmodel.memory`, and keeps the fastest
-that fits; :func:`costmodel.training_estimate.evaluate` builds the rest of the pipeline on it.
+that fits; :func:`costmodel.training_pipeline.evaluate` builds the rest of the pipeline on it.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """Training memory: model states, activations, and how a parallel layout spreads them.
 
 Pure vectorised functions on canonical floats (bytes, counts), like :mod:`costmodel.training`;
-:func:`costmodel.training_estimate.evaluate` calls them and wraps the results.
+:func:`costmodel.training_pipeline.evaluate` calls them and wraps the results.
 
 Activations of a transformer follow Korthikanti et al. [2]. Per layer, in bytes (16-bit
 tensors, 1-byte dropout masks; ``s`` sequence, ``b`` micro-batch, ``h`` hidden, ``a`` heads,

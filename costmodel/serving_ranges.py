@@ -92,7 +92,7 @@ def nested_inside(points, loso: dict, calibration: Any, tails: dict[str, float],
     errors at ``tails`` (its own source's errors left out) and carried through the estimator
     exactly as the shipped ends are; width is high / low."""
     from .inference_estimate import estimate_inference
-    from .validation import inference_kwargs, served_figure
+    from .serving_validation import inference_kwargs, served_figure
 
     residuals = range_residuals(points, loso)
     cals: dict[str, Any] = {}
@@ -116,9 +116,9 @@ def nested_inside(points, loso: dict, calibration: Any, tails: dict[str, float],
 def nested_coverage(points_path, loso_path, metric: str, holdout: bool | None = None, calibration=None) -> dict:
     """Out-of-sample coverage of one metric's ranges (see the module's docstring): ``n``,
     ``coverage`` and ``median_width``; ``holdout`` as in
-    :func:`costmodel.validation.inference_coverage`."""
+    :func:`costmodel.serving_validation.inference_coverage`."""
     from .calibration import resolve_calibration
-    from .validation import serving_points
+    from .serving_validation import serving_points
 
     cal = resolve_calibration(calibration)
     s = cal.serving

@@ -40,7 +40,8 @@ sys.path.insert(0, str(ROOT))
 
 from costmodel import get_hardware  # noqa: E402
 from costmodel.energy import _systems, resolve_footprint  # noqa: E402
-from costmodel.validation import MEASURED, _energy_target, energy_scenarios, published_hours, read_cases  # noqa: E402
+from costmodel.energy_validation import MEASURED, energy_scenarios, energy_target  # noqa: E402
+from costmodel.validation import published_hours, read_cases  # noqa: E402
 
 TABLE = ROOT / "tests" / "data" / "energy_runs.csv"
 OUT = ROOT / "costmodel" / "data" / "energy_defaults.toml"
@@ -157,7 +158,7 @@ def score(rows, constants: dict[str, tuple[float, float]], q10: float, q90: floa
         got = energy_scenarios(row, mode, footprint_of=lambda hw, of=of, grid=grid: of(hw, grid))
         if got is None:
             continue
-        published = _energy_target(row)[0]  # type: ignore[index]
+        published = energy_target(row)[0]  # type: ignore[index]
         typical, lo, hi = got
         errors.append(typical / published - 1.0)
         groups.append(row["group"])

@@ -199,15 +199,15 @@ def test_core_functions_broadcast_over_arrays():
 def _forget_resolved() -> None:
     """Every cache an estimate fills: the resolved argument lists, the layout choices, the
     resolvers' records and the ranges' inputs."""
-    from costmodel import layout, layout_search, training_estimate, workload  # noqa: F401
+    from costmodel import layout, layout_search, training_estimate, training_pipeline, workload  # noqa: F401
     from costmodel.results import base
 
     training_estimate._RESOLVED.clear()
     training_estimate._BASES.clear()
     base._ENDS.clear()
     layout_search._CHOICES.clear()
-    for cached in (training_estimate._resolve_model, training_estimate._training_hardware,
-                   training_estimate._typical, training_estimate._footprint_scenarios, layout.resolve_layout,
+    for cached in (training_estimate._resolve_model, training_pipeline._training_hardware,
+                   training_estimate._typical, training_pipeline._footprint_scenarios, layout.resolve_layout,
                    costmodel.energy.resolve_footprint, layout_search._key):
         cached.cache_clear()
 
