@@ -87,10 +87,10 @@ def read_loso(path) -> dict[tuple[str, str], float]:
 
 def nested_inside(points, loso: dict, calibration: Any, tails: dict[str, float],
                   metrics: tuple[str, ...] | None = None) -> list[tuple[Any, bool, float]]:
-    """(point, inside, width) of every point (of ``metrics``, default all): whether its measured figure lies inside the range
-    around its leave-one-source-out estimate, the range's ends built from the other sources'
-    errors at ``tails`` (its own source's errors left out) and carried through the estimator
-    exactly as the shipped ends are; width is high / low."""
+    """(point, inside, width) of every point (of ``metrics``, default all): whether its measured
+    figure lies inside the range around its leave-one-source-out estimate, the range's ends
+    built from the other sources' errors at ``tails`` (its own source's errors left out) and
+    carried through the estimator exactly as the shipped ends are; width is high / low."""
     from .inference_estimate import estimate_inference
     from .serving_validation import inference_kwargs, served_figure
 
@@ -132,8 +132,9 @@ def nested_coverage(points_path, loso_path, metric: str, holdout: bool | None = 
 def choose_tails(points, loso: dict, calibration: Any) -> tuple[dict[str, float], dict[str, float]]:
     """Each family's tail: the largest of :data:`TAILS` (the narrowest range) whose nested
     coverage of the family's own figures (every point, held-out devices included) reaches
-    :data:`TARGET`, else the smallest; and that coverage. One number per family, chosen on the
-    figures it is scored on: with 20-50 figures a family, a mild optimism the note states."""
+    :data:`TARGET`, else the smallest; and that coverage (NaN for a family without figures).
+    One number per family, chosen on the figures it is then scored on: with 20-50 figures a
+    family, that coverage is mildly optimistic."""
     chosen: dict[str, float] = {}
     share: dict[str, float] = {}
     for t in TAILS:
@@ -146,4 +147,5 @@ def choose_tails(points, loso: dict, calibration: Any) -> tuple[dict[str, float]
                 chosen[family], share[family] = t, float(np.mean(inside))
     for family in FAMILIES:
         chosen.setdefault(family, TAILS[0])
+        share.setdefault(family, float("nan"))
     return chosen, share
