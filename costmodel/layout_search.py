@@ -269,6 +269,40 @@ def _fastest_layout(m: TrainingModel, h: TrainingHardware, lay: TrainingLayout, 
     return dict(zip(("tp", "pp", "zero"), (_gather(a, chosen[None], (len(a),) + chosen.shape)[0] for a in candidates)))
 
 
+def _one_fastest(m: TrainingModel, h: TrainingHardware, lay: TrainingLayout, cal: TrainingCalibration,
+                 hw_flops: FloatArray, candidates: tuple, at: np.ndarray, has: np.ndarray, valid: np.ndarray,
+                 total: np.ndarray) -> dict[str, Any]:
+    """:func:`search_layout`'s choice for one configuration, and its figures: each shortlisted
+    candidate that fits (less those :func:`_undominated` rules out) timed on plain floats, the
+    same operations on the same numbers as the pass over the candidate axis (a few floats cost
+    less than numpy's dispatch on a short array), and the same rule: the fastest, the first of
+    equals (a NaN time first of all, as ``argmin`` takes it), the least-memory candidate where
+    none fits or none has a finite time."""
+    fits = _undominated(m, cal, np.asarray(candidates[1])[at], has)
+    best: tuple | None = None
+    for j in np.flatnonzero(fits).tolist():
+        figures = _one_layout(m, h, lay, cal, hw_flops, candidates, int(at[j]))
+        time = figures["modelled"]
+        if best is None or time < best[0] or (time != time and best[0] == best[0]):
+            best = (time, figures)
+        if time != time:  # NaN: argmin's choice, whatever follows
+            break
+    if best is None or best[0] == math.inf:
+        return _one_layout(m, h, lay, cal, hw_flops, candidates, int(_least(valid, total, total.shape)))
+    return best[1]
+
+
+def _one_layout(m: TrainingModel, h: TrainingHardware, lay: TrainingLayout, cal: TrainingCalibration,
+                hw_flops: FloatArray, candidates: tuple, k: int) -> dict[str, Any]:
+    """The figures of candidate ``k`` of one configuration (``candidates``: tp, pp, ZeRO stage
+    and the four memory terms on the candidate axis), as :func:`search_layout` picks them."""
+    tp, pp, zero, cw, cg, co, ca = (float(a[k]) for a in candidates)
+    terms, ep, batch, wanted, vpp = layout_terms(m, h, lay, hw_flops, tp, pp, zero)
+    parts = _combine(terms, lay, cal)
+    return {"tp": tp, "pp": pp, "zero": zero, "ep": ep, "vpp": vpp, "batch": batch, "wanted": wanted,
+            "modelled": sum(parts), "local": parts[0], "comm": parts[1], "cw": cw, "cg": cg, "co": co, "ca": ca}
+
+
 def search_layout(m: TrainingModel, h: TrainingHardware, lay: TrainingLayout, cal: TrainingCalibration,
             choice: np.ndarray | None, layout_only: bool = False) -> dict[str, Any]:
     """The layout (tensor, pipeline, ZeRO stage where not given, or ``choice``) chosen on a
@@ -293,6 +327,12 @@ def search_layout(m: TrainingModel, h: TrainingHardware, lay: TrainingLayout, ca
     if choice is None:
         total = cw + cg + co + ca
         at, has, valid, full = _shortlist(m, h, lay, tp, pp, zero, total)
+        if len(full) == 1:  # one configuration: its shortlist timed a candidate at a time, on plain floats
+            picked = _one_fastest(m, h, lay, cal, hw_flops, (tp, pp, zero, cw, cg, co, ca), at, has, valid, total)
+            if layout_only:
+                return {k: picked[k] for k in ("tp", "pp", "zero")}
+            return {**picked, "flops": flops, "teacher": teacher, "hw_flops": hw_flops, "states": states,
+                    "features": features, "shape": shape}
         if layout_only:
             return _fastest_layout(m, h, lay, cal, hw_flops, (tp, pp, zero), at, has, valid, total, full)
         at = np.concatenate([at, _least(valid, total, full)[None]])

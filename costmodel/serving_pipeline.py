@@ -20,11 +20,11 @@ import numpy as np
 from . import inference as core
 from .elementwise import any_true, maximum, minimum, where
 from .energy import footprint_values
-from .inference import Request
+from .inference import PhaseConstants, Request
 from .memo import memoise
 from .serving_inputs import CACHE_MAX
 from .serving_load import ServingCase, ServingValues, split_by_phase, under_load
-from .serving_timings import at_speed, runtime_slots, slot_wait, timings
+from .serving_timings import Timings, at_speed, runtime_slots, slot_wait, timings
 from .units import FloatArray
 
 __all__ = ["evaluate", "typical", "typical_scenario"]
@@ -52,9 +52,14 @@ def evaluate(case: ServingCase) -> ServingValues:
         c = replace(core.capacity_report(m, r.n * r.pp, slots, r.prompt, output, h.capacity, groups),
                     max_batch=c.max_batch)
     running = replace(r, batch=slots) if queued else r
-    t = timings(m, h, running, case.prefill, case.decode)
+    joined = _throughput_scenarios(case)
+    if joined is None:  # the throughput at the request's own speeds (one scenario, or the same spread)
+        t = timings(m, h, running, case.prefill, case.decode)
+        generating_latency = t.latency
+    else:  # its ends as two more scenarios of the same pass
+        both = timings(m, h, running, *joined)
+        t, generating_latency = _split_scenarios(both, np.ndim(joined[1].speed))
     busy_latency = t.latency
-    generating_latency = _throughput_latency(case, running, busy_latency)
     if queued:
         wait = where(slots < r.batch, slot_wait(r.batch, slots, t.latency), 0.0)
         t = replace(t, ttft=t.ttft + wait, latency=t.latency + wait, wait_s=wait)
@@ -68,19 +73,51 @@ def evaluate(case: ServingCase) -> ServingValues:
                          samples_per_s=slots / busy_latency, footprint=fp, in_flight=slots, **split_by_phase(t, fp))
 
 
-def _throughput_latency(case: ServingCase, r: Request, latency: FloatArray) -> FloatArray:
-    """The busy latency a batch's throughput is taken from: ``latency`` itself in the typical
+def _throughput_scenarios(case: ServingCase) -> tuple[PhaseConstants, PhaseConstants] | None:
+    """The phases' constants with two scenarios more, or None where the throughput needs none.
+
+    A batch's throughput is taken from its busy latency: the request's own in the typical
     scenario; at the ends, the request's timings with both phases at the throughput's own
     spread (the decode's ``throughput_speed``: its leave-one-source-out errors differ from
-    TPOT's, since a saturated batch's steps are bound by other costs than one request's)."""
+    TPOT's, since a saturated batch's steps are bound by other costs than one request's). Those
+    ends join the scenario axis as its 4th and 5th entries (each field as :func:`at_speed` makes
+    it), so that one pass of :func:`timings` gives both; the typical scenario is the same in both."""
     speed = case.decode.throughput_speed
     if type(speed) is float and type(case.decode.speed) is float and type(case.prefill.speed) is float:
         if speed == case.decode.speed and speed == case.prefill.speed:  # one scenario: without numpy
-            return latency
+            return None
     elif np.all(np.equal(speed, case.decode.speed)) and np.all(np.equal(speed, case.prefill.speed)):
-        return latency
-    return timings(case.model, case.hardware, r, at_speed(case.prefill, speed),
-                        at_speed(case.decode, speed)).latency
+        return None
+    return (_joined(case.prefill, at_speed(case.prefill, speed)),
+            _joined(case.decode, at_speed(case.decode, speed)))
+
+
+def _joined(own: PhaseConstants, ends: PhaseConstants) -> PhaseConstants:
+    """``own``'s three scenarios and the two ends of ``ends`` on one leading axis (a field the
+    same number in both stays a number)."""
+    rank = max(np.ndim(getattr(own, k)) for k in PhaseConstants.__slots__)
+    out = {}
+    for k in PhaseConstants.__slots__:
+        a, b = getattr(own, k), getattr(ends, k)
+        if np.ndim(a) == 0 and np.ndim(b) == 0 and a == b:
+            out[k] = a
+        else:
+            a, b = (np.broadcast_to(x, (3,) + (1,) * (rank - 1)) if np.ndim(x) < rank else x for x in (a, b))
+            out[k] = np.concatenate([a, b[1:]])
+    return PhaseConstants(**out)
+
+
+def _split_scenarios(t: Timings, rank: int) -> tuple[Timings, FloatArray]:
+    """The timings of the three scenarios of a pass over :func:`_throughput_scenarios`' five,
+    and the busy latency of the throughput's (the typical scenario's, then the two ends)."""
+    fields = {}
+    for k in Timings.__slots__:
+        x = getattr(t, k)
+        fields[k] = x[:3] if np.ndim(x) == rank and np.shape(x)[0] == 5 else x
+    latency = t.latency
+    if np.ndim(latency) == rank and np.shape(latency)[0] == 5:
+        latency = np.asarray(latency)[[0, 3, 4]]
+    return Timings(**fields), latency
 
 
 def typical(case: ServingCase) -> ServingCase:

@@ -58,7 +58,26 @@ def _step(m: ServingModel, hw: ServingHardware, n: FloatArray, tokens_in_step: F
     launched) + the collectives (:func:`layer_comm_seconds`; ``tp`` None: attention over all
     ``n``). A compiled engine's launches sit on the device's timeline between its kernels, so they
     add to the roofline; an eager runtime's host dispatches ahead of the device (launches are
-    asynchronous), so the step takes the longer of the two."""
+    asynchronous), so the step takes the longer of the two. Returns (seconds, roofline
+    seconds, compute bound)."""
+    return _step_parts(m, hw, n, tokens_in_step, flops, moved, cal, tp, ep)[:3]
+
+
+def _step_parts(m: ServingModel, hw: ServingHardware, n: FloatArray, tokens_in_step: FloatArray, flops: FloatArray,
+                moved: FloatArray, cal: PhaseConstants, tp: FloatArray | None = None,
+                ep: FloatArray = 1.0) -> tuple[FloatArray, FloatArray, BoolArray, FloatArray]:
+    """:func:`_step`, and the seconds of its collectives."""
+    t, compute_bound = _roofline(m, hw, n, tokens_in_step, flops, moved, cal)
+    comm = layer_comm_seconds(m, hw, n, n if tp is None else tp, ep, tokens_in_step, cal.allreduce_latency_s)
+    launches = m.kernels * hw.launch_s * cal.overhead_scale
+    busy = t + launches if not any_true(hw.overlap) else where(hw.overlap > 0, maximum(t, launches), t + launches)
+    return busy + hw.step_fixed_s * cal.overhead_scale + comm, t, compute_bound, comm
+
+
+def _roofline(m: ServingModel, hw: ServingHardware, n: FloatArray, tokens_in_step: FloatArray, flops: FloatArray,
+              moved: FloatArray, cal: PhaseConstants) -> tuple[FloatArray, BoolArray]:
+    """The roofline seconds of one forward step (at the scenario's speed), and whether compute
+    bounds it: :func:`_step` less the runtime's overheads and the collectives."""
     # a step with few rows leaves much of the device idle: rows / (rows + half) of the ceiling, with
     # ``half`` growing with the device's peak (a bigger device has more units to fill)
     rows = tokens_in_step * m.rows_per_token
@@ -69,11 +88,7 @@ def _step(m: ServingModel, hw: ServingHardware, n: FloatArray, tokens_in_step: F
         share = minimum(share, hw.ceiling / hw.peak)
     t, compute_bound = phase_seconds(flops, moved, n, hw.peak, hw.bandwidth, share * fill,
                                      minimum(cal.bandwidth_fraction * hw.efficiency, 1.0))
-    t = t / cal.speed
-    comm = layer_comm_seconds(m, hw, n, n if tp is None else tp, ep, tokens_in_step, cal.allreduce_latency_s)
-    launches = m.kernels * hw.launch_s * cal.overhead_scale
-    busy = t + launches if not any_true(hw.overlap) else where(hw.overlap > 0, maximum(t, launches), t + launches)
-    return busy + hw.step_fixed_s * cal.overhead_scale + comm, t, compute_bound
+    return t / cal.speed, compute_bound
 
 
 def stage_of(m: ServingModel, pp: FloatArray) -> ServingModel:
@@ -130,7 +145,8 @@ def timings(m: ServingModel, hw: ServingHardware, r: Request, prefill_cal: Phase
     t_prefill, roof_p, cb_p = _chunked(first, m, hw, n, together, prompt, r.cached, chunks, pre, tp, ep)
     t_first, roof_1, _ = _step(m, hw, n, micro, *decode_step(m, micro, prompt), dec, tp, ep)
     mid = prompt + output / 2.0
-    step, roof_d, cb_d = _step(m, hw, n, micro, *decode_step(m, micro, mid), dec, tp, ep)
+    step, roof_d, cb_d, step_comm = _step_parts(m, hw, n, micro, *decode_step(m, micro, mid), dec, tp, ep)
+    decoding = (step, step_comm)  # a stage's decode step, for the steps that mix prompts in
     one = not ndim(micro) and micro == 1
     step_one = step if one else _step(m, hw, n, 1.0, *decode_step(m, 1.0, mid), dec, tp, ep)[0]
     # the devices' time a prefill takes from the others: with attention groups side by side, as if
@@ -158,7 +174,7 @@ def timings(m: ServingModel, hw: ServingHardware, r: Request, prefill_cal: Phase
             room = maximum(budget - micro, 1.0)
             share = others / steps / pp
             fit = minimum(share, room / new)
-            mixed = _mixed_step(m, hw, r, micro, mid, fit, dec, tp, ep)
+            mixed = _mixed_step(m, hw, r, micro, decoding, fit, dec, tp, ep)
             if staged:
                 mixed = pp * mixed + carry(micro + fit * prompt)
             # the prompts beyond the room still take the devices' time, in steps of their own (chunked)
@@ -225,9 +241,10 @@ def _chunked(first: ServingModel, m: ServingModel, hw: ServingHardware, n: Float
     return chunks * t, chunks * roof, cb
 
 
-def _mixed_step(m: ServingModel, hw: ServingHardware, r: Request, micro: FloatArray, context: FloatArray,
+def _mixed_step(m: ServingModel, hw: ServingHardware, r: Request, micro: FloatArray, decode: tuple,
                 prompts: FloatArray, cal: PhaseConstants, tp: FloatArray, ep: FloatArray) -> FloatArray:
-    """Seconds of one decode step of ``micro`` sequences at ``context`` tokens that also prefills
+    """Seconds of one decode step of ``micro`` sequences (``decode``: its seconds and those of its
+    collectives, :func:`_step_parts`) that also prefills
     ``prompts`` waiting prompts (a share: prompts per step), as a scheduler that mixes them runs it
     (TensorRT-LLM's in-flight batching, vLLM V1's token budget): one forward pass over both
     kinds of token, so the weights are read once and the step's fixed costs, launches and
@@ -238,18 +255,17 @@ def _mixed_step(m: ServingModel, hw: ServingHardware, r: Request, micro: FloatAr
     with the prompts' rows against without), the prompts' attention FLOPs and KV cache writes, and
     their activations' share of the collectives (Agrawal et al. 2024, "Sarathi-Serve", Sec. 4: prefill chunks batched with decodes; a prompt
     in chunks adds the same tokens in all)."""
-    step = _step(m, hw, r.n, micro, *decode_step(m, micro, context), cal, tp, ep)[0]
+    step, step_comm = decode
     new = prompts * r.prompt * (1.0 - r.cached)  # the prompts' tokens in this step
     pre_flops, pre_moved = prefill(m, 1.0, r.prompt, r.cached)
     hit = where(m.experts > 0, expert_fraction(maximum(m.experts, 1.0), m.experts_per_token, micro), 0.0)
     weights = m.weight_bytes - m.expert_bytes + m.expert_bytes * hit  # what the decode's matmuls read
     dense = 2.0 * m.active_params
-    alone = _step(m, hw, r.n, micro, dense * micro, weights, cal, tp, ep)[1]
-    joined = _step(m, hw, r.n, micro + new, dense * (micro + new), weights, cal, tp, ep)[1]
-    attention = _step(m, hw, r.n, new, prompts * (pre_flops - dense * r.prompt * (1.0 - r.cached)),
-                      prompts * (pre_moved - m.weight_bytes), cal, tp, ep)[1]
-    comm = layer_comm_seconds(m, hw, r.n, tp, ep, micro + new, cal.allreduce_latency_s) - \
-        layer_comm_seconds(m, hw, r.n, tp, ep, micro, cal.allreduce_latency_s)  # the prompts' activations
+    alone = _roofline(m, hw, r.n, micro, dense * micro, weights, cal)[0]
+    joined = _roofline(m, hw, r.n, micro + new, dense * (micro + new), weights, cal)[0]
+    attention = _roofline(m, hw, r.n, new, prompts * (pre_flops - dense * r.prompt * (1.0 - r.cached)),
+                          prompts * (pre_moved - m.weight_bytes), cal)[0]
+    comm = layer_comm_seconds(m, hw, r.n, tp, ep, micro + new, cal.allreduce_latency_s) - step_comm  # the prompts' activations
     return step + (joined - alone) + attention + comm
 
 
