@@ -190,16 +190,25 @@ def timings(m: ServingModel, hw: ServingHardware, r: Request, prefill_cal: Phase
     latency = where(generating, ttft + (output - 1.0) * tpot, t_prefill)
     roof = roof_p + where(generating, roof_1 + (output - 1.0) * roof_d, 0.0)
     # device time a request spends on its input: its prefill against its share of the decode steps
-    decode_time = where(continuous, steps * step / batch, (t_first + (output - 1.0) * step) / maximum(batch, 1.0))
-    prefill_time = where(continuous, even, t_prefill / maximum(batch, 1.0))
+    each = _same(continuous)  # where every row batches the same way, only its side is computed
+    if each is not False:
+        decode_time, prefill_time = steps * step / batch, even
+    if each is not True:
+        static = (t_first + (output - 1.0) * step) / maximum(batch, 1.0), t_prefill / maximum(batch, 1.0)
+        if each is None:
+            decode_time, prefill_time = where(continuous, decode_time, static[0]), where(continuous, prefill_time, static[1])
+        else:
+            decode_time, prefill_time = static
     input_share = where(generating, prefill_time / (prefill_time + decode_time), 1.0)
     ar = m.autoregressive > 0
     if ndim(ar) == 0 and ar:  # a single generating model: the one-pass branch is not needed
-        one_pass, roof_one, cb_one = t_prefill, roof_p, cb_p
-    else:
-        one_pass, roof_one, cb_one = _single_pass(m, hw, n, batch, prompt, pre)
-        if staged:
-            one_pass, roof_one = pp * one_pass, pp * roof_one
+        return Timings(ttft=where(generating, ttft, t_prefill), tpot=where(generating, tpot, 0.0), latency=latency,
+                       busy=minimum(1.0, roof / latency), compute_bound_prefill=cb_p, compute_bound_decode=cb_d,
+                       generating=generating, prefill_s=t_prefill, step_s=step, step_one_s=step_one,
+                       input_share=input_share)
+    one_pass, roof_one, cb_one = _single_pass(m, hw, n, batch, prompt, pre)
+    if staged:
+        one_pass, roof_one = pp * one_pass, pp * roof_one
     m = whole
     return Timings(ttft=where(ar, where(generating, ttft, t_prefill), one_pass),
                    tpot=where(generating, tpot, 0.0), latency=where(ar, latency, one_pass),
@@ -207,6 +216,14 @@ def timings(m: ServingModel, hw: ServingHardware, r: Request, prefill_cal: Phase
                    compute_bound_prefill=where(ar, cb_p, cb_one), compute_bound_decode=cb_d,
                    generating=generating, prefill_s=where(ar, t_prefill, one_pass), step_s=step,
                    step_one_s=step_one, input_share=input_share)
+
+
+def _same(condition: BoolArray) -> bool | None:
+    """The condition where it is the same everywhere, else None."""
+    if not ndim(condition):
+        return bool(condition)
+    condition = np.asarray(condition)
+    return True if condition.all() else False if not condition.any() else None
 
 
 def runtime_slots(hw: ServingHardware) -> FloatArray:

@@ -24,6 +24,43 @@ def test_validation_tables_in_readme_are_current():
         "README validation tables are stale: run `python scripts/validation_report.py --write`")
 
 
+def test_speed_table_in_readme_is_current():
+    """The README's Speed table is what the benchmark scripts measured (their results files),
+    rendered by scripts/speed_report.py, and every figure the performance issue sets has one."""
+    readme = (ROOT / "README.md").read_text()
+    report = _load("speed_report")
+    assert report.render(readme) == readme, (
+        "README Speed table is stale: run `python scripts/speed_report.py --write`")
+    names = {r["benchmark"] for r in report.load()}
+    assert {"bench_estimate", "bench_sweep", "bench_stream_1e9", "bench_startup", "bench_report"} <= names
+
+
+def test_speed_report_renders_targets_and_machines(tmp_path):
+    """Each figure's row says whether its target is met; figures from two machines are told apart."""
+    import json
+
+    report = _load("speed_report")
+    machine = {"cpu": "Some CPU", "cores": 2, "memory_GiB": 8.0, "os": "Linux", "python": "3.11.7",
+               "numpy": "2.0", "pandas": "2.2", "pint": "0.24", "costmodel": "0.1.0", "commit": "abc1234"}
+    rows = [{"what": "fast | thing", "command": "python benchmarks/x.py", "measured": "1 us", "target": "< 2 us",
+             "met": True, "peer": None},
+            {"what": "slow thing", "command": "python benchmarks/x.py", "measured": "3 us", "target": "< 2 us",
+             "met": False, "peer": "peer 30 us"}]
+    (tmp_path / "bench_estimate.json").write_text(json.dumps({"benchmark": "bench_estimate", "date": "2026-12-03",
+                                                              "machine": machine, "rows": rows}))
+    text = report.table(report.load(tmp_path))
+    assert text.startswith("Machine: Some CPU, 2 logical cores, 8 GiB of memory, Linux; Python 3.11.7")
+    assert "| fast \\| thing | 1 us | < 2 us | yes | – | `python benchmarks/x.py`, 2026-12-03, at abc1234 |" in text
+    assert "| slow thing | 3 us | < 2 us | **no** | peer 30 us |" in text
+    (tmp_path / "bench_sweep.json").write_text(json.dumps({"benchmark": "bench_sweep", "date": "2026-12-04",
+                                                           "machine": {**machine, "cpu": "Other CPU"}, "rows": rows[:1]}))
+    text = report.table(report.load(tmp_path))
+    assert "Machine 1: Some CPU" in text and "Machine 2: Other CPU" in text
+    assert text.splitlines()[-1].endswith("2026-12-04, at abc1234 | 2 |")
+    with pytest.raises(SystemExit, match="no <!-- speed --> section"):
+        report.render("# README without the section\n", tmp_path)
+
+
 def test_quick_start_has_exactly_two_commands():
     readme = (ROOT / "README.md").read_text()
     block = readme.split("## Quick start", 1)[1].split("```bash", 1)[1].split("```", 1)[0]

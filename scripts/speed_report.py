@@ -1,0 +1,86 @@
+"""Write the README's Speed table from the benchmark scripts' results (benchmarks/results/*.json).
+
+    python scripts/speed_report.py           # print the markdown
+    python scripts/speed_report.py --write   # replace the marked section of README.md
+
+Each script in benchmarks/ writes its results file when run with ``--write``; this renders
+them, with the machine and date each ran on. tests/test_readme.py fails when README.md differs
+from what this script writes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+RESULTS = ROOT / "benchmarks" / "results"
+# the order of the table; a results file not listed comes after these, by name
+ORDER = ("bench_estimate", "bench_sweep", "bench_stream_1e8", "bench_stream_1e9", "bench_startup", "bench_report")
+SECTION = "speed"
+
+
+def load(folder: Path = RESULTS) -> list[dict]:
+    """The results files, in the table's order."""
+    found = {p.stem: json.loads(p.read_text()) for p in sorted(folder.glob("*.json"))}
+    names = [n for n in ORDER if n in found] + sorted(n for n in found if n not in ORDER)
+    return [found[n] for n in names]
+
+
+def _machine(m: dict) -> str:
+    memory = f", {m['memory_GiB']:g} GiB of memory" if m.get("memory_GiB") else ""
+    return (f"{m['cpu']}, {m['cores']} logical cores{memory}, {m['os']}; Python {m['python']}, numpy {m['numpy']}, "
+            f"pandas {m['pandas']}, pint {m['pint']}")
+
+
+def _cell(text: str | None) -> str:
+    return "–" if text is None else str(text).replace("|", "\\|")
+
+
+def table(results: list[dict]) -> str:
+    """The markdown: one line per machine, then one row per figure."""
+    machines: dict[str, int] = {}
+    for r in results:
+        machines.setdefault(_machine(r["machine"]), len(machines) + 1)
+    lines = []
+    for text, number in machines.items():
+        label = "Machine" if len(machines) == 1 else f"Machine {number}"
+        lines.append(f"{label}: {text}.")
+        lines.append("")
+    lines.append("| what | measured: median (lowest-highest) | target | met | peer | command, date" +
+                 ("" if len(machines) == 1 else ", machine") + " |")
+    lines.append("|---|---|---|---|---|---|" + ("" if len(machines) == 1 else "---|"))
+    for r in results:
+        where = "" if len(machines) == 1 else f" | {machines[_machine(r['machine'])]}"
+        commit = f", at {r['machine']['commit']}" if r["machine"].get("commit") else ""
+        for x in r["rows"]:
+            met = {True: "yes", False: "**no**", None: "–"}[x["met"]]
+            lines.append(f"| {_cell(x['what'])} | {_cell(x['measured'])} | {_cell(x['target'])} | {met} | "
+                         f"{_cell(x['peer'])} | `{x['command']}`, {r['date']}{commit}{where} |")
+    return "\n".join(lines)
+
+
+def render(readme: str, folder: Path = RESULTS) -> str:
+    """``readme`` with its marked Speed section rendered from the results in ``folder``."""
+    pattern = re.compile(rf"(<!-- {SECTION} -->\n).*?(<!-- /{SECTION} -->)", re.S)
+    if not pattern.search(readme):
+        raise SystemExit(f"README.md has no <!-- {SECTION} --> section")
+    return pattern.sub(lambda m: m.group(1) + table(load(folder)) + "\n" + m.group(2), readme)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--write", action="store_true", help="rewrite the section of README.md")
+    args = parser.parse_args()
+    readme = ROOT / "README.md"
+    new = render(readme.read_text())
+    if args.write:
+        readme.write_text(new)
+    else:
+        print(new)
+
+
+if __name__ == "__main__":
+    main()
