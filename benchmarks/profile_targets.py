@@ -57,13 +57,10 @@ def _cumulative(stats: pstats.Stats, path: str, name: str) -> float:
 
 def main() -> None:
     case = sys.argv[1] if len(sys.argv) > 1 else "training"
-    if case.startswith("training"):
-        grid, fn, stages = training_grid(1_000_000), costmodel.sweep_training, STAGES["training"]
-        kw = dict(grid, ranges=case.endswith("ranges"))
-        run = lambda: fn(**kw)  # noqa: E731
-        fn(**{k: v[:1] for k, v in grid.items()})
-    elif case.startswith("inference"):
-        grid, fn, stages = inference_grid(1_000_000), costmodel.sweep_inference, STAGES["inference"]
+    if case.split("-")[0] in ("training", "inference"):
+        kind = case.split("-")[0]
+        grid = (training_grid if kind == "training" else inference_grid)(1_000_000)
+        fn, stages = getattr(costmodel, f"sweep_{kind}"), STAGES[kind]
         kw = dict(grid, ranges=case.endswith("ranges"))
         run = lambda: fn(**kw)  # noqa: E731
         fn(**{k: (v[:1] if isinstance(v, list) else v) for k, v in grid.items()})

@@ -10,12 +10,15 @@ from what this script writes.
 
 from __future__ import annotations
 
-import argparse
 import json
-import re
+import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "scripts"))
+
+from readme_sections import main, replace_section  # noqa: E402
+
 RESULTS = ROOT / "benchmarks" / "results"
 # the order of the table; a results file not listed comes after these, by name
 ORDER = ("bench_estimate", "bench_sweep", "bench_stream_1e8", "bench_stream_1e9", "bench_startup", "bench_report")
@@ -64,23 +67,8 @@ def table(results: list[dict]) -> str:
 
 def render(readme: str, folder: Path = RESULTS) -> str:
     """``readme`` with its marked Speed section rendered from the results in ``folder``."""
-    pattern = re.compile(rf"(<!-- {SECTION} -->\n).*?(<!-- /{SECTION} -->)", re.S)
-    if not pattern.search(readme):
-        raise SystemExit(f"README.md has no <!-- {SECTION} --> section")
-    return pattern.sub(lambda m: m.group(1) + table(load(folder)) + "\n" + m.group(2), readme)
-
-
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--write", action="store_true", help="rewrite the section of README.md")
-    args = parser.parse_args()
-    readme = ROOT / "README.md"
-    new = render(readme.read_text())
-    if args.write:
-        readme.write_text(new)
-    else:
-        print(new)
+    return replace_section(readme, SECTION, table(load(folder)))
 
 
 if __name__ == "__main__":
-    main()
+    main(render, __doc__.splitlines()[0])

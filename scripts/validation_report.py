@@ -8,15 +8,15 @@ tests/test_readme.py fails when README.md differs from what this script writes.
 
 from __future__ import annotations
 
-import argparse
-import re
 import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "scripts"))
 
 from costmodel.calibration import default_calibration  # noqa: E402
+from readme_sections import main, replace_section  # noqa: E402
 from costmodel.validation import energy_validation, generation, read_cases, summary  # noqa: E402
 
 DATA = ROOT / "tests" / "data"
@@ -219,24 +219,9 @@ SECTIONS = {"training": training_section, "energy": energy_section, "inference":
 
 def render(readme: str) -> str:
     for name, make in SECTIONS.items():
-        pattern = re.compile(rf"(<!-- validation:{name} -->\n).*?(<!-- /validation:{name} -->)", re.S)
-        if not pattern.search(readme):
-            raise SystemExit(f"README.md has no <!-- validation:{name} --> section")
-        readme = pattern.sub(lambda m: m.group(1) + make() + "\n" + m.group(2), readme)
+        readme = replace_section(readme, f"validation:{name}", make())
     return readme
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--write", action="store_true", help="rewrite the sections of README.md")
-    args = parser.parse_args()
-    readme = ROOT / "README.md"
-    new = render(readme.read_text())
-    if args.write:
-        readme.write_text(new)
-    else:
-        print(new)
-
-
 if __name__ == "__main__":
-    main()
+    main(render, __doc__.splitlines()[0])
