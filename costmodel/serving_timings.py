@@ -261,8 +261,8 @@ def _chunked(first: ServingModel, m: ServingModel, hw: ServingHardware, n: Float
 def _mixed_step(m: ServingModel, hw: ServingHardware, r: Request, micro: FloatArray, decode: tuple,
                 prompts: FloatArray, cal: PhaseConstants, tp: FloatArray, ep: FloatArray) -> FloatArray:
     """Seconds of one decode step of ``micro`` sequences (``decode``: its seconds and those of its
-    collectives, :func:`_step_parts`) that also prefills
-    ``prompts`` waiting prompts (a share: prompts per step), as a scheduler that mixes them runs it
+    collectives, :func:`_step_parts`) that also prefills ``prompts`` waiting prompts (a share:
+    prompts per step), as a scheduler that mixes them runs it
     (TensorRT-LLM's in-flight batching, vLLM V1's token budget): one forward pass over both
     kinds of token, so the weights are read once and the step's fixed costs, launches and
     collectives' latency are paid once. The prompts' tokens join the step's matmuls, which hide

@@ -11,6 +11,7 @@ from what this script writes.
 from __future__ import annotations
 
 import json
+import re
 import sys
 from pathlib import Path
 
@@ -39,7 +40,11 @@ def _machine(m: dict) -> str:
 
 
 def _cell(text: str | None) -> str:
-    return "–" if text is None else str(text).replace("|", "\\|")
+    """A table cell: pipes escaped, exponents written short (``2.83e+06`` as ``2.83e6``)."""
+    if text is None:
+        return "–"
+    return re.sub(r"e([+-])0*(\d)", lambda m: "e" + ("-" if m.group(1) == "-" else "") + m.group(2),
+                  str(text)).replace("|", "\\|")
 
 
 def table(results: list[dict]) -> str:

@@ -52,6 +52,7 @@ def test_speed_report_renders_targets_and_machines(tmp_path):
     assert text.startswith("Machine: Some CPU, 2 logical cores, 8 GiB of memory, Linux; Python 3.11.7")
     assert "| fast \\| thing | 1 us | < 2 us | yes | – | `python benchmarks/x.py`, 2026-12-03, at abc1234 |" in text
     assert "| slow thing | 3 us | < 2 us | **no** | peer 30 us |" in text
+    assert report._cell("2.83e+06 (9.29e+05-3.1e-07) rows") == "2.83e6 (9.29e5-3.1e-7) rows"
     (tmp_path / "bench_sweep.json").write_text(json.dumps({"benchmark": "bench_sweep", "date": "2026-12-04",
                                                            "machine": {**machine, "cpu": "Other CPU"}, "rows": rows[:1]}))
     text = report.table(report.load(tmp_path))
