@@ -43,9 +43,11 @@ def energy_scenarios(row: dict, mode: str, footprint_of=None) -> tuple[float, fl
 
     ``mode="hours"``: the published accelerator-hours are given, so only the power model
     (draw, host, PUE) is tested; ``mode="e2e"``: params, tokens, hardware and device count go
-    in and the training model supplies the hours too. Every other input is the default; where
-    the authors give the grid intensity, CO2e uses it (where a run took place is an input no
-    model can guess). ``footprint_of(hw)`` replaces the default footprint inputs (a fit's
+    in and the training model supplies the hours too, with the run's attention kernels where the
+    table gives them (``flash_attention``: false for runs trained before FlashAttention existed,
+    as in ``tests/data/training_runs.csv``). Every other input is the default; where the authors
+    give the grid intensity, CO2e uses it (where a run took place is an input no model can
+    guess). ``footprint_of(hw)`` replaces the default footprint inputs (a fit's
     leave-one-source-out constants).
     """
     from .energy import footprint_values, resolve_footprint
@@ -73,6 +75,8 @@ def energy_scenarios(row: dict, mode: str, footprint_of=None) -> tuple[float, fl
                   "n_gpus": n}
         if row.get("active_params"):
             kwargs["active_params"] = float(row["active_params"])
+        if row.get("flash_attention"):  # the run's attention kernels, where known (none before 2022)
+            kwargs["flash_attention"] = row["flash_attention"] == "true"
         est = estimate_training(**kwargs, grid_intensity=_grid(row))
         case = est._case if footprint_of is None else replace(est._case, footprint=footprint_of(est._profile))
         values = scenarios(case, est._calibration).footprint
