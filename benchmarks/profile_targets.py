@@ -25,7 +25,7 @@ STAGES = {
     "training": {
         "choosing the layouts (sweep/training.py:_choice)": ("sweep/training.py", "_choice"),
         "  of which the step-time terms of the shortlist (layout_search.py:_fastest)": ("layout_search.py", "_fastest"),
-        "  of which memory and the shortlist (layout_search.py:_shortlist)": ("layout_search.py", "_shortlist"),
+        "  of which memory and the shortlist (layout_search.py:shortlist_layouts)": ("layout_search.py", "shortlist_layouts"),
         "the pipeline of every row (training_pipeline.py:evaluate)": ("training_pipeline.py", "evaluate"),
         "writing the DataFrame's columns (sweep/columns.py:fill_columns)": ("sweep/columns.py", "fill_columns"),
         "resolving the grid (sweep/training.py:plan)": ("sweep/training.py", "plan"),
@@ -43,7 +43,7 @@ STAGES = {
     "estimate": {
         "the layout search (layout_search.py:search_layout)": ("layout_search.py", "search_layout"),
         "  of which timing the shortlist on floats (layout_search.py:_one_layout)": ("layout_search.py", "_one_layout"),
-        "  of which memory and the shortlist (layout_search.py:_shortlist)": ("layout_search.py", "_shortlist"),
+        "  of which memory and the shortlist (layout_search.py:shortlist_layouts)": ("layout_search.py", "shortlist_layouts"),
         "the model, layout and footprint inputs parsed (memo.py:cached)": ("memo.py", "cached"),
         "the estimate's checks (results/base.py:first_not_finite)": ("results/base.py", "first_not_finite"),
     },

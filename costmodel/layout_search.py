@@ -20,12 +20,12 @@ from . import training as core
 from .calibration import TrainingCalibration
 from .elementwise import floor, fmod, isnan, maximum, minimum, ndim, where
 from .layout import TrainingLayout
-from .memo import memoise
 from .units import FloatArray
 from .workload import TrainingModel
 
-__all__ = ["TrainingHardware", "CANDIDATES", "layout_terms", "search_layout", "work_flops", "chosen_seconds", "choose_layout", "remembered_choice",
-           "remember_choice"]
+__all__ = ["TrainingHardware", "CANDIDATES", "candidates", "layout_memory", "layout_terms", "batch_free_terms", "batch_free_degrees",
+           "fastest_of", "layout_figures", "parts_figures", "shortlist_layouts", "undominated", "wanted_batch",
+           "combine_terms", "search_layout", "work_flops", "chosen_seconds", "choose_layout"]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -57,12 +57,26 @@ _TP, _PP, _ZERO = np.meshgrid(_TP_C, _PP_C, _ZERO_C, indexing="ij")
 CANDIDATES = (_TP.ravel(), _PP.ravel(), _ZERO.ravel())
 
 
-def _candidates(lay: TrainingLayout, ndim: int) -> tuple[FloatArray, FloatArray, FloatArray]:
+def candidates(lay: TrainingLayout, ndim: int) -> tuple[FloatArray, FloatArray, FloatArray]:
     """(tp, pp, zero) of every layout to try, on a leading axis; given degrees replace the search."""
     axis = (-1,) + (1,) * ndim
     tp, pp, zero = (c.reshape(axis) for c in CANDIDATES)
     return (where(isnan(lay.tp), tp, lay.tp), where(isnan(lay.pp), pp, lay.pp),
             where(isnan(lay.zero_stage), zero, lay.zero_stage))
+
+
+def layout_memory(m: TrainingModel, h: TrainingHardware, lay: TrainingLayout, tp: FloatArray, pp: FloatArray,
+                  zero: FloatArray) -> tuple[tuple, FloatArray, tuple, tuple]:
+    """The weights, gradients and optimizer states [B] (a distillation teacher's weights with
+    the weights), a CNN's feature maps per device (data-parallel: never split), the activation
+    shape, and the four memory terms per device of the layouts (tp, pp, ZeRO stage); none
+    depends on the global batch or the tokens."""
+    w, g, o = mem.state_bytes(m.params, h.weight_bytes, h.optimizer_bytes, m.trainable, m.frozen_bytes)
+    states = (w + m.teacher_params * h.weight_bytes, g, o)
+    features = m.feature_elements * lay.micro_batch * h.weight_bytes
+    shape = (m.layers, m.seq_len / lay.cp, lay.micro_batch, m.d_model, m.heads)
+    split, whole = mem.activation_bytes(*shape, lay.recompute, lay.sequence_parallel, pp, m.vocab)
+    return states, features, shape, mem.memory_per_gpu(*states, lay.n_gpus, tp, pp, zero, split, whole + features)
 
 
 def _pick(index, *arrays):
@@ -76,7 +90,7 @@ def _pick(index, *arrays):
     return [np.take_along_axis(np.broadcast_to(a, shape), index[None], 0)[0] for a in arrays]
 
 
-def _wanted(m: TrainingModel, lay: TrainingLayout) -> FloatArray:
+def wanted_batch(m: TrainingModel, lay: TrainingLayout) -> FloatArray:
     """The global batch asked for [token]: given (tokens, or sequences kept negative), or the default."""
     seq = maximum(m.seq_len, 1.0)
     return where(isnan(lay.global_batch), st.default_global_batch(m.active_params),
@@ -98,33 +112,45 @@ def _degrees(m: TrainingModel, lay: TrainingLayout, tp: FloatArray,
              pp: FloatArray) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray]:
     """A layout's expert degree, global batch, the batch asked for and virtual stages (see
     :func:`layout_terms`); none depends on the tokens."""
+    ep, vpp, least_batch = batch_free_degrees(m, lay, tp, pp)
+    wanted = wanted_batch(m, lay)
+    return ep, maximum(wanted, least_batch), wanted, vpp
+
+
+def batch_free_degrees(m: TrainingModel, lay: TrainingLayout, tp: FloatArray,
+                       pp: FloatArray) -> tuple[FloatArray, FloatArray, FloatArray]:
+    """A layout's expert degree, virtual stages and the least global batch [token] (one
+    micro-batch per data-parallel rank), which do not depend on the batch asked for."""
     dp = maximum(lay.n_gpus / (tp * pp * lay.cp), 1.0)
     vpp = where(isnan(lay.vpp), where(pp > 1, maximum(floor(m.layers / (2.0 * pp)), 1.0), 1.0),
                 lay.vpp)
     moe = where(m.experts > 0, 1.0, 0.0)
     ep = where(isnan(lay.ep), where(moe > 0, minimum(m.experts, dp), 1.0), lay.ep)
-    seq = maximum(m.seq_len, 1.0)
-    least_batch = dp * lay.micro_batch * seq  # one micro-batch per data-parallel rank
-    wanted = _wanted(m, lay)
-    return ep, maximum(wanted, least_batch), wanted, vpp
+    return ep, vpp, dp * lay.micro_batch * maximum(m.seq_len, 1.0)
 
 
 def _terms(m: TrainingModel, h: TrainingHardware, lay: TrainingLayout, hw_flops: FloatArray, tp: FloatArray,
            pp: FloatArray, zero: FloatArray, ep: FloatArray, batch: FloatArray, vpp: FloatArray) -> st.StepTerms:
     """:func:`costmodel.steptime.step_terms` of a layout whose degrees are known (:func:`_degrees`)."""
-    return st.step_terms(hardware_flops=hw_flops, tokens=where(isnan(m.forward_flops), m.tokens, 0.0),
-                         params=m.params, active_params=m.active_params, layers=m.layers, d_model=m.d_model,
-                         seq_len=maximum(m.seq_len, 1.0), top_k=m.top_k, moe=where(m.experts > 0, 1.0, 0.0),
-                         experts=m.experts, expert_ffn=m.expert_ffn, expert_groups=m.expert_groups,
-                         group_top_k=m.group_top_k,
-                         gemm=h.gemm, bandwidth=h.bandwidth, link=h.link, scale_out=h.scale_out, node=h.node,
-                         n=lay.n_gpus, tp=tp, pp=pp, cp=lay.cp, ep=ep, vpp=vpp, micro_batch=lay.micro_batch,
-                         global_batch=batch, zero_stage=zero, recompute=lay.recompute,
-                         sequence_parallel=lay.sequence_parallel, optimizer_bytes=h.optimizer_bytes,
-                         frozen=m.params - m.trainable,
-                         dequant_bytes=where(m.method == 2, core.QLORA_DEQUANT_BYTES, 0.0), vocab=m.vocab,
-                         heads=m.heads, attention=m.attention, flash_attention=lay.flash_attention,
-                         ep_overlap=lay.ep_overlap, grad_bytes=h.grad_bytes, weight_bytes=h.weight_bytes)
+    return st.with_batch(batch_free_terms(m, h, lay, hw_flops, tp, pp, zero, ep, vpp), batch)
+
+
+def batch_free_terms(m: TrainingModel, h: TrainingHardware, lay: TrainingLayout, hw_flops: FloatArray,
+                     tp: FloatArray, pp: FloatArray, zero: FloatArray, ep: FloatArray, vpp: FloatArray) -> st.BatchFree:
+    """:func:`costmodel.steptime.batch_free_terms` of a layout whose degrees are known."""
+    return st.batch_free_terms(hardware_flops=hw_flops, tokens=where(isnan(m.forward_flops), m.tokens, 0.0),
+                               params=m.params, active_params=m.active_params, layers=m.layers, d_model=m.d_model,
+                               seq_len=maximum(m.seq_len, 1.0), top_k=m.top_k, moe=where(m.experts > 0, 1.0, 0.0),
+                               experts=m.experts, expert_ffn=m.expert_ffn, expert_groups=m.expert_groups,
+                               group_top_k=m.group_top_k,
+                               gemm=h.gemm, bandwidth=h.bandwidth, link=h.link, scale_out=h.scale_out, node=h.node,
+                               n=lay.n_gpus, tp=tp, pp=pp, cp=lay.cp, ep=ep, vpp=vpp, micro_batch=lay.micro_batch,
+                               zero_stage=zero, recompute=lay.recompute,
+                               sequence_parallel=lay.sequence_parallel, optimizer_bytes=h.optimizer_bytes,
+                               frozen=m.params - m.trainable,
+                               dequant_bytes=where(m.method == 2, core.QLORA_DEQUANT_BYTES, 0.0), vocab=m.vocab,
+                               heads=m.heads, attention=m.attention, flash_attention=lay.flash_attention,
+                               ep_overlap=lay.ep_overlap, grad_bytes=h.grad_bytes, weight_bytes=h.weight_bytes)
 
 
 def work_flops(m: TrainingModel, lay: TrainingLayout) -> tuple[FloatArray, FloatArray, FloatArray]:
@@ -143,11 +169,11 @@ def chosen_seconds(m: TrainingModel, h: TrainingHardware, lay: TrainingLayout, c
     its degrees given (:func:`search_layout`'s ``ep``, ``batch`` and ``vpp``): the same
     operations on the same numbers as :func:`search_layout` with that ``choice``, so an estimate
     that changes only the work (the tokens) need not search or count memory again."""
-    parts = _combine(_terms(m, h, lay, hw_flops, tp, pp, zero, ep, batch, vpp), lay, cal)
+    parts = combine_terms(_terms(m, h, lay, hw_flops, tp, pp, zero, ep, batch, vpp), lay, cal)
     return parts[0], parts[1], sum(parts)
 
 
-def _shortlist(m: TrainingModel, h: TrainingHardware, lay: TrainingLayout, tp: FloatArray, pp: FloatArray,
+def shortlist_layouts(m: TrainingModel, h: TrainingHardware, lay: TrainingLayout, tp: FloatArray, pp: FloatArray,
                zero: FloatArray, total: FloatArray) -> tuple[np.ndarray, np.ndarray, np.ndarray, tuple]:
     """Memory first, on every candidate: layouts whose data-parallel degree the global batch
     asked for can feed come first (only where none can is the batch raised to one micro-batch
@@ -160,7 +186,7 @@ def _shortlist(m: TrainingModel, h: TrainingHardware, lay: TrainingLayout, tp: F
     valid = ((tp <= maximum(h.node, 1.0)) | ~isnan(lay.tp)) & (tp * pp * cp <= n) & (fmod(n, tp * pp * cp) == 0)
     valid = valid & ((heads <= 0) | (fmod(heads, tp) == 0)) & ((pp <= maximum(m.layers, 1.0)) | ~isnan(lay.pp))
     feeds = maximum(n / (tp * pp * cp), 1.0) * lay.micro_batch * maximum(m.seq_len, 1.0)
-    asked = _wanted(m, lay) * (1.0 + 1e-9)
+    asked = wanted_batch(m, lay) * (1.0 + 1e-9)
     full = np.broadcast_shapes(*(np.shape(x) for x in (tp, pp, zero, total, valid, h.capacity, feeds, asked)))
     ok = np.broadcast_to(valid & (total <= h.capacity), full)
     roomy = ok & (feeds <= asked)
@@ -187,7 +213,7 @@ def _gather(a: FloatArray, at: np.ndarray, full: tuple) -> np.ndarray:
     return np.take_along_axis(np.broadcast_to(a, full), at, 0)
 
 
-def _combine(terms: st.StepTerms, lay: TrainingLayout, cal: TrainingCalibration) -> tuple:
+def combine_terms(terms: st.StepTerms, lay: TrainingLayout, cal: TrainingCalibration) -> tuple:
     """The local, exposed-communication and stretch seconds of the terms at the calibration."""
     return st.combine_parts(terms, memory_passes=cal.memory_passes, dp_overlap=cal.dp_overlap,
                             efficiency=where(lay.tuning == 1, 1.0, cal.typical_efficiency), tp_overlap=cal.tp_overlap)
@@ -204,7 +230,7 @@ def _rows_of(record: Any, arrays: dict, rows: np.ndarray, shape: tuple) -> Any:
     return replace(record, **{k: np.broadcast_to(v, shape).reshape(-1)[rows] for k, v in arrays.items()})
 
 
-def _undominated(m: TrainingModel, cal: TrainingCalibration, pp: np.ndarray, fits: np.ndarray) -> np.ndarray:
+def undominated(m: TrainingModel, cal: TrainingCalibration, pp: np.ndarray, fits: np.ndarray) -> np.ndarray:
     """``fits`` (the shortlist's (tp, ZeRO stage) pairs, ZeRO-1 before ZeRO-3 at each tp) less
     the ZeRO-3 layouts that cannot be faster than the ZeRO-1 layout beside them.
 
@@ -237,13 +263,13 @@ def _fastest(m: TrainingModel, h: TrainingHardware, lay: TrainingLayout, cal: Tr
     records = (m, h, lay)
     arrays = [_arrays(r) for r in records]
     shape = np.broadcast_shapes(has.shape[1:], np.shape(hw_flops), *(v.shape for a in arrays for v in a.values()))
-    flat = np.flatnonzero(_undominated(m, cal, pp, np.broadcast_to(has, (timed,) + shape)))
+    flat = np.flatnonzero(undominated(m, cal, pp, np.broadcast_to(has, (timed,) + shape)))
     rows = flat % math.prod(shape)
     mk, hk, lk = (_rows_of(r, a, rows, shape) for r, a in zip(records, arrays))
     hw = hw_flops if ndim(hw_flops) == 0 else np.broadcast_to(hw_flops, shape).reshape(-1)[rows]
     tpk, ppk, zk = (np.broadcast_to(a, (timed,) + shape).reshape(-1)[flat] for a in (tp, pp, zero))
     times = np.full(timed * math.prod(shape), np.inf)
-    times[flat] = sum(_combine(layout_terms(mk, hk, lk, hw, tpk, ppk, zk)[0], lk, cal))
+    times[flat] = sum(combine_terms(layout_terms(mk, hk, lk, hw, tpk, ppk, zk)[0], lk, cal))
     score = times.reshape((timed,) + shape)
     return where(np.isinf(score).all(axis=0), timed, np.argmin(score, axis=0))
 
@@ -273,23 +299,34 @@ def _one_fastest(m: TrainingModel, h: TrainingHardware, lay: TrainingLayout, cal
                  hw_flops: FloatArray, candidates: tuple, at: np.ndarray, has: np.ndarray, valid: np.ndarray,
                  total: np.ndarray) -> dict[str, Any]:
     """:func:`search_layout`'s choice for one configuration, and its figures: each shortlisted
-    candidate that fits (less those :func:`_undominated` rules out) timed on plain floats, the
+    candidate that fits (less those :func:`undominated` rules out) timed on plain floats, the
     same operations on the same numbers as the pass over the candidate axis (a few floats cost
-    less than numpy's dispatch on a short array), and the same rule: the fastest, the first of
-    equals (a NaN time first of all, as ``argmin`` takes it), the least-memory candidate where
-    none fits or none has a finite time."""
-    fits = _undominated(m, cal, np.asarray(candidates[1])[at], has)
+    less than numpy's dispatch on a short array), and the same rule (:func:`fastest_of`), the
+    least-memory candidate where none fits or none has a finite time."""
+    def timed(k: int) -> tuple[float, dict[str, Any]]:
+        figures = _one_layout(m, h, lay, cal, hw_flops, candidates, k)
+        return figures["modelled"], figures
+
+    fits = undominated(m, cal, np.asarray(candidates[1])[at], has)
+    picked = fastest_of([int(at[j]) for j in np.flatnonzero(fits).tolist()], timed)
+    if picked is None:
+        return _one_layout(m, h, lay, cal, hw_flops, candidates, int(_least(valid, total, total.shape)))
+    return picked
+
+
+def fastest_of(positions: list[int], timed: Any) -> Any:
+    """What ``timed(k)`` gives with its time, ``(time, what)``, of the fastest of the candidates
+    at ``positions``, by the rule of the pass over the candidate axis: the first of equals, a
+    NaN time first of all (as ``argmin`` takes it); None where there is none, or none has a
+    finite time."""
     best: tuple | None = None
-    for j in np.flatnonzero(fits).tolist():
-        figures = _one_layout(m, h, lay, cal, hw_flops, candidates, int(at[j]))
-        time = figures["modelled"]
+    for k in positions:
+        time, figures = timed(k)
         if best is None or time < best[0] or (time != time and best[0] == best[0]):
             best = (time, figures)
         if time != time:  # NaN: argmin's choice, whatever follows
             break
-    if best is None or best[0] == math.inf:
-        return _one_layout(m, h, lay, cal, hw_flops, candidates, int(_least(valid, total, total.shape)))
-    return best[1]
+    return None if best is None or best[0] == math.inf else best[1]
 
 
 def _one_layout(m: TrainingModel, h: TrainingHardware, lay: TrainingLayout, cal: TrainingCalibration,
@@ -298,9 +335,22 @@ def _one_layout(m: TrainingModel, h: TrainingHardware, lay: TrainingLayout, cal:
     and the four memory terms on the candidate axis), as :func:`search_layout` picks them."""
     tp, pp, zero, cw, cg, co, ca = (float(a[k]) for a in candidates)
     terms, ep, batch, wanted, vpp = layout_terms(m, h, lay, hw_flops, tp, pp, zero)
-    parts = _combine(terms, lay, cal)
-    return {"tp": tp, "pp": pp, "zero": zero, "ep": ep, "vpp": vpp, "batch": batch, "wanted": wanted,
-            "modelled": sum(parts), "local": parts[0], "comm": parts[1], "cw": cw, "cg": cg, "co": co, "ca": ca}
+    return layout_figures(terms, lay, cal, (tp, pp, zero, ep, vpp, batch, wanted), (cw, cg, co, ca))
+
+
+def layout_figures(terms: st.StepTerms, lay: TrainingLayout, cal: TrainingCalibration, degrees: tuple,
+                   memory: tuple) -> dict[str, Any]:
+    """One layout's figures as :func:`search_layout` gives them, from its step terms, its
+    (tp, pp, ZeRO stage, ep, vpp, global batch, batch asked for) and its four memory terms."""
+    return parts_figures(combine_terms(terms, lay, cal), degrees, memory)
+
+
+def parts_figures(parts: tuple, degrees: tuple, memory: tuple) -> dict[str, Any]:
+    """:func:`layout_figures` from the (local, communication, stretch) seconds of the terms."""
+    local, comm, _ = parts
+    figures = dict(zip(("tp", "pp", "zero", "ep", "vpp", "batch", "wanted"), degrees))
+    figures.update(modelled=sum(parts), local=local, comm=comm)
+    return {**figures, **dict(zip(("cw", "cg", "co", "ca"), memory))}
 
 
 def search_layout(m: TrainingModel, h: TrainingHardware, lay: TrainingLayout, cal: TrainingCalibration,
@@ -309,24 +359,17 @@ def search_layout(m: TrainingModel, h: TrainingHardware, lay: TrainingLayout, ca
     leading axis of candidates by the step-time model, and its figures (only ``tp``, ``pp``
     and ``zero`` with ``layout_only``)."""
     flops, teacher, hw_flops = work_flops(m, lay)
-    w, g, o = mem.state_bytes(m.params, h.weight_bytes, h.optimizer_bytes, m.trainable, m.frozen_bytes)
-    states = (w + m.teacher_params * h.weight_bytes, g, o)  # a distillation teacher's weights
-    features = m.feature_elements * lay.micro_batch * h.weight_bytes  # a CNN's, data-parallel: never split
-
     if choice is None:
         rank = max(ndim(x) for x in (m.params, m.layers, m.tokens, h.peak, lay.n_gpus, lay.tp, lay.pp,
                                      lay.zero_stage, lay.micro_batch, lay.global_batch, lay.tuning))
-        tp, pp, zero = _candidates(lay, rank)
+        tp, pp, zero = candidates(lay, rank)
     else:  # chosen already (a sweep chooses once per distinct layout): one candidate, plain floats for one row
         tp, pp, zero = (float(c) if ndim(c) == 0 else np.asarray(c, dtype=float)[None] for c in choice)
-    n, cp = lay.n_gpus, lay.cp
-    shape = (m.layers, m.seq_len / cp, lay.micro_batch, m.d_model, m.heads)
-    split, whole = mem.activation_bytes(*shape, lay.recompute, lay.sequence_parallel, pp, m.vocab)
-    cw, cg, co, ca = mem.memory_per_gpu(*states, n, tp, pp, zero, split, whole + features)
+    states, features, shape, (cw, cg, co, ca) = layout_memory(m, h, lay, tp, pp, zero)
 
     if choice is None:
         total = cw + cg + co + ca
-        at, has, valid, full = _shortlist(m, h, lay, tp, pp, zero, total)
+        at, has, valid, full = shortlist_layouts(m, h, lay, tp, pp, zero, total)
         if len(full) == 1:  # one configuration: its shortlist timed a candidate at a time, on plain floats
             picked = _one_fastest(m, h, lay, cal, hw_flops, (tp, pp, zero, cw, cg, co, ca), at, has, valid, total)
             if layout_only:
@@ -340,7 +383,7 @@ def search_layout(m: TrainingModel, h: TrainingHardware, lay: TrainingLayout, ca
         tp, pp, zero, cw, cg, co, ca = (_gather(a, at, full) for a in (tp, pp, zero, cw, cg, co, ca))
 
     terms, ep, batch, wanted, vpp = layout_terms(m, h, lay, hw_flops, tp, pp, zero)
-    parts = _combine(terms, lay, cal)
+    parts = combine_terms(terms, lay, cal)
     modelled = sum(parts)
     i: Any
     if choice is None:
@@ -361,33 +404,3 @@ def choose_layout(model: TrainingModel, hardware: TrainingHardware, layout: Trai
     The choice does not depend on the tokens (every term of the step time grows with them)."""
     s = search_layout(model, hardware, layout, cal, None, layout_only=True)
     return s["tp"], s["pp"], s["zero"]
-
-
-_CHOICES: dict[tuple, np.ndarray] = {}
-_CHOICES_MAX = 4096
-# the choice does not depend on these (every term of the step time grows with the work; MFU comes after)
-_CHOICE_FREE = frozenset({"tokens", "samples", "mfu"})
-
-
-@memoise  # records are frozen and themselves cached per distinct input: one key per record
-def _key(record: Any) -> tuple:
-    return tuple("nan" if math.isnan(v) else v for f in record.__slots__ if f not in _CHOICE_FREE
-                 for v in (float(getattr(record, f)),))
-
-
-def remembered_choice(m: TrainingModel, h: TrainingHardware, lay: TrainingLayout,
-                       cal: TrainingCalibration) -> tuple[tuple, np.ndarray | None]:
-    """The layout an earlier estimate with the same inputs the choice depends on chose (None
-    the first time), and the key to :func:`remember_choice` it under: an estimate that differs
-    only in tokens, price, region or power reuses it."""
-    key = (_key(m), _key(h), _key(lay), cal)
-    return key, _CHOICES.get(key)
-
-
-def remember_choice(key: tuple, tp: FloatArray, pp: FloatArray, zero: FloatArray) -> np.ndarray:
-    """Remember the layout one estimate chose (see :func:`remembered_choice`), and return it."""
-    if len(_CHOICES) >= _CHOICES_MAX:
-        _CHOICES.clear()
-    choice = _CHOICES[key] = np.array([float(tp), float(pp), float(zero)])
-    choice.flags.writeable = False
-    return choice

@@ -106,15 +106,18 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Any
 
 from .elementwise import any_true, maximum, minimum, where
 from .expert_comm import all_to_all, group_limited, remote_nodes, routed_parameters
+from .step_parts import BatchFree, StepTerms, combine, combine_parts, pipeline_bubble, with_batch
 from .units import FloatArray
 
 __all__ = ["StepTerms", "step_terms", "stage_imbalance", "remote_nodes", "group_limited", "routed_parameters", "combine_parts", "combine", "TIERS", "DEFAULT_LINK", "DEFAULT_SCALE_OUT",
            "DEFAULT_NODE", "REFERENCE_GEMM", "INTERRUPTIONS_PER_DEVICE_HOUR",
            "HOURS_LOST_PER_INTERRUPTION", "default_global_batch", "GEMM_FRACTION_DEFAULT", "COMM_EFFICIENCY",
-           "SCORE_BYTES", "grad_reduce_bytes"]
+           "SCORE_BYTES", "grad_reduce_bytes", "pipeline_bubble", "BatchFree", "batch_free_terms",
+           "with_batch"]
 
 TIERS = ("typical", "tuned")  # codes 0, 1
 REFERENCE_GEMM = 8192.0  # the square GEMM (M = K = N) on which the ceilings in the profiles are measured
@@ -147,33 +150,6 @@ GEMM_FRACTION_DEFAULT = 0.77
 # (dropout backward) + 6 (softmax backward: gradient and output read, gradient written) + 4
 # (dS read for dQ and dK) = 19; a recomputed forward pass (selective or full) adds its 13.
 SCORE_BYTES = (32.0, 45.0)  # (without, with recomputation)
-
-
-@dataclass(frozen=True, slots=True)
-class StepTerms:
-    """Seconds (per device, whole run) of each part of the step model, for unit constants:
-    ``matmul`` and ``optimizer`` are physical; ``memory`` is for one pass over the stored
-    activations; ``tp`` the tensor-parallel and pipeline traffic (never hidden), ``dp`` and
-    ``ep`` the whole data- and expert-parallel traffic (partly hidden behind the computation);
-    ``stretch`` multiplies the total (pipeline bubble x failures); ``dequant`` is QLoRA's
-    memory-bound dequantisation of its frozen weights (0 for other methods) and ``scores``
-    the attention scores' memory traffic without a fused attention kernel (0 with one), not
-    scaled by any fitted constant; ``tp_hideable`` the part of ``tp`` (its collectives, where
-    the software overlaps them) that ``tp_overlap`` may hide; ``ep_overlapped`` the part of
-    ``ep`` the software overlaps with another micro-batch's computation (all of it, or none),
-    hidden whole up to the computation's length."""
-
-    matmul: FloatArray
-    memory: FloatArray
-    optimizer: FloatArray
-    tp: FloatArray
-    dp: FloatArray
-    ep: FloatArray
-    stretch: FloatArray
-    dequant: FloatArray = 0.0
-    scores: FloatArray = 0.0
-    tp_hideable: FloatArray = 0.0
-    ep_overlapped: FloatArray = 0.0
 
 
 def default_global_batch(active_params: FloatArray) -> FloatArray:
@@ -235,18 +211,26 @@ def _matmul_efficiency(rows: FloatArray, d_model: FloatArray, tp: FloatArray, ri
     return where(routed, expert_eff, dense)
 
 
-def step_terms(*, hardware_flops: FloatArray, tokens: FloatArray, params: FloatArray, layers: FloatArray,
-               d_model: FloatArray, seq_len: FloatArray, top_k: FloatArray, moe: FloatArray,
-               experts: FloatArray, expert_ffn: FloatArray, expert_groups: FloatArray = 0.0,
-               group_top_k: FloatArray = 0.0, active_params: FloatArray | None = None, gemm: FloatArray, bandwidth: FloatArray, link: FloatArray, scale_out: FloatArray,
-               node: FloatArray, n: FloatArray, tp: FloatArray, pp: FloatArray, cp: FloatArray, ep: FloatArray,
-               vpp: FloatArray, micro_batch: FloatArray, global_batch: FloatArray, zero_stage: FloatArray,
-               recompute: FloatArray, sequence_parallel: FloatArray, optimizer_bytes: FloatArray,
-               frozen: FloatArray = 0.0, dequant_bytes: FloatArray = 0.0, vocab: FloatArray = 0.0,
-               heads: FloatArray = 0.0, attention: FloatArray = 0.0, flash_attention: FloatArray = 1.0,
-               ep_overlap: FloatArray = 0.0, grad_bytes: FloatArray = ACT_BYTES,
-               weight_bytes: FloatArray = ACT_BYTES) -> StepTerms:
-    """The parts of the step model for one layout (floats or arrays that broadcast).
+def step_terms(*, global_batch: FloatArray, **inputs: Any) -> StepTerms:
+    """The parts of the step model for one layout at ``global_batch`` tokens per step: those of
+    :func:`batch_free_terms` (the ``inputs``, as it takes them) finished by :func:`with_batch`."""
+    return with_batch(batch_free_terms(**inputs), global_batch)
+
+
+def batch_free_terms(*, hardware_flops: FloatArray, tokens: FloatArray, params: FloatArray, layers: FloatArray,
+                     d_model: FloatArray, seq_len: FloatArray, top_k: FloatArray, moe: FloatArray,
+                     experts: FloatArray, expert_ffn: FloatArray, expert_groups: FloatArray = 0.0,
+                     group_top_k: FloatArray = 0.0, active_params: FloatArray | None = None, gemm: FloatArray,
+                     bandwidth: FloatArray, link: FloatArray, scale_out: FloatArray,
+                     node: FloatArray, n: FloatArray, tp: FloatArray, pp: FloatArray, cp: FloatArray, ep: FloatArray,
+                     vpp: FloatArray, micro_batch: FloatArray, zero_stage: FloatArray,
+                     recompute: FloatArray, sequence_parallel: FloatArray, optimizer_bytes: FloatArray,
+                     frozen: FloatArray = 0.0, dequant_bytes: FloatArray = 0.0, vocab: FloatArray = 0.0,
+                     heads: FloatArray = 0.0, attention: FloatArray = 0.0, flash_attention: FloatArray = 1.0,
+                     ep_overlap: FloatArray = 0.0, grad_bytes: FloatArray = ACT_BYTES,
+                     weight_bytes: FloatArray = ACT_BYTES) -> BatchFree:
+    """The parts of the step model for one layout (floats or arrays that broadcast) that do not
+    depend on the global batch, and the factors of those that do (:func:`with_batch`).
 
     ``hardware_flops`` are the whole run's (with recomputation); ``gemm`` the ceiling [FLOP/s];
     ``bandwidth``, ``link`` (inside a node) and ``scale_out`` (between nodes, per device) in
@@ -262,6 +246,11 @@ def step_terms(*, hardware_flops: FloatArray, tokens: FloatArray, params: FloatA
     ``ep_overlap`` 1 where the software overlaps the expert all-to-alls with computation;
     ``grad_bytes`` the bytes of a gradient element in the data-parallel reduction and
     ``weight_bytes`` of a parameter gathered (:func:`grad_reduce_bytes`).
+
+    The global batch enters only through the optimizer steps (``tokens / global_batch``, which
+    the optimizer and data-parallel terms are proportional to) and the bubble of ``stretch``
+    (:func:`pipeline_bubble`): a search over other global batches keeps these
+    (:class:`costmodel.layout_choices.BatchSearch`).
     """
     dp = maximum(n / (tp * pp * cp), 1.0)
     active_params = params if active_params is None else active_params
@@ -283,7 +272,6 @@ def step_terms(*, hardware_flops: FloatArray, tokens: FloatArray, params: FloatA
     memory = layer_tokens * split * d_model * redo / bandwidth
     score_bytes = where(recompute >= 1, SCORE_BYTES[1], SCORE_BYTES[0])
     scores = unfused * layer_tokens * heads / tp * seq_len * score_bytes / bandwidth
-    steps = tokens / global_batch
     # a mixture of experts' routed experts are split over the ep ranks as well, and replicated
     # over the dp / ep ranks that hold the same experts; the rest (attention, embeddings,
     # shared experts) over dp, as in a dense model
@@ -293,7 +281,6 @@ def step_terms(*, hardware_flops: FloatArray, tokens: FloatArray, params: FloatA
     edp = maximum(dp / ep, 1.0)  # replicas of one device's experts
     share = (dense + routed / ep) / (tp * pp)  # parameters on one device of a replica
     sharded = where(zero_stage >= 1, (dense / dp + routed / (ep * edp)) / (tp * pp), share)
-    optimizer = steps * sharded * (optimizer_bytes + 6.0) / bandwidth
     tp_link = where(tp <= node, link, scale_out) * COMM_EFFICIENCY
     collectives = where(recompute == 2, 6.0, 4.0)
     tp_time = where(tp > 1, layer_tokens * collectives * 2.0 * (tp - 1.0) / tp * d_model * ACT_BYTES / tp_link, 0.0)
@@ -320,12 +307,9 @@ def step_terms(*, hardware_flops: FloatArray, tokens: FloatArray, params: FloatA
     routed_link = where(across, routed / pp / maximum(minimum(node, n), tp * ep), routed / (tp * pp * ep))
     per_link = dense_link * (dp - 1.0) / dp + routed_link * (edp - 1.0) / edp
     dp_link = where(across, scale_out, link) * COMM_EFFICIENCY
-    dp_time = where(dp > 1, steps * per_link * moved / dp_link, 0.0)
     # expert all-to-alls, inside the node and between nodes at once (:func:`costmodel.expert_comm.all_to_all`)
     ep_time = all_to_all(layer_tokens, d_model, tp, node, link, scale_out, top_k, moe, ep, experts,
                          expert_groups, group_top_k, element_bytes=ACT_BYTES, efficiency=COMM_EFFICIENCY)
-    in_flight = global_batch / (dp * micro_batch * seq_len)  # micro-batches per step per pipeline
-    bubble = 1.0 + (pp - 1.0) / (maximum(vpp, 1.0) * maximum(in_flight, 1.0))
     imbalance = stage_imbalance(hardware_flops, 6.0 * vocab * d_model * tokens, pp)
     failures = 1.0 + INTERRUPTIONS_PER_DEVICE_HOUR * n * HOURS_LOST_PER_INTERRUPTION
     # QLoRA [4]: each micro-batch dequantises the device's frozen weights once per pass that
@@ -334,32 +318,8 @@ def step_terms(*, hardware_flops: FloatArray, tokens: FloatArray, params: FloatA
     dequant_passes = where(recompute == 2, 3.0, 2.0)
     device_micro_batches = tokens / (dp * maximum(micro_batch * seq_len, 1.0))
     dequant = device_micro_batches * frozen_share * dequant_bytes * dequant_passes / bandwidth
-    return StepTerms(matmul=matmul, memory=memory, optimizer=optimizer, tp=tp_time,
-                     dp=dp_time, ep=ep_time, stretch=bubble * imbalance * failures, dequant=dequant,
-                     scores=scores, tp_hideable=tp_hideable, ep_overlapped=ep_time * ep_overlap)
-
-
-def combine_parts(t: StepTerms, *, memory_passes: FloatArray, dp_overlap: FloatArray,
-                  efficiency: FloatArray, tp_overlap: FloatArray = 0.0) -> tuple[FloatArray, FloatArray, FloatArray]:
-    """Seconds of the run's device-local work, exposed communication and stretch (pipeline
-    bubble and failures) from its terms and the fitted constants: ``efficiency`` (1 for the
-    tuned tier, ``typical_efficiency`` for the typical one) divides the matmul and optimizer
-    time, ``memory_passes`` multiplies the memory-bound term; QLoRA's dequantisation and the
-    unfused attention scores' traffic are added as they are; ``tp_overlap`` of the hideable
-    tensor-parallel traffic hides behind the matmuls (at most their time); of the data- and
-    expert-parallel traffic the share ``dp_overlap`` hides, and all of the expert traffic that
-    the software overlaps, what exceeds two thirds of the local work showing again. Their sum
-    is the wall-clock time."""
-    matmul = t.matmul / efficiency
-    local = matmul + t.optimizer / efficiency + memory_passes * t.memory + t.dequant + t.scores
-    overlappable = t.dp + t.ep
-    hidden = dp_overlap * (overlappable - t.ep_overlapped) + t.ep_overlapped
-    tp_hidden = minimum(tp_overlap * t.tp_hideable, matmul)
-    comm = t.tp - tp_hidden + (overlappable - hidden) + maximum(hidden - local * (2.0 / 3.0), 0.0)
-    return local, comm, (local + comm) * (t.stretch - 1.0)
-
-
-def combine(t: StepTerms, **constants: FloatArray) -> FloatArray:
-    """Wall-clock seconds of the run (the sum of :func:`combine_parts`)."""
-    local, comm, stretch = combine_parts(t, **constants)
-    return local + comm + stretch
+    terms = StepTerms(matmul=matmul, memory=memory, optimizer=0.0, tp=tp_time, dp=0.0, ep=ep_time, stretch=0.0,
+                      dequant=dequant, scores=scores, tp_hideable=tp_hideable, ep_overlapped=ep_time * ep_overlap)
+    return BatchFree(terms=terms, tokens=tokens, sharded=sharded, state_bytes=optimizer_bytes + 6.0,
+                     bandwidth=bandwidth, dp=dp, per_link=per_link, moved=moved, dp_link=dp_link, pp=pp, vpp=vpp,
+                     feed=dp * micro_batch * seq_len, imbalance=imbalance, failures=failures)

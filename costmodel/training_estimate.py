@@ -13,8 +13,10 @@ One estimate keeps each distinct argument list resolved (:func:`_resolved`): the
 layout chosen and the figures no scenario changes (:class:`~costmodel.training_pipeline.StepValues`,
 carried on the case), so a repeated estimate evaluates only its time and footprint, and its
 ranges only those again over the scenarios; an estimate that changes only the token count
-reuses the rest and evaluates only the work and its seconds again (:func:`_retokened`). Every
-figure is the one a first estimate (or a sweep row) gives.
+reuses the rest and evaluates only the work and its seconds again (:func:`_retokened`), and one
+that changes only the global batch reuses the records, the memory and the layout search's
+batch-free terms (:func:`_rebatched`). Every figure is the one a first estimate (or a sweep row)
+gives.
 """
 
 from __future__ import annotations
@@ -27,21 +29,25 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from .calibration import Calibration, resolve_calibration
+from .elementwise import any_true
 from .energy import FootprintInputs, FootprintLabels, resolve_footprint
 from .hardware import HardwareProfile, ProfilePath, get_hardware
-from .layout import resolve_layout
-from .layout_search import TrainingHardware, remember_choice, remembered_choice
+from .layout import parse_global_batch, resolve_layout
+from .layout_choices import BatchSearch, choice_array, remember_choice, remembered_choice
+from .layout_search import TrainingHardware
 from .memo import memoise, per_argument_list, replaced
 from .models import ModelSpec
 from .results.base import check_finite, first_not_finite
 from .results.training import CULPRITS, MAY_BE_MISSING, OUTPUTS, TrainingEstimate
 from .training_pipeline import (QUANTISED_TRAINING, StepValues, TrainingCase, TrainingValues, evaluate,
-                                resolve_hardware, scenarios, step_terms_of, step_values, with_tokens)
+                                resolve_hardware, scenarios, step_terms_of, step_values, with_layout, with_tokens)
 from .units import CountLike, QuantityLike, parse_count
 from .workload import layout_heads, resolve_model
 
 if TYPE_CHECKING:
+    from .layout import TrainingLayout
     from .regions import Region
+    from .workload import TrainingModel
 
 __all__ = ["TrainingHardware", "TrainingCase", "StepValues", "TrainingValues", "resolve_hardware", "step_values",
            "evaluate", "estimate_training", "scenarios", "step_terms_of"]  # the pipeline's, for the sweep and scripts
@@ -199,6 +205,7 @@ class _Resolved:
     n_gpus: int
     dtype: str
     warnings: tuple[str, ...]
+    input_warnings: tuple[str, ...]  # those of the model and precision, before the layout's
     labels: FootprintLabels
     checked: bool
 
@@ -209,6 +216,10 @@ _RESOLVED: dict[tuple, _Resolved] = {}
 _BASES: dict[tuple, _Resolved] = {}  # per argument list less the tokens
 _TOKENS = 3  # the tokens' place in the argument list
 _ANY_TOKENS = "\0any token count"  # stands for the tokens in the keys of _BASES
+_BATCHES: dict[tuple, _Resolved] = {}  # per argument list less the global batch
+_ANY_BATCH = "\0any global batch"  # stands for the global batch in the keys of _BATCHES
+_SEARCHES: dict[int, tuple[_Resolved, BatchSearch]] = {}  # per _BATCHES entry (by id, held): its kept search
+_SEARCHES_MAX = 256
 
 
 def _resolved(cal: Calibration, hw: HardwareProfile | str, args: tuple) -> _Resolved:
@@ -221,14 +232,55 @@ def _resolved(cal: Calibration, hw: HardwareProfile | str, args: tuple) -> _Reso
 def _resolve_tokens(cal: Calibration, hw: HardwareProfile | str, *args) -> _Resolved:
     tokens = args[_TOKENS]
     if type(tokens) not in (float, int, str) or args[_TOKENS + 1] is not None:  # samples given: refused
-        return _resolve(cal, hw, *args)
+        return _resolve_batch(cal, hw, *args)
     try:
         count = parse_count(tokens, "tokens")
     except Exception:  # raised again in the order the inputs resolve
         return _resolve(cal, hw, *args)
     base = per_argument_list(_BASES, cal, hw, args[:_TOKENS] + (_ANY_TOKENS,) + args[_TOKENS + 1:],
-                             lambda c, h, *_: _resolve(c, h, *args))
+                             lambda c, h, *_: _resolve_batch(c, h, *args))
     return base if base.case.model.tokens == count else _retokened(base, count, cal)
+
+
+def _resolve_batch(cal: Calibration, hw: HardwareProfile | str, *args) -> _Resolved:
+    """:func:`_resolve`; a list that differs from one resolved before only in its global batch
+    (given: a number or a count string) reuses that one's records and memory, and its layout
+    search (:func:`_rebatched`)."""
+    batch = args[_GLOBAL_BATCH]
+    if type(batch) not in (float, int, str):
+        return _resolve(cal, hw, *args)
+    try:
+        given = parse_global_batch(batch)
+    except Exception:  # raised again in the order the inputs resolve
+        return _resolve(cal, hw, *args)
+    base = per_argument_list(_BATCHES, cal, hw, args[:_GLOBAL_BATCH] + (_ANY_BATCH,) + args[_GLOBAL_BATCH + 1:],
+                             lambda c, h, *_: _resolve(c, h, *args))
+    if base.case.layout.global_batch == given:
+        return base
+    return _rebatched(base, given, args, cal) or _resolve(cal, hw, *args)
+
+
+def _rebatched(base: _Resolved, batch: float, args: tuple, cal: Calibration) -> _Resolved | None:
+    """``base`` with another (parsed) global batch, as :func:`_resolve` gives it, or None where
+    no shortlisted layout fits (:meth:`BatchSearch.choose`). Only the layout, its
+    batch, seconds and memory, and the warnings about them, depend on the batch; the model, the
+    hardware, the footprint and the fewest devices do not."""
+    case = base.case
+    kept = _SEARCHES.get(id(base))
+    if kept is None or kept[0] is not base:
+        if len(_SEARCHES) >= _SEARCHES_MAX:
+            _SEARCHES.clear()
+        kept = _SEARCHES[id(base)] = (base, BatchSearch(case.model, case.hardware, case.layout))
+    layout = replaced(case.layout, global_batch=batch)
+    picked = kept[1].choose(layout, cal.training)
+    if picked is None:
+        return None
+    step = with_layout(case, picked)
+    choice = choice_array(step.tp, step.pp, step.zero_stage)
+    typical = replaced(base.typical, layout=layout, choice=choice, step=step)
+    return replaced(base, case=replaced(case, layout=layout, choice=choice, step=step), typical=typical,
+                    warnings=base.input_warnings + _layout_warnings(case.model, layout, step, args[_EP], args[_VPP]),
+                    checked=first_not_finite(_UNRANGED, typical, step, MAY_BE_MISSING) is None)
 
 
 def _retokened(base: _Resolved, tokens: float, cal: Calibration) -> _Resolved:
@@ -271,22 +323,35 @@ def _resolve(cal: Calibration, hardware: HardwareProfile | str, model, params, a
         choice = remember_choice(key, step.tp, step.pp, step.zero_stage)
     case = TrainingCase(model=m, hardware=h, layout=layout, footprint=f, choice=choice, step=step)
     typical = replace(typical, choice=choice, step=step)
+    return _Resolved(calibration=cal, profile=hw, case=case, typical=typical,
+                     model=spec.id if spec is not None else None, n_gpus=int(layout.n_gpus), dtype=dt,
+                     warnings=warnings + _layout_warnings(m, layout, step, ep, vpp), input_warnings=warnings,
+                     labels=labels, checked=first_not_finite(_UNRANGED, typical, step, MAY_BE_MISSING) is None)
+
+
+# the places of these in the argument list (after the calibration and hardware)
+_ARGUMENTS = _resolve.__code__.co_varnames[2:_resolve.__code__.co_argcount]
+_GLOBAL_BATCH, _EP, _VPP = (_ARGUMENTS.index(name) for name in ("global_batch", "ep", "vpp"))
+assert _ARGUMENTS[_TOKENS] == "tokens"
+
+
+def _layout_warnings(m: TrainingModel, layout: TrainingLayout, step: StepValues, ep: CountLike | None,
+                     vpp: CountLike | None) -> tuple[str, ...]:
+    """The warnings about the layout chosen (``ep`` and ``vpp`` as given)."""
+    warnings: tuple[str, ...] = ()
     if ep is not None and not float(m.experts):
         warnings += (f"ep={layout.ep:.0f} has no effect: the model has no experts (a dense model, or experts "
                      "the catalog does not list)",)
     if vpp is not None and float(step.pp) == 1 and float(layout.vpp) > 1:
         warnings += (f"vpp={layout.vpp:.0f} has no effect without pipeline parallelism (pp = 1)",)
-    if np.any(step.batch_raised):
+    if any_true(step.batch_raised):
         warnings += (f"the global batch is below one micro-batch per data-parallel rank on every layout that fits: "
                      f"raised to {float(step.global_batch):.4g} tokens (fewer devices, or more tensor or pipeline "
                      "parallelism, keep it)",)
-    if not np.isfinite(step.min_gpus):
+    if not (math.isfinite(step.min_gpus) if type(step.min_gpus) is float else np.isfinite(step.min_gpus)):
         warnings += ("no layout holds one micro-batch's activations on a device, even with full recomputation "
                      "and tensor parallelism of 1024: lower seq_len or micro_batch",)
-    return _Resolved(calibration=cal, profile=hw, case=case, typical=typical,
-                     model=spec.id if spec is not None else None, n_gpus=int(layout.n_gpus), dtype=dt,
-                     warnings=warnings, labels=labels,
-                     checked=first_not_finite(_UNRANGED, typical, step, MAY_BE_MISSING) is None)
+    return warnings
 
 
 # The figures without a range depend only on the layout's (StepValues carries their fields):

@@ -21,7 +21,7 @@ Appendix B (MFU).
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -44,7 +44,7 @@ if TYPE_CHECKING:
     from .results.training import TrainingEstimate
 
 __all__ = ["QUANTISED_TRAINING", "resolve_hardware", "TrainingCase", "StepValues", "TrainingValues", "step_values",
-           "with_tokens", "evaluate", "scenarios", "step_terms_of"]
+           "with_tokens", "with_layout", "evaluate", "scenarios", "step_terms_of"]
 
 
 QUANTISED_TRAINING = ("{dtype} training needs quantised-training software (FP8: NVIDIA Transformer Engine or "
@@ -171,21 +171,34 @@ def step_values(case: TrainingCase, cal: TrainingCalibration) -> StepValues:
         return case.step
     m, h, lay = case.model, case.hardware, case.layout
     s = search_layout(m, h, lay, cal, case.choice)
-    modelled, local, comm = s["modelled"], s["local"], s["comm"]
-    cw, cg, co, ca, batch, features = s["cw"], s["cg"], s["co"], s["ca"], s["batch"], s["features"]
+    features = s["features"]
     layers, seq, micro, d_model, heads = s["shape"]
     full_split, full_whole = mem.activation_bytes(layers, seq, micro, d_model, heads, 2.0, lay.sequence_parallel,
                                                   1.0, m.vocab)
     one_split, one_whole = mem.activation_bytes(layers, seq, micro, d_model, heads, lay.recompute,
                                                 lay.sequence_parallel, 1.0, m.vocab)
     return StepValues(
-        flops=s["flops"], teacher_flops=s["teacher"], hardware_flops=s["hw_flops"], tp=s["tp"], pp=s["pp"],
-        zero_stage=s["zero"], ep=s["ep"], vpp=s["vpp"], global_batch=batch,
-        batch_raised=batch > s["wanted"] * (1.0 + 1e-9), **_timed(local, comm, modelled),
-        weights=cw, gradients=cg, optimizer=co, activations=ca,
+        flops=s["flops"], teacher_flops=s["teacher"], hardware_flops=s["hw_flops"], **_layout_fields(s, h.capacity),
         min_gpus=mem.min_devices(sum(s["states"]), h.capacity, one_split, full_split, one_whole + features,
-                                 full_whole + features),
-        fits=cw + cg + co + ca <= h.capacity)
+                                 full_whole + features))
+
+
+def _layout_fields(s: dict, capacity: FloatArray) -> dict[str, Any]:
+    """The :class:`StepValues` fields of the layout :func:`search_layout` chose (its figures
+    ``s``): those that depend on the global batch."""
+    cw, cg, co, ca, batch = s["cw"], s["cg"], s["co"], s["ca"], s["batch"]
+    return dict(tp=s["tp"], pp=s["pp"], zero_stage=s["zero"], ep=s["ep"], vpp=s["vpp"], global_batch=batch,
+                batch_raised=batch > s["wanted"] * (1.0 + 1e-9), **_timed(s["local"], s["comm"], s["modelled"]),
+                weights=cw, gradients=cg, optimizer=co, activations=ca, fits=cw + cg + co + ca <= capacity)
+
+
+def with_layout(case: TrainingCase, s: dict) -> StepValues:
+    """:attr:`TrainingCase.step` of a case evaluated already whose global batch changes, from
+    the figures ``s`` of the layout :func:`search_layout` chooses at the new batch
+    (:class:`costmodel.layout_choices.BatchSearch`): the work and the fewest devices that hold
+    the model do not depend on the batch."""
+    assert case.step is not None
+    return replaced(case.step, **_layout_fields(s, case.hardware.capacity))
 
 
 def _timed(local: FloatArray, comm: FloatArray, modelled: FloatArray) -> dict[str, FloatArray]:

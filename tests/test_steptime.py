@@ -307,3 +307,21 @@ def test_data_parallel_bytes_follow_the_gradient_precision():
     bf16 = step_terms_of(estimate_training("llama-2-7b", dtype="bf16", **a100))
     fp16 = step_terms_of(estimate_training("llama-2-7b", dtype="fp16", **a100))
     assert float(bf16.dp) == pytest.approx(1.5 * float(fp16.dp), rel=1e-9)
+
+
+@given(batch=hs.floats(1e3, 1e9), other=hs.floats(1e3, 1e9), pp=hs.sampled_from([1.0, 2.0, 8.0]),
+       vpp=hs.sampled_from([1.0, 3.0]), zero=hs.sampled_from([0.0, 1.0, 3.0]))
+def test_the_global_batch_changes_only_the_optimizer_the_data_parallel_traffic_and_the_bubble(batch, other, pp,
+                                                                                               vpp, zero):
+    # the optimizer and the data-parallel reduction run once per step (tokens / batch steps),
+    # and the bubble is (pp - 1) / (vpp m) for m micro-batches in flight per pipeline: what a
+    # layout search kept for other batches relies on (costmodel.layout_choices.BatchSearch)
+    kw = dict(_UNFUSED, pp=pp, vpp=vpp, zero_stage=zero, tp=1.0, n=64.0, recompute=1.0)
+    a, b = step_terms(**{**kw, "global_batch": batch}), step_terms(**{**kw, "global_batch": other})
+    for f in ("matmul", "memory", "tp", "ep", "dequant", "scores", "tp_hideable", "ep_overlapped"):
+        assert getattr(a, f) == getattr(b, f)
+    assert a.optimizer * batch == pytest.approx(b.optimizer * other, rel=1e-12)
+    assert a.dp * batch == pytest.approx(b.dp * other, rel=1e-12) and a.dp > 0  # 64 / (1 x pp) replicas
+    feed = 64.0 / pp * 2048.0  # one micro-batch of 2,048 tokens per data-parallel rank
+    bubble = lambda g: 1.0 + (pp - 1.0) / (vpp * max(g / feed, 1.0))  # noqa: E731
+    assert a.stretch / bubble(batch) == pytest.approx(b.stretch / bubble(other), rel=1e-12)

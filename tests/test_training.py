@@ -10,6 +10,7 @@ from hypothesis import strategies as st_hyp
 
 import costmodel
 from costmodel import training as core
+from costmodel.errors import CostModelError
 from costmodel.training_estimate import estimate_training
 
 import strategies as st
@@ -199,16 +200,15 @@ def test_core_functions_broadcast_over_arrays():
 def _forget_resolved() -> None:
     """Every cache an estimate fills: the resolved argument lists, the layout choices, the
     resolvers' records and the ranges' inputs."""
-    from costmodel import layout, layout_search, training_estimate, training_pipeline, workload  # noqa: F401
+    from costmodel import layout, layout_choices, training_estimate, training_pipeline, workload  # noqa: F401
     from costmodel.results import base
 
-    training_estimate._RESOLVED.clear()
-    training_estimate._BASES.clear()
-    base._ENDS.clear()
-    layout_search._CHOICES.clear()
+    for store in (training_estimate._RESOLVED, training_estimate._BASES, training_estimate._BATCHES,
+                  training_estimate._SEARCHES, base._ENDS, layout_choices._CHOICES):
+        store.clear()
     for cached in (training_estimate._resolve_model, training_pipeline._training_hardware,
                    training_estimate._typical, training_pipeline._footprint_scenarios, layout.resolve_layout,
-                   costmodel.energy.resolve_footprint, layout_search._key):
+                   costmodel.energy.resolve_footprint, layout_choices._key):
         cached.cache_clear()
 
 
@@ -272,6 +272,58 @@ def test_an_estimate_with_new_tokens_equals_one_resolved_afresh(kwargs, tokens):
     assert _everything(new) == _everything(fresh)
     assert _bits(new._values) == _bits(fresh._values) and _bits(new._case.step) == _bits(fresh._case.step)
     assert _bits(new._case.model) == _bits(fresh._case.model)
+
+
+REBATCHED = [k for k in RETOKENED if "global_batch" not in k] + [
+    dict(model="llama-2-70b", hardware="a100", n_gpus=1024, tp=8, pp=4, tuning="tuned"),  # the same layouts
+    dict(model="mixtral-8x7b", hardware="h100", n_gpus=64, tokens="1T", vpp=2),  # experts; vpp warned at pp 1
+    dict(model="resnet-50", hardware="a100", n_gpus=64),  # candidates that tie: the first is kept
+    dict(params="7B", hardware="h100", n_gpus=512, tokens="2T", tp=1, pp=1),  # small batches raised: warned
+]
+
+
+@pytest.mark.parametrize("kwargs", REBATCHED)
+@pytest.mark.parametrize("batch", [3e4, 4_194_304, "2048 sequence", "12.5M token", 1e9])
+def test_an_estimate_with_a_new_global_batch_equals_one_resolved_afresh(kwargs, batch):
+    # an argument list resolved before but for its global batch reuses that one's records,
+    # memory and kept layout search (training_estimate._rebatched); its layout, every figure and
+    # warning are those of a first estimate
+    from costmodel import training_estimate
+
+    _forget_resolved()
+    first = estimate_training(**kwargs, global_batch="1M token")
+    new = estimate_training(**kwargs, global_batch=batch)
+    ((base, _),) = training_estimate._SEARCHES.values()  # the first's search, kept and used
+    assert base.case is first._case and new._case.step.min_gpus is first._case.step.min_gpus
+    _forget_resolved()
+    fresh = estimate_training(**kwargs, global_batch=batch)
+    assert _everything(new) == _everything(fresh) and new.warnings == fresh.warnings
+    assert _bits(new._values) == _bits(fresh._values) and _bits(new._case.step) == _bits(fresh._case.step)
+
+
+@settings(max_examples=40, deadline=None)
+@given(batch=st_hyp.one_of(st_hyp.floats(1.0, 1e10), st_hyp.integers(1, 10**6).map(lambda s: f"{s} sequence")),
+       kwargs=st_hyp.sampled_from([dict(model="llama-2-13b", hardware="h100", n_gpus=256),
+                                   dict(model="gpt3-175b", hardware="v100-sxm2-32gb", n_gpus=1024),
+                                   dict(model="deepseek-v3", hardware="h800-sxm5-80gb", n_gpus=2048, dtype="fp8")]))
+def test_any_new_global_batch_gives_the_figures_of_a_first_estimate(batch, kwargs):
+    estimate_training(**kwargs, global_batch="4M token")
+    new = estimate_training(**kwargs, global_batch=batch)
+    _forget_resolved()
+    fresh = estimate_training(**kwargs, global_batch=batch)
+    assert _everything(new) == _everything(fresh) and new.layout == fresh.layout
+
+
+def test_a_bad_new_global_batch_is_refused_as_on_a_first_estimate():
+    kwargs = dict(params="7B", tokens="2T", hardware="h100", n_gpus=512)
+    estimate_training(**kwargs, global_batch="4M token")
+    for bad in ("4M apples", -5.0, "0 sequence", "1e400"):
+        with pytest.raises(CostModelError) as cached:
+            estimate_training(**kwargs, global_batch=bad)
+        _forget_resolved()
+        with pytest.raises(CostModelError) as fresh:
+            estimate_training(**kwargs, global_batch=bad)
+        assert str(cached.value) == str(fresh.value) and "global_batch" in str(cached.value)
 
 
 def _bits(record) -> dict:
