@@ -13,8 +13,9 @@ that plus the same figures of ``.low`` and ``.high``.
 Repeated calls with the same arguments are served mostly from the per-argument caches; the cases
 marked "new ..." change one argument on every call (a value never seen before), which is what a
 loop over a design space costs when it does not use the sweeps: a new token count reuses the
-layout chosen for the same other arguments, a new global batch makes the estimate search the
-layout again.
+layout chosen for the same other arguments, a new global batch reuses the search kept for them
+(each candidate's memory and step terms less the batch's), and a new model searches the layout
+afresh.
 
 The peer runs in its own interpreter (``benchmarks/peer_llm_analysis.py``: llm-analysis brings
 transformers, so it is kept out of the project's environment), one round after each round of
@@ -71,9 +72,12 @@ CASES = {
     "estimate_training(params='7B', h100 x 512), new token count each call":
         (_fresh(lambda i: costmodel.estimate_training(params="7B", tokens=2e12 + i * 1e6, hardware="h100",
                                                       n_gpus=512)), "training", None),
-    "estimate_training(params='7B', h100 x 512), new global batch each call (layout searched)":
+    "estimate_training(params='7B', h100 x 512), new global batch each call (the search kept)":
         (_fresh(lambda i: costmodel.estimate_training(params="7B", tokens="2T", hardware="h100", n_gpus=512,
                                                       global_batch=4e6 + i * 1024)), "training", None),
+    "estimate_training(params new each call, tokens='2T', h100 x 512), new model each call (layout searched)":
+        (_fresh(lambda i: costmodel.estimate_training(params=7e9 + i * 1e6, tokens="2T", hardware="h100",
+                                                      n_gpus=512)), "training", None),
     "estimate_inference(llama-2-70b, h100 x 4), new prompt length each call":
         (_fresh(lambda i: costmodel.estimate_inference("llama-2-70b", hardware="h100", n_gpus=4,
                                                        prompt_tokens=512 + i % 100_000, output_tokens=256,

@@ -5,7 +5,7 @@
 Each case runs once to warm the caches, then once under cProfile; the stages are the
 cumulative times of the functions named below as a share of the whole call (a stage inside
 another is counted in both). The sweeps are bench_sweep.py's 1e6-row grids; ``estimate`` is
-bench_estimate.py's new-global-batch case (2,000 calls, a layout searched in each).
+bench_estimate.py's new-model case (2,000 calls, a layout searched in each).
 """
 
 from __future__ import annotations
@@ -69,8 +69,8 @@ def main() -> None:
 
         def run():
             for _ in range(2000):
-                costmodel.estimate_training(params="7B", tokens="2T", hardware="h100", n_gpus=512,
-                                            global_batch=4e6 + next(count) * 1024).gpu_hours
+                costmodel.estimate_training(params=7e9 + next(count) * 1e6, tokens="2T", hardware="h100",
+                                            n_gpus=512).gpu_hours
     run()
     profile = cProfile.Profile()
     profile.runcall(run)
