@@ -105,7 +105,6 @@ References
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 from typing import Any
 
 from .elementwise import any_true, maximum, minimum, where
