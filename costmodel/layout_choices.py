@@ -20,7 +20,7 @@ from .calibration import TrainingCalibration
 from .elementwise import maximum
 from .layout import TrainingLayout
 from .layout_search import (TrainingHardware, batch_free_degrees, batch_free_terms, candidates, combine_terms,
-                            fastest_of, layout_memory, parts_figures, shortlist_layouts, undominated, wanted_batch,
+                            fastest_of, layout_memory, parts_figures, shortlist_layouts, shortlisted, wanted_batch,
                             work_flops)
 from .memo import memoise
 from .units import FloatArray
@@ -104,27 +104,13 @@ class BatchSearch:
         if shortlist is None:
             tp, pp, zero = self._candidates[:3]
             at, has, _, _ = shortlist_layouts(m, self._h, lay, tp, pp, zero, self._total)
-            fits = undominated(m, cal, np.asarray(pp)[at], has)
-            shortlist = self._shortlists[count] = self._distinct([int(at[j]) for j in np.flatnonzero(fits).tolist()])
+            shortlist = self._shortlists[count] = shortlisted(m, cal, pp, at, has)
         picked = fastest_of(shortlist, lambda k: self._time(k, wanted, lay, cal))
         if picked is None:
             return None
         k, parts, batch = picked
         _, degrees, _, memory = self._kept[k]
         return parts_figures(parts, (*degrees, batch, wanted), memory)
-
-    def _distinct(self, shortlist: list[int]) -> list[int]:
-        """The first of the shortlisted candidates that are the same layout (given degrees make
-        them so): the same operations on the same numbers time them alike, and the search
-        keeps the first of equals."""
-        seen: set[tuple] = set()
-        kept = []
-        for k in shortlist:
-            layout = tuple(float(c[k]) for c in self._candidates[:3])
-            if layout not in seen:
-                seen.add(layout)
-                kept.append(k)
-        return kept
 
     def _time(self, k: int, wanted: FloatArray, lay: TrainingLayout, cal: TrainingCalibration) -> tuple:
         """Candidate ``k``'s modelled seconds at the batch asked for, ``wanted``, with ``k``,

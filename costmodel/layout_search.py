@@ -24,9 +24,10 @@ from .layout_model import (TrainingHardware, batch_free_degrees, batch_free_term
 from .units import FloatArray
 from .workload import TrainingModel
 
-__all__ = ["TrainingHardware", "CANDIDATES", "candidates", "layout_memory", "layout_terms", "batch_free_terms", "batch_free_degrees",
-           "fastest_of", "layout_figures", "parts_figures", "shortlist_layouts", "undominated", "wanted_batch",
-           "combine_terms", "search_layout", "work_flops", "chosen_seconds", "choose_layout"]
+__all__ = ["TrainingHardware", "CANDIDATES", "candidates", "layout_memory", "layout_terms", "batch_free_terms",
+           "batch_free_degrees", "fastest_of", "layout_figures", "parts_figures", "shortlist_layouts", "shortlisted",
+           "undominated", "wanted_batch", "combine_terms", "search_layout", "work_flops", "chosen_seconds",
+           "choose_layout"]
 
 
 # The layouts the default searches when tp, pp or the ZeRO stage is not given, Megatron-style:
@@ -185,11 +186,19 @@ def _one_fastest(m: TrainingModel, h: TrainingHardware, lay: TrainingLayout, cal
         figures = _one_layout(m, h, lay, cal, hw_flops, candidates, k)
         return figures["modelled"], figures
 
-    fits = undominated(m, cal, np.asarray(candidates[1])[at], has)
-    picked = fastest_of([int(at[j]) for j in np.flatnonzero(fits).tolist()], timed)
+    picked = fastest_of(shortlisted(m, cal, candidates[1], at, has), timed)
     if picked is None:
         return _one_layout(m, h, lay, cal, hw_flops, candidates, int(_least(valid, total, total.shape)))
     return picked
+
+
+def shortlisted(m: TrainingModel, cal: TrainingCalibration, pp: FloatArray, at: np.ndarray,
+                has: np.ndarray) -> list[int]:
+    """One configuration's shortlisted candidates (:func:`shortlist_layouts`' ``at`` and
+    ``has``) that fit, less those :func:`undominated` rules out, as positions on the candidate
+    axis in the shortlist's order."""
+    fits = undominated(m, cal, np.asarray(pp)[at], has)
+    return [int(at[j]) for j in np.flatnonzero(fits).tolist()]
 
 
 def fastest_of(positions: list[int], timed: Any) -> Any:
