@@ -4,12 +4,13 @@ Power model (per device)
 ------------------------
 ``P_device(u) = TDP x (idle + (busy - idle) x u)`` for a busy fraction ``u`` in [0, 1]: an
 accelerator that is powered but idle draws ``idle x TDP`` (about 20%, LBNL 2024 via Uptime
-Institute), one that is busy all the time draws ``busy x TDP``, the draw fraction fitted on
-measured training energy (``[fitted]`` in ``data/energy_defaults.toml``, written by
-``scripts/fit_energy.py``). Training keeps devices busy (``u = 1``); inference uses the fraction
-of each step spent at the roofline. The server around the device adds :func:`host_power`, the
-fitted share of its nameplate headroom per device (CPUs, memory, network, fans), and the
-facility multiplies IT power by its PUE. :func:`costmodel.energy_range.combine_spreads` makes the range of training
+Institute), one that is busy all the time draws ``busy x TDP``: the device's measured power under
+training load where sources give it, else the draw fraction fitted on measured training
+energy (``[fitted]`` in ``data/energy_defaults.toml``, written by ``scripts/fit_energy.py``;
+:func:`costmodel.energy_defaults.training_power`). Training keeps devices busy (``u = 1``);
+inference uses the fraction of each step spent at the roofline. The server around the device
+adds its measured share, else :func:`host_power`, the fitted share of its nameplate headroom
+per device (CPUs, memory, network, fans), and the facility multiplies IT power by its PUE. :func:`costmodel.energy_range.combine_spreads` makes the range of training
 energy the root-sum-square of the inputs' log spreads (hours, power per device, PUE).
 
 References
@@ -26,15 +27,12 @@ from __future__ import annotations
 import functools
 import math
 from dataclasses import dataclass
-from functools import cache
-from pathlib import Path
-from typing import TYPE_CHECKING, Any, SupportsFloat
+from typing import TYPE_CHECKING, SupportsFloat
 
 import numpy as np
 
-from .datacache import cached
-from .datafiles import read_toml
 from .elementwise import any_true, isnan, where
+from .energy_defaults import defaults, host_power, measured_power, training_power
 from .errors import InputError
 from .hardware import PERSONAL_KINDS
 from .memo import memoise
@@ -89,84 +87,6 @@ def owned_cost(device_hours, purchase_price, life_hours, energy_j, electricity_u
     """Owned devices: purchase price amortised per device-hour plus the electricity bill (USD)."""
     return device_hours * purchase_price / life_hours + energy_j / J_PER_KWH * electricity_usd_per_kwh
 
-
-
-def _defaults_path() -> Path:
-    return Path(__file__).resolve().parent / "data" / "energy_defaults.toml"
-
-
-@cache
-def _raw() -> dict[str, Any]:
-    return read_toml(_defaults_path(), cache=True)
-
-
-@cache
-def defaults() -> dict[str, tuple[float, ...]]:
-    """Typical values (and their low/high range ends) of the energy model, as canonical floats.
-
-    The training draw fraction and the host share are the ``[fitted]`` block that
-    ``scripts/fit_energy.py`` writes; their range ends are the fit's leave-one-source-out 10th
-    and 90th percentile errors of measured power per device (``power_resid_q10/q90``). Kept on
-    disk while the file and the package do not change (:mod:`costmodel.datacache`).
-    """
-    return cached(f"energy defaults:{_defaults_path()}", [_defaults_path()], _read_defaults, code=True)
-
-
-def _read_defaults() -> dict[str, tuple[float, ...]]:
-    raw = _raw()
-    power, fitted = raw["gpu_utilisation_power"], raw["fitted"]
-
-    def triple(table: dict[str, Any], kind: str | None = None) -> tuple[float, ...]:
-        values = [table[k] for k in ("value", "low", "high")]  # (typical, low, high)
-        return tuple(float(v) if kind is None else parse_quantity(v, kind) for v in values)
-
-    def years(table: dict[str, Any]) -> tuple[float, ...]:
-        return tuple(float(str(table[k]).split()[0]) * 8760.0 for k in ("value", "low", "high"))
-
-    q_lo, q_hi = float(fitted["power_resid_q10"]), float(fitted["power_resid_q90"])
-    spread = (1.0, math.exp(q_lo), math.exp(q_hi))  # measured / modelled power at the 10th, 90th pct
-    draw = float(fitted["draw_fraction"])
-    return {
-        "idle_fraction": triple(power["idle_fraction"]),
-        "busy_fraction": tuple(draw * k for k in spread),
-        "host_share": tuple(float(fitted["host_share"]) * k for k in spread),
-        "headroom_ratio": (float(fitted["headroom_ratio"]),),
-        "pue_cloud": triple(raw["pue"]["hyperscale"]),
-        "pue_owned": triple(raw["pue"]["industry_average"]),
-        "grid_g_per_kwh": triple(raw["grid_intensity"], "intensity"),
-        "embodied_g": triple(raw["embodied"], "co2e"),
-        "service_life_h": years(raw["embodied"]["service_life"]),
-        "electricity_usd_per_kwh": triple(raw["electricity_price"], "usd_per_energy"),
-        "amortisation_h": years(raw["amortisation"]),
-    }
-
-
-@cache
-def _systems() -> dict[str, float]:
-    """Server nameplate power per device [W] by hardware id (``[host_power_per_gpu.systems]``),
-    kept on disk as :func:`defaults` is."""
-    def build() -> dict[str, float]:
-        table = _raw()["host_power_per_gpu"]["systems"]
-        return {hw_id: parse_quantity(row["max_power"], "power") / float(row["devices"]) for hw_id, row in table.items()}
-
-    return cached(f"energy systems:{_defaults_path()}", [_defaults_path()], build, code=True)
-
-
-def host_power(hw_id: str, tdp_w: float, share: float | None = None) -> float:
-    """Non-accelerator IT power per device [W] under training load: ``share`` (default the
-    fitted host share) of the server's nameplate headroom per device, (system max power /
-    devices) - TDP. A device with no listed system uses the listed systems' median headroom
-    as a share of TDP (``headroom_ratio`` in ``[fitted]``).
-
-    Examples
-    --------
-    >>> round(host_power("h100-sxm5-80gb", 700.0, share=1.0))  # DGX H100: 10.2 kW / 8 - 700 W
-    575
-    """
-    d = defaults()
-    per_device = _systems().get(hw_id)
-    headroom = per_device - tdp_w if per_device is not None else d["headroom_ratio"][0] * tdp_w
-    return (d["host_share"][0] if share is None else share) * max(headroom, 0.0)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -293,15 +213,15 @@ def resolve_footprint(hw: HardwareProfile, *, pue: SupportsFloat | str | None = 
         host = _fixed(parse_quantity(host_power_per_gpu, "power", "host_power_per_gpu", allow_zero=True))
     elif personal:  # an edge module's, phone's or laptop's power already covers its CPU and memory
         host = _fixed(0.0)
-    else:  # a share of the server's nameplate headroom per device, spanning the fit's errors
-        tdp = hw.number("tdp")
-        host = _span(*(host_power(hw.id, tdp, share) for share in d["host_share"]))
+    else:  # measured with its server, or a share of the server's nameplate headroom per device
+        host = _span(*training_power(hw.id, hw.number("tdp"))[1])
     purchase = hw.prices.get("purchase")
     inputs = FootprintInputs(
         pue=pue_span, grid=grid, host_w=host,
         power_w=_fixed(math.nan if power_per_gpu is None
                        else parse_quantity(power_per_gpu, "power", "power_per_gpu", allow_zero=True)),
-        idle=_span(*d["idle_fraction"]), busy=_span(*d["busy_fraction"]),
+        idle=_span(*d["idle_fraction"]),
+        busy=_span(*(d["busy_fraction"] if personal else training_power(hw.id, hw.number("tdp"))[0])),
         life_h=_fixed(parse_quantity(service_life, "time", "service_life") / 3600.0
                       if service_life is not None else d["amortisation_h"][0]),
         embodied_g=_span(*d["embodied_g"]),
@@ -359,12 +279,20 @@ def _span_text(values: FloatArray, fmt: str, unit: str = "") -> str:
     return text if lo == hi == typ else f"{text} (range {lo:{fmt}}-{hi:{fmt}}{unit})"
 
 
+def _measured_text(hw: HardwareProfile) -> str:
+    """Which measurements of the device under training load set its power, if any."""
+    device_w, it_w = (math.nan, math.nan) if hw.kind in PERSONAL_KINDS else measured_power(hw.id)
+    parts = [f"{label} {w:.0f} W" for label, w in (("device", device_w), ("with its server's share", it_w))
+             if w == w]
+    return f"; measured under training: {', '.join(parts)}, [fitted.measured_power]" if parts else ""
+
+
 def describe_footprint(hw: HardwareProfile, f: FootprintInputs, labels: FootprintLabels) -> dict[str, str]:
     """Human-readable statements of the energy/carbon/cost inputs used, with their ranges (``f``
     as :func:`resolve_footprint` made it: the three scenarios of each input)."""
     power = ("given" if not np.isnan(_first(f.power_w)) else
              f"TDP {hw.number('tdp'):.0f} W x (idle {_first(f.idle):.2f} + (busy {_span_text(f.busy, '.2f')} - idle) "
-             "x busy share of time) (data/energy_defaults.toml)")
+             "x busy share of time) (data/energy_defaults.toml" + _measured_text(hw) + ")")
     if labels.cost_basis == "cloud":
         price = hw.prices.get(labels.price_kind)
         cost = ("no published price for this device; pass price_per_gpu_hour" if np.isnan(_first(f.price)) else

@@ -27,6 +27,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import datetime
+import math
 import re
 import statistics
 import sys
@@ -39,7 +40,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from costmodel import get_hardware  # noqa: E402
-from costmodel.energy import _systems, resolve_footprint  # noqa: E402
+from costmodel.energy import resolve_footprint  # noqa: E402
+from costmodel.energy_defaults import systems, training_power  # noqa: E402
 from costmodel.energy_validation import MEASURED, energy_scenarios, energy_target  # noqa: E402
 from costmodel.validation import published_hours, read_cases  # noqa: E402
 
@@ -52,12 +54,12 @@ SHARE_GRID = np.linspace(0.0, 1.50, 751)
 def headroom_ratio() -> float:
     """Median (system max power / devices - TDP) / TDP over the listed systems (each system
     once, however many device ids it lists)."""
-    seen = {(round(w, 6), get_hardware(h).number("tdp")) for h, w in _systems().items()}
+    seen = {(round(w, 6), get_hardware(h).number("tdp")) for h, w in systems().items()}
     return statistics.median(w / tdp - 1.0 for w, tdp in seen)
 
 
 def headroom(hw_id: str, tdp: float, ratio: float) -> float:
-    per_device = _systems().get(hw_id)
+    per_device = systems().get(hw_id)
     return max(per_device - tdp, 0.0) if per_device is not None else ratio * tdp
 
 
@@ -73,8 +75,19 @@ def power_rows(rows, ratio: float) -> list[dict]:
             watts /= float(row["pue"])
         hw = get_hardware(row["hardware"])
         tdp = hw.number("tdp")
-        out.append({"row": row, "group": row["group"], "watts": watts, "tdp": tdp,
+        out.append({"row": row, "group": row["group"], "watts": watts, "tdp": tdp, "hw": hw.id,
+                    "level": "device" if row["covers"] == "device" else "it",
                     "headroom": 0.0 if row["covers"] == "device" else headroom(hw.id, tdp, ratio)})
+    return out
+
+
+def measured_from(points: list[dict]) -> dict[str, tuple[list[str], list[str]]]:
+    """Per device with a measurement, the sources and runs behind it."""
+    out: dict[str, tuple[list[str], list[str]]] = {}
+    for p in points:
+        groups, runs = out.setdefault(p["hw"], ([], []))
+        groups += [] if p["group"] in groups else [p["group"]]
+        runs.append(p["row"]["run"])
     return out
 
 
@@ -98,8 +111,25 @@ def fit(points: list[dict], tied: bool = True) -> tuple[float, float]:
     return float(DRAW_GRID[i]), float(SHARE_GRID[j])
 
 
-def predict(p: dict, draw: float, share: float) -> float:
-    return draw * p["tdp"] + share * p["headroom"]
+def measured_table(points: list[dict], without: str | None = None) -> dict[str, tuple[float, float]]:
+    """Per device, its measured power under training load (device only, and with its share of
+    the server, NaN where none): the median over sources of each source's median, from the
+    sources other than ``without``."""
+    by: dict[tuple[str, str], dict[str, list[float]]] = {}
+    for p in points:
+        if p["group"] != without:
+            by.setdefault((p["hw"], p["level"]), {}).setdefault(p["group"], []).append(p["watts"])
+    level = {k: float(np.median([np.median(v) for v in g.values()])) for k, g in by.items()}
+    return {hw: (level.get((hw, "device"), math.nan), level.get((hw, "it"), math.nan)) for hw, _ in by}
+
+
+def predict(p: dict, draw: float, share: float, table: dict | None = None) -> float:
+    """The modelled power per device at the row's level: the measured figures of ``table``
+    where it has the device (costmodel.energy_defaults.training_power), else the fit's."""
+    if table is None or p["hw"] not in table:
+        return draw * p["tdp"] + share * p["headroom"]
+    busy, host = training_power(p["hw"], p["tdp"], draw=draw, share=share, spread=(1.0,), measured=table[p["hw"]])
+    return busy[0] * p["tdp"] + (host[0] if p["level"] == "it" else 0.0)
 
 
 def loso(points: list[dict], tied: bool = True) -> dict[str, tuple[float, float]]:
@@ -107,9 +137,15 @@ def loso(points: list[dict], tied: bool = True) -> dict[str, tuple[float, float]
     return {g: fit([p for p in points if p["group"] != g], tied) for g in sorted({p["group"] for p in points})}
 
 
-def loso_residuals(points: list[dict], held: dict[str, tuple[float, float]]) -> np.ndarray:
-    """ln(measured / modelled power per device), each source modelled by the fit without it."""
-    return np.array([np.log(p["watts"] / predict(p, *held[p["group"]])) for p in points])
+def loso_tables(points: list[dict]) -> dict[str, dict]:
+    """The measured table without each source, by source."""
+    return {g: measured_table(points, g) for g in sorted({p["group"] for p in points})}
+
+
+def loso_residuals(points: list[dict], held: dict[str, tuple[float, float]], tables: dict[str, dict]) -> np.ndarray:
+    """ln(measured / modelled power per device), each source modelled without its own rows:
+    the fit without it, and the other sources' measurements of the same device."""
+    return np.array([np.log(p["watts"] / predict(p, *held[p["group"]], tables[p["group"]])) for p in points])
 
 
 def source_quantiles(points: list[dict], resid: np.ndarray, qs=(0.1, 0.9)) -> tuple[float, ...]:
@@ -132,43 +168,61 @@ def source_median(rows_scored: list[tuple[str, float]]) -> float:
     return float(np.median([np.median(v) for v in by.values()]))
 
 
-def _footprint_of(draw: float, share: float, q10: float, q90: float, ratio: float):
-    """Default footprint inputs with these constants (the draw and host ends at the spread)."""
+def _footprint_of(draw: float, share: float, q10: float, q90: float, table: dict):
+    """Default footprint inputs with these constants and measurements (the draw and host ends
+    at the spread), through the estimator's own costmodel.energy_defaults.training_power."""
     spread = (1.0, float(np.exp(q10)), float(np.exp(q90)))
 
     def footprint_of(hw, grid=None):
         f, _ = resolve_footprint(hw, grid_intensity=grid)
-        room = headroom(hw.id, hw.number("tdp"), ratio)
-        return dataclasses.replace(f, busy=np.array([draw * k for k in spread]),
-                                   host_w=np.array([share * room * k for k in spread]))
+        busy, host = training_power(hw.id, hw.number("tdp"), draw=draw, share=share, spread=spread,
+                                    measured=table.get(hw.id, (math.nan, math.nan)))
+        return dataclasses.replace(f, busy=np.array(busy), host_w=np.array(host))
     return footprint_of
 
 
-def score(rows, constants: dict[str, tuple[float, float]], q10: float, q90: float, ratio: float, mode: str,
-          kinds=MEASURED) -> dict:
+def score(rows, constants: dict[str, tuple[float, float]], tables: dict[str, dict], q10: float, q90: float,
+          mode: str, kinds=MEASURED, nested: dict[str, tuple[float, float]] | None = None) -> dict:
     """Median |error|, coverage and median width of energy figures, each row's source predicted
-    with the constants fitted without it (``constants[group]``; the full fit for other sources)."""
-    errors, inside, widths, groups = [], [], [], []
+    with the constants fitted and the measurements taken without it (``constants[group]``,
+    ``tables[group]``; the full fit and table for other sources). With ``nested`` (per source,
+    the power spread from the other sources' residuals alone), ``nested_coverage`` is the share
+    inside the range that those ends give: out of sample, where ``coverage`` scores ends that
+    the row's own residual helped set."""
+    errors, inside, widths, groups, out_of_sample = [], [], [], [], []
     for row in rows:
         if row["kind"] not in kinds:
             continue
         draw, share = constants.get(row["group"], constants["*"])
         grid = float(row["grid_intensity_g_per_kWh"]) if row.get("grid_intensity_g_per_kWh") else None
-        of = _footprint_of(draw, share, q10, q90, ratio)
-        got = energy_scenarios(row, mode, footprint_of=lambda hw, of=of, grid=grid: of(hw, grid))
-        if got is None:
+        table = tables.get(row["group"], tables["*"])
+        ends = [(q10, q90)] + ([nested.get(row["group"], (q10, q90))] if nested else [])
+        got = [energy_scenarios(row, mode, footprint_of=lambda hw, of=_footprint_of(draw, share, *q, table), grid=grid:
+                                of(hw, grid)) for q in ends]
+        if got[0] is None:
             continue
         published = energy_target(row)[0]  # type: ignore[index]
-        typical, lo, hi = got
+        typical, lo, hi = got[0]
         errors.append(typical / published - 1.0)
         groups.append(row["group"])
         inside.append(lo <= published <= hi)
         widths.append(hi / lo)
+        out_of_sample += [got[-1][1] <= published <= got[-1][2]] if nested else []
     if not errors:
         return {"n": 0}
     return {"n": len(errors), "median_abs_error": float(np.median(np.abs(errors))),
             "coverage": float(np.mean(inside)), "median_width": float(np.median(widths)),
-            "sources": len(set(groups)), "source_median_abs_error": source_median(list(zip(groups, errors)))}
+            "sources": len(set(groups)), "source_median_abs_error": source_median(list(zip(groups, errors))),
+            **({"nested_coverage": float(np.mean(out_of_sample))} if nested else {})}
+
+
+def nested_spreads(points: list[dict], resid: np.ndarray) -> dict[str, tuple[float, float]]:
+    """Per source, the 10th/90th percentiles of the other sources' residuals (one vote each)."""
+    out = {}
+    for g in sorted({p["group"] for p in points}):
+        keep = [i for i, p in enumerate(points) if p["group"] != g]
+        out[g] = source_quantiles([points[i] for i in keep], resid[keep])
+    return out
 
 
 def main(argv=None) -> dict:
@@ -178,10 +232,12 @@ def main(argv=None) -> dict:
     rows = read_cases(TABLE)
     ratio = headroom_ratio()
     points = power_rows(rows, ratio)
-    free = loso_residuals(points, loso(points, tied=False))
+    tables = loso_tables(points)
+    free = loso_residuals(points, loso(points, tied=False), tables)
     draw, share = fit(points)
     held = loso(points)
-    resid = loso_residuals(points, held)
+    resid = loso_residuals(points, held, tables)
+    table = measured_table(points)
     q10, q90 = source_quantiles(points, resid)
     row_q10, row_q90 = (float(q) for q in np.quantile(resid, [0.1, 0.9]))
     free_err, tied_err = (float(np.median(np.abs(np.expm1(-r)))) for r in (free, resid))
@@ -191,24 +247,28 @@ def main(argv=None) -> dict:
           f"host_share {share:.3f}, headroom_ratio {ratio:.3f}")
     print(f"{'run':28s} {'group':22s} {'measured W':>10s} {'LOSO W':>8s} {'ln err':>7s}")
     for p, r in zip(points, resid):
-        print(f"{p['row']['run']:28s} {p['group']:22s} {p['watts']:10.1f} {predict(p, *held[p['group']]):8.1f} "
+        print(f"{p['row']['run']:28s} {p['group']:22s} {p['watts']:10.1f} "
+              f"{predict(p, *held[p['group']], tables[p['group']]):8.1f} "
               f"{-r:7.3f}")
     print(f"power per device, LOSO ln(measured / modelled), one vote per source: q10 {q10:.3f}, q90 {q90:.3f} "
           f"(unweighted over rows: {row_q10:.3f}, {row_q90:.3f}), median |error| {tied_err:.3f}")
     constants = {**held, "*": (draw, share)}
+    tables["*"] = table
+    spreads = nested_spreads(points, resid)
     figures = {}
     for mode in ("hours", "e2e"):
         for kinds, label in ((MEASURED, "measured"), (("formula",), "formula")):
-            s = score(rows, constants, q10, q90, ratio, mode, kinds)
+            s = score(rows, constants, tables, q10, q90, mode, kinds, nested=spreads)
             figures[f"{mode}_{label}"] = s
             if s["n"]:
                 print(f"LOSO energy, {mode:5s}, {label:8s} rows: n {s['n']:2d}, median |error| "
-                      f"{s['median_abs_error']:.3f}, coverage {s['coverage']:.2f}, median width {s['median_width']:.2f}x; "
+                      f"{s['median_abs_error']:.3f}, coverage {s['coverage']:.2f} (nested {s['nested_coverage']:.2f}), "
+                      f"median width {s['median_width']:.2f}x; "
                       f"{s['sources']} sources, median of their median |error| {s['source_median_abs_error']:.3f}")
     result = {"draw_fraction": draw, "host_share": share, "headroom_ratio": ratio, "q10": q10, "q90": q90,
               "n": len(points), "sources": len(held), "figures": figures, "power_error": tied_err,
               "groups": sorted(held), "runs": [p["row"]["run"] for p in points],
-              "power_error_free_host": free_err}
+              "power_error_free_host": free_err, "measured": table, "measured_from": measured_from(points)}
     if args.write:
         write(result)
         print(f"wrote [fitted] in {OUT.relative_to(ROOT)}")
@@ -220,7 +280,8 @@ def write(r: dict) -> None:
 
     def fig(key: str) -> str:
         s = f[key]
-        return (f"median |error| {s['median_abs_error']:.3f}, coverage {s['coverage']:.2f}, "
+        return (f"median |error| {s['median_abs_error']:.3f}, coverage {s['coverage']:.2f} "
+                f"(nested, the ends from the other sources alone: {s['nested_coverage']:.2f}), "
                 f"median width {s['median_width']:.2f}x (n {s['n']}, {s['sources']} sources; "
                 f"median over sources of their median |error| {s['source_median_abs_error']:.3f})")
     block = f'''[fitted]
@@ -238,10 +299,16 @@ loso_hours_measured = "{fig("hours_measured")}"
 loso_e2e_measured = "{fig("e2e_measured")}"
 loso_hours_formula = "{fig("hours_formula")}"
 loso_e2e_formula = "{fig("e2e_formula")}"
-note = "Training power per device before PUE = draw_fraction x TDP + host_share x (system max power / devices - TDP) ([host_power_per_gpu.systems]; headroom_ratio x TDP for a device with no listed system). Fitted on measured or metered figures only (kind = measured/metered; formula figures TDP x hours x PUE test the formula, not the power), one vote per source; power_resid_q10/q90 are the leave-one-source-out 10th/90th percentiles of ln(measured / modelled power per device), one vote per source as in the fit, the range of the draw fraction and host share (they move together: the errors are errors of their sum). The same residuals set the range and are scored, so the LOSO coverage is slightly optimistic. loso_* are leave-one-source-out energy figures: given the published accelerator-hours (the power model alone) and end to end (with the training model's hours and its spread)."
+note = "Training power per device before PUE, for a device with no [fitted.measured_power] = draw_fraction x TDP + host_share x (system max power / devices - TDP) ([host_power_per_gpu.systems]; headroom_ratio x TDP for a device with no listed system). Fitted on measured or metered figures only (kind = measured/metered; formula figures TDP x hours x PUE test the formula, not the power), one vote per source; power_resid_q10/q90 are the leave-one-source-out 10th/90th percentiles of ln(measured / modelled power per device), one vote per source as in the fit, the range of the draw fraction and host share (they move together: the errors are errors of their sum). The same residuals set the range and are scored, so the LOSO coverage is slightly optimistic; the nested coverage takes each source's ends from the other sources' residuals alone. [fitted.measured_power]: per device, the median over sources of each source's median measured power per device under training load, device only (device_w) and with its share of the server (it_w, a facility figure divided by its PUE), which costmodel.energy_defaults.training_power uses in place of the fit; in the leave-one-source-out figures a source's own measurements are never used to predict it. loso_* are leave-one-source-out energy figures: given the published accelerator-hours (the power model alone) and end to end (with the training model's hours and its spread)."
 '''
+    for hw_id, (device_w, it_w) in sorted(r["measured"].items()):
+        groups, runs = r["measured_from"][hw_id]
+        values = "".join(f"{k} = {v:.1f}\n" for k, v in (("device_w", device_w), ("it_w", it_w)) if v == v)
+        block += (f'\n[fitted.measured_power.{hw_id}]\n{values}'
+                  f'sources = [{", ".join(f"{chr(34)}{g}{chr(34)}" for g in groups)}]\n'
+                  f'runs = [{", ".join(f"{chr(34)}{x}{chr(34)}" for x in runs)}]\n')
     text = OUT.read_text(encoding="utf-8")
-    pattern = re.compile(r"^\[fitted\]\n.*?(?=^\[|\Z)", re.S | re.M)
+    pattern = re.compile(r"^\[fitted\]\n.*?(?=^\[(?!fitted[.\]])|\Z)", re.S | re.M)
     text = pattern.sub(block + "\n", text) if pattern.search(text) else text.rstrip("\n") + "\n\n" + block
     OUT.write_text(text.rstrip("\n") + "\n", encoding="utf-8")
 

@@ -157,9 +157,12 @@ def test_energy_of_measured_rows_from_defaults():
 
 def test_formula_rows_are_within_a_factor_of_the_model():
     """TDP x hours figures assume the device at TDP and no server; given their hours the model
-    (fitted share of the server's nameplate) lands within a factor of 3.5 of them."""
+    (fitted share of the server's nameplate) lands within a factor of 3.6 of them. The worst is
+    OPT-175B's 75 t CO2e, whose authors state neither energy, PUE nor grid factor: 3.3x below the
+    model with a draw fraction of 0.70, 3.55x since the fit rose to 0.77 with the GPU-only H100
+    (Olmo 3) and TPU v4 (PaLM) measurements."""
     formula = summary(ENERGY[(ENERGY.kind == "formula") & (ENERGY["mode"] == "hours")].error)
-    assert formula["n"] >= 8 and formula["worst_factor"] <= 3.5  # OPT-175B's 75 t CO2e is 3.3x below
+    assert formula["n"] >= 8 and formula["worst_factor"] <= 3.6
 
 
 INFERENCE = inference_validation(DATA / "inference_points.csv")
