@@ -209,19 +209,21 @@ def resolve_footprint(hw: HardwareProfile, *, pue: SupportsFloat | str | None = 
         grid = _span(*(float(q.magnitude) for q in (reg.grid_intensity, reg.intensity_low, reg.intensity_high)))
     else:
         grid = _span(*d["grid_g_per_kwh"])
+    # under training load: measured where sources give it, else the fitted draw and host share
+    busy, modelled_host = (d["busy_fraction"], None) if personal else training_power(hw.id, hw.number("tdp"))
     if host_power_per_gpu is not None:
         host = _fixed(parse_quantity(host_power_per_gpu, "power", "host_power_per_gpu", allow_zero=True))
-    elif personal:  # an edge module's, phone's or laptop's power already covers its CPU and memory
+    elif modelled_host is None:  # an edge module's, phone's or laptop's power already covers its CPU and memory
         host = _fixed(0.0)
-    else:  # measured with its server, or a share of the server's nameplate headroom per device
-        host = _span(*training_power(hw.id, hw.number("tdp"))[1])
+    else:
+        host = _span(*modelled_host)
     purchase = hw.prices.get("purchase")
     inputs = FootprintInputs(
         pue=pue_span, grid=grid, host_w=host,
         power_w=_fixed(math.nan if power_per_gpu is None
                        else parse_quantity(power_per_gpu, "power", "power_per_gpu", allow_zero=True)),
         idle=_span(*d["idle_fraction"]),
-        busy=_span(*(d["busy_fraction"] if personal else training_power(hw.id, hw.number("tdp"))[0])),
+        busy=_span(*busy),
         life_h=_fixed(parse_quantity(service_life, "time", "service_life") / 3600.0
                       if service_life is not None else d["amortisation_h"][0]),
         embodied_g=_span(*d["embodied_g"]),
