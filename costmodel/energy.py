@@ -10,8 +10,9 @@ energy (``[fitted]`` in ``data/energy_defaults.toml``, written by ``scripts/fit_
 :func:`costmodel.energy_defaults.training_power`). Training keeps devices busy (``u = 1``);
 inference uses the fraction of each step spent at the roofline. The server around the device
 adds its measured share, else :func:`host_power`, the fitted share of its nameplate headroom
-per device (CPUs, memory, network, fans), and the facility multiplies IT power by its PUE. :func:`costmodel.energy_range.combine_spreads` makes the range of training
-energy the root-sum-square of the inputs' log spreads (hours, power per device, PUE).
+per device (CPUs, memory, network, fans), and the facility multiplies IT power by its PUE.
+:func:`costmodel.energy_range.combine_spreads` makes the range of training energy the
+root-sum-square of the inputs' log spreads (hours, power per device, PUE).
 
 References
 ----------

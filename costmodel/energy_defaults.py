@@ -124,9 +124,10 @@ def training_power(hw_id: str, tdp_w: float, *, draw: float | None = None, share
     typical value and the two ends of its range (``spread``, default the fit's).
 
     A measured device power sets the busy fraction; a measured power with the server's share
-    sets the sum, the host taking what the device (measured, else modelled) does not. Otherwise ``draw`` x TDP and :func:`host_power` at ``share``
-    (default the fitted constants). ``measured`` replaces :func:`measured_power`'s figures
-    (``scripts/fit_energy.py`` passes those without the source it predicts)."""
+    sets the sum, the host taking what the device (measured, else modelled) does not.
+    Otherwise ``draw`` x TDP and :func:`host_power` at ``share`` (default the fitted
+    constants). ``measured`` replaces :func:`measured_power`'s figures (``scripts/fit_energy.py``
+    passes those without the source it predicts)."""
     d = defaults()
     draw = d["busy_fraction"][0] if draw is None else draw
     spread = d["power_spread"] if spread is None else spread

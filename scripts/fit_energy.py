@@ -123,10 +123,10 @@ def measured_table(points: list[dict], without: str | None = None) -> dict[str, 
     return {hw: (level.get((hw, "device"), math.nan), level.get((hw, "it"), math.nan)) for hw, _ in by}
 
 
-def predict(p: dict, draw: float, share: float, table: dict | None = None) -> float:
+def predict(p: dict, draw: float, share: float, table: dict) -> float:
     """The modelled power per device at the row's level: the measured figures of ``table``
     where it has the device (costmodel.energy_defaults.training_power), else the fit's."""
-    if table is None or p["hw"] not in table:
+    if p["hw"] not in table:  # the fit's own terms (its headroom ratio, as fit() weighs them)
         return draw * p["tdp"] + share * p["headroom"]
     busy, host = training_power(p["hw"], p["tdp"], draw=draw, share=share, spread=(1.0,), measured=table[p["hw"]])
     return busy[0] * p["tdp"] + (host[0] if p["level"] == "it" else 0.0)
@@ -275,6 +275,11 @@ def main(argv=None) -> dict:
     return result
 
 
+def _toml_list(items) -> str:
+    """A TOML array of strings."""
+    return "[" + ", ".join(f'"{x}"' for x in items) + "]"
+
+
 def write(r: dict) -> None:
     f = r["figures"]
 
@@ -291,8 +296,8 @@ headroom_ratio = {r["headroom_ratio"]:.4f}
 power_resid_q10 = {r["q10"]:.4f}
 power_resid_q90 = {r["q90"]:.4f}
 fitted = "scripts/fit_energy.py on {r["n"]} measured/metered rows of tests/data/energy_runs.csv from {r["sources"]} sources, {datetime.date.today().isoformat()}"
-sources = [{", ".join(f'"{g}"' for g in r["groups"])}]
-runs = [{", ".join(f'"{x}"' for x in r["runs"])}]
+sources = {_toml_list(r["groups"])}
+runs = {_toml_list(r["runs"])}
 loso_power_median_abs_error = {r["power_error"]:.4f}
 loso_power_median_abs_error_free_host_share = {r["power_error_free_host"]:.4f}
 loso_hours_measured = "{fig("hours_measured")}"
@@ -305,8 +310,7 @@ note = "Training power per device before PUE, for a device with no [fitted.measu
         groups, runs = r["measured_from"][hw_id]
         values = "".join(f"{k} = {v:.1f}\n" for k, v in (("device_w", device_w), ("it_w", it_w)) if v == v)
         block += (f'\n[fitted.measured_power.{hw_id}]\n{values}'
-                  f'sources = [{", ".join(f"{chr(34)}{g}{chr(34)}" for g in groups)}]\n'
-                  f'runs = [{", ".join(f"{chr(34)}{x}{chr(34)}" for x in runs)}]\n')
+                  f'sources = {_toml_list(groups)}\nruns = {_toml_list(runs)}\n')
     text = OUT.read_text(encoding="utf-8")
     pattern = re.compile(r"^\[fitted\]\n.*?(?=^\[(?!fitted[.\]])|\Z)", re.S | re.M)
     text = pattern.sub(block + "\n", text) if pattern.search(text) else text.rstrip("\n") + "\n\n" + block
