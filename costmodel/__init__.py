@@ -9,7 +9,8 @@ Names are imported on first use (PEP 562), so ``import costmodel`` and the CLI s
 
 from importlib import import_module
 
-from .errors import CostModelError, InputError, ProfileError, UnitError, UnknownProfileError  # noqa: F401
+from .errors import (CostModelError, InputError, ProfileError, UnitError, UnknownProfileError,  # noqa: F401
+                     WriteError)
 
 __version__ = "0.1.0"
 
@@ -34,7 +35,7 @@ _LAZY = {
 }
 
 __all__ = sorted([
-    "CostModelError", "InputError", "ProfileError", "UnitError", "UnknownProfileError",
+    "CostModelError", "InputError", "ProfileError", "UnitError", "UnknownProfileError", "WriteError",
     "__version__", *_LAZY,
 ])
 

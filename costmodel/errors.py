@@ -32,6 +32,7 @@ __all__ = [
     "InputError",
     "ProfileError",
     "UnknownProfileError",
+    "WriteError",
     "suggest",
     "unknown",
 ]
@@ -96,6 +97,11 @@ class UnknownProfileError(CostModelError, KeyError):
     def __init__(self, message: str = "", *, argument: str | None = None):
         super().__init__(message)
         self.argument = argument
+
+
+class WriteError(CostModelError, OSError):
+    """A file could not be written (no room left, no permission); nothing was left half-written.
+    The message names the file and the operating system's reason."""
 
 
 def suggest(name: str, candidates: Iterable[str], n: int = 3) -> list[str]:

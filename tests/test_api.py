@@ -12,7 +12,7 @@ import costmodel
 PUBLIC = [
     "Calibration", "CostModelError", "HardwareProfile", "InferenceEstimate", "InferenceMemory", "InputError",
     "MemoryBreakdown", "ModelSpec", "OptimalResult", "ProfileError", "Quantity", "Region",
-    "ServingPlan", "TrainingEstimate", "TrainingPlan", "UnitError", "UnknownProfileError", "__version__", "compare_models", "compare_sizes", "compare_variants",
+    "ServingPlan", "TrainingEstimate", "TrainingPlan", "UnitError", "UnknownProfileError", "WriteError", "__version__", "compare_models", "compare_sizes", "compare_variants",
     "compute_optimal", "default_calibration", "estimate_inference", "estimate_training", "get_hardware", "get_model",
     "get_region", "list_hardware", "list_models", "list_regions", "load_calibration", "model_from_config",
     "plan_serving", "plan_training", "predict_loss", "provenance", "reload_profiles",
@@ -33,6 +33,7 @@ def test_every_exported_name_exists(name):
 @pytest.mark.parametrize("error, builtin", [
     (costmodel.UnitError, ValueError), (costmodel.InputError, ValueError),
     (costmodel.ProfileError, ValueError), (costmodel.UnknownProfileError, KeyError),
+    (costmodel.WriteError, OSError),
 ])
 def test_errors_inherit_the_base_and_the_matching_builtin(error, builtin):
     assert issubclass(error, costmodel.CostModelError)

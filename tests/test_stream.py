@@ -80,6 +80,15 @@ def test_a_failed_parquet_write_leaves_nothing(tmp_path):
     assert list(tmp_path.iterdir()) == []
 
 
+def test_a_dataset_name_the_file_system_refuses_is_a_write_error_naming_it(tmp_path):
+    pytest.importorskip("pyarrow")
+    target = tmp_path / ("g" * 300)
+    with pytest.raises(costmodel.WriteError) as info:
+        sweep_training(to_parquet=target, **TRAIN)
+    assert str(info.value) == f"to_parquet: cannot write {str(target)!r}: File name too long"
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_parquet_refuses_a_missing_folder_or_an_existing_target(tmp_path):
     pytest.importorskip("pyarrow")
     with pytest.raises(costmodel.InputError, match="to_parquet: the folder .* does not exist"):

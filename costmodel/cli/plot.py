@@ -17,7 +17,9 @@ out_option = click.option("--out", "out", required=True, type=OutputFile(SUFFIXE
 
 
 def _save(fig, out: str) -> None:
-    fig.savefig(out, dpi=150)
+    from costmodel.files import write_whole
+
+    write_whole(out, lambda scratch: fig.savefig(scratch, dpi=150), argument="out")
     click.echo(f"wrote {out}")
 
 

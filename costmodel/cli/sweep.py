@@ -136,6 +136,7 @@ def sweep_infer(**options):
 def _run(fn, kind: str, options: dict, **defaults) -> None:
     """Check what is needed before any work, run the sweep and write what was asked for."""
     import costmodel
+    from costmodel.files import write_whole
 
     out = {key: options.pop(key) for key in OUTPUT}
     given = {**defaults, **{k: v for k, v in options.items() if v is not None}}
@@ -153,9 +154,11 @@ def _run(fn, kind: str, options: dict, **defaults) -> None:
                                        argument="parquet_path") from None
     df = _evaluate(fn, inputs, out["ranges"])
     if out["parquet_path"]:
-        df.to_parquet(out["parquet_path"])
-    if out["csv_path"]:
-        df.to_csv(sys.stdout if out["csv_path"] == "-" else out["csv_path"], index=False)
+        write_whole(out["parquet_path"], df.to_parquet, argument="parquet_path")
+    if out["csv_path"] == "-":
+        df.to_csv(sys.stdout, index=False)
+    elif out["csv_path"]:
+        write_whole(out["csv_path"], lambda scratch: df.to_csv(scratch, index=False), argument="csv_path")
     if out["as_json"]:
         emit_json_frame(df)
     if not (out["csv_path"] or out["parquet_path"] or out["as_json"]):

@@ -192,6 +192,15 @@ class OutputFile(DomainType):
 
         if value == "-" and self.stdout:
             return value
+        if not value.strip():
+            self.fail("expected a file name, got an empty one", param, ctx)
+        if value == "-":
+            self.fail("this output cannot go to stdout ('-'); give a file name", param, ctx)
+        if value.startswith("-"):  # an option taken for the file name: "--csv --json"
+            self.fail(f"expected a file name, got {value!r}, which reads as an option (a file whose name "
+                      f"starts with '-' is written ./{value})", param, ctx)
+        if "\x00" in value:
+            self.fail("a file name cannot contain a NUL byte", param, ctx)
         if self.suffixes and not value.lower().endswith(self.suffixes):
             *rest, last = self.suffixes
             names = f"{', '.join(rest)} or {last}" if rest else last
@@ -203,7 +212,22 @@ class OutputFile(DomainType):
             self.fail(f"the folder {os.path.dirname(value) or folder!r} does not exist", param, ctx)
         if not os.access(folder, os.W_OK):
             self.fail(f"the folder {os.path.dirname(value) or folder!r} is not writable", param, ctx)
+        name = len(os.fsencode(os.path.basename(value)))
+        longest = _limit(folder, "PC_NAME_MAX", 255)
+        if name > longest:
+            self.fail(f"the file name is {name:,} bytes long, more than the {longest:,} the file system allows",
+                      param, ctx)
         return value
+
+
+def _limit(folder: str, name: str, default: int) -> int:
+    """A file system limit of ``folder`` (``os.pathconf``), or ``default`` where it is not told."""
+    import os
+
+    try:
+        return int(os.pathconf(folder, name))
+    except (OSError, ValueError, AttributeError):
+        return default
 
 
 _RANGE = re.compile(r"^\s*([^.]+?)\s*\.\.\s*([^x+]+?)\s*(?:([x+])\s*(.+?))?\s*$")

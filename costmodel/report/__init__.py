@@ -17,10 +17,11 @@ import dataclasses
 import datetime as _dt
 import os
 import re
-import tempfile
+from pathlib import Path
 from typing import Any, Iterable
 
 from ..errors import InputError
+from ..files import write_whole
 from .content import DEFAULT_EDGE, DEFAULT_MODELS, DEFAULT_REGIONS, Options
 
 __all__ = ["write_report", "build_report", "Options", "DEFAULT_MODELS", "DEFAULT_REGIONS", "DEFAULT_EDGE"]
@@ -150,16 +151,4 @@ def write_report(out: str | os.PathLike, models: str | Iterable[str] | None = No
         raise InputError(f"unknown report option(s): {', '.join(sorted(unknown))}", argument="options")
     html = build_report(models, hardware=hardware, variants=variants, region=region, regions=regions, rate=rate,
                         **options)
-    handle, tmp = tempfile.mkstemp(dir=folder, prefix=".report-", suffix=".html.tmp")
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8") as f:
-            f.write(html)
-        mask = os.umask(0)
-        os.umask(mask)
-        os.chmod(tmp, 0o666 & ~mask)  # mkstemp's file is private; the page is not
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-    return path
+    return write_whole(path, lambda scratch: Path(scratch).write_text(html, encoding="utf-8"), argument="out")

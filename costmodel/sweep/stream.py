@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import InputError
+from ..files import cannot_write
 
 __all__ = ["DEFAULT_CHUNK_ROWS", "chunks", "iterate", "reduce_frames", "write_parquet", "to_dask"]
 
@@ -98,17 +99,25 @@ def write_parquet(plan, path, chunk_rows=None, progress=None) -> Path:
         raise InputError("writing Parquet needs pyarrow (pip install 'costmodel[parquet]')",
                          argument="to_parquet") from None
     target = Path(path)
-    if target.exists():
+    try:
+        exists = target.exists()
+    except OSError as exc:  # a name the file system refuses (too long)
+        raise cannot_write(target, exc, "to_parquet") from None
+    if exists:
         raise InputError(f"{str(target)!r} exists; give a new folder for the dataset", argument="to_parquet")
     if not target.parent.is_dir():
         raise InputError(f"the folder {str(target.parent)!r} does not exist", argument="to_parquet")
-    scratch = Path(tempfile.mkdtemp(prefix=f".{target.name}-", dir=target.parent))
+    scratch = None
     try:
+        scratch = Path(tempfile.mkdtemp(prefix=f".{target.name}-", dir=target.parent))
         for i, df in enumerate(iterate(plan, chunk_rows, progress)):
             df.to_parquet(scratch / f"part-{i:05d}.parquet", index=False)
         os.replace(scratch, target)
-    except BaseException:
-        shutil.rmtree(scratch, ignore_errors=True)
+    except BaseException as exc:
+        if scratch is not None:
+            shutil.rmtree(scratch, ignore_errors=True)
+        if isinstance(exc, OSError):  # a full disk, a folder made read-only: one line naming the dataset
+            raise cannot_write(target, exc, "to_parquet") from None
         raise
     return target
 
