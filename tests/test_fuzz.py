@@ -60,6 +60,10 @@ def test_hostile_values_never_crash_and_never_print_non_numbers(args):
     ["train", "gpt2", "--hardware", "h100", "--gpus", "8", "--tokens", "1B", "--power", "10**400"],
     ["train", "gpt2", "--hardware", "h100", "--gpus", "8", "--tokens", "1B", "--seq-len", "1e40", "--json"],
     ["sweep", "infer", "--model", "llama-2-7b", "--hardware", "h100", "--prompt", "1e19", "--json"],
+    ["sweep", "infer", "--hardware", "h100", "--params", "7,5B", "--csv", "--json"],
+    ["sweep", "infer", "--hardware", "h100", "--params", "1", "--parquet", "1" * 400],
+    ["compare", "--json", "--variants", "-h"],
+    ["plan-serving", "llama-2-7b", "--hardware", "h100", "--rate", "1", "--disaggregate", "--prompt", "0"],
 ])
 def test_the_reported_hostile_inputs_are_clean_errors(args):
     assert fuzz.check(args) is None

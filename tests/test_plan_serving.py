@@ -323,6 +323,16 @@ def test_disaggregation_is_not_chosen_where_it_costs_no_less(plan70):
         assert any(n.startswith("colocated chosen") for n in split.notes)
 
 
+def test_a_split_without_prompt_tokens_prices_no_input_tokens():
+    # found by scripts/fuzz_cli.py (--prompt 0 --disaggregate): the split divided its prefill pool's
+    # price by zero input tokens an hour
+    request = dict(hardware="h100", rate="1/s", prompt_tokens=0, output_tokens=256)
+    plan = costmodel.plan_serving("llama-2-7b", **request, disaggregate=True)
+    assert plan.best.cost_per_million_input_tokens is None
+    assert plan.best.to_dict() == costmodel.plan_serving("llama-2-7b", **request).best.to_dict()
+    assert any(n.startswith("colocated chosen: disaggregated ") for n in plan.notes)  # the split was priced
+
+
 def test_cli_disaggregate_shows_both_pools(runner):
     result = runner.invoke(main, ["plan-serving", "llama-2-70b", "--hardware", "h100", "--rate", "20/s", "--prompt",
                                   "8000", "--output", "100", "--ttft-p99", "3s", "--tpot-p99", "40ms", "--disaggregate"])
