@@ -21,7 +21,7 @@ from typing import Iterable, TypeAlias
 
 from .datacache import cached
 from .datafiles import lookup, name_index, normalise, read_toml, toml_parser
-from .errors import ProfileError, UnknownProfileError
+from .errors import InputError, ProfileError, UnknownProfileError
 from .hardware_profile import HardwareProfile
 
 __all__ = ["ProfilePath", "builtin_dir", "get_hardware", "list_hardware", "load_profile", "reload_profiles"]
@@ -46,8 +46,14 @@ def _search_path(profile_path: ProfilePath | None) -> tuple[str, ...]:
         return (_builtin_root(),)
     dirs = [_builtin_root()] + [p for p in env.split(os.pathsep) if p]
     if profile_path is not None:
-        extra = [profile_path] if isinstance(profile_path, (str, os.PathLike)) else list(profile_path)
-        dirs += [os.fspath(p) for p in extra]
+        extra: list[object] = [profile_path]  # a number or a flag: refused below
+        if isinstance(profile_path, Iterable) and not isinstance(profile_path, (str, os.PathLike, bytes, dict)):
+            extra = list(profile_path)
+        paths = [p for p in extra if isinstance(p, (str, os.PathLike))]
+        if len(paths) < len(extra):  # a number, a flag, or a list holding one
+            raise InputError(f"expected a folder of profiles or a list of folders, got {profile_path!r}",
+                             argument="profile_path")
+        dirs += [os.fspath(p) for p in paths]
     return tuple(dirs)
 
 

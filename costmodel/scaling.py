@@ -96,7 +96,7 @@ def _laws() -> tuple[dict[str, ScalingLaw], dict[str, Any]]:
 def get_law(name: str) -> ScalingLaw:
     """A loss law by id: ``besiroglu2024`` (default), ``hoffmann2022``, ``kaplan2020``."""
     laws = _laws()[0]
-    if name not in laws:
+    if not isinstance(name, str) or name not in laws:
         raise unknown(str(name), laws, what="scaling law", command="costmodel optimal --help", argument="law")
     return laws[name]
 

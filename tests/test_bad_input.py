@@ -104,6 +104,42 @@ def test_api_rejects_bad_input_with_a_clear_message(target, kwargs, error, messa
     assert "\n" not in str(info.value)  # one line
 
 
+# Found by fuzzing the Python API with values of the wrong kind: each raised a bare TypeError from
+# deep inside ("'int' object is not iterable", "unhashable type: 'list'").
+PLANNERS = [
+    (lambda: costmodel.plan_training("llama-2-7b", tokens="1T", hardware=1), InputError,
+     "hardware: expected profile ids such as ['h100', 'b200'] (a list or a comma-separated string), got 1"),
+    (lambda: costmodel.plan_serving("llama-2-7b", hardware=-0.0, rate="1/s", prompt_tokens=1, output_tokens=1),
+     InputError, "hardware: expected profile ids such as ['h100', 'l40s'] (a list or a comma-separated string), "
+                 "got -0.0"),
+    (lambda: costmodel.compare_models(None), InputError,
+     "models: expected catalog ids such as ['gpt2', 'llama-2-70b'] (a list or a comma-separated string), got None"),
+    (lambda: costmodel.compare_sizes("1e22 FLOP", sizes=7), InputError,
+     "sizes: expected parameter counts such as ['7B', '70B'] (a list or a comma-separated string), got 7"),
+    (lambda: costmodel.predict_loss("7B", "1T", law=[]), UnknownProfileError, "'[]' is not a known scaling law"),
+    (lambda: costmodel.compute_optimal("1e22 FLOP", law={}), UnknownProfileError, "'{}' is not a known scaling law"),
+    (lambda: costmodel.get_hardware("h100", profile_path=1), InputError,
+     "profile_path: expected a folder of profiles or a list of folders, got 1"),
+    (lambda: costmodel.plan_serving("llama-2-7b", hardware="h100", rate="1/s", prompt_tokens=1, output_tokens=1,
+                                    profile_path=[1]), InputError,
+     "profile_path: expected a folder of profiles or a list of folders, got [1]"),
+]
+
+
+@pytest.mark.parametrize("call, error, message", PLANNERS, ids=[str(i) for i in range(len(PLANNERS))])
+def test_an_argument_of_the_wrong_kind_is_one_line_naming_it(call, error, message):
+    with pytest.raises(error) as info:
+        call()
+    assert str(info.value) == message or str(info.value).startswith(message)
+    assert "\n" not in str(info.value)
+
+
+def test_compare_models_reads_a_comma_separated_string_as_a_list():
+    # it iterated the string's characters ('g' is not a known model)
+    rows = costmodel.compare_models("gpt2, bert-base")
+    assert [r["model"] for r in rows] == ["gpt2", "bert-base"]
+
+
 CLI = [
     (["train", "gpt2", "--hardware", "h100", "--gpus", "8", "--tokens", "80 GB"], 2, "--tokens: expected a count"),
     (["train", "gpt2", "--hardware", "h100", "--gpus", "0", "--tokens", "1B"], 2, "--gpus: expected a value more than zero"),

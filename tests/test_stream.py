@@ -56,6 +56,35 @@ def test_a_bad_reducer_names_the_argument(reduce, message):
         sweep_training(reduce=reduce, **TRAIN)
 
 
+@pytest.mark.parametrize("given, message", [
+    (dict(ranges=" "), "ranges: expected True or False, got ' '"),
+    (dict(ranges=1), "ranges: expected True or False, got 1"),
+    (dict(stream="yes"), "stream: expected True or False, got 'yes'"),
+    (dict(progress=[True]), "progress: expected a function called as progress(rows_done, rows_total), got [True]"),
+    (dict(to_parquet=[None]), "to_parquet: expected a folder path for the dataset, got [None]"),
+    (dict(chunk_rows=["7B"]), "chunk_rows: expected a whole number of rows of at least 1, got ['7B']"),
+    (dict(reduce=[1]), "reduce: expected 'min:<column>' or 'max:<column> by <column>[,...]', or a function of a "
+                       "DataFrame, got [1]"),
+])
+@pytest.mark.parametrize("sweep", [sweep_training, sweep_inference])
+def test_the_sweeps_own_keywords_are_checked_before_any_work(sweep, given, message, monkeypatch):
+    # found by fuzzing the Python API: a list where a function belongs failed deep in the sweep
+    # ("'list' object is not callable"), and a string where a flag belongs was read as true
+    import costmodel.sweep.grid as grid
+
+    monkeypatch.setattr(grid.Grid, "of", lambda *a, **k: pytest.fail("the sweep started"))
+    with pytest.raises(costmodel.InputError) as info:
+        sweep(**given, **(TRAIN if sweep is sweep_training else INFER))
+    assert str(info.value) == message
+
+
+def test_to_dask_checks_its_flag_and_chunks_too():
+    with pytest.raises(costmodel.InputError, match=r"^chunk_rows: expected a whole number of rows of at least 1"):
+        to_dask("training", chunk_rows=0, **TRAIN)
+    with pytest.raises(costmodel.InputError, match=r"^ranges: expected True or False, got 'no'$"):
+        to_dask("training", ranges="no", **TRAIN)
+
+
 def test_a_grid_too_large_for_memory_streams_through_a_reducer_in_bounded_memory():
     grid = dict(params=list(np.logspace(8, 11, 1000)), tokens=list(np.logspace(10, 13, 100)), hardware="h100",
                 n_gpus=[8, 64, 512, 4096], price_per_gpu_hour=[1.0, 2.0, 3.0, 4.0, 5.0])

@@ -11,6 +11,7 @@ import pint
 
 from ..errors import InputError
 from ..hardware import HardwareProfile
+from ..listing import entries
 from ..models import ModelSpec, get_model
 from ..scaling import get_law
 from ..training_estimate import estimate_training
@@ -34,9 +35,7 @@ LOSS_PRECISION = 1e-4  # nats per token: losses closer than this are a tie (the 
 
 def _sizes(sizes: Iterable[CountLike] | str) -> list[float]:
     """Parameter counts from a list or a comma-separated string; an empty one is refused."""
-    items = [x for x in sizes.split(",") if x.strip()] if isinstance(sizes, str) else list(sizes)
-    if not items:
-        raise InputError("no sizes given; expected parameter counts such as ['7B', '70B']", argument="sizes")
+    items = entries(sizes, "sizes", what="sizes", example="parameter counts such as ['7B', '70B']")
     return [parse_count(x, "sizes") for x in items]
 
 
@@ -158,7 +157,8 @@ def compare_models(models: Iterable[str | ModelSpec], *, hardware: str | Hardwar
     ``cost_per_million_tokens_USD``), ranged figures followed by ``_low``/``_high``.
     """
     rows = []
-    for name in models:
+    for name in entries(models, "models", what="models", example="catalog ids such as ['gpt2', 'llama-2-70b']",
+                        single=(ModelSpec,)):
         spec = get_model(name, argument="models")
         data, rule = default_workload(spec)
         t = estimate_training(spec, **data, hardware=hardware, n_gpus=n_gpus, region=region)

@@ -40,6 +40,7 @@ from ..errors import InputError
 from ..hardware import HardwareProfile, ProfilePath, get_hardware
 from ..inference_estimate import INTERACTIVE_SLA as _SLA
 from ..inference_estimate import resolve_request
+from ..listing import entries
 from ..results.inference import InferenceEstimate
 from ..units import CountLike, QuantityLike, parse_quantity, parse_whole, quantity
 from .disaggregated import Split, cheapest_split
@@ -80,12 +81,8 @@ def _targets(ttft_p99: QuantityLike | None, tpot_p99: QuantityLike | None) -> di
 
 def _profiles(hardware: str | HardwareProfile | Iterable[str | HardwareProfile],
               profile_path: ProfilePath | None) -> list[HardwareProfile]:
-    if isinstance(hardware, (str, HardwareProfile)):
-        names: list[Any] = [h.strip() for h in hardware.split(",") if h.strip()] if isinstance(hardware, str) else [hardware]
-    else:
-        names = list(hardware)
-    if not names:
-        raise InputError("no hardware given; expected profile ids such as ['h100', 'l40s']", argument="hardware")
+    names = entries(hardware, "hardware", what="hardware", example="profile ids such as ['h100', 'l40s']",
+                    single=(HardwareProfile,))
     return list({p.id: p for p in (get_hardware(n, profile_path=profile_path) for n in names)}.values())
 
 

@@ -21,6 +21,7 @@ import pint
 
 from ..errors import InputError
 from ..hardware import HardwareProfile, get_hardware, list_hardware
+from ..listing import entries
 from ..results.training import TrainingEstimate
 from ..training_estimate import estimate_training, resolve_hardware
 from ..units import CountLike, QuantityLike, parse_quantity, parse_whole, quantity
@@ -106,14 +107,8 @@ def default_training_hardware() -> list[str]:
 
 def _hardware(hardware: str | HardwareProfile | Iterable[str | HardwareProfile] | None,
               profile_path: Any) -> list[HardwareProfile]:
-    if hardware is None:
-        names: list[Any] = default_training_hardware()
-    elif isinstance(hardware, (str, HardwareProfile)):
-        names = [h.strip() for h in hardware.split(",") if h.strip()] if isinstance(hardware, str) else [hardware]
-    else:
-        names = list(hardware)
-    if not names:
-        raise InputError("no hardware given; expected profile ids such as ['h100', 'b200']", argument="hardware")
+    names = default_training_hardware() if hardware is None else entries(
+        hardware, "hardware", what="hardware", example="profile ids such as ['h100', 'b200']", single=(HardwareProfile,))
     profiles = [get_hardware(n, profile_path=profile_path) for n in names]
     return list({p.id: p for p in profiles}.values())
 

@@ -22,6 +22,7 @@ from typing import Any, Iterable
 
 from ..errors import InputError
 from ..files import write_whole
+from ..listing import entries
 from .content import DEFAULT_EDGE, DEFAULT_MODELS, DEFAULT_REGIONS, Options
 
 __all__ = ["write_report", "build_report", "Options", "DEFAULT_MODELS", "DEFAULT_REGIONS", "DEFAULT_EDGE"]
@@ -75,7 +76,7 @@ def _options(models, hardware, variants, region, regions, **more) -> Options:
 
 
 def _names(value: str | Iterable[str], argument: str) -> list[str]:
-    items = value.split(",") if isinstance(value, str) else list(value)
+    items = entries(value, argument, what=argument, example="names", allow_empty=True)
     names = [str(x).strip() for x in items if str(x).strip()]
     if not names and argument != "edge_hardware":  # no edge devices: the page leaves the edge table out
         raise InputError("give at least one entry (a list or a comma-separated string)", argument=argument)

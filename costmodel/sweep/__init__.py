@@ -31,6 +31,7 @@ def _run(module: str, inputs: dict, ranges: bool, progress, chunk_rows, stream: 
     from . import stream as streaming
     from .grid import Grid, check_memory
 
+    _check_controls(ranges, chunk_rows, progress=progress, stream=stream, to_parquet=to_parquet, reduce=reduce)
     if sum(x is not None and x is not False for x in (stream or None, to_parquet, reduce)) > 1:
         raise InputError("give one of stream=True, to_parquet= or reduce=", argument="stream")
     in_memory = not stream and to_parquet is None and reduce is None
@@ -44,6 +45,29 @@ def _run(module: str, inputs: dict, ranges: bool, progress, chunk_rows, stream: 
     if reduce is not None:
         return streaming.reduce_frames(plan, reduce, chunk_rows, progress)
     return plan.frame(progress=progress)
+
+
+def _check_controls(ranges, chunk_rows, **given) -> None:
+    """The sweep's own keywords (not the estimator's inputs) checked, one line naming the one
+    that is wrong: a list or a string where a flag, a function or a path belongs would
+    otherwise fail deep inside the sweep, or be read as true."""
+    import numpy as np
+
+    from .stream import chunk_size, reducer
+
+    flags = {"ranges": ranges, "stream": given.get("stream", False)}
+    for name, value in flags.items():
+        if not isinstance(value, (bool, np.bool_)):
+            raise InputError(f"expected True or False, got {value!r}", argument=name)
+    chunk_size(chunk_rows)
+    progress, path, reduce = given.get("progress"), given.get("to_parquet"), given.get("reduce")
+    if progress is not None and not callable(progress):
+        raise InputError(f"expected a function called as progress(rows_done, rows_total), got {progress!r}",
+                         argument="progress")
+    if path is not None and not isinstance(path, (str, os.PathLike)):
+        raise InputError(f"expected a folder path for the dataset, got {path!r}", argument="to_parquet")
+    if reduce is not None:
+        reducer(reduce)
 
 
 def sweep_training(*, ranges: bool = False, progress: Progress | None = None, chunk_rows: int | None = None,
@@ -120,5 +144,6 @@ def to_dask(kind: str = "training", *, chunk_rows: int | None = None, ranges: bo
 
     if kind not in ("training", "inference"):
         raise InputError(f"expected 'training' or 'inference', got {kind!r}", argument="kind")
+    _check_controls(ranges, chunk_rows)
     plan = importlib.import_module(f".{kind}", __name__).plan(inputs, ranges)
     return streaming.to_dask(plan, chunk_rows)

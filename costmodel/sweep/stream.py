@@ -19,13 +19,15 @@ from typing import Any
 from ..errors import InputError
 from ..files import cannot_write
 
-__all__ = ["DEFAULT_CHUNK_ROWS", "chunks", "iterate", "reduce_frames", "write_parquet", "to_dask"]
+__all__ = ["DEFAULT_CHUNK_ROWS", "chunk_size", "chunks", "iterate", "reducer", "reduce_frames", "write_parquet",
+           "to_dask"]
 
 DEFAULT_CHUNK_ROWS = 1 << 20  # about a second and a few hundred MiB per chunk
 _REDUCER = re.compile(r"^\s*(min|max)\s*:\s*([\w.]+)\s*(?:by\s+([\w.,\s]+))?$")
 
 
-def _chunk_rows(chunk_rows) -> int:
+def chunk_size(chunk_rows) -> int:
+    """``chunk_rows`` checked (a whole number of at least 1), or the default."""
     if chunk_rows is None:
         return DEFAULT_CHUNK_ROWS
     if isinstance(chunk_rows, bool) or not isinstance(chunk_rows, int) or chunk_rows < 1:
@@ -35,7 +37,7 @@ def _chunk_rows(chunk_rows) -> int:
 
 def chunks(rows: int, chunk_rows=None) -> list[tuple[int, int]]:
     """The (start, stop) row ranges of the chunks, in order."""
-    size = _chunk_rows(chunk_rows)
+    size = chunk_size(chunk_rows)
     return [(start, min(start + size, rows)) for start in range(0, rows, size)]
 
 
@@ -49,7 +51,7 @@ def iterate(plan, chunk_rows=None, progress=None) -> Iterator[Any]:
             progress(stop, plan.rows)
 
 
-def _reducer(reduce) -> Callable[[Any], Any]:
+def reducer(reduce) -> Callable[[Any], Any]:
     """A function of a DataFrame that keeps its best rows: ``"min:cost_USD by model"`` keeps,
     per model, the row of least cost (``max:`` the greatest; no ``by``: one row), or a callable
     of a DataFrame that returns a DataFrame (applied to each chunk and to their combination, so
@@ -82,7 +84,7 @@ def reduce_frames(plan, reduce, chunk_rows=None, progress=None):
     """The best rows of the whole grid, one chunk in memory at a time."""
     import pandas as pd
 
-    best = _reducer(reduce)
+    best = reducer(reduce)
     kept = None
     for df in iterate(plan, chunk_rows, progress):
         part = best(df)
