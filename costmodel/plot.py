@@ -176,7 +176,13 @@ def _check_axis(df, column: str, scale: str, argument: str) -> None:
     if scale == "log" and kind not in "iuf":
         what = "true/false values" if kind == "b" else "names"
         raise InputError(f"a log axis needs numbers, and {column!r} holds {what}; use 'linear'", argument=argument)
-    if scale == "log" and not (df[column] > 0).any():
+    if kind not in "iuf":
+        return
+    values = df[column].to_numpy(dtype=float)
+    finite = values[np.isfinite(values)]  # matplotlib leaves NaN and infinity out of the picture
+    if not finite.size:
+        raise InputError(f"{column!r} has no finite values to plot", argument=argument[0])
+    if scale == "log" and not (finite > 0).any():
         raise InputError(f"a log axis needs positive numbers, and {column!r} has none; use 'linear'",
                          argument=argument)
 

@@ -5,6 +5,7 @@ import subprocess
 import sys
 
 import numpy as np
+import pandas as pd
 import pytest
 
 matplotlib = pytest.importorskip("matplotlib")
@@ -201,6 +202,17 @@ def test_sweep_plot_refuses_an_axis_it_cannot_draw(kwargs, argument, message):
     fig = plot_sweep(df, "hardware", "wall_time_days", xscale="linear")
     assert fig.axes[0].get_xscale() == "linear"
     assert list(plot_sweep(df, "n_gpus", "fits", yscale="linear").axes[0].get_lines()[0].get_ydata()) == [True, True]
+
+
+@pytest.mark.parametrize("scale", ["log", "linear"])
+@pytest.mark.parametrize("values", [[np.nan, np.inf], [-np.inf, np.inf]])
+def test_a_column_with_no_finite_value_is_refused_naming_its_axis(scale, values):
+    # a table read back from CSV may hold nan/inf; matplotlib failed on log-scaling nothing
+    df = pd.DataFrame({"n_gpus": [8, 16], "mfu": values})
+    with pytest.raises(costmodel.InputError, match="^y: 'mfu' has no finite values to plot$"):
+        plot_sweep(df, "n_gpus", "mfu", yscale=scale)
+    df["mfu"] = [np.inf, 0.3]  # one finite value: drawn, the other left out
+    assert list(plot_sweep(df, "n_gpus", "mfu", yscale=scale).axes[0].get_lines()[0].get_ydata()) == [np.inf, 0.3]
 
 
 def test_sweep_plot_of_an_empty_table_is_refused():
