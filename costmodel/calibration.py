@@ -102,15 +102,57 @@ class Calibration:
 
 _Fitted = TypeVar("_Fitted", TrainingCalibration, ServingCalibration)
 
+# What a constant may be, by its meaning: (lowest, highest, whether the lowest itself is allowed).
+# A share of time, traffic or a ceiling lies in [0, 1] or (0, 1]; seconds and counts are at least
+# 0 and far below what would overflow; an error spread (ln of a ratio) lies within ln(1000).
+_SHARE, _POSITIVE_SHARE, _SPREAD = (0.0, 1.0, True), (0.0, 1.0, False), (-math.log(1e3), math.log(1e3), True)
+_DOMAINS: dict[str, tuple[float, float, bool]] = {
+    "memory_passes": (0.0, 1e3, True), "dp_overlap": _SHARE, "typical_efficiency": _POSITIVE_SHARE,
+    "tp_overlap": _SHARE, "resid_q10": _SPREAD, "resid_q90": _SPREAD,
+    "compute_fraction": _POSITIVE_SHARE, "bandwidth_fraction": _POSITIVE_SHARE, "step_overhead_s": (0.0, 3600.0, True),
+    "allreduce_latency_s": (0.0, 60.0, True), "fill_rows": (0.0, 1e6, True),
+    **{f"{kind}_{end}": _SPREAD for kind in ("ttft", "tpot", "single", "throughput") for end in ("low", "high")},
+    **{f"{kind}_tail": (0.0, 0.5, False) for kind in ("ttft", "tpot", "single", "throughput")},
+    "fixed_s": (0.0, 3600.0, True), "launch_s": (0.0, 60.0, True), "efficiency": (0.0, 10.0, False),
+}
+_PAIRS = (("resid_q10", "resid_q90"), *((f"{k}_low", f"{k}_high") for k in ("ttft", "tpot", "single", "throughput")))
+
+
+def _check(values: dict[str, Any], path: str | os.PathLike[str], where: str = "") -> None:
+    """Each constant a finite number in its domain (:data:`_DOMAINS`), each range's low end at
+    most its high end: one line naming the file and the constant, before an estimate turns a
+    hand-edited value into a division by zero or an overflow."""
+    for name, value in values.items():
+        if name == "loo_median_abs_error" and isinstance(value, float) and math.isnan(value):
+            continue  # not scored
+        domain = _DOMAINS.get(name, (0.0, math.inf, True) if name in ("loo_median_abs_error", "points") else None)
+        if domain is None:
+            continue
+        lo, hi, closed = domain
+        number = isinstance(value, (int, float)) and not isinstance(value, bool)
+        if not (number and math.isfinite(value) and (lo <= value if closed else lo < value) and value <= hi):
+            span = f"from {lo:g} to {hi:g}" if closed else f"above {lo:g} and at most {hi:g}"
+            raise InputError(f"{path}: {where}{name}: expected a number {span}, got {value!r}", argument="calibration")
+    for low, high in _PAIRS:
+        if low in values and high in values and values[low] > values[high]:
+            raise InputError(f"{path}: {where}{low} ({values[low]!r}) is above {high} ({values[high]!r})",
+                             argument="calibration")
+
 
 def _build(cls: type[_Fitted], table: dict[str, Any], path: str | os.PathLike[str],
            renames: dict[str, str] | None = None) -> _Fitted:
     renames = renames or {}
     names = {f.name for f in fields(cls)}
     values = {renames.get(k, k): v for k, v in table.items() if renames.get(k, k) in names}
+    _check(values, path)
     if isinstance(values.get("engines"), dict):  # [inference.engines.<id>] tables
         from .engines import EngineConstants
 
+        for engine, constants in values["engines"].items():
+            if not isinstance(constants, dict):
+                raise InputError(f"{path}: engines.{engine}: expected a table of constants, got {constants!r}",
+                                 argument="calibration")
+            _check(constants, path, f"engines.{engine}.")
         try:
             values["engines"] = tuple(sorted((k, EngineConstants(**v)) for k, v in values["engines"].items()))
         except TypeError as exc:

@@ -107,6 +107,39 @@ def test_a_bad_calibration_names_the_argument(tmp_path):
     assert info.value.argument == "calibration"
 
 
+@pytest.mark.parametrize("table, line, message", [
+    ("training", "typical_efficiency = 0", "typical_efficiency: expected a number above 0 and at most 1, got 0"),
+    ("training", "dp_overlap = 1.5", "dp_overlap: expected a number from 0 to 1, got 1.5"),
+    ("training", "memory_passes = nan", "memory_passes: expected a number from 0 to 1000, got nan"),
+    ("training", 'memory_passes = "x"', "memory_passes: expected a number from 0 to 1000, got 'x'"),
+    ("training", "memory_passes = [1, 2]", "memory_passes: expected a number from 0 to 1000, got [1, 2]"),
+    ("training", "resid_q10 = 0.5", "resid_q10 (0.5) is above resid_q90 (0.17924)"),
+    ("inference", "bandwidth_fraction = 0", "bandwidth_fraction: expected a number above 0 and at most 1, got 0"),
+    ("inference", "step_overhead_s = 1e308", "step_overhead_s: expected a number from 0 to 3600, got 1e+308"),
+    ("inference", "ttft_tail = true", "ttft_tail: expected a number above 0 and at most 0.5, got True"),
+    ('inference.engines."vllm"', "fixed_s = -1", 'engines.vllm.fixed_s: expected a number from 0 to 3600, got -1'),
+    ('inference.engines."vllm"', "efficiency = inf", 'engines.vllm.efficiency: expected a number above 0 and at '
+                                                     'most 10, got inf'),
+])
+def test_a_constant_outside_its_meaning_is_refused_when_the_file_is_read(tmp_path, table, line, message):
+    # found by fuzzing calibration files: such values reached the estimate as a division by zero,
+    # an overflow or "can't multiply sequence by non-int of type 'float'"
+    path = tmp_path / "cal.toml"
+    path.write_text(f"[{table}]\n{line}\n")
+    with pytest.raises(costmodel.InputError) as info:
+        costmodel.load_calibration(path)
+    assert info.value.argument == "calibration"
+    assert str(info.value).startswith(f"calibration: {path}: ")
+    assert str(info.value).endswith(message)
+
+
+def test_the_shipped_constants_lie_in_their_domains():
+    cal = costmodel.default_calibration()
+    assert 0 < cal.training.typical_efficiency <= 1 and 0 <= cal.training.dp_overlap <= 1
+    assert cal.training.resid_q10 < 0 < cal.training.resid_q90
+    assert all(0 < c.efficiency <= 10 for _, c in cal.serving.engines)
+
+
 @given(hnp.arrays(np.float64, hnp.array_shapes(min_dims=2, max_dims=4, min_side=1, max_side=4)
                   .map(lambda shape: (3, *shape[1:])), elements=hs.floats(allow_infinity=True, allow_nan=True)))
 def test_the_ends_of_a_scenario_axis_are_its_minimum_and_maximum(x):
