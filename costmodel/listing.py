@@ -6,9 +6,13 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+import numpy as np
+
 from .errors import InputError
 
-__all__ = ["entries"]
+__all__ = ["entries", "one_each"]
+
+_PLAIN = frozenset((str, int, float, bool, type(None)))
 
 
 def entries(value: Any, argument: str, *, what: str, example: str, single: tuple[type, ...] = (),
@@ -39,3 +43,25 @@ comma-separated string), got 1
     if not items and not allow_empty:
         raise InputError(f"no {what} given; expected {example}", argument=argument)
     return items
+
+
+def one_each(names: tuple[str, ...], args: tuple, *, sweep: str, lists: tuple[str, ...] = ()) -> tuple:
+    """One estimate's arguments (``args``, named ``names``) with each numpy array of one value,
+    or Quantity of one, as that value; an array of several (but for the arguments in
+    ``lists``, which take sequences) is refused naming it and ``sweep``, which takes them.
+
+    >>> one_each(("params", "tokens"), (np.array(7e9), "1T"), sweep="sweep_training")
+    (7000000000.0, '1T')
+    """
+    if _PLAIN.issuperset(map(type, args)):  # the common case, at the cost of one pass over the types
+        return args
+    out = list(args)
+    for i, (name, value) in enumerate(zip(names, args)):
+        magnitude = getattr(value, "magnitude", value)
+        if not isinstance(magnitude, np.ndarray) or name in lists:
+            continue
+        if magnitude.ndim:
+            raise InputError(f"expected one value, got an array of {magnitude.size:,}; {sweep}() takes arrays and "
+                             "lists", argument=name)
+        out[i] = magnitude.item() if magnitude is value else type(value)(magnitude.item(), value.units)
+    return tuple(out)

@@ -24,6 +24,7 @@ from .engines import get_engine
 from .errors import InputError
 from .hardware import HardwareProfile
 from .inference import Request, ServingHardware, ServingModel
+from .listing import one_each
 from .memo import per_argument_list, replaced
 from .models import ModelSpec
 from .precision import SERVING_DTYPES, resolve_sparsity
@@ -68,6 +69,7 @@ def resolve_case(cal: Calibration, hw: HardwareProfile | str, args: tuple) -> _R
 
 
 def _resolve_prompt(cal: Calibration, hw: HardwareProfile | str, *args) -> _Resolved:
+    args = one_each(_ARGUMENTS, args, sweep="sweep_inference", lists=("prompt_tokens", "output_tokens"))
     prompt = args[_PROMPT]
     if type(prompt) is not int or args[_RATE] is not None or args[_CONCURRENCY] is not None:
         return _resolve(cal, hw, *args)
@@ -132,6 +134,10 @@ def _resolve(cal: Calibration, hardware: HardwareProfile | str, model, params, a
     load = traffic_inputs(traffic, batch_size, prompts, outputs) if traffic is not None else None
     return _served(cal, hw, spec, (dt, kv, eng), m, h, r, f, labels, (phases["prefill"], phases["decode"]), load,
                    warnings, strict)
+
+
+# the arguments' names, in the order of the argument list (after the calibration and hardware)
+_ARGUMENTS = _resolve.__code__.co_varnames[2:_resolve.__code__.co_argcount]
 
 
 def _served(cal: Calibration, hw: HardwareProfile, spec: ModelSpec | None, names: tuple[str, str, str],

@@ -35,6 +35,7 @@ from .hardware import HardwareProfile, ProfilePath, get_hardware
 from .layout import parse_global_batch, resolve_layout
 from .layout_choices import BatchSearch, choice_array, remember_choice, remembered_choice
 from .layout_search import TrainingHardware
+from .listing import one_each
 from .memo import memoise, per_argument_list, replaced
 from .models import ModelSpec
 from .results.base import check_finite, first_not_finite
@@ -230,6 +231,7 @@ def _resolved(cal: Calibration, hw: HardwareProfile | str, args: tuple) -> _Reso
 
 
 def _resolve_tokens(cal: Calibration, hw: HardwareProfile | str, *args) -> _Resolved:
+    args = one_each(_ARGUMENTS, args, sweep="sweep_training")
     tokens = args[_TOKENS]
     if type(tokens) not in (float, int, str) or args[_TOKENS + 1] is not None:  # samples given: refused
         return _resolve_batch(cal, hw, *args)

@@ -6,6 +6,7 @@ Each row: what is called, with what, the error class it must raise and text it m
 import math
 import os
 
+import numpy as np
 import pytest
 from click.testing import CliRunner
 
@@ -132,6 +133,32 @@ def test_an_argument_of_the_wrong_kind_is_one_line_naming_it(call, error, messag
         call()
     assert str(info.value) == message or str(info.value).startswith(message)
     assert "\n" not in str(info.value)
+
+
+@pytest.mark.parametrize("call, kwargs, argument, sweep", [
+    (estimate_training, dict(params=np.array([7e9, 13e9])), "params", "sweep_training"),
+    (estimate_training, dict(zero_stage=np.array([1, 3])), "zero_stage", "sweep_training"),
+    (estimate_training, dict(price_per_gpu_hour=costmodel.ureg.Quantity(np.array([1.0, 2.0]), "USD/hour")),
+     "price_per_gpu_hour", "sweep_training"),
+    (estimate_inference, dict(batch_size=np.array([1, 8])), "batch_size", "sweep_inference"),
+])
+def test_an_array_of_several_values_is_refused_pointing_at_the_sweep(call, kwargs, argument, sweep):
+    # found by fuzzing the API: an array reached a comparison ("the truth value of an array ... is
+    # ambiguous") or a hash ("unhashable type: 'numpy.ndarray'")
+    with pytest.raises(InputError) as info:
+        call(**{**(T if call is estimate_training else I), **kwargs})
+    assert str(info.value) == f"{argument}: expected one value, got an array of 2; {sweep}() takes arrays and lists"
+
+
+def test_an_array_or_quantity_of_one_value_is_that_value():
+    plain = estimate_training(**T, price_per_gpu_hour=5.0, zero_stage=1)
+    held = estimate_training(**{**T, "tokens": np.array(1e12)}, price_per_gpu_hour=np.array(5.0),
+                             zero_stage=np.array(1))
+    assert held.to_dict() == plain.to_dict()
+    quantity = estimate_training(**T, price_per_gpu_hour=costmodel.ureg.Quantity(np.array(5.0), "USD/hour"))
+    assert quantity.cost == plain.cost
+    sampled = estimate_inference(**{**I, "prompt_tokens": np.array([128, 256])}, rate="1/s")  # lengths: a sequence
+    assert sampled.to_dict() == estimate_inference(**{**I, "prompt_tokens": [128, 256]}, rate="1/s").to_dict()
 
 
 def test_compare_models_reads_a_comma_separated_string_as_a_list():
