@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 import costmodel
-from costmodel import sweep_inference, sweep_training
+from costmodel import estimate_training, sweep_inference, sweep_training
 
 
 def _same(scalar: dict, row: pd.Series):
@@ -76,6 +76,16 @@ def test_any_keyword_takes_arrays_and_series():
     assert len(df) == 2 * 2 * 3 * 2
     ratio = df[df.pue == 1.5].energy_MWh.to_numpy() / df[df.pue == 1.1].energy_MWh.to_numpy()
     assert np.allclose(ratio, 1.5 / 1.1)
+
+
+def test_a_quantity_of_several_values_is_swept_as_its_values():
+    # found by fuzzing the sweeps: a Quantity array reached one row's resolver whole
+    # ("unhashable type: 'numpy.ndarray'")
+    prices = costmodel.ureg.Quantity([1.0, 2.5], "USD/hour")
+    df = sweep_training(params="7B", tokens="1T", hardware="h100", n_gpus=8, price_per_gpu_hour=prices)
+    each = [estimate_training(params="7B", tokens="1T", hardware="h100", n_gpus=8, price_per_gpu_hour=p).cost
+            for p in ("1 USD/h", "2.5 USD/h")]
+    assert df.cost_USD.tolist() == pytest.approx([c.to("USD").magnitude for c in each], rel=1e-12)
 
 
 @pytest.mark.parametrize("kwargs, error, message", [

@@ -44,6 +44,9 @@ def _values(value) -> list:
         return value.tolist()
     if type(value).__name__ == "Series":
         return value.tolist()
+    magnitude = getattr(value, "magnitude", None)
+    if isinstance(magnitude, np.ndarray) and magnitude.ndim:  # a Quantity of several values: each one swept
+        return [type(value)(m, value.units) for m in magnitude.tolist()]
     return [value]
 
 
