@@ -1,8 +1,8 @@
 """Sweeps: the cartesian product of any inputs, evaluated in one vectorised pass.
 
 ``sweep_training`` and ``sweep_inference`` take the keywords of ``estimate_training`` /
-``estimate_inference``; any of them may be a list, tuple, range, numpy array or pandas
-Series. Each distinct value is resolved once, by the estimator's own resolvers (so a bad entry
+``estimate_inference``; any of them may be a list, tuple, range, numpy array, pandas
+Series or a Quantity of several values. Each distinct value is resolved once, by the estimator's own resolvers (so a bad entry
 fails the whole call, naming the argument and the value), the product is laid out as boxes of
 index arrays that broadcast (:mod:`costmodel.sweep.grid`), and the estimator's own pipeline
 runs over them, computing each figure once per distinct combination of the inputs it depends
@@ -79,7 +79,7 @@ def sweep_training(*, ranges: bool = False, progress: Progress | None = None, ch
     ----------
     **inputs
         The keywords of :func:`costmodel.estimate_training`; any may be a list, tuple, range,
-        numpy array or pandas Series.
+        numpy array, pandas Series or Quantity of several values.
     ranges : bool
         Add ``<column>_low`` / ``<column>_high`` for every uncertain output.
     progress : callable, optional
