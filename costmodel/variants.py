@@ -30,6 +30,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from .errors import CostModelError, InputError
+from .listing import entries
 from .models import ModelSpec, get_model
 from .planning import CHINCHILLA_TOKENS_PER_PARAM, serve
 from .precision import SERVING_DTYPES
@@ -115,7 +116,9 @@ def compare_variants(model: str | ModelSpec, variants: Iterable[str] | None = No
     language = spec.kind in _LANGUAGE and full_run.tokens is not None
     d_full = full_run.tokens.magnitude if full_run.tokens is not None else None
     rows = []
-    for variant in list(variants or DEFAULT_VARIANTS):
+    chosen = entries(variants, "variants", what="variants", example="variants such as ['w4a16', '2:4']",
+                     allow_empty=True) if variants is not None else []
+    for variant in chosen or list(DEFAULT_VARIANTS):
         name, _, arg = str(variant).partition(":")
         name = name.strip().lower()
         if name == "full":

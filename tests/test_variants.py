@@ -61,10 +61,16 @@ def test_a_70b_model_answers_the_question():
     (["w5a5"], r"variants: 'w5a5' is not a variant; expected full, a format"),
     (["distill:200B"], r"variants: 'distill:200B': a smaller model than gpt2-xl's"),
     (["scratch:lots"], r"variants: 'scratch:lots': expected a size such as 'distill:1.5B'"),
+    (1, r"^variants: expected variants such as \['w4a16', '2:4'\] \(a list or a comma-separated string\), got 1$"),
 ])
 def test_bad_variants_name_the_argument(variants, message):
     with pytest.raises(costmodel.InputError, match=message):
         compare_variants("gpt2-xl", variants)
+
+
+def test_a_comma_separated_string_names_the_variants():
+    # it iterated the string's characters ("'w' is not a variant")
+    assert compare_variants("gpt2-xl", "w4a16, 2:4").variant.tolist() == ["w4a16", "2:4"]
 
 
 def test_image_models_have_no_students_here():
