@@ -6,7 +6,7 @@ For each example a command is chosen, its required options get valid values, and
 of its options get values a hostile user might type (huge, tiny, NaN, arithmetic, wrong
 units, odd separators, unicode, empty). The rules (``check``):
 
-- no Python traceback and no "Internal error";
+- no Python traceback, no "Internal error" and no Python warning on stderr;
 - exit code 0, 1 or 2; an error is printed on stderr with nothing on stdout before it;
 - exit 0 only with finite, well-formed output: ``--json`` is strict JSON (RFC 8259: no NaN
   or Infinity), and no table shows "nan" or "inf"; where ``-h``/``--help`` was read as the help
@@ -97,6 +97,9 @@ def options(cmd: click.Command) -> list[click.Option]:
 EXIT_CODES: dict[int, int] = {}  # how many runs ended with each exit code
 
 
+WARNING = re.compile(r"\w*Warning: .*")
+
+
 def check(args: list[str]) -> str | None:
     """None if the run keeps every rule, else what went wrong."""
     result = CliRunner().invoke(main, args, catch_exceptions=True)
@@ -106,6 +109,8 @@ def check(args: list[str]) -> str | None:
         return f"uncaught {type(result.exception).__name__}: {result.exception}"
     if "Traceback" in out + err or "Internal error" in out + err:
         return f"internal error: {err.strip()[:300]}"
+    if WARNING.search(err):  # a library's warning leaking to the terminal, on success or before an error
+        return f"a warning on stderr: {WARNING.search(err).group(0)[:200]}"
     if result.exit_code not in (0, 1, 2):
         return f"exit code {result.exit_code}"
     if result.exit_code != 0:

@@ -323,6 +323,18 @@ def test_disaggregation_is_not_chosen_where_it_costs_no_less(plan70):
         assert any(n.startswith("colocated chosen") for n in split.notes)
 
 
+def test_the_best_achievable_p99s_are_found_when_candidates_tie():
+    # found by fuzzing the report: two candidates with the same light-load p99 were compared by
+    # their records ("'<' not supported between instances of 'CandidateRows'")
+    with pytest.raises(costmodel.InputError) as info:
+        costmodel.plan_serving("gpt2-xl", hardware="jetson-orin-nano-super-8gb", rate="1e4/s", prompt_tokens=32000,
+                               output_tokens=256, ttft_p99="1 s", tpot_p99="50 ms")
+    assert str(info.value) == (
+        "ttft_p99: no deployment of gpt2-xl meets p99 TTFT 1000 ms and p99 TPOT 50 ms with up to 64 devices per "
+        "replica; the best achievable is p99 TTFT 1777 ms (64 x jetson-orin-nano-super-8gb at w4a16, batch limit 1) "
+        "and p99 TPOT 17.25 ms (32 x jetson-orin-nano-super-8gb at w4a16, batch limit 1)")
+
+
 def test_a_split_without_prompt_tokens_prices_no_input_tokens():
     # found by scripts/fuzz_cli.py (--prompt 0 --disaggregate): the split divided its prefill pool's
     # price by zero input tokens an hour

@@ -277,6 +277,24 @@ def test_a_missing_folder_is_a_usage_error(runner, tmp_path):
     assert _files(tmp_path) == []
 
 
+def test_a_rate_no_serving_device_meets_names_the_rate_and_draws_no_warning(tmp_path):
+    # found by fuzzing the report: the SLA planner's error named ttft_p99, which the report does not
+    # take, and a figure of equal costs (the budget, at every size) made matplotlib warn before it
+    import warnings
+
+    out = tmp_path / "report.html"
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with pytest.raises(costmodel.InputError) as info:
+            costmodel.write_report(out, models=["distilbert-base"], rate="1e4/s", prompt_tokens=32000,
+                                   serve_hardware="jetson-orin-nano-super-8gb", edge_hardware=[], regions=["world"])
+    assert info.value.argument == "rate"
+    assert str(info.value).startswith("rate: at this rate no deployment of gpt2-xl meets p99 TTFT 1000 ms and p99 "
+                                      "TPOT 50 ms with up to 64 devices per replica; the best achievable is")
+    assert str(info.value).endswith("; give a lower one or another serve_hardware")
+    assert _files(tmp_path) == []
+
+
 def test_a_failure_while_rendering_leaves_no_partial_file(tmp_path, monkeypatch):
     import costmodel.report as report
 

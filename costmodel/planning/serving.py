@@ -140,7 +140,9 @@ def _distinct(ranked: list[tuple[CandidateRows, int]], rate: float) -> list[Serv
 def _impossible(groups: list[CandidateRows], targets: dict[str, float], most: int, model: Any) -> InputError:
     """What the targets ask that no candidate gives: the best p99s at light load, and on what."""
     def best(i: int) -> tuple[float, str]:
-        x, g, j = min((float(g.light[i][j]), g, int(j)) for g in groups for j in range(len(g.n)))
+        # ties (on another device, precision or layout) go to the first: compared by position, not by record
+        x, k, j = min((float(g.light[i][j]), k, int(j)) for k, g in enumerate(groups) for j in range(len(g.n)))
+        g = groups[k]
         return x, f"{int(g.n[j])} x {g.profile.id} at {g.dtype}, batch limit {int(g.limit[j])}"
     (ttft, on_ttft), (tpot, on_tpot) = best(0), best(1)
     wanted = " and ".join(f"p99 {k[:4].upper()} {v * 1e3:.4g} ms" for k, v in targets.items())

@@ -67,6 +67,21 @@ def _label(ax, points) -> None:
         ax.annotate(p.label, (p.x, p.y), textcoords="offset points", xytext=(dx, dy), fontsize=LABEL_SIZE, ha=ha)
 
 
+def _room(set_limits, values: list, scale: str) -> None:
+    """Limits around a panel's one value (one point, or points equal but for rounding, such as
+    costs that a fixed budget sets), which matplotlib would otherwise widen itself with a
+    warning: a factor of 2 either side on a log axis, half the value (or 1) on a linear one."""
+    numbers = [float(v) for v in values if isinstance(v, (int, float))]
+    if not numbers or max(numbers) - min(numbers) > 1e-9 * max(abs(max(numbers)), abs(min(numbers))):
+        return
+    v = max(numbers)
+    if scale == "log" and v > 0:
+        set_limits(v / 2.0, v * 2.0)
+    elif scale != "log":
+        half = abs(v) / 2.0 or 1.0
+        set_limits(v - half, v + half)
+
+
 def _draw(ax, panel: Panel) -> None:
     series = list(dict.fromkeys(p.series for p in panel.points))
     for i, name in enumerate(series):
@@ -88,7 +103,9 @@ def _draw(ax, panel: Panel) -> None:
     if panel.xscale == "linear" and any(isinstance(p.x, str) for p in panel.points):
         ax.tick_params(axis="x", labelrotation=35, labelsize=7)
     else:
+        _room(ax.set_xlim, [p.x for p in panel.points if p.y is not None], panel.xscale)
         ax.set_xscale(panel.xscale)
+    _room(ax.set_ylim, [v for p in panel.points for v in (p.y, p.low, p.high) if v is not None], panel.yscale)
     ax.set_yscale(panel.yscale)
     if panel.xscale == "log":
         _label(ax, [p for p in panel.points if p.label and p.y is not None])

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..cli import format as fmt
-from ..errors import CostModelError
+from ..errors import CostModelError, InputError
 from .content import GENERATIVE, Figure, Options, Panel, Section, Table, point
 
 __all__ = ["serving_section", "Served", "DATACENTER_HEADER", "BATCH1_HEADER", "EDGE_HEADER", "SLA_TEXT"]
@@ -56,14 +56,27 @@ def _ms(q) -> str:
     return "-" if q is None else fmt.duration(q.to("s").magnitude)
 
 
-def _planned(spec, o: Options) -> Served:
-    """The SLA planner's cheapest deployment for ``o.rate`` on ``o.serve_hardware``."""
+def interactive_plan(model, o: Options):
+    """:func:`costmodel.plan_serving` of ``model`` at ``o.rate`` on ``o.serve_hardware`` within
+    the interactive SLA. Where nothing meets it, the error names what the report's reader gave,
+    the rate (the report has no targets to loosen), and says what to change."""
     from ..planning import INTERACTIVE_SLA, plan_serving
 
-    assert o.rate is not None  # _generative calls this only with a rate
-    plan = plan_serving(spec, hardware=o.serve_hardware, rate=o.rate, prompt_tokens=o.prompt_tokens,
-                        output_tokens=o.output_tokens, region=o.region, ttft_p99=INTERACTIVE_SLA["ttft_p99"],
-                        tpot_p99=INTERACTIVE_SLA["tpot_p99"])
+    assert o.rate is not None  # the report plans only with a rate
+    try:
+        return plan_serving(model, hardware=o.serve_hardware, rate=o.rate, prompt_tokens=o.prompt_tokens,
+                            output_tokens=o.output_tokens, region=o.region, ttft_p99=INTERACTIVE_SLA["ttft_p99"],
+                            tpot_p99=INTERACTIVE_SLA["tpot_p99"])
+    except InputError as exc:
+        if exc.argument not in ("ttft_p99", "tpot_p99"):
+            raise
+        raise InputError(f"at this rate {exc.template}; give a lower one or another {{serve_hardware}}",
+                         argument="rate") from None
+
+
+def _planned(spec, o: Options) -> Served:
+    """The SLA planner's cheapest deployment for ``o.rate`` on ``o.serve_hardware``."""
+    plan = interactive_plan(spec, o)  # _generative calls this only with a rate
     b = plan.best
     return Served(estimate=plan.estimate, replicas=str(b.replicas),
                   devices=f"{b.devices_per_replica} x {b.hardware} ({b.layout})",

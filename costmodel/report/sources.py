@@ -66,9 +66,10 @@ def assumptions(o) -> list[Assumptions]:
     """The assumptions of one training run and one serving run per device the report used."""
     from ..inference_estimate import estimate_inference
     from ..models import get_model
-    from ..planning import INTERACTIVE_SLA, plan_serving, serve_interactive
+    from ..planning import serve_interactive
     from ..training_estimate import estimate_training
     from .content import training_data
+    from .serving import interactive_plan
 
     spec = get_model(o.carbon_model)
     data, _ = training_data(spec)
@@ -77,9 +78,7 @@ def assumptions(o) -> list[Assumptions]:
          estimate_training(spec, **data, hardware=o.hardware, n_gpus=o.n_gpus, region=o.region), {})]
     traffic = dict(prompt_tokens=o.prompt_tokens, output_tokens=o.output_tokens)
     if o.rate is not None:  # the serving section's operating point: the SLA planner's deployment
-        plan = plan_serving(o.variant_model, hardware=o.serve_hardware, rate=o.rate, region=o.region,
-                            prompt_tokens=o.prompt_tokens, output_tokens=o.output_tokens,
-                            ttft_p99=INTERACTIVE_SLA["ttft_p99"], tpot_p99=INTERACTIVE_SLA["tpot_p99"])
+        plan = interactive_plan(o.variant_model, o)
         b = plan.best
         runs.append((f"Serving {o.variant_model}: {b.replicas} replica(s) x {b.devices_per_replica} {o.serve_hardware} "
                      f"(costmodel plan-serving)", plan.estimate, dict(plan.assumptions)))
