@@ -323,6 +323,20 @@ def test_disaggregation_is_not_chosen_where_it_costs_no_less(plan70):
         assert any(n.startswith("colocated chosen") for n in split.notes)
 
 
+@pytest.mark.parametrize("disaggregate", [False, True])
+def test_a_plan_without_output_tokens_has_no_per_output_figures_and_strict_json(disaggregate):
+    # found by fuzzing the API: energy per million output tokens was NaN in to_dict() (0 / 0)
+    import json
+
+    plan = costmodel.plan_serving("llama-2-7b", hardware="h100", rate="1/s", prompt_tokens=512, output_tokens=0,
+                                  disaggregate=disaggregate)
+    best = plan.to_dict()["best"]
+    assert best["energy_per_million_output_tokens_kWh"] is None and best["cost_per_million_output_tokens_USD"] is None
+    assert plan.best.energy_per_output_token is None
+    assert best["cost_per_million_input_tokens_USD"] == pytest.approx(6.88 / (512 * 3600 / 1e6), rel=1e-9)
+    json.dumps(plan.to_dict(), allow_nan=False)
+
+
 def test_the_best_achievable_p99s_are_found_when_candidates_tie():
     # found by fuzzing the report: two candidates with the same light-load p99 were compared by
     # their records ("'<' not supported between instances of 'CandidateRows'")

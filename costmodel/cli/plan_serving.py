@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import click
 
 from . import format as fmt
@@ -64,9 +66,9 @@ def render(plan) -> str:
              f"({fmt.money(_usd(b.cost_per_hour, 'USD/h'))}/h)"),
              f"  p99 TTFT     {_ms(b.ttft_p99)}{_vs(plan.ttft_p99)}",
              f"  p99 TPOT     {_ms(b.tpot_p99)}{_vs(plan.tpot_p99)}",
-             (f"  headroom     {b.headroom:.0%} (each replica sustains {fmt.number(b.sustainable_rate.magnitude)} "
+             (f"  headroom     {_share(b.headroom)} (each replica sustains {fmt.number(b.sustainable_rate.magnitude)} "
              f"requests/s within the targets)"),
-             f"  energy       {fmt.energy(b.energy_per_output_token.to('J').magnitude)} per output token"]
+             f"  energy       {fmt.energy(_usd(b.energy_per_output_token, 'J'))} per output token"]
     if len(plan.by_hardware) > 1:
         lines.append("  by device    " + ", ".join(f"{o.hardware} {fmt.money(_usd(o.cost_per_hour, 'USD/h'))}/h"
                                                 for o in plan.by_hardware) + f" (cheapest: {plan.by_hardware[0].hardware})")
@@ -103,9 +105,13 @@ def _usd(q, unit: str = "USD"):
     return None if q is None else float(q.to(unit).magnitude)
 
 
+def _share(x: float) -> str:
+    return f"{x:.0%}" if math.isfinite(x) else "-"
+
+
 def _table(options) -> str:
     rows = [[o.hardware, o.dtype, o.layout, str(o.replicas), str(o.batch_limit), fmt.money(_usd(o.cost_per_hour, "USD/h")),
-             fmt.money(_usd(o.cost_per_million_output_tokens)), _ms(o.ttft_p99), _ms(o.tpot_p99), f"{o.headroom:.0%}"]
+             fmt.money(_usd(o.cost_per_million_output_tokens)), _ms(o.ttft_p99), _ms(o.tpot_p99), _share(o.headroom)]
             for o in options]
     return fmt.table(rows, ["hardware", "dtype", "layout", "replicas", "batch", "USD/h", "per M out", "p99 TTFT",
                             "p99 TPOT", "headroom"])

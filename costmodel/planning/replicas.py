@@ -204,4 +204,4 @@ def option_of(g: CandidateRows, i: int, rate: float) -> ServingOption:
         latency_p99=quantity(float(g.p99[2][i]) * 1e3, "ms"), cost_per_hour=missing(g.per_hour[i], "usd_rate"),
         cost_per_million_input_tokens=missing(g.input_pm[i], "usd"),
         cost_per_million_output_tokens=missing(g.output_pm[i], "usd"),
-        energy_per_million_output_tokens=quantity(float(g.energy_pm[i]), "kWh"))
+        energy_per_million_output_tokens=missing(g.energy_pm[i], "kWh"))  # None without output tokens

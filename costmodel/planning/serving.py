@@ -302,8 +302,9 @@ def _split_option(s: Split, rate: float, tokens: tuple[float, float]) -> Serving
     decode_kwh = float(g.energy_pm[j]) * hourly_out / max(float(g.replicas[j] * g.n[j]), 1.0) * decode_devices
     prefill_kwh = rate * s.prefill_s * int(g.n[i]) * float(g.case.hardware.tdp) / 1e3
     money = lambda x, unit: None if not math.isfinite(x) else quantity(x, unit)  # noqa: E731
-    # no prompt tokens: none to price, as for a colocated replica
+    # no prompt (output) tokens: none to price or measure per token, as for a colocated replica
     input_cost = money(per_device * prefill_devices / hourly_in, "usd") if hourly_in > 0 else None
+    per_output = (lambda x, unit: money(x / hourly_out, unit)) if tokens[1] > 0 else (lambda x, unit: None)
     prefill_headroom = s.prefill_replicas / max(rate * s.prefill_s, 1e-300) - 1.0
     pool = replace(option_of(g, i, rate), replicas=s.prefill_replicas, batch_limit=1,
                    sustainable_rate=quantity(1.0 / s.prefill_s, "1/s"), headroom=prefill_headroom,
@@ -312,15 +313,15 @@ def _split_option(s: Split, rate: float, tokens: tuple[float, float]) -> Serving
                    cost_per_hour=money(per_device * prefill_devices, "usd_rate"),
                    cost_per_million_input_tokens=input_cost,
                    cost_per_million_output_tokens=None,
-                   energy_per_million_output_tokens=quantity(prefill_kwh / hourly_out, "kWh"))
+                   energy_per_million_output_tokens=per_output(prefill_kwh, "kWh"))
     decode_headroom = s.decode_replicas * s.decode_sustainable / rate - 1.0
     return replace(option_of(g, j, rate), replicas=s.decode_replicas, sustainable_rate=quantity(s.decode_sustainable, "1/s"),
                    headroom=min(prefill_headroom, decode_headroom), ttft_p99=quantity(s.ttft_p99 * 1e3, "ms"),
                    tpot_p99=quantity(s.tpot_p99 * 1e3, "ms"), latency_p99=quantity(s.latency_p99 * 1e3, "ms"),
                    cost_per_hour=money(s.per_hour, "usd_rate"),
                    cost_per_million_input_tokens=input_cost,
-                   cost_per_million_output_tokens=money(per_device * decode_devices / hourly_out, "usd"),
-                   energy_per_million_output_tokens=quantity((decode_kwh + prefill_kwh) / hourly_out, "kWh"),
+                   cost_per_million_output_tokens=per_output(per_device * decode_devices, "usd"),
+                   energy_per_million_output_tokens=per_output(decode_kwh + prefill_kwh, "kWh"),
                    prefill=pool, kv_transfer=quantity(s.transfer_s * 1e3, "ms"))
 
 

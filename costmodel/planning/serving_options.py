@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -41,7 +42,7 @@ class ServingOption:
     cost_per_hour: pint.Quantity | None  # [USD/h], all replicas
     cost_per_million_input_tokens: pint.Quantity | None
     cost_per_million_output_tokens: pint.Quantity | None
-    energy_per_million_output_tokens: pint.Quantity  # [kWh]
+    energy_per_million_output_tokens: pint.Quantity | None  # [kWh]; None without output tokens
     prefill: ServingOption | None = None  # disaggregated: the prefill pool (this option's replicas only decode)
     kv_transfer: pint.Quantity | None = None  # [ms] a prompt's KV cache from the prefill pool to the decode pool
 
@@ -57,9 +58,11 @@ class ServingOption:
         return "colocated" if self.prefill is None else "disaggregated"
 
     @property
-    def energy_per_output_token(self) -> pint.Quantity:
-        """Energy per output token [J] (the decode's share of the devices' energy)."""
-        return (self.energy_per_million_output_tokens / 1e6).to("J")
+    def energy_per_output_token(self) -> pint.Quantity | None:
+        """Energy per output token [J] (the decode's share of the devices' energy); None
+        without output tokens."""
+        e = self.energy_per_million_output_tokens
+        return None if e is None else (e / 1e6).to("J")
 
     @property
     def attention_groups(self) -> int:
@@ -76,14 +79,16 @@ class ServingOption:
                 + (f" x {self.nodes} nodes" if self.nodes > 1 else ""))
 
     def to_dict(self) -> dict[str, Any]:
-        """Plain values for JSON (units in the keys; a missing price is None)."""
-        m = lambda q, unit: None if q is None else float(q.to(unit).magnitude)
+        """Plain values for JSON (units in the keys; a missing price, or a figure with nothing
+        to measure, is None: never NaN or infinity)."""
+        finite = lambda x: x if math.isfinite(x) else None  # noqa: E731
+        m = lambda q, unit: None if q is None else finite(float(q.to(unit).magnitude))  # noqa: E731
         return {"hardware": self.hardware, "dtype": self.dtype, "engine": self.engine,
                 "devices_per_replica": self.devices_per_replica, "tensor_parallel": self.tensor_parallel,
                 "pipeline": self.pipeline, "expert_parallel": self.expert_parallel,
                 "attention_groups": self.attention_groups, "nodes": self.nodes, "replicas": self.replicas, "devices": self.devices,
                 "batch_limit": self.batch_limit, "sustainable_rate_per_s": m(self.sustainable_rate, "1/s"),
-                "headroom": self.headroom, "ttft_p99_ms": m(self.ttft_p99, "ms"), "tpot_p99_ms": m(self.tpot_p99, "ms"),
+                "headroom": finite(self.headroom), "ttft_p99_ms": m(self.ttft_p99, "ms"), "tpot_p99_ms": m(self.tpot_p99, "ms"),
                 "latency_p99_ms": m(self.latency_p99, "ms"), "cost_per_hour_USD": m(self.cost_per_hour, "USD/h"),
                 "cost_per_million_input_tokens_USD": m(self.cost_per_million_input_tokens, "usd"),
                 "cost_per_million_output_tokens_USD": m(self.cost_per_million_output_tokens, "usd"),
