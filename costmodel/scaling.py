@@ -23,10 +23,11 @@ from typing import Any
 import numpy as np
 
 from .datafiles import read_toml
-from .errors import unknown
+from .errors import UnitError, unknown
 from .units import CountLike, parse_count
 
-__all__ = ["ScalingLaw", "get_law", "predict_loss", "effective_data", "data_constrained_loss", "params_for_tokens"]
+__all__ = ["ScalingLaw", "get_law", "law_count", "predict_loss", "effective_data", "data_constrained_loss",
+           "params_for_tokens"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,13 +102,23 @@ def get_law(name: str) -> ScalingLaw:
     return laws[name]
 
 
+def law_count(value: CountLike, name: str, what: str) -> float:
+    """A count a loss law takes (parameters, tokens): at least one, since a law's ratios of
+    them (tokens per parameter, epochs of the unique data) have no meaning below one and
+    overflow near zero."""
+    count = parse_count(value, name)
+    if count < 1.0:
+        raise UnitError(f"expected at least one {what}, got {value!r}", argument=name)
+    return count
+
+
 def predict_loss(params: CountLike, tokens: CountLike, *, law: str = "besiroglu2024") -> float:
     """Predicted loss (nats per token) of N parameters trained on D tokens.
 
     >>> round(predict_loss("70B", "1.4T"), 3)
     1.977
     """
-    n, d = parse_count(params, "params"), parse_count(tokens, "tokens")
+    n, d = law_count(params, "params", "parameter"), law_count(tokens, "tokens", "token")
     return float(get_law(law).loss(n, d))
 
 

@@ -119,6 +119,12 @@ PLANNERS = [
      "sizes: expected parameter counts such as ['7B', '70B'] (a list or a comma-separated string), got 7"),
     (lambda: costmodel.predict_loss("7B", "1T", law=[]), UnknownProfileError, "'[]' is not a known scaling law"),
     (lambda: costmodel.compute_optimal("1e22 FLOP", law={}), UnknownProfileError, "'{}' is not a known scaling law"),
+    # a law's counts below one: tokens per parameter was infinite and epochs of the data overflowed
+    (lambda: costmodel.compare_sizes(tokens="7.5B", sizes=["1e-300"]), UnitError,
+     "sizes: expected at least one parameter, got '1e-300'"),
+    (lambda: costmodel.compute_optimal("1e22 FLOP", unique_tokens=1e-300), UnitError,
+     "unique_tokens: expected at least one token, got 1e-300"),
+    (lambda: costmodel.predict_loss(0.5, "1T"), UnitError, "params: expected at least one parameter, got 0.5"),
     (lambda: costmodel.get_hardware("h100", profile_path=1), InputError,
      "profile_path: expected a folder of profiles or a list of folders, got 1"),
     (lambda: costmodel.plan_serving("llama-2-7b", hardware="h100", rate="1/s", prompt_tokens=1, output_tokens=1,

@@ -13,7 +13,7 @@ from ..errors import InputError
 from ..hardware import HardwareProfile
 from ..listing import entries
 from ..models import ModelSpec, get_model
-from ..scaling import get_law
+from ..scaling import get_law, law_count
 from ..training_estimate import estimate_training
 from ..workload import resolve_model
 from ..units import CountLike, QuantityLike, parse_count
@@ -36,7 +36,7 @@ LOSS_PRECISION = 1e-4  # nats per token: losses closer than this are a tie (the 
 def _sizes(sizes: Iterable[CountLike] | str) -> list[float]:
     """Parameter counts from a list or a comma-separated string; an empty one is refused."""
     items = entries(sizes, "sizes", what="sizes", example="parameter counts such as ['7B', '70B']")
-    return [parse_count(x, "sizes") for x in items]
+    return [law_count(x, "sizes", "parameter") for x in items]
 
 
 def compare_sizes(budget: QuantityLike | None = None, *, sizes: Iterable[CountLike] | str,
@@ -71,7 +71,7 @@ def compare_sizes(budget: QuantityLike | None = None, *, sizes: Iterable[CountLi
         if budget is not None:
             d = fixed_size_flops(budget, n, hardware, n_gpus, training_options) / (6.0 * n)
         elif tokens is not None:  # one of the two, checked above
-            d = parse_count(tokens, "tokens")
+            d = law_count(tokens, "tokens", "token")
         est = training_run(n, d, hardware, n_gpus, training_options)
         served, gpus = serve(params=n, hardware=serve_hardware, prompt_tokens=prompt_tokens,
                              output_tokens=output_tokens, batch_size=batch_size)

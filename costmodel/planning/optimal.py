@@ -17,7 +17,7 @@ import pint
 from ..errors import InputError
 from ..hardware import HardwareProfile
 from ..results.training import TrainingEstimate
-from ..scaling import ScalingLaw, data_constrained_loss, get_law
+from ..scaling import ScalingLaw, data_constrained_loss, get_law, law_count
 from ..units import CountLike, QuantityLike, parse_count, quantity
 from .budget import DEFAULT_HARDWARE, budget_flops, budget_used, one_device_count, serving_cost, training_run
 
@@ -85,7 +85,7 @@ def compute_optimal(budget: QuantityLike, *, hardware: str | HardwareProfile | N
     hardware = hardware or DEFAULT_HARDWARE
     n_gpus = one_device_count(n_gpus)
     flops = budget_flops(budget, the_law, hardware, n_gpus, training_options)
-    u = None if unique_tokens is None else parse_count(unique_tokens, "unique_tokens")
+    u = None if unique_tokens is None else law_count(unique_tokens, "unique_tokens", "token")
     if u is None:
         n = float(the_law.optimal_params(flops))
         d = flops / (6.0 * n)
