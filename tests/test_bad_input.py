@@ -125,6 +125,10 @@ PLANNERS = [
     (lambda: costmodel.compute_optimal("1e22 FLOP", unique_tokens=1e-300), UnitError,
      "unique_tokens: expected at least one token, got 1e-300"),
     (lambda: costmodel.predict_loss(0.5, "1T"), UnitError, "params: expected at least one parameter, got 0.5"),
+    # the tokens a budget buys past the count limit were reported as a bad tokens= the user never gave
+    (lambda: costmodel.compare_sizes("1e30 FLOP", sizes=["1e6"]), InputError,
+     "budget: the budget buys 1.67e+23 tokens for 1e+06 parameters, more than the 1e+18 a token count may be; give "
+     "a smaller one or larger sizes"),
     (lambda: costmodel.get_hardware("h100", profile_path=1), InputError,
      "profile_path: expected a folder of profiles or a list of folders, got 1"),
     (lambda: costmodel.plan_serving("llama-2-7b", hardware="h100", rate="1/s", prompt_tokens=1, output_tokens=1,

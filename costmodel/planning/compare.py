@@ -16,7 +16,7 @@ from ..models import ModelSpec, get_model
 from ..scaling import get_law, law_count
 from ..training_estimate import estimate_training
 from ..workload import resolve_model
-from ..units import CountLike, QuantityLike, parse_count
+from ..units import LIMITS, CountLike, QuantityLike, parse_count
 from .budget import (DEFAULT_HARDWARE, fixed_size_flops, one_device_count, operating_point, parse_budget, serve,
                      serve_interactive, training_run)
 
@@ -70,6 +70,10 @@ def compare_sizes(budget: QuantityLike | None = None, *, sizes: Iterable[CountLi
     for n in counts:
         if budget is not None:
             d = fixed_size_flops(budget, n, hardware, n_gpus, training_options) / (6.0 * n)
+            if d > LIMITS["count"]:  # named as the budget's: the user gave no token count
+                raise InputError(f"the budget buys {d:.3g} tokens for {n:.3g} parameters, more than the "
+                                 f"{LIMITS['count']:.0e} a token count may be; give a smaller one or larger "
+                                 "{sizes}", argument="budget")
         elif tokens is not None:  # one of the two, checked above
             d = law_count(tokens, "tokens", "token")
         est = training_run(n, d, hardware, n_gpus, training_options)
