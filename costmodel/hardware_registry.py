@@ -48,7 +48,10 @@ def _search_path(profile_path: ProfilePath | None) -> tuple[str, ...]:
     if profile_path is not None:
         extra: list[object] = [profile_path]  # a number or a flag: refused below
         if isinstance(profile_path, Iterable) and not isinstance(profile_path, (str, os.PathLike, bytes, dict)):
-            extra = list(profile_path)
+            try:
+                extra = list(profile_path)
+            except TypeError:  # a Quantity of one value or a 0-d array: not a list of folders
+                pass
         paths = [p for p in extra if isinstance(p, (str, os.PathLike))]
         if len(paths) < len(extra):  # a number, a flag, or a list holding one
             raise InputError(f"expected a folder of profiles or a list of folders, got {profile_path!r}",

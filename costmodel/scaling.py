@@ -24,6 +24,7 @@ import numpy as np
 
 from .datafiles import read_toml
 from .errors import UnitError, unknown
+from .listing import one_value
 from .units import CountLike, parse_count
 
 __all__ = ["ScalingLaw", "get_law", "law_count", "predict_loss", "effective_data", "data_constrained_loss",
@@ -106,7 +107,7 @@ def law_count(value: CountLike, name: str, what: str) -> float:
     """A count a loss law takes (parameters, tokens): at least one, since a law's ratios of
     them (tokens per parameter, epochs of the unique data) have no meaning below one and
     overflow near zero."""
-    count = parse_count(value, name)
+    count = parse_count(one_value(value, name), name)
     if count < 1.0:
         raise UnitError(f"expected at least one {what}, got {value!r}", argument=name)
     return count

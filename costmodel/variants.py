@@ -30,7 +30,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from .errors import CostModelError, InputError
-from .listing import entries
+from .listing import entries, one_value_keywords
 from .models import ModelSpec, get_model
 from .planning import CHINCHILLA_TOKENS_PER_PARAM, serve
 from .precision import SERVING_DTYPES
@@ -89,6 +89,7 @@ def _plus(a: dict, b: dict) -> dict:
     return {k: (None if a[k] is None or b[k] is None else a[k] + b[k]) for k in a}
 
 
+@one_value_keywords("variants")
 def compare_variants(model: str | ModelSpec, variants: Iterable[str] | None = None, *, hardware: str = "h100-sxm5-80gb",
                      train_hardware: str | None = None, train_gpus: int = 1024, prompt_tokens: int = 512,
                      output_tokens: int = 256, batch_size: int = 8, law: str = "besiroglu2024",

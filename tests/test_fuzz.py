@@ -1,19 +1,27 @@
-"""Hostile values for every option of every command, in process (scripts/fuzz_cli.py has the
-rules; it runs 10,000+ examples, this runs a derandomised sample sized for CI)."""
+"""Hostile values for every option of every command, in process, and for every keyword of the
+library's public functions (scripts/fuzz_cli.py and scripts/fuzz_api.py have the rules; they run
+10,000+ examples, this runs a derandomised sample of each sized for CI)."""
 
 import importlib.util
 import os
 import tempfile
 from pathlib import Path
 
+import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as hs
+
+import costmodel
 
 ROOT = Path(__file__).resolve().parent.parent
 _spec = importlib.util.spec_from_file_location("fuzz_cli", ROOT / "scripts" / "fuzz_cli.py")
 fuzz = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(fuzz)
+_api_spec = importlib.util.spec_from_file_location("fuzz_api", ROOT / "scripts" / "fuzz_api.py")
+fuzz_api = importlib.util.module_from_spec(_api_spec)
+_api_spec.loader.exec_module(fuzz_api)
+API_TARGETS = fuzz_api.targets_of(slow=False)
 
 COMMANDS = fuzz.commands()
 FOLDER = Path(tempfile.mkdtemp(prefix="costmodel-fuzz-"))
@@ -67,3 +75,40 @@ def test_hostile_values_never_crash_and_never_print_non_numbers(args):
 ])
 def test_the_reported_hostile_inputs_are_clean_errors(args):
     assert fuzz.check(args) is None
+
+
+@hs.composite
+def api_calls(draw):
+    name = draw(hs.sampled_from(sorted(API_TARGETS)))
+    _, valid, keywords = API_TARGETS[name]
+    chosen = draw(hs.lists(hs.sampled_from(keywords), min_size=1, max_size=3, unique=True))
+    return name, {**valid, **{k: draw(hs.sampled_from(fuzz_api.HOSTILE)) for k in chosen}}
+
+
+@settings(max_examples=600, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
+@given(api_calls())
+def test_hostile_keywords_are_one_line_errors_or_finite_results(call):
+    name, kwargs = call
+    assert fuzz_api.check(name, kwargs, API_TARGETS) is None, call
+
+
+def test_the_api_fuzzer_covers_the_estimators_sweeps_and_planners():
+    assert {"estimate_training", "estimate_inference", "sweep_training", "sweep_inference", "compute_optimal",
+            "compare_sizes", "predict_loss"} <= set(API_TARGETS)
+    assert {"plan_training", "plan_serving", "compare_models", "compare_variants"} <= set(fuzz_api.targets_of(slow=True))
+
+
+@pytest.mark.parametrize("name, kwargs", [
+    ("plan_training", dict(model="llama-2-7b", tokens="1T", hardware=["h100"], budget=np.array([1, 2]))),
+    ("plan_serving", dict(model="llama-2-7b", hardware="h100", rate="1/s", prompt_tokens=512, output_tokens=128,
+                          ttft_p99=costmodel.ureg.Quantity([1.0, 2.0], "s"))),
+    ("plan_serving", dict(model="llama-2-7b", hardware="h100", rate="1/s", prompt_tokens=512, output_tokens=128,
+                          disaggregate="yes")),
+    ("compare_variants", dict(model="gpt2-xl", variants=["w4a16"], train_hardware=np.array(["h100", "a100"]))),
+    ("get_hardware", dict(name="h100", profile_path=costmodel.ureg.Quantity(-1, "W"))),
+    ("sweep_training", dict(params="7B", tokens="1T", hardware="h100", n_gpus=[8], to_parquet="\x00")),
+])
+def test_the_reported_hostile_keywords_are_clean_errors(name, kwargs):
+    assert fuzz_api.check(name, kwargs, fuzz_api.targets_of(slow=True)) is None
+    with pytest.raises(costmodel.CostModelError):
+        fuzz_api.targets_of(slow=True)[name][0](**kwargs)

@@ -17,6 +17,7 @@ import pint
 from ..errors import InputError
 from ..hardware import HardwareProfile
 from ..inference_estimate import estimate_inference
+from ..listing import one_value
 from ..models import ModelSpec
 from ..results.inference import InferenceEstimate
 from ..results.training import TrainingEstimate
@@ -34,6 +35,7 @@ SERVING: dict[str, Any] = {"prompt_tokens": 512, "output_tokens": 256, "batch_si
 
 def parse_budget(budget: QuantityLike) -> tuple[str, float]:
     """(kind, value): a budget in FLOP, USD, device-hours or energy, as a canonical float."""
+    budget = one_value(budget, "budget")
     for kind, unit in (("flop", "flop"), ("usd", "usd"), ("device_time", "device_time"), ("energy", "energy")):
         try:
             return kind, parse_quantity(budget, unit, "budget")

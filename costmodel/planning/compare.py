@@ -11,7 +11,7 @@ import pint
 
 from ..errors import InputError
 from ..hardware import HardwareProfile
-from ..listing import entries
+from ..listing import entries, one_value, one_value_keywords
 from ..models import ModelSpec, get_model
 from ..scaling import get_law, law_count
 from ..training_estimate import estimate_training
@@ -39,6 +39,7 @@ def _sizes(sizes: Iterable[CountLike] | str) -> list[float]:
     return [law_count(x, "sizes", "parameter") for x in items]
 
 
+@one_value_keywords("sizes", "n_gpus")
 def compare_sizes(budget: QuantityLike | None = None, *, sizes: Iterable[CountLike] | str,
                   tokens: CountLike | None = None, law: str = "besiroglu2024",
                   hardware: str | HardwareProfile | None = None, n_gpus: CountLike | None = None,
@@ -63,9 +64,9 @@ def compare_sizes(budget: QuantityLike | None = None, *, sizes: Iterable[CountLi
     if budget is not None:
         parse_budget(budget)  # a bad budget fails before any work
     counts, the_law = _sizes(sizes), get_law(law)
-    served_tokens = None if inference_tokens is None else parse_count(inference_tokens, "inference_tokens",
-                                                                      allow_zero=True)
-    hardware, n_gpus = hardware or DEFAULT_HARDWARE, one_device_count(n_gpus)
+    served_tokens = None if inference_tokens is None else parse_count(
+        one_value(inference_tokens, "inference_tokens"), "inference_tokens", allow_zero=True)
+    hardware, n_gpus = DEFAULT_HARDWARE if hardware is None else hardware, one_device_count(n_gpus)
     rows = []
     for n in counts:
         if budget is not None:
@@ -145,6 +146,7 @@ def _ranged_keys(data: dict[str, Any], keys: Iterable[str]) -> dict[str, Any]:
     return {k: data[k] for key in keys for k in (key, f"{key}_low", f"{key}_high") if k in data}
 
 
+@one_value_keywords("models")
 def compare_models(models: Iterable[str | ModelSpec], *, hardware: str | HardwareProfile = DEFAULT_HARDWARE,
                    n_gpus: CountLike = 1024, serve_hardware: str | HardwareProfile = DEFAULT_HARDWARE,
                    prompt_tokens: CountLike = 512, output_tokens: CountLike = 256, batch_size: CountLike = 8,

@@ -16,6 +16,7 @@ import pint
 
 from ..errors import InputError
 from ..hardware import HardwareProfile
+from ..listing import one_value, one_value_keywords
 from ..results.training import TrainingEstimate
 from ..scaling import ScalingLaw, data_constrained_loss, get_law, law_count
 from ..units import CountLike, QuantityLike, parse_count, quantity
@@ -50,6 +51,7 @@ class OptimalResult:
         return self.training.cost.to("USD") + self.serving_cost.to("USD")
 
 
+@one_value_keywords("n_gpus")
 def compute_optimal(budget: QuantityLike, *, hardware: str | HardwareProfile | None = None,
                     n_gpus: CountLike | None = None, law: str = "besiroglu2024", unique_tokens: CountLike | None = None,
                     inference_tokens: CountLike | None = None, serve_hardware: str | HardwareProfile | None = None,
@@ -82,7 +84,7 @@ def compute_optimal(budget: QuantityLike, *, hardware: str | HardwareProfile | N
     (72, 1.33)
     """
     the_law = get_law(law)
-    hardware = hardware or DEFAULT_HARDWARE
+    hardware = DEFAULT_HARDWARE if hardware is None else hardware
     n_gpus = one_device_count(n_gpus)
     flops = budget_flops(budget, the_law, hardware, n_gpus, training_options)
     u = None if unique_tokens is None else law_count(unique_tokens, "unique_tokens", "token")
@@ -103,12 +105,12 @@ def compute_optimal(budget: QuantityLike, *, hardware: str | HardwareProfile | N
         epochs=None if u is None else d / u, effective_tokens=None if d_eff is None else quantity(d_eff, "token"))
     if inference_tokens is None:
         return result
-    t = parse_count(inference_tokens, "inference_tokens", allow_zero=True)
+    t = parse_count(one_value(inference_tokens, "inference_tokens"), "inference_tokens", allow_zero=True)
     if u is not None:
         raise InputError("the lifetime optimum assumes unlimited data; drop {unique_tokens}",
                          argument="inference_tokens")
     result = _with_lifetime(result, the_law, loss, n, d, t, (hardware, n_gpus, training_options),
-                            serve_hardware or hardware)
+                            hardware if serve_hardware is None else serve_hardware)
     assert result.lifetime is not None  # _with_lifetime adds it
     lifetime = dataclasses.replace(result.lifetime, budget_used=budget_used(budget, result.lifetime.training))
     return dataclasses.replace(result, lifetime=lifetime)

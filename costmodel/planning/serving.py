@@ -40,7 +40,7 @@ from ..errors import InputError
 from ..hardware import HardwareProfile, ProfilePath, get_hardware
 from ..inference_estimate import INTERACTIVE_SLA as _SLA
 from ..inference_estimate import resolve_request
-from ..listing import entries
+from ..listing import entries, flag, one_value_keywords
 from ..results.inference import InferenceEstimate
 from ..units import CountLike, QuantityLike, parse_quantity, parse_whole, quantity
 from .disaggregated import Split, cheapest_split
@@ -153,6 +153,7 @@ def _impossible(groups: list[CandidateRows], targets: dict[str, float], most: in
                       f"({on_tpot})", argument=argument)
 
 
+@one_value_keywords("hardware", "profile_path")
 def plan_serving(model: str | ModelSpec, *, hardware: str | HardwareProfile | Iterable[str | HardwareProfile],
                  rate: QuantityLike, prompt_tokens: CountLike, output_tokens: CountLike,
                  ttft_p99: QuantityLike | None = None, tpot_p99: QuantityLike | None = None,
@@ -213,6 +214,7 @@ def plan_serving(model: str | ModelSpec, *, hardware: str | HardwareProfile | It
     >>> plan.best.replicas, plan.best.tpot_p99.to("ms").magnitude <= 50
     (1, True)
     """
+    disaggregate = flag(disaggregate, "disaggregate")
     lam = _parse_rate(rate)
     targets = _targets(ttft_p99, tpot_p99)
     most = int(parse_whole(max_devices, "max_devices", limit=1e6))

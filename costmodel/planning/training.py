@@ -21,7 +21,7 @@ import pint
 
 from ..errors import InputError
 from ..hardware import HardwareProfile, get_hardware, list_hardware
-from ..listing import entries
+from ..listing import entries, one_value_keywords
 from ..results.training import TrainingEstimate
 from ..training_estimate import estimate_training, resolve_hardware
 from ..units import CountLike, QuantityLike, parse_quantity, parse_whole, quantity
@@ -276,6 +276,7 @@ def _search(profiles: list[HardwareProfile], df: pd.DataFrame | None, model: Any
     return picks
 
 
+@one_value_keywords("hardware")
 def plan_training(model: str | ModelSpec | None = None, *, params: CountLike | None = None,
                   tokens: CountLike | None = None,
                   hardware: str | HardwareProfile | Iterable[str | HardwareProfile] | None = None,

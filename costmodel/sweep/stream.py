@@ -101,6 +101,8 @@ def write_parquet(plan, path, chunk_rows=None, progress=None) -> Path:
         raise InputError("writing Parquet needs pyarrow (pip install 'costmodel[parquet]')",
                          argument="to_parquet") from None
     target = Path(path)
+    if "\x00" in str(target):
+        raise InputError("a folder name cannot contain a NUL byte", argument="to_parquet")
     try:
         exists = target.exists()
     except OSError as exc:  # a name the file system refuses (too long)
