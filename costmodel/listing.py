@@ -58,16 +58,8 @@ def one_each(names: tuple[str, ...], args: tuple, *, sweep: str, lists: tuple[st
     """
     if _PLAIN.issuperset(map(type, args)):  # the common case, at the cost of one pass over the types
         return args
-    out = list(args)
-    for i, (name, value) in enumerate(zip(names, args)):
-        magnitude = getattr(value, "magnitude", value)
-        if not isinstance(magnitude, np.ndarray) or name in lists:
-            continue
-        if magnitude.ndim:
-            raise InputError(f"expected one value, got an array of {magnitude.size:,}; {sweep}() takes arrays and "
-                             "lists", argument=name)
-        out[i] = magnitude.item() if magnitude is value else type(value)(magnitude.item(), value.units)
-    return tuple(out)
+    hint = f"; {sweep}() takes arrays and lists"
+    return tuple(value if name in lists else one_value(value, name, hint) for name, value in zip(names, args))
 
 
 def _items(value: Any) -> list[Any] | None:
@@ -81,14 +73,14 @@ def _items(value: Any) -> list[Any] | None:
         return None
 
 
-def one_value(value: Any, argument: str) -> Any:
+def one_value(value: Any, argument: str, hint: str = "") -> Any:
     """``value`` where an argument takes one value: a numpy array or Quantity of one value as
-    that value, one of several refused naming ``argument``."""
+    that value, one of several refused naming ``argument`` (``hint`` ends the message)."""
     magnitude = getattr(value, "magnitude", value)
     if not isinstance(magnitude, np.ndarray):
         return value
     if magnitude.ndim:
-        raise InputError(f"expected one value, got an array of {magnitude.size:,}", argument=argument)
+        raise InputError(f"expected one value, got an array of {magnitude.size:,}{hint}", argument=argument)
     return magnitude.item() if magnitude is value else type(value)(magnitude.item(), value.units)
 
 
