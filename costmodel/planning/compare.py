@@ -11,7 +11,7 @@ import pint
 
 from ..errors import InputError
 from ..hardware import HardwareProfile
-from ..listing import entries, one_value, one_value_keywords
+from ..listing import entries, one_value_keywords
 from ..models import ModelSpec, get_model
 from ..scaling import get_law, law_count
 from ..training_estimate import estimate_training
@@ -64,8 +64,8 @@ def compare_sizes(budget: QuantityLike | None = None, *, sizes: Iterable[CountLi
     if budget is not None:
         parse_budget(budget)  # a bad budget fails before any work
     counts, the_law = _sizes(sizes), get_law(law)
-    served_tokens = None if inference_tokens is None else parse_count(
-        one_value(inference_tokens, "inference_tokens"), "inference_tokens", allow_zero=True)
+    served_tokens = None if inference_tokens is None else parse_count(inference_tokens, "inference_tokens",
+                                                                      allow_zero=True)
     hardware, n_gpus = DEFAULT_HARDWARE if hardware is None else hardware, one_device_count(n_gpus)
     rows = []
     for n in counts:

@@ -16,7 +16,7 @@ import pint
 
 from ..errors import InputError
 from ..hardware import HardwareProfile
-from ..listing import one_value, one_value_keywords
+from ..listing import one_value_keywords
 from ..results.training import TrainingEstimate
 from ..scaling import ScalingLaw, data_constrained_loss, get_law, law_count
 from ..units import CountLike, QuantityLike, parse_count, quantity
@@ -105,7 +105,7 @@ def compute_optimal(budget: QuantityLike, *, hardware: str | HardwareProfile | N
         epochs=None if u is None else d / u, effective_tokens=None if d_eff is None else quantity(d_eff, "token"))
     if inference_tokens is None:
         return result
-    t = parse_count(one_value(inference_tokens, "inference_tokens"), "inference_tokens", allow_zero=True)
+    t = parse_count(inference_tokens, "inference_tokens", allow_zero=True)
     if u is not None:
         raise InputError("the lifetime optimum assumes unlimited data; drop {unique_tokens}",
                          argument="inference_tokens")
