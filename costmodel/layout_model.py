@@ -54,7 +54,7 @@ def layout_memory(m: TrainingModel, h: TrainingHardware, lay: TrainingLayout, tp
     states = (w + m.teacher_params * h.weight_bytes, g, o)
     features = m.feature_elements * lay.micro_batch * h.weight_bytes
     shape = (m.layers, m.seq_len / lay.cp, lay.micro_batch, m.d_model, m.heads)
-    split, whole = mem.activation_bytes(*shape, lay.recompute, lay.sequence_parallel, pp, m.vocab)
+    split, whole = mem.activation_bytes(*shape, lay.recompute, lay.sequence_parallel, pp, m.vocab, lay.flash_attention)
     return states, features, shape, mem.memory_per_gpu(*states, lay.n_gpus, tp, pp, zero, split, whole + features)
 
 

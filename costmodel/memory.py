@@ -18,7 +18,9 @@ full recomputation, without / with SP       ``2 s b h`` / ``2 s b h / t``
 The ``10 s b h`` of layer norms and dropouts is what tensor parallelism alone leaves whole on
 every device; sequence parallelism splits it too. Hence :func:`activation_bytes` returns two
 parts, the bytes ``t`` divides and the bytes it does not, and the layout functions below add
-``split / t + whole``.
+``split / t + whole``. A fused attention kernel (FlashAttention [10], the default) never keeps
+the ``5 a s / h`` of scores, softmax and its dropout mask: without recomputation it holds what
+selective recomputation holds.
 
 References
 ----------
@@ -30,6 +32,9 @@ References
    Table 1 (stages of bottleneck blocks).
 .. [9] S. Albanie, convnet-burden (github.com/albanie/convnet-burden): feature memory of one
    forward pass, every layer's output counted once, ReLUs in place.
+.. [10] Dao et al. 2022, "FlashAttention: Fast and Memory-Efficient Exact Attention with
+   IO-Awareness" (arXiv:2205.14135), Sec. 3.1: the backward pass recomputes the attention
+   matrix from the output and the softmax statistics, so memory is linear in the sequence.
 """
 
 from __future__ import annotations
@@ -78,14 +83,15 @@ def state_bytes(params, weight_bytes=2.0, optimizer_bytes=12.0, trainable=None, 
 
 
 def activation_bytes(layers, seq_len, micro_batch, d_model, heads, recompute, sequence_parallel=1.0, pp=1.0,
-                     vocab=0.0):
+                     vocab=0.0, flash_attention=0.0):
     """Activation bytes of one micro-batch on the first pipeline stage, as ``(split, whole)``:
     the part tensor parallelism divides by ``tp`` and the part every device holds whole [2].
 
     ``recompute`` is 0 (none), 1 (selective: the ``5 a s / h`` attention scores are
-    recomputed) or 2 (full: only each layer's input is kept); ``sequence_parallel`` 0 leaves
-    the ``10 s b h`` of layer norms and dropouts whole (Eq. 2), any other value (NaN: the
-    default, on) splits it too (Eq. 4). Under 1F1B the first stage holds ``pp`` micro-batches
+    recomputed) or 2 (full: only each layer's input is kept); ``flash_attention`` 1 (a fused
+    attention kernel) keeps no scores, whatever ``recompute`` [10]; ``sequence_parallel`` 0
+    leaves the ``10 s b h`` of layer norms and dropouts whole (Eq. 2), any other value (NaN:
+    the default, on) splits it too (Eq. 4). Under 1F1B the first stage holds ``pp`` micro-batches
     of ``layers / pp`` layers, i.e. every layer's worth [2, Sec. 4.2.3], and beside the layers
     [2, Sec. 4.3]: the embedding dropout masks of those ``pp`` micro-batches (``s b h pp``),
     and when it is also the last stage (``pp = 1``) the final layer norm and output-layer
@@ -96,7 +102,7 @@ def activation_bytes(layers, seq_len, micro_batch, d_model, heads, recompute, se
     29.4375
     """
     sbh = seq_len * micro_batch * d_model
-    scores = 5.0 * heads * seq_len / maximum(d_model, 1.0)
+    scores = 5.0 * heads * seq_len / maximum(d_model, 1.0) * (1.0 - flash_attention)
     split = where(recompute == 2, 0.0, where(recompute == 1, 24.0, 24.0 + scores))
     whole = where(recompute == 2, 2.0, 10.0)
     last = pp == 1

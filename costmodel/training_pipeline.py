@@ -176,7 +176,7 @@ def step_values(case: TrainingCase, cal: TrainingCalibration) -> StepValues:
     full_split, full_whole = mem.activation_bytes(layers, seq, micro, d_model, heads, 2.0, lay.sequence_parallel,
                                                   1.0, m.vocab)
     one_split, one_whole = mem.activation_bytes(layers, seq, micro, d_model, heads, lay.recompute,
-                                                lay.sequence_parallel, 1.0, m.vocab)
+                                                lay.sequence_parallel, 1.0, m.vocab, lay.flash_attention)
     return StepValues(
         flops=s["flops"], teacher_flops=s["teacher"], hardware_flops=s["hw_flops"], **_layout_fields(s, h.capacity),
         min_gpus=mem.min_devices(sum(s["states"]), h.capacity, one_split, full_split, one_whole + features,

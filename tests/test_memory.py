@@ -37,10 +37,11 @@ def test_activations_per_gpu_reproduce_korthikanti(row):
     # the first pipeline stage's activations per GPU, as the paper counts them (see the source
     # column: its totals are derived from its own formulas, the figures being bar charts)
     n = {k: int(row[k]) for k in ("layers", "d_model", "heads", "vocab", "seq_len", "micro_batch", "tp", "pp")}
+    # (Megatron-LM of 2022, without a fused attention kernel: its scores are kept)
     est = estimate_training(_paper_model(n["layers"], n["d_model"], n["heads"], n["vocab"]), tokens="1B",
                             hardware="a100-sxm4-80gb", n_gpus=n["tp"] * n["pp"], tp=n["tp"], pp=n["pp"],
                             seq_len=n["seq_len"], micro_batch=n["micro_batch"], recompute=row["recompute"],
-                            sequence_parallel=row["sequence_parallel"] == "true")
+                            sequence_parallel=row["sequence_parallel"] == "true", flash_attention=False)
     assert est.memory.activations.to("GiB").magnitude == pytest.approx(float(row["activations_GiB"]), rel=0.05)
 
 
@@ -53,7 +54,8 @@ def test_selective_recomputation_saves_what_the_paper_states(layers, d_model, he
     # for GPT-3 and 65% for MT-NLG (5as/h = 80 and 64 against the other 34); the text rounds
     # to whole per cent
     model = _paper_model(layers, d_model, heads, 51200)
-    kw = dict(tokens="1B", hardware="a100-sxm4-80gb", n_gpus=tp * pp, tp=tp, pp=pp, sequence_parallel=True)
+    kw = dict(tokens="1B", hardware="a100-sxm4-80gb", n_gpus=tp * pp, tp=tp, pp=pp, sequence_parallel=True,
+              flash_attention=False)
     none = estimate_training(model, recompute="none", **kw).memory.activations
     selective = estimate_training(model, recompute="selective", **kw).memory.activations
     assert 1 - selective / none == pytest.approx(saving, abs=0.01)
@@ -64,7 +66,7 @@ def test_selective_recomputation_saves_what_the_paper_states(layers, d_model, he
 def test_both_techniques_cut_activations_fivefold(layers, d_model, heads, pp):
     # the paper's abstract: sequence parallelism with selective recomputation "reduces activation
     # memory by 5x" against tensor parallelism alone (t = 8); 4.97x to 5.42x across Table 3
-    kw = dict(tokens="1B", hardware="a100-sxm4-80gb", n_gpus=8 * pp, tp=8, pp=pp)
+    kw = dict(tokens="1B", hardware="a100-sxm4-80gb", n_gpus=8 * pp, tp=8, pp=pp, flash_attention=False)
     model = _paper_model(layers, d_model, heads, 51200)
     baseline = estimate_training(model, recompute="none", sequence_parallel=False, **kw).memory.activations
     both = estimate_training(model, recompute="selective", sequence_parallel=True, **kw).memory.activations
@@ -127,8 +129,39 @@ def test_vit_activations_use_its_patches_and_class_token():
     sbh = 197 * 768
     sel = estimate_training("vit-b-16", hardware="a100-sxm4-80gb", n_gpus=1)
     assert sel.memory.activations.to("byte").magnitude == pytest.approx(sbh * (12 * 34 + 1 + 4))
-    none = estimate_training("vit-b-16", hardware="a100-sxm4-80gb", n_gpus=1, recompute="none")
+    none = estimate_training("vit-b-16", hardware="a100-sxm4-80gb", n_gpus=1, recompute="none", flash_attention=False)
     assert none.memory.activations.to("byte").magnitude == pytest.approx(sbh * (12 * (34 + 5 * 12 * 197 / 768) + 5))
+
+
+@pytest.mark.parametrize("sequence_parallel", [True, False])
+def test_a_fused_attention_kernel_keeps_no_scores(sequence_parallel):
+    # FlashAttention (Dao et al. 2022) recomputes the scores in its backward pass: without
+    # recomputation a layer holds what selective recomputation holds, 34 s b h with sequence
+    # parallelism (Korthikanti et al. 2022, Table 2), and the 5 a s / h of scores come back
+    # without the fused kernel (GPT-3 175B at t = 8: 5 a s / h = 80)
+    kw = dict(tokens="1B", hardware="a100-sxm4-80gb", n_gpus=64, tp=8, pp=8, sequence_parallel=sequence_parallel)
+    model = _paper_model(96, 12288, 96, 51200)
+    none, selective, unfused = (estimate_training(model, recompute=r, flash_attention=f, **kw).memory.activations
+                                for r, f in (("none", True), ("selective", True), ("none", False)))
+    assert none == selective
+    sbh = 2048 * 12288
+    assert (unfused - none).to("byte").magnitude == pytest.approx(96 * sbh * 80 / 8)
+
+
+def test_a_fused_attention_kernel_lets_a_small_model_train_without_tensor_parallelism():
+    # TinyLlama 1.1B (22 x 2048, 32 heads) on 16 A100-40GB: micro-batches of 8 x 2048 tokens
+    # without recomputation under ZeRO-3, as its authors trained it (tp 1; jzhang38/TinyLlama);
+    # with the 5 a s / h of scores kept the activations would be 133 GiB a device
+    model = ModelSpec.from_mapping({
+        "id": "tinyllama-like", "name": "TinyLlama-shaped", "family": "llama", "kind": "dense-decoder",
+        "params": 1.1e9, "layers": 22, "d_model": 2048, "heads": 32, "vocab": 32000, "context": 2048,
+        "source": "jzhang38/TinyLlama README", "retrieved": "2026-12-04"})
+    kw = dict(tokens="300B", hardware="a100-sxm4-40gb", n_gpus=16, seq_len=2048, micro_batch=8, recompute="none",
+              zero_stage=3, global_batch="2097152 token")
+    fused = estimate_training(model, **kw)
+    assert fused.assumptions["tp"] == 1 and fused.memory_per_gpu.to("GiB").magnitude < 40
+    unfused = estimate_training(model, flash_attention=False, tp=1, **kw)
+    assert unfused.memory.activations.to("GiB").magnitude == pytest.approx(133.4, rel=0.01)
 
 
 # ---- a shape from the parameter count ----------------------------------------------------------
